@@ -1,0 +1,33 @@
+// Build: type-check + emit the library (dist/, for `import 'cvm-attest'`) with tsc, then bundle the
+// CLI into one ESM file (dist/bundle/cli.mjs) with esbuild. Code split so that lazily imported parts
+// (Azure SDK, sinks, extension) are separate chunks loaded only when a command needs them.
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { rmSync, existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const skipTsc = process.argv.includes('--no-tsc');
+rmSync(join(root, 'dist'), { recursive: true, force: true });
+if (!skipTsc) {
+  execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit', cwd: root });
+}
+const entry = join(root, 'src/cli/main.ts');
+if (existsSync(entry)) {
+  await build({
+    entryPoints: { cli: entry },
+    outdir: join(root, 'dist/bundle'),
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    minifySyntax: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+    // CommonJS dependencies (winston, the Azure SDK's deps) call require() for Node built-ins.
+    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  });
+}

@@ -1,0 +1,18 @@
+// Runs every test/**/*.test.ts with Node's built-in runner (TypeScript loaded by tsx), files in
+// parallel. Pass file paths or substrings to run a subset: `npm run test:only -- tpm`.
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const root = join(fileURLToPath(import.meta.url), '../..');
+const walk = (d) => readdirSync(d).flatMap((n) => {
+  const p = join(d, n);
+  if (n === 'node_modules' || n === 'fixtures') return [];
+  return statSync(p).isDirectory() ? walk(p) : n.endsWith('.test.ts') ? [p] : [];
+});
+const filters = process.argv.slice(2);
+const files = walk(join(root, 'test')).filter((f) => filters.length === 0 || filters.some((s) => relative(root, f).includes(s))).sort();
+if (files.length === 0) { console.error('no test files matched'); process.exit(2); }
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=3', '--test-reporter=spec', ...files], { stdio: 'inherit', cwd: root, env: { ...process.env, NODE_NO_WARNINGS: '1' } });
+process.exit(r.status ?? 1);

@@ -1,0 +1,66 @@
+// CLI entry. Commands are loaded lazily: only the module of the command being run is imported, so
+// `verify` never pays for the Azure SDK or the extension code.
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { CvmAttestError, ExitCode } from '../errors.js';
+import type { CliCommand } from './command.js';
+
+type Loader = () => Promise<{ default: CliCommand }>;
+
+/** name -> [one-line description for the top-level help, loader]. */
+const commands: Record<string, [string, Loader]> = {
+  verify: ['Verify evidence (HCL or SNP report, VCEK, quote) offline against pinned AMD roots', () => import('./commands/verify.js')],
+  collect: ['Collect evidence from the vTPM and IMDS into a bundle folder', () => import('./commands/collect.js')],
+  attest: ['Collect, verify and print the result on this VM', () => import('./commands/attest.js')],
+  status: ['Show the last attestation result, the worker and the sinks on this VM', () => import('./commands/status.js')],
+  handler: ['Azure VM extension handler entry point (install|enable|disable|uninstall|update|worker)', () => import('./commands/handler.js')],
+};
+
+function printError(e: unknown): number {
+  if (e instanceof CvmAttestError) {
+    process.stderr.write(`cvm-attest: ${e.message} [${e.code}]\n`);
+    return e.exitCode;
+  }
+  const msg = e instanceof Error ? e.message : String(e);
+  process.stderr.write(`cvm-attest: internal error: ${msg}\n`);
+  if (process.env.CVM_ATTEST_DEBUG && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
+  return ExitCode.Internal;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const name = argv.find((a) => !a.startsWith('-'));
+  const entry = name !== undefined ? commands[name] : undefined;
+  const y = yargs(argv)
+    .scriptName('cvm-attest')
+    .strict()
+    .help()
+    .alias('h', 'help')
+    .version(false)
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .fail((msg, err) => {
+      throw err ?? new CvmAttestError('E_USAGE', `${msg} (see --help)`, ExitCode.Input);
+    });
+  let code: number = ExitCode.Input;
+  if (entry) {
+    let mod: { default: CliCommand };
+    try {
+      mod = await entry[1]();
+    } catch (e) {
+      throw new CvmAttestError('E_USAGE', `command '${name}' is not available in this build`, ExitCode.Input, { cause: e });
+    }
+    const cmd = mod.default;
+    y.command(cmd.command, cmd.describe, (b) => cmd.builder(b), async (args) => {
+      code = await cmd.run(args as Record<string, unknown>);
+    });
+  } else {
+    for (const [n, [describe]] of Object.entries(commands)) y.command(n, describe);
+    y.demandCommand(1, 'name a command (see --help)');
+  }
+  await y.parseAsync();
+  return code;
+}
+
+main(hideBin(process.argv)).then(
+  (code) => { process.exitCode = code; },
+  (e: unknown) => { process.exitCode = printError(e); },
+);
