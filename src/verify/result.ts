@@ -36,4 +36,32 @@ export interface VerificationResult {
   readonly warnings: readonly string[];
   /** ISO 8601 time the verification was evaluated at (the `now` option). */
   readonly verifiedAt: string;
+  /** The certificates checked (empty when none could be parsed). */
+  readonly certificates: readonly CertificateInfo[];
+  readonly policy: PolicySummary;
+}
+
+/** One certificate of the chain as checked, for reports (HTML, status). */
+export interface CertificateInfo {
+  readonly role: 'VCEK' | 'VLEK' | 'ASK' | 'ASVK' | 'ARK';
+  readonly subject: string;
+  readonly issuer: string;
+  readonly serialNumber: string;
+  readonly notBefore: string;
+  readonly notAfter: string;
+  /** SHA-256 of the DER certificate, lowercase hex. */
+  readonly sha256: string;
+  /** True for the ARK when it is the product's pinned root (the only trusted anchor). */
+  readonly pinned: boolean;
+}
+
+/** TCB component values by name (Milan/Genoa: bootloader, tee, snp, microcode; Turin adds fmc). */
+export type TcbComponents = Readonly<Record<string, number>>;
+
+/** What a report needs about the policy that judged the evidence. */
+export interface PolicySummary {
+  /** SHA-256 (lowercase hex) of the canonical JSON of the effective policy. */
+  readonly hash: string;
+  /** Minimum TCB per component, when the policy sets one. */
+  readonly minimumTcb?: TcbComponents;
 }
