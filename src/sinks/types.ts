@@ -1,0 +1,49 @@
+// What the sinks consume. Structural copies of the collector's outcome so this layer compiles and
+// tests on its own; the collector's AttestOutcome is assignable to SinkOutcome.
+import type { VerificationResult } from '../verify/result.js';
+
+/** The VM's identity as the collector read it from IMDS (all optional: off Azure there is none). */
+export interface SinkIdentity {
+  readonly vmId?: string;
+  readonly resourceId?: string;
+  readonly subscriptionId?: string;
+  readonly resourceGroupName?: string;
+  readonly name?: string;
+  readonly location?: string;
+  readonly vmSize?: string;
+}
+
+/** A run that produced a verdict. */
+export interface VerifiedOutcome {
+  readonly result: VerificationResult;
+  readonly identity?: SinkIdentity | undefined;
+  readonly warnings?: readonly string[];
+}
+
+/** A run whose evidence could not be collected (or verified at all). */
+export interface FailedOutcome {
+  readonly error: Error & { readonly code?: string };
+  readonly identity?: SinkIdentity | undefined;
+}
+
+export type SinkOutcome = VerifiedOutcome | FailedOutcome;
+
+export function isFailedOutcome(o: SinkOutcome): o is FailedOutcome {
+  return 'error' in o && o.error !== undefined && !('result' in o && o.result);
+}
+
+export interface SinkLogger {
+  info(msg: string, meta?: object): void;
+  warn(msg: string, meta?: object): void;
+  error(msg: string, meta?: object): void;
+}
+
+/** One sink's delivery state, shown in the extension status and by `cvm-attest status`. */
+export interface SinkDelivery {
+  readonly name: string;
+  readonly status: 'delivered' | 'queued' | 'failed' | 'disabled';
+  readonly message: string;
+  readonly queueDepth: number;
+  readonly lastDeliveryAt?: string;
+  readonly dropped?: number;
+}
