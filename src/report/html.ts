@@ -1,0 +1,426 @@
+// Renders a VerificationResult as one self-contained HTML file: an audit artefact a person can read,
+// print and archive. Pure (no I/O, no clock unless given one). No scripts and no network resources:
+// inline CSS only, and a CSP that forbids everything else, so the file behaves the same offline, in a
+// mail client or in a browser years later. Every evidence-derived string is escaped (see escape.ts).
+import type { CertificateInfo, CheckGroup, CheckResult, CheckStatus, Claims, VerificationResult } from '../verify/result.js';
+import { escapeHtml as esc } from './escape.js';
+import { tcbTable } from './tcb.js';
+
+/** Who the report is about; shown under the title. Keys beyond the known ones are shown as given. */
+export interface ReportIdentity {
+  readonly vmId?: string;
+  readonly vmName?: string;
+  readonly resourceId?: string;
+  readonly location?: string;
+  readonly vmSize?: string;
+  readonly [key: string]: string | undefined;
+}
+
+export interface HtmlReportOptions {
+  /** Document title (default "Attestation report"). */
+  readonly title?: string;
+  readonly identity?: ReportIdentity;
+  /** When the report was rendered; omitted from the report when not given (keeps rendering pure). */
+  readonly generatedAt?: Date;
+}
+
+const GROUP_LABELS: Readonly<Record<CheckGroup, string>> = {
+  structure: 'Report structure',
+  signature: 'Report signature',
+  chain: 'Certificate chain',
+  tcb: 'TCB versions',
+  'chip-id': 'Chip identity',
+  crl: 'Revocation (CRL)',
+  'runtime-data': 'Runtime data binding',
+  freshness: 'Freshness (vTPM quote)',
+  policy: 'Policy',
+};
+const GROUP_ORDER = Object.keys(GROUP_LABELS) as CheckGroup[];
+
+const STATUS_LABELS: Readonly<Record<CheckStatus, string>> = { pass: 'PASS', fail: 'FAIL', warn: 'WARN', skip: 'SKIP' };
+const STATUS_MARKS: Readonly<Record<CheckStatus, string>> = { pass: '\u2713', fail: '\u2717', warn: '!', skip: '\u2013' };
+
+const COUNT_LABELS: Readonly<Record<CheckStatus, (n: number) => string>> = {
+  pass: () => 'passed',
+  fail: () => 'failed',
+  warn: (n) => (n === 1 ? 'warning' : 'warnings'),
+  skip: () => 'skipped',
+};
+
+const IDENTITY_LABELS: Readonly<Record<string, string>> = {
+  vmName: 'VM name',
+  vmId: 'VM id',
+  resourceId: 'Resource id',
+  location: 'Location',
+  vmSize: 'Size',
+};
+
+const ROLE_ORDER: readonly CertificateInfo['role'][] = ['VCEK', 'VLEK', 'ASK', 'ASVK', 'ARK'];
+const ROLE_LABELS: Readonly<Record<CertificateInfo['role'], string>> = {
+  VCEK: 'Versioned Chip Endorsement Key',
+  VLEK: 'Versioned Loaded Endorsement Key',
+  ASK: 'AMD SEV Signing Key',
+  ASVK: 'AMD SEV VLEK Signing Key',
+  ARK: 'AMD Root Key',
+};
+
+const TCB_LABELS: Readonly<Record<string, string>> = {
+  fmc: 'FMC',
+  bootloader: 'Boot loader',
+  tee: 'TEE (PSP OS)',
+  snp: 'SNP firmware',
+  microcode: 'Microcode',
+};
+
+/** `2026-11-28T14:52:52.000Z` -> `2026-11-28 14:52:52 UTC`; anything unparsable is shown as given. */
+function formatTime(value: string | Date | undefined): string {
+  if (value === undefined) return '\u2014';
+  const t = value instanceof Date ? value.getTime() : Date.parse(value);
+  if (Number.isNaN(t)) return esc(String(value));
+  return esc(new Date(t).toISOString().replace('T', ' ').replace(/(\.\d+)?Z$/, ' UTC'));
+}
+
+function statusBadge(status: CheckStatus): string {
+  const s = STATUS_LABELS[status] ? status : 'fail';
+  return `<span class="badge b-${s}"><span aria-hidden="true">${STATUS_MARKS[s]}</span> ${STATUS_LABELS[s]}</span>`;
+}
+
+function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+function jsonText(v: unknown): string {
+  try {
+    return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x), 2) ?? String(v);
+  } catch {
+    return String(v);
+  }
+}
+
+function claimValue(v: unknown): string {
+  if (typeof v === 'string') return `<code>${esc(v)}</code>`;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return `<code>${esc(String(v))}</code>`;
+  if (v === null || v === undefined) return `<code>${String(v)}</code>`;
+  return `<pre>${esc(jsonText(v))}</pre>`;
+}
+
+function countStatuses(checks: readonly CheckResult[]): Record<CheckStatus, number> {
+  const n: Record<CheckStatus, number> = { pass: 0, fail: 0, warn: 0, skip: 0 };
+  for (const c of checks) if (c.status in n) n[c.status] += 1;
+  return n;
+}
+
+function sortedChecks(checks: readonly CheckResult[]): CheckResult[] {
+  const order = (g: CheckGroup): number => {
+    const i = GROUP_ORDER.indexOf(g);
+    return i === -1 ? GROUP_ORDER.length : i;
+  };
+  // Stable: the verifier's own order within a group.
+  return checks.map((c, i) => ({ c, i })).sort((a, b) => order(a.c.group) - order(b.c.group) || a.i - b.i).map((x) => x.c);
+}
+
+function renderHeader(result: VerificationResult, options: HtmlReportOptions): string {
+  // [label, value html, full width]
+  const rows: [string, string, boolean][] = [];
+  const identity = options.identity ?? {};
+  for (const [k, v] of Object.entries(identity)) {
+    if (typeof v === 'string' && v !== '') rows.push([esc(IDENTITY_LABELS[k] ?? k), `<code>${esc(v)}</code>`, v.length > 40]);
+  }
+  rows.push(['Evaluated at', formatTime(result.verifiedAt), false]);
+  if (options.generatedAt) rows.push(['Report generated', formatTime(options.generatedAt), false]);
+  rows.push(['Processor', result.product ? esc(`AMD EPYC (${result.product})`) : 'unknown', false]);
+  if (result.policy?.hash) rows.push(['Policy (SHA-256)', `<code class="hash">${esc(result.policy.hash)}</code>`, true]);
+  return `<header class="doc-head">
+<p class="eyebrow">cvm-attest &middot; AMD SEV-SNP confidential VM attestation</p>
+<h1>${esc(options.title ?? 'Attestation report')}</h1>
+<dl class="meta">${rows.map(([k, v, wide]) => `<div${wide ? ' class="wide"' : ''}><dt>${k}</dt><dd>${v}</dd></div>`).join('')}</dl>
+</header>`;
+}
+
+function renderVerdict(result: VerificationResult): string {
+  const n = countStatuses(result.checks);
+  const pass = result.verdict === 'pass';
+  const failing = result.checks.filter((c) => c.status === 'fail');
+  const freshness = result.checks.filter((c) => c.group === 'freshness');
+  const fresh = freshness.length > 0 && freshness.every((c) => c.status === 'pass');
+  const summary = pass
+    ? 'The evidence was verified against the pinned AMD root and the policy, and no check failed.'
+    : failing.length > 0
+      ? `${plural(failing.length, 'check')} failed. The evidence must not be relied on.`
+      : 'The verdict is FAIL. The evidence must not be relied on.';
+  const notes: string[] = [];
+  if (!fresh) {
+    notes.push('Freshness was not established: no vTPM quote over a fresh nonce was verified, so this evidence could have been recorded at any earlier boot.');
+  }
+  const counts = (['pass', 'fail', 'warn', 'skip'] as const)
+    .map((s) => `<li class="c-${s}"><strong>${n[s]}</strong> ${COUNT_LABELS[s](n[s])}</li>`)
+    .join('');
+  return `<section class="verdict ${pass ? 'v-pass' : 'v-fail'}" aria-label="Verdict">
+<div class="verdict-word">${pass ? 'PASS' : 'FAIL'}</div>
+<div class="verdict-text">
+<p class="verdict-summary">${esc(summary)}</p>
+<ul class="counts">${counts}</ul>
+${notes.map((t) => `<p class="verdict-note">${esc(t)}</p>`).join('\n')}
+</div>
+</section>`;
+}
+
+function renderFailures(result: VerificationResult): string {
+  const failing = result.checks.filter((c) => c.status === 'fail');
+  if (failing.length === 0) return '';
+  return `<section class="failures" aria-label="Failed checks">
+<h2>Failed checks</h2>
+<ul>${failing.map((c) => `<li><code class="check-id">${esc(c.id)}</code> <span class="reason">${esc(c.reason)}</span></li>`).join('')}</ul>
+</section>`;
+}
+
+function renderChecks(result: VerificationResult): string {
+  const rows: string[] = [];
+  let group: string | undefined;
+  for (const c of sortedChecks(result.checks)) {
+    if (c.group !== group) {
+      group = c.group;
+      rows.push(`<tr class="group-row"><th colspan="3" scope="colgroup">${esc(GROUP_LABELS[c.group] ?? c.group)}</th></tr>`);
+    }
+    rows.push(`<tr class="row-${esc(c.status)}"><td class="st">${statusBadge(c.status)}</td><td><code class="check-id">${esc(c.id)}</code></td><td class="reason">${esc(c.reason)}</td></tr>`);
+  }
+  const body = rows.length > 0 ? rows.join('\n') : '<tr><td colspan="3" class="empty">No checks were run.</td></tr>';
+  return `<section aria-label="Checks">
+<h2>Checks</h2>
+<table class="checks">
+<colgroup><col class="c-status"><col class="c-id"><col></colgroup>
+<thead><tr><th scope="col">Result</th><th scope="col">Check</th><th scope="col">Reason</th></tr></thead>
+<tbody>
+${body}
+</tbody>
+</table>
+</section>`;
+}
+
+function renderTcb(result: VerificationResult): string {
+  const t = tcbTable(result.claims ?? {}, result.policy?.minimumTcb);
+  if (t.columns.length === 0 && !t.minimum) return '';
+  const head = t.columns.map((c) => `<th scope="col">${esc(c.name.charAt(0).toUpperCase() + c.name.slice(1))}</th>`).join('');
+  const rows = t.components.map((k) => {
+    const cells = t.columns.map((c) => {
+      const v = c.values[k];
+      if (v === undefined) return '<td class="num">\u2014</td>';
+      return t.below[c.name]?.[k]
+        ? `<td class="num below"><span class="below-mark">${v} <span class="tag">below minimum</span></span></td>`
+        : `<td class="num">${v}</td>`;
+    }).join('');
+    const min = t.minimum?.[k];
+    return `<tr><th scope="row">${esc(TCB_LABELS[k] ?? k)}</th>${cells}<td class="num min">${min === undefined ? '\u2014' : min}</td></tr>`;
+  }).join('\n');
+  const note = t.minimum
+    ? 'Values below the policy\u2019s minimum are marked. The policy judges REPORTED_TCB (and COMMITTED_TCB when it says so); its verdict is the policy check above.'
+    : 'The policy sets no minimum TCB.';
+  return `<section aria-label="TCB versions">
+<h2>TCB versions</h2>
+<p class="lede">Security patch levels of each firmware component as the AMD Secure Processor reported them. ${esc(note)}</p>
+<table class="tcb">
+<thead><tr><th scope="col">Component</th>${head}<th scope="col">Policy minimum</th></tr></thead>
+<tbody>
+${rows}
+</tbody>
+</table>
+</section>`;
+}
+
+function validAt(cert: CertificateInfo, at: string): 'yes' | 'no' | 'unknown' {
+  const t = Date.parse(at);
+  const a = Date.parse(cert.notBefore);
+  const b = Date.parse(cert.notAfter);
+  if ([t, a, b].some(Number.isNaN)) return 'unknown';
+  return a <= t && t <= b ? 'yes' : 'no';
+}
+
+function renderCertificates(result: VerificationResult): string {
+  const certs = [...(result.certificates ?? [])].sort((a, b) => ROLE_ORDER.indexOf(a.role) - ROLE_ORDER.indexOf(b.role));
+  if (certs.length === 0) {
+    return `<section aria-label="Certificate chain"><h2>Certificate chain</h2><p class="empty">No certificate could be parsed.</p></section>`;
+  }
+  const cards = certs.map((c, i) => {
+    const valid = validAt(c, result.verifiedAt);
+    const anchor = c.role === 'ARK'
+      ? c.pinned
+        ? '<span class="badge b-pass">Pinned AMD root</span>'
+        : '<span class="badge b-fail">Not the pinned AMD root</span>'
+      : '';
+    const validity = valid === 'yes'
+      ? '<span class="ok">valid at evaluation time</span>'
+      : valid === 'no'
+        ? '<span class="bad">NOT valid at evaluation time</span>'
+        : '<span class="bad">validity unknown</span>';
+    const link = i < certs.length - 1 ? '<div class="chain-link" aria-hidden="true">\u25B2 issued by</div>' : '';
+    return `<article class="cert${c.role === 'ARK' && !c.pinned ? ' cert-bad' : ''}">
+<header><span class="role">${esc(c.role)}</span> <span class="role-name">${esc(ROLE_LABELS[c.role] ?? '')}</span> ${anchor}</header>
+<dl>
+<div><dt>Subject</dt><dd><code>${esc(c.subject)}</code></dd></div>
+<div><dt>Issuer</dt><dd><code>${esc(c.issuer)}</code></dd></div>
+<div><dt>Serial</dt><dd><code>${esc(c.serialNumber)}</code></dd></div>
+<div><dt>Validity</dt><dd>${formatTime(c.notBefore)} \u2192 ${formatTime(c.notAfter)} &middot; ${validity}</dd></div>
+<div><dt>SHA-256</dt><dd><code class="hash fp">${esc(c.sha256)}</code></dd></div>
+</dl>
+</article>${link}`;
+  }).join('\n');
+  return `<section aria-label="Certificate chain">
+<h2>Certificate chain</h2>
+<p class="lede">The report\u2019s signing key up to AMD\u2019s root. Only an ARK equal to the root pinned in cvm-attest is trusted; an ARK supplied with the evidence is never used as an anchor. Fingerprints are SHA-256 over each certificate\u2019s DER encoding.</p>
+<div class="chain">
+${cards}
+</div>
+</section>`;
+}
+
+function renderWarnings(result: VerificationResult): string {
+  const warnings = result.warnings ?? [];
+  if (warnings.length === 0) return '';
+  return `<section class="warnings" aria-label="Warnings">
+<h2>Warnings</h2>
+<ul>${warnings.map((w) => `<li>${esc(w)}</li>`).join('')}</ul>
+</section>`;
+}
+
+function claimRank(k: string): number {
+  if (k === 'x-ms-attestation-type') return 0;
+  if (k.startsWith('x-ms-')) return 1;
+  if (k.startsWith('cvm-attest-')) return 2;
+  return 3;
+}
+
+function renderClaims(claims: Claims): string {
+  const keys = Object.keys(claims).sort((a, b) => claimRank(a) - claimRank(b) || a.localeCompare(b));
+  if (keys.length === 0) return '';
+  const rows = keys.map((k) => `<tr><th scope="row"><code>${esc(k)}</code></th><td>${claimValue(claims[k])}</td></tr>`).join('\n');
+  return `<section aria-label="Claims">
+<h2>Claims</h2>
+<p class="lede"><code>x-ms-*</code> claims use the names and value formats of Microsoft Azure Attestation (MAA) tokens, but were produced locally from the evidence, not by MAA. <code>cvm-attest-*</code> claims are this verifier\u2019s own.</p>
+<table class="claims">
+<thead><tr><th scope="col">Claim</th><th scope="col">Value</th></tr></thead>
+<tbody>
+${rows}
+</tbody>
+</table>
+</section>`;
+}
+
+function renderFooter(result: VerificationResult): string {
+  return `<footer class="doc-foot">
+<p><strong>What this report shows.</strong> A PASS means that no check above failed under the policy whose hash is shown: the SEV-SNP report\u2019s signature, its key\u2019s chain to the AMD root pinned in cvm-attest, and every other check listed. It trusts AMD\u2019s silicon and keys and Microsoft\u2019s HCL/vTPM firmware; it does not rely on Microsoft Azure Attestation. The HCL report is written at boot; only a verified vTPM quote over a fresh nonce shows the evidence is current.</p>
+<p>This file is a rendering of the verification result evaluated at ${formatTime(result.verifiedAt)}; it is not itself signed. To rely on it elsewhere, verify the evidence again.</p>
+</footer>`;
+}
+
+const CSS = `
+:root{--ink:#1b1f24;--muted:#57606a;--line:#d0d7de;--soft:#f6f8fa;--pass:#1a7f37;--pass-bg:#dafbe1;--fail:#c0182a;--fail-bg:#ffebe9;--warn:#8a5a00;--warn-bg:#fff5d6;--skip:#57606a;--skip-bg:#eaeef2;--accent:#0a3069}
+*{box-sizing:border-box}
+html{-webkit-print-color-adjust:exact;print-color-adjust:exact}
+body{margin:0;background:#eef1f4;color:var(--ink);font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,"Liberation Sans",sans-serif}
+code,pre,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"Liberation Mono","DejaVu Sans Mono",monospace;font-size:12.5px}
+code{overflow-wrap:anywhere;word-break:break-all}
+pre{margin:0;white-space:pre-wrap;overflow-wrap:anywhere;word-break:break-all;max-width:100%}
+.page{max-width:1040px;margin:24px auto;background:#fff;border:1px solid var(--line);border-radius:6px;padding:32px 40px 24px}
+h1{font-size:26px;margin:2px 0 14px;letter-spacing:-.01em}
+h2{font-size:17px;margin:30px 0 10px;padding-bottom:6px;border-bottom:2px solid var(--ink);letter-spacing:.01em}
+.eyebrow{margin:0;color:var(--accent);font-size:12px;font-weight:600;text-transform:uppercase;letter-spacing:.08em}
+.meta{display:grid;grid-template-columns:repeat(auto-fit,minmax(340px,1fr));gap:0 28px;margin:0}
+.meta .wide{grid-column:1/-1}
+.meta div{display:flex;gap:10px;padding:3px 0;border-bottom:1px dotted var(--line)}
+.meta dt{flex:0 0 128px;color:var(--muted)}
+.meta dd{margin:0;min-width:0}
+.verdict{display:flex;align-items:center;gap:28px;margin:22px 0 8px;padding:18px 24px;border-radius:6px;border:2px solid}
+.v-pass{border-color:var(--pass);background:var(--pass-bg)}
+.v-fail{border-color:var(--fail);background:var(--fail-bg)}
+.verdict-word{font-size:52px;font-weight:800;letter-spacing:.06em;line-height:1;padding-right:28px;border-right:2px solid currentColor}
+.v-pass .verdict-word{color:var(--pass)}
+.v-fail .verdict-word{color:var(--fail)}
+.verdict-summary{margin:0 0 6px;font-size:16px;font-weight:600}
+.verdict-note{margin:8px 0 0;color:var(--warn);font-size:13px}
+.counts{list-style:none;display:flex;flex-wrap:wrap;gap:6px 18px;margin:0;padding:0;color:var(--muted)}
+.counts strong{color:var(--ink)}
+.c-fail strong{color:var(--fail)}.c-warn strong{color:var(--warn)}
+.failures{margin:14px 0 0;padding:12px 18px;border-left:5px solid var(--fail);background:var(--fail-bg);border-radius:0 6px 6px 0}
+.failures h2{margin:0 0 6px;border:0;padding:0;color:var(--fail)}
+.failures ul{margin:0;padding-left:18px}
+.failures li{margin:3px 0}
+table{width:100%;border-collapse:collapse;margin:6px 0}
+th,td{text-align:left;vertical-align:top;padding:6px 10px;border-bottom:1px solid var(--line)}
+thead th{font-size:12px;text-transform:uppercase;letter-spacing:.05em;color:var(--muted);border-bottom:1px solid var(--ink);background:#fff}
+.checks col.c-status{width:88px}.checks col.c-id{width:230px}
+.group-row th{background:var(--soft);color:var(--accent);font-size:12.5px;font-weight:700;padding:5px 10px;border-top:1px solid var(--line)}
+tr.row-fail td{background:var(--fail-bg)}
+tr.row-fail .reason{color:var(--fail);font-weight:600}
+tr.row-warn td{background:var(--warn-bg)}
+.check-id{font-weight:600}
+.badge{display:inline-block;min-width:62px;padding:1px 8px;border-radius:10px;font-size:11.5px;font-weight:700;letter-spacing:.04em;text-align:center;border:1px solid;white-space:nowrap}
+.b-pass{color:var(--pass);background:var(--pass-bg);border-color:var(--pass)}
+.b-fail{color:#fff;background:var(--fail);border-color:var(--fail)}
+.b-warn{color:var(--warn);background:var(--warn-bg);border-color:var(--warn)}
+.b-skip{color:var(--skip);background:var(--skip-bg);border-color:#afb8c1}
+.lede{margin:0 0 8px;color:var(--muted);font-size:13px}
+.tcb{width:auto;min-width:60%}
+.tcb .num{text-align:right;font-variant-numeric:tabular-nums;min-width:90px}
+.tcb .min{color:var(--muted);border-left:1px solid var(--line)}
+.tcb td.below{background:var(--fail-bg);color:var(--fail);font-weight:700}
+.tag{font-size:10.5px;font-weight:700;text-transform:uppercase;letter-spacing:.04em}
+.chain{display:flex;flex-direction:column;align-items:stretch}
+.cert{border:1px solid var(--line);border-radius:6px;padding:10px 16px;break-inside:avoid}
+.cert-bad{border-color:var(--fail);background:var(--fail-bg)}
+.cert header{display:flex;align-items:center;gap:10px;margin-bottom:4px}
+.role{font-weight:800;font-size:15px;color:var(--accent)}
+.role-name{color:var(--muted);flex:1}
+.cert dl{margin:0}
+.cert dl div{display:flex;gap:10px;padding:2px 0}
+.cert dt{flex:0 0 80px;color:var(--muted)}
+.cert dd{margin:0;min-width:0}
+.chain-link{align-self:center;color:var(--muted);font-size:12px;margin:3px 0}
+.ok{color:var(--pass);font-weight:600}.bad{color:var(--fail);font-weight:700}
+.hash{letter-spacing:.02em}
+.warnings ul{margin:0;padding-left:18px}
+.warnings li{margin:3px 0;color:var(--warn)}
+.claims th{width:34%;font-weight:400}
+.claims th code{font-size:12px}
+.empty{color:var(--muted);font-style:italic}
+.doc-foot{margin-top:30px;padding-top:12px;border-top:1px solid var(--line);color:var(--muted);font-size:12px}
+.doc-foot p{margin:4px 0}
+@media print{
+@page{size:A4;margin:14mm 12mm}
+body{background:#fff;font-size:10pt}
+.page{margin:0;border:0;padding:0;max-width:none}
+h2{break-after:avoid}
+tr,.cert,.verdict,.failures{break-inside:avoid}
+thead{display:table-header-group}
+}
+`;
+
+/** Renders the result as a complete, self-contained HTML document (UTF-8). */
+export function renderHtmlReport(result: VerificationResult, options: HtmlReportOptions = {}): string {
+  const title = `${options.title ?? 'Attestation report'} \u2014 ${result.verdict === 'pass' ? 'PASS' : 'FAIL'}`;
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<meta name="referrer" content="no-referrer">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="cvm-attest">
+<title>${esc(title)}</title>
+<style>${CSS}</style>
+</head>
+<body>
+<main class="page">
+${renderHeader(result, options)}
+${renderVerdict(result)}
+${renderFailures(result)}
+${renderChecks(result)}
+${renderTcb(result)}
+${renderCertificates(result)}
+${renderWarnings(result)}
+${renderClaims(result.claims ?? {})}
+${renderFooter(result)}
+</main>
+</body>
+</html>
+`;
+}
