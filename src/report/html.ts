@@ -137,14 +137,22 @@ function renderHeader(result: VerificationResult, options: HtmlReportOptions): s
 </header>`;
 }
 
+/**
+ * The verdict the report shows: PASS only when the result says pass and no check failed, so a
+ * malformed or inconsistent result can never be displayed as a pass.
+ */
+export function shownVerdict(result: VerificationResult): 'pass' | 'fail' {
+  return result.verdict === 'pass' && Array.isArray(result.checks) && result.checks.every((c) => c.status !== 'fail') ? 'pass' : 'fail';
+}
+
 function renderVerdict(result: VerificationResult): string {
   const n = countStatuses(result.checks);
-  const pass = result.verdict === 'pass';
+  const pass = shownVerdict(result) === 'pass';
   const failing = result.checks.filter((c) => c.status === 'fail');
   const freshness = result.checks.filter((c) => c.group === 'freshness');
   const fresh = freshness.length > 0 && freshness.every((c) => c.status === 'pass');
   const summary = pass
-    ? 'The evidence was verified against the pinned AMD root and the policy, and no check failed.'
+    ? 'The evidence was verified against the pinned AMD root and accepted by the policy.'
     : failing.length > 0
       ? `${plural(failing.length, 'check')} failed. The evidence must not be relied on.`
       : 'The verdict is FAIL. The evidence must not be relied on.';
@@ -395,8 +403,17 @@ thead{display:table-header-group}
 `;
 
 /** Renders the result as a complete, self-contained HTML document (UTF-8). */
-export function renderHtmlReport(result: VerificationResult, options: HtmlReportOptions = {}): string {
-  const title = `${options.title ?? 'Attestation report'} \u2014 ${result.verdict === 'pass' ? 'PASS' : 'FAIL'}`;
+export function renderHtmlReport(input: VerificationResult, options: HtmlReportOptions = {}): string {
+  // Results may come back from JSON (status files, bundles): tolerate missing lists rather than throw.
+  const result: VerificationResult = {
+    ...input,
+    checks: Array.isArray(input.checks) ? input.checks : [],
+    warnings: Array.isArray(input.warnings) ? input.warnings : [],
+    certificates: Array.isArray(input.certificates) ? input.certificates : [],
+    claims: input.claims !== null && typeof input.claims === 'object' ? input.claims : {},
+    policy: input.policy !== null && typeof input.policy === 'object' ? input.policy : { hash: '' },
+  };
+  const title = `${options.title ?? 'Attestation report'} \u2014 ${shownVerdict(result) === 'pass' ? 'PASS' : 'FAIL'}`;
   return `<!DOCTYPE html>
 <html lang="en">
 <head>

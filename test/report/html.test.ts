@@ -1,0 +1,95 @@
+// The HTML report as a string: escaping, self-containment, fail-closed verdict, TCB marking.
+// (What a person sees in a browser is checked in html-browser.test.ts.)
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { escapeHtml, revealInvisible } from '../../src/report/escape.js';
+import { renderHtmlReport, shownVerdict } from '../../src/report/html.js';
+import { tcbTable } from '../../src/report/tcb.js';
+import type { VerificationResult } from '../../src/verify/result.js';
+import { hostileResult, HOSTILE } from './hostile-result.js';
+
+test('escapeHtml escapes the five HTML metacharacters', () => {
+  assert.equal(escapeHtml(`<a href="x" title='y'>&</a>`), '&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;');
+  assert.equal(escapeHtml(42), '42');
+});
+
+test('invisible and direction-changing characters are made visible', () => {
+  // U+202E (right-to-left override) would make "gpj.exe" read as "exe.jpg"; NUL and lone surrogates vanish.
+  assert.equal(revealInvisible('a\u202Eb\u0000c\u200Bd'), 'a\\u{202E}b\\u{0000}c\\u{200B}d');
+  assert.equal(revealInvisible('x\uD800y'), 'x\\u{D800}y');
+  assert.equal(revealInvisible('tab\tnl\n\u00e9\u{1F600}'), 'tab\tnl\n\u00e9\u{1F600}');
+});
+
+test('hostile strings from the evidence never reach the markup unescaped', () => {
+  const html = renderHtmlReport(hostileResult(), { title: HOSTILE.script, identity: { vmName: HOSTILE.img } });
+  // Escaped text keeps words like `onerror=` but never a `<` that opens a tag.
+  assert.doesNotMatch(html, /<(script|img|iframe|svg|a|object|embed|link|base|form)\b/i);
+  assert.equal(html.match(/<style\b/gi)?.length, 1, 'only the report\'s own style element');
+  assert.doesNotMatch(html, /<[^>]*\son[a-z]+\s*=/i, 'an element with an event handler attribute');
+  assert.ok(html.includes('&lt;script&gt;'), 'the script text is shown, escaped');
+  assert.ok(html.includes('&quot;&gt;&lt;img'), 'the attribute break-out is shown, escaped');
+});
+
+test('the report is self-contained: a CSP that forbids everything but inline style, no resource references', () => {
+  const html = renderHtmlReport(hostileResult());
+  assert.match(html, /^<!DOCTYPE html>/);
+  assert.ok(html.includes(`<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">`));
+  // The CSP must come before anything that could load.
+  assert.ok(html.indexOf('Content-Security-Policy') < html.indexOf('<style>'));
+  for (const ref of [/<[^>]*\s(src|href|action|srcset|background)\s*=/i, /url\(/i, /@import/i, /<link\b/i, /<script\b/i]) {
+    assert.doesNotMatch(html, ref);
+  }
+  const css = /<style>([\s\S]*?)<\/style>/.exec(html)?.[1] ?? '';
+  assert.ok(css.length > 1000);
+  assert.doesNotMatch(css, /url\(|@import|@font-face|https?:/i);
+});
+
+test('the shown verdict fails closed', () => {
+  const base = hostileResult();
+  assert.equal(shownVerdict({ ...base, verdict: 'pass', checks: [{ id: 'signature', group: 'signature', status: 'pass', reason: 'ok' }] }), 'pass');
+  // A result that claims pass while a check failed is shown as FAIL, as is an unknown verdict.
+  const inconsistent: VerificationResult = { ...base, verdict: 'pass', checks: [{ id: 'policy.debug', group: 'policy', status: 'fail', reason: 'debug' }] };
+  assert.equal(shownVerdict(inconsistent), 'fail');
+  assert.match(renderHtmlReport(inconsistent), /<div class="verdict-word">FAIL<\/div>/);
+  assert.equal(shownVerdict({ ...base, verdict: 'PASS' as unknown as 'pass', checks: [] }), 'fail');
+});
+
+test('a result read back from JSON with missing lists still renders', () => {
+  const partial = { verdict: 'fail', product: undefined, verifiedAt: 'not a date' } as unknown as VerificationResult;
+  const html = renderHtmlReport(partial);
+  assert.match(html, /No checks were run/);
+  assert.match(html, /No certificate could be parsed/);
+  assert.match(html, /not a date/);
+});
+
+test('TCB table: components in report order, values below the minimum marked', () => {
+  const t = tcbTable(
+    {
+      'cvm-attest-launch-tcb': { bootloader: 3, tee: 0, snp: 8, microcode: 115 },
+      'cvm-attest-reported-tcb': { bootloader: 3, tee: 0, snp: 14, microcode: 209, note: 'ignored' },
+      'cvm-attest-committed-tcb': { bootloader: 3, tee: 0, snp: 14, microcode: 209 },
+      'cvm-attest-product': 'Milan',
+    },
+    { snp: 10, microcode: 200 },
+  );
+  assert.deepEqual(t.columns.map((c) => c.name), ['reported', 'committed', 'launch']);
+  assert.deepEqual(t.components, ['bootloader', 'tee', 'snp', 'microcode']);
+  assert.equal(t.below.reported?.snp, false);
+  assert.equal(t.below.launch?.snp, true);
+  assert.equal(t.below.launch?.microcode, true);
+  assert.equal(t.below.launch?.bootloader, false, 'no minimum for bootloader');
+  // The nested form, and Turin's FMC first.
+  const turin = tcbTable({ 'cvm-attest-tcb': { reported: { fmc: 1, bootloader: 2, tee: 3, snp: 4, microcode: 5 } } }, undefined);
+  assert.deepEqual(turin.components, ['fmc', 'bootloader', 'tee', 'snp', 'microcode']);
+});
+
+test('the TCB section shows the minimum and marks the component below it', () => {
+  const r: VerificationResult = {
+    ...hostileResult(),
+    claims: { 'cvm-attest-reported-tcb': { bootloader: 3, tee: 0, snp: 8, microcode: 115 } },
+    policy: { hash: 'ab'.repeat(32), minimumTcb: { snp: 10 } },
+  };
+  const html = renderHtmlReport(r);
+  assert.match(html, /<th scope="row">SNP firmware<\/th><td class="num below">.*8 <span class="tag">below minimum<\/span>.*<td class="num min">10<\/td>/);
+  assert.match(html, /<th scope="row">Boot loader<\/th><td class="num">3<\/td>/);
+});
