@@ -55,7 +55,11 @@ export function parseInstanceMetadata(body: Buffer | string): InstanceIdentity {
     throw new ImdsResponseError(`instance metadata is not valid JSON (${text.length} bytes; truncated?)`, { cause: e });
   }
   if (!isObject(json) || !isObject(json.compute)) throw new ImdsResponseError('instance metadata has no "compute" object');
-  const c = json.compute;
+  return identityFromCompute(json.compute);
+}
+
+/** The identity from a compute object (IMDS's, or a stored InstanceIdentity: same field names). */
+export function identityFromCompute(c: Record<string, unknown>): InstanceIdentity {
   const vmId = str(c, 'vmId');
   if (!/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(vmId)) {
     throw new ImdsResponseError('instance metadata: compute.vmId is not a GUID');

@@ -1,0 +1,198 @@
+// Evidence bundles: a folder holding everything `verify --bundle` needs offline, with a manifest of
+// SHA-256 digests checked on read. Format: docs/collector.md.
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { InputError } from '../errors.js';
+import { writeFileAtomic } from './cert-cache.js';
+import type { Evidence, QuoteEvidence } from './evidence.js';
+import { identityFromCompute, type InstanceIdentity } from './identity.js';
+
+export const BUNDLE_FORMAT = 'cvm-attest-evidence-bundle';
+export const BUNDLE_VERSION = 1;
+export const BUNDLE_FILES = ['hcl-report.bin', 'vcek.pem', 'chain.pem', 'quote.msg', 'quote.sig', 'pcrs.json', 'nonce.hex', 'instance.json'] as const;
+export type BundleFile = (typeof BUNDLE_FILES)[number];
+const REQUIRED: readonly BundleFile[] = ['hcl-report.bin', 'vcek.pem', 'chain.pem'];
+const QUOTE_FILES: readonly BundleFile[] = ['quote.msg', 'quote.sig', 'pcrs.json', 'nonce.hex'];
+/** Per file; the largest real member (an HCL report) is under 4 KiB. */
+const MAX_FILE_BYTES = 256 * 1024;
+const MAX_MANIFEST_BYTES = 64 * 1024;
+
+export interface BundleManifest {
+  readonly format: typeof BUNDLE_FORMAT;
+  readonly version: typeof BUNDLE_VERSION;
+  readonly createdAt: string;
+  readonly transport: string;
+  readonly replayed: boolean;
+  readonly certificateSource: string;
+  readonly warnings: readonly string[];
+  readonly files: Readonly<Partial<Record<BundleFile, { readonly sha256: string; readonly size: number }>>>;
+}
+
+const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+/** pcrs.json: {"selection": [0..], "sha256": {"0": hex, ...}} keyed by PCR number. */
+function pcrsJson(q: QuoteEvidence): string {
+  const values: Record<string, string> = {};
+  for (const i of q.pcrSelection) values[String(i)] = q.pcrs[i] ?? '';
+  return JSON.stringify({ selection: q.pcrSelection, sha256: values }, null, 2) + '\n';
+}
+
+function parsePcrsJson(text: string): { pcrs: string[]; pcrSelection: number[] } {
+  let j: unknown;
+  try {
+    j = JSON.parse(text);
+  } catch {
+    throw new InputError('E_BUNDLE_FORMAT', 'bundle pcrs.json is not JSON');
+  }
+  // Also accept the plain array of 24 values (index = PCR number) that the test vectors use.
+  if (Array.isArray(j)) {
+    if (j.length > 24 || !j.every((v) => typeof v === 'string' && /^[0-9a-fA-F]{64}$/.test(v))) throw new InputError('E_BUNDLE_FORMAT', 'bundle pcrs.json array must hold up to 24 SHA-256 hex values');
+    return { pcrs: j.map((v: string) => v.toLowerCase()), pcrSelection: j.map((_v, i) => i) };
+  }
+  const o = j as { selection?: unknown; sha256?: unknown };
+  if (!o || typeof o !== 'object' || !Array.isArray(o.selection) || !o.sha256 || typeof o.sha256 !== 'object') {
+    throw new InputError('E_BUNDLE_FORMAT', 'bundle pcrs.json must be {"selection": [...], "sha256": {...}}');
+  }
+  const sel = o.selection as unknown[];
+  const values = o.sha256 as Record<string, unknown>;
+  const pcrs: string[] = new Array<string>(24).fill('');
+  const selection: number[] = [];
+  for (const s of sel) {
+    if (typeof s !== 'number' || !Number.isInteger(s) || s < 0 || s > 23 || selection.includes(s)) throw new InputError('E_BUNDLE_FORMAT', 'bundle pcrs.json selection must list distinct PCR numbers 0-23');
+    const v = values[String(s)];
+    if (typeof v !== 'string' || !/^[0-9a-fA-F]{64}$/.test(v)) throw new InputError('E_BUNDLE_FORMAT', `bundle pcrs.json has no SHA-256 value for PCR ${s}`);
+    pcrs[s] = v.toLowerCase();
+    selection.push(s);
+  }
+  return { pcrs, pcrSelection: selection };
+}
+
+/** Writes `evidence` into `dir` (created if needed); the manifest is written last. */
+export async function writeBundle(dir: string, evidence: Evidence, now: Date = new Date()): Promise<BundleManifest> {
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  const contents: Partial<Record<BundleFile, Uint8Array>> = {
+    'hcl-report.bin': evidence.hclReport,
+    'vcek.pem': Buffer.from(evidence.vcekPem),
+    'chain.pem': Buffer.from(evidence.chainPem),
+  };
+  if (evidence.quote) {
+    contents['quote.msg'] = evidence.quote.message;
+    contents['quote.sig'] = evidence.quote.signature;
+    contents['pcrs.json'] = Buffer.from(pcrsJson(evidence.quote));
+    contents['nonce.hex'] = Buffer.from(Buffer.from(evidence.quote.nonce).toString('hex') + '\n');
+  }
+  if (evidence.instance) contents['instance.json'] = Buffer.from(JSON.stringify(evidence.instance, null, 2) + '\n');
+  const files: Partial<Record<BundleFile, { sha256: string; size: number }>> = {};
+  for (const name of BUNDLE_FILES) {
+    const data = contents[name];
+    if (!data) continue;
+    await writeFileAtomic(join(dir, name), data, 0o644);
+    files[name] = { sha256: sha256(data), size: data.length };
+  }
+  const manifest: BundleManifest = {
+    format: BUNDLE_FORMAT,
+    version: BUNDLE_VERSION,
+    createdAt: now.toISOString(),
+    transport: evidence.transport,
+    replayed: evidence.replayed,
+    certificateSource: evidence.certificateSource,
+    warnings: [...evidence.warnings],
+    files,
+  };
+  await writeFileAtomic(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n', 0o644);
+  return manifest;
+}
+
+async function readCapped(file: string, max: number, what: string): Promise<Buffer> {
+  let size: number;
+  try {
+    const st = await stat(file);
+    if (!st.isFile()) throw new InputError('E_BUNDLE_MISSING', `${what} is not a file`);
+    size = st.size;
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    throw new InputError('E_BUNDLE_MISSING', `${what} is missing or unreadable`, { cause: e });
+  }
+  if (size > max) throw new InputError('E_BUNDLE_FORMAT', `${what} is too large (${size} bytes, at most ${max})`);
+  return readFile(file);
+}
+
+function parseManifest(text: string): BundleManifest {
+  let m: unknown;
+  try {
+    m = JSON.parse(text);
+  } catch {
+    throw new InputError('E_BUNDLE_FORMAT', 'bundle manifest.json is not JSON');
+  }
+  const o = m as Partial<BundleManifest> | null;
+  if (!o || typeof o !== 'object' || o.format !== BUNDLE_FORMAT) throw new InputError('E_BUNDLE_FORMAT', `bundle manifest.json is not a ${BUNDLE_FORMAT} manifest`);
+  if (o.version !== BUNDLE_VERSION) throw new InputError('E_BUNDLE_FORMAT', `bundle version ${String(o.version)} is not supported (expected ${BUNDLE_VERSION})`);
+  if (!o.files || typeof o.files !== 'object') throw new InputError('E_BUNDLE_FORMAT', 'bundle manifest.json has no "files"');
+  for (const [name, f] of Object.entries(o.files)) {
+    if (!(BUNDLE_FILES as readonly string[]).includes(name)) throw new InputError('E_BUNDLE_FORMAT', `bundle manifest lists an unknown file "${name.slice(0, 80)}"`);
+    const e = f as { sha256?: unknown; size?: unknown } | null;
+    if (!e || typeof e.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(e.sha256) || typeof e.size !== 'number') throw new InputError('E_BUNDLE_FORMAT', `bundle manifest entry for ${name} needs sha256 and size`);
+  }
+  for (const r of REQUIRED) if (!o.files[r]) throw new InputError('E_BUNDLE_FORMAT', `bundle manifest does not list ${r}`);
+  const quoteListed = QUOTE_FILES.filter((f) => o.files?.[f]);
+  if (quoteListed.length !== 0 && quoteListed.length !== QUOTE_FILES.length) throw new InputError('E_BUNDLE_FORMAT', `bundle has part of a quote (${quoteListed.join(', ')}); needs all of ${QUOTE_FILES.join(', ')}`);
+  return o as BundleManifest;
+}
+
+/**
+ * Reads a bundle, checking every listed file against its SHA-256 (a mismatch is an InputError,
+ * E_BUNDLE_DIGEST). Files not listed in the manifest are ignored.
+ */
+export async function readBundle(dir: string): Promise<{ evidence: Evidence; manifest: BundleManifest }> {
+  const manifest = parseManifest((await readCapped(join(dir, 'manifest.json'), MAX_MANIFEST_BYTES, `bundle manifest ${join(dir, 'manifest.json')}`)).toString('utf8'));
+  const data: Partial<Record<BundleFile, Buffer>> = {};
+  for (const name of BUNDLE_FILES) {
+    const entry = manifest.files[name];
+    if (!entry) continue;
+    const bytes = await readCapped(join(dir, name), MAX_FILE_BYTES, `bundle file ${name}`);
+    if (bytes.length !== entry.size || sha256(bytes) !== entry.sha256) {
+      throw new InputError('E_BUNDLE_DIGEST', `bundle file ${name} does not match its SHA-256 in manifest.json (changed or corrupted)`);
+    }
+    data[name] = bytes;
+  }
+  const text = (n: BundleFile): string => (data[n] ?? Buffer.alloc(0)).toString('utf8');
+  let quote: QuoteEvidence | undefined;
+  if (data['quote.msg']) {
+    const nonceText = text('nonce.hex').trim();
+    if (!/^([0-9a-fA-F]{2}){1,64}$/.test(nonceText)) throw new InputError('E_BUNDLE_FORMAT', 'bundle nonce.hex must be 1-64 bytes of hex');
+    quote = {
+      message: data['quote.msg'],
+      signature: data['quote.sig'] ?? Buffer.alloc(0),
+      nonce: Buffer.from(nonceText, 'hex'),
+      ...parsePcrsJson(text('pcrs.json')),
+    };
+  }
+  let instance: InstanceIdentity | undefined;
+  if (data['instance.json']) {
+    let j: unknown;
+    try {
+      j = JSON.parse(text('instance.json'));
+    } catch {
+      throw new InputError('E_BUNDLE_FORMAT', 'bundle instance.json is not JSON');
+    }
+    try {
+      if (j === null || typeof j !== 'object' || Array.isArray(j)) throw new Error('not an object');
+      instance = identityFromCompute(j as Record<string, unknown>);
+    } catch (e) {
+      throw new InputError('E_BUNDLE_FORMAT', `bundle instance.json is not a VM identity (${e instanceof Error ? e.message : String(e)})`);
+    }
+  }
+  const evidence: Evidence = {
+    hclReport: data['hcl-report.bin'] ?? Buffer.alloc(0),
+    vcekPem: text('vcek.pem'),
+    chainPem: text('chain.pem'),
+    ...(quote ? { quote } : {}),
+    ...(instance ? { instance } : {}),
+    warnings: Array.isArray(manifest.warnings) ? manifest.warnings.filter((w): w is string => typeof w === 'string') : [],
+    replayed: true,
+    transport: `bundle:${dir}`,
+    certificateSource: 'bundle',
+  };
+  return { evidence, manifest };
+}

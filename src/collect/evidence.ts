@@ -1,0 +1,35 @@
+// What the collector hands to the verifier, to a bundle and to the extension: types only.
+import type { InstanceIdentity } from './identity.js';
+
+export interface QuoteEvidence {
+  /** TPMS_ATTEST bytes as the TPM returned them. */
+  readonly message: Uint8Array;
+  /** Raw RSASSA-PKCS1-v1_5 SHA-256 signature (256 bytes for RSA-2048). */
+  readonly signature: Uint8Array;
+  /** The qualifying data (nonce) the quote was asked for. */
+  readonly nonce: Uint8Array;
+  /** SHA-256 PCR values as lowercase hex, index = PCR number ('' for PCRs not selected). */
+  readonly pcrs: readonly string[];
+  /** PCR numbers the quote covers. */
+  readonly pcrSelection: readonly number[];
+}
+
+/** Where the certificates came from: IMDS now, a fresh cache entry, or a stale one after IMDS failed. */
+export type CertificateSource = 'imds' | 'cache' | 'cache-stale' | 'bundle';
+
+export interface Evidence {
+  /** The meaningful bytes of NV 0x01400001 (or replayed evidence). */
+  readonly hclReport: Uint8Array;
+  readonly vcekPem: string;
+  /** ASK + ARK as served (never trusted as anchors: the verifier pins the ARK). */
+  readonly chainPem: string;
+  readonly quote?: QuoteEvidence;
+  readonly instance?: InstanceIdentity;
+  /** Things a person should know (cached certificate used, IMDS identity unavailable...). */
+  readonly warnings: readonly string[];
+  /** True when the evidence came from a file (file: transport or bundle), not a live TPM. */
+  readonly replayed: boolean;
+  /** The TPM transport string used ('bundle:DIR' for bundles). */
+  readonly transport: string;
+  readonly certificateSource: CertificateSource;
+}
