@@ -1,0 +1,93 @@
+// The file: transport: replays captured evidence instead of asking a TPM. A file is returned as it is
+// (an NV dump or anything `verify --evidence` takes); a directory laid out like an evidence bundle
+// (hcl-report.bin [+ quote.msg quote.sig nonce.hex pcrs.json]) also yields its recorded quote.
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { InputError } from '../../errors.js';
+import { PCR_COUNT, TPM_ALG } from './constants.js';
+import { parseQuoteAttest } from './structures.js';
+
+const MAX_EVIDENCE_BYTES = 1 << 20;
+const MAX_SMALL_FILE = 64 * 1024;
+
+export interface ReplayedEvidence {
+  readonly hclReport: Uint8Array;
+  readonly quote?: {
+    readonly message: Uint8Array;
+    readonly signature: Uint8Array;
+    readonly nonce: Uint8Array;
+    readonly pcrs: string[];
+    readonly pcrSelection: number[];
+  };
+}
+
+async function readBounded(path: string, max: number, what: string): Promise<Uint8Array> {
+  let size: number;
+  try {
+    size = (await stat(path)).size;
+  } catch (e) {
+    throw new InputError('E_REPLAY_MISSING', `${what} ${path} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { cause: e });
+  }
+  if (size > max) throw new InputError('E_REPLAY_TOO_LARGE', `${what} ${path} is ${size} bytes, more than the ${max} allowed`);
+  try {
+    return new Uint8Array(await readFile(path));
+  } catch (e) {
+    throw new InputError('E_REPLAY_MISSING', `${what} ${path} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { cause: e });
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Parses pcrs.json: an array of up to 24 hex SHA-256 values ('' for PCRs not recorded). */
+export function parsePcrsJson(text: string, what: string): string[] {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new InputError('E_REPLAY_PCRS', `${what} is not JSON: ${(e as Error).message}`, { cause: e });
+  }
+  if (!Array.isArray(v) || v.length > PCR_COUNT) throw new InputError('E_REPLAY_PCRS', `${what} must be a JSON array of at most ${PCR_COUNT} hex strings`);
+  const out = v.map((x, i) => {
+    if (typeof x !== 'string' || !/^([0-9a-fA-F]{64})?$/.test(x)) throw new InputError('E_REPLAY_PCRS', `${what}[${i}] is not a 64-digit hex SHA-256 value or ''`);
+    return x.toLowerCase();
+  });
+  while (out.length < PCR_COUNT) out.push('');
+  return out;
+}
+
+export async function readReplay(path: string): Promise<ReplayedEvidence> {
+  let isDir: boolean;
+  try {
+    isDir = (await stat(path)).isDirectory();
+  } catch (e) {
+    throw new InputError('E_REPLAY_MISSING', `file: transport: ${path} does not exist or cannot be read (${(e as NodeJS.ErrnoException).code ?? ''})`, { cause: e });
+  }
+  if (!isDir) return { hclReport: await readBounded(path, MAX_EVIDENCE_BYTES, 'evidence file') };
+
+  const hclReport = await readBounded(join(path, 'hcl-report.bin'), MAX_EVIDENCE_BYTES, 'HCL report');
+  const msgPath = join(path, 'quote.msg');
+  if (!(await exists(msgPath))) return { hclReport };
+  const message = await readBounded(msgPath, MAX_SMALL_FILE, 'quote message');
+  const signature = await readBounded(join(path, 'quote.sig'), MAX_SMALL_FILE, 'quote signature');
+  const nonceText = new TextDecoder().decode(await readBounded(join(path, 'nonce.hex'), MAX_SMALL_FILE, 'nonce')).trim();
+  if (!/^([0-9a-fA-F]{2}){1,64}$/.test(nonceText)) throw new InputError('E_REPLAY_NONCE', `${join(path, 'nonce.hex')} is not 1-64 bytes of hex`);
+  let pcrSelection: number[];
+  try {
+    const att = parseQuoteAttest(message);
+    pcrSelection = att.pcrSelect.filter((s) => s.hashAlg === TPM_ALG.SHA256).flatMap((s) => s.pcrs);
+  } catch (e) {
+    throw new InputError('E_REPLAY_QUOTE', `${msgPath} is not a TPMS_ATTEST quote: ${(e as Error).message}`, { cause: e });
+  }
+  const pcrsPath = join(path, 'pcrs.json');
+  const pcrs = (await exists(pcrsPath))
+    ? parsePcrsJson(new TextDecoder().decode(await readBounded(pcrsPath, MAX_SMALL_FILE, 'PCR values')), pcrsPath)
+    : Array.from({ length: PCR_COUNT }, () => '');
+  return { hclReport, quote: { message, signature, nonce: Uint8Array.from(Buffer.from(nonceText, 'hex')), pcrs, pcrSelection } };
+}

@@ -1,0 +1,81 @@
+// Public API of the TPM half of the collector: the HCL report from NV and a fresh quote, over the
+// transport named by one string (device, swtpm socket, or file replay). See docs/tpm.md.
+import { performance } from 'node:perf_hooks';
+import { operationSignal } from './client.js';
+import { readReplay } from './file-replay.js';
+import { readHclNvIndex } from './nv.js';
+import { quote } from './quote.js';
+import { resolveTransportSpec } from './transport.js';
+
+export { parseTransport, resolveTransportSpec, DEFAULT_TRANSPORT, TRANSPORT_ENV, type TransportSpec, type TpmTransport, type TpmConnection } from './transport.js';
+export { readHclNvIndex, type ReadNvOptions, type NvReadResult } from './nv.js';
+export { quote, DEFAULT_PCRS, type QuoteOptions, type QuoteResult } from './quote.js';
+export { createTransport, withTpm, DEFAULT_TIMEOUT_MS, type IoOptions } from './client.js';
+export { decodeResponseCode, TpmResponseError, type DecodedResponseCode } from './response-codes.js';
+export { parseQuoteAttest, parsePublicArea, publicKeyToJwk, type TpmsAttestQuote } from './structures.js';
+export { HCL_NV_INDEX, AZURE_AK_HANDLE, AZURE_EK_HANDLE } from './constants.js';
+
+export interface ReadTpmEvidenceOptions {
+  /** Transport string; default $CVM_ATTEST_TPM, else device:/dev/tpmrm0. */
+  readonly transport?: string;
+  /** Take a fresh quote (default true). Ignored for file: (the recorded quote, if any, is returned). */
+  readonly quote?: boolean;
+  /** Quote nonce, 1-64 bytes; default 32 random bytes. */
+  readonly nonce?: Uint8Array;
+  /** SHA-256 PCRs to quote; default 0-7. */
+  readonly pcrs?: number[];
+  readonly signal?: AbortSignal;
+  /** Deadline for the whole collection (default 10 s). */
+  readonly timeoutMs?: number;
+}
+
+export interface TpmEvidenceQuote {
+  /** TPMS_ATTEST bytes. */
+  readonly message: Uint8Array;
+  /** Raw signature (RSASSA-PKCS1-v1_5 on Azure), TPMT_SIGNATURE framing stripped. */
+  readonly signature: Uint8Array;
+  readonly nonce: Uint8Array;
+  /** Always 24 entries indexed by PCR number: hex SHA-256 of each PCR read; '' for PCRs not selected (or not recorded, for replays). */
+  readonly pcrs: string[];
+  readonly pcrSelection: number[];
+  /** The AK public key the TPM reported (live TPMs only). Informational: trust the HCLAkPub in the report. */
+  readonly akPublicPem?: string;
+}
+
+export interface TpmEvidence {
+  /** The canonical transport string used. */
+  readonly transport: string;
+  /** Live TPM: report_size meaningful bytes of the HCL report. file: the file's bytes unchanged. */
+  readonly hclReport: Uint8Array;
+  /** Size of NV index 0x01400001 (live TPMs only). */
+  readonly nvIndexSize?: number;
+  readonly quote?: TpmEvidenceQuote;
+  /** true for file: evidence: recorded, not fresh. A replayed quote proves nothing about now. */
+  readonly replayed: boolean;
+  readonly timings?: { readonly nvReadMs?: number; readonly quoteMs?: number; readonly totalMs: number };
+}
+
+/** Reads the HCL report and (by default) a fresh quote. Throws CollectionError / InputError (src/errors.ts). */
+export async function readTpmEvidence(options: ReadTpmEvidenceOptions = {}): Promise<TpmEvidence> {
+  const t0 = performance.now();
+  const spec = resolveTransportSpec(options.transport);
+  if (spec.kind === 'file') {
+    const r = await readReplay(spec.path);
+    return { transport: spec.spec, hclReport: r.hclReport, ...(r.quote ? { quote: r.quote } : {}), replayed: true, timings: { totalMs: performance.now() - t0 } };
+  }
+  // One deadline for the whole collection; each operation opens and closes its own connection.
+  const signal = operationSignal(options);
+  const io = { signal, timeoutMs: options.timeoutMs ?? 10_000 };
+  const nv = await readHclNvIndex(spec, io);
+  const q = options.quote === false ? undefined : await quote(spec, { ...io, ...(options.nonce ? { nonce: options.nonce } : {}), ...(options.pcrs ? { pcrs: options.pcrs } : {}) });
+  return {
+    transport: spec.spec,
+    hclReport: nv.hclReport,
+    nvIndexSize: nv.nvIndexSize,
+    ...(q
+      ? { quote: { message: q.message, signature: q.signature, nonce: q.nonce, pcrs: q.pcrs, pcrSelection: q.pcrSelection, akPublicPem: q.akPublicPem } }
+      : {}),
+    replayed: false,
+    timings: { nvReadMs: nv.timings.totalMs, ...(q ? { quoteMs: q.timings.totalMs } : {}), totalMs: performance.now() - t0 },
+  };
+}
