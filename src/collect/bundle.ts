@@ -31,11 +31,11 @@ export interface BundleManifest {
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
-/** pcrs.json: {"selection": [0..], "sha256": {"0": hex, ...}} keyed by PCR number. */
+/** pcrs.json: a JSON array of 24 SHA-256 hex values indexed by PCR number, '' for PCRs not quoted (the test vectors' and the file: transport's format). */
 function pcrsJson(q: QuoteEvidence): string {
-  const values: Record<string, string> = {};
-  for (const i of q.pcrSelection) values[String(i)] = q.pcrs[i] ?? '';
-  return JSON.stringify({ selection: q.pcrSelection, sha256: values }, null, 2) + '\n';
+  const out: string[] = [];
+  for (let i = 0; i < 24; i++) out.push(q.pcrSelection.includes(i) ? (q.pcrs[i] ?? '') : '');
+  return JSON.stringify(out, null, 2) + '\n';
 }
 
 function parsePcrsJson(text: string): { pcrs: string[]; pcrSelection: number[] } {
@@ -45,27 +45,12 @@ function parsePcrsJson(text: string): { pcrs: string[]; pcrSelection: number[] }
   } catch {
     throw new InputError('E_BUNDLE_FORMAT', 'bundle pcrs.json is not JSON');
   }
-  // Also accept the plain array of 24 values (index = PCR number) that the test vectors use.
-  if (Array.isArray(j)) {
-    if (j.length > 24 || !j.every((v) => typeof v === 'string' && /^[0-9a-fA-F]{64}$/.test(v))) throw new InputError('E_BUNDLE_FORMAT', 'bundle pcrs.json array must hold up to 24 SHA-256 hex values');
-    return { pcrs: j.map((v: string) => v.toLowerCase()), pcrSelection: j.map((_v, i) => i) };
+  if (!Array.isArray(j) || j.length > 24 || !j.every((v) => typeof v === 'string' && /^([0-9a-fA-F]{64})?$/.test(v))) {
+    throw new InputError('E_BUNDLE_FORMAT', "bundle pcrs.json must be an array of at most 24 SHA-256 hex values ('' for PCRs not quoted)");
   }
-  const o = j as { selection?: unknown; sha256?: unknown };
-  if (!o || typeof o !== 'object' || !Array.isArray(o.selection) || !o.sha256 || typeof o.sha256 !== 'object') {
-    throw new InputError('E_BUNDLE_FORMAT', 'bundle pcrs.json must be {"selection": [...], "sha256": {...}}');
-  }
-  const sel = o.selection as unknown[];
-  const values = o.sha256 as Record<string, unknown>;
-  const pcrs: string[] = new Array<string>(24).fill('');
-  const selection: number[] = [];
-  for (const s of sel) {
-    if (typeof s !== 'number' || !Number.isInteger(s) || s < 0 || s > 23 || selection.includes(s)) throw new InputError('E_BUNDLE_FORMAT', 'bundle pcrs.json selection must list distinct PCR numbers 0-23');
-    const v = values[String(s)];
-    if (typeof v !== 'string' || !/^[0-9a-fA-F]{64}$/.test(v)) throw new InputError('E_BUNDLE_FORMAT', `bundle pcrs.json has no SHA-256 value for PCR ${s}`);
-    pcrs[s] = v.toLowerCase();
-    selection.push(s);
-  }
-  return { pcrs, pcrSelection: selection };
+  const pcrs = (j as string[]).map((v) => v.toLowerCase());
+  while (pcrs.length < 24) pcrs.push('');
+  return { pcrs, pcrSelection: pcrs.flatMap((v, i) => (v ? [i] : [])) };
 }
 
 /** Writes `evidence` into `dir` (created if needed); the manifest is written last. */
