@@ -1,0 +1,139 @@
+// The verification policy: a JSON document (schema: extension/policy.schema.json) with a safe default.
+// Unknown keys are an error, so a typo never silently weakens a policy. Pure: no file I/O here.
+import { createHash } from 'node:crypto';
+import { ParseError } from '../errors.js';
+import type { PolicySummary, Product, TcbComponents } from '../verify/result.js';
+
+export type CrlMode = 'off' | 'warn' | 'enforce';
+export const TCB_COMPONENT_NAMES = ['bootloader', 'tee', 'snp', 'microcode', 'fmc'] as const;
+export type TcbComponentName = (typeof TCB_COMPONENT_NAMES)[number];
+
+export interface Policy {
+  /** Allow POLICY.DEBUG = 1. Default false. */
+  readonly allowDebug: boolean;
+  /** Highest VMPL accepted. Default 0. */
+  readonly maxVmpl: number;
+  /** Allow POLICY.MIGRATE_MA = 1 (a migration agent). Default false. */
+  readonly allowMigrationAgent: boolean;
+  /** Accept reports signed by a VLEK. Default false (VCEK only). */
+  readonly allowVlek: boolean;
+  /** HCL reports: the runtime-data hash must match REPORT_DATA. Default true; false turns a mismatch into a warning. */
+  readonly requireRuntimeDataBinding: boolean;
+  /** Require a vTPM quote proving freshness. Default false. */
+  readonly requireFreshness: boolean;
+  /** Minimum SPL per component, checked on REPORTED_TCB. */
+  readonly minimumTcb?: Readonly<Partial<Record<TcbComponentName, number>>>;
+  /** Also require minimumTcb of COMMITTED_TCB (rollback-proof firmware). Default false. */
+  readonly minimumTcbCommitted: boolean;
+  readonly minimumGuestSvn?: number;
+  /** Lowercase hex allowlists; absent = any value accepted. */
+  readonly allowedMeasurements?: readonly string[];
+  readonly allowedHostData?: readonly string[];
+  readonly allowedIdKeyDigests?: readonly string[];
+  readonly allowedFamilyIds?: readonly string[];
+  readonly allowedImageIds?: readonly string[];
+  readonly allowedProducts?: readonly Product[];
+  /** Minimum SNP firmware version "major.minor" or "major.minor.build" (CURRENT). */
+  readonly minimumFirmwareVersion?: string;
+  /** What CRLs do: off = ignored; warn = revocations fail, a missing/stale CRL warns; enforce = a valid fresh CRL is required. Default warn. */
+  readonly crl: CrlMode;
+}
+
+export const defaultPolicy: Policy = Object.freeze({
+  allowDebug: false,
+  maxVmpl: 0,
+  allowMigrationAgent: false,
+  allowVlek: false,
+  requireRuntimeDataBinding: true,
+  requireFreshness: false,
+  minimumTcbCommitted: false,
+  crl: 'warn',
+});
+
+const HEX_LISTS = {
+  allowedMeasurements: 48,
+  allowedHostData: 32,
+  allowedIdKeyDigests: 48,
+  allowedFamilyIds: 16,
+  allowedImageIds: 16,
+} as const;
+const BOOLS = ['allowDebug', 'allowMigrationAgent', 'allowVlek', 'requireRuntimeDataBinding', 'requireFreshness', 'minimumTcbCommitted'] as const;
+const KNOWN = new Set<string>(['$schema', ...BOOLS, 'maxVmpl', 'minimumTcb', 'minimumGuestSvn', ...Object.keys(HEX_LISTS), 'allowedProducts', 'minimumFirmwareVersion', 'crl']);
+const PRODUCTS: readonly Product[] = ['Milan', 'Genoa', 'Turin'];
+
+const bad = (msg: string): never => {
+  throw new ParseError('E_POLICY', `policy: ${msg}`);
+};
+
+function uint(v: unknown, key: string, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) bad(`${key} must be an integer 0..${max}`);
+  return v as number;
+}
+
+/** Validates a parsed JSON policy and fills in the defaults. Throws ParseError naming the offending key. */
+export function parsePolicy(json: unknown): Policy {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) bad('must be a JSON object');
+  const o = json as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (!KNOWN.has(k)) bad(`unknown key "${k}" (see extension/policy.schema.json)`);
+  const p: Record<string, unknown> = { ...defaultPolicy };
+  if (o.$schema !== undefined && typeof o.$schema !== 'string') bad('$schema must be a string');
+  for (const k of BOOLS) {
+    if (o[k] === undefined) continue;
+    if (typeof o[k] !== 'boolean') bad(`${k} must be true or false`);
+    p[k] = o[k];
+  }
+  if (o.maxVmpl !== undefined) p.maxVmpl = uint(o.maxVmpl, 'maxVmpl', 3);
+  if (o.minimumGuestSvn !== undefined) p.minimumGuestSvn = uint(o.minimumGuestSvn, 'minimumGuestSvn', 0xffffffff);
+  if (o.minimumTcb !== undefined) {
+    const t = o.minimumTcb;
+    if (t === null || typeof t !== 'object' || Array.isArray(t)) bad('minimumTcb must be an object');
+    const out: Record<string, number> = {};
+    for (const [k, v] of Object.entries(t as Record<string, unknown>)) {
+      if (!(TCB_COMPONENT_NAMES as readonly string[]).includes(k)) bad(`minimumTcb: unknown component "${k}" (${TCB_COMPONENT_NAMES.join(', ')})`);
+      out[k] = uint(v, `minimumTcb.${k}`, 255);
+    }
+    p.minimumTcb = out;
+  }
+  for (const [k, n] of Object.entries(HEX_LISTS)) {
+    const v = o[k];
+    if (v === undefined) continue;
+    if (!Array.isArray(v) || v.length === 0) bad(`${k} must be a non-empty array of hex strings`);
+    p[k] = (v as unknown[]).map((x, i) => {
+      if (typeof x !== 'string' || !new RegExp(`^[0-9a-fA-F]{${n * 2}}$`).test(x)) bad(`${k}[${i}] must be ${n * 2} hex digits`);
+      return (x as string).toLowerCase();
+    });
+  }
+  if (o.allowedProducts !== undefined) {
+    const v = o.allowedProducts;
+    if (!Array.isArray(v) || v.length === 0 || !v.every((x) => PRODUCTS.includes(x as Product))) bad(`allowedProducts must be a non-empty array of ${PRODUCTS.join(', ')}`);
+    p.allowedProducts = [...(v as Product[])];
+  }
+  if (o.minimumFirmwareVersion !== undefined) {
+    const v = o.minimumFirmwareVersion;
+    if (typeof v !== 'string' || !/^\d{1,3}\.\d{1,3}(\.\d{1,3})?$/.test(v) || v.split('.').some((x) => Number(x) > 255)) bad('minimumFirmwareVersion must be "major.minor" or "major.minor.build" (each 0..255)');
+    p.minimumFirmwareVersion = v;
+  }
+  if (o.crl !== undefined) {
+    if (o.crl !== 'off' && o.crl !== 'warn' && o.crl !== 'enforce') bad('crl must be "off", "warn" or "enforce"');
+    p.crl = o.crl;
+  }
+  return Object.freeze(p) as unknown as Policy;
+}
+
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    return `{${Object.keys(v).sort().filter((k) => (v as Record<string, unknown>)[k] !== undefined).map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/** The canonical JSON of the effective policy (sorted keys, defaults filled): what the hash covers. */
+export function canonicalPolicy(p: Policy): string {
+  return canonical(p);
+}
+
+export function policySummary(p: Policy): PolicySummary {
+  const hash = createHash('sha256').update(canonicalPolicy(p)).digest('hex');
+  return p.minimumTcb ? { hash, minimumTcb: { ...p.minimumTcb } as TcbComponents } : { hash };
+}

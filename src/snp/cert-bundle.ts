@@ -1,0 +1,145 @@
+// Certificate inputs as users and IMDS provide them: one PEM or DER certificate, a PEM bundle in any
+// order, or an IMDS THIM JSON body. Each certificate is sorted into its role by subject and issuer.
+import { ParseError } from '../errors.js';
+import type { Product } from '../verify/result.js';
+import { parseCertificate, type Certificate } from './certificate.js';
+
+export type CertificateRole = 'VCEK' | 'VLEK' | 'ASK' | 'ASVK' | 'ARK';
+
+export interface ThimInfo {
+  /** REPORTED_TCB as 16 hex digits (big-endian u64 text), as IMDS sends it. */
+  readonly tcbm: string;
+  /** Seconds, as a string, when IMDS gave one. */
+  readonly cacheControl?: string;
+}
+
+export interface CertificateBundle {
+  readonly vcek?: Certificate;
+  readonly vlek?: Certificate;
+  readonly ask?: Certificate;
+  readonly asvk?: Certificate;
+  readonly ark?: Certificate;
+  readonly thim?: ThimInfo;
+}
+
+export interface BundleOptions {
+  /** Parser to use (lets the verifier share its cache of parsed certificates). */
+  readonly parse?: (der: Uint8Array) => Certificate;
+  /** Names the input in error messages (e.g. the file name). */
+  readonly name?: string;
+}
+
+export const MAX_BUNDLE_SIZE = 256 * 1024;
+const PRODUCTS: readonly Product[] = ['Milan', 'Genoa', 'Turin'];
+const PEM_RE = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]*?)-----END CERTIFICATE-----/g;
+
+function productOfCn(cn: string | undefined, prefix: string): Product | undefined {
+  if (!cn?.startsWith(prefix)) return undefined;
+  const p = cn.slice(prefix.length);
+  return PRODUCTS.find((x) => x === p);
+}
+
+/** The role of an AMD certificate from its subject and issuer CNs, or undefined if it is not one. */
+export function certificateRole(c: Certificate): CertificateRole | undefined {
+  const s = c.subject.cn;
+  const i = c.issuer.cn;
+  if (s === 'SEV-VCEK' && productOfCn(i, 'SEV-')) return 'VCEK';
+  if (s === 'SEV-VLEK' && productOfCn(i, 'SEV-VLEK-')) return 'VLEK';
+  if (productOfCn(s, 'ARK-') && s === i) return 'ARK';
+  if (productOfCn(s, 'SEV-VLEK-') && productOfCn(i, 'ARK-')) return 'ASVK';
+  if (productOfCn(s, 'SEV-') && productOfCn(i, 'ARK-')) return 'ASK';
+  return undefined;
+}
+
+/** The AMD product a certificate belongs to, from its issuer (VCEK/VLEK) or subject (ASK/ASVK/ARK). */
+export function productFromCertificate(c: Certificate): Product | undefined {
+  switch (certificateRole(c)) {
+    case 'VCEK': return productOfCn(c.issuer.cn, 'SEV-');
+    case 'VLEK': return productOfCn(c.issuer.cn, 'SEV-VLEK-');
+    case 'ASK': return productOfCn(c.subject.cn, 'SEV-');
+    case 'ASVK': return productOfCn(c.subject.cn, 'SEV-VLEK-');
+    case 'ARK': return productOfCn(c.subject.cn, 'ARK-');
+    default: return undefined;
+  }
+}
+
+function toText(input: Uint8Array | string): string | undefined {
+  if (typeof input === 'string') return input;
+  // DER starts with a SEQUENCE tag; anything else is treated as text.
+  if (input.length > 0 && input[0] === 0x30) return undefined;
+  return new TextDecoder().decode(input);
+}
+
+function pemBlocks(text: string): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const m of text.matchAll(PEM_RE)) out.push(Uint8Array.from(Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64')));
+  return out;
+}
+
+function thimBody(text: string, name: string): { ders: Uint8Array[]; thim: ThimInfo } {
+  let j: unknown;
+  try {
+    j = JSON.parse(text);
+  } catch {
+    throw new ParseError('E_CERT_INPUT', `${name}: not valid JSON`);
+  }
+  if (j === null || typeof j !== 'object' || Array.isArray(j)) throw new ParseError('E_CERT_INPUT', `${name}: not a THIM JSON object`);
+  const o = j as Record<string, unknown>;
+  if (typeof o.vcekCert !== 'string') throw new ParseError('E_CERT_INPUT', `${name}: THIM body has no vcekCert`);
+  if (typeof o.tcbm !== 'string' || !/^[0-9a-fA-F]{16}$/.test(o.tcbm)) throw new ParseError('E_CERT_INPUT', `${name}: THIM tcbm must be 16 hex digits`);
+  if (o.certificateChain !== undefined && typeof o.certificateChain !== 'string') throw new ParseError('E_CERT_INPUT', `${name}: THIM certificateChain must be a string`);
+  if (o.cacheControl !== undefined && typeof o.cacheControl !== 'string') throw new ParseError('E_CERT_INPUT', `${name}: THIM cacheControl must be a string`);
+  const ders = [...pemBlocks(o.vcekCert), ...pemBlocks(typeof o.certificateChain === 'string' ? o.certificateChain : '')];
+  if (pemBlocks(o.vcekCert).length !== 1) throw new ParseError('E_CERT_INPUT', `${name}: THIM vcekCert must hold one PEM certificate`);
+  return { ders, thim: { tcbm: o.tcbm.toLowerCase(), ...(typeof o.cacheControl === 'string' ? { cacheControl: o.cacheControl } : {}) } };
+}
+
+/** Parses certificate input (PEM, DER, PEM bundle or THIM JSON) and sorts it by role. Throws ParseError. */
+export function parseCertificateBundle(input: Uint8Array | string, options: BundleOptions = {}): CertificateBundle {
+  const name = options.name ?? 'certificate input';
+  const parse = options.parse ?? parseCertificate;
+  if (typeof input !== 'string' && !(input instanceof Uint8Array)) throw new ParseError('E_CERT_INPUT', `${name}: expected bytes or text`);
+  if (input.length > MAX_BUNDLE_SIZE) throw new ParseError('E_CERT_INPUT', `${name}: too large (${input.length} bytes)`);
+  if (input.length === 0) throw new ParseError('E_CERT_INPUT', `${name}: empty`);
+  const text = toText(input);
+  let ders: Uint8Array[];
+  let thim: ThimInfo | undefined;
+  if (text === undefined) ders = [input as Uint8Array];
+  else if (text.trimStart().startsWith('{')) ({ ders, thim } = thimBody(text, name));
+  else {
+    ders = pemBlocks(text);
+    if (ders.length === 0) throw new ParseError('E_CERT_INPUT', `${name}: no PEM certificate, DER certificate or THIM JSON found`);
+  }
+  const out: { -readonly [K in keyof CertificateBundle]: CertificateBundle[K] } = {};
+  const key = { VCEK: 'vcek', VLEK: 'vlek', ASK: 'ask', ASVK: 'asvk', ARK: 'ark' } as const;
+  for (const der of ders) {
+    let cert: Certificate;
+    try {
+      cert = parse(der);
+    } catch (e) {
+      throw new ParseError('E_CERT_INPUT', `${name}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
+    const role = certificateRole(cert);
+    if (!role) throw new ParseError('E_CERT_INPUT', `${name}: certificate "${cert.subject.text}" is not an AMD SEV certificate`);
+    const k = key[role];
+    const prev = out[k];
+    if (prev && prev.sha256 !== cert.sha256) throw new ParseError('E_CERT_INPUT', `${name}: holds two different ${role} certificates`);
+    out[k] = cert;
+  }
+  if (thim) out.thim = thim;
+  return out;
+}
+
+/** Merges bundles (e.g. --vcek and --chain); the same role twice must be the same certificate. */
+export function mergeBundles(a: CertificateBundle, b: CertificateBundle, name = 'certificate inputs'): CertificateBundle {
+  const out: { -readonly [K in keyof CertificateBundle]: CertificateBundle[K] } = { ...a };
+  for (const k of ['vcek', 'vlek', 'ask', 'asvk', 'ark'] as const) {
+    const x = b[k];
+    if (!x) continue;
+    const prev = out[k];
+    if (prev && prev.sha256 !== x.sha256) throw new ParseError('E_CERT_INPUT', `${name} give two different ${k.toUpperCase()} certificates`);
+    out[k] = x;
+  }
+  if (b.thim && !out.thim) out.thim = b.thim;
+  return out;
+}

@@ -1,0 +1,53 @@
+// The HCL runtime data: compact UTF-8 JSON whose exact bytes are hashed into REPORT_DATA. Parsing never
+// throws: bytes that are not a JSON object are kept with the reason, and the binding check reports it.
+import { createPublicKey, type KeyObject, type JsonWebKey } from 'node:crypto';
+import { ParseError } from '../errors.js';
+
+export interface RuntimeData {
+  /** Exactly the bytes the hash covers. */
+  readonly raw: Uint8Array;
+  /** The parsed JSON object, when the bytes are one. */
+  readonly json?: Readonly<Record<string, unknown>>;
+  /** Why `json` is missing. */
+  readonly error?: string;
+}
+
+export const AK_KID = 'HCLAkPub';
+export const EK_KID = 'HCLEkPub';
+
+export function parseRuntimeData(raw: Uint8Array): RuntimeData {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
+  } catch {
+    return { raw, error: 'runtime data is not valid UTF-8' };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { raw, error: 'runtime data is not valid JSON' };
+  }
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) return { raw, error: 'runtime data is not a JSON object' };
+  return { raw, json: json as Record<string, unknown> };
+}
+
+/** The JWK with the given kid from the runtime data's `keys` array (found by kid, never by position). */
+export function findRuntimeKey(rd: RuntimeData, kid: string): JsonWebKey | undefined {
+  const keys = rd.json?.keys;
+  if (!Array.isArray(keys)) return undefined;
+  const matches = keys.filter((k): k is JsonWebKey => k !== null && typeof k === 'object' && (k as { kid?: unknown }).kid === kid);
+  return matches.length === 1 ? matches[0] : undefined;
+}
+
+/** The vTPM attestation key (HCLAkPub) as a public KeyObject; ParseError when absent or not an RSA key. */
+export function akPublicKey(rd: RuntimeData): KeyObject {
+  const jwk = findRuntimeKey(rd, AK_KID);
+  if (!jwk) throw new ParseError('E_RUNTIME_AK', `runtime data has no single ${AK_KID} key`);
+  if (jwk.kty !== 'RSA' || typeof jwk.n !== 'string' || typeof jwk.e !== 'string') throw new ParseError('E_RUNTIME_AK', `${AK_KID} is not an RSA public key`);
+  try {
+    return createPublicKey({ key: { kty: 'RSA', n: jwk.n, e: jwk.e }, format: 'jwk' });
+  } catch (e) {
+    throw new ParseError('E_RUNTIME_AK', `${AK_KID} is not a usable RSA public key`, { cause: e });
+  }
+}

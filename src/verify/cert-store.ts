@@ -1,0 +1,118 @@
+// Parsed certificates, their public keys and verified issuer->subject signatures, cached by the
+// certificate's bytes (the `cache` option). The pinned AMD roots are prepared once per process.
+import { constants, createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { parseCertificate, type Certificate } from '../snp/certificate.js';
+import { parseCertificateBundle } from '../snp/cert-bundle.js';
+import { AMD_VCEK_CHAIN_PEM, AMD_VLEK_CHAIN_PEM, PINNED_ARK_SPKI_SHA256 } from './amd-roots.js';
+import type { Product } from './result.js';
+import { createHash } from 'node:crypto';
+
+const MAX_ENTRIES = 256;
+
+interface Entry {
+  readonly cert: Certificate;
+  key?: KeyObject;
+  /** sha256 of issuer certificates whose signature over this one verified. */
+  readonly verifiedBy: Set<string>;
+}
+
+const entries = new Map<string, Entry>();
+/** Entries of cached certificates (and the embedded roots), found from the parsed object. */
+const shared = new WeakMap<Certificate, Entry>();
+
+function entryFor(der: Uint8Array, useCache: boolean): Entry {
+  if (!useCache) return { cert: parseCertificate(der), verifiedBy: new Set() };
+  const k = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('latin1');
+  let e = entries.get(k);
+  if (!e) {
+    if (entries.size >= MAX_ENTRIES) entries.clear();
+    e = { cert: parseCertificate(der.slice()), verifiedBy: new Set() };
+    entries.set(k, e);
+  }
+  return e;
+}
+
+/** One verification's view of certificates: cached ones shared across calls, or all fresh (`cache: false`). */
+export class CertStore {
+  private readonly own = new WeakMap<Certificate, Entry>();
+  constructor(private readonly useCache: boolean) {}
+
+  /** Parses a DER certificate (cached by its bytes unless caching is off). */
+  readonly parse = (der: Uint8Array): Certificate => {
+    const e = entryFor(der, this.useCache);
+    (this.useCache ? shared : this.own).set(e.cert, e);
+    return e.cert;
+  };
+
+  private entry(c: Certificate): Entry {
+    let e = this.own.get(c) ?? shared.get(c);
+    if (!e) {
+      e = { cert: c, verifiedBy: new Set() };
+      this.own.set(c, e);
+    }
+    return e;
+  }
+
+  publicKey(c: Certificate): KeyObject {
+    const e = this.entry(c);
+    e.key ??= createPublicKey({ key: Buffer.from(c.spki), format: 'der', type: 'spki' });
+    return e.key;
+  }
+
+  /**
+   * True when `issuer` signed `subject`: the names chain and the RSASSA-PSS (SHA-384, MGF1-SHA-384,
+   * salt 48) signature AMD uses verifies. Returns a reason string when it does not.
+   */
+  signedBy(subject: Certificate, issuer: Certificate): true | string {
+    const e = this.entry(subject);
+    if (e.verifiedBy.has(issuer.sha256)) return true;
+    if (Buffer.compare(Buffer.from(subject.issuer.der), Buffer.from(issuer.subject.der)) !== 0) {
+      return `issuer "${subject.issuer.cn}" is not "${issuer.subject.cn}"`;
+    }
+    const p = subject.signatureAlgorithm.pss;
+    if (!p || p.hash !== 'sha384' || p.mgfHash !== 'sha384' || p.saltLength !== 48) {
+      return `signature algorithm is not RSASSA-PSS SHA-384 salt 48 (AMD's)`;
+    }
+    let ok = false;
+    try {
+      ok = verify('sha384', subject.tbs, { key: this.publicKey(issuer), padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 48 }, subject.signature);
+    } catch {
+      ok = false;
+    }
+    if (!ok) return `signature by ${issuer.subject.cn} does not verify`;
+    e.verifiedBy.add(issuer.sha256);
+    return true;
+  }
+}
+
+export interface PinnedRoots {
+  readonly ark: Certificate;
+  readonly ask: Certificate;
+  readonly asvk: Certificate;
+}
+
+/** Process-wide store for the embedded roots (always cached: they are compiled-in constants). */
+export const rootStore = new CertStore(true);
+const roots = new Map<Product, PinnedRoots>();
+
+export function spkiSha256(c: Certificate): string {
+  return createHash('sha256').update(c.spki).digest('hex');
+}
+
+/** The embedded ARK/ASK/ASVK of a product, checked once against the pinned ARK key. */
+export function pinnedRoots(product: Product): PinnedRoots {
+  let r = roots.get(product);
+  if (r) return r;
+  const vcek = parseCertificateBundle(AMD_VCEK_CHAIN_PEM[product], { parse: rootStore.parse, name: `embedded ${product} chain` });
+  const vlek = parseCertificateBundle(AMD_VLEK_CHAIN_PEM[product], { parse: rootStore.parse, name: `embedded ${product} VLEK chain` });
+  const ark = vcek.ark;
+  if (!ark || !vcek.ask || !vlek.asvk || vlek.ark?.sha256 !== ark.sha256) throw new Error(`embedded ${product} AMD chain is incomplete`);
+  if (spkiSha256(ark) !== PINNED_ARK_SPKI_SHA256[product]) throw new Error(`embedded ${product} ARK does not match its pinned key`);
+  for (const [c, by] of [[ark, ark], [vcek.ask, ark], [vlek.asvk, ark]] as const) {
+    const ok = rootStore.signedBy(c, by);
+    if (ok !== true) throw new Error(`embedded ${product} ${c.subject.cn}: ${ok}`);
+  }
+  r = { ark, ask: vcek.ask, asvk: vlek.asvk };
+  roots.set(product, r);
+  return r;
+}

@@ -1,0 +1,87 @@
+// Check 8: freshness from a vTPM quote. The AK is the runtime data's HCLAkPub (bound to the SNP report
+// by check 7), never an AK trusted for its Azure certificate. The quote must be an RSASSA SHA-256
+// signature by that key over a TPMS_ATTEST of type QUOTE whose extraData is the verifier's nonce and
+// whose pcrDigest is the digest of the given PCR values (when given).
+import { createHash, verify } from 'node:crypto';
+import { CvmAttestError } from '../errors.js';
+import { bytesEqual, toHex } from '../snp/bytes.js';
+import type { HclReport } from '../snp/hcl.js';
+import { akPublicKey } from '../snp/runtime-data.js';
+import { parseTpmsAttest, rawQuoteSignature, TPM_ALG_SHA256, TPM_ST_ATTEST_QUOTE } from '../snp/tpm-attest.js';
+import type { CheckResult } from './result.js';
+
+export interface QuoteInput {
+  /** TPMS_ATTEST bytes. */
+  readonly message: Uint8Array;
+  /** Raw RSASSA signature or a TPMT_SIGNATURE. */
+  readonly signature: Uint8Array;
+  /** The qualifying data the verifier chose. */
+  readonly nonce: Uint8Array;
+  /** SHA-256 PCR values (hex) indexed by PCR number. */
+  readonly pcrs?: readonly string[];
+}
+
+export interface FreshnessOutcome {
+  readonly check: CheckResult;
+  /** PCR index -> hex value, for the PCRs the verified quote covers (when values were given). */
+  readonly attestedPcrs?: Readonly<Record<number, string>>;
+}
+
+const base = { id: 'freshness', group: 'freshness' } as const;
+const fail = (reason: string): FreshnessOutcome => ({ check: { ...base, status: 'fail', reason } });
+
+export function checkFreshness(quote: QuoteInput | undefined, hcl: HclReport | undefined, bindingOk: boolean, replayed: boolean): FreshnessOutcome {
+  if (!quote) {
+    return { check: { ...base, status: 'skip', reason: 'no quote given: the HCL report is written at boot and proves the platform, not that this evidence is fresh' } };
+  }
+  if (!hcl) return fail('a quote needs an HCL report: its attestation key is bound through the runtime data');
+  if (!bindingOk) return fail('the runtime data is not bound to the report, so its attestation key cannot be trusted');
+  let attest;
+  try {
+    attest = parseTpmsAttest(quote.message);
+  } catch (e) {
+    return fail(`quote message: ${e instanceof CvmAttestError ? e.message : 'malformed'}`);
+  }
+  if (attest.type !== TPM_ST_ATTEST_QUOTE || !attest.quote) return fail(`quote message type 0x${attest.type.toString(16)} is not TPM_ST_ATTEST_QUOTE`);
+  let key;
+  try {
+    key = akPublicKey(hcl.runtimeData);
+  } catch (e) {
+    return fail(e instanceof CvmAttestError ? e.message : 'no usable HCLAkPub key');
+  }
+  const modulusBytes = Math.ceil((key.asymmetricKeyDetails?.modulusLength ?? 2048) / 8);
+  const sig = rawQuoteSignature(quote.signature, modulusBytes);
+  if (!sig) return fail(`quote signature is neither a raw ${modulusBytes}-byte RSASSA signature nor a TPMT_SIGNATURE (RSASSA)`);
+  if (sig.hashAlg !== TPM_ALG_SHA256) return fail(`quote signature hash 0x${sig.hashAlg.toString(16)} is not SHA-256`);
+  let ok = false;
+  try {
+    ok = verify('sha256', quote.message, key, sig.sig);
+  } catch {
+    ok = false;
+  }
+  if (!ok) return fail('the quote signature does not verify with HCLAkPub from the runtime data');
+  if (!bytesEqual(attest.extraData, quote.nonce)) {
+    return fail(`the quote's nonce (extraData ${toHex(attest.extraData).slice(0, 32)}) is not the expected ${toHex(quote.nonce).slice(0, 32)}: a replayed or foreign quote`);
+  }
+  let pcrNote = 'PCR values not given: pcrDigest not checked';
+  let attestedPcrs: Record<number, string> | undefined;
+  if (quote.pcrs) {
+    const h = createHash('sha256');
+    attestedPcrs = {};
+    for (const sel of attest.quote.pcrSelect) {
+      if (sel.pcrs.length === 0) continue;
+      if (sel.hashAlg !== TPM_ALG_SHA256) return fail(`the quote selects PCRs of hash 0x${sel.hashAlg.toString(16)}; only SHA-256 PCR values can be checked`);
+      for (const i of sel.pcrs) {
+        const v = quote.pcrs[i];
+        if (typeof v !== 'string' || !/^[0-9a-fA-F]{64}$/.test(v)) return fail(`PCR ${i} is selected by the quote but no SHA-256 value was given for it`);
+        h.update(Buffer.from(v, 'hex'));
+        attestedPcrs[i] = v.toLowerCase();
+      }
+    }
+    if (!bytesEqual(new Uint8Array(h.digest()), attest.quote.pcrDigest)) return fail("the given PCR values do not hash to the quote's pcrDigest");
+    pcrNote = `pcrDigest matches PCRs ${Object.keys(attestedPcrs).join(',')}`;
+  }
+  const reason = `quote signed by HCLAkPub over the expected nonce; ${pcrNote}`;
+  const out: FreshnessOutcome = { check: { ...base, status: replayed ? 'warn' : 'pass', reason: replayed ? `evidence replayed from a capture: ${reason} (fresh when captured, not now)` : reason } };
+  return attestedPcrs ? { ...out, attestedPcrs } : out;
+}

@@ -1,0 +1,42 @@
+// Checks 4 and 5: the VCEK's SPL extensions equal the report's REPORTED_TCB (the product's layout, Turin
+// with its FMC), and its hwID equals CHIP_ID (Turin: 8 bytes; skipped with a warn when CHIP_ID is masked).
+import { bytesEqual, isAllZero, toHex } from '../snp/bytes.js';
+import type { Certificate } from '../snp/certificate.js';
+import type { SnpReport } from '../snp/report.js';
+import { tcbHex } from '../snp/tcb.js';
+import type { CheckResult, Product } from './result.js';
+
+export function checkTcb(report: SnpReport, leaf: Certificate | undefined, role: string, product: Product | undefined, thimTcbm?: string): CheckResult {
+  const base = { id: 'tcb', group: 'tcb' } as const;
+  if (!leaf) return { ...base, status: 'fail', reason: `no ${role} to compare REPORTED_TCB with` };
+  const t = report.reportedTcb;
+  const names: [keyof typeof t & keyof typeof leaf.amd, string][] = [['bootloader', 'blSPL'], ['tee', 'teeSPL'], ['snp', 'snpSPL'], ['microcode', 'ucodeSPL']];
+  if (product === 'Turin') names.unshift(['fmc', 'fmcSPL']);
+  const bad: string[] = [];
+  for (const [k, ext] of names) {
+    const want = t[k] as number | undefined;
+    const got = leaf.amd[k] as number | undefined;
+    if (got === undefined) bad.push(`${ext} missing`);
+    else if (got !== want) bad.push(`${ext} ${got} != ${k} ${want}`);
+  }
+  if (bad.length) return { ...base, status: 'fail', reason: `${role} TCB does not match REPORTED_TCB 0x${tcbHex(t.raw)}: ${bad.join(', ')}` };
+  const reason = `${role} SPLs equal REPORTED_TCB 0x${tcbHex(t.raw)} (${names.map(([k]) => `${k} ${t[k]}`).join(', ')})`;
+  if (thimTcbm !== undefined && thimTcbm !== tcbHex(t.raw)) {
+    return { ...base, status: 'warn', reason: `${reason}; but IMDS tcbm ${thimTcbm} differs from REPORTED_TCB` };
+  }
+  return { ...base, status: 'pass', reason };
+}
+
+export function checkChipId(report: SnpReport, leaf: Certificate | undefined, role: string, product: Product | undefined): CheckResult {
+  const base = { id: 'chip-id', group: 'chip-id' } as const;
+  if (role === 'VLEK') return { ...base, status: 'skip', reason: 'a VLEK is not bound to one chip (no hwID)' };
+  const n = product === 'Turin' ? 8 : 64;
+  const chip = report.chipId.subarray(0, n);
+  if (isAllZero(report.chipId)) return { ...base, status: 'warn', reason: 'CHIP_ID is masked (all zero): the VCEK cannot be tied to this chip' };
+  if (!leaf) return { ...base, status: 'fail', reason: `no ${role} to compare CHIP_ID with` };
+  const hw = leaf.amd.hwId;
+  if (!hw) return { ...base, status: 'fail', reason: `the ${role} has no hwID extension` };
+  if (hw.length !== n) return { ...base, status: 'fail', reason: `the ${role} hwID is ${hw.length} bytes, expected ${n} for ${product ?? 'this product'}` };
+  if (!bytesEqual(hw, chip)) return { ...base, status: 'fail', reason: `the ${role} hwID ${toHex(hw).slice(0, 16)}... is another chip's (CHIP_ID ${toHex(chip).slice(0, 16)}...)` };
+  return { ...base, status: 'pass', reason: `${role} hwID equals CHIP_ID ${toHex(chip).slice(0, 16)}...` };
+}

@@ -1,0 +1,99 @@
+// verifyEvidence: every check of the offline verifier, in order, over evidence bytes and certificates.
+// Pure (no I/O). Unusable input bytes throw ParseError; everything else becomes a check result, and a
+// missing or wrong certificate fails closed.
+import { ParseError } from '../errors.js';
+import { defaultPolicy, policySummary, type Policy } from '../policy/policy.js';
+import { evaluatePolicy } from '../policy/evaluate.js';
+import { mergeBundles, parseCertificateBundle, type CertificateBundle } from '../snp/cert-bundle.js';
+import { parseCrl } from '../snp/crl.js';
+import { parseEvidence } from '../snp/evidence.js';
+import { withProduct } from '../snp/report.js';
+import { CertStore } from './cert-store.js';
+import { checkChain } from './chain.js';
+import { buildClaims } from './claims.js';
+import { checkCrl } from './crl-check.js';
+import { checkFreshness, type QuoteInput } from './freshness.js';
+import type { CheckResult, VerificationResult } from './result.js';
+import { checkRuntimeBinding } from './runtime-binding.js';
+import { checkSignature } from './signature.js';
+import { checkChipId, checkTcb } from './tcb-chip.js';
+
+export interface VerifyOptions {
+  /** HCL report / NV dump, bare 1184-byte SNP report, or hex text of either. */
+  readonly evidence: Uint8Array;
+  /** VCEK or VLEK: PEM, DER, a PEM bundle (may include ASK/ARK) or an IMDS THIM JSON body. */
+  readonly vcek?: Uint8Array | string;
+  /** ASK/ASVK and/or ARK (PEM bundle, any order). The ARK is used only if it equals the pinned one. */
+  readonly chain?: Uint8Array | string;
+  /** An AMD CRL (PEM or DER), signed by the product's ARK. */
+  readonly crl?: Uint8Array | string;
+  /** Already parsed with parsePolicy; default: defaultPolicy. */
+  readonly policy?: Policy;
+  /** A vTPM quote for freshness. */
+  readonly quote?: QuoteInput;
+  /** Verification time for certificate/CRL validity. Default: now. */
+  readonly now?: Date;
+  /** Reuse certificates parsed and verified earlier (by their bytes). Default true. */
+  readonly cache?: boolean;
+  /** The evidence is replayed from a capture: freshness is at best a warning. */
+  readonly replayed?: boolean;
+}
+
+export async function verifyEvidence(options: VerifyOptions): Promise<VerificationResult> {
+  return verifyEvidenceSync(options);
+}
+
+/** The same as verifyEvidence, synchronously (everything it does is CPU-bound). */
+export function verifyEvidenceSync(options: VerifyOptions): VerificationResult {
+  if (options === null || typeof options !== 'object') throw new ParseError('E_OPTIONS', 'verifyEvidence needs an options object');
+  const now = options.now ?? new Date();
+  if (!(now instanceof Date) || Number.isNaN(now.getTime())) throw new ParseError('E_OPTIONS', 'now must be a valid Date');
+  const policy = options.policy ?? defaultPolicy;
+  const summary = policySummary(policy);
+  const store = new CertStore(options.cache !== false);
+
+  const ev = parseEvidence(options.evidence);
+  let bundle: CertificateBundle = {};
+  if (options.vcek !== undefined) bundle = parseCertificateBundle(options.vcek, { parse: store.parse, name: 'VCEK' });
+  if (options.chain !== undefined) bundle = mergeBundles(bundle, parseCertificateBundle(options.chain, { parse: store.parse, name: 'certificate chain' }));
+  const crl = options.crl !== undefined ? parseCrl(options.crl) : undefined;
+
+  const checks: CheckResult[] = [];
+  const r0 = ev.report;
+  checks.push(
+    r0.structureIssues.length
+      ? { id: 'structure', group: 'structure', status: 'fail', reason: `malformed SNP report: ${r0.structureIssues.join('; ')}` }
+      : { id: 'structure', group: 'structure', status: 'pass', reason: `SNP report v${r0.version}, ECDSA P-384 SHA-384${ev.hcl ? `, in an HCL report (header v${ev.hcl.headerVersion})` : ''}` },
+  );
+
+  const chain = checkChain({ bundle, signingKey: r0.signingKey, reportProduct: r0.product, now, store });
+  const product = chain.product;
+  const report = product ? withProduct(r0, product) : r0;
+  const role = chain.leafRole ?? (r0.signingKey === 'vlek' ? 'VLEK' : 'VCEK');
+  checks.push(checkSignature(report, chain.leafKey, role));
+  checks.push(chain.check);
+  checks.push(checkTcb(report, chain.leaf, role, product, bundle.thim?.tcbm));
+  checks.push(checkChipId(report, chain.leaf, role, product));
+  checks.push(checkCrl(crl, policy.crl, chain.ark, chain.certificates, store, now));
+
+  let binding = checkRuntimeBinding(report, ev.hcl);
+  const bindingOk = binding.status === 'pass';
+  if (binding.status === 'fail' && !policy.requireRuntimeDataBinding) binding = { ...binding, status: 'warn', reason: `${binding.reason} (allowed by policy)` };
+  checks.push(binding);
+
+  const fresh = checkFreshness(options.quote, ev.hcl, bindingOk, options.replayed === true);
+  checks.push(fresh.check);
+  checks.push(...evaluatePolicy(policy, { report, kind: ev.kind, product, freshness: fresh.check.status }));
+
+  const verdict = checks.some((c) => c.status === 'fail') ? 'fail' : 'pass';
+  return {
+    verdict,
+    product,
+    checks,
+    claims: buildClaims({ report, ...(ev.hcl ? { hcl: ev.hcl } : {}), product, runtimeBound: bindingOk, policyHash: summary.hash, ...(fresh.attestedPcrs ? { attestedPcrs: fresh.attestedPcrs } : {}) }),
+    warnings: checks.filter((c) => c.status === 'warn').map((c) => `${c.id}: ${c.reason}`),
+    verifiedAt: now.toISOString(),
+    certificates: chain.certificates,
+    policy: summary,
+  };
+}
