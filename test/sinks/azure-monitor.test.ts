@@ -138,7 +138,7 @@ describe('Azure Monitor sink with the real SDK', () => {
   test('a record the DCR rejects is dropped and counted; the others arrive', async () => {
     const s = await sink();
     const rs = records(5);
-    const bad = { ...records(1)[0]!, NotAColumn: 'x' };
+    const bad: LogRecord = { ...records(1)[0]!, NotAColumn: 'x' };
     await s.enqueue([...rs.slice(0, 2), bad, ...rs.slice(2)], []);
     const st = await s.flush();
     assert.equal(st.queueDepth, 0);
