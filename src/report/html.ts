@@ -101,6 +101,13 @@ function claimValue(v: unknown): string {
   if (typeof v === 'string') return `<code>${esc(v)}</code>`;
   if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return `<code>${esc(String(v))}</code>`;
   if (v === null || v === undefined) return `<code>${String(v)}</code>`;
+  // A flat object (guest policy bits, a TCB, CPUID) reads best as a compact key/value list.
+  if (!Array.isArray(v) && typeof v === 'object') {
+    const entries = Object.entries(v as Record<string, unknown>);
+    if (entries.length > 0 && entries.length <= 24 && entries.every(([, x]) => x === null || ['string', 'number', 'boolean'].includes(typeof x))) {
+      return `<dl class="kv">${entries.map(([k, x]) => `<div><dt>${esc(k)}</dt><dd><code>${esc(String(x))}</code></dd></div>`).join('')}</dl>`;
+    }
+  }
   return `<pre>${esc(jsonText(v))}</pre>`;
 }
 
@@ -260,7 +267,7 @@ function renderCertificates(result: VerificationResult): string {
       : valid === 'no'
         ? '<span class="bad">NOT valid at evaluation time</span>'
         : '<span class="bad">validity unknown</span>';
-    const link = i < certs.length - 1 ? '<div class="chain-link" aria-hidden="true">\u25B2 issued by</div>' : '';
+    const link = i < certs.length - 1 ? '<div class="chain-link" aria-hidden="true">issued by \u25BC</div>' : '';
     return `<article class="cert${c.role === 'ARK' && !c.pinned ? ' cert-bad' : ''}">
 <header><span class="role">${esc(c.role)}</span> <span class="role-name">${esc(ROLE_LABELS[c.role] ?? '')}</span> ${anchor}</header>
 <dl>
@@ -389,6 +396,10 @@ tr.row-warn td{background:var(--warn-bg)}
 .warnings li{margin:3px 0;color:var(--warn)}
 .claims th{width:34%;font-weight:400}
 .claims th code{font-size:12px}
+.kv{display:flex;flex-wrap:wrap;gap:2px 16px;margin:0}
+.kv div{display:flex;gap:6px}
+.kv dt{color:var(--muted);font-size:12.5px}
+.kv dd{margin:0}
 .empty{color:var(--muted);font-style:italic}
 .doc-foot{margin-top:30px;padding-top:12px;border-top:1px solid var(--line);color:var(--muted);font-size:12px}
 .doc-foot p{margin:4px 0}
