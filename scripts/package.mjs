@@ -1,0 +1,92 @@
+// `npm run package`: builds the VM extension zip.
+//   HandlerManifest.json       (zip root, as the agent expects)
+//   bin/handler.sh             (LF endings, 0755)
+//   bin/cvm-attest.mjs         (the whole CLI as ONE esbuild bundle: no code splitting, no node_modules)
+//   runtime/node               (the Node.js binary running this script: Azure images ship none)
+// Options: --version X (default: package.json's), --out DIR (default: dist/package).
+// Prints the zip's path as its last line.
+import { build } from 'esbuild';
+import yazl from 'yazl';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, statSync, rmSync, realpathSync } from 'node:fs';
+import { join, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const { values } = parseArgs({ options: { version: { type: 'string' }, out: { type: 'string' } } });
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const version = values.version ?? pkg.version;
+if (!/^\d+\.\d+\.\d+(\.\d+)?$/.test(version)) {
+  console.error(`package: version must be N.N.N (got ${version})`);
+  process.exit(2);
+}
+const manifestText = readFileSync(join(root, 'HandlerManifest.json'), 'utf8');
+const manifest = JSON.parse(manifestText);
+if (!Array.isArray(manifest) || manifest.length !== 1) throw new Error('HandlerManifest.json must be a one-element array');
+const name = manifest[0].name;
+const outDir = resolve(values.out ?? join(root, 'dist/package'));
+const stage = join(outDir, `.stage-${process.pid}`);
+mkdirSync(stage, { recursive: true });
+
+// A module another part has not written yet stays out of the bundle (main.ts reports "command not
+// available in this build") instead of failing the package; each one is named in a warning.
+const missingModules = {
+  name: 'missing-modules',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.?\/.*\.js$/ }, (a) => {
+      const base = join(a.resolveDir, a.path);
+      if (existsSync(base) || existsSync(base.replace(/\.js$/, '.ts'))) return undefined;
+      console.error(`package: warning: ${a.path} (imported by ${a.importer.slice(root.length + 1)}) does not exist; left out of the bundle`);
+      return { path: a.path, external: true };
+    });
+  },
+};
+
+// One file: the extension must not depend on node_modules or on chunk files next to it.
+const bundle = join(stage, 'cvm-attest.mjs');
+const r = await build({
+  entryPoints: [join(root, 'src/cli/main.ts')],
+  outfile: bundle,
+  bundle: true,
+  splitting: false,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  minify: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+  metafile: true,
+  plugins: [missingModules],
+  define: { 'process.env.CVM_ATTEST_VERSION': JSON.stringify(version) },
+  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+});
+for (const input of Object.keys(r.metafile.inputs)) {
+  if (input.endsWith('.node')) throw new Error(`native module in the bundle: ${input}`);
+}
+
+const handlerSh = readFileSync(join(root, 'extension/bin/handler.sh'), 'utf8').replace(/\r\n/g, '\n');
+const nodeBin = realpathSync(process.execPath);
+const zipPath = join(outDir, `${name}-${version}.zip`);
+const zip = new yazl.ZipFile();
+const mtime = new Date('2026-01-01T00:00:00Z');
+zip.addBuffer(Buffer.from(manifestText.replace(/\r\n/g, '\n')), 'HandlerManifest.json', { mode: 0o100644, mtime });
+zip.addBuffer(Buffer.from(handlerSh), 'bin/handler.sh', { mode: 0o100755, mtime });
+zip.addFile(bundle, 'bin/cvm-attest.mjs', { mode: 0o100644, mtime });
+zip.addBuffer(Buffer.from(`${name} ${version}\nnode ${process.version}\n`), 'bin/VERSION', { mode: 0o100644, mtime });
+zip.addFile(nodeBin, 'runtime/node', { mode: 0o100755, mtime });
+zip.end();
+await new Promise((res, rej) => {
+  const ws = createWriteStream(zipPath);
+  ws.on('close', res);
+  ws.on('error', rej);
+  zip.outputStream.on('error', rej).pipe(ws);
+});
+const bundleSize = statSync(bundle).size;
+rmSync(stage, { recursive: true, force: true });
+const size = statSync(zipPath).size;
+if (size >= 50 * 1024 * 1024) {
+  console.error(`package: ${zipPath} is ${(size / 1048576).toFixed(1)} MB, over the 50 MB limit`);
+  process.exit(1);
+}
+console.error(`package: ${name} ${version}, ${(size / 1048576).toFixed(1)} MB (bundle ${(bundleSize / 1048576).toFixed(1)} MB, node ${process.version})`);
+console.log(zipPath);

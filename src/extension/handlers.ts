@@ -1,0 +1,232 @@
+// The handler commands the agent runs (install, enable, disable, uninstall, update). Each is short:
+// long work belongs to the detached worker. See docs/extension.md for the lifecycle.
+import { spawn } from 'node:child_process';
+import { readFileSync, existsSync, openSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { HandlerEnvironment } from './handler-environment.js';
+import type { ExtLogger } from './logger.js';
+import {
+  parseSettingsFile, validatePublicSettings, validateProtectedSettings, resolveSequenceNumber, SettingsError,
+  type ExtensionSettings, type ProtectedSettings,
+} from './settings.js';
+import { decryptProtectedSettings } from './protected-settings.js';
+import {
+  statePaths, ensureStateDirs, jitterSeed, readWorkerRecord, removeWorkerRecord, writeMrseq, oldVersionDir, carryState,
+  removeState, type StatePaths,
+} from './state.js';
+import { isOurWorker, procStartTime } from './proc.js';
+import { readStatus, writeStatus, writeHeartbeat } from './files.js';
+import { transitioningStatus, errorStatus, heartbeatFile, statusFile, StatusCode } from './status.js';
+
+export interface HandlerContext {
+  readonly env: HandlerEnvironment;
+  readonly paths: StatePaths;
+  readonly processEnv: NodeJS.ProcessEnv;
+  readonly logger: ExtLogger;
+  readonly now: () => Date;
+  /** argv that runs this CLI again (`node [execArgv] <entry>`), to start the worker. */
+  readonly self: { readonly execPath: string; readonly args: readonly string[] };
+}
+
+export function makeContext(env: HandlerEnvironment, logger: ExtLogger, processEnv: NodeJS.ProcessEnv = process.env): HandlerContext {
+  return {
+    env, logger, processEnv, paths: statePaths(env.extensionDir), now: () => new Date(),
+    self: { execPath: process.execPath, args: [...process.execArgv, process.argv[1] ?? ''] },
+  };
+}
+
+export interface LoadedSettings {
+  readonly seq: number;
+  readonly settings: ExtensionSettings;
+  readonly protectedSettings: ProtectedSettings;
+}
+
+/** Reads, validates and decrypts config/<seq>.settings. Throws SettingsError naming the setting. */
+export async function loadSettings(env: HandlerEnvironment, seq: number, signal?: AbortSignal): Promise<LoadedSettings> {
+  const file = join(env.configFolder, `${seq}.settings`);
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    if (seq !== 0) throw new SettingsError('runtimeSettings', `config/${seq}.settings cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const hs = parseSettingsFile(text);
+  const settings = validatePublicSettings(hs.publicSettings);
+  let protectedSettings: ProtectedSettings = {};
+  if (hs.protectedSettings !== null && hs.protectedSettingsCertThumbprint !== null) {
+    const plain = await decryptProtectedSettings({
+      protectedSettings: hs.protectedSettings, thumbprint: hs.protectedSettingsCertThumbprint, libDir: env.libDir,
+      ...(signal ? { signal } : {}),
+    });
+    protectedSettings = validateProtectedSettings(plain);
+  }
+  return { seq, settings, protectedSettings };
+}
+
+function isFinal(status: string | undefined): boolean {
+  return status === 'success' || status === 'warning' || status === 'error';
+}
+
+function liveWorker(ctx: HandlerContext): { pid: number; seq: number } | undefined {
+  const r = readWorkerRecord(ctx.paths);
+  if (!r) return undefined;
+  return isOurWorker(r.pid, r.startTime) ? { pid: r.pid, seq: r.seq } : undefined;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return procStartTime(pid) !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+/** Stops the recorded worker, if it is still ours: SIGTERM, then SIGKILL to its group after timeoutMs. */
+export async function stopWorker(ctx: HandlerContext, timeoutMs = 700): Promise<boolean> {
+  const r = readWorkerRecord(ctx.paths);
+  if (!r) return false;
+  if (!isOurWorker(r.pid, r.startTime)) {
+    ctx.logger.info('worker record is stale (process gone or pid reused); not signalling it', { pid: r.pid });
+    removeWorkerRecord(ctx.paths, r.pid);
+    return false;
+  }
+  ctx.logger.info('stopping worker', { pid: r.pid, seq: r.seq });
+  try { process.kill(r.pid, 'SIGTERM'); } catch { /* exited meanwhile */ }
+  const deadline = Date.now() + timeoutMs;
+  while (alive(r.pid) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 25));
+  if (alive(r.pid) && isOurWorker(r.pid, r.startTime)) {
+    ctx.logger.warn('worker did not stop in time; killing its process group', { pid: r.pid });
+    try { process.kill(-r.pid, 'SIGKILL'); } catch { try { process.kill(r.pid, 'SIGKILL'); } catch { /* gone */ } }
+    const d2 = Date.now() + 500;
+    while (alive(r.pid) && Date.now() < d2) await new Promise((res) => setTimeout(res, 25));
+  }
+  removeWorkerRecord(ctx.paths, r.pid);
+  return true;
+}
+
+/** Starts the worker detached: its own session and process group, no inherited stdio, the handler's env. */
+export function startWorker(ctx: HandlerContext, seq: number): number | undefined {
+  const args = [...ctx.self.args, 'handler', 'worker', '--extension-dir', ctx.env.extensionDir, '--seq', String(seq)];
+  const devnull = openSync('/dev/null', 'r+');
+  try {
+    const child = spawn(ctx.self.execPath, args, {
+      detached: true, // setsid(): survives the agent killing the command's process group
+      stdio: [devnull, devnull, devnull],
+      cwd: ctx.env.extensionDir,
+      env: ctx.processEnv,
+    });
+    child.on('error', (e) => ctx.logger.error('worker failed to start', { error: e.message }));
+    child.unref();
+    ctx.logger.info('worker started', { pid: child.pid, seq });
+    return child.pid;
+  } finally {
+    closeSync(devnull);
+  }
+}
+
+export async function install(ctx: HandlerContext): Promise<number> {
+  ensureStateDirs(ctx.paths);
+  jitterSeed(ctx.paths);
+  ctx.logger.info('installed', { extensionDir: ctx.env.extensionDir });
+  return 0;
+}
+
+export async function enable(ctx: HandlerContext): Promise<number> {
+  const { env, logger } = ctx;
+  ensureStateDirs(ctx.paths);
+  let seq: number;
+  try {
+    seq = resolveSequenceNumber(ctx.processEnv, env.configFolder);
+  } catch (e) {
+    logger.error('bad sequence number', { error: (e as Error).message });
+    return StatusCode.Settings;
+  }
+  const existing = readStatus(env, seq);
+  const worker = liveWorker(ctx);
+  // Same seq, already reported: the agent re-runs enable after restarts, reboots and new goal
+  // states with unchanged settings. Leave the status alone; only make sure the worker runs.
+  if (existing && existing.status.operation === 'Enable' && isFinal(existing.status.status)) {
+    if (existing.status.code === StatusCode.Settings) {
+      logger.info('enable: same seq, settings already reported as invalid; nothing to do', { seq });
+      return 0;
+    }
+    if (worker && worker.seq === seq) {
+      logger.info('enable: same seq, worker running; nothing to do', { seq, pid: worker.pid });
+      return 0;
+    }
+    if (worker) await stopWorker(ctx);
+    writeMrseq(ctx.paths, seq);
+    logger.info('enable: same seq, worker not running (reboot, crash or update); restarting it', { seq });
+    startWorker(ctx, seq);
+    return 0;
+  }
+  if (worker && worker.seq === seq && existing?.status.status === 'transitioning') {
+    logger.info('enable: worker for this seq is already on its first run', { seq, pid: worker.pid });
+    return 0;
+  }
+  // A new seq (or no final status yet): validate, report transitioning, (re)start the worker.
+  let loaded: LoadedSettings;
+  try {
+    loaded = await loadSettings(env, seq);
+  } catch (e) {
+    if (!(e instanceof SettingsError)) throw e;
+    await stopWorker(ctx);
+    writeMrseq(ctx.paths, seq);
+    logger.warn('enable: invalid settings', { seq, setting: e.setting, error: e.message });
+    writeStatus(env, seq, errorStatus({ name: env.name, status: 'error', code: StatusCode.Settings, message: `cvm-attest is not running: ${e.message}`, now: ctx.now() }));
+    writeHeartbeat(env, heartbeatFile('NotReady', `invalid settings: ${e.message}`, StatusCode.Settings));
+    return 0;
+  }
+  if (worker) await stopWorker(ctx);
+  writeMrseq(ctx.paths, seq);
+  const s = loaded.settings;
+  writeStatus(env, seq, transitioningStatus(env.name, 'Enable',
+    `cvm-attest starting: first attestation now, then every ${s.intervalMinutes} min (+ up to ${s.jitterPercent}% per-VM jitter); failure status: ${s.statusOnFailure}`, ctx.now()));
+  if (!existsSync(env.heartbeatFile)) writeHeartbeat(env, heartbeatFile('Ready', 'cvm-attest worker starting'));
+  startWorker(ctx, seq);
+  logger.info('enabled', { seq });
+  return 0;
+}
+
+export async function disable(ctx: HandlerContext): Promise<number> {
+  const stopped = await stopWorker(ctx, 3000);
+  let seq: number | undefined;
+  try { seq = resolveSequenceNumber(ctx.processEnv, ctx.env.configFolder); } catch { seq = undefined; }
+  if (seq !== undefined) {
+    const last = readStatus(ctx.env, seq);
+    const lastMsg = last ? ` Last result (${last.timestampUTC}): ${last.status.formattedMessage.message}` : '';
+    writeStatus(ctx.env, seq, statusFile({ name: ctx.env.name, operation: 'Disable', status: 'success', code: 0,
+      message: `cvm-attest disabled: worker ${stopped ? 'stopped' : 'was not running'}; no further attestation runs.${lastMsg}`, now: ctx.now() }));
+  }
+  writeHeartbeat(ctx.env, heartbeatFile('NotReady', 'cvm-attest disabled'));
+  ctx.logger.info('disabled', { stopped });
+  return 0;
+}
+
+export async function uninstall(ctx: HandlerContext): Promise<number> {
+  await stopWorker(ctx, 3000);
+  removeState(ctx.paths);
+  ctx.logger.info('uninstalled: state removed, logs kept', { logFolder: ctx.env.logFolder });
+  return 0;
+}
+
+export async function update(ctx: HandlerContext): Promise<number> {
+  const from = ctx.processEnv['AZURE_GUEST_AGENT_UPDATING_FROM_VERSION'];
+  const to = ctx.processEnv['VERSION'];
+  if (!from) {
+    ctx.logger.warn('update: AZURE_GUEST_AGENT_UPDATING_FROM_VERSION not set; nothing to carry');
+    return 0;
+  }
+  const oldDir = oldVersionDir(ctx.env.extensionDir, ctx.env.name, from);
+  if (!oldDir || oldDir === ctx.env.extensionDir) {
+    ctx.logger.warn('update: the old version folder is not there; nothing to carry', { from, to });
+    return 0;
+  }
+  // The old worker was disabled by the agent first; stop it anyway if it is still alive.
+  await stopWorker({ ...ctx, paths: statePaths(oldDir) }, 3000);
+  const carried = carryState(oldDir, ctx.paths);
+  ensureStateDirs(ctx.paths);
+  ctx.logger.info('updated', { from, to, carried, oldDir });
+  return 0;
+}

@@ -1,0 +1,229 @@
+// status/<seq>.status and the heartbeat file: what the agent uploads and the portal shows. Pure
+// builders; writing is in files.ts. Limits are the agent's (exthandlers.py): the top message is cut
+// at 1024 characters, each substatus name/message at 10 KiB, and substatus past 128 KiB is dropped,
+// so the verdict and the key facts come first, then one entry per check group, sinks, alerts, and
+// the claims last.
+import type { CheckGroup, CheckResult, VerificationResult } from '../verify/result.js';
+
+export type ExtStatusValue = 'transitioning' | 'success' | 'warning' | 'error';
+export type Operation = 'Install' | 'Enable' | 'Disable' | 'Uninstall' | 'Update';
+
+export interface FormattedMessage { readonly lang: 'en-US'; readonly message: string }
+export interface SubStatus { readonly name: string; readonly status: ExtStatusValue; readonly code: number; readonly formattedMessage: FormattedMessage }
+export interface StatusEntry {
+  readonly version: 1;
+  readonly timestampUTC: string;
+  readonly status: {
+    readonly name: string;
+    readonly operation: Operation;
+    readonly status: ExtStatusValue;
+    readonly code: number;
+    readonly formattedMessage: FormattedMessage;
+    readonly substatus: readonly SubStatus[];
+  };
+}
+export type StatusFile = readonly [StatusEntry];
+
+/** Status codes (same numbers as the CLI's exit codes). */
+export const StatusCode = { Ok: 0, AttestationFailed: 1, Settings: 2, Collection: 3, Internal: 4 } as const;
+
+export const MAX_TOP_MESSAGE = 1024;
+export const MAX_SUBSTATUS_FIELD = 10 * 1024;
+export const MAX_SUBSTATUS_TOTAL = 120 * 1024; // under the agent's 128 KiB, with room for names
+export const MAX_CLAIMS_JSON = 10 * 1024 - 64;
+
+const msg = (message: string): FormattedMessage => ({ lang: 'en-US', message });
+
+/** Timestamp the way the agent writes its own: seconds, Z. */
+export function utcStamp(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+export function cut(s: string, max: number): string {
+  if (s.length <= max) return s;
+  return s.slice(0, Math.max(0, max - 3)) + '...';
+}
+
+export interface StatusInput {
+  readonly name: string;
+  readonly operation: Operation;
+  readonly status: ExtStatusValue;
+  readonly code: number;
+  readonly message: string;
+  readonly substatus?: readonly SubStatus[];
+  readonly now: Date;
+}
+
+export function statusFile(i: StatusInput): StatusFile {
+  const subs: SubStatus[] = [];
+  let total = 0;
+  for (const s of i.substatus ?? []) {
+    const e: SubStatus = { name: cut(s.name, 256), status: s.status, code: s.code, formattedMessage: msg(cut(s.formattedMessage.message, MAX_SUBSTATUS_FIELD)) };
+    total += e.name.length + e.formattedMessage.message.length;
+    if (total > MAX_SUBSTATUS_TOTAL) break;
+    subs.push(e);
+  }
+  return [{
+    version: 1,
+    timestampUTC: utcStamp(i.now),
+    status: { name: i.name, operation: i.operation, status: i.status, code: i.code, formattedMessage: msg(cut(i.message, MAX_TOP_MESSAGE)), substatus: subs },
+  }];
+}
+
+export function sub(name: string, status: ExtStatusValue, message: string, code = 0): SubStatus {
+  return { name, status, code, formattedMessage: msg(message) };
+}
+
+// ---- attestation outcome -> status ----
+
+export interface Identity { readonly vmId?: string; readonly resourceId?: string; readonly name?: string }
+export interface DeliveryLike { readonly name: string; readonly status: 'delivered' | 'queued' | 'failed' | 'disabled'; readonly message: string; readonly queueDepth: number; readonly lastDeliveryAt?: string; readonly dropped?: number }
+export interface AlertLike { readonly AlertName: string; readonly AlertSeverity: string; readonly Description: string }
+
+export interface OutcomeStatusInput {
+  readonly name: string;
+  readonly result: VerificationResult;
+  readonly identity?: Identity | undefined;
+  readonly warnings?: readonly string[];
+  readonly deliveries?: readonly DeliveryLike[];
+  readonly alerts?: readonly AlertLike[];
+  readonly statusOnFailure: 'error' | 'warning';
+  readonly nextRunAt?: Date;
+  readonly notes?: readonly string[];
+  readonly now: Date;
+}
+
+const GROUP_ORDER: readonly CheckGroup[] = ['structure', 'signature', 'chain', 'tcb', 'chip-id', 'crl', 'runtime-data', 'freshness', 'policy'];
+
+function claim(claims: Readonly<Record<string, unknown>>, k: string): unknown {
+  return claims[k];
+}
+
+function tcbFact(result: VerificationResult): string | undefined {
+  const c = result.claims;
+  const parts: string[] = [];
+  for (const [label, key] of [['bl', 'x-ms-sevsnpvm-bootloader-svn'], ['tee', 'x-ms-sevsnpvm-tee-svn'], ['snp', 'x-ms-sevsnpvm-snpfw-svn'], ['ucode', 'x-ms-sevsnpvm-microcode-svn']] as const) {
+    const v = claim(c, key);
+    if (typeof v === 'number' || typeof v === 'string') parts.push(`${label}=${v}`);
+  }
+  return parts.length ? `TCB ${parts.join(' ')}` : undefined;
+}
+
+function shortHex(v: unknown, n = 16): string | undefined {
+  return typeof v === 'string' && v.length > 0 ? (v.length > n ? `${v.slice(0, n)}...` : v) : undefined;
+}
+
+/** The one-line verdict plus key facts, most important first (the agent cuts at 1024). */
+export function topMessage(i: OutcomeStatusInput): string {
+  const r = i.result;
+  const failed = r.checks.filter((c) => c.status === 'fail');
+  const head = r.verdict === 'pass'
+    ? `PASS: genuine AMD SEV-SNP${r.product ? ` (${r.product})` : ''}, verified against pinned AMD roots without MAA`
+    : `FAIL: ${failed.length} check${failed.length === 1 ? '' : 's'} failed: ${failed.map((c) => `${c.id} (${c.reason})`).join('; ')}`;
+  const facts: string[] = [];
+  if (r.verdict !== 'pass' && r.product) facts.push(`product ${r.product}`);
+  const tcb = tcbFact(r);
+  if (tcb) facts.push(tcb);
+  const m = shortHex(claim(r.claims, 'x-ms-sevsnpvm-launchmeasurement'));
+  if (m) facts.push(`measurement ${m}`);
+  const dbg = claim(r.claims, 'x-ms-sevsnpvm-is-debuggable');
+  if (dbg === true) facts.push('DEBUG ENABLED');
+  const fresh = r.checks.find((c) => c.group === 'freshness');
+  facts.push(fresh ? `fresh quote ${fresh.status}` : 'no quote');
+  facts.push(`at ${utcStamp(new Date(r.verifiedAt))}`);
+  if (i.nextRunAt) facts.push(`next run ${utcStamp(i.nextRunAt)}`);
+  if (i.identity?.vmId) facts.push(`vmId ${i.identity.vmId}`);
+  facts.push(`policy ${r.policy.hash.slice(0, 12)}`);
+  const warn = [...(i.warnings ?? []), ...r.warnings, ...(i.notes ?? [])];
+  const tail = warn.length ? ` | warnings: ${warn.join('; ')}` : '';
+  return cut(`${head} | ${facts.join(', ')}${tail}`, MAX_TOP_MESSAGE);
+}
+
+function groupSubstatus(group: CheckGroup, checks: readonly CheckResult[], failStatus: ExtStatusValue): SubStatus {
+  const worst = checks.some((c) => c.status === 'fail') ? 'fail' : checks.some((c) => c.status === 'warn') ? 'warn' : checks.every((c) => c.status === 'skip') ? 'skip' : 'pass';
+  const status: ExtStatusValue = worst === 'fail' ? failStatus : worst === 'warn' ? 'warning' : 'success';
+  const lines = checks.map((c) => `${c.status.toUpperCase()} ${c.id}: ${c.reason}`);
+  return sub(`check: ${group}`, status, `${worst.toUpperCase()}: ${lines.join(' | ')}`, worst === 'fail' ? StatusCode.AttestationFailed : 0);
+}
+
+/** JSON of the claims, under 10 KiB: the largest values are replaced by a note until it fits. */
+export function claimsJson(claims: Readonly<Record<string, unknown>>, max = MAX_CLAIMS_JSON): string {
+  const c: Record<string, unknown> = { ...claims };
+  let s = JSON.stringify(c);
+  while (s.length > max) {
+    let bigKey: string | undefined;
+    let bigLen = -1;
+    for (const [k, v] of Object.entries(c)) {
+      const l = JSON.stringify(v)?.length ?? 0;
+      if (l > bigLen && !(typeof v === 'string' && v.startsWith('[omitted'))) { bigLen = l; bigKey = k; }
+    }
+    if (bigKey === undefined || bigLen <= 40) {
+      return JSON.stringify({ omitted: `claims too large (${s.length} bytes)` });
+    }
+    c[bigKey] = `[omitted: ${bigLen} bytes]`;
+    s = JSON.stringify(c);
+  }
+  return s;
+}
+
+export function sinkSubstatus(d: DeliveryLike): SubStatus {
+  const status: ExtStatusValue = d.status === 'delivered' || d.status === 'disabled' ? 'success' : 'warning';
+  const parts = [`${d.status}: ${d.message}`, `queue ${d.queueDepth}`];
+  if (d.lastDeliveryAt) parts.push(`last delivery ${d.lastDeliveryAt}`);
+  if (d.dropped) parts.push(`dropped ${d.dropped}`);
+  return sub(`sink: ${d.name}`, status, parts.join('; '));
+}
+
+export function outcomeStatus(i: OutcomeStatusInput): StatusFile {
+  const r = i.result;
+  const failStatus: ExtStatusValue = i.statusOnFailure;
+  const subs: SubStatus[] = [];
+  for (const g of GROUP_ORDER) {
+    const checks = r.checks.filter((c) => c.group === g);
+    if (checks.length) subs.push(groupSubstatus(g, checks, failStatus));
+  }
+  for (const d of i.deliveries ?? []) subs.push(sinkSubstatus(d));
+  for (const a of i.alerts ?? []) subs.push(sub(`alert: ${a.AlertName}`, 'warning', `${a.AlertSeverity}: ${a.Description}`));
+  subs.push(sub('claims', 'success', claimsJson(r.claims)));
+  return statusFile({
+    name: i.name, operation: 'Enable',
+    status: r.verdict === 'pass' ? 'success' : failStatus,
+    code: r.verdict === 'pass' ? StatusCode.Ok : StatusCode.AttestationFailed,
+    message: topMessage(i), substatus: subs, now: i.now,
+  });
+}
+
+export interface ErrorStatusInput {
+  readonly name: string;
+  readonly operation?: Operation;
+  readonly status: 'error' | 'warning';
+  readonly code: number;
+  readonly message: string;
+  readonly deliveries?: readonly DeliveryLike[];
+  readonly alerts?: readonly AlertLike[];
+  readonly nextRunAt?: Date;
+  readonly now: Date;
+}
+
+export function errorStatus(i: ErrorStatusInput): StatusFile {
+  const subs: SubStatus[] = [];
+  for (const d of i.deliveries ?? []) subs.push(sinkSubstatus(d));
+  for (const a of i.alerts ?? []) subs.push(sub(`alert: ${a.AlertName}`, 'warning', `${a.AlertSeverity}: ${a.Description}`));
+  const next = i.nextRunAt ? ` | next run ${utcStamp(i.nextRunAt)}` : '';
+  return statusFile({ name: i.name, operation: i.operation ?? 'Enable', status: i.status, code: i.code, message: `${i.message}${next}`, substatus: subs, now: i.now });
+}
+
+export function transitioningStatus(name: string, operation: Operation, message: string, now: Date): StatusFile {
+  return statusFile({ name, operation, status: 'transitioning', code: 0, message, now });
+}
+
+// ---- heartbeat ----
+
+export interface HeartbeatEntry {
+  readonly version: 1;
+  readonly heartbeat: { readonly status: 'Ready' | 'NotReady'; readonly code: number; readonly formattedMessage: FormattedMessage };
+}
+
+export function heartbeatFile(status: 'Ready' | 'NotReady', message: string, code = 0): readonly [HeartbeatEntry] {
+  return [{ version: 1, heartbeat: { status, code, formattedMessage: msg(cut(message, MAX_TOP_MESSAGE)) } }];
+}

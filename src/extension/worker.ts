@@ -1,0 +1,187 @@
+// The background worker: one per installation (lock), detached from the agent. Attests at once,
+// then every interval plus a stable per-VM jitter; after every run it rewrites status/<seq>.status
+// atomically and the heartbeat. Between runs it sleeps on ONE timer (next run, or the heartbeat
+// refresh the agent needs within 10 minutes) - no polling. SIGTERM (disable, new seq) stops it.
+import type { HandlerContext, LoadedSettings } from './handlers.js';
+import { loadSettings } from './handlers.js';
+import { acquireWorkerLock, workerLockName } from './lock.js';
+import { writeWorkerRecord, removeWorkerRecord, readMrseq, jitterSeed, jitterMs, ensureStateDirs } from './state.js';
+import { writeFileAtomic } from './atomic-file.js';
+import { procStartTime } from './proc.js';
+import { writeStatus, writeHeartbeat } from './files.js';
+import { outcomeStatus, errorStatus, heartbeatFile, StatusCode, utcStamp, type DeliveryLike, type AlertLike, type Identity } from './status.js';
+import { deepMerge, SettingsError } from './settings.js';
+import type { VerificationResult } from '../verify/result.js';
+import { CvmAttestError } from '../errors.js';
+
+export interface OutcomeLike {
+  readonly result: VerificationResult;
+  readonly identity?: Identity & Record<string, unknown>;
+  readonly warnings?: readonly string[];
+}
+export interface SinkSetLike {
+  deliver(outcome: unknown): Promise<{ deliveries: readonly DeliveryLike[]; alerts: readonly AlertLike[] }>;
+  close?(): Promise<void>;
+}
+/** The parts the worker drives: collector + verifier, policy, sinks (wired in engine.ts). */
+export interface Engine {
+  attest(o: { tpm?: string; imdsEndpoint?: string; policy?: unknown; cacheDir: string; quote: boolean; signal: AbortSignal }): Promise<OutcomeLike>;
+  /** Throws SettingsError (naming the setting) when the policy is invalid. */
+  buildPolicy(o: { policy?: Readonly<Record<string, unknown>>; minimumTcb?: Readonly<Record<string, number>>; from: string }): Promise<unknown>;
+  createSinks(settings: unknown, ctx: { stateDir: string; logger: HandlerContext['logger']; signal: AbortSignal }): Promise<SinkSetLike | undefined>;
+}
+
+/** Wait for the heartbeat: the agent calls a heartbeat older than 10 minutes Unresponsive. */
+export const HEARTBEAT_REFRESH_MS = 4 * 60 * 1000;
+export const RUN_TIMEOUT_MS = 5 * 60 * 1000;
+export const COLLECTION_RETRY_MS = 5 * 60 * 1000;
+
+export interface WorkerOptions {
+  readonly seq: number;
+  readonly engine: Engine;
+  /** Ms to wait for the lock when a replaced worker is still exiting. */
+  readonly lockWaitMs?: number;
+  /** Test hook: milliseconds per "minute" of intervalMinutes. */
+  readonly minuteMs?: number;
+}
+
+export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<number> {
+  const { env, logger, paths } = ctx;
+  const stop = new AbortController();
+  const onSignal = (sig: string) => { logger.info('worker stopping', { signal: sig }); stop.abort(); };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGHUP', () => undefined); // the agent's session going away is not a reason to stop
+
+  const lock = await acquireWorkerLock(workerLockName(env.libDir, env.name), o.lockWaitMs ?? 3000, stop.signal);
+  if (!lock) {
+    logger.info('another worker holds the lock; exiting', { seq: o.seq });
+    return 0;
+  }
+  const startTime = procStartTime(process.pid) ?? 0;
+  let sinks: SinkSetLike | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    if (readMrseq(paths) !== o.seq) {
+      logger.info('a newer enable superseded this worker; exiting', { seq: o.seq, mrseq: readMrseq(paths) });
+      return 0;
+    }
+    ensureStateDirs(paths);
+    writeWorkerRecord(paths, { pid: process.pid, startTime, seq: o.seq, startedAt: new Date().toISOString() });
+    logger.info('worker running', { seq: o.seq });
+
+    let loaded: LoadedSettings;
+    let policy: unknown;
+    try {
+      loaded = await loadSettings(env, o.seq, stop.signal);
+      const p = loaded.protectedSettings.policy ?? loaded.settings.policy;
+      policy = await o.engine.buildPolicy({
+        ...(p ? { policy: p } : {}),
+        ...(loaded.settings.minimumTcb ? { minimumTcb: loaded.settings.minimumTcb } : {}),
+        from: loaded.protectedSettings.policy ? 'protectedSettings.policy' : 'publicSettings.policy',
+      });
+    } catch (e) {
+      if (stop.signal.aborted) return 0;
+      const m = e instanceof CvmAttestError ? e.message : `internal error: ${(e as Error).message}`;
+      logger.error('worker cannot start', { error: m });
+      writeStatus(env, o.seq, errorStatus({ name: env.name, status: 'error', code: e instanceof SettingsError ? StatusCode.Settings : StatusCode.Internal, message: `cvm-attest is not running: ${m}`, now: ctx.now() }));
+      writeHeartbeat(env, heartbeatFile('NotReady', m, StatusCode.Settings));
+      return 0;
+    }
+    const s = loaded.settings;
+    const sinkSettings = deepMerge(s.sinks, loaded.protectedSettings.sinks);
+    if (sinkSettings !== undefined) {
+      try {
+        sinks = await o.engine.createSinks(sinkSettings, { stateDir: paths.sinksDir, logger, signal: stop.signal });
+      } catch (e) {
+        const m = e instanceof CvmAttestError ? e.message : `sinks: ${(e as Error).message}`;
+        writeStatus(env, o.seq, errorStatus({ name: env.name, status: 'error', code: StatusCode.Settings, message: `cvm-attest is not running: ${m}`, now: ctx.now() }));
+        writeHeartbeat(env, heartbeatFile('NotReady', m, StatusCode.Settings));
+        return 0;
+      }
+    }
+    const minuteMs = o.minuteMs ?? 60_000;
+    const intervalMs = s.intervalMinutes * minuteMs;
+    const seed = jitterSeed(paths);
+    const tpm = ctx.processEnv['CVM_ATTEST_TPM'] || s.tpm;
+    const imds = ctx.processEnv['CVM_ATTEST_IMDS_ENDPOINT'] || s.imdsEndpoint;
+    let nextRunAt = Date.now();
+    let lastSummary = 'starting';
+    let lastReady = true;
+
+    const runOnce = async (): Promise<void> => {
+      const started = Date.now();
+      const runSignal = AbortSignal.any([stop.signal, AbortSignal.timeout(RUN_TIMEOUT_MS)]);
+      let outcome: OutcomeLike | undefined;
+      let failure: unknown;
+      try {
+        outcome = await o.engine.attest({ ...(tpm ? { tpm } : {}), ...(imds ? { imdsEndpoint: imds } : {}), policy, cacheDir: paths.cacheDir, quote: s.freshness, signal: runSignal });
+      } catch (e) {
+        failure = e;
+      }
+      if (stop.signal.aborted) return;
+      const jitter = jitterMs(intervalMs, s.jitterPercent, outcome?.identity?.vmId ?? seed);
+      const wait = failure ? Math.min(intervalMs, COLLECTION_RETRY_MS * (minuteMs / 60_000)) : intervalMs;
+      nextRunAt = started + wait + jitter;
+      let deliveries: readonly DeliveryLike[] = [];
+      let alerts: readonly AlertLike[] = [];
+      if (sinks) {
+        try {
+          const d = await sinks.deliver(outcome ?? { error: failure, identity: undefined });
+          deliveries = d.deliveries;
+          alerts = d.alerts;
+        } catch (e) {
+          logger.warn('sink delivery failed', { error: (e as Error).message });
+        }
+      }
+      if (stop.signal.aborted) return;
+      const now = ctx.now();
+      if (outcome) {
+        const r = outcome.result;
+        writeStatus(env, o.seq, outcomeStatus({ name: env.name, result: r, identity: outcome.identity, warnings: outcome.warnings ?? [], deliveries, alerts, statusOnFailure: s.statusOnFailure, nextRunAt: new Date(nextRunAt), notes: s.notes, now }));
+        lastSummary = `last run ${utcStamp(now)}: ${r.verdict.toUpperCase()}${r.product ? ` (${r.product})` : ''}; next ${utcStamp(new Date(nextRunAt))}`;
+        lastReady = true;
+        logger.info('attestation run', { verdict: r.verdict, product: r.product, failed: r.checks.filter((c) => c.status === 'fail').map((c) => c.id), ms: Date.now() - started, nextRunAt: new Date(nextRunAt).toISOString() });
+      } else {
+        const isCollection = failure instanceof CvmAttestError && failure.exitCode === StatusCode.Collection;
+        const m = failure instanceof CvmAttestError ? `${failure.message} [${failure.code}]` : `internal error: ${(failure as Error)?.message ?? String(failure)}`;
+        const code = failure instanceof SettingsError ? StatusCode.Settings : isCollection ? StatusCode.Collection : failure instanceof CvmAttestError ? failure.exitCode : StatusCode.Internal;
+        writeStatus(env, o.seq, errorStatus({ name: env.name, status: s.statusOnFailure, code, message: `${isCollection ? 'evidence could not be collected' : 'attestation run failed'}: ${m}`, deliveries, alerts, nextRunAt: new Date(nextRunAt), now }));
+        lastSummary = `last run ${utcStamp(now)} failed: ${m}`;
+        lastReady = true; // the worker itself is healthy; the status says what failed
+        logger.warn('attestation run failed', { code, error: m, nextRunAt: new Date(nextRunAt).toISOString() });
+      }
+      writeHeartbeat(env, heartbeatFile(lastReady ? 'Ready' : 'NotReady', lastSummary));
+      await writeFileAtomic(paths.lastRunFile, JSON.stringify({ seq: o.seq, at: now.toISOString(), nextRunAt: new Date(nextRunAt).toISOString(), summary: lastSummary }) + '\n').catch(() => undefined);
+    };
+
+    await new Promise<void>((resolve) => {
+      const tick = async () => {
+        timer = undefined;
+        if (stop.signal.aborted) return resolve();
+        if (Date.now() >= nextRunAt - 5) {
+          try {
+            await runOnce();
+          } catch (e) {
+            logger.error('run crashed', { error: (e as Error).message });
+            nextRunAt = Date.now() + Math.min(intervalMs, COLLECTION_RETRY_MS);
+          }
+        } else {
+          writeHeartbeat(env, heartbeatFile(lastReady ? 'Ready' : 'NotReady', lastSummary));
+        }
+        if (stop.signal.aborted) return resolve();
+        const wait = Math.max(0, Math.min(nextRunAt - Date.now(), HEARTBEAT_REFRESH_MS));
+        timer = setTimeout(() => { void tick(); }, wait);
+      };
+      stop.signal.addEventListener('abort', () => { if (timer) clearTimeout(timer); timer = undefined; resolve(); }, { once: true });
+      void tick();
+    });
+    return 0;
+  } finally {
+    if (timer) clearTimeout(timer);
+    await sinks?.close?.().catch(() => undefined);
+    removeWorkerRecord(paths, process.pid);
+    await lock.release();
+    logger.info('worker stopped', { seq: o.seq });
+  }
+}
