@@ -76,39 +76,40 @@ function pemBlocks(text: string): Uint8Array[] {
   return out;
 }
 
-function thimBody(text: string, name: string): { ders: Uint8Array[]; thim: ThimInfo } {
+function thimBody(text: string, pre: string): { ders: Uint8Array[]; thim: ThimInfo } {
   let j: unknown;
   try {
     j = JSON.parse(text);
   } catch {
-    throw new ParseError('E_CERT_INPUT', `${name}: not valid JSON`);
+    throw new ParseError('E_CERT_INPUT', `${pre}not valid JSON`);
   }
-  if (j === null || typeof j !== 'object' || Array.isArray(j)) throw new ParseError('E_CERT_INPUT', `${name}: not a THIM JSON object`);
+  if (j === null || typeof j !== 'object' || Array.isArray(j)) throw new ParseError('E_CERT_INPUT', `${pre}not a THIM JSON object`);
   const o = j as Record<string, unknown>;
-  if (typeof o.vcekCert !== 'string') throw new ParseError('E_CERT_INPUT', `${name}: THIM body has no vcekCert`);
-  if (typeof o.tcbm !== 'string' || !/^[0-9a-fA-F]{16}$/.test(o.tcbm)) throw new ParseError('E_CERT_INPUT', `${name}: THIM tcbm must be 16 hex digits`);
-  if (o.certificateChain !== undefined && typeof o.certificateChain !== 'string') throw new ParseError('E_CERT_INPUT', `${name}: THIM certificateChain must be a string`);
-  if (o.cacheControl !== undefined && typeof o.cacheControl !== 'string') throw new ParseError('E_CERT_INPUT', `${name}: THIM cacheControl must be a string`);
+  if (typeof o.vcekCert !== 'string') throw new ParseError('E_CERT_INPUT', `${pre}THIM body has no vcekCert`);
+  if (typeof o.tcbm !== 'string' || !/^[0-9a-fA-F]{16}$/.test(o.tcbm)) throw new ParseError('E_CERT_INPUT', `${pre}THIM tcbm must be 16 hex digits`);
+  if (o.certificateChain !== undefined && typeof o.certificateChain !== 'string') throw new ParseError('E_CERT_INPUT', `${pre}THIM certificateChain must be a string`);
+  if (o.cacheControl !== undefined && typeof o.cacheControl !== 'string') throw new ParseError('E_CERT_INPUT', `${pre}THIM cacheControl must be a string`);
   const ders = [...pemBlocks(o.vcekCert), ...pemBlocks(typeof o.certificateChain === 'string' ? o.certificateChain : '')];
-  if (pemBlocks(o.vcekCert).length !== 1) throw new ParseError('E_CERT_INPUT', `${name}: THIM vcekCert must hold one PEM certificate`);
+  if (pemBlocks(o.vcekCert).length !== 1) throw new ParseError('E_CERT_INPUT', `${pre}THIM vcekCert must hold one PEM certificate`);
   return { ders, thim: { tcbm: o.tcbm.toLowerCase(), ...(typeof o.cacheControl === 'string' ? { cacheControl: o.cacheControl } : {}) } };
 }
 
 /** Parses certificate input (PEM, DER, PEM bundle or THIM JSON) and sorts it by role. Throws ParseError. */
 export function parseCertificateBundle(input: Uint8Array | string, options: BundleOptions = {}): CertificateBundle {
   const name = options.name ?? 'certificate input';
+  const pre = name ? `${pre}` : '';
   const parse = options.parse ?? parseCertificate;
-  if (typeof input !== 'string' && !(input instanceof Uint8Array)) throw new ParseError('E_CERT_INPUT', `${name}: expected bytes or text`);
-  if (input.length > MAX_BUNDLE_SIZE) throw new ParseError('E_CERT_INPUT', `${name}: too large (${input.length} bytes)`);
-  if (input.length === 0) throw new ParseError('E_CERT_INPUT', `${name}: empty`);
+  if (typeof input !== 'string' && !(input instanceof Uint8Array)) throw new ParseError('E_CERT_INPUT', `${pre}expected bytes or text`);
+  if (input.length > MAX_BUNDLE_SIZE) throw new ParseError('E_CERT_INPUT', `${pre}too large (${input.length} bytes)`);
+  if (input.length === 0) throw new ParseError('E_CERT_INPUT', `${pre}empty`);
   const text = toText(input);
   let ders: Uint8Array[];
   let thim: ThimInfo | undefined;
   if (text === undefined) ders = [input as Uint8Array];
-  else if (text.trimStart().startsWith('{')) ({ ders, thim } = thimBody(text, name));
+  else if (text.trimStart().startsWith('{')) ({ ders, thim } = thimBody(text, pre));
   else {
     ders = pemBlocks(text);
-    if (ders.length === 0) throw new ParseError('E_CERT_INPUT', `${name}: no PEM certificate, DER certificate or THIM JSON found`);
+    if (ders.length === 0) throw new ParseError('E_CERT_INPUT', `${pre}no PEM certificate, DER certificate or THIM JSON found`);
   }
   const out: { -readonly [K in keyof CertificateBundle]: CertificateBundle[K] } = {};
   const key = { VCEK: 'vcek', VLEK: 'vlek', ASK: 'ask', ASVK: 'asvk', ARK: 'ark' } as const;
@@ -117,13 +118,13 @@ export function parseCertificateBundle(input: Uint8Array | string, options: Bund
     try {
       cert = parse(der);
     } catch (e) {
-      throw new ParseError('E_CERT_INPUT', `${name}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      throw new ParseError('E_CERT_INPUT', `${pre}${e instanceof Error ? e.message : String(e)}`, { cause: e });
     }
     const role = certificateRole(cert);
-    if (!role) throw new ParseError('E_CERT_INPUT', `${name}: certificate "${cert.subject.text}" is not an AMD SEV certificate`);
+    if (!role) throw new ParseError('E_CERT_INPUT', `${pre}certificate "${cert.subject.text}" is not an AMD SEV certificate`);
     const k = key[role];
     const prev = out[k];
-    if (prev && prev.sha256 !== cert.sha256) throw new ParseError('E_CERT_INPUT', `${name}: holds two different ${role} certificates`);
+    if (prev && prev.sha256 !== cert.sha256) throw new ParseError('E_CERT_INPUT', `${pre}holds two different ${role} certificates`);
     out[k] = cert;
   }
   if (thim) out.thim = thim;

@@ -1,0 +1,163 @@
+// `cvm-attest verify`: offline verification of evidence files against the pinned AMD roots.
+// Exit 0 = pass, 1 = evaluated and failed, 2 = unusable input or usage (one line naming the file).
+import { readFileSync } from 'node:fs';
+import type { CliCommand } from '../command.js';
+import { CvmAttestError, ExitCode, InputError, ParseError } from '../../errors.js';
+import { parseEvidence } from '../../snp/evidence.js';
+import { parseCertificateBundle } from '../../snp/cert-bundle.js';
+import { parseCrl } from '../../snp/crl.js';
+import { parsePolicy } from '../../policy/policy.js';
+import { verifyEvidenceSync, type VerifyOptions } from '../../verify/verify-evidence.js';
+import type { QuoteInput } from '../../verify/freshness.js';
+
+/** Per input file; real ones are a few KiB. Larger files are refused before reading them whole. */
+const MAX_FILE = 1024 * 1024;
+
+function readInput(path: string, what: string): Buffer {
+  try {
+    const b = readFileSync(path);
+    if (b.length > MAX_FILE) throw new InputError('E_FILE_SIZE', `${what} file ${path} is too large (${b.length} bytes)`);
+    return b;
+  } catch (e) {
+    if (e instanceof CvmAttestError) throw e;
+    const code = (e as NodeJS.ErrnoException).code ?? String(e);
+    throw new InputError('E_FILE', `${what} file ${path} cannot be read (${code})`, { cause: e });
+  }
+}
+
+/** Runs a parser on a file's bytes, naming the file in the error. */
+function named<T>(path: string, what: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof ParseError) throw new ParseError(e.code, `${what} file ${path}: ${e.message}`, { cause: e });
+    throw e;
+  }
+}
+
+function str(args: Record<string, unknown>, name: string): string | undefined {
+  const v = args[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v === '') throw new InputError('E_USAGE', `--${name} needs a value`);
+  return v;
+}
+
+function parsePcrsFile(path: string): string[] {
+  const text = readInput(path, 'PCR values').toString('utf8');
+  let j: unknown;
+  try {
+    j = JSON.parse(text);
+  } catch {
+    throw new InputError('E_PCRS', `PCR values file ${path} is not JSON`);
+  }
+  if (!Array.isArray(j) || j.length > 24 || !j.every((x) => typeof x === 'string' && (x === '' || /^[0-9a-fA-F]{64}$/.test(x)))) {
+    throw new InputError('E_PCRS', `PCR values file ${path} must be a JSON array of up to 24 SHA-256 hex values indexed by PCR number ("" for unused)`);
+  }
+  return j as string[];
+}
+
+/** The inputs of one verification from the command line. */
+export interface VerifyFiles {
+  evidence?: string;
+  vcek?: string;
+  chain?: string;
+  crl?: string;
+  policy?: string;
+  quoteMsg?: string;
+  quoteSig?: string;
+  nonce?: string;
+  pcrs?: string;
+}
+
+/** Reads and pre-parses every file so that an unusable one is reported by name. */
+export function loadVerifyOptions(f: VerifyFiles): Omit<VerifyOptions, 'now' | 'cache' | 'replayed'> {
+  if (!f.evidence) throw new InputError('E_USAGE', 'give --evidence FILE (an HCL report, NV dump or SNP report)');
+  const evidence = readInput(f.evidence, 'evidence');
+  named(f.evidence, 'evidence', () => parseEvidence(evidence));
+  const out: { -readonly [K in keyof VerifyOptions]?: VerifyOptions[K] } = { evidence };
+  if (f.vcek) {
+    const v = readInput(f.vcek, 'VCEK');
+    named(f.vcek, 'VCEK', () => parseCertificateBundle(v, { name: '' }));
+    out.vcek = v;
+  }
+  if (f.chain) {
+    const v = readInput(f.chain, 'chain');
+    named(f.chain, 'chain', () => parseCertificateBundle(v, { name: '' }));
+    out.chain = v;
+  }
+  if (f.crl) {
+    const v = readInput(f.crl, 'CRL');
+    named(f.crl, 'CRL', () => parseCrl(v));
+    out.crl = v;
+  }
+  if (f.policy) {
+    const text = readInput(f.policy, 'policy').toString('utf8');
+    let j: unknown;
+    try {
+      j = JSON.parse(text);
+    } catch (e) {
+      throw new InputError('E_POLICY_FILE', `policy file ${f.policy} is not JSON: ${(e as Error).message}`);
+    }
+    out.policy = named(f.policy, 'policy', () => parsePolicy(j));
+  }
+  const quoteParts = [f.quoteMsg, f.quoteSig, f.nonce];
+  if (quoteParts.some((x) => x !== undefined) || f.pcrs) {
+    if (quoteParts.some((x) => x === undefined)) throw new InputError('E_USAGE', 'a quote needs all of --quote-msg, --quote-sig and --nonce');
+    const nonceText = f.nonce!.trim().replace(/^0x/i, '');
+    if (!/^([0-9a-fA-F]{2}){1,64}$/.test(nonceText)) throw new InputError('E_NONCE', '--nonce must be 1-64 bytes of hex');
+    const quote: QuoteInput = {
+      message: readInput(f.quoteMsg!, 'quote message'),
+      signature: readInput(f.quoteSig!, 'quote signature'),
+      nonce: new Uint8Array(Buffer.from(nonceText, 'hex')),
+      ...(f.pcrs ? { pcrs: parsePcrsFile(f.pcrs) } : {}),
+    };
+    out.quote = quote;
+  }
+  return out as VerifyOptions;
+}
+
+function parseNow(s: string | undefined): Date | undefined {
+  if (s === undefined) return undefined;
+  const d = /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(s) ? new Date(s) : new Date(NaN);
+  if (Number.isNaN(d.getTime())) throw new InputError('E_USAGE', `--now must be an ISO 8601 time (e.g. 2026-01-31T12:00:00Z), got "${s}"`);
+  return d;
+}
+
+const command: CliCommand = {
+  command: 'verify',
+  describe: 'Verify evidence (HCL or SNP report, VCEK, quote) offline against pinned AMD roots',
+  builder: (y) => y
+    .option('evidence', { type: 'string', describe: 'HCL report (vTPM NV 0x01400001 dump), bare 1184-byte SNP report, or hex text of one' })
+    .option('vcek', { type: 'string', describe: 'VCEK/VLEK: PEM, DER, PEM bundle (with ASK/ARK) or an IMDS THIM JSON body' })
+    .option('chain', { type: 'string', describe: 'ASK/ASVK and ARK, PEM (optional: the AMD chains are built in; a supplied ARK must equal the pinned one)' })
+    .option('crl', { type: 'string', describe: 'AMD CRL (PEM or DER) signed by the ARK' })
+    .option('policy', { type: 'string', describe: 'policy JSON file (schema: extension/policy.schema.json; default: built-in safe policy)' })
+    .option('quote-msg', { type: 'string', describe: 'vTPM quote: TPMS_ATTEST bytes' })
+    .option('quote-sig', { type: 'string', describe: 'vTPM quote: signature (raw RSASSA or TPMT_SIGNATURE)' })
+    .option('nonce', { type: 'string', describe: 'the nonce the quote must carry, hex' })
+    .option('pcrs', { type: 'string', describe: 'JSON array of SHA-256 PCR values (hex) indexed by PCR number' })
+    .option('now', { type: 'string', describe: 'verification time, ISO 8601 (default: now)' })
+    .option('replayed', { type: 'boolean', default: false, describe: 'the evidence is replayed from a capture: freshness is at best a warning' })
+    .option('format', { choices: ['text', 'json'] as const, default: 'text', describe: 'text checklist, or the result object as JSON' })
+    .example('cvm-attest verify --evidence hcl-report.bin --vcek vcek.pem', 'verify an HCL report with its VCEK')
+    .example('cvm-attest verify --evidence hcl-report.bin --vcek thim.json --quote-msg quote.msg --quote-sig quote.sig --nonce 6368616c6c656e6765 --pcrs pcrs.json', 'with a fresh vTPM quote')
+    .example('cvm-attest verify --evidence report.bin --vcek vcek.der --policy policy.json --format json', 'custom policy, JSON output'),
+  async run(args) {
+    // (--bundle DIR is added by the evidence-bundle work; it fills the same VerifyFiles.)
+    const files: VerifyFiles = {};
+    for (const [k, opt] of [['evidence', 'evidence'], ['vcek', 'vcek'], ['chain', 'chain'], ['crl', 'crl'], ['policy', 'policy'], ['quoteMsg', 'quote-msg'], ['quoteSig', 'quote-sig'], ['nonce', 'nonce'], ['pcrs', 'pcrs']] as const) {
+      const v = str(args, opt);
+      if (v !== undefined) files[k] = v;
+    }
+    const now = parseNow(str(args, 'now'));
+    const options: VerifyOptions = { ...loadVerifyOptions(files), ...(now ? { now } : {}), replayed: args['replayed'] === true };
+    const result = verifyEvidenceSync(options);
+    if (args['format'] === 'json') process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+    else {
+      const { renderText } = await import('../render-text.js');
+      process.stdout.write(renderText(result));
+    }
+    return result.verdict === 'pass' ? ExitCode.Pass : ExitCode.Fail;
+  },
+};
+export default command;
