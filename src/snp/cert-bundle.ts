@@ -97,7 +97,7 @@ function thimBody(text: string, pre: string): { ders: Uint8Array[]; thim: ThimIn
 /** Parses certificate input (PEM, DER, PEM bundle or THIM JSON) and sorts it by role. Throws ParseError. */
 export function parseCertificateBundle(input: Uint8Array | string, options: BundleOptions = {}): CertificateBundle {
   const name = options.name ?? 'certificate input';
-  const pre = name ? `${pre}` : '';
+  const pre = name ? `${name}: ` : '';
   const parse = options.parse ?? parseCertificate;
   if (typeof input !== 'string' && !(input instanceof Uint8Array)) throw new ParseError('E_CERT_INPUT', `${pre}expected bytes or text`);
   if (input.length > MAX_BUNDLE_SIZE) throw new ParseError('E_CERT_INPUT', `${pre}too large (${input.length} bytes)`);
