@@ -1,0 +1,99 @@
+// Fleet reporting entry point for the extension worker: one SinkSet per worker, `deliver()` after
+// every run. Each run becomes one attestation record plus the alerts it raises; both are spooled
+// durably before any network I/O, then flushed. The Azure SDK is imported only when Azure Monitor is
+// configured (see azure-monitor.ts).
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { alertRecord, evaluateAlerts, loadAlertState, saveAlertState, type AlertState, type SecurityAlert } from './alerts.js';
+import type { AzureMonitorClientOptions, AzureMonitorSink } from './azure-monitor.js';
+import { buildRecord } from './record.js';
+import { parseSinksSettings, type SinksSettings } from './settings.js';
+import type { SyslogSink } from './syslog.js';
+import type { SinkDelivery, SinkLogger, SinkOutcome } from './types.js';
+
+export type { SecurityAlert } from './alerts.js';
+export type { SinkDelivery, SinkOutcome, SinkIdentity, SinkLogger } from './types.js';
+export type { SinksSettings } from './settings.js';
+export { parseSinksSettings } from './settings.js';
+
+export interface SinksContext {
+  /** Extension state directory; sinks keep their spools and alert state under `<stateDir>/sinks`. */
+  readonly stateDir: string;
+  readonly logger?: SinkLogger;
+  readonly agentVersion?: string;
+  /** Aborts a delivery in progress (the worker stopping). */
+  readonly signal?: AbortSignal;
+  /** Environment for proxy handling (default process.env). */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Azure SDK options (tests and demos: tlsOptions for an emulator's CA, short retries). */
+  readonly azure?: AzureMonitorClientOptions;
+  /** Path of util-linux `logger` for the syslog sink (default: from PATH). */
+  readonly loggerPath?: string;
+}
+
+export interface DeliverResult {
+  readonly deliveries: SinkDelivery[];
+  /** Alerts this run raised (also shown in the extension status). */
+  readonly alerts: SecurityAlert[];
+  /** RecordId of the run's record. */
+  readonly recordId: string;
+}
+
+export interface SinkSet {
+  readonly settings: SinksSettings;
+  /** Records one run (verdict or failed collection), raises its alerts, spools both, then flushes. */
+  deliver(outcome: SinkOutcome): Promise<DeliverResult>;
+  /** Each sink's delivery state, for the extension status and `cvm-attest status`. */
+  state(): SinkDelivery[];
+  /** Sends what is spooled (e.g. before the worker stops, or on a retry timer). */
+  flush(opts?: { signal?: AbortSignal; timeoutMs?: number }): Promise<SinkDelivery[]>;
+  close(): Promise<void>;
+}
+
+const disabled = (name: string): SinkDelivery => ({ name, status: 'disabled', message: 'not configured', queueDepth: 0 });
+
+export async function createSinks(rawSettings: unknown, ctx: SinksContext): Promise<SinkSet> {
+  const settings = parseSinksSettings(rawSettings);
+  const dir = join(ctx.stateDir, 'sinks');
+  let azure: AzureMonitorSink | undefined;
+  let syslog: SyslogSink | undefined;
+  if (settings.azureMonitor) {
+    const { AzureMonitorSink: Sink } = await import('./azure-monitor.js');
+    azure = await Sink.create(settings.azureMonitor, { stateDir: dir, logger: ctx.logger, env: ctx.env, ...ctx.azure });
+  }
+  if (settings.syslog) {
+    const { SyslogSink: Sink } = await import('./syslog.js');
+    syslog = await Sink.create(settings.syslog, { stateDir: dir, logger: ctx.logger, agentVersion: ctx.agentVersion, ...(ctx.loggerPath ? { loggerPath: ctx.loggerPath } : {}) });
+  }
+  let alertState: AlertState | undefined;
+  let chain: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => { const p = chain.then(fn, fn); chain = p.catch(() => undefined); return p; };
+
+  const state = (): SinkDelivery[] => [azure?.state() ?? disabled('azureMonitor'), syslog?.state() ?? disabled('syslog')];
+  const flush = async (opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<SinkDelivery[]> => {
+    const signal = opts.signal ?? ctx.signal;
+    await Promise.all([azure?.flush({ signal, timeoutMs: opts.timeoutMs }), syslog?.flush()]);
+    return state();
+  };
+
+  return {
+    settings,
+    deliver: (outcome) => serial(async () => {
+      const recordId = randomUUID();
+      const record = buildRecord(outcome, { agentVersion: ctx.agentVersion, recordId });
+      alertState ??= await loadAlertState(dir);
+      const { alerts, state: next } = evaluateAlerts(alertState, outcome, { settings: settings.alerts, recordId, agentVersion: ctx.agentVersion });
+      // Spool first, then remember the state: a crash in between re-raises an alert, never loses one.
+      await azure?.enqueue([record], alerts.map(alertRecord));
+      if (alerts.length > 0) await syslog?.enqueue(alerts);
+      await saveAlertState(dir, next);
+      alertState = next;
+      for (const a of alerts) ctx.logger?.warn(`alert: ${a.AlertName}`, { alertType: a.AlertType, severity: a.AlertSeverity, systemAlertId: a.SystemAlertId });
+      const deliveries = await flush();
+      return { deliveries, alerts, recordId };
+    }),
+    state,
+    flush: (opts) => serial(() => flush(opts)),
+    close: async () => { await chain; },
+  };
+}
