@@ -167,7 +167,8 @@ export async function collect(options: CollectOptions): Promise<Collected> {
     hclReport: tpm.hclReport,
     vcekPem: certs.vcekPem,
     chainPem: certs.chainPem,
-    ...(tpm.quote ? { quote: quoteEvidence(tpm.quote) } : {}),
+    // --no-quote also drops a replayed capture's recorded quote: the user asked for none.
+    ...(tpm.quote && wantQuote ? { quote: quoteEvidence(tpm.quote) } : {}),
     ...(identity ? { instance: identity } : {}),
     warnings,
     replayed: tpm.replayed,

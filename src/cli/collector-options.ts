@@ -1,0 +1,56 @@
+// Options shared by `collect` and `attest`: where the evidence comes from.
+import type { Argv } from 'yargs';
+import { InputError } from '../errors.js';
+import type { CollectOptions } from '../collect/collector.js';
+
+export function collectorOptions(y: Argv): Argv {
+  return y
+    .option('tpm', { type: 'string', describe: 'TPM transport: device:/dev/tpmrm0 (default), swtpm:path=SOCK, swtpm:host=H,port=P, file:PATH (replay a dump or bundle folder). Env CVM_ATTEST_TPM' })
+    .option('imds-endpoint', { type: 'string', describe: 'IMDS base URL (default http://169.254.169.254). Env CVM_ATTEST_IMDS_ENDPOINT' })
+    .option('cache-dir', { type: 'string', describe: 'certificate cache folder (default ~/.cache/cvm-attest/certs). Env CVM_ATTEST_CACHE_DIR' })
+    .option('nonce', { type: 'string', describe: 'quote nonce as hex, 1-64 bytes (default: 32 random bytes)' })
+    .option('quote', { type: 'boolean', default: true, describe: 'take a fresh vTPM quote (--no-quote: HCL report and certificates only)' })
+    .option('pcrs', { type: 'string', describe: 'SHA-256 PCRs to quote, comma-separated (default 0-7)' });
+}
+
+function str(args: Record<string, unknown>, name: string): string | undefined {
+  const v = args[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v === '') throw new InputError('E_USAGE', `--${name} needs a value`);
+  return v;
+}
+
+export function parseNonce(hex: string): Uint8Array {
+  const t = hex.trim().replace(/^0x/i, '');
+  if (!/^([0-9a-fA-F]{2}){1,64}$/.test(t)) throw new InputError('E_NONCE', '--nonce must be 1-64 bytes of hex (2-128 hex digits)');
+  return new Uint8Array(Buffer.from(t, 'hex'));
+}
+
+export function parsePcrList(text: string): number[] {
+  const out: number[] = [];
+  for (const part of text.split(',')) {
+    const m = /^\s*(\d{1,2})\s*(?:-\s*(\d{1,2})\s*)?$/.exec(part);
+    if (!m) throw new InputError('E_USAGE', `--pcrs: "${part}" is not a PCR number or range (e.g. 0-7,14)`);
+    const a = Number(m[1]);
+    const b = m[2] !== undefined ? Number(m[2]) : a;
+    if (a > 23 || b > 23 || b < a) throw new InputError('E_USAGE', `--pcrs: "${part}" is outside PCRs 0-23`);
+    for (let i = a; i <= b; i++) if (!out.includes(i)) out.push(i);
+  }
+  return out.sort((x, y) => x - y);
+}
+
+export function collectOptionsFrom(args: Record<string, unknown>): CollectOptions {
+  const tpm = str(args, 'tpm');
+  const imdsEndpoint = str(args, 'imds-endpoint');
+  const cacheDir = str(args, 'cache-dir');
+  const nonce = str(args, 'nonce');
+  const pcrs = str(args, 'pcrs');
+  return {
+    ...(tpm ? { tpm } : {}),
+    ...(imdsEndpoint ? { imdsEndpoint } : {}),
+    ...(cacheDir ? { cacheDir } : {}),
+    ...(nonce ? { nonce: parseNonce(nonce) } : {}),
+    ...(pcrs ? { pcrs: parsePcrList(pcrs) } : {}),
+    quote: args['quote'] !== false,
+  };
+}

@@ -1,0 +1,56 @@
+// `cvm-attest attest`: collect on this VM, verify, print. Exit 0 pass, 1 fail, 2 bad input,
+// 3 evidence could not be collected (no TPM, IMDS unreachable with nothing cached).
+import { readFile } from 'node:fs/promises';
+import type { CliCommand } from '../command.js';
+import { ExitCode, InputError } from '../../errors.js';
+import { collectorOptions, collectOptionsFrom } from '../collector-options.js';
+
+async function loadPolicy(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new InputError('E_POLICY_FILE', `policy file ${path} cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`, { cause: e });
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new InputError('E_POLICY_FILE', `policy file ${path} is not JSON: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+const command: CliCommand = {
+  command: 'attest',
+  describe: 'Collect, verify and print the result on this VM',
+  builder: (y) => collectorOptions(y)
+    .option('policy', { type: 'string', describe: 'policy JSON file (default: the built-in policy)' })
+    .option('format', { choices: ['text', 'json'] as const, default: 'text', describe: 'output: text for people, json = the verify result object plus "identity"' })
+    .example('cvm-attest attest', 'on an Azure CVM: vTPM + IMDS, verified against pinned AMD roots')
+    .example('cvm-attest attest --policy policy.json --format json', 'machine-readable result with the VM identity')
+    .example('cvm-attest attest --tpm swtpm:path=/tmp/swtpm.sock --imds-endpoint http://127.0.0.1:8080', 'against a TPM simulator and an IMDS emulator')
+    .example('cvm-attest attest --tpm file:./evidence', 'replay captured evidence (not fresh)'),
+  async run(args) {
+    const { parsePolicy } = await import('../../index.js');
+    const policyPath = args['policy'];
+    const policy = typeof policyPath === 'string' ? parsePolicy(await loadPolicy(policyPath)) : undefined;
+    const { attest } = await import('../../collect/attest.js');
+    const outcome = await attest({ ...collectOptionsFrom(args), ...(policy ? { policy } : {}) });
+    const { result, identity } = outcome;
+    if (args['format'] === 'json') {
+      process.stdout.write(JSON.stringify({ ...result, identity: identity ?? null }, null, 2) + '\n');
+    } else {
+      const { renderText } = await import('../render-text.js');
+      let text = renderText(result);
+      if (!text.endsWith('\n')) text += '\n';
+      if (identity) {
+        const bound = identity.boundToReport === true ? 'matches the vmUniqueId in the report' : identity.boundToReport === false ? 'DOES NOT match the vmUniqueId in the report' : 'not compared';
+        text += `VM: ${identity.name} (${identity.vmSize}, ${identity.location})\n  vmId ${identity.vmId}: ${bound}\n  ${identity.resourceId}\n`;
+      } else {
+        text += 'VM: identity unavailable from IMDS\n';
+      }
+      process.stdout.write(text);
+    }
+    return result.verdict === 'pass' ? ExitCode.Pass : ExitCode.Fail;
+  },
+};
+export default command;

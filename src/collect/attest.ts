@@ -1,0 +1,73 @@
+// attest(): collect (collector.ts) then verify. Used by the `attest` command, the extension worker and
+// the sinks; `verify --bundle` uses verifyCollected().
+import { performance } from 'node:perf_hooks';
+import type { VerificationResult } from '../verify/result.js';
+import { verifyEvidence, type VerifyOptions, type Policy } from '../index.js';
+import { collect, type CollectOptions } from './collector.js';
+import type { Evidence } from './evidence.js';
+import type { InstanceIdentity } from './identity.js';
+
+export { collectEvidence, type CollectOptions } from './collector.js';
+export type { Evidence, QuoteEvidence } from './evidence.js';
+export type { InstanceIdentity } from './identity.js';
+
+export type { Policy } from '../index.js';
+
+export interface AttestOptions extends CollectOptions {
+  policy?: Policy;
+}
+
+export interface AttestTimings {
+  /** TPM read + quote (or replay). */
+  readonly tpmMs: number;
+  /** Certificates (cache or THIM) after the TPM read; the identity fetch runs alongside the TPM read. */
+  readonly certificatesMs: number;
+  readonly verifyMs: number;
+  readonly totalMs: number;
+}
+
+export interface AttestOutcome {
+  readonly result: VerificationResult;
+  readonly identity?: InstanceIdentity;
+  readonly evidence: Evidence;
+  /** Collection warnings (also appended to result.warnings). */
+  readonly warnings: readonly string[];
+  readonly timings: AttestTimings;
+}
+
+/** Verifies evidence (collected or read from a bundle) with the verifier; collection warnings are appended to the result's. */
+export async function verifyCollected(evidence: Evidence, options: { policy?: Policy; now?: Date; crl?: Uint8Array | string } = {}): Promise<VerificationResult> {
+  const q = evidence.quote;
+  // PCR values only when some were recorded (replays of older captures have none): the verifier
+  // then checks signature and nonce and says the pcrDigest was not checked.
+  const pcrs = q && q.pcrs.some((v) => v !== '') ? { pcrs: [...q.pcrs] } : {};
+  const verifyOptions: VerifyOptions = {
+    evidence: evidence.hclReport,
+    vcek: evidence.vcekPem,
+    chain: evidence.chainPem,
+    ...(q ? { quote: { message: q.message, signature: q.signature, nonce: q.nonce, ...pcrs } } : {}),
+    ...(options.policy ? { policy: options.policy } : {}),
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.crl !== undefined ? { crl: options.crl } : {}),
+    replayed: evidence.replayed,
+  };
+  const result = await verifyEvidence(verifyOptions);
+  if (evidence.warnings.length === 0) return result;
+  return { ...result, warnings: [...result.warnings, ...evidence.warnings.filter((w) => !result.warnings.includes(w))] };
+}
+
+/** Collects and verifies. The verdict is in `result`; collection failures throw CollectionError (exit 3). */
+export async function attest(options: AttestOptions = {}): Promise<AttestOutcome> {
+  const t0 = performance.now();
+  const { evidence, tpmMs, certificatesMs } = await collect(options);
+  const t1 = performance.now();
+  const result = await verifyCollected(evidence, { ...(options.policy ? { policy: options.policy } : {}), ...(options.now ? { now: options.now } : {}) });
+  const t2 = performance.now();
+  return {
+    result,
+    ...(evidence.instance ? { identity: evidence.instance } : {}),
+    evidence,
+    warnings: evidence.warnings,
+    timings: { tpmMs, certificatesMs, verifyMs: t2 - t1, totalMs: t2 - t0 },
+  };
+}
