@@ -204,7 +204,8 @@ export class TpmResponseError extends CollectionError {
     } else if (d.session !== undefined) {
       where = ` on session ${d.session}`;
     }
-    const hint = ctx.hints?.[d.name] ?? d.hint;
+    const h = ctx.hints?.[d.name] ?? d.hint;
+    const hint = h ? h.charAt(0).toUpperCase() + h.slice(1) : undefined;
     super(
       `E_${d.name.replace(/[^A-Z0-9_]/g, '_')}`,
       `${ctx.command} failed: ${d.name} (0x${d.rc.toString(16).toUpperCase().padStart(3, '0')})${where}: ${d.description}.${hint ? ` ${hint}` : ''}`,

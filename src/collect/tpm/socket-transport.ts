@@ -52,8 +52,16 @@ class SocketConnection implements TpmConnection {
       this.have += d.length;
       this.tryComplete();
     });
-    sock.on('error', (e: NodeJS.ErrnoException) => this.fail(new CollectionError('E_TPM_IO', `TPM connection ${spec} failed (${e.code ?? e.message})${this.during()}`, { cause: e })));
-    sock.on('close', () => this.fail(new CollectionError('E_TPM_CONNECTION_CLOSED', `the TPM at ${spec} closed the connection${this.during()}: did the TPM (swtpm) stop or crash?`)));
+    const closed = (detail: string, cause?: Error): CollectionError =>
+      new CollectionError('E_TPM_CONNECTION_CLOSED', `the TPM at ${spec} closed the connection${detail}${this.during()}: did the TPM (swtpm) stop or crash?`, cause ? { cause } : undefined);
+    sock.on('error', (e: NodeJS.ErrnoException) =>
+      this.fail(
+        e.code === 'EPIPE' || e.code === 'ECONNRESET'
+          ? closed(` (${e.code})`, e)
+          : new CollectionError('E_TPM_IO', `TPM connection ${spec} failed (${e.code ?? e.message})${this.during()}`, { cause: e }),
+      ),
+    );
+    sock.on('close', () => this.fail(closed('')));
   }
 
   private during(): string {
