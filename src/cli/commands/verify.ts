@@ -1,6 +1,6 @@
 // `cvm-attest verify`: offline verification of evidence files against the pinned AMD roots.
 // Exit 0 = pass, 1 = evaluated and failed, 2 = unusable input or usage (one line naming the file).
-import { readFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { CliCommand } from '../command.js';
 import { CvmAttestError, ExitCode, InputError, ParseError } from '../../errors.js';
 import { parseEvidence } from '../../snp/evidence.js';
@@ -116,6 +116,19 @@ export function loadVerifyOptions(f: VerifyFiles): Omit<VerifyOptions, 'now' | '
   return out as VerifyOptions;
 }
 
+/** Writes the HTML report atomically (temp file, rename): a reader never sees half a report. */
+function writeReport(path: string, html: string): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, html, { mode: 0o644 });
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    const code = (e as NodeJS.ErrnoException).code ?? String(e);
+    throw new InputError('E_OUT', `cannot write the HTML report to ${path} (${code})`, { cause: e });
+  }
+}
+
 function parseNow(s: string | undefined): Date | undefined {
   if (s === undefined) return undefined;
   const d = /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(s) ? new Date(s) : new Date(NaN);
@@ -138,10 +151,12 @@ const command: CliCommand = {
     .option('pcrs', { type: 'string', describe: 'JSON array of SHA-256 PCR values (hex) indexed by PCR number' })
     .option('now', { type: 'string', describe: 'verification time, ISO 8601 (default: now)' })
     .option('replayed', { type: 'boolean', default: false, describe: 'the evidence is replayed from a capture: freshness is at best a warning' })
-    .option('format', { choices: ['text', 'json'] as const, default: 'text', describe: 'text checklist, or the result object as JSON' })
+    .option('format', { choices: ['text', 'json', 'html'] as const, default: 'text', describe: 'text checklist, the result object as JSON, or a self-contained HTML report' })
+    .option('out', { type: 'string', describe: 'with --format html: write the report to FILE instead of stdout' })
     .example('cvm-attest verify --evidence hcl-report.bin --vcek vcek.pem', 'verify an HCL report with its VCEK')
     .example('cvm-attest verify --evidence hcl-report.bin --vcek thim.json --quote-msg quote.msg --quote-sig quote.sig --nonce 6368616c6c656e6765 --pcrs pcrs.json', 'with a fresh vTPM quote')
-    .example('cvm-attest verify --evidence report.bin --vcek vcek.der --policy policy.json --format json', 'custom policy, JSON output'),
+    .example('cvm-attest verify --evidence report.bin --vcek vcek.der --policy policy.json --format json', 'custom policy, JSON output')
+    .example('cvm-attest verify --evidence hcl-report.bin --vcek vcek.pem --format html --out report.html', 'an HTML attestation report to archive or print'),
   async run(args) {
     // (--bundle DIR is added by the evidence-bundle work; it fills the same VerifyFiles.)
     const files: VerifyFiles = {};
@@ -150,10 +165,17 @@ const command: CliCommand = {
       if (v !== undefined) files[k] = v;
     }
     const now = parseNow(str(args, 'now'));
+    const out = str(args, 'out');
+    if (out !== undefined && args['format'] !== 'html') throw new InputError('E_USAGE', '--out is for --format html (text and json go to stdout)');
     const options: VerifyOptions = { ...loadVerifyOptions(files), ...(now ? { now } : {}), replayed: args['replayed'] === true };
     const result = verifyEvidenceSync(options);
     if (args['format'] === 'json') process.stdout.write(JSON.stringify(result, null, 2) + '\n');
-    else {
+    else if (args['format'] === 'html') {
+      const { renderHtmlReport } = await import('../../report/html.js');
+      const html = renderHtmlReport(result, { generatedAt: new Date() });
+      if (out === undefined) process.stdout.write(html);
+      else writeReport(out, html);
+    } else {
       const { renderText } = await import('../render-text.js');
       process.stdout.write(renderText(result));
     }
