@@ -26,7 +26,9 @@ export type StreamDeclarations = Readonly<Record<string, { readonly columns: rea
 export type IngestionFault =
   | { readonly kind: 'status'; readonly status: number; readonly retryAfterSeconds?: number; readonly code?: string; readonly times?: number; readonly skip?: number }
   | { readonly kind: 'hang'; readonly times?: number; readonly skip?: number }
-  | { readonly kind: 'reset'; readonly times?: number; readonly skip?: number };
+  | { readonly kind: 'reset'; readonly times?: number; readonly skip?: number }
+  /** Ingests the records, then never answers (a crash or timeout after the service accepted them). */
+  | { readonly kind: 'accept-then-hang'; readonly times?: number; readonly skip?: number };
 
 export interface IngestionRequest {
   readonly stream: string;
@@ -163,12 +165,15 @@ export async function startLogsIngestionEmulator(opts: LogsIngestionEmulatorOpti
         res.writeHead(status, { 'x-ms-request-id': crypto.randomUUID(), ...(code ? { 'content-type': 'application/json' } : {}), ...headers });
         res.end(code ? JSON.stringify({ error: { code, message } }) : undefined);
       };
+      let acceptThenHang = false;
       if (fault && faultSkip > 0) faultSkip--;
+      else if (fault?.kind === 'accept-then-hang' && faultLeft > 0) { acceptThenHang = true; if (--faultLeft <= 0) fault = null; }
       else if (fault && faultLeft > 0) {
         const f = fault;
         if (--faultLeft <= 0) fault = null;
         if (f.kind === 'reset') { log(0, { fault: 'reset' }); req.socket.destroy(); return; }
         if (f.kind === 'hang') { log(0, { fault: 'hang' }); hanging.add(res); return; }
+        if (f.kind === 'accept-then-hang') return;
         const headers: Record<string, string> = f.retryAfterSeconds !== undefined ? { 'retry-after': String(f.retryAfterSeconds) } : {};
         return send(f.status, f.code ?? `Injected${f.status}`, 'emulator: injected fault', headers, { fault: `status ${f.status}` });
       }
@@ -199,6 +204,7 @@ export async function startLogsIngestionEmulator(opts: LogsIngestionEmulatorOpti
       const list = received.get(stream) ?? [];
       list.push(...(records as Record<string, unknown>[]));
       received.set(stream, list);
+      if (acceptThenHang) { log(0, { fault: 'accept-then-hang', records: records.length, jsonBytes: json.length }); hanging.add(res); return; }
       send(204, undefined, undefined, {}, { records: records.length, jsonBytes: json.length });
     });
   };
