@@ -7,7 +7,7 @@
 //   negative/hcl-report-foreign-vcek (another chip's VCEK served) -> fail on signature and chip-id
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -178,7 +178,7 @@ describe('cvm-attest attest / collect (CLI)', () => {
     }
   });
 
-  test('collect --out writes a bundle that round-trips', async () => {
+  test('collect --out writes a bundle; it replays (file:) and verifies offline (verify --bundle), tampering is exit 2', async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'b-')), 'bundle');
     const r = await cli(['collect', '--tpm', vectors.milan?.tpm ?? '', '--imds-endpoint', milan.url, '--cache-dir', mkdtempSync(join(tmpdir(), 'c-')), '--out', out]);
     assert.equal(r.code, 0, r.stderr);
@@ -189,5 +189,29 @@ describe('cvm-attest attest / collect (CLI)', () => {
     // the bundle replays through the file: transport too
     const again = await cli(['attest', '--tpm', `file:${out}`, '--imds-endpoint', milan.url, '--cache-dir', mkdtempSync(join(tmpdir(), 'c-')), '--format', 'json']);
     assert.equal(again.code, 0, again.stderr);
+
+    // verify --bundle, offline: no IMDS, no TPM.
+    const v = await cli(['verify', '--bundle', out, '--format', 'json']);
+    assert.equal(v.code, 0, v.stderr);
+    const vj = JSON.parse(v.stdout) as { verdict: string; checks: { id: string; status: string }[] };
+    assert.equal(vj.checks.find((c) => c.id === 'freshness')?.status, 'warn', 'a recorded quote without the verifier\'s own nonce is only a warning');
+    // The verifier's own nonce: the one the quote carries -> fresh; any other -> a stale/foreign quote, fail.
+    const mine = await cli(['verify', '--bundle', out, '--nonce', '6368616c6c656e6765', '--format', 'json']);
+    assert.equal(mine.code, 0, mine.stderr);
+    assert.equal((JSON.parse(mine.stdout) as typeof vj).checks.find((c) => c.id === 'freshness')?.status, 'pass');
+    const stale = await cli(['verify', '--bundle', out, '--nonce', '00112233', '--format', 'json']);
+    assert.equal(stale.code, 1, stale.stderr);
+    assert.equal((JSON.parse(stale.stdout) as typeof vj).checks.find((c) => c.id === 'freshness')?.status, 'fail');
+    // --bundle replaces the evidence options.
+    const clash = await cli(['verify', '--bundle', out, '--evidence', join(out, 'hcl-report.bin')]);
+    assert.equal(clash.code, 2);
+    assert.match(clash.stderr, /--bundle supplies the evidence.*--evidence/);
+    // One changed byte: input error, exit 2, naming the file.
+    const b = readFileSync(join(out, 'hcl-report.bin'));
+    b.writeUInt8(b.readUInt8(100) ^ 1, 100);
+    writeFileSync(join(out, 'hcl-report.bin'), b);
+    const bad = await cli(['verify', '--bundle', out]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /bundle file hcl-report.bin does not match its SHA-256 .*\[E_BUNDLE_DIGEST\]/);
   });
 });

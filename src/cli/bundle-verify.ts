@@ -1,0 +1,24 @@
+// `verify --bundle DIR`: verify an evidence bundle (written by `collect`) offline. Every file is
+// checked against manifest.json first. A bundle's quote is recorded, so freshness is a warning,
+// unless the verifier gives --nonce: the nonce it chose itself, which the quote must carry.
+import { join } from 'node:path';
+import { InputError } from '../errors.js';
+import { readBundle } from '../collect/bundle.js';
+import { verifyCollected } from '../collect/attest.js';
+import type { VerificationResult } from '../verify/result.js';
+import { loadVerifyOptions, type VerifyFiles } from './commands/verify.js';
+import { parseNonce } from './collector-options.js';
+
+export async function verifyBundleDir(dir: string, files: VerifyFiles, now?: Date): Promise<VerificationResult> {
+  const clash = (['evidence', 'vcek', 'chain', 'quoteMsg', 'quoteSig', 'pcrs'] as const).filter((k) => files[k] !== undefined);
+  if (clash.length) throw new InputError('E_USAGE', `--bundle supplies the evidence, certificates and quote: drop --${clash.map((k) => k.replace(/[A-Z]/, (c) => '-' + c.toLowerCase())).join(', --')}`);
+  const { evidence } = await readBundle(dir);
+  // Policy and CRL files are read and checked as verify does it; the bundle's report stands in as evidence.
+  const extra = loadVerifyOptions({ evidence: join(dir, 'hcl-report.bin'), ...(files.policy ? { policy: files.policy } : {}), ...(files.crl ? { crl: files.crl } : {}) });
+  let ev = evidence;
+  if (files.nonce !== undefined) {
+    if (!evidence.quote) throw new InputError('E_USAGE', `--nonce: bundle ${dir} holds no quote to check it against`);
+    ev = { ...evidence, quote: { ...evidence.quote, nonce: parseNonce(files.nonce) }, replayed: false };
+  }
+  return verifyCollected(ev, { ...(extra.policy ? { policy: extra.policy } : {}), ...(extra.crl !== undefined ? { crl: extra.crl } : {}), ...(now ? { now } : {}) });
+}
