@@ -140,6 +140,7 @@ const command: CliCommand = {
   command: 'verify',
   describe: 'Verify evidence (HCL or SNP report, VCEK, quote) offline against pinned AMD roots',
   builder: (y) => y
+    .option('bundle', { type: 'string', describe: 'evidence bundle folder from `cvm-attest collect` (replaces --evidence/--vcek/--chain/--quote-*; --nonce = the nonce you chose)' })
     .option('evidence', { type: 'string', describe: 'HCL report (vTPM NV 0x01400001 dump), bare 1184-byte SNP report, or hex text of one' })
     .option('vcek', { type: 'string', describe: 'VCEK/VLEK: PEM, DER, PEM bundle (with ASK/ARK) or an IMDS THIM JSON body' })
     .option('chain', { type: 'string', describe: 'ASK/ASVK and ARK, PEM (optional: the AMD chains are built in; a supplied ARK must equal the pinned one)' })
@@ -155,10 +156,10 @@ const command: CliCommand = {
     .option('out', { type: 'string', describe: 'with --format html: write the report to FILE instead of stdout' })
     .example('cvm-attest verify --evidence hcl-report.bin --vcek vcek.pem', 'verify an HCL report with its VCEK')
     .example('cvm-attest verify --evidence hcl-report.bin --vcek thim.json --quote-msg quote.msg --quote-sig quote.sig --nonce 6368616c6c656e6765 --pcrs pcrs.json', 'with a fresh vTPM quote')
+    .example('cvm-attest verify --bundle ./evidence --nonce 0a1b2c...', 'an evidence bundle from `cvm-attest collect`, quote checked against your nonce')
     .example('cvm-attest verify --evidence report.bin --vcek vcek.der --policy policy.json --format json', 'custom policy, JSON output')
     .example('cvm-attest verify --evidence hcl-report.bin --vcek vcek.pem --format html --out report.html', 'an HTML attestation report to archive or print'),
   async run(args) {
-    // (--bundle DIR is added by the evidence-bundle work; it fills the same VerifyFiles.)
     const files: VerifyFiles = {};
     for (const [k, opt] of [['evidence', 'evidence'], ['vcek', 'vcek'], ['chain', 'chain'], ['crl', 'crl'], ['policy', 'policy'], ['quoteMsg', 'quote-msg'], ['quoteSig', 'quote-sig'], ['nonce', 'nonce'], ['pcrs', 'pcrs']] as const) {
       const v = str(args, opt);
@@ -167,8 +168,10 @@ const command: CliCommand = {
     const now = parseNow(str(args, 'now'));
     const out = str(args, 'out');
     if (out !== undefined && args['format'] !== 'html') throw new InputError('E_USAGE', '--out is for --format html (text and json go to stdout)');
-    const options: VerifyOptions = { ...loadVerifyOptions(files), ...(now ? { now } : {}), replayed: args['replayed'] === true };
-    const result = verifyEvidenceSync(options);
+    const bundle = str(args, 'bundle');
+    const result = bundle !== undefined
+      ? await (await import('../bundle-verify.js')).verifyBundleDir(bundle, files, now)
+      : verifyEvidenceSync({ ...loadVerifyOptions(files), ...(now ? { now } : {}), replayed: args['replayed'] === true } satisfies VerifyOptions);
     if (args['format'] === 'json') process.stdout.write(JSON.stringify(result, null, 2) + '\n');
     else if (args['format'] === 'html') {
       const { renderHtmlReport } = await import('../../report/html.js');
