@@ -14,6 +14,7 @@
 #   {"op": "run"}                  ExtHandlersHandler.run() (a new handler object = an agent restart when "restart": true)
 #   {"op": "report"}               report_ext_handlers_status(); returns the uploaded status blob (decoded)
 #   {"op": "parse_status", "path": P}  the agent's parse_ext_status on one status file
+#   {"op": "env", "set": {K: V|null}}   environment the agent gives extension commands
 #   {"op": "quit"}
 import base64
 import json
@@ -309,6 +310,14 @@ def main():
                 res = h.run(req.get("restart", False))
             elif op == "report":
                 res = h.report()
+            elif op == "env":
+                # The environment the agent passes to extension commands (it copies os.environ).
+                for k, v in req.get("set", {}).items():
+                    if v is None:
+                        os.environ.pop(k, None)
+                    else:
+                        os.environ[k] = v
+                res = {}
             elif op == "parse_status":
                 res = h.parse_status(req["path"])
             elif op == "quit":
