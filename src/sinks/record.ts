@@ -122,9 +122,9 @@ export function buildRecord(outcome: SinkOutcome, ctx: RecordContext = {}): LogR
     IdKeyDigest: str(claim(c, 'x-ms-sevsnpvm-idkeydigest')),
     ChipId: facts.chipId,
     IsDebuggable: facts.isDebuggable,
-    Vmpl: int(claim(c, 'x-ms-sevsnpvm-vmpl', 'cvm-attest-vmpl')),
-    ReportVersion: int(claim(c, 'cvm-attest-report-version', 'cvm-attest-reportversion')),
-    HclHeaderVersion: int(claim(c, 'cvm-attest-hcl-header-version', 'cvm-attest-hclheaderversion', 'cvm-attest-hcl-version')),
+    Vmpl: int(claim(c, 'x-ms-sevsnpvm-vmpl')),
+    ReportVersion: int(claim(c, 'cvm-attest-report-version')),
+    HclHeaderVersion: int(claim(c, 'cvm-attest-hcl-header-version')),
     Fresh: r.checks.some((k) => k.group === 'freshness' && k.status === 'pass') && !r.checks.some((k) => k.group === 'freshness' && k.status === 'fail'),
     PolicyHash: r.policy?.hash,
     Claims: boundedClaims(c),
@@ -146,12 +146,12 @@ export function readFacts(r: VerificationResult): ResultFacts {
   const c = r.claims;
   const debuggable = claim(c, 'x-ms-sevsnpvm-is-debuggable');
   return {
-    chipId: str(claim(c, 'cvm-attest-chip-id', 'cvm-attest-chipid')),
+    chipId: str(claim(c, 'cvm-attest-chip-id')),
     measurement: str(claim(c, 'x-ms-sevsnpvm-launchmeasurement')),
     isDebuggable: typeof debuggable === 'boolean' ? debuggable : undefined,
-    reportedTcb: tcb(claim(c, 'cvm-attest-reported-tcb', 'cvm-attest-tcb-reported', 'cvm-attest-reportedtcb')),
-    committedTcb: tcb(claim(c, 'cvm-attest-committed-tcb', 'cvm-attest-tcb-committed', 'cvm-attest-committedtcb')),
-    launchTcb: tcb(claim(c, 'cvm-attest-launch-tcb', 'cvm-attest-tcb-launch', 'cvm-attest-launchtcb')),
+    reportedTcb: tcb(claim(c, 'cvm-attest-reported-tcb')),
+    committedTcb: tcb(claim(c, 'cvm-attest-committed-tcb')),
+    launchTcb: tcb(claim(c, 'cvm-attest-launch-tcb')),
   };
 }
 
@@ -167,9 +167,9 @@ export function identityColumns(id: SinkIdentity | undefined): Record<string, st
   };
 }
 
-function claim(c: Readonly<Record<string, unknown>>, ...names: string[]): unknown {
-  for (const n of names) if (c[n] !== undefined && c[n] !== null) return c[n];
-  return undefined;
+// Claim names are the verifier's (src/verify/claims.ts): MAA's x-ms-sevsnpvm-* and our cvm-attest-*.
+function claim(c: Readonly<Record<string, unknown>>, name: string): unknown {
+  return c[name] ?? undefined;
 }
 
 function str(v: unknown): string | undefined {

@@ -1,0 +1,81 @@
+// The ARM template's DCR stream declarations, its Log Analytics table schemas and the records our
+// code emits agree column for column and type for type.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { ALERT_COLUMNS, ALERT_STREAM, ALERT_TABLE, RECORD_COLUMNS, RECORD_STREAM, RECORD_TABLE, buildRecord, type ColumnDef } from '../../src/sinks/record.js';
+import { evaluateAlerts, EMPTY_ALERT_STATE, ALERT_KINDS } from '../../src/sinks/alerts.js';
+import { CollectionError } from '../../src/errors.js';
+import { validateRecord } from '../emulators/logs-ingestion.js';
+import { IDENTITY, makeResult } from './helpers.js';
+
+interface Resource { type: string; name: string; kind?: string; properties: Record<string, unknown>; scope?: string }
+const tpl = JSON.parse(await readFile(new URL('../../extension/azure/azuredeploy.json', import.meta.url), 'utf8')) as { resources: Resource[]; outputs: Record<string, { value: unknown }>; parameters: Record<string, unknown>; variables: Record<string, unknown> };
+const dcr = tpl.resources.find((r) => r.type === 'Microsoft.Insights/dataCollectionRules')!;
+const decls = dcr.properties.streamDeclarations as Record<string, { columns: { name: string; type: string }[] }>;
+const tables = tpl.resources.filter((r) => r.type === 'Microsoft.OperationalInsights/workspaces/tables');
+const tableCols = (name: string): { name: string; type: string }[] =>
+  ((tables.find((t) => t.name.includes(`'${name}'`))!.properties.schema as { name: string; columns: { name: string; type: string }[] }).columns);
+const norm = (cols: readonly { name: string; type: string }[]): string[] => cols.map((c) => `${c.name}:${c.type.toLowerCase()}`);
+// Types that the Logs Ingestion service maps 1:1 from a stream column into a table column.
+const LA_TYPES = new Set(['string', 'int', 'long', 'real', 'boolean', 'datetime', 'dynamic', 'guid']);
+
+describe('schema agreement (code, DCR streams, tables)', () => {
+  for (const [stream, table, cols] of [[RECORD_STREAM, RECORD_TABLE, RECORD_COLUMNS], [ALERT_STREAM, ALERT_TABLE, ALERT_COLUMNS]] as const) {
+    test(`${stream} == ${table} == code`, () => {
+      assert.deepEqual(norm(decls[stream]!.columns), norm(cols));
+      assert.deepEqual(norm(tableCols(table)), norm(cols));
+      for (const c of tableCols(table)) assert.ok(LA_TYPES.has(c.type.toLowerCase()), `${c.name}: ${c.type}`);
+      assert.ok(cols.some((c: ColumnDef) => c.name === 'TimeGenerated' && c.type === 'datetime'), 'TimeGenerated datetime is mandatory');
+      for (const c of cols) assert.ok(c.name.length <= 45 && /^[A-Za-z][A-Za-z0-9_]*$/.test(c.name), `column name ${c.name}`);
+      assert.equal(new Set(cols.map((c) => c.name)).size, cols.length, 'no duplicate column');
+      const flow = (dcr.properties.dataFlows as { streams: string[]; outputStream: string; transformKql: string }[]).find((f) => f.streams.includes(stream))!;
+      assert.equal(flow.outputStream, `Custom-${table}`);
+      assert.equal(flow.transformKql, 'source');
+    });
+  }
+
+  test('the DCR is kind Direct and the role is Monitoring Metrics Publisher on it', () => {
+    assert.equal(dcr.kind, 'Direct');
+    const ra = tpl.resources.find((r) => r.type === 'Microsoft.Authorization/roleAssignments')!;
+    assert.match(String(ra.properties.roleDefinitionId), /variables\('monitoringMetricsPublisher'\)/);
+    assert.equal(tpl.variables.monitoringMetricsPublisher, '3913510d-42f4-4e42-8a64-420c390055eb');
+    assert.match(String(ra.scope), /Microsoft\.Insights\/dataCollectionRules/);
+    assert.equal(ra.properties.principalType, 'ServicePrincipal');
+    for (const o of ['logsIngestionEndpoint', 'dcrImmutableId', 'streamName', 'alertsStreamName', 'identityClientId', 'sinksSettings']) assert.ok(tpl.outputs[o], `output ${o}`);
+  });
+
+  test('every parameter and variable of the template is used', () => {
+    const text = JSON.stringify({ ...tpl, parameters: undefined, variables: undefined });
+    for (const p of Object.keys(tpl.parameters)) assert.ok(text.includes(`parameters('${p}')`), `parameter ${p} unused`);
+    for (const v of Object.keys(tpl.variables)) assert.ok(text.includes(`variables('${v}')`), `variable ${v} unused`);
+  });
+
+  test('records and alerts our code emits validate against the declared streams, every column typed right', () => {
+    const emitted = [
+      buildRecord({ result: makeResult(), identity: IDENTITY }, { agentVersion: '0.1.0' }),
+      buildRecord({ result: makeResult({ failed: [{ id: 'signature', group: 'signature', status: 'fail', reason: 'x' }] }) }),
+      buildRecord({ error: new CollectionError('TPM', 'no tpm'), identity: IDENTITY }),
+    ];
+    const used = new Set<string>();
+    for (const r of emitted) {
+      const wire = JSON.parse(JSON.stringify(r)) as Record<string, unknown>;
+      assert.equal(validateRecord(wire, decls[RECORD_STREAM]!.columns), undefined);
+      Object.keys(wire).forEach((k) => used.add(k));
+    }
+    assert.deepEqual([...used].sort(), RECORD_COLUMNS.map((c) => c.name).sort(), 'every declared column is produced by some record');
+    const ctx = { settings: { enabled: true, evidenceUnavailableAfter: 1, certificateExpiryDays: 30000 }, recordId: 'r' };
+    const alerts = [
+      ...evaluateAlerts(EMPTY_ALERT_STATE, { result: makeResult({ debuggable: true, failed: [{ id: 'policy.debug', group: 'policy', status: 'fail', reason: 'd' }] }), identity: IDENTITY }, ctx).alerts,
+      ...evaluateAlerts(EMPTY_ALERT_STATE, { error: new CollectionError('TPM', 'no tpm') }, ctx).alerts,
+    ];
+    const usedA = new Set<string>();
+    for (const a of alerts) {
+      const wire = JSON.parse(JSON.stringify(a)) as Record<string, unknown>;
+      assert.equal(validateRecord(wire, decls[ALERT_STREAM]!.columns), undefined);
+      Object.keys(wire).forEach((k) => usedA.add(k));
+    }
+    assert.deepEqual([...usedA].sort(), ALERT_COLUMNS.map((c) => c.name).sort());
+    assert.equal(ALERT_KINDS.length, 8);
+  });
+});
