@@ -2,6 +2,7 @@
 // (What a person sees in a browser is checked in html-browser.test.ts.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { escapeHtml, revealInvisible } from '../../src/report/escape.js';
 import { renderHtmlReport, shownVerdict } from '../../src/report/html.js';
 import { tcbTable } from '../../src/report/tcb.js';
@@ -98,4 +99,39 @@ test('the TCB section shows the minimum and marks the component below it', () =>
   const html = renderHtmlReport(r);
   assert.ok(/<th scope="row">SNP firmware<\/th><td class="num below">.*8 <span class="tag">below minimum<\/span>.*<td class="num min">10<\/td>/.test(html), 'expected /<th scope="row">SNP firmware<\/th><td class="num below">.*8 <span class="tag">below minimum<\/span>.*<td class="num min">10<\/td>/');
   assert.ok(/<th scope="row">Boot loader<\/th><td class="num">3<\/td>/.test(html), 'expected /<th scope="row">Boot loader<\/th><td class="num">3<\/td>/');
+});
+
+/**
+ * The document's markup with the text taken out: the sequence of tags, attributes included (except
+ * the header's `wide` class, which depends on a value's length by design).
+ */
+function tags(html: string): string[] {
+  return (html.match(/<[^>]*>/g) ?? []).map((t) => t.replace(' class="wide"', ''));
+}
+
+/** A result whose every evidence-derived string is `s` (dates stay valid so the layout is the same). */
+function resultWith(s: string): VerificationResult {
+  const h = hostileResult();
+  return {
+    ...h,
+    checks: h.checks.map((c) => ({ ...c, id: `${c.group}.${s}`, reason: s })),
+    claims: { 'x-ms-attestation-type': s, [`cvm-attest-${s}`]: s, 'x-ms-runtime': { keys: [{ kid: s }], nested: { deep: [s] } } },
+    warnings: [s, s],
+    certificates: h.certificates.map((c) => ({ ...c, subject: s, issuer: s, serialNumber: s, sha256: s, notBefore: '2022-01-01T00:00:00Z' })),
+    policy: { hash: s },
+  };
+}
+
+test('property: no string in the evidence changes the markup, only the text', () => {
+  const nasty = fc.constantFrom('<', '>', '&', '"', "'", '<script>', '</style>', '<!--', ']]>', '\u202E', '\u0000', '\uD800', '&amp;', '`', '=', ' on', '</td></tr></table>');
+  const piece = fc.oneof(fc.string({ unit: 'binary', maxLength: 12 }), nasty);
+  const reference = tags(renderHtmlReport(resultWith('x'), { title: 'x', identity: { vmName: 'x' } }));
+  fc.assert(
+    // Non-empty: an empty policy hash or VM name is left out of the header, by design.
+    fc.property(fc.array(piece, { minLength: 1, maxLength: 8 }).map((a) => a.join('')).filter((x) => x !== ''), (s) => {
+      const html = renderHtmlReport(resultWith(s), { title: s, identity: { vmName: s } });
+      assert.deepEqual(tags(html), reference);
+    }),
+    { numRuns: 300 },
+  );
 });
