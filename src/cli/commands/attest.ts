@@ -44,9 +44,9 @@ const command: CliCommand = {
       if (!text.endsWith('\n')) text += '\n';
       if (identity) {
         const bound = identity.boundToReport === true ? 'matches the vmUniqueId in the report' : identity.boundToReport === false ? 'DOES NOT match the vmUniqueId in the report' : 'not compared';
-        text += `VM: ${identity.name} (${identity.vmSize}, ${identity.location})\n  vmId ${identity.vmId}: ${bound}\n  ${identity.resourceId}\n`;
+        text += `\nVM (IMDS): ${identity.name} (${identity.vmSize}, ${identity.location})\n  vmId ${identity.vmId}: ${bound}\n  ${identity.resourceId}\n`;
       } else {
-        text += 'VM: identity unavailable from IMDS\n';
+        text += '\nVM (IMDS): identity unavailable\n';
       }
       process.stdout.write(text);
     }
