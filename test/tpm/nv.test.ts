@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULT_HCL_REPORT, type Simulator } from '../../scripts/swtpm-sim.js';
-import { readHclNvIndex, readTpmEvidence } from '../../src/collect/tpm/index.js';
+import { createTransport, readHclNvIndex, readTpmEvidence } from '../../src/collect/tpm/index.js';
 import { TPM_CC } from '../../src/collect/tpm/constants.js';
 import { nvReadArgs, recordingTransport, startTestSimulator } from './sim-helpers.js';
 
@@ -71,6 +71,13 @@ describe('NV read of 0x01400001 from swtpm', () => {
     assert.equal(e.nvIndexSize, 2048);
     assert.equal(e.quote, undefined);
     assert.ok(Buffer.from(e.hclReport).equals(dump.subarray(0, 1819)));
+  });
+
+  it('back-to-back connections to the one-client swtpm never fail as busy (EAGAIN is retried)', async () => {
+    const t = createTransport(sim.transport);
+    for (let i = 0; i < 60; i++) (await t.connect(AbortSignal.timeout(5000))).close();
+    const r = await Promise.all([readHclNvIndex(sim.transport), readHclNvIndex(sim.transport), readHclNvIndex(sim.transport)]);
+    for (const x of r) assert.ok(Buffer.from(x.hclReport).equals(dump.subarray(0, 1819)));
   });
 
   it('takes the transport from CVM_ATTEST_TPM when none is given', async () => {

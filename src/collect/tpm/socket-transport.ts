@@ -14,7 +14,30 @@ export class SocketTransport implements TpmTransport {
     private readonly target: SocketTarget,
   ) {}
 
-  connect(signal: AbortSignal): Promise<TpmConnection> {
+  async connect(signal: AbortSignal): Promise<TpmConnection> {
+    // swtpm accepts one client at a time with a tiny listen backlog: a unix-socket connect right after
+    // the previous client closed can get EAGAIN (backlog full). That is "busy", not "absent": retry
+    // with a short backoff until the operation's deadline.
+    for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
+      try {
+        return await this.connectOnce(signal);
+      } catch (e) {
+        if (!(e instanceof BusyError)) throw e;
+        await new Promise<void>((r) => {
+          const done = (): void => {
+            clearTimeout(t);
+            signal.removeEventListener('abort', done);
+            r();
+          };
+          const t = setTimeout(done, delay);
+          signal.addEventListener('abort', done, { once: true });
+        });
+        if (signal.aborted) throw abortError(signal, this.spec, 'connect');
+      }
+    }
+  }
+
+  private connectOnce(signal: AbortSignal): Promise<TpmConnection> {
     return new Promise((resolve, reject) => {
       if (signal.aborted) return reject(abortError(signal, this.spec, 'connect'));
       const sock = 'path' in this.target ? createConnection({ path: this.target.path }) : createConnection({ host: this.target.host, port: this.target.port });
@@ -25,6 +48,8 @@ export class SocketTransport implements TpmTransport {
       signal.addEventListener('abort', onAbort, { once: true });
       sock.once('error', (e: NodeJS.ErrnoException) => {
         signal.removeEventListener('abort', onAbort);
+        sock.destroy();
+        if (e.code === 'EAGAIN') return reject(new BusyError());
         reject(new CollectionError('E_TPM_UNREACHABLE', `cannot connect to the TPM simulator at ${this.spec} (${e.code ?? e.message}): is swtpm running there?`, { cause: e }));
       });
       sock.once('connect', () => {
@@ -36,6 +61,8 @@ export class SocketTransport implements TpmTransport {
     });
   }
 }
+
+class BusyError extends Error {}
 
 class SocketConnection implements TpmConnection {
   private buf: Buffer[] = [];
