@@ -11,7 +11,12 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const skipTsc = process.argv.includes('--no-tsc');
 rmSync(join(root, 'dist'), { recursive: true, force: true });
 if (!skipTsc) {
-  execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit', cwd: root });
+  try {
+    execFileSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", join(root, "tsconfig.build.json")], { stdio: "inherit", cwd: root });
+  } catch {
+    console.error("build: type-check failed (see above)");
+    process.exit(1);
+  }
 }
 const entry = join(root, 'src/cli/main.ts');
 if (existsSync(entry)) {
