@@ -72,6 +72,11 @@ const TCB_LABELS: Readonly<Record<string, string>> = {
   microcode: 'Microcode',
 };
 
+/** A label from a fixed table; never an inherited property (`__proto__`, `constructor`) of a hostile key. */
+function label(table: Readonly<Record<string, string>>, key: string, fallback: string): string {
+  return Object.hasOwn(table, key) ? (table[key] ?? fallback) : fallback;
+}
+
 /** `2026-11-28T14:52:52.000Z` -> `2026-11-28 14:52:52 UTC`; anything unparsable is shown as given. */
 function formatTime(value: string | Date | undefined): string {
   if (value === undefined) return '\u2014';
@@ -81,7 +86,7 @@ function formatTime(value: string | Date | undefined): string {
 }
 
 function statusBadge(status: CheckStatus): string {
-  const s = STATUS_LABELS[status] ? status : 'fail';
+  const s: CheckStatus = Object.hasOwn(STATUS_LABELS, status) ? status : 'fail';
   return `<span class="badge b-${s}"><span aria-hidden="true">${STATUS_MARKS[s]}</span> ${STATUS_LABELS[s]}</span>`;
 }
 
@@ -113,7 +118,7 @@ function claimValue(v: unknown): string {
 
 function countStatuses(checks: readonly CheckResult[]): Record<CheckStatus, number> {
   const n: Record<CheckStatus, number> = { pass: 0, fail: 0, warn: 0, skip: 0 };
-  for (const c of checks) if (c.status in n) n[c.status] += 1;
+  for (const c of checks) if (Object.hasOwn(n, c.status)) n[c.status] += 1;
   return n;
 }
 
@@ -131,7 +136,7 @@ function renderHeader(result: VerificationResult, options: HtmlReportOptions): s
   const rows: [string, string, boolean][] = [];
   const identity = options.identity ?? {};
   for (const [k, v] of Object.entries(identity)) {
-    if (typeof v === 'string' && v !== '') rows.push([esc(IDENTITY_LABELS[k] ?? k), `<code>${esc(v)}</code>`, v.length > 40]);
+    if (typeof v === 'string' && v !== '') rows.push([esc(label(IDENTITY_LABELS, k, k)), `<code>${esc(v)}</code>`, v.length > 40]);
   }
   rows.push(['Evaluated at', formatTime(result.verifiedAt), false]);
   if (options.generatedAt) rows.push(['Report generated', formatTime(options.generatedAt), false]);
@@ -145,11 +150,12 @@ function renderHeader(result: VerificationResult, options: HtmlReportOptions): s
 }
 
 /**
- * The verdict the report shows: PASS only when the result says pass and no check failed, so a
- * malformed or inconsistent result can never be displayed as a pass.
+ * The verdict the report shows: PASS only when the result says pass and every check passed, warned or
+ * was skipped, so a malformed or inconsistent result can never be displayed as a pass.
  */
 export function shownVerdict(result: VerificationResult): 'pass' | 'fail' {
-  return result.verdict === 'pass' && Array.isArray(result.checks) && result.checks.every((c) => c.status !== 'fail') ? 'pass' : 'fail';
+  const ok = (c: CheckResult): boolean => c.status === 'pass' || c.status === 'warn' || c.status === 'skip';
+  return result.verdict === 'pass' && Array.isArray(result.checks) && result.checks.every(ok) ? 'pass' : 'fail';
 }
 
 function renderVerdict(result: VerificationResult): string {
@@ -195,7 +201,7 @@ function renderChecks(result: VerificationResult): string {
   for (const c of sortedChecks(result.checks)) {
     if (c.group !== group) {
       group = c.group;
-      rows.push(`<tr class="group-row"><th colspan="3" scope="colgroup">${esc(GROUP_LABELS[c.group] ?? c.group)}</th></tr>`);
+      rows.push(`<tr class="group-row"><th colspan="3" scope="colgroup">${esc(label(GROUP_LABELS, c.group, c.group))}</th></tr>`);
     }
     rows.push(`<tr class="row-${esc(c.status)}"><td class="st">${statusBadge(c.status)}</td><td><code class="check-id">${esc(c.id)}</code></td><td class="reason">${esc(c.reason)}</td></tr>`);
   }
@@ -225,7 +231,7 @@ function renderTcb(result: VerificationResult): string {
         : `<td class="num">${v}</td>`;
     }).join('');
     const min = t.minimum?.[k];
-    return `<tr><th scope="row">${esc(TCB_LABELS[k] ?? k)}</th>${cells}<td class="num min">${min === undefined ? '\u2014' : min}</td></tr>`;
+    return `<tr><th scope="row">${esc(label(TCB_LABELS, k, k))}</th>${cells}<td class="num min">${min === undefined ? '\u2014' : min}</td></tr>`;
   }).join('\n');
   const note = t.minimum
     ? 'Values below the policy\u2019s minimum are marked. The policy judges REPORTED_TCB (and COMMITTED_TCB when it says so); its verdict is the policy check above.'
@@ -269,7 +275,7 @@ function renderCertificates(result: VerificationResult): string {
         : '<span class="bad">validity unknown</span>';
     const link = i < certs.length - 1 ? '<div class="chain-link" aria-hidden="true">issued by \u25BC</div>' : '';
     return `<article class="cert${c.role === 'ARK' && !c.pinned ? ' cert-bad' : ''}">
-<header><span class="role">${esc(c.role)}</span> <span class="role-name">${esc(ROLE_LABELS[c.role] ?? '')}</span> ${anchor}</header>
+<header><span class="role">${esc(c.role)}</span> <span class="role-name">${esc(label(ROLE_LABELS, c.role, ''))}</span> ${anchor}</header>
 <dl>
 <div><dt>Subject</dt><dd><code>${esc(c.subject)}</code></dd></div>
 <div><dt>Issuer</dt><dd><code>${esc(c.issuer)}</code></dd></div>
@@ -418,7 +424,9 @@ export function renderHtmlReport(input: VerificationResult, options: HtmlReportO
   // Results may come back from JSON (status files, bundles): tolerate missing lists rather than throw.
   const result: VerificationResult = {
     ...input,
-    checks: Array.isArray(input.checks) ? input.checks : [],
+    // A status this renderer does not know is shown as a failure, never silently as a pass.
+    checks: (Array.isArray(input.checks) ? input.checks : []).map((c) =>
+      Object.hasOwn(STATUS_LABELS, c.status) ? c : { ...c, status: 'fail' as const, reason: `unknown status "${String(c.status)}": ${c.reason}` }),
     warnings: Array.isArray(input.warnings) ? input.warnings : [],
     certificates: Array.isArray(input.certificates) ? input.certificates : [],
     claims: input.claims !== null && typeof input.claims === 'object' ? input.claims : {},

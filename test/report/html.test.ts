@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { escapeHtml, revealInvisible } from '../../src/report/escape.js';
 import { renderHtmlReport, shownVerdict } from '../../src/report/html.js';
 import { tcbTable } from '../../src/report/tcb.js';
-import type { VerificationResult } from '../../src/verify/result.js';
+import type { CheckGroup, CheckStatus, VerificationResult } from '../../src/verify/result.js';
 import { hostileResult, HOSTILE } from './hostile-result.js';
 
 /** Like assert.doesNotMatch, without dumping the whole document on failure. */
@@ -59,6 +59,13 @@ test('the shown verdict fails closed', () => {
   assert.equal(shownVerdict(inconsistent), 'fail');
   assert.ok(/<div class="verdict-word">FAIL<\/div>/.test(renderHtmlReport(inconsistent)), 'expected /<div class="verdict-word">FAIL<\/div>/');
   assert.equal(shownVerdict({ ...base, verdict: 'PASS' as unknown as 'pass', checks: [] }), 'fail');
+  // An unknown check status counts as a failure, and inherited property names are not labels.
+  const odd: VerificationResult = { ...base, verdict: 'pass', checks: [{ id: 'x', group: '__proto__' as CheckGroup, status: 'ok' as CheckStatus, reason: 'r' }] };
+  assert.equal(shownVerdict(odd), 'fail');
+  const oddHtml = renderHtmlReport(odd);
+  assert.ok(oddHtml.includes('<div class="verdict-word">FAIL</div>'));
+  assert.ok(oddHtml.includes('unknown status &quot;ok&quot;: r'));
+  assert.ok(oddHtml.includes('<th colspan="3" scope="colgroup">__proto__</th>'));
 });
 
 test('a result read back from JSON with missing lists still renders', () => {
