@@ -1,0 +1,110 @@
+// Property-based tests of every parser: arbitrary or mutated bytes never throw anything but ParseError,
+// never hang, and a 20 MB input is refused quickly.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { ParseError, parseEvidence, parseSnpReport, parseHclReport, parseCertificate, parseCertificateBundle, parseCrl, parseTpmsAttest, parseRuntimeData, parsePolicy, verifyEvidenceSync } from '../../src/index.js';
+import { readTlv } from '../../src/snp/der.js';
+import { fixture, NOW } from '../verify/fixtures.js';
+
+function onlyParseError(f: () => unknown): void {
+  try {
+    f();
+  } catch (e) {
+    if (!(e instanceof ParseError)) throw new Error(`threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+    assert.match(e.code, /^E_[A-Z0-9_]+$/);
+  }
+}
+
+const PEM_DER = (p: string): Uint8Array => {
+  const t = fixture(p).toString();
+  return Uint8Array.from(Buffer.from(t.replace(/-----[A-Z0-9 ]+-----/g, '').split('-----')[0]!.replace(/\s+/g, ''), 'base64'));
+};
+
+const SEEDS = {
+  hcl: fixture('azure-hcl/genoa/hcl-report.bin'),
+  snp: fixture('snp/milan-v3-report.bin'),
+  vcekDer: fixture('azure-hcl/milan-v3-b/vcek.der'),
+  vcekPem: fixture('azure-hcl/genoa/vcek.pem'),
+  thim: fixture('azure-hcl/thim-response.json'),
+  crl: PEM_DER('amd/crl_genoa.pem'),
+  quote: fixture('azure-hcl/milan-v3-a/quote.msg'),
+};
+
+/** A seed with random bytes overwritten, a random truncation, or random bytes appended. */
+function mutated(seed: Uint8Array): fc.Arbitrary<Uint8Array> {
+  return fc.oneof(
+    fc.array(fc.tuple(fc.nat({ max: seed.length - 1 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }).map((edits) => {
+      const b = Uint8Array.from(seed);
+      for (const [i, v] of edits) b[i] = v;
+      return b;
+    }),
+    fc.nat({ max: seed.length }).map((n) => seed.slice(0, n)),
+    fc.uint8Array({ maxLength: 64 }).map((tail) => Uint8Array.from([...seed, ...tail])),
+  );
+}
+
+const PARSERS: [string, (b: Uint8Array) => unknown, Uint8Array][] = [
+  ['parseEvidence', parseEvidence, SEEDS.hcl],
+  ['parseEvidence (snp)', parseEvidence, SEEDS.snp],
+  ['parseSnpReport', parseSnpReport, SEEDS.snp],
+  ['parseHclReport', (b) => parseHclReport(b), SEEDS.hcl],
+  ['parseCertificate', parseCertificate, SEEDS.vcekDer],
+  ['parseCertificateBundle (DER)', (b) => parseCertificateBundle(b), SEEDS.vcekDer],
+  ['parseCertificateBundle (PEM)', (b) => parseCertificateBundle(b), SEEDS.vcekPem],
+  ['parseCertificateBundle (THIM)', (b) => parseCertificateBundle(b), SEEDS.thim],
+  ['parseCrl', parseCrl, SEEDS.crl],
+  ['parseTpmsAttest', parseTpmsAttest, SEEDS.quote],
+  ['readTlv', (b) => readTlv(b, 0), SEEDS.vcekDer],
+];
+
+describe('parsers under arbitrary and mutated input', () => {
+  for (const [name, parse, seed] of PARSERS) {
+    it(`${name}: arbitrary bytes -> result or ParseError`, () => {
+      fc.assert(fc.property(fc.uint8Array({ maxLength: 4096 }), (b) => onlyParseError(() => parse(b))), { numRuns: 300 });
+    });
+    it(`${name}: mutated real input -> result or ParseError`, () => {
+      fc.assert(fc.property(mutated(seed), (b) => onlyParseError(() => parse(b))), { numRuns: 300 });
+    });
+    it(`${name}: a 20 MB input is refused quickly`, () => {
+      const big = new Uint8Array(20 * 1024 * 1024);
+      big.set(seed.subarray(0, Math.min(seed.length, big.length)));
+      const t0 = performance.now();
+      if (name === 'readTlv') onlyParseError(() => parse(big));
+      else assert.throws(() => parse(big), ParseError);
+      assert.ok(performance.now() - t0 < 2000, 'took more than 2 s');
+    });
+  }
+
+  it('parseRuntimeData never throws: invalid JSON is reported, not thrown', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 2048 }), (b) => {
+      const r = parseRuntimeData(b);
+      assert.ok(r.json !== undefined || typeof r.error === 'string');
+    }), { numRuns: 300 });
+  });
+
+  it('parsePolicy: any JSON value -> a Policy or ParseError', () => {
+    fc.assert(fc.property(fc.jsonValue(), (j) => onlyParseError(() => parsePolicy(j))), { numRuns: 500 });
+    const keys = fc.constantFrom('allowDebug', 'maxVmpl', 'minimumTcb', 'allowedMeasurements', 'crl', 'allowedProducts', 'minimumFirmwareVersion', 'minimumGuestSvn', 'typo');
+    fc.assert(fc.property(fc.dictionary(keys, fc.jsonValue()), (j) => onlyParseError(() => parsePolicy(j))), { numRuns: 500 });
+  });
+
+  it('verifyEvidence on mutated evidence and certificates -> a result or ParseError', () => {
+    const vcek = fixture('azure-hcl/genoa/vcek.pem');
+    fc.assert(fc.property(mutated(SEEDS.hcl), (b) => onlyParseError(() => verifyEvidenceSync({ evidence: b, vcek, now: NOW }))), { numRuns: 200 });
+    fc.assert(fc.property(mutated(SEEDS.vcekDer), (v) => onlyParseError(() => {
+      const r = verifyEvidenceSync({ evidence: fixture('azure-hcl/milan-v3-b/hcl-report.bin'), vcek: v, now: NOW });
+      // A mutated VCEK can only pass if the mutation left the DER-equivalent certificate intact.
+      if (r.verdict === 'pass') assert.equal(Buffer.compare(Buffer.from(v), SEEDS.vcekDer), 0);
+    })), { numRuns: 200 });
+  });
+
+  it('verifyEvidence with a 20 MB evidence or VCEK is refused quickly', () => {
+    const big = new Uint8Array(20 * 1024 * 1024);
+    const t0 = performance.now();
+    assert.throws(() => verifyEvidenceSync({ evidence: big }), ParseError);
+    assert.throws(() => verifyEvidenceSync({ evidence: SEEDS.snp, vcek: big }), ParseError);
+    assert.throws(() => verifyEvidenceSync({ evidence: SEEDS.snp, vcek: fixture('snp/milan-v3-vcek.pem'), crl: big }), ParseError);
+    assert.ok(performance.now() - t0 < 2000);
+  });
+});
