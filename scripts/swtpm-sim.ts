@@ -34,6 +34,8 @@ export interface StartOptions {
   /** Override the NV index attributes (tests of wrong authorization). */
   readonly nvAttributes?: string;
   readonly indexPassword?: string;
+  /** Run TPM2_Startup when swtpm starts (default true). false leaves the TPM un-started, as after power-on; implies no provisioning. */
+  readonly startup?: boolean;
 }
 
 export interface Simulator {
@@ -111,7 +113,7 @@ export async function startSimulator(opts: StartOptions = {}): Promise<Simulator
     '--server', `type=unixio,path=${p.sock}`,
     '--ctrl', `type=unixio,path=${p.ctrl}`,
     '--tpmstate', `dir=${p.state}`,
-    '--flags', 'not-need-init,startup-clear',
+    '--flags', opts.startup === false ? 'not-need-init' : 'not-need-init,startup-clear',
     '--pid', `file=${p.pid}`,
     '--daemon',
   ]);
@@ -133,7 +135,7 @@ export async function startSimulator(opts: StartOptions = {}): Promise<Simulator
     tpm2,
     stop: () => stopSimulator(dir),
   };
-  if (opts.provision === false) return sim;
+  if (opts.provision === false || opts.startup === false) return sim;
   try {
     const hcl = opts.hclReport ?? new Uint8Array(await readFile(DEFAULT_HCL_REPORT));
     await writeFile(p.hcl, hcl);

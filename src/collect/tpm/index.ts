@@ -18,7 +18,7 @@ export { HCL_NV_INDEX, AZURE_AK_HANDLE, AZURE_EK_HANDLE } from './constants.js';
 export interface ReadTpmEvidenceOptions {
   /** Transport string; default $CVM_ATTEST_TPM, else device:/dev/tpmrm0. */
   readonly transport?: string;
-  /** Take a fresh quote (default true). Ignored for file: (the recorded quote, if any, is returned). */
+  /** Take a fresh quote (default true). For file:, false drops the recorded quote; otherwise it is returned when recorded. */
   readonly quote?: boolean;
   /** Quote nonce, 1-64 bytes; default 32 random bytes. */
   readonly nonce?: Uint8Array;
@@ -61,7 +61,8 @@ export async function readTpmEvidence(options: ReadTpmEvidenceOptions = {}): Pro
   const spec = resolveTransportSpec(options.transport);
   if (spec.kind === 'file') {
     const r = await readReplay(spec.path);
-    return { transport: spec.spec, hclReport: r.hclReport, ...(r.quote ? { quote: r.quote } : {}), replayed: true, timings: { totalMs: performance.now() - t0 } };
+    const withQuote = r.quote && options.quote !== false;
+    return { transport: spec.spec, hclReport: r.hclReport, ...(withQuote ? { quote: r.quote } : {}), replayed: true, timings: { totalMs: performance.now() - t0 } };
   }
   // One deadline for the whole collection; each operation opens and closes its own connection.
   const signal = operationSignal(options);
