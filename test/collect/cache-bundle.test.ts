@@ -180,3 +180,51 @@ describe('evidence bundle', () => {
     await assert.rejects(readBundle(dir), /not JSON/);
   });
 });
+
+describe('fuzz: bundle and cache readers never throw anything but InputError / never serve junk', () => {
+  test('random or mutated manifest.json: InputError or a consistent read', async () => {
+    const fc = (await import('fast-check')).default;
+    const dir = join(tmp(), 'b');
+    const evidence: Evidence = {
+      hclReport: fx('azure-hcl/genoa/hcl-report.bin'), vcekPem: genoaVcek, chainPem: genoaChain,
+      quote: { message: Buffer.from('m'), signature: Buffer.from('s'), nonce: Buffer.from('n'), pcrs: new Array<string>(24).fill('').map((_v, i) => (i < 8 ? 'ab'.repeat(32) : '')), pcrSelection: [0, 1, 2, 3, 4, 5, 6, 7] },
+      warnings: [], replayed: false, transport: 't', certificateSource: 'imds',
+    };
+    await writeBundle(dir, evidence);
+    const manifest = readFileSync(join(dir, 'manifest.json'), 'utf8');
+    await fc.assert(fc.asyncProperty(fc.oneof(
+      fc.json(),
+      fc.tuple(fc.nat(manifest.length - 1), fc.string({ maxLength: 8 })).map(([i, s]) => manifest.slice(0, i) + s + manifest.slice(i + 1)),
+    ), async (text) => {
+      writeFileSync(join(dir, 'manifest.json'), text);
+      try {
+        const { evidence: back } = await readBundle(dir);
+        assert.deepEqual(Buffer.from(back.hclReport), Buffer.from(evidence.hclReport));
+      } catch (e) {
+        if (!(e instanceof InputError)) throw e;
+      }
+    }), { numRuns: 150 });
+  });
+
+  test('random cache file contents: undefined or the stored certificates', async () => {
+    const fc = (await import('fast-check')).default;
+    const cache = new CertificateCache(tmp());
+    await cache.put(key, certs);
+    const good = readFileSync(cache.fileFor(key), 'utf8');
+    await fc.assert(fc.asyncProperty(fc.oneof(
+      fc.json(),
+      fc.tuple(fc.nat(good.length - 1), fc.string({ maxLength: 4 })).map(([i, s]) => good.slice(0, i) + s + good.slice(i + 1)),
+    ), async (text) => {
+      writeFileSync(cache.fileFor(key), text);
+      const hit = await cache.get(key);
+      if (hit) {
+        assert.equal(hit.entry.tcbm, key.reportedTcb);
+        assert.equal(pemCount(hit.entry.chainPem), 2);
+      }
+    }), { numRuns: 200 });
+  });
+});
+
+function pemCount(t: string): number {
+  return (t.match(/-----BEGIN CERTIFICATE-----/g) ?? []).length;
+}
