@@ -29,8 +29,14 @@ export const engine: Engine = {
       throw e;
     }
   },
-  async createSinks() {
-    // TODO(integration): src/sinks/index.ts createSinks once it lands.
-    throw new SettingsError('publicSettings.sinks', 'sinks are not available in this build yet');
+  async createSinks(settings, ctx) {
+    const { createSinks } = await import('../sinks/index.js');
+    try {
+      const set = await createSinks(settings, { stateDir: ctx.stateDir, logger: ctx.logger, signal: ctx.signal, agentVersion: ctx.agentVersion });
+      return { deliver: (o) => set.deliver(o as Parameters<typeof set.deliver>[0]), close: () => set.close() };
+    } catch (e) {
+      if (e instanceof ParseError) throw new SettingsError('publicSettings.sinks', e.message, { cause: e });
+      throw e;
+    }
   },
 };

@@ -6,7 +6,7 @@
 //     last-run.json             summary of the last run (verdict, status, times)
 //     jitter-seed               random per-VM seed of the run jitter (stable across updates)
 //     cache/                    IMDS certificate cache (collector)
-//     sinks/                    sinks' spool and alert state
+//     sinks/                    sinks' spool and alert state (created by the sinks)
 // `update` copies state/ from the old version's folder; `uninstall` deletes it (logs are kept).
 import { mkdirSync, readFileSync, existsSync, cpSync, rmSync, readdirSync } from 'node:fs';
 import { randomBytes, createHash } from 'node:crypto';

@@ -28,8 +28,11 @@ export interface Engine {
   attest(o: { tpm?: string; imdsEndpoint?: string; policy?: unknown; cacheDir: string; quote: boolean; signal: AbortSignal }): Promise<OutcomeLike>;
   /** Throws SettingsError (naming the setting) when the policy is invalid. */
   buildPolicy(o: { policy?: Readonly<Record<string, unknown>>; minimumTcb?: Readonly<Record<string, number>>; from: string }): Promise<unknown>;
-  createSinks(settings: unknown, ctx: { stateDir: string; logger: HandlerContext['logger']; signal: AbortSignal }): Promise<SinkSetLike | undefined>;
+  createSinks(settings: unknown, ctx: { stateDir: string; logger: HandlerContext['logger']; signal: AbortSignal; agentVersion: string }): Promise<SinkSetLike | undefined>;
 }
+
+/** Set by scripts/package.mjs (esbuild define); 'dev' when run from source. */
+export const EXTENSION_VERSION = process.env['CVM_ATTEST_VERSION'] ?? 'dev';
 
 /** Wait for the heartbeat: the agent calls a heartbeat older than 10 minutes Unresponsive. */
 export const HEARTBEAT_REFRESH_MS = 4 * 60 * 1000;
@@ -43,6 +46,8 @@ export interface WorkerOptions {
   readonly lockWaitMs?: number;
   /** Test hook: milliseconds per "minute" of intervalMinutes. */
   readonly minuteMs?: number;
+  /** Stops the worker like SIGTERM does (in-process use). */
+  readonly signal?: AbortSignal;
 }
 
 export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<number> {
@@ -52,10 +57,13 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   process.on('SIGHUP', () => undefined); // the agent's session going away is not a reason to stop
+  o.signal?.addEventListener('abort', () => stop.abort(), { once: true });
 
   const lock = await acquireWorkerLock(workerLockName(env.libDir, env.name), o.lockWaitMs ?? 3000, stop.signal);
   if (!lock) {
     logger.info('another worker holds the lock; exiting', { seq: o.seq });
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
     return 0;
   }
   const startTime = procStartTime(process.pid) ?? 0;
@@ -92,7 +100,7 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
     const sinkSettings = deepMerge(s.sinks, loaded.protectedSettings.sinks);
     if (sinkSettings !== undefined) {
       try {
-        sinks = await o.engine.createSinks(sinkSettings, { stateDir: paths.sinksDir, logger, signal: stop.signal });
+        sinks = await o.engine.createSinks(sinkSettings, { stateDir: paths.stateDir, logger, signal: stop.signal, agentVersion: EXTENSION_VERSION });
       } catch (e) {
         const m = e instanceof CvmAttestError ? e.message : `sinks: ${(e as Error).message}`;
         writeStatus(env, o.seq, errorStatus({ name: env.name, status: 'error', code: StatusCode.Settings, message: `cvm-attest is not running: ${m}`, now: ctx.now() }));
@@ -182,6 +190,8 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
     await sinks?.close?.().catch(() => undefined);
     removeWorkerRecord(paths, process.pid);
     await lock.release();
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
     logger.info('worker stopped', { seq: o.seq });
   }
 }

@@ -1,0 +1,289 @@
+// The protocol parts on their own: HandlerEnvironment, settings (fuzzed), sequence numbers, protected
+// settings decryption with a real openssl-made certificate, status builders (checked by the agent's
+// own parse_ext_status), atomic writes, the single-instance lock, and the worker loop.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, readFileSync, readdirSync, mkdirSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { parseHandlerEnvironment } from '../../src/extension/handler-environment.js';
+import { parseSettingsFile, validatePublicSettings, validateProtectedSettings, resolveSequenceNumber, SettingsError, deepMerge } from '../../src/extension/settings.js';
+import { decryptProtectedSettings } from '../../src/extension/protected-settings.js';
+import { outcomeStatus, errorStatus, transitioningStatus, statusFile, heartbeatFile, claimsJson, topMessage, sub, type OutcomeStatusInput } from '../../src/extension/status.js';
+import { writeFileAtomicSync } from '../../src/extension/atomic-file.js';
+import { acquireWorkerLock, workerLockName } from '../../src/extension/lock.js';
+import { jitterMs } from '../../src/extension/state.js';
+import { runWorker, type Engine } from '../../src/extension/worker.js';
+import { makeContext } from '../../src/extension/handlers.js';
+import { createExtLogger } from '../../src/extension/logger.js';
+import type { VerificationResult, CheckResult } from '../../src/verify/result.js';
+import { agentPythonPath, startAgentHarness, root, type AgentHarness } from './agent-harness.js';
+
+const tmp = (p: string) => mkdtempSync(join(tmpdir(), p));
+
+function result(verdict: 'pass' | 'fail', extra: Partial<VerificationResult> = {}): VerificationResult {
+  const checks: CheckResult[] = [
+    { id: 'signature', group: 'signature', status: 'pass', reason: 'VCEK signature over the report verifies' },
+    { id: 'chain', group: 'chain', status: 'pass', reason: 'VCEK -> ASK -> pinned ARK (Genoa)' },
+    { id: 'tcb', group: 'tcb', status: 'pass', reason: 'TCB matches' },
+    { id: 'policy.debug', group: 'policy', status: verdict === 'pass' ? 'pass' : 'fail', reason: verdict === 'pass' ? 'debug off' : 'POLICY.DEBUG is set' },
+    { id: 'freshness', group: 'freshness', status: 'skip', reason: 'no quote' },
+  ];
+  return {
+    verdict, product: 'Genoa', checks, warnings: [], verifiedAt: '2026-11-28T12:00:00.000Z', certificates: [],
+    policy: { hash: 'ab'.repeat(32) },
+    claims: { 'x-ms-sevsnpvm-bootloader-svn': 10, 'x-ms-sevsnpvm-tee-svn': 0, 'x-ms-sevsnpvm-snpfw-svn': 23, 'x-ms-sevsnpvm-microcode-svn': 84, 'x-ms-sevsnpvm-launchmeasurement': 'f5'.repeat(48), 'x-ms-sevsnpvm-is-debuggable': verdict !== 'pass' },
+    ...extra,
+  };
+}
+
+describe('HandlerEnvironment.json', () => {
+  const doc = (he: unknown) => JSON.stringify([{ name: 'Pub.Type', version: 1.0, handlerEnvironment: he }]);
+  test('paths come from the file; libDir is configFolder/../..', () => {
+    const e = parseHandlerEnvironment(doc({ logFolder: '/var/log/azure/Pub.Type', configFolder: '/lib/wa/Pub.Type-1.0.0/config', statusFolder: '/lib/wa/Pub.Type-1.0.0/status', heartbeatFile: '/lib/wa/Pub.Type-1.0.0/heartbeat.log' }), '/lib/wa/Pub.Type-1.0.0');
+    assert.equal(e.name, 'Pub.Type');
+    assert.equal(e.libDir, '/lib/wa');
+    assert.equal(e.statusFolder, '/lib/wa/Pub.Type-1.0.0/status');
+  });
+  test('missing keys, bad JSON, huge input: ParseError, never a TypeError', () => {
+    for (const t of ['', '{', '[]', '[{}]', doc({}), doc({ logFolder: 3 }), doc(null), 'x'.repeat(70_000)]) {
+      assert.throws(() => parseHandlerEnvironment(t, '/x'), (e: Error) => e.name === 'ParseError', t.slice(0, 30));
+    }
+  });
+});
+
+describe('settings', () => {
+  test('defaults', () => {
+    const s = validatePublicSettings({});
+    assert.deepEqual([s.intervalMinutes, s.jitterPercent, s.freshness, s.statusOnFailure], [60, 10, true, 'error']);
+  });
+  test('the settings file: empty (seq 0), nulls, protected settings', () => {
+    assert.deepEqual(parseSettingsFile(''), { publicSettings: {}, protectedSettings: null, protectedSettingsCertThumbprint: null });
+    const n = parseSettingsFile(JSON.stringify({ runtimeSettings: [{ handlerSettings: { publicSettings: null, protectedSettings: null, protectedSettingsCertThumbprint: null } }] }));
+    assert.equal(n.protectedSettings, null);
+    const p = parseSettingsFile(JSON.stringify({ runtimeSettings: [{ handlerSettings: { publicSettings: { intervalMinutes: 5 }, protectedSettings: 'MIIB', protectedSettingsCertThumbprint: 'ab'.repeat(20) } }] }));
+    assert.equal(p.protectedSettingsCertThumbprint, 'AB'.repeat(20));
+    assert.equal(p.publicSettings['intervalMinutes'], 5);
+  });
+  test('every bad setting is a SettingsError naming it', () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ intervalMinutes: 0 }, 'publicSettings.intervalMinutes'], [{ intervalMinutes: '60' }, 'publicSettings.intervalMinutes'],
+      [{ jitterPercent: 51 }, 'publicSettings.jitterPercent'], [{ statusOnFailure: 'fail' }, 'publicSettings.statusOnFailure'],
+      [{ freshness: 'yes' }, 'publicSettings.freshness'], [{ tpm: '/dev/tpm0' }, 'publicSettings.tpm'],
+      [{ imdsEndpoint: 'ftp://x' }, 'publicSettings.imdsEndpoint'], [{ minimumTcb: { snp: 300 } }, 'publicSettings.minimumTcb.snp'],
+      [{ minimumTcb: { cpu: 1 } }, 'publicSettings.minimumTcb.cpu'], [{ policy: [] }, 'publicSettings.policy'],
+      [{ sinks: 'x' }, 'publicSettings.sinks'], [{ intervalMinute: 5 }, 'publicSettings.intervalMinute'], [{ logLevel: 'trace' }, 'publicSettings.logLevel'],
+    ];
+    for (const [pub, name] of cases) {
+      assert.throws(() => validatePublicSettings(pub), (e: unknown) => e instanceof SettingsError && e.setting === name && e.message.includes(name), JSON.stringify(pub));
+    }
+    assert.throws(() => validateProtectedSettings({ secret: 1 }), (e: unknown) => e instanceof SettingsError && e.setting === 'protectedSettings.secret');
+    assert.throws(() => parseSettingsFile('{"runtimeSettings":[{"handlerSettings":{"protectedSettings":"AAAA","protectedSettingsCertThumbprint":"xyz"}}]}'), SettingsError);
+  });
+  test('Guest Attestation settings are accepted with a note', () => {
+    const s = validatePublicSettings({ AttestationConfig: { MaaSettings: { maaEndpoint: '', maaTenantName: 'GuestAttestation' } } });
+    assert.match(s.notes[0] ?? '', /ignored/);
+  });
+  test('fuzz: any JSON yields settings or a SettingsError, nothing else', () => {
+    fc.assert(fc.property(fc.jsonValue(), fc.jsonValue(), (a, b) => {
+      for (const text of [JSON.stringify({ runtimeSettings: [{ handlerSettings: { publicSettings: a } }] }), JSON.stringify(a), JSON.stringify({ runtimeSettings: b })]) {
+        try {
+          validatePublicSettings(parseSettingsFile(text).publicSettings);
+        } catch (e) {
+          if (!(e instanceof SettingsError)) throw e;
+        }
+      }
+    }), { numRuns: 500 });
+  });
+  test('deepMerge: protected sinks over public', () => {
+    assert.deepEqual(deepMerge({ a: { x: 1, y: 2 }, l: [1] }, { a: { y: 3 }, l: [2] }), { a: { x: 1, y: 3 }, l: [2] });
+  });
+  test('sequence number: ConfigSequenceNumber, else the highest N.settings', () => {
+    const d = tmp('seq-');
+    assert.equal(resolveSequenceNumber({}, d), 0);
+    for (const n of ['1.settings', '10.settings', '2.settings', 'x.settings', 'HandlerState']) writeFileSync(join(d, n), '');
+    assert.equal(resolveSequenceNumber({}, d), 10);
+    assert.equal(resolveSequenceNumber({ ConfigSequenceNumber: '3' }, d), 3);
+    assert.throws(() => resolveSequenceNumber({ ConfigSequenceNumber: '-1' }, d), SettingsError);
+  });
+});
+
+describe('protected settings (openssl cms, as the platform encrypts them)', () => {
+  const lib = tmp('lib-');
+  let thumb = '';
+  let other = '';
+  before(() => {
+    const mk = (n: string) => {
+      execFileSync('openssl', ['req', '-x509', '-nodes', '-newkey', 'rsa:2048', '-subj', `/CN=${n}`, '-days', '2', '-keyout', join(lib, `${n}.key`), '-out', join(lib, `${n}.pem`)], { stdio: 'ignore' });
+      const t = execFileSync('openssl', ['x509', '-in', join(lib, `${n}.pem`), '-noout', '-fingerprint', '-sha1'], { encoding: 'utf8' }).trim().split('=')[1]!.replaceAll(':', '');
+      writeFileSync(join(lib, `${t}.crt`), readFileSync(join(lib, `${n}.pem`)));
+      writeFileSync(join(lib, `${t}.prv`), readFileSync(join(lib, `${n}.key`)), { mode: 0o600 });
+      return t;
+    };
+    thumb = mk('tenant');
+    other = mk('other');
+  });
+  const encrypt = (obj: unknown, cert = 'tenant') => execFileSync('openssl', ['cms', '-encrypt', '-binary', '-outform', 'DER', '-aes256', join(lib, `${cert}.pem`)], { input: JSON.stringify(obj) }).toString('base64');
+
+  test('decrypts with <thumbprint>.crt/.prv of the library folder', async () => {
+    const v = await decryptProtectedSettings({ protectedSettings: encrypt({ policy: { allowDebug: false } }), thumbprint: thumb.toLowerCase(), libDir: lib });
+    assert.deepEqual(v, { policy: { allowDebug: false } });
+  });
+  test('wrong certificate, missing files, garbage: SettingsError without the plaintext', async () => {
+    const secret = 'S3cr3t-value';
+    await assert.rejects(decryptProtectedSettings({ protectedSettings: encrypt({ secret }, 'other'), thumbprint: thumb, libDir: lib }),
+      (e: Error) => e instanceof SettingsError && !e.message.includes(secret) && /cannot be decrypted/.test(e.message));
+    await assert.rejects(decryptProtectedSettings({ protectedSettings: encrypt({}), thumbprint: 'AB'.repeat(20), libDir: lib }), /is not in/);
+    await assert.rejects(decryptProtectedSettings({ protectedSettings: Buffer.from('not cms').toString('base64'), thumbprint: other, libDir: lib }), SettingsError);
+    await assert.rejects(decryptProtectedSettings({ protectedSettings: '', thumbprint: other, libDir: lib }), SettingsError);
+  });
+  after(() => rmSync(lib, { recursive: true, force: true }));
+});
+
+describe('status files', () => {
+  const base: OutcomeStatusInput = { name: 'Pub.Type', result: result('pass'), statusOnFailure: 'error', now: new Date('2026-11-28T12:00:00Z'), nextRunAt: new Date('2026-11-28T13:03:00Z'), identity: { vmId: '390cbcf5-6c67-4d9b-98ef-c3f1699cc8fc' } };
+  test('verdict and key facts first, under 1024 characters', () => {
+    const m = topMessage(base);
+    assert.match(m, /^PASS: genuine AMD SEV-SNP \(Genoa\)/);
+    assert.ok(m.indexOf('TCB bl=10 tee=0 snp=23 ucode=84') < 200);
+    assert.ok(m.includes('next run 2026-11-28T13:03:00Z'));
+    const long = topMessage({ ...base, warnings: Array.from({ length: 100 }, (_, i) => `warning ${i} `.repeat(5)) });
+    assert.ok(long.length <= 1024);
+    assert.match(long, /^PASS/);
+  });
+  test('failure: the configured status, failed checks named, one substatus per group, claims JSON < 10 KiB', () => {
+    const big = { ...result('fail').claims, 'x-ms-runtime': { blob: 'x'.repeat(50_000) }, other: 'y'.repeat(20_000) };
+    const [e] = outcomeStatus({ ...base, result: result('fail', { claims: big }), statusOnFailure: 'warning', deliveries: [{ name: 'azureMonitor', status: 'queued', message: '429, retrying', queueDepth: 3 }], alerts: [{ AlertName: 'DebugEnabled', AlertSeverity: 'High', Description: 'debug on' }] });
+    assert.equal(e.status.status, 'warning');
+    assert.equal(e.status.code, 1);
+    assert.match(e.status.formattedMessage.message, /^FAIL: 1 check failed: policy\.debug/);
+    const names = e.status.substatus.map((s) => s.name);
+    assert.deepEqual(names, ['check: signature', 'check: chain', 'check: tcb', 'check: freshness', 'check: policy', 'sink: azureMonitor', 'alert: DebugEnabled', 'claims']);
+    assert.equal(e.status.substatus.find((s) => s.name === 'check: policy')?.status, 'warning');
+    assert.equal(e.status.substatus.find((s) => s.name === 'sink: azureMonitor')?.status, 'warning');
+    const claims = e.status.substatus.at(-1)!.formattedMessage.message;
+    assert.ok(claims.length < 10 * 1024);
+    assert.equal(JSON.parse(claims)['x-ms-sevsnpvm-tee-svn'], 0, 'small claims kept');
+    assert.ok(claimsJson({ k: 'z'.repeat(100_000) }).length < 10 * 1024);
+  });
+
+  describe('every kind passes the agent\'s own parse_ext_status', () => {
+    const py = agentPythonPath();
+    let agent: AgentHarness | undefined;
+    before(() => { if (!py.skip) agent = startAgentHarness(py.path as string); });
+    after(async () => { await agent?.close(); });
+    test('transitioning, success, warning, error (settings, collection), disable, huge substatus', async (t) => {
+      if (!agent) return t.skip(py.skip);
+      const now = new Date();
+      const docs = {
+        transitioning: transitioningStatus('P.T', 'Enable', 'starting', now),
+        success: outcomeStatus(base),
+        warning: outcomeStatus({ ...base, result: result('fail'), statusOnFailure: 'warning' }),
+        error: outcomeStatus({ ...base, result: result('fail') }),
+        settings: errorStatus({ name: 'P.T', status: 'error', code: 2, message: 'setting publicSettings.x: bad', now }),
+        collection: errorStatus({ name: 'P.T', status: 'warning', code: 3, message: 'evidence could not be collected', nextRunAt: now, deliveries: [{ name: 'syslog', status: 'failed', message: 'no socket', queueDepth: 1 }], now }),
+        disable: statusFile({ name: 'P.T', operation: 'Disable', status: 'success', code: 0, message: 'disabled', now }),
+        huge: statusFile({ name: 'P.T', operation: 'Enable', status: 'success', code: 0, message: 'm'.repeat(5000), substatus: Array.from({ length: 40 }, (_, i) => sub(`s${i}`, 'success', 'q'.repeat(20_000))), now }),
+      };
+      const dir = tmp('st-');
+      for (const [k, d] of Object.entries(docs)) {
+        const f = join(dir, `${k}.status`);
+        writeFileSync(f, JSON.stringify(d));
+        const r = await agent.call<{ ok: boolean; status: string; error?: string; message: string; substatus: unknown[] }>({ op: 'parse_status', path: f });
+        assert.equal(r.ok, true, `${k}: ${r.error}`);
+        assert.equal(r.status, d[0].status.status, k);
+        assert.ok(r.message.length <= 1024, k);
+      }
+      assert.ok(JSON.stringify(docs.huge).length < 128 * 1024, 'substatus past the agent limit is dropped by us first');
+      // and a broken one is rejected, so the check above can fail
+      writeFileSync(join(dir, 'bad.status'), JSON.stringify([{ status: { status: 'success', formattedMessage: { message: 'no lang' } } }]));
+      const bad = await agent.call<{ ok: boolean }>({ op: 'parse_status', path: join(dir, 'bad.status') });
+      assert.equal(bad.ok, false);
+    });
+  });
+  test('heartbeat shape', () => {
+    assert.deepEqual(heartbeatFile('Ready', 'ok'), [{ version: 1, heartbeat: { status: 'Ready', code: 0, formattedMessage: { lang: 'en-US', message: 'ok' } } }]);
+  });
+});
+
+describe('files, lock, jitter', () => {
+  test('atomic write leaves no temp file and replaces content', () => {
+    const d = tmp('aw-');
+    const f = join(d, '0.status');
+    writeFileAtomicSync(f, 'one');
+    writeFileAtomicSync(f, 'two');
+    assert.equal(readFileSync(f, 'utf8'), 'two');
+    assert.deepEqual(readdirSync(d), ['0.status']);
+  });
+  test('the lock admits one holder and is freed when the holder is killed -9', async () => {
+    const name = workerLockName(tmp('lk-'), 'P.T');
+    const a = await acquireWorkerLock(name);
+    assert.ok(a);
+    assert.equal(await acquireWorkerLock(name, 200), undefined);
+    await a.release();
+    const b = await acquireWorkerLock(name);
+    assert.ok(b);
+    await b.release();
+    // a child process holds it; SIGKILL frees it
+    const child = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(name)}, () => console.log('held'))`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    await new Promise((r) => child.stdout.once('data', r));
+    assert.equal(await acquireWorkerLock(name, 100), undefined);
+    child.kill('SIGKILL');
+    const c = await acquireWorkerLock(name, 2000);
+    assert.ok(c, 'released by the kernel');
+    await c.release();
+  });
+  test('jitter: stable per key, within the span, spread across keys', () => {
+    const h = 3_600_000;
+    assert.equal(jitterMs(h, 10, 'vm-a'), jitterMs(h, 10, 'vm-a'));
+    const vals = Array.from({ length: 200 }, (_, i) => jitterMs(h, 10, `vm-${i}`));
+    assert.ok(vals.every((v) => v >= 0 && v < h / 10));
+    assert.ok(new Set(vals.map((v) => Math.floor(v / 60_000))).size > 4, 'spread over minutes');
+    assert.equal(jitterMs(h, 0, 'x'), 0);
+  });
+});
+
+describe('worker loop (in-process, engine double for timing only; real parts in agent.test.ts)', () => {
+  test('attests at once, then every interval; rewrites status and heartbeat each run; stops on abort', async () => {
+    const ext = tmp('wk-');
+    const lib = join(ext, '..');
+    for (const d of ['config', 'status']) mkdirSync(join(ext, d), { recursive: true });
+    writeFileSync(join(ext, 'config', '0.settings'), JSON.stringify({ runtimeSettings: [{ handlerSettings: { publicSettings: { intervalMinutes: 1, jitterPercent: 0 } } }] }));
+    writeFileSync(join(ext, 'mrseq'), '0');
+    writeFileSync(join(ext, 'HandlerEnvironment.json'), JSON.stringify([{ name: 'P.T', version: 1, handlerEnvironment: { logFolder: join(ext, 'log'), configFolder: join(ext, 'config'), statusFolder: join(ext, 'status'), heartbeatFile: join(ext, 'heartbeat.log') } }]));
+    const { loadHandlerEnvironment } = await import('../../src/extension/handler-environment.js');
+    const env = loadHandlerEnvironment(ext);
+    assert.equal(env.libDir, lib);
+    const logger = createExtLogger({ logFolder: env.logFolder, operation: 'worker' });
+    const ctx = makeContext(env, logger, {});
+    let runs = 0;
+    const seen: string[] = [];
+    const engine: Engine = {
+      async attest() { runs++; return { result: result(runs % 2 ? 'pass' : 'fail'), warnings: [] }; },
+      async buildPolicy() { return undefined; },
+      async createSinks() { return undefined; },
+    };
+    const stop = new AbortController();
+    const done = runWorker(ctx, { seq: 0, engine, minuteMs: 40, signal: stop.signal });
+    const deadline = Date.now() + 3000;
+    while (runs < 4 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+      try { seen.push(JSON.parse(readFileSync(join(ext, 'status', '0.status'), 'utf8'))[0].status.status); } catch { /* not yet */ }
+    }
+    stop.abort();
+    assert.equal(await done, 0);
+    assert.ok(runs >= 4, `runs ${runs}`);
+    assert.ok(seen.includes('success') && seen.includes('error'), 'status rewritten after every run');
+    assert.equal(JSON.parse(readFileSync(join(ext, 'heartbeat.log'), 'utf8'))[0].heartbeat.status, 'Ready');
+    assert.equal(readdirSync(join(ext, 'state')).includes('worker.json'), false, 'record removed on stop');
+    const after = runs;
+    await new Promise((r) => setTimeout(r, 150));
+    assert.equal(runs, after, 'no run after stop');
+    await logger.close();
+    const lines = readFileSync(join(ext, 'log', 'cvm-attest.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.ok(lines.some((l) => l['message'] === 'attestation run' && l['op'] === 'worker'));
+  });
+});
+void root;
