@@ -176,6 +176,7 @@ describe('status files', () => {
     after(async () => { await agent?.close(); });
     test('transitioning, success, warning, error (settings, collection), disable, huge substatus', async (t) => {
       if (!agent) return t.skip(py.skip);
+      const h: AgentHarness = agent;
       const now = new Date();
       const docs = {
         transitioning: transitioningStatus('P.T', 'Enable', 'starting', now),
@@ -191,7 +192,8 @@ describe('status files', () => {
       for (const [k, d] of Object.entries(docs)) {
         const f = join(dir, `${k}.status`);
         writeFileSync(f, JSON.stringify(d));
-        const r = await agent.call<{ ok: boolean; status: string; error?: string; message: string; substatus: unknown[] }>({ op: 'parse_status', path: f });
+        type Parsed = { ok: boolean; status: string; error?: string; message: string; substatus: unknown[] };
+        const r: Parsed = await h.call<Parsed>({ op: 'parse_status', path: f });
         assert.equal(r.ok, true, `${k}: ${r.error}`);
         assert.equal(r.status, d[0].status.status, k);
         assert.ok(r.message.length <= 1024, k);
@@ -199,7 +201,7 @@ describe('status files', () => {
       assert.ok(JSON.stringify(docs.huge).length < 128 * 1024, 'substatus past the agent limit is dropped by us first');
       // and a broken one is rejected, so the check above can fail
       writeFileSync(join(dir, 'bad.status'), JSON.stringify([{ status: { status: 'success', formattedMessage: { message: 'no lang' } } }]));
-      const bad = await agent.call<{ ok: boolean }>({ op: 'parse_status', path: join(dir, 'bad.status') });
+      const bad = await h.call<{ ok: boolean }>({ op: 'parse_status', path: join(dir, 'bad.status') });
       assert.equal(bad.ok, false);
     });
   });
