@@ -1,0 +1,319 @@
+// `cvm-attest status`: what the extension on this VM (or in the demo's folder) last did, read from the
+// files it keeps, without side effects: nothing is created, locked, signalled or rewritten.
+//   status/<seq>.status   the last result as the portal shows it (verdict, checks, sinks, alerts)
+//   state/last-run.json   when the worker last ran and when it runs next
+//   state/worker.json     the worker's pid, checked against /proc the way the handlers check it
+//   state/sinks/...       spooled records per sink (queue depth), dropped count, alert drift state
+import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
+import { join, resolve, basename } from 'node:path';
+import type { CliCommand } from '../command.js';
+import { ExitCode, InputError } from '../../errors.js';
+
+/** Where the Azure Linux agent unpacks extensions. */
+export const WAAGENT_LIB = '/var/lib/waagent';
+/** `Publisher.Type` of this extension (HandlerManifest.json). */
+export const HANDLER_NAME = 'CvmAttest.Security.SnpAttestation';
+
+export interface SinkView {
+  readonly name: string;
+  readonly queueDepth: number;
+  readonly dropped: number;
+  /** From the last status written by the worker (the sinks keep delivery times in memory only). */
+  readonly status?: string;
+  readonly message?: string;
+  readonly lastDeliveryAt?: string;
+}
+
+export interface AlertView {
+  readonly name: string;
+  readonly severity: string;
+  readonly description: string;
+}
+
+export interface StatusView {
+  readonly extensionDir: string;
+  readonly handlerName: string;
+  readonly seq?: number;
+  readonly result?: {
+    readonly operation: string;
+    readonly status: string;
+    readonly code: number;
+    readonly at: string;
+    readonly message: string;
+    readonly checks: readonly { readonly name: string; readonly status: string; readonly message: string }[];
+    readonly claims?: Readonly<Record<string, unknown>>;
+  };
+  readonly lastRun?: { readonly at?: string; readonly nextRunAt?: string; readonly summary?: string };
+  readonly worker: { readonly running: boolean; readonly pid?: number; readonly seq?: number; readonly startedAt?: string; readonly note: string };
+  readonly heartbeat?: { readonly status: string; readonly message: string; readonly modifiedAt: string };
+  readonly sinks: readonly SinkView[];
+  readonly alerts: readonly AlertView[];
+  /** Alert conditions still active (raised once, not repeated while they last). */
+  readonly activeAlertConditions: readonly { readonly key: string; readonly since: string }[];
+  readonly htmlReport?: string;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function readJsonFile(path: string, max = 1024 * 1024): unknown {
+  try {
+    const st = statSync(path);
+    if (!st.isFile() || st.size > max) return undefined;
+    return JSON.parse(readFileSync(path, 'utf8').replace(/^\uFEFF/, '')) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function str(o: Record<string, unknown>, k: string): string | undefined {
+  const v = o[k];
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** The newest `<lib>/<handlerName>-<version>` folder (by version, then mtime), if any. */
+export function findInstallation(lib = WAAGENT_LIB, handlerName = HANDLER_NAME): string | undefined {
+  let names: string[];
+  try {
+    names = readdirSync(lib);
+  } catch {
+    return undefined;
+  }
+  const prefix = `${handlerName}-`.toLowerCase();
+  const found = names
+    .filter((n) => n.toLowerCase().startsWith(prefix) && /^\d+(\.\d+){0,3}$/.test(n.slice(prefix.length)))
+    .map((n) => join(lib, n))
+    .filter((d) => existsSync(join(d, 'HandlerEnvironment.json')));
+  const ver = (d: string) => basename(d).slice(prefix.length).split('.').map(Number);
+  found.sort((a, b) => {
+    const va = ver(a), vb = ver(b);
+    for (let i = 0; i < 4; i++) {
+      const d = (va[i] ?? 0) - (vb[i] ?? 0);
+      if (d !== 0) return d;
+    }
+    return statSync(a).mtimeMs - statSync(b).mtimeMs;
+  });
+  return found.at(-1);
+}
+
+/** --dir, else $AZURE_GUEST_AGENT_EXTENSION_PATH, else the newest installation under /var/lib/waagent. */
+export function resolveExtensionDir(dir: string | undefined, env: NodeJS.ProcessEnv = process.env, lib = WAAGENT_LIB): string {
+  const given = dir ?? env['AZURE_GUEST_AGENT_EXTENSION_PATH'];
+  if (given) {
+    const d = resolve(given);
+    if (!existsSync(join(d, 'HandlerEnvironment.json'))) {
+      throw new InputError('E_NO_INSTALLATION', `${d} is not a cvm-attest extension folder (no HandlerEnvironment.json); give the folder the Azure agent unpacked the extension into, e.g. --dir ${lib}/${HANDLER_NAME}-1.0.0`);
+    }
+    return d;
+  }
+  const found = findInstallation(lib);
+  if (!found) {
+    throw new InputError('E_NO_INSTALLATION', `no cvm-attest extension installation found under ${lib}/${HANDLER_NAME}-*; is the extension installed on this VM? (give --dir EXTENSION_DIR, or run \`npm run demo\` to see one)`);
+  }
+  return found;
+}
+
+function countSpool(dir: string): { depth: number; dropped: number } {
+  let depth = 0;
+  try {
+    for (const n of readdirSync(dir)) if (/^\d{20}-[A-Za-z0-9-]{1,64}\.json$/.test(n)) depth++;
+  } catch { /* no spool yet */ }
+  const st = readJsonFile(join(dir, 'state.json'));
+  const dropped = isObject(st) && typeof st['dropped'] === 'number' ? st['dropped'] : 0;
+  return { depth, dropped };
+}
+
+/** Spool folder name per sink (see src/sinks/azure-monitor.ts and syslog.ts). */
+const SPOOLS: Record<string, string> = { azureMonitor: 'azure-monitor', syslog: 'syslog' };
+
+function procStartTime(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (rest[0] === 'Z' || rest[0] === 'X') return undefined;
+    const v = Number(rest[19]);
+    return Number.isInteger(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isWorker(pid: number, startTime: number): boolean {
+  if (procStartTime(pid) !== startTime) return false;
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const i = argv.indexOf('handler');
+    return i >= 0 && argv[i + 1] === 'worker';
+  } catch {
+    return false;
+  }
+}
+
+/** Reads everything `status` shows. Pure reads: safe while the worker runs. */
+export function readStatusView(extensionDir: string): StatusView {
+  const dir = resolve(extensionDir);
+  const he = readJsonFile(join(dir, 'HandlerEnvironment.json'));
+  const first = Array.isArray(he) ? he[0] : he;
+  const henv = isObject(first) && isObject(first['handlerEnvironment']) ? first['handlerEnvironment'] : {};
+  const handlerName = isObject(first) && typeof first['name'] === 'string' ? first['name'] : HANDLER_NAME;
+  const statusFolder = resolve(dir, str(henv, 'statusFolder') ?? 'status');
+  const heartbeatFile = str(henv, 'heartbeatFile');
+
+  let seq: number | undefined;
+  try {
+    const t = readFileSync(join(dir, 'mrseq'), 'utf8').trim();
+    if (/^\d{1,9}$/.test(t)) seq = Number(t);
+  } catch { /* never enabled */ }
+  if (seq === undefined) {
+    try {
+      const seqs = readdirSync(statusFolder).map((n) => /^(\d{1,9})\.status$/.exec(n)?.[1]).filter((s): s is string => !!s).map(Number);
+      if (seqs.length) seq = Math.max(...seqs);
+    } catch { /* no status yet */ }
+  }
+
+  let result: StatusView['result'];
+  const sinkFromStatus = new Map<string, { status: string; message: string; lastDeliveryAt?: string }>();
+  const alerts: AlertView[] = [];
+  if (seq !== undefined) {
+    const doc = readJsonFile(join(statusFolder, `${seq}.status`));
+    const e = Array.isArray(doc) ? doc[0] : undefined;
+    const s = isObject(e) && isObject(e['status']) ? e['status'] : undefined;
+    if (isObject(e) && s) {
+      const fm = isObject(s['formattedMessage']) ? s['formattedMessage'] : {};
+      const checks: { name: string; status: string; message: string }[] = [];
+      let claims: Record<string, unknown> | undefined;
+      for (const x of Array.isArray(s['substatus']) ? s['substatus'] : []) {
+        if (!isObject(x)) continue;
+        const name = str(x, 'name') ?? '';
+        const xs = str(x, 'status') ?? '';
+        const m = isObject(x['formattedMessage']) ? str(x['formattedMessage'], 'message') ?? '' : '';
+        if (name.startsWith('check: ')) checks.push({ name: name.slice(7), status: xs, message: m });
+        else if (name.startsWith('sink: ')) {
+          const st = /^(\w+): (.*?)(?:; queue \d+)(?:; last delivery (\S+))?/.exec(m);
+          sinkFromStatus.set(name.slice(6), { status: st?.[1] ?? xs, message: st?.[2] ?? m, ...(st?.[3] ? { lastDeliveryAt: st[3] } : {}) });
+        } else if (name.startsWith('alert: ')) {
+          const i = m.indexOf(': ');
+          alerts.push({ name: name.slice(7), severity: i > 0 ? m.slice(0, i) : '', description: i > 0 ? m.slice(i + 2) : m });
+        } else if (name === 'claims') {
+          try { const c = JSON.parse(m) as unknown; if (isObject(c)) claims = c; } catch { /* cut or absent */ }
+        }
+      }
+      result = {
+        operation: str(s, 'operation') ?? '', status: str(s, 'status') ?? '', code: typeof s['code'] === 'number' ? s['code'] : -1,
+        at: str(e, 'timestampUTC') ?? '', message: str(fm, 'message') ?? '', checks, ...(claims ? { claims } : {}),
+      };
+    }
+  }
+
+  const stateDir = join(dir, 'state');
+  const lr = readJsonFile(join(stateDir, 'last-run.json'));
+  const lastRun = isObject(lr)
+    ? { ...(str(lr, 'at') ? { at: str(lr, 'at') } : {}), ...(str(lr, 'nextRunAt') ? { nextRunAt: str(lr, 'nextRunAt') } : {}), ...(str(lr, 'summary') ? { summary: str(lr, 'summary') } : {}) }
+    : undefined;
+
+  const wr = readJsonFile(join(stateDir, 'worker.json'));
+  let worker: StatusView['worker'];
+  if (isObject(wr) && Number.isInteger(wr['pid']) && Number.isInteger(wr['startTime'])) {
+    const pid = wr['pid'] as number;
+    const running = pid > 1 && isWorker(pid, wr['startTime'] as number);
+    worker = {
+      running, pid, ...(Number.isInteger(wr['seq']) ? { seq: wr['seq'] as number } : {}), ...(str(wr, 'startedAt') ? { startedAt: str(wr, 'startedAt') } : {}),
+      note: running ? 'running' : 'not running (recorded process is gone or is another process)',
+    };
+  } else {
+    worker = { running: false, note: result?.operation === 'Disable' ? 'not running (extension disabled)' : 'not running' };
+  }
+
+  let heartbeat: StatusView['heartbeat'];
+  if (heartbeatFile) {
+    const hp = resolve(dir, heartbeatFile);
+    const hb = readJsonFile(hp);
+    const h0 = Array.isArray(hb) && isObject(hb[0]) && isObject(hb[0]['heartbeat']) ? hb[0]['heartbeat'] : undefined;
+    if (h0) {
+      heartbeat = {
+        status: str(h0, 'status') ?? '', message: isObject(h0['formattedMessage']) ? str(h0['formattedMessage'], 'message') ?? '' : '',
+        modifiedAt: statSync(hp).mtime.toISOString(),
+      };
+    }
+  }
+
+  const sinksDir = join(stateDir, 'sinks');
+  const sinks: SinkView[] = [];
+  for (const [name, folder] of Object.entries(SPOOLS)) {
+    const spoolDir = join(sinksDir, 'spool', folder);
+    const fromStatus = sinkFromStatus.get(name);
+    if (!existsSync(spoolDir) && (!fromStatus || fromStatus.status === 'disabled')) continue;
+    const { depth, dropped } = countSpool(spoolDir);
+    sinks.push({ name, queueDepth: depth, dropped, ...(fromStatus ?? {}) });
+  }
+
+  const as = readJsonFile(join(sinksDir, 'alerts-state.json'));
+  const activeAlertConditions = isObject(as) && isObject(as['active'])
+    ? Object.entries(as['active']).filter(([, v]) => isObject(v)).map(([key, v]) => ({ key, since: str(v as Record<string, unknown>, 'since') ?? '' }))
+    : [];
+
+  const htmlCandidates = [join(stateDir, 'report.html'), join(stateDir, 'last-report.html')];
+  const htmlReport = htmlCandidates.find((p) => existsSync(p));
+
+  return {
+    extensionDir: dir, handlerName, ...(seq !== undefined ? { seq } : {}), ...(result ? { result } : {}), ...(lastRun ? { lastRun } : {}),
+    worker, ...(heartbeat ? { heartbeat } : {}), sinks, alerts, activeAlertConditions, ...(htmlReport ? { htmlReport } : {}),
+  };
+}
+
+function verdictOf(v: StatusView): string {
+  const r = v.result;
+  if (!r) return 'no result yet';
+  if (r.operation === 'Disable') return 'DISABLED';
+  if (r.status === 'transitioning') return 'RUNNING FIRST ATTESTATION';
+  if (r.message.startsWith('PASS')) return 'PASS';
+  if (r.message.startsWith('FAIL')) return 'FAIL';
+  return r.status.toUpperCase();
+}
+
+/** The text view: verdict first, then the facts an operator asks for, one per line. */
+export function renderStatusText(v: StatusView): string {
+  const out: string[] = [];
+  const r = v.result;
+  out.push(`cvm-attest status: ${verdictOf(v)}`);
+  out.push(`  extension      ${v.extensionDir} (${v.handlerName}${v.seq !== undefined ? `, settings seq ${v.seq}` : ''})`);
+  if (r) {
+    out.push(`  last result    ${r.status} (code ${r.code}) at ${r.at}`);
+    out.push(`  message        ${r.message}`);
+    for (const c of r.checks) out.push(`    ${c.status === 'success' ? 'ok  ' : c.status === 'warning' ? 'warn' : 'FAIL'} ${c.name}: ${c.message}`);
+  } else {
+    out.push('  last result    none yet (the extension was never enabled, or the first run has not finished)');
+  }
+  if (v.lastRun?.at) out.push(`  last run       ${v.lastRun.at}`);
+  out.push(`  next run       ${v.worker.running && v.lastRun?.nextRunAt ? v.lastRun.nextRunAt : v.worker.running ? 'after the first run' : 'none (worker not running)'}`);
+  out.push(`  worker         ${v.worker.note}${v.worker.pid !== undefined ? ` (pid ${v.worker.pid}${v.worker.startedAt ? `, started ${v.worker.startedAt}` : ''})` : ''}`);
+  if (v.heartbeat) out.push(`  heartbeat      ${v.heartbeat.status} at ${v.heartbeat.modifiedAt}: ${v.heartbeat.message}`);
+  if (v.sinks.length === 0) out.push('  sinks          none configured');
+  for (const s of v.sinks) {
+    out.push(`  sink ${s.name.padEnd(13)} queue ${s.queueDepth}${s.dropped ? `, dropped ${s.dropped}` : ''}; last delivery ${s.lastDeliveryAt ?? 'none recorded'}${s.status ? `; ${s.status}: ${s.message ?? ''}` : ''}`);
+  }
+  if (v.alerts.length === 0) out.push('  alerts         none raised by the last run');
+  for (const a of v.alerts) out.push(`  alert          ${a.severity} ${a.name}: ${a.description}`);
+  if (v.activeAlertConditions.length) out.push(`  active         ${v.activeAlertConditions.map((c) => `${c.key} since ${c.since}`).join('; ')}`);
+  if (v.htmlReport) out.push(`  HTML report    ${v.htmlReport}`);
+  return out.join('\n') + '\n';
+}
+
+const command: CliCommand = {
+  command: 'status',
+  describe: 'Show the last attestation result, the worker and the sinks of the extension on this VM',
+  builder: (y) => y
+    .option('dir', { type: 'string', describe: `extension folder (default: $AZURE_GUEST_AGENT_EXTENSION_PATH, else the newest ${WAAGENT_LIB}/${HANDLER_NAME}-*)` })
+    .option('format', { choices: ['text', 'json'] as const, default: 'text', describe: 'output format' })
+    .example('sudo cvm-attest status', 'on a VM with the extension installed')
+    .example('cvm-attest status --dir /tmp/cvm-attest-demo-XXXX/ext', "in a folder laid out like the agent's (the demo prints its path)")
+    .example('sudo cvm-attest status --format json | jq .result.status', 'machine-readable'),
+  async run(args) {
+    const dir = typeof args['dir'] === 'string' && args['dir'] !== '' ? args['dir'] : undefined;
+    const view = readStatusView(resolveExtensionDir(dir));
+    if (args['format'] === 'json') process.stdout.write(JSON.stringify(view, null, 2) + '\n');
+    else process.stdout.write(renderStatusText(view));
+    return ExitCode.Pass;
+  },
+};
+
+export default command;
