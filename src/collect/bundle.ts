@@ -1,7 +1,7 @@
 // Evidence bundles: a folder holding everything `verify --bundle` needs offline, with a manifest of
 // SHA-256 digests checked on read. Format: docs/collector.md.
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
 import { writeFileAtomic } from './cert-cache.js';
@@ -56,6 +56,8 @@ function parsePcrsJson(text: string): { pcrs: string[]; pcrSelection: number[] }
 /** Writes `evidence` into `dir` (created if needed); the manifest is written last. */
 export async function writeBundle(dir: string, evidence: Evidence, now: Date = new Date()): Promise<BundleManifest> {
   await mkdir(dir, { recursive: true, mode: 0o755 });
+  // Drop the old manifest first: a crash midway leaves no manifest (unreadable), never a stale one.
+  await rm(join(dir, 'manifest.json'), { force: true });
   const contents: Partial<Record<BundleFile, Uint8Array>> = {
     'hcl-report.bin': evidence.hclReport,
     'vcek.pem': Buffer.from(evidence.vcekPem),
@@ -71,7 +73,10 @@ export async function writeBundle(dir: string, evidence: Evidence, now: Date = n
   const files: Partial<Record<BundleFile, { sha256: string; size: number }>> = {};
   for (const name of BUNDLE_FILES) {
     const data = contents[name];
-    if (!data) continue;
+    if (!data) {
+      await rm(join(dir, name), { force: true }); // a previous bundle's member that this one lacks
+      continue;
+    }
     await writeFileAtomic(join(dir, name), data, 0o644);
     files[name] = { sha256: sha256(data), size: data.length };
   }

@@ -147,6 +147,14 @@ describe('evidence bundle', () => {
     assert.equal(back.quote, undefined);
   });
 
+  test('rewriting a folder drops the previous bundle\'s members this one lacks', async () => {
+    const dir = join(tmp(), 'b');
+    await writeBundle(dir, evidence());
+    const { quote: _q, instance: _i, ...rest } = evidence();
+    await writeBundle(dir, rest);
+    assert.deepEqual(readdirSync(dir).sort(), ['chain.pem', 'hcl-report.bin', 'manifest.json', 'vcek.pem']);
+  });
+
   test('one flipped byte in any file: E_BUNDLE_DIGEST (exit 2)', async () => {
     for (const name of ['hcl-report.bin', 'vcek.pem', 'quote.sig', 'pcrs.json', 'nonce.hex']) {
       const dir = join(tmp(), 'b');
