@@ -170,7 +170,10 @@ function renderVerdict(result: VerificationResult): string {
       ? `${plural(failing.length, 'check')} failed. The evidence must not be relied on.`
       : 'The verdict is FAIL. The evidence must not be relied on.';
   const notes: string[] = [];
-  if (!fresh) {
+  const replayed = freshness.find((c) => c.status === 'warn');
+  if (replayed) {
+    notes.push(`Freshness was not established now: ${replayed.reason}`);
+  } else if (!fresh) {
     notes.push('Freshness was not established: no vTPM quote over a fresh nonce was verified, so this evidence could have been recorded at any earlier boot.');
   }
   const counts = (['pass', 'fail', 'warn', 'skip'] as const)

@@ -142,3 +142,13 @@ test('property: no string in the evidence changes the markup, only the text', ()
     { numRuns: 300 },
   );
 });
+
+test('the verdict says whether freshness was established, and why not', () => {
+  const base = hostileResult();
+  const withFreshness = (status: CheckStatus, reason: string): string =>
+    renderHtmlReport({ ...base, verdict: 'pass', checks: [{ id: 'freshness', group: 'freshness', status, reason }] });
+  assert.ok(!withFreshness('pass', 'quote ok').includes('class="verdict-note"'), 'no notice when a fresh quote was verified');
+  assert.ok(withFreshness('skip', 'no quote given').includes('no vTPM quote over a fresh nonce was verified'));
+  assert.ok(withFreshness('warn', 'evidence replayed from a capture').includes('Freshness was not established now: evidence replayed from a capture'));
+  assert.ok(renderHtmlReport({ ...base, checks: [] }).includes('no vTPM quote over a fresh nonce was verified'), 'no freshness check at all');
+});
