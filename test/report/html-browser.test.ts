@@ -3,7 +3,7 @@
 // page loads nothing but itself, and that injected markup stays inert. One browser for the whole file.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -21,6 +21,7 @@ let dir: string;
 let context: BrowserContext;
 
 before(async () => {
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium (listed in scripts/apt-packages.txt)`);
   dir = mkdtempSync(join(tmpdir(), 'cvm-attest-html-'));
   // A fresh profile: nothing cached or configured from earlier runs can change what loads.
   context = await chromium.launchPersistentContext(join(dir, 'profile'), {
