@@ -1,0 +1,70 @@
+// Every shipped KQL query (extension/azure/queries and the workbook) parses and binds with the Kusto
+// language service against the table schemas of our ARM template: no syntax error, no unknown
+// column, table or function.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+// The package is a Bridge.NET build: bridge.js defines the runtime, the main file defines globalThis.Kusto.
+require('@kusto/language-service-next/bridge.js');
+require('@kusto/language-service-next');
+interface Diagnostic { Severity: string; Code: string; Message: string; Start: number }
+interface KustoGlobal {
+  Language: {
+    Symbols: { TableSymbol: { From(schema: string): { WithName(n: string): unknown } }; DatabaseSymbol: { $ctor1: new (name: string, members: unknown[], isOpen: boolean) => unknown } };
+    GlobalState: { Default: { WithDatabase(db: unknown): unknown } };
+    KustoCode: { ParseAndAnalyze(text: string, globals: unknown): { GetDiagnostics(): { Count: number; getItem(i: number): Diagnostic } } };
+  };
+}
+const K = (globalThis as unknown as { Kusto: KustoGlobal }).Kusto.Language;
+
+const root = new URL('../../extension/azure/', import.meta.url);
+const tpl = JSON.parse(await readFile(new URL('azuredeploy.json', root), 'utf8')) as { resources: { type: string; properties: { schema?: { name: string; columns: { name: string; type: string }[] } } }[] };
+const tables = tpl.resources.filter((r) => r.type === 'Microsoft.OperationalInsights/workspaces/tables').map((r) => r.properties.schema!);
+const db = new K.Symbols.DatabaseSymbol.$ctor1('workspace', tables.map((t) =>
+  K.Symbols.TableSymbol.From(`(${t.columns.map((c) => `${c.name}:${c.type.toLowerCase()}`).join(', ')})`).WithName(t.name)), false);
+const globals = K.GlobalState.Default.WithDatabase(db);
+
+function diagnostics(query: string): Diagnostic[] {
+  const d = K.KustoCode.ParseAndAnalyze(query, globals).GetDiagnostics();
+  const out: Diagnostic[] = [];
+  for (let i = 0; i < d.Count; i++) { const x = d.getItem(i); if (x.Severity === 'Error') out.push(x); }
+  return out;
+}
+const show = (q: string, ds: Diagnostic[]): string => ds.map((d) => `${d.Code} ${d.Message} at "${q.slice(d.Start, d.Start + 30)}"`).join('\n');
+
+const files = (await readdir(new URL('queries/', root))).filter((f) => f.endsWith('.kql')).sort();
+const workbook = JSON.parse(await readFile(new URL('workbook.json', root), 'utf8')) as { items: { type: number; name?: string; content: { query?: string; items?: unknown[] } }[] };
+const workbookQueries = workbook.items.filter((i) => i.type === 3).map((i) => ({ name: i.name ?? '?', query: i.content.query! }));
+
+describe('KQL queries', () => {
+  test('the checker itself catches an unknown column, a syntax error and an unknown table', () => {
+    assert.equal(diagnostics('CvmAttestation_CL | where Verdict == "pass" | project VmId, ReportedTcb.snp').length, 0);
+    assert.match(show('x', diagnostics('CvmAttestation_CL | where Verdikt == "pass"')), /KS142/);
+    assert.ok(diagnostics('CvmAttestation_CL | where (').length > 0);
+    assert.ok(diagnostics('CvmAttestations_CL | count').length > 0);
+  });
+
+  test('the required queries are shipped', () => {
+    for (const f of ['fleet-compliance.kql', 'failing-vms.kql', 'stale-reporters.kql', 'tcb-distribution.kql', 'measurement-distribution.kql', 'alerts-by-severity.kql']) assert.ok(files.includes(f), f);
+  });
+
+  for (const f of files) {
+    test(`${f} parses and binds against the table schemas`, async () => {
+      const q = await readFile(new URL(`queries/${f}`, root), 'utf8');
+      const ds = diagnostics(q);
+      assert.equal(ds.length, 0, show(q, ds));
+    });
+  }
+
+  test('the workbook uses the shipped queries, and they bind', async () => {
+    assert.ok(workbookQueries.length >= files.length);
+    for (const f of files) {
+      const q = await readFile(new URL(`queries/${f}`, root), 'utf8');
+      assert.ok(workbookQueries.some((w) => w.query === q), `workbook has ${f}`);
+    }
+    for (const w of workbookQueries) assert.equal(diagnostics(w.query).length, 0, `${w.name}: ${show(w.query, diagnostics(w.query))}`);
+  });
+});
