@@ -59,6 +59,15 @@ describe('NV read of 0x01400001 from swtpm', () => {
     assert.ok(Buffer.from(r.indexData!).equals(dump));
   });
 
+  it('a chunk smaller than the header still finds report_size (reads on in order)', async () => {
+    const { transport, commands } = recordingTransport(sim.transport);
+    const r = await readHclNvIndex(transport, { maxChunk: 5 });
+    const reads = commands.filter((c) => c.code === TPM_CC.NV_Read).map(nvReadArgs);
+    assert.equal(reads.length, Math.ceil(1819 / 5));
+    assert.deepEqual(reads.slice(0, 3), [{ offset: 0, size: 5 }, { offset: 5, size: 5 }, { offset: 10, size: 5 }]);
+    assert.ok(Buffer.from(r.hclReport).equals(dump.subarray(0, 1819)));
+  });
+
   it('reads with the index password when asked (auth: index)', async () => {
     const r = await readHclNvIndex(sim.transport, { auth: 'index', password: sim.indexPassword });
     assert.ok(Buffer.from(r.hclReport).equals(dump.subarray(0, 1819)));

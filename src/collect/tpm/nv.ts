@@ -50,6 +50,9 @@ export interface NvReadResult {
   readonly timings: { readonly totalMs: number };
 }
 
+/** Bytes of the HCL header that hold report_size. */
+const HEADER_NEEDED = 12;
+
 const absentHint = (idx: number): string =>
   idx === HCL_NV_INDEX
     ? `NV index ${hex32(idx)} (the HCL report) is not defined on this TPM: this is not an Azure Confidential VM (or the simulator was not provisioned).`
@@ -107,16 +110,21 @@ export async function readHclNvIndex(transport: string | TransportSpec | TpmTran
       chunks.push({ offset, size: n });
       opts.onChunk?.(offset, n);
     };
-    await readAt(0, Math.min(chunk, size));
+    // Offset 0 first, then in order; enough chunks for the header's report_size (12 bytes), then the rest.
+    let off = 0;
+    while (off < Math.min(HEADER_NEEDED, size)) {
+      await readAt(off, Math.min(chunk, size - off));
+      off += Math.min(chunk, size - off);
+    }
     let meaningful: number;
     try {
-      meaningful = hclReportSize(out.subarray(0, Math.min(chunk, size)), size);
+      meaningful = hclReportSize(out.subarray(0, off), size);
     } catch (e) {
       if (e instanceof ParseError) throw new CollectionError(e.code, `NV index ${hex32(nvIndex)}: ${e.message}`, { cause: e });
       throw e;
     }
     const end = opts.wholeIndex ? size : meaningful;
-    for (let off = chunks[0]!.size; off < end; off += chunk) await readAt(off, Math.min(chunk, end - off));
+    for (; off < end; off += chunk) await readAt(off, Math.min(chunk, end - off));
     return {
       hclReport: out.slice(0, meaningful),
       ...(opts.wholeIndex ? { indexData: out } : {}),
