@@ -10,7 +10,7 @@ import type { TcbComponents } from '../verify/result.js';
 import { readFacts, type LogRecord } from './record.js';
 import type { AlertSettings } from './settings.js';
 import { fsyncDir, writeDurably } from './spool.js';
-import { isFailedOutcome, type SinkIdentity, type SinkOutcome } from './types.js';
+import { errorFacts, isFailedOutcome, type SinkIdentity, type SinkOutcome } from './types.js';
 
 export const ALERT_KINDS = ['AttestationFailed', 'DebugEnabled', 'TcbBelowMinimum', 'TcbRollback', 'MeasurementChanged', 'ChipChanged',
   'EvidenceUnavailable', 'CertificateExpiringSoon'] as const;
@@ -104,9 +104,10 @@ export function evaluateAlerts(prev: AlertState, outcome: SinkOutcome, ctx: Aler
     const failures = prev.collectionFailures + 1;
     const since = prev.firstCollectionFailureAt ?? now;
     if (failures >= ctx.settings.evidenceUnavailableAfter) {
+      const err = errorFacts(outcome.error);
       conditions.push({ key: 'EvidenceUnavailable', kind: 'EvidenceUnavailable', fingerprint: 'unavailable',
-        description: `No attestation evidence could be collected in ${failures} consecutive runs since ${since}: ${outcome.error.code ?? outcome.error.name}: ${outcome.error.message}`.slice(0, 2000),
-        props: { consecutiveFailures: failures, firstFailureAt: since, errorCode: outcome.error.code ?? outcome.error.name, errorMessage: outcome.error.message.slice(0, 1000) } });
+        description: `No attestation evidence could be collected in ${failures} consecutive runs since ${since}: ${err.code}: ${err.message}`.slice(0, 2000),
+        props: { consecutiveFailures: failures, firstFailureAt: since, errorCode: err.code, errorMessage: err.message } });
     }
     state = { ...prev, collectionFailures: failures, firstCollectionFailureAt: since, active };
   } else {

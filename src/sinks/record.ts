@@ -3,7 +3,7 @@
 // (test/sinks/schema-agreement.test.ts), and docs/azure-monitor.md documents the same columns.
 import { randomUUID } from 'node:crypto';
 import type { CheckResult, TcbComponents, VerificationResult } from '../verify/result.js';
-import { isFailedOutcome, type SinkIdentity, type SinkOutcome } from './types.js';
+import { errorFacts, isFailedOutcome, type SinkIdentity, type SinkOutcome } from './types.js';
 
 /** Column types a DCR stream declaration and a Log Analytics table both accept. */
 export type ColumnType = 'string' | 'int' | 'long' | 'real' | 'boolean' | 'datetime' | 'dynamic';
@@ -101,8 +101,9 @@ export function buildRecord(outcome: SinkOutcome, ctx: RecordContext = {}): LogR
     row.Verdict = 'error';
     row.FailedChecks = [];
     row.Warnings = [];
-    row.ErrorCode = outcome.error.code ?? outcome.error.name;
-    row.ErrorMessage = oneLine(outcome.error.message);
+    const err = errorFacts(outcome.error);
+    row.ErrorCode = err.code;
+    row.ErrorMessage = err.message;
     return compact(row);
   }
   const r = outcome.result;
@@ -193,10 +194,6 @@ function validIso(s: string | undefined): string | undefined {
   if (typeof s !== 'string') return undefined;
   const t = Date.parse(s);
   return Number.isFinite(t) ? new Date(t).toISOString() : undefined;
-}
-
-function oneLine(s: string): string {
-  return s.replace(/\s+/g, ' ').trim().slice(0, 1024);
 }
 
 function boundedClaims(c: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>> {

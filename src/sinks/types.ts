@@ -22,14 +22,23 @@ export interface VerifiedOutcome {
 
 /** A run whose evidence could not be collected (or verified at all). */
 export interface FailedOutcome {
-  readonly error: Error & { readonly code?: string };
+  /** What the run threw: normally a CvmAttestError (CollectionError...), but any value is accepted. */
+  readonly error: unknown;
   readonly identity?: SinkIdentity | undefined;
 }
 
 export type SinkOutcome = VerifiedOutcome | FailedOutcome;
 
+/** Code and one-line message of whatever a failed run threw (the worker may pass any value). */
+export function errorFacts(e: unknown): { code: string; message: string } {
+  const o = (typeof e === 'object' && e !== null ? e : {}) as { code?: unknown; name?: unknown; message?: unknown };
+  const code = typeof o.code === 'string' && o.code ? o.code : typeof o.name === 'string' && o.name ? o.name : 'Error';
+  const message = typeof o.message === 'string' ? o.message : typeof e === 'string' ? e : 'unknown error';
+  return { code: code.slice(0, 100), message: message.replace(/\s+/g, ' ').trim().slice(0, 1024) };
+}
+
 export function isFailedOutcome(o: SinkOutcome): o is FailedOutcome {
-  return 'error' in o && o.error !== undefined && !('result' in o && o.result);
+  return !('result' in o && o.result);
 }
 
 export interface SinkLogger {

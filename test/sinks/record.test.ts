@@ -43,6 +43,18 @@ describe('attestation record', () => {
     assert.equal(validateRecord(rec, RECORD_COLUMNS), undefined);
   });
 
+  test('whatever a failed run threw becomes a clean record (string, plain object, undefined)', () => {
+    for (const e of ['boom\nline2', { weird: true }, undefined, new TypeError('x is not a function')]) {
+      const rec = buildRecord({ error: e });
+      assert.equal(rec.Verdict, 'error');
+      assert.equal(typeof rec.ErrorCode, 'string');
+      assert.equal(typeof rec.ErrorMessage, 'string');
+      assert.ok(!String(rec.ErrorMessage).includes('\n'));
+      assert.equal(validateRecord(rec, RECORD_COLUMNS), undefined);
+    }
+    assert.equal(buildRecord({ error: new TypeError('x') }).ErrorCode, 'TypeError');
+  });
+
   test('no identity (off Azure): identity columns are absent, not empty strings', () => {
     const rec = buildRecord({ result: makeResult() });
     for (const c of ['VmId', 'ResourceId', 'VmName', 'Location']) assert.ok(!(c in rec));
