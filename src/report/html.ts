@@ -131,13 +131,33 @@ function sortedChecks(checks: readonly CheckResult[]): CheckResult[] {
   return checks.map((c, i) => ({ c, i })).sort((a, b) => order(a.c.group) - order(b.c.group) || a.i - b.i).map((x) => x.c);
 }
 
+/** The `vmUniqueId` the paravisor signed into the runtime data (HCL reports whose binding held). */
+function attestedVmId(claims: Claims): string | undefined {
+  const rt = claims['x-ms-runtime'];
+  const cfg = rt !== null && typeof rt === 'object' ? (rt as Record<string, unknown>)['vm-configuration'] : undefined;
+  const id = cfg !== null && typeof cfg === 'object' ? (cfg as Record<string, unknown>)['vmUniqueId'] : undefined;
+  return typeof id === 'string' && id !== '' ? id : undefined;
+}
+
 function renderHeader(result: VerificationResult, options: HtmlReportOptions): string {
   // [label, value html, full width]
   const rows: [string, string, boolean][] = [];
   const identity = options.identity ?? {};
+  const signedVmId = attestedVmId(result.claims);
+  let shown = 0;
   for (const [k, v] of Object.entries(identity)) {
-    if (typeof v === 'string' && v !== '') rows.push([esc(label(IDENTITY_LABELS, k, k)), `<code>${esc(v)}</code>`, v.length > 40]);
+    if (typeof v !== 'string' || v === '') continue;
+    shown += 1;
+    // IMDS names are labels; only the VM id can be tied to the evidence, through the signed runtime data.
+    let bound = '';
+    if (k === 'vmId' && signedVmId !== undefined) {
+      bound = v.toLowerCase() === signedVmId.toLowerCase()
+        ? ' <span class="ok">= attested vmUniqueId</span>'
+        : ` <span class="bad">\u2260 attested vmUniqueId <code>${esc(signedVmId)}</code></span>`;
+    }
+    rows.push([esc(label(IDENTITY_LABELS, k, k)), `<code>${esc(v)}</code>${bound}`, v.length > 40 || bound !== '']);
   }
+  if (shown > 0) rows.push(['Identity source', '<span class="muted">Azure IMDS, as the VM saw it: labels, not attested (except a VM id matched above)</span>', true]);
   rows.push(['Evaluated at', formatTime(result.verifiedAt), false]);
   if (options.generatedAt) rows.push(['Report generated', formatTime(options.generatedAt), false]);
   rows.push(['Processor', result.product ? esc(`AMD EPYC (${result.product})`) : 'unknown', false]);
@@ -410,6 +430,7 @@ tr.row-warn td{background:var(--warn-bg)}
 .kv dt{color:var(--muted);font-size:12.5px}
 .kv dd{margin:0}
 .empty{color:var(--muted);font-style:italic}
+.muted{color:var(--muted)}
 .doc-foot{margin-top:30px;padding-top:12px;border-top:1px solid var(--line);color:var(--muted);font-size:12px}
 .doc-foot p{margin:4px 0}
 @media print{

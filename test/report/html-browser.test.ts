@@ -85,7 +85,9 @@ test('a passing Genoa HCL report: PASS, every check, the chain with fingerprints
     now: new Date('2026-11-28T12:00:00Z'),
   });
   assert.equal(result.verdict, 'pass', JSON.stringify(result.checks));
-  const o = await open(renderHtmlReport(result, { identity: { vmName: 'genoa-vector' }, generatedAt: new Date('2026-11-28T12:00:01Z') }), 'pass');
+  const runtime = result.claims['x-ms-runtime'] as { 'vm-configuration': { vmUniqueId: string } };
+  const vmId = runtime['vm-configuration'].vmUniqueId;
+  const o = await open(renderHtmlReport(result, { identity: { vmName: 'genoa-vector', vmId: vmId.toLowerCase() }, generatedAt: new Date('2026-11-28T12:00:01Z') }), 'pass');
   const { page } = o;
   assert.equal(await text(page, '.verdict-word'), 'PASS');
   assert.equal(await page.title(), 'Attestation report \u2014 PASS');
@@ -107,6 +109,7 @@ test('a passing Genoa HCL report: PASS, every check, the chain with fingerprints
   assert.equal(ark?.pinned, true);
   assert.match(await page.locator('.cert', { has: page.locator('.role', { hasText: /^ARK$/ }) }).innerText(), /Pinned AMD root/);
   assert.ok(body.includes('AMD EPYC (Genoa)'));
+  assert.match(await text(page, '.meta'), new RegExp(`${vmId.toLowerCase()} = attested vmUniqueId`));
   assert.ok(body.includes('2026-11-28 12:00:00 UTC'), 'evaluation time');
   assert.equal(await page.locator('.cert .bad').count(), 0, 'every certificate valid at the evaluation time');
   // The TCB table shows the reported TCB of every component.

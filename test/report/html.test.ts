@@ -152,3 +152,16 @@ test('the verdict says whether freshness was established, and why not', () => {
   assert.ok(withFreshness('warn', 'evidence replayed from a capture').includes('Freshness was not established now: evidence replayed from a capture'));
   assert.ok(renderHtmlReport({ ...base, checks: [] }).includes('no vTPM quote over a fresh nonce was verified'), 'no freshness check at all');
 });
+
+test('the VM id from IMDS is checked against the attested vmUniqueId; other identity fields are labels', () => {
+  const base = hostileResult();
+  const withRuntime = (vmId: string): string => renderHtmlReport(
+    { ...base, claims: { 'x-ms-runtime': { 'vm-configuration': { vmUniqueId: '390CBCF5-6C67-4D9B-98EF-C3F1699CC8FC' } } } },
+    { identity: { vmName: 'cvm-1', vmId } },
+  );
+  assert.ok(withRuntime('390cbcf5-6c67-4d9b-98ef-c3f1699cc8fc').includes('<span class="ok">= attested vmUniqueId</span>'));
+  const other = withRuntime('00000000-0000-0000-0000-000000000000');
+  assert.ok(other.includes('<span class="bad">\u2260 attested vmUniqueId <code>390CBCF5-6C67-4D9B-98EF-C3F1699CC8FC</code></span>'));
+  assert.ok(other.includes('labels, not attested'));
+  assert.ok(!renderHtmlReport(base).includes('Identity source'), 'no identity, no caption');
+});
