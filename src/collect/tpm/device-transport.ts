@@ -1,14 +1,15 @@
 // The kernel's TPM character device (/dev/tpmrm0 with the in-kernel resource manager, or /dev/tpm0):
 // write one whole command, read one whole response. Uses raw fds so a timeout can close the fd even
 // while a read is blocked in the thread pool (FileHandle.close would wait for it).
-import { close, open, read, write } from 'node:fs';
+import { close, constants, open, read, write } from 'node:fs';
 import { CollectionError } from '../../errors.js';
 import { HEADER_SIZE, responseSizeFromHeader } from './commands.js';
 import { MAX_RESPONSE_BYTES } from './constants.js';
 import { DEFAULT_DEVICE, FALLBACK_DEVICE, abortError, type TpmConnection, type TpmTransport } from './transport.js';
 
 function openFd(path: string): Promise<number> {
-  return new Promise((resolve, reject) => open(path, 'r+', (e, fd) => (e ? reject(e) : resolve(fd))));
+  // O_NOCTTY: a device path must never become our controlling terminal (matters if it is a tty).
+  return new Promise((resolve, reject) => open(path, constants.O_RDWR | constants.O_NOCTTY, (e, fd) => (e ? reject(e) : resolve(fd))));
 }
 
 function deviceError(path: string, e: NodeJS.ErrnoException, tried: string[]): CollectionError {
