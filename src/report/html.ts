@@ -157,7 +157,10 @@ function renderHeader(result: VerificationResult, options: HtmlReportOptions): s
     }
     rows.push([esc(label(IDENTITY_LABELS, k, k)), `<code>${esc(v)}</code>${bound}`, v.length > 40 || bound !== '']);
   }
-  if (shown > 0) rows.push(['Identity source', '<span class="muted">Azure IMDS, as the VM saw it: labels, not attested (except a VM id matched above)</span>', true]);
+  if (shown > 0) {
+    const checked = typeof identity.vmId === 'string' && identity.vmId !== '' && signedVmId !== undefined;
+    rows.push(['Identity source', `<span class="muted">Azure IMDS, as the VM saw it: labels, not attested${checked ? '; the VM id is compared with the vmUniqueId signed into the runtime data' : ''}</span>`, true]);
+  }
   rows.push(['Evaluated at', formatTime(result.verifiedAt), false]);
   if (options.generatedAt) rows.push(['Report generated', formatTime(options.generatedAt), false]);
   rows.push(['Processor', result.product ? esc(`AMD EPYC (${result.product})`) : 'unknown', false]);
