@@ -114,6 +114,18 @@ export interface Collected {
 }
 
 export async function collect(options: CollectOptions): Promise<Collected> {
+  // One signal for everything this collection starts: when any part fails, the rest (an identity
+  // fetch still retrying, say) is cancelled instead of keeping the process alive in the background.
+  const ac = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, ac.signal]) : ac.signal;
+  try {
+    return await collectWith({ ...options, signal });
+  } finally {
+    ac.abort();
+  }
+}
+
+async function collectWith(options: CollectOptions & { signal: AbortSignal }): Promise<Collected> {
   const warnings: string[] = [];
   const wantQuote = options.quote ?? true;
   const nonce = options.nonce ?? (wantQuote ? new Uint8Array(randomBytes(32)) : undefined);

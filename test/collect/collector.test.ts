@@ -6,6 +6,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import net from 'node:net';
 import { join } from 'node:path';
 import { startImdsEmulator, type ImdsEmulator, type ThimConfig, defaultThim } from '../emulators/imds.js';
 import { collectEvidence, type CollectOptions } from '../../src/collect/collector.js';
@@ -152,6 +153,25 @@ describe('collectEvidence: file: transport + IMDS emulator', () => {
     const url = gone.url;
     await gone.close();
     await collectionError(collectEvidence({ ...opts(newCache()), imdsEndpoint: url }), 'E_IMDS_UNREACHABLE');
+  });
+
+  test('when the TPM fails, the identity fetch still running is cancelled (no background retries)', async () => {
+    imds.setFault({ kind: 'hang' }, { path: 'instance' });
+    // A "TPM" that accepts the connection and drops it after 200 ms: by then the identity request hangs.
+    const tpm = net.createServer((s) => { setTimeout(() => s.destroy(), 200); });
+    await new Promise<void>((r) => tpm.listen(0, '127.0.0.1', r));
+    const port = (tpm.address() as net.AddressInfo).port;
+    try {
+      const started = Date.now();
+      await assert.rejects(collectEvidence({ ...opts(newCache()), tpm: `swtpm:host=127.0.0.1,port=${port}`, imds: { timeoutMs: 30_000 } }), (e: unknown) => e instanceof CvmAttestError && e.exitCode === ExitCode.Collection);
+      assert.ok(Date.now() - started < 2000);
+      assert.ok(imds.requests.some((r) => r.path.startsWith('/metadata/instance') && r.status === 0), 'the identity request was hanging');
+      for (let i = 0; i < 50 && imds.openConnections > 0; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(imds.openConnections, 0, 'the hanging identity request was closed by the collector');
+    } finally {
+      tpm.close();
+      imds.setFault(undefined);
+    }
   });
 
   test('an AbortSignal ends a hanging collection promptly', async () => {

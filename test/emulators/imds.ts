@@ -6,6 +6,7 @@
 //   imds.url            // 'http://127.0.0.1:PORT' -> pass as imdsEndpoint / CVM_ATTEST_IMDS_ENDPOINT
 //   imds.setFault({ kind: 'status', status: 429, retryAfter: '1' }, { times: 1, path: 'thim' });
 //   imds.requests       // every request seen: method, path, headers, status
+//   imds.openConnections
 //   await imds.close();
 //
 // Standalone: `node --import tsx test/emulators/imds.ts [--port N] [--vcek F --chain F --tcbm HEX]
@@ -79,6 +80,8 @@ export interface ImdsEmulator {
   setFault(fault: ImdsFault | undefined, scope?: FaultScope): void;
   /** Replaces the served certificates. */
   setThim(thim: ThimConfig): void;
+  /** Client connections open right now (a hung request the client gave up on is closed by it). */
+  readonly openConnections: number;
   close(): Promise<void>;
 }
 
@@ -233,6 +236,7 @@ export async function startImdsEmulator(options: ImdsEmulatorOptions = {}): Prom
       scope = { path: s.path ?? 'all', times: s.times ?? Infinity };
     },
     setThim(t) { thim = t; },
+    get openConnections() { return sockets.size; },
     close() {
       for (const s of sockets) s.destroy();
       return new Promise<void>((resolve) => server.close(() => resolve()));
