@@ -57,7 +57,7 @@ try {
   console.log(`node -e '' baseline (process start)          ${fmt(baseline)}`);
   console.log(`simulator start + provisioning (tpm2-tools)  ${fmt(startMs)}`);
   row('transport connect + close (unix socket)', connect);
-  row('NV read 0x01400001 (1819 of 2048 B, 2 chunks)', nv, nv.median <= 20 ? '  [target <= 20 ms: met]' : '  [target <= 20 ms: MISSED]');
+  row('NV read (1819 of 2048 B, 2 chunks)', nv, nv.median <= 20 ? '  [target <= 20 ms: met]' : '  [target <= 20 ms: MISSED]');
   row('quote + PCR_Read 0-7 + AK ReadPublic', q);
   row('readTpmEvidence (NV read + quote)', all);
   row('reference: tpm2_nvread process', tools);

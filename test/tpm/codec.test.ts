@@ -25,6 +25,7 @@ import {
   responseSizeFromHeader,
 } from '../../src/collect/tpm/commands.js';
 import { hclReportSize } from '../../src/collect/tpm/hcl-header.js';
+import { parsePcrsJson } from '../../src/collect/tpm/file-replay.js';
 import { decodeResponseCode, TpmResponseError } from '../../src/collect/tpm/response-codes.js';
 import { parsePublicArea, parseQuoteAttest } from '../../src/collect/tpm/structures.js';
 import { parseTransport } from '../../src/collect/tpm/transport.js';
@@ -193,6 +194,10 @@ describe('fuzz: decoders take arbitrary bytes and throw only typed errors', () =
       fc.assert(fc.property(fc.oneof(framed(0x8001), framed(0x8002)), (b) => only(() => decode(b))), { numRuns: 2000 });
     });
   }
+  it('pcrs.json text (file: replay) parses or fails typed', () => {
+    fc.assert(fc.property(fc.oneof(fc.string(), fc.json(), fc.array(fc.oneof(fc.string(), fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('hex'))), { maxLength: 30 }).map((a) => JSON.stringify(a))), (t) => only(() => parsePcrsJson(t, 'pcrs.json'))), { numRuns: 2000 });
+  });
+
   it('mutations of a real quote decode or fail typed', () => {
     const msg = fx('azure-hcl/genoa/quote.msg');
     fc.assert(
