@@ -2,7 +2,7 @@
 // cache, VM identity). No verification here: attest.ts adds that.
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { CollectionError, CvmAttestError } from '../errors.js';
+import { CollectionError, CvmAttestError, InputError } from '../errors.js';
 import { parseEvidence, type ParsedEvidence } from '../snp/evidence.js';
 import { readTpmEvidence, type TpmEvidence } from './tpm/index.js';
 import { fetchInstanceIdentity, fetchThimCertificates, type ImdsOptions } from './imds.js';
@@ -129,7 +129,7 @@ async function collectWith(options: CollectOptions & { signal: AbortSignal }): P
   const warnings: string[] = [];
   const wantQuote = options.quote ?? true;
   const nonce = options.nonce ?? (wantQuote ? new Uint8Array(randomBytes(32)) : undefined);
-  if (nonce && (nonce.length < 1 || nonce.length > 64)) throw new CollectionError('E_NONCE', `nonce must be 1-64 bytes (got ${nonce.length})`);
+  if (nonce && (nonce.length < 1 || nonce.length > 64)) throw new InputError('E_NONCE', `nonce must be 1-64 bytes (got ${nonce.length})`);
 
   const t0 = performance.now();
   const identityP: Promise<InstanceIdentity | undefined> = options.instance === false
