@@ -1,0 +1,64 @@
+// Printing for the demo: the extension status as the Azure portal shows it, the verdict's checks
+// from the status substatus, and records as Azure Monitor received them.
+
+/** The portal's words for an extension status (Extensions + applications blade). */
+export function portalStatus(s) {
+  switch (s) {
+    case 'success': return 'Provisioning succeeded';
+    case 'transitioning': return 'Transitioning';
+    case 'warning': return 'Provisioning succeeded (warning)';
+    case 'error': return 'Provisioning failed';
+    default: return `Unknown (${s})`;
+  }
+}
+
+const cut = (s, n) => (s.length > n ? `${s.slice(0, n - 3)}...` : s);
+
+/** One status entry: top line, then the substatus list (checks are shown separately). */
+export function formatPortal(entry, { indent = '   ', withSubstatus = true } = {}) {
+  const st = entry.status;
+  const out = [`${indent}${portalStatus(st.status).padEnd(24)} code ${st.code}  ${st.operation}  ${entry.timestampUTC}`];
+  out.push(`${indent}  message: ${st.formattedMessage.message}`);
+  if (withSubstatus && st.substatus?.length) {
+    out.push(`${indent}  substatus (${st.substatus.length}):`);
+    for (const s of st.substatus) {
+      out.push(`${indent}    ${s.status.padEnd(8)} ${s.name.padEnd(20)} ${cut(s.formattedMessage.message.replace(/\s+/g, ' '), 110)}`);
+    }
+  }
+  return out.join('\n');
+}
+
+/** The individual checks, from the `check: <group>` substatus entries ("STATUS id: reason | ..."). */
+export function checksFromStatus(entry) {
+  const checks = [];
+  for (const s of entry.status.substatus ?? []) {
+    if (!s.name.startsWith('check: ')) continue;
+    const body = s.formattedMessage.message.replace(/^[A-Z]+: /, '');
+    for (const line of body.split(' | ')) {
+      const m = /^([A-Z]+) ([^:]+): (.*)$/s.exec(line);
+      if (m) checks.push({ status: m[1].toLowerCase(), id: m[2], reason: m[3] });
+    }
+  }
+  return checks;
+}
+
+export function formatChecks(checks, indent = '   ') {
+  const w = Math.max(...checks.map((c) => c.id.length), 8);
+  return checks.map((c) => `${indent}[${c.status === 'fail' ? 'FAIL' : c.status}] ${c.id.padEnd(w)}  ${c.reason}`).join('\n');
+}
+
+/** A record as received, pretty, with long values shortened (the full record is in the emulator). */
+export function formatRecord(rec, indent = '     ') {
+  const short = (v) => {
+    if (typeof v === 'string') return cut(v, 100);
+    if (Array.isArray(v)) return v.map(short);
+    if (v && typeof v === 'object') {
+      const s = JSON.stringify(v);
+      if (s.length > 100) return `${cut(s, 97)}`;
+      return v;
+    }
+    return v;
+  };
+  const o = Object.fromEntries(Object.entries(rec).map(([k, v]) => [k, short(v)]));
+  return JSON.stringify(o, null, 2).split('\n').map((l) => indent + l).join('\n');
+}
