@@ -257,6 +257,13 @@ describe('VM extension with the real Azure Linux agent', { timeout: 240_000 }, (
     assert.ok(lines.some((l) => l['message'] === 'uninstalled: state removed, logs kept'));
     assert.equal(workers(work).length, 0);
 
+    // --- the protected settings' plaintext is nowhere on disk (logs, state, status) ---
+    const plain = JSON.stringify(protectedPolicy).slice(1, -1);
+    const scan = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => e.isDirectory() ? scan(join(d, e.name)) : [join(d, e.name)]);
+    for (const f of [...scan(join(work, 'log')), ...scan(lib)]) {
+      assert.ok(!readFileSync(f).toString('latin1').includes(plain), `protected settings in clear in ${f}`);
+    }
+
     // --- every status file kind written above passes the agent's own parse_ext_status ---
     assert.ok(savedFiles.length >= 7);
     for (const f of savedFiles) {

@@ -247,6 +247,29 @@ describe('files, lock, jitter', () => {
   });
 });
 
+describe('log', () => {
+  test('JSON lines, size-capped and rotated, secret-looking fields redacted', async () => {
+    const dir = tmp('log-');
+    const log = createExtLogger({ logFolder: dir, operation: 'enable', maxBytes: 4000, maxFiles: 3 });
+    // Paced like real use (winston's File transport loses lines if it must rotate inside one burst).
+    for (let i = 0; i < 400; i++) {
+      log.info('line', { i, pad: 'p'.repeat(40), clientSecret: 'hunter2', nested: { accessToken: 'tok' } });
+      if (i % 5 === 0) await new Promise((r) => setTimeout(r, 2));
+    }
+    await log.close();
+    const files = readdirSync(dir);
+    assert.ok(files.length >= 2 && files.length <= 3, files.join(','));
+    let lines = 0;
+    for (const f of files) {
+      const text = readFileSync(join(dir, f), 'utf8');
+      assert.ok(text.length <= 2 * 4000, `${f} ${text.length}`); // winston rotates once a write crosses maxsize
+      assert.ok(!text.includes('hunter2') && !text.includes('"tok"'));
+      for (const l of text.trim().split('\n')) { const o = JSON.parse(l) as Record<string, unknown>; assert.equal(o['op'], 'enable'); lines++; }
+    }
+    assert.ok(lines > 0);
+  });
+});
+
 describe('worker loop (in-process, engine double for timing only; real parts in agent.test.ts)', () => {
   test('attests at once, then every interval; rewrites status and heartbeat each run; stops on abort', async () => {
     const ext = tmp('wk-');
