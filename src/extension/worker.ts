@@ -7,6 +7,7 @@ import { loadSettings } from './handlers.js';
 import { acquireWorkerLock, workerLockName } from './lock.js';
 import { writeWorkerRecord, removeWorkerRecord, readMrseq, jitterSeed, jitterMs, ensureStateDirs } from './state.js';
 import { writeFileAtomic } from './atomic-file.js';
+import { join } from 'node:path';
 import { procStartTime } from './proc.js';
 import { writeStatus, writeHeartbeat } from './files.js';
 import { outcomeStatus, errorStatus, heartbeatFile, StatusCode, utcStamp, type DeliveryLike, type AlertLike, type Identity } from './status.js';
@@ -146,6 +147,7 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
       const now = ctx.now();
       if (outcome) {
         const r = outcome.result;
+        await writeHtmlReport(paths.stateDir, outcome, now).catch((e: unknown) => logger.warn('HTML report not written', { error: (e as Error).message }));
         writeStatus(env, o.seq, outcomeStatus({ name: env.name, result: r, identity: outcome.identity, warnings: outcome.warnings ?? [], deliveries, alerts, statusOnFailure: s.statusOnFailure, nextRunAt: new Date(nextRunAt), notes: s.notes, now }));
         lastSummary = `last run ${utcStamp(now)}: ${r.verdict.toUpperCase()}${r.product ? ` (${r.product})` : ''}; next ${utcStamp(new Date(nextRunAt))}`;
         lastReady = true;
@@ -194,4 +196,14 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
     process.off('SIGINT', onSignal);
     logger.info('worker stopped', { seq: o.seq });
   }
+}
+
+/** The last verdict as a self-contained HTML file, state/report.html (see src/report/html.ts); renderer loaded lazily. */
+async function writeHtmlReport(stateDir: string, o: OutcomeLike, now: Date): Promise<void> {
+  const { renderHtmlReport } = await import('../report/html.js');
+  const id = o.identity ?? {};
+  const s = (k: string): string | undefined => (typeof id[k] === 'string' ? (id[k] as string) : undefined);
+  const identity = Object.fromEntries(Object.entries({ vmId: s('vmId'), vmName: s('name'), resourceId: s('resourceId'), location: s('location'), vmSize: s('vmSize') })
+    .filter(([, v]) => v !== undefined)) as Record<string, string>;
+  await writeFileAtomic(join(stateDir, 'report.html'), renderHtmlReport(o.result, { identity, generatedAt: now }), 0o644);
 }
