@@ -35,6 +35,11 @@ describe('schema agreement (code, DCR streams, tables)', () => {
     });
   }
 
+  test('docs/azure-monitor.md documents every column with its type', async () => {
+    const doc = await readFile(new URL('../../docs/azure-monitor.md', import.meta.url), 'utf8');
+    for (const c of [...RECORD_COLUMNS, ...ALERT_COLUMNS]) assert.ok(doc.includes(`| \`${c.name}\` | ${c.type} |`), `${c.name} documented`);
+  });
+
   test('the DCR is kind Direct and the role is Monitoring Metrics Publisher on it', () => {
     assert.equal(dcr.kind, 'Direct');
     const ra = tpl.resources.find((r) => r.type === 'Microsoft.Authorization/roleAssignments')!;
