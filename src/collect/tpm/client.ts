@@ -6,7 +6,7 @@ import { encodeStartup, openResponse, responseCode, STARTUP_CTX } from './comman
 import { DeviceTransport } from './device-transport.js';
 import { TPM_RC_INITIALIZE } from './response-codes.js';
 import { SocketTransport } from './socket-transport.js';
-import { parseTransport, type TpmConnection, type TpmTransport, type TransportSpec } from './transport.js';
+import { abortError, parseTransport, type TpmConnection, type TpmTransport, type TransportSpec } from './transport.js';
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
 
@@ -76,17 +76,46 @@ export function operationSignal(opts: IoOptions): AbortSignal {
   return opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
 }
 
-/** Opens the transport, runs fn, and always closes the connection. */
+// One operation at a time per TPM in this process: callers queue (in order) instead of interleaving
+// commands or NV chunk reads. The wait observes the operation's signal.
+const queues = new Map<string, Promise<void>>();
+
+async function exclusive<T>(key: string, signal: AbortSignal, what: string, fn: () => Promise<T>): Promise<T> {
+  const prev = queues.get(key) ?? Promise.resolve();
+  let release!: () => void;
+  const mine = new Promise<void>((r) => (release = r));
+  const tail = prev.then(() => mine);
+  queues.set(key, tail);
+  try {
+    if (signal.aborted) throw abortError(signal, key, what);
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => reject(abortError(signal, key, `${what} (waiting for another operation on this TPM)`));
+      signal.addEventListener('abort', onAbort, { once: true });
+      void prev.then(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      });
+    });
+    return await fn();
+  } finally {
+    release();
+    if (queues.get(key) === tail) queues.delete(key);
+  }
+}
+
+/** Opens the transport, runs fn, and always closes the connection. Operations on one TPM are serialised. */
 export async function withTpm<T>(transport: string | TransportSpec | TpmTransport, opts: IoOptions, fn: (c: TpmClient) => Promise<T>): Promise<T> {
   const t = createTransport(transport);
   const signal = operationSignal(opts);
-  const conn = await t.connect(signal);
-  try {
-    return await fn(new TpmClient(conn, t.spec, signal));
-  } catch (e) {
-    if (isCvmAttestError(e)) throw e;
-    throw new CollectionError('E_TPM_IO', `TPM operation at ${t.spec} failed: ${(e as Error)?.message ?? String(e)}`, { cause: e });
-  } finally {
-    conn.close();
-  }
+  return exclusive(t.spec, signal, 'connect', async () => {
+    const conn = await t.connect(signal);
+    try {
+      return await fn(new TpmClient(conn, t.spec, signal));
+    } catch (e) {
+      if (isCvmAttestError(e)) throw e;
+      throw new CollectionError('E_TPM_IO', `TPM operation at ${t.spec} failed: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+    } finally {
+      conn.close();
+    }
+  });
 }
