@@ -134,7 +134,7 @@ export function topMessage(i: OutcomeStatusInput): string {
   if (i.nextRunAt) facts.push(`next run ${utcStamp(i.nextRunAt)}`);
   if (i.identity?.vmId) facts.push(`vmId ${i.identity.vmId}`);
   facts.push(`policy ${r.policy.hash.slice(0, 12)}`);
-  const warn = [...(i.warnings ?? []), ...r.warnings, ...(i.notes ?? [])];
+  const warn = [...new Set([...(i.warnings ?? []), ...r.warnings, ...(i.notes ?? [])])]; // collection warnings are also in r.warnings
   const tail = warn.length ? ` | warnings: ${warn.join('; ')}` : '';
   return cut(`${head} | ${facts.join(', ')}${tail}`, MAX_TOP_MESSAGE);
 }
