@@ -96,6 +96,18 @@ describe('misbehaving TPM endpoints (hand-built edge cases)', () => {
     await collectionError(readHclNvIndex(transport()), ['E_TPM_CONNECTION_CLOSED']);
   });
 
+  it('transient TPM_RC_RETRY is retried; then the real answer counts', async () => {
+    let n = 0;
+    behave = (s) => s.write(Buffer.from(++n <= 2 ? '80010000000a00000922' : '80010000000a00000101', 'hex'));
+    await collectionError(readHclNvIndex(transport()), ['E_TPM_RC_FAILURE']);
+    assert.equal(n, 3, 'two retries, then the failure-mode answer');
+    n = -100; // always busy: gives up after 5 retries with the decoded warning
+    behave = (s) => (n++, s.write(Buffer.from('80010000000a00000922', 'hex')));
+    const e = await collectionError(readHclNvIndex(transport()), ['E_TPM_RC_RETRY']);
+    assert.equal(n, -100 + 6);
+    assert.match(e.message, /try again/);
+  });
+
   it('a TPM in failure mode: the response code is decoded', async () => {
     behave = (s) => s.write(Buffer.from('80010000000a00000101', 'hex'));
     const e = await collectionError(readHclNvIndex(transport()), ['E_TPM_RC_FAILURE']);

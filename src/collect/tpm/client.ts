@@ -49,8 +49,30 @@ export class TpmClient {
       if (safeCode(s) !== 0x100) wrapDecode(this.spec, () => openResponse(s, STARTUP_CTX, false));
       resp = await this.conn.transmit(command, what, this.signal);
     }
+    // Transient warnings (busy, yielded, self-test running): send the command again, as a TSS does.
+    for (let attempt = 1; attempt <= MAX_RETRIES && TRANSIENT.has(safeCode(resp) ?? 0); attempt++) {
+      await sleep(Math.min(10 * 2 ** (attempt - 1), 200), this.signal);
+      if (this.signal.aborted) break;
+      resp = await this.conn.transmit(command, what, this.signal);
+    }
     return wrapDecode(this.spec, () => decode(resp));
   }
+}
+
+/** TPM_RC_YIELDED, TPM_RC_TESTING, TPM_RC_RETRY. */
+const TRANSIENT = new Set([0x908, 0x90a, 0x922]);
+const MAX_RETRIES = 5;
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
 
 function safeCode(resp: Uint8Array): number | undefined {
