@@ -140,7 +140,7 @@ describe('VM extension with the real Azure Linux agent', { timeout: 240_000 }, (
 
     // --- new seq: the debug-enabled vector, statusOnFailure warning ---
     await agent.call({ op: 'env', set: { CVM_ATTEST_TPM: DEBUG_TPM, CVM_ATTEST_IMDS_ENDPOINT: debug.url } });
-    await agent.call({ op: 'goal_state', version: V1, seq: 1, public: { statusOnFailure: 'warning', freshness: false }, protected: null });
+    await agent.call({ op: 'goal_state', version: V1, seq: 1, public: { statusOnFailure: 'warning', freshness: false, sinks: {} }, protected: null });
     await agent.call({ op: 'run' });
     h = await settle(1);
     st = h.runtimeSettingsStatus!.settingsStatus.status;
@@ -148,6 +148,9 @@ describe('VM extension with the real Azure Linux agent', { timeout: 240_000 }, (
     assert.equal(st.code, 1);
     assert.match(st.formattedMessage!.message, /^FAIL: .*policy\.debug/);
     assert.equal(st.substatus!.find((s) => s.name === 'check: policy')?.status, 'warning');
+    // the sinks (none configured, alerts still evaluated) report in the status
+    assert.match(st.substatus!.find((s) => s.name === 'sink: azureMonitor')?.formattedMessage?.message ?? '', /^disabled/);
+    assert.ok(st.substatus!.some((s) => s.name.startsWith('alert: ') && /debugging enabled/i.test(s.name)), JSON.stringify(st.substatus!.map((s) => s.name)));
     const w1 = workers(work);
     assert.equal(w1.length, 1);
     assert.notEqual(w1[0]!.pid, w0[0]!.pid, 'a new worker for the new settings');
