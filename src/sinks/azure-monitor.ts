@@ -24,7 +24,8 @@ export interface AzureMonitorClientOptions {
 export interface AzureMonitorSinkContext extends AzureMonitorClientOptions {
   readonly stateDir: string;
   readonly logger?: SinkLogger | undefined;
-  readonly env?: NodeJS.ProcessEnv | undefined;
+  /** The state an earlier process last recorded (status.json), shown until this one flushes. */
+  readonly previous?: SinkDelivery | undefined;
 }
 
 export interface FlushOptions {
@@ -64,7 +65,11 @@ export class AzureMonitorSink {
   static async create(settings: AzureMonitorSettings, ctx: AzureMonitorSinkContext): Promise<AzureMonitorSink> {
     const spool = await Spool.open({ dir: join(ctx.stateDir, 'spool', 'azure-monitor'), maxRecords: settings.spool.maxRecords, maxBytes: settings.spool.maxBytes });
     const sink = new AzureMonitorSink(settings, spool, ctx);
-    if (spool.depth > 0) sink.#last = { status: 'queued', message: `${spool.depth} record(s) left from a previous run` };
+    const prev = ctx.previous;
+    if (prev && prev.name === sink.name && prev.status !== 'disabled') {
+      sink.#last = { status: prev.status, message: prev.message };
+      sink.#lastDeliveryAt = prev.lastDeliveryAt;
+    } else if (spool.depth > 0) sink.#last = { status: 'queued', message: `${spool.depth} record(s) left from a previous run` };
     return sink;
   }
 
@@ -87,7 +92,8 @@ export class AzureMonitorSink {
   state(): SinkDelivery {
     return {
       name: this.name,
-      status: this.spool.depth === 0 && this.#last.status === 'queued' && this.#lastDeliveryAt ? 'delivered' : this.#last.status,
+      status: this.spool.depth > 0 && this.#last.status === 'delivered' ? 'queued'
+        : this.spool.depth === 0 && this.#last.status === 'queued' && this.#lastDeliveryAt ? 'delivered' : this.#last.status,
       message: this.#last.message,
       queueDepth: this.spool.depth,
       ...(this.#lastDeliveryAt ? { lastDeliveryAt: this.#lastDeliveryAt } : {}),
@@ -179,7 +185,8 @@ export class AzureMonitorSink {
 
   async #getClient(): Promise<LogsIngestionClient> {
     if (this.#client) return this.#client;
-    ensureImdsBypassesProxy(this.#ctx.env ?? process.env);
+    // The SDK reads the proxy variables from process.env.
+    ensureImdsBypassesProxy(process.env);
     const [{ LogsIngestionClient: Client }, credential] = await Promise.all([import('@azure/monitor-ingestion'), this.#credential()]);
     this.#client = new Client(this.settings.endpoint, credential, this.#ctx.clientOptions ?? {});
     return this.#client;

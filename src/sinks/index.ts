@@ -3,11 +3,13 @@
 // durably before any network I/O, then flushed. The Azure SDK is imported only when Azure Monitor is
 // configured (see azure-monitor.ts).
 import { randomUUID } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { alertRecord, evaluateAlerts, loadAlertState, saveAlertState, type AlertState, type SecurityAlert } from './alerts.js';
 import type { AzureMonitorClientOptions, AzureMonitorSink } from './azure-monitor.js';
 import { buildRecord } from './record.js';
 import { parseSinksSettings, type SinksSettings } from './settings.js';
+import { writeDurably } from './spool.js';
 import type { SyslogSink } from './syslog.js';
 import type { SinkDelivery, SinkLogger, SinkOutcome } from './types.js';
 
@@ -23,7 +25,7 @@ export interface SinksContext {
   readonly agentVersion?: string;
   /** Aborts a delivery in progress (the worker stopping). */
   readonly signal?: AbortSignal;
-  /** Environment for proxy handling (default process.env). */
+  /** Unused; kept for the worker's contract (the SDK reads proxy settings from process.env). */
   readonly env?: NodeJS.ProcessEnv;
   /** Azure SDK options (tests and demos: tlsOptions for an emulator's CA, short retries). */
   readonly azure?: AzureMonitorClientOptions;
@@ -50,6 +52,19 @@ export interface SinkSet {
   close(): Promise<void>;
 }
 
+const STATUS_FILE = 'status.json';
+
+async function loadStatus(dir: string): Promise<Map<string, SinkDelivery>> {
+  try {
+    const list = JSON.parse(await readFile(join(dir, STATUS_FILE), 'utf8')) as unknown;
+    if (!Array.isArray(list)) return new Map();
+    return new Map(list.filter((d): d is SinkDelivery => typeof d === 'object' && d !== null && typeof (d as SinkDelivery).name === 'string'
+      && typeof (d as SinkDelivery).status === 'string' && typeof (d as SinkDelivery).message === 'string').map((d) => [d.name, d]));
+  } catch {
+    return new Map();
+  }
+}
+
 const disabled = (name: string): SinkDelivery => ({ name, status: 'disabled', message: 'not configured', queueDepth: 0 });
 
 export async function createSinks(rawSettings: unknown, ctx: SinksContext): Promise<SinkSet> {
@@ -57,13 +72,15 @@ export async function createSinks(rawSettings: unknown, ctx: SinksContext): Prom
   const dir = join(ctx.stateDir, 'sinks');
   let azure: AzureMonitorSink | undefined;
   let syslog: SyslogSink | undefined;
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const previous = await loadStatus(dir);
   if (settings.azureMonitor) {
     const { AzureMonitorSink: Sink } = await import('./azure-monitor.js');
-    azure = await Sink.create(settings.azureMonitor, { stateDir: dir, logger: ctx.logger, env: ctx.env, ...ctx.azure });
+    azure = await Sink.create(settings.azureMonitor, { stateDir: dir, logger: ctx.logger, previous: previous.get('azureMonitor'), ...ctx.azure });
   }
   if (settings.syslog) {
     const { SyslogSink: Sink } = await import('./syslog.js');
-    syslog = await Sink.create(settings.syslog, { stateDir: dir, logger: ctx.logger, agentVersion: ctx.agentVersion, ...(ctx.loggerPath ? { loggerPath: ctx.loggerPath } : {}) });
+    syslog = await Sink.create(settings.syslog, { stateDir: dir, logger: ctx.logger, agentVersion: ctx.agentVersion, previous: previous.get('syslog'), ...(ctx.loggerPath ? { loggerPath: ctx.loggerPath } : {}) });
   }
   let alertState: AlertState | undefined;
   let chain: Promise<unknown> = Promise.resolve();
@@ -73,7 +90,10 @@ export async function createSinks(rawSettings: unknown, ctx: SinksContext): Prom
   const flush = async (opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<SinkDelivery[]> => {
     const signal = opts.signal ?? ctx.signal;
     await Promise.all([azure?.flush({ signal, timeoutMs: opts.timeoutMs }), syslog?.flush()]);
-    return state();
+    const now = state();
+    // For `cvm-attest status` and the next process: the last delivery state, written atomically.
+    await writeDurably(dir, STATUS_FILE, Buffer.from(JSON.stringify(now))).catch((e: unknown) => ctx.logger?.warn('cannot write sinks status', { error: String(e) }));
+    return now;
   };
 
   return {

@@ -66,6 +66,8 @@ export interface SyslogSinkContext {
   readonly loggerPath?: string;
   /** Per-message deadline (default 5 s). */
   readonly timeoutMs?: number;
+  /** The state an earlier process last recorded (status.json). */
+  readonly previous?: SinkDelivery | undefined;
 }
 
 export class SyslogSink {
@@ -84,7 +86,13 @@ export class SyslogSink {
 
   static async create(settings: SyslogSettings, ctx: SyslogSinkContext): Promise<SyslogSink> {
     const spool = await Spool.open({ dir: join(ctx.stateDir, 'spool', 'syslog'), maxRecords: 1000, maxBytes: 4 * 1024 * 1024 });
-    return new SyslogSink(settings, spool, ctx);
+    const sink = new SyslogSink(settings, spool, ctx);
+    const prev = ctx.previous;
+    if (prev && prev.name === sink.name && prev.status !== 'disabled') {
+      sink.#last = { status: prev.status, message: prev.message };
+      sink.#lastDeliveryAt = prev.lastDeliveryAt;
+    }
+    return sink;
   }
 
   async enqueue(alerts: readonly SecurityAlert[]): Promise<void> {
@@ -112,7 +120,8 @@ export class SyslogSink {
   }
 
   state(): SinkDelivery {
-    return { name: this.name, status: this.#last.status, message: this.#last.message, queueDepth: this.spool.depth,
+    const status = this.spool.depth > 0 && this.#last.status === 'delivered' ? 'queued' : this.#last.status;
+    return { name: this.name, status, message: this.#last.message, queueDepth: this.spool.depth,
       ...(this.#lastDeliveryAt ? { lastDeliveryAt: this.#lastDeliveryAt } : {}), dropped: this.spool.dropped };
   }
 

@@ -50,6 +50,26 @@ describe('schema agreement (code, DCR streams, tables)', () => {
     for (const o of ['logsIngestionEndpoint', 'dcrImmutableId', 'streamName', 'alertsStreamName', 'identityClientId', 'sinksSettings']) assert.ok(tpl.outputs[o], `output ${o}`);
   });
 
+  test('the sinksSettings output is valid publicSettings.sinks once Azure fills in its values', async () => {
+    const { parseSinksSettings } = await import('../../src/sinks/settings.js');
+    const fill = (v: unknown): unknown => {
+      if (typeof v === 'string' && v.startsWith('[')) {
+        if (v.includes('endpoints.logsIngestion')) return 'https://dcr-cvm-attest-abcd.westeurope-1.ingest.monitor.azure.com';
+        if (v.includes('immutableId')) return 'dcr-0123456789abcdef0123456789abcdef';
+        if (v.includes('.clientId')) return '11111111-2222-3333-4444-555555555555';
+        if (v.includes("variables('recordStream')")) return tpl.variables.recordStream;
+        if (v.includes("variables('alertStream')")) return tpl.variables.alertStream;
+        throw new Error(`unexpected expression ${v}`);
+      }
+      if (typeof v === 'object' && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, fill(x)]));
+      return v;
+    };
+    const s = parseSinksSettings(fill(tpl.outputs.sinksSettings!.value));
+    assert.equal(s.azureMonitor!.streamName, RECORD_STREAM);
+    assert.equal(s.azureMonitor!.alertsStreamName, ALERT_STREAM);
+    assert.deepEqual(s.azureMonitor!.identity, { clientId: '11111111-2222-3333-4444-555555555555' });
+  });
+
   test('every parameter and variable of the template is used', () => {
     const text = JSON.stringify({ ...tpl, parameters: undefined, variables: undefined });
     for (const p of Object.keys(tpl.parameters)) assert.ok(text.includes(`parameters('${p}')`), `parameter ${p} unused`);
