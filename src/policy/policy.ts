@@ -117,6 +117,7 @@ export function parsePolicy(json: unknown): Policy {
     if (o.crl !== 'off' && o.crl !== 'warn' && o.crl !== 'enforce') bad('crl must be "off", "warn" or "enforce"');
     p.crl = o.crl;
   }
+  for (const v of Object.values(p)) if (v !== null && typeof v === 'object') Object.freeze(v);
   return Object.freeze(p) as unknown as Policy;
 }
 
@@ -133,7 +134,19 @@ export function canonicalPolicy(p: Policy): string {
   return canonical(p);
 }
 
+const summaries = new WeakMap<Policy, PolicySummary>();
+
+/** Hash and minimum TCB of a policy (memoised per policy object: policies are frozen). */
 export function policySummary(p: Policy): PolicySummary {
+  let s = summaries.get(p);
+  if (!s) {
+    s = computeSummary(p);
+    if (Object.isFrozen(p)) summaries.set(p, s);
+  }
+  return s;
+}
+
+function computeSummary(p: Policy): PolicySummary {
   const hash = createHash('sha256').update(canonicalPolicy(p)).digest('hex');
   return p.minimumTcb ? { hash, minimumTcb: { ...p.minimumTcb } as TcbComponents } : { hash };
 }

@@ -1,14 +1,14 @@
 // Small byte helpers shared by the pure parsers: hex conversion and bounds-checked little-endian reads.
 import { ParseError } from '../errors.js';
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-
 /** Lowercase hex of the bytes (MAA's claim format). */
 export function toHex(b: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < b.length; i++) s += HEX[b[i]!];
-  return s;
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 }
+
+/** Shared decoders (constructing one per call costs more than decoding a few KiB). */
+export const utf8Fatal = new TextDecoder('utf-8', { fatal: true });
+export const utf8 = new TextDecoder();
 
 /** Parses hex text (whitespace and an optional 0x prefix ignored); throws ParseError naming `what`. */
 export function fromHex(text: string, what: string): Uint8Array {

@@ -1,6 +1,7 @@
 // Certificate inputs as users and IMDS provide them: one PEM or DER certificate, a PEM bundle in any
 // order, or an IMDS THIM JSON body. Each certificate is sorted into its role by subject and issuer.
 import { ParseError } from '../errors.js';
+import { utf8 } from './bytes.js';
 import type { Product } from '../verify/result.js';
 import { parseCertificate, type Certificate } from './certificate.js';
 
@@ -67,7 +68,7 @@ function toText(input: Uint8Array | string): string | undefined {
   if (typeof input === 'string') return input;
   // DER starts with a SEQUENCE tag; anything else is treated as text.
   if (input.length > 0 && input[0] === 0x30) return undefined;
-  return new TextDecoder().decode(input);
+  return utf8.decode(input);
 }
 
 function pemBlocks(text: string): Uint8Array[] {

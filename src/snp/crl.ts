@@ -1,5 +1,6 @@
 // X.509 CRLs as AMD publishes them (signed by the ARK), PEM or DER, read with the small DER reader.
 import { ParseError } from '../errors.js';
+import { utf8 } from './bytes.js';
 import { decodeSignatureAlgorithm, type SignatureAlgorithm } from './certificate.js';
 import { children, content, decodeName, decodeTime, expectTag, integerHex, readTlv, Tag, whole, type DistinguishedName } from './der.js';
 
@@ -20,7 +21,7 @@ export interface Crl {
 export function parseCrl(input: Uint8Array | string): Crl {
   if (input.length > MAX_CRL_SIZE) throw new ParseError('E_CRL', `CRL is too large (${input.length} bytes)`);
   let der: Uint8Array;
-  const text = typeof input === 'string' ? input : input[0] === 0x30 ? undefined : new TextDecoder().decode(input);
+  const text = typeof input === 'string' ? input : input[0] === 0x30 ? undefined : utf8.decode(input);
   if (text !== undefined) {
     const m = text.match(/-----BEGIN X509 CRL-----([A-Za-z0-9+/=\s]*?)-----END X509 CRL-----/);
     if (!m) throw new ParseError('E_CRL', 'no PEM "X509 CRL" block or DER CRL found');

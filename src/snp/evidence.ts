@@ -1,5 +1,6 @@
 // Evidence detection: an HCL report (NV dump), a bare 1184-byte SNP report, or either as hex text.
 import { ParseError } from '../errors.js';
+import { utf8 } from './bytes.js';
 import { isHclReport, MAX_HCL_REPORT_SIZE, parseHclReport, type HclReport } from './hcl.js';
 import { parseSnpReport, SNP_REPORT_SIZE, type SnpReport } from './report.js';
 
@@ -24,7 +25,7 @@ function isHexText(b: Uint8Array): boolean {
 }
 
 function hexTextToBytes(b: Uint8Array): Uint8Array {
-  const text = new TextDecoder().decode(b).replace(/\s+/g, '');
+  const text = utf8.decode(b).replace(/\s+/g, '');
   return Uint8Array.from(Buffer.from(text, 'hex'));
 }
 

@@ -71,8 +71,8 @@ export function parseHclReport(input: Uint8Array): { hcl: HclReport; report: Snp
   if (dataSize !== REQ_HEADER_SIZE + varSize) throw new ParseError('E_HCL_LENGTH', `HCL data size ${dataSize} does not match runtime data size ${varSize} + ${REQ_HEADER_SIZE}`);
   if (reportSize !== REQ_OFFSET + dataSize) throw new ParseError('E_HCL_LENGTH', `HCL report size ${reportSize} does not match ${REQ_OFFSET} + data size ${dataSize}`);
   if (reportSize > input.length) throw new ParseError('E_HCL_TRUNCATED', `HCL report says ${reportSize} bytes but only ${input.length} were given`);
-  const snpReportBytes = input.slice(HCL_HEADER_SIZE, REQ_OFFSET);
-  const report = parseSnpReport(snpReportBytes);
+  const report = parseSnpReport(input.subarray(HCL_HEADER_SIZE, REQ_OFFSET));
+  const snpReportBytes = report.bytes;
   const runtimeData = parseRuntimeData(input.slice(RUNTIME_OFFSET, RUNTIME_OFFSET + varSize));
   return { hcl: { headerVersion, reportSize, requestType, hashType, runtimeData, snpReportBytes }, report };
 }

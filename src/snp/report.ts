@@ -136,7 +136,8 @@ export function parseSnpReport(input: Uint8Array): SnpReport {
   const dv = view(b);
   const u32 = (o: number): number => dv.getUint32(o, true);
   const u64 = (o: number): bigint => dv.getBigUint64(o, true);
-  const bytes = (o: number, n: number): Uint8Array => b.slice(o, o + n);
+  // Fields are views of our private copy `b`, never of the caller's buffer.
+  const bytes = (o: number, n: number): Uint8Array => b.subarray(o, o + n);
 
   const version = u32(0x000);
   if (!SUPPORTED_REPORT_VERSIONS.includes(version)) {

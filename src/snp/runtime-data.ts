@@ -2,6 +2,7 @@
 // throws: bytes that are not a JSON object are kept with the reason, and the binding check reports it.
 import { createPublicKey, type KeyObject, type JsonWebKey } from 'node:crypto';
 import { ParseError } from '../errors.js';
+import { utf8Fatal } from './bytes.js';
 
 export interface RuntimeData {
   /** Exactly the bytes the hash covers. */
@@ -18,7 +19,7 @@ export const EK_KID = 'HCLEkPub';
 export function parseRuntimeData(raw: Uint8Array): RuntimeData {
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
+    text = utf8Fatal.decode(raw);
   } catch {
     return { raw, error: 'runtime data is not valid UTF-8' };
   }

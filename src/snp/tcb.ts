@@ -13,20 +13,25 @@ export interface TcbVersion {
   readonly fmc?: number;
 }
 
-const byteAt = (raw: bigint, i: number): number => Number((raw >> BigInt(8 * i)) & 0xffn);
+// Split once into two 32-bit halves: cheaper than a BigInt shift per byte.
+function bytesOf(raw: bigint): number[] {
+  const lo = Number(raw & 0xffffffffn);
+  const hi = Number(raw >> 32n);
+  return [lo & 0xff, (lo >>> 8) & 0xff, (lo >>> 16) & 0xff, lo >>> 24, hi & 0xff, (hi >>> 8) & 0xff, (hi >>> 16) & 0xff, hi >>> 24];
+}
 
 /** Decodes a TCB_VERSION; `product` undefined means the Milan/Genoa layout (v2 reports carry no CPUID; Turin never emits v2). */
 export function decodeTcb(raw: bigint, product: Product | undefined): TcbVersion {
-  if (product === 'Turin') {
-    return { raw, fmc: byteAt(raw, 0), bootloader: byteAt(raw, 1), tee: byteAt(raw, 2), snp: byteAt(raw, 3), microcode: byteAt(raw, 7) };
-  }
-  return { raw, bootloader: byteAt(raw, 0), tee: byteAt(raw, 1), snp: byteAt(raw, 6), microcode: byteAt(raw, 7) };
+  const b = bytesOf(raw);
+  if (product === 'Turin') return { raw, fmc: b[0]!, bootloader: b[1]!, tee: b[2]!, snp: b[3]!, microcode: b[7]! };
+  return { raw, bootloader: b[0]!, tee: b[1]!, snp: b[6]!, microcode: b[7]! };
 }
 
 /** Bytes that are reserved in the product's layout (must be zero in a well-formed TCB_VERSION). */
 export function tcbReservedNonZero(raw: bigint, product: Product | undefined): boolean {
   const reserved = product === 'Turin' ? [4, 5, 6] : [2, 3, 4, 5];
-  return reserved.some((i) => byteAt(raw, i) !== 0);
+  const b = bytesOf(raw);
+  return reserved.some((i) => b[i] !== 0);
 }
 
 /** The components as a plain record (fmc only when present), for claims and policy. */

@@ -23,8 +23,12 @@ export interface ChainOutcome {
 
 const fail = (reason: string): CheckResult => ({ id: 'chain', group: 'chain', status: 'fail', reason });
 
+const infos = new WeakMap<Certificate, CertificateInfo>();
+
 function info(c: Certificate, role: CertificateInfo['role'], pinned: boolean): CertificateInfo {
-  return {
+  const cached = infos.get(c);
+  if (cached && cached.role === role && cached.pinned === pinned) return cached;
+  const i: CertificateInfo = {
     role,
     subject: c.subject.text,
     issuer: c.issuer.text,
@@ -34,6 +38,8 @@ function info(c: Certificate, role: CertificateInfo['role'], pinned: boolean): C
     sha256: c.sha256,
     pinned,
   };
+  infos.set(c, i);
+  return i;
 }
 
 function validityProblem(c: Certificate, role: string, now: Date): string | undefined {

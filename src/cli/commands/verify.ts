@@ -7,7 +7,7 @@ import { parseEvidence } from '../../snp/evidence.js';
 import { parseCertificateBundle } from '../../snp/cert-bundle.js';
 import { parseCrl } from '../../snp/crl.js';
 import { parsePolicy } from '../../policy/policy.js';
-import { verifyEvidenceSync, type VerifyOptions } from '../../verify/verify-evidence.js';
+import { verifyEvidence, type VerifyOptions } from '../../verify/verify-evidence.js';
 import type { QuoteInput } from '../../verify/freshness.js';
 
 /** Per input file; real ones are a few KiB. Larger files are refused before reading them whole. */
@@ -171,7 +171,7 @@ const command: CliCommand = {
     const bundle = str(args, 'bundle');
     const result = bundle !== undefined
       ? await (await import('../bundle-verify.js')).verifyBundleDir(bundle, files, now)
-      : verifyEvidenceSync({ ...loadVerifyOptions(files), ...(now ? { now } : {}), replayed: args['replayed'] === true } satisfies VerifyOptions);
+      : await verifyEvidence({ ...loadVerifyOptions(files), ...(now ? { now } : {}), replayed: args['replayed'] === true } satisfies VerifyOptions);
     if (args['format'] === 'json') process.stdout.write(JSON.stringify(result, null, 2) + '\n');
     else if (args['format'] === 'html') {
       const { renderHtmlReport } = await import('../../report/html.js');
