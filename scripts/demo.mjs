@@ -137,11 +137,12 @@ try {
     }
     const first = readStatusEntry(vm, vm.seq);
     say(first ? formatPortal(first) : `   ${portalStatus('transitioning')} (no status file yet)`);
-    const pid = workerPid(vm);
-    if (pid) say(`   worker detached: pid ${pid} (own session; survives the agent's command)`);
     const final = await waitForFinalStatus(vm, vm.seq);
     if (!final) throw new Error(`${vm.label}: no final status within 20 s (see ${vm.logDir})`);
     say(formatPortal(final));
+    const pid = workerPid(vm);
+    say(pid ? `   worker detached: pid ${pid} (own session: outlives the agent's command; sleeps until the next run)` : '   UNEXPECTED: no worker recorded');
+    if (!pid) failed = true;
     const hb = readHeartbeat(vm);
     if (hb) say(`   heartbeat: ${hb.status} - ${hb.formattedMessage?.message}`);
 

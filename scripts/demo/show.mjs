@@ -47,18 +47,13 @@ export function formatChecks(checks, indent = '   ') {
   return checks.map((c) => `${indent}[${c.status === 'fail' ? 'FAIL' : c.status}] ${c.id.padEnd(w)}  ${c.reason}`).join('\n');
 }
 
-/** A record as received, pretty, with long values shortened (the full record is in the emulator). */
+/** A record as received, one column per line (compact JSON, long values shortened; Claims counted). */
 export function formatRecord(rec, indent = '     ') {
-  const short = (v) => {
-    if (typeof v === 'string') return cut(v, 100);
-    if (Array.isArray(v)) return v.map(short);
-    if (v && typeof v === 'object') {
-      const s = JSON.stringify(v);
-      if (s.length > 100) return `${cut(s, 97)}`;
-      return v;
-    }
-    return v;
-  };
-  const o = Object.fromEntries(Object.entries(rec).map(([k, v]) => [k, short(v)]));
-  return JSON.stringify(o, null, 2).split('\n').map((l) => indent + l).join('\n');
+  const w = Math.max(...Object.keys(rec).map((k) => k.length));
+  return Object.entries(rec).map(([k, v]) => {
+    let text;
+    if (k === 'Claims' && v && typeof v === 'object') text = `{ ${Object.keys(v).length} claims: ${Object.keys(v).slice(0, 3).join(', ')}, ... }`;
+    else text = typeof v === 'string' ? v : JSON.stringify(v);
+    return `${indent}${k.padEnd(w)}  ${cut(text, 120)}`;
+  }).join('\n');
 }
