@@ -235,15 +235,46 @@ function dropUndefined(o: Record<string, unknown>): Record<string, unknown> {
 
 const STATE_FILE = 'alerts-state.json';
 
-/** Loads the drift state; a missing or unreadable file starts afresh (first run: no drift alerts). */
+/** Loads the drift state; a missing, torn or foreign file starts afresh (first run: no drift alerts). Every field is checked. */
 export async function loadAlertState(stateDir: string): Promise<AlertState> {
+  let doc: unknown;
   try {
-    const s = JSON.parse(await readFile(join(stateDir, STATE_FILE), 'utf8')) as Partial<AlertState>;
-    if (s.v !== 1 || typeof s.collectionFailures !== 'number' || typeof s.tcbByChip !== 'object' || typeof s.active !== 'object' || !s.tcbByChip || !s.active) return EMPTY_ALERT_STATE;
-    return s as AlertState;
+    doc = JSON.parse(await readFile(join(stateDir, STATE_FILE), 'utf8'));
   } catch {
     return EMPTY_ALERT_STATE;
   }
+  return sanitizeAlertState(doc);
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const optStr = (v: unknown): string | undefined => (typeof v === 'string' && v.length <= 4096 ? v : undefined);
+
+export function sanitizeAlertState(doc: unknown): AlertState {
+  if (!isObj(doc) || doc.v !== 1) return EMPTY_ALERT_STATE;
+  const failures = typeof doc.collectionFailures === 'number' && Number.isSafeInteger(doc.collectionFailures) && doc.collectionFailures >= 0 ? doc.collectionFailures : 0;
+  const tcbByChip: Record<string, TcbComponents> = {};
+  if (isObj(doc.tcbByChip)) {
+    for (const [chip, t] of Object.entries(doc.tcbByChip).slice(0, 64)) {
+      if (!isObj(t)) continue;
+      const comps = Object.fromEntries(Object.entries(t).filter(([, x]) => typeof x === 'number' && Number.isSafeInteger(x))) as Record<string, number>;
+      if (Object.keys(comps).length > 0) tcbByChip[chip] = comps;
+    }
+  }
+  const active: Record<string, { fingerprint: string; since: string }> = {};
+  if (isObj(doc.active)) {
+    for (const [k, a] of Object.entries(doc.active).slice(0, 256)) {
+      if (isObj(a) && typeof a.fingerprint === 'string' && typeof a.since === 'string') active[k] = { fingerprint: a.fingerprint, since: a.since };
+    }
+  }
+  return {
+    v: 1,
+    collectionFailures: failures,
+    firstCollectionFailureAt: failures > 0 ? optStr(doc.firstCollectionFailureAt) : undefined,
+    chipId: optStr(doc.chipId),
+    measurement: optStr(doc.measurement),
+    tcbByChip,
+    active,
+  };
 }
 
 /** Saves the drift state atomically (temp file, fsync, rename, directory fsync). */
