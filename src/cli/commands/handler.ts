@@ -19,7 +19,10 @@ const command: CliCommand = {
   builder: (y) => y
     .positional('operation', { choices: OPERATIONS, describe: 'handler operation' })
     .option('extension-dir', { type: 'string', describe: 'extension folder holding HandlerEnvironment.json (default: $AZURE_GUEST_AGENT_EXTENSION_PATH, else cwd)' })
-    .option('seq', { type: 'number', describe: 'worker: the configuration sequence number it serves' }),
+    .option('seq', { type: 'number', describe: 'worker: the configuration sequence number it serves' })
+    .example('bin/handler.sh enable', 'what the Azure VM agent runs (HandlerManifest.json), in the extension folder with ConfigSequenceNumber set')
+    .example('sudo ConfigSequenceNumber=0 cvm-attest handler enable --extension-dir "$EXT"', 'the same by hand (support); EXT = /var/lib/waagent/CvmAttest.Security.SnpAttestation-<version>')
+    .example('cvm-attest status', 'then see what the worker reported'),
   async run(args) {
     const op = args['operation'] as Operation;
     const { loadHandlerEnvironment } = await import('../../extension/handler-environment.js');
