@@ -54,6 +54,10 @@ async function main(argv: string[]): Promise<number> {
     });
   } else {
     for (const [n, [describe]] of Object.entries(commands)) y.command(n, describe);
+    y.example('npm run demo', 'see the whole product work on two simulated VMs (from a clone of the repository)')
+      .example('cvm-attest attest', 'on an Azure Confidential VM: collect and verify, print the verdict')
+      .example('cvm-attest verify --evidence hcl-report.bin --vcek vcek.pem', 'verify captured evidence offline')
+      .example('cvm-attest <command> --help', 'options and examples of one command');
     y.demandCommand(1, 'name a command (see --help)');
   }
   await y.parseAsync();
