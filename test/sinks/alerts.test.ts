@@ -111,7 +111,7 @@ describe('alerts', () => {
       const first = run([ok()]);
       await saveAlertState(t.dir, first.state);
       const loaded = await loadAlertState(t.dir);
-      assert.deepEqual(loaded, JSON.parse(JSON.stringify(first.state)));
+      assert.deepEqual(JSON.parse(JSON.stringify(loaded)), JSON.parse(JSON.stringify(first.state)));
       const next = evaluateAlerts(loaded, ok({ measurement: 'cc'.repeat(48) }), { settings, recordId: 'r' });
       assert.deepEqual(next.alerts.map((a) => a.AlertType), ['CvmAttest_MeasurementChanged']);
       const { writeFile } = await import('node:fs/promises');
