@@ -22,6 +22,7 @@ export const ALERT_STREAM = 'Custom-CvmAttestationAlert';
 /** One row per attestation run. */
 export const RECORD_COLUMNS: readonly ColumnDef[] = [
   { name: 'TimeGenerated', type: 'datetime', description: 'When the run was evaluated (the verifier\'s clock; the agent\'s clock for a failed collection).' },
+  { name: 'AttestedAt', type: 'datetime', description: 'When the run happened, as TimeGenerated, but never rewritten: Log Analytics replaces a TimeGenerated over 2 days old (a record delivered after a long outage) with the ingestion time.' },
   { name: 'RecordId', type: 'string', description: 'Random UUID of this run; a re-sent record keeps it, so `summarize arg_max(TimeGenerated, *) by RecordId` removes duplicates.' },
   { name: 'VmId', type: 'string', description: 'The VM\'s unique id (IMDS compute.vmId).' },
   { name: 'ResourceId', type: 'string', description: 'ARM resource id of the VM.' },
@@ -98,6 +99,7 @@ export function buildRecord(outcome: SinkOutcome, ctx: RecordContext = {}): LogR
   };
   if (isFailedOutcome(outcome)) {
     row.TimeGenerated = (ctx.now ?? new Date()).toISOString();
+    row.AttestedAt = row.TimeGenerated;
     row.Verdict = 'error';
     row.FailedChecks = [];
     row.Warnings = [];
@@ -109,8 +111,10 @@ export function buildRecord(outcome: SinkOutcome, ctx: RecordContext = {}): LogR
   const r = outcome.result;
   const c = r.claims;
   const facts = readFacts(r);
+  const at = validIso(r.verifiedAt) ?? (ctx.now ?? new Date()).toISOString();
   Object.assign(row, {
-    TimeGenerated: validIso(r.verifiedAt) ?? (ctx.now ?? new Date()).toISOString(),
+    TimeGenerated: at,
+    AttestedAt: at,
     Verdict: r.verdict,
     FailedChecks: r.checks.filter((k) => k.status === 'fail').map((k: CheckResult) => ({ id: k.id, group: k.group, reason: k.reason })),
     Warnings: [...new Set([...r.warnings, ...(outcome.warnings ?? [])])],

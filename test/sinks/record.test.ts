@@ -21,7 +21,7 @@ describe('attestation record', () => {
   test('every column from a passing result', () => {
     const rec = buildRecord({ result: makeResult(), identity: IDENTITY, warnings: ['cached VCEK used'] }, { agentVersion: '0.1.0', recordId: 'r-1' });
     assert.deepEqual(rec, {
-      TimeGenerated: '2026-11-28T12:00:00.000Z', RecordId: 'r-1',
+      TimeGenerated: '2026-11-28T12:00:00.000Z', AttestedAt: '2026-11-28T12:00:00.000Z', RecordId: 'r-1',
       VmId: IDENTITY.vmId, ResourceId: IDENTITY.resourceId, SubscriptionId: IDENTITY.subscriptionId, ResourceGroup: 'rg-cvm', VmName: 'cvm-01',
       Location: 'westeurope', VmSize: 'Standard_DC4as_v5', Verdict: 'pass', FailedChecks: [], Warnings: ['cached VCEK used'], Product: 'Genoa',
       ReportedTcb: { bootloader: 3, tee: 0, snp: 8, microcode: 115 }, CommittedTcb: { bootloader: 3, tee: 0, snp: 8, microcode: 115 }, LaunchTcb: { bootloader: 3, tee: 0, snp: 8, microcode: 115 },

@@ -29,6 +29,9 @@ describe('schema agreement (code, DCR streams, tables)', () => {
       assert.ok(cols.some((c: ColumnDef) => c.name === 'TimeGenerated' && c.type === 'datetime'), 'TimeGenerated datetime is mandatory');
       for (const c of cols) assert.ok(c.name.length <= 45 && /^[A-Za-z][A-Za-z0-9_]*$/.test(c.name), `column name ${c.name}`);
       assert.equal(new Set(cols.map((c) => c.name)).size, cols.length, 'no duplicate column');
+      // Names Log Analytics reserves for its own columns.
+      for (const c of cols) assert.ok(!['id', 'type', 'tenantid', 'title', 'uniqueid', 'date'].includes(c.name.toLowerCase()) && !c.name.startsWith('_'), `${c.name} is reserved`);
+      assert.ok(cols.length <= 500);
       const flow = (dcr.properties.dataFlows as { streams: string[]; outputStream: string; transformKql: string }[]).find((f) => f.streams.includes(stream))!;
       assert.equal(flow.outputStream, `Custom-${table}`);
       assert.equal(flow.transformKql, 'source');
