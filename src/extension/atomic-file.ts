@@ -2,7 +2,7 @@
 // torn write. Temp file in the same folder (same filesystem, so rename is atomic), fsync, rename,
 // then fsync the folder so the rename itself survives a power cut.
 import { open, rename, unlink } from 'node:fs/promises';
-import { openSync, writeSync, fsyncSync, closeSync, renameSync, unlinkSync } from 'node:fs';
+import { openSync, writeSync, fsyncSync, closeSync, renameSync, unlinkSync, readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 let counter = 0;
@@ -64,4 +64,26 @@ async function syncDir(dir: string): Promise<void> {
     const fh = await open(dir, 'r');
     try { await fh.sync(); } finally { await fh.close(); }
   } catch { /* see above */ }
+}
+
+/**
+ * Removes temp files a writer killed with SIGKILL left behind (`.<name>.<pid>.<n>.tmp`), when that
+ * pid is no longer alive. Readers never look at them; this only keeps the folder clean.
+ */
+export function removeStaleTemps(dir: string): number {
+  let removed = 0;
+  let names: string[];
+  try { names = readdirSync(dir); } catch { return 0; }
+  for (const n of names) {
+    const m = /^\..+\.(\d+)\.\d+\.tmp$/.exec(n);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    let alive = pid === process.pid;
+    if (!alive) {
+      try { process.kill(pid, 0); alive = true; } catch (e) { alive = (e as NodeJS.ErrnoException).code === 'EPERM'; }
+    }
+    if (alive) continue;
+    try { unlinkSync(join(dir, n)); removed++; } catch { /* raced with another cleaner */ }
+  }
+  return removed;
 }

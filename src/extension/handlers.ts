@@ -16,6 +16,7 @@ import {
 } from './state.js';
 import { isOurWorker, procStartTime } from './proc.js';
 import { readStatus, writeStatus, writeHeartbeat } from './files.js';
+import { removeStaleTemps } from './atomic-file.js';
 import { transitioningStatus, errorStatus, heartbeatFile, statusFile, StatusCode } from './status.js';
 
 export interface HandlerContext {
@@ -83,7 +84,7 @@ function alive(pid: number): boolean {
 }
 
 /** Stops the recorded worker, if it is still ours: SIGTERM, then SIGKILL to its group after timeoutMs. */
-export async function stopWorker(ctx: HandlerContext, timeoutMs = 700): Promise<boolean> {
+export async function stopWorker(ctx: HandlerContext, timeoutMs = 400): Promise<boolean> {
   const r = readWorkerRecord(ctx.paths);
   if (!r) return false;
   if (!isOurWorker(r.pid, r.startTime)) {
@@ -98,7 +99,7 @@ export async function stopWorker(ctx: HandlerContext, timeoutMs = 700): Promise<
   if (alive(r.pid) && isOurWorker(r.pid, r.startTime)) {
     ctx.logger.warn('worker did not stop in time; killing its process group', { pid: r.pid });
     try { process.kill(-r.pid, 'SIGKILL'); } catch { try { process.kill(r.pid, 'SIGKILL'); } catch { /* gone */ } }
-    const d2 = Date.now() + 500;
+    const d2 = Date.now() + 300;
     while (alive(r.pid) && Date.now() < d2) await new Promise((res) => setTimeout(res, 25));
   }
   removeWorkerRecord(ctx.paths, r.pid);
@@ -135,6 +136,7 @@ export async function install(ctx: HandlerContext): Promise<number> {
 export async function enable(ctx: HandlerContext): Promise<number> {
   const { env, logger } = ctx;
   ensureStateDirs(ctx.paths);
+  for (const d of [env.statusFolder, ctx.paths.stateDir]) removeStaleTemps(d);
   let seq: number;
   try {
     seq = resolveSequenceNumber(ctx.processEnv, env.configFolder);
@@ -213,20 +215,28 @@ export async function uninstall(ctx: HandlerContext): Promise<number> {
 
 export async function update(ctx: HandlerContext): Promise<number> {
   const from = ctx.processEnv['AZURE_GUEST_AGENT_UPDATING_FROM_VERSION'];
-  const to = ctx.processEnv['VERSION'];
-  if (!from) {
+  const target = ctx.processEnv['VERSION'];
+  const own = ctx.processEnv['AZURE_GUEST_AGENT_EXTENSION_VERSION'];
+  // Upgrade: the agent runs the NEW version's update (VERSION = own); carry state from `from`.
+  // Downgrade: it runs the OLD (higher) version's update with VERSION = the lower target; then this
+  // folder is the source and the target version's folder the destination.
+  const downgrade = target !== undefined && own !== undefined && target !== own;
+  const otherVersion = downgrade ? target : from;
+  if (!otherVersion) {
     ctx.logger.warn('update: AZURE_GUEST_AGENT_UPDATING_FROM_VERSION not set; nothing to carry');
     return 0;
   }
-  const oldDir = oldVersionDir(ctx.env.extensionDir, ctx.env.name, from);
-  if (!oldDir || oldDir === ctx.env.extensionDir) {
-    ctx.logger.warn('update: the old version folder is not there; nothing to carry', { from, to });
+  const otherDir = oldVersionDir(ctx.env.extensionDir, ctx.env.name, otherVersion);
+  if (!otherDir || otherDir === ctx.env.extensionDir) {
+    ctx.logger.warn('update: the other version folder is not there; nothing to carry', { from, target, own });
     return 0;
   }
-  // The old worker was disabled by the agent first; stop it anyway if it is still alive.
-  await stopWorker({ ...ctx, paths: statePaths(oldDir) }, 3000);
-  const carried = carryState(oldDir, ctx.paths);
-  ensureStateDirs(ctx.paths);
-  ctx.logger.info('updated', { from, to, carried, oldDir });
+  const [src, dst] = downgrade ? [ctx.env.extensionDir, otherDir] : [otherDir, ctx.env.extensionDir];
+  // The agent disabled the old worker first; stop it anyway if it is still alive.
+  await stopWorker({ ...ctx, paths: statePaths(src) }, 3000);
+  const to = statePaths(dst);
+  const carried = carryState(src, to);
+  ensureStateDirs(to);
+  ctx.logger.info('updated', { from, target, downgrade, carried, src, dst });
   return 0;
 }

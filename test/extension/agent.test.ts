@@ -98,7 +98,7 @@ describe('VM extension with the real Azure Linux agent', { timeout: 240_000 }, (
   const NOQ = { freshness: false };
   const protectedPolicy = { allowDebug: false, maxVmpl: 0, crl: 'off' };
 
-  test('lifecycle: install+enable, same seq, new seqs, bad settings, kill -9, concurrent enables, update, disable, uninstall', async (t) => {
+  test('lifecycle: install+enable, same seq, new seqs, bad settings, kill -9, concurrent enables, update, downgrade, disable, uninstall', async (t) => {
     if (py.skip) return t.skip(py.skip);
 
     // --- install + enable, protected settings encrypted to the agent's certificate ---
@@ -234,6 +234,24 @@ describe('VM extension with the real Azure Linux agent', { timeout: 240_000 }, (
     const w2 = workers(work);
     assert.equal(w2.length, 1);
     assert.ok(w2[0]!.argv.some((a) => a.startsWith(extDir(V2))), 'the worker runs the new version');
+
+    // --- downgrade 1.0.1 -> 1.0.0: the agent runs the OLD (higher) version's update; state still carried ---
+    await agent.call({ op: 'goal_state', version: V1, seq: 4, public: NOQ, protected: null });
+    await agent.call({ op: 'run' });
+    assert.equal(existsSync(extDir(V2)), false, 'the higher version removed');
+    assert.equal(readFileSync(join(extDir(V1), 'state', 'jitter-seed'), 'utf8'), seed, 'state carried on downgrade');
+    h = await settle(4);
+    assert.equal(h.handlerVersion, V1);
+    assert.equal(h.runtimeSettingsStatus!.settingsStatus.status.status, 'success');
+    const w3 = workers(work);
+    assert.equal(w3.length, 1);
+    assert.ok(w3[0]!.argv.some((a) => a.startsWith(extDir(V1))));
+
+    // --- back up to 1.0.1 for the rest ---
+    await agent.call({ op: 'goal_state', version: V2, seq: 4, public: NOQ, protected: null });
+    await agent.call({ op: 'run' });
+    h = await settle(4);
+    assert.equal(h.handlerVersion, V2);
 
     // --- disable ---
     await agent.call({ op: 'goal_state', version: V2, state: 'disabled', seq: 4, public: NOQ, protected: null });

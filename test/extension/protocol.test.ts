@@ -219,6 +219,30 @@ describe('files, lock, jitter', () => {
     assert.equal(readFileSync(f, 'utf8'), 'two');
     assert.deepEqual(readdirSync(d), ['0.status']);
   });
+  test('kill -9 while a status file is being rewritten: always the old or the new document; temps cleaned', async () => {
+    const d = tmp('kill-');
+    const f = join(d, '0.status');
+    const atomic = join(root, 'src/extension/atomic-file.ts');
+    writeFileAtomicSync(f, JSON.stringify({ gen: -1 }));
+    let maxGen = -1;
+    for (let round = 0; round < 8; round++) {
+      const child = spawn(process.execPath, ['--import', 'tsx', '-e',
+        `import(${JSON.stringify(atomic)}).then(({ writeFileAtomicSync }) => { let g = 0; console.log('go'); for (;;) writeFileAtomicSync(${JSON.stringify(f)}, JSON.stringify({ gen: g++, pad: 'x'.repeat(200000) })); })`],
+      { stdio: ['ignore', 'pipe', 'inherit'], cwd: root });
+      await new Promise((r) => child.stdout.once('data', r));
+      await new Promise((r) => setTimeout(r, 20 + Math.floor(Math.random() * 80)));
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('close', r));
+      const doc = JSON.parse(readFileSync(f, 'utf8')) as { gen: number };
+      assert.ok(Number.isInteger(doc.gen), `round ${round}`);
+      maxGen = Math.max(maxGen, doc.gen);
+    }
+    assert.ok(maxGen > 0, 'the writer was killed while rewriting, not before');
+    const { removeStaleTemps } = await import('../../src/extension/atomic-file.js');
+    removeStaleTemps(d);
+    assert.deepEqual(readdirSync(d), ['0.status']);
+  });
+
   test('the lock admits one holder and is freed when the holder is killed -9', async () => {
     const name = workerLockName(tmp('lk-'), 'P.T');
     const a = await acquireWorkerLock(name);
