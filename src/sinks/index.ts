@@ -31,6 +31,12 @@ export interface SinksContext {
   readonly azure?: AzureMonitorClientOptions;
   /** Path of util-linux `logger` for the syslog sink (default: from PATH). */
   readonly loggerPath?: string;
+  /**
+   * Re-flush of what is still spooled after a failed delivery, without waiting for the next run:
+   * exponential from `baseMs` (default 30 s) to `maxMs` (default 15 min), each delay randomised to
+   * 50-100% so a throttled fleet does not retry in step. `false` disables it. The timer is unref'd.
+   */
+  readonly retry?: { readonly baseMs?: number; readonly maxMs?: number } | false;
 }
 
 export interface DeliverResult {
@@ -83,8 +89,25 @@ export async function createSinks(rawSettings: unknown, ctx: SinksContext): Prom
     syslog = await Sink.create(settings.syslog, { stateDir: dir, logger: ctx.logger, agentVersion: ctx.agentVersion, previous: previous.get('syslog'), ...(ctx.loggerPath ? { loggerPath: ctx.loggerPath } : {}) });
   }
   let alertState: AlertState | undefined;
+  let closed = false;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let retryAttempt = 0;
+  const retryBase = ctx.retry === false ? 0 : ctx.retry?.baseMs ?? 30_000;
+  const retryMax = ctx.retry === false ? 0 : ctx.retry?.maxMs ?? 15 * 60_000;
   let chain: Promise<unknown> = Promise.resolve();
   const serial = <T>(fn: () => Promise<T>): Promise<T> => { const p = chain.then(fn, fn); chain = p.catch(() => undefined); return p; };
+
+  const scheduleRetry = (deliveries: readonly SinkDelivery[]): void => {
+    clearTimeout(retryTimer);
+    retryTimer = undefined;
+    const waiting = deliveries.filter((d) => d.queueDepth > 0 && (d.status === 'queued' || d.status === 'failed'));
+    if (closed || retryBase <= 0 || waiting.length === 0) { retryAttempt = 0; return; }
+    // A refusal (403: role not granted yet) is retried at the slowest pace; throttling and outages back off.
+    const base = waiting.some((d) => d.status === 'queued') ? Math.min(retryMax, retryBase * 2 ** Math.min(retryAttempt, 20)) : retryMax;
+    retryAttempt++;
+    retryTimer = setTimeout(() => { void serial(() => flush()).then(scheduleRetry, () => undefined); }, Math.round(base * (0.5 + Math.random() * 0.5)));
+    retryTimer.unref();
+  };
 
   const state = (): SinkDelivery[] => [azure?.state() ?? disabled('azureMonitor'), syslog?.state() ?? disabled('syslog')];
   const flush = async (opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<SinkDelivery[]> => {
@@ -110,10 +133,12 @@ export async function createSinks(rawSettings: unknown, ctx: SinksContext): Prom
       alertState = next;
       for (const a of alerts) ctx.logger?.warn(`alert: ${a.AlertName}`, { alertType: a.AlertType, severity: a.AlertSeverity, systemAlertId: a.SystemAlertId });
       const deliveries = await flush();
+      retryAttempt = 0;
+      scheduleRetry(deliveries);
       return { deliveries, alerts, recordId };
     }),
     state,
-    flush: (opts) => serial(() => flush(opts)),
-    close: async () => { await chain; },
+    flush: (opts) => serial(() => flush(opts)).then((d) => { scheduleRetry(d); return d; }),
+    close: async () => { closed = true; clearTimeout(retryTimer); await chain; },
   };
 }

@@ -72,6 +72,27 @@ describe('SinkSet end to end', () => {
     assert.ok(li.received(RECORD_STREAM).some((x) => x.RecordId === r2.recordId && x.Verdict === 'error' && x.ErrorCode === 'TPM_UNAVAILABLE'));
   });
 
+  test('after a failed delivery the set retries by itself (backoff with jitter) until delivered; close() stops it', async () => {
+    const sinks = await createSinks(am(), { stateDir: await stateDir(), azure: azure(), retry: { baseMs: 40, maxMs: 200 } });
+    li.setFault({ kind: 'status', status: 503, times: 3 });
+    const r = await sinks.deliver({ result: makeResult(), identity: IDENTITY });
+    assert.equal(r.deliveries[0]!.status, 'queued');
+    const t0 = Date.now();
+    while (sinks.state()[0]!.status !== 'delivered') {
+      assert.ok(Date.now() - t0 < 5000, 'retried and delivered within 5 s');
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    assert.equal(li.received(RECORD_STREAM).filter((x) => x.RecordId === r.recordId).length, 1);
+    // Failing again, then closed: no more attempts.
+    li.setFault({ kind: 'status', status: 503 });
+    await sinks.deliver({ result: makeResult(), identity: IDENTITY });
+    await sinks.close();
+    const n = li.requests.length;
+    await new Promise((res) => setTimeout(res, 400));
+    assert.equal(li.requests.length, n, 'no retry after close()');
+    li.setFault(null);
+  });
+
   const UAMI = '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-cvm';
   for (const [label, extra, check] of [
     ['user-assigned by resource id', { identity: { resourceId: UAMI } }, (q: ImdsTokenEmulator['requests'][number]) => q.msiResId === UAMI],
