@@ -1,0 +1,86 @@
+// The README stays true: its first command block is the Quick start, its settings tables are the
+// schemas', its troubleshooting section names every error code the source can throw, it links every
+// docs/*.md, and every command's --help (and the top-level one) shows examples.
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { README, ROOT, errorCodesInSrc, withSettingsTables } from './tables.js';
+
+const readme = readFileSync(README, 'utf8');
+
+/** The Quick start: the first fenced block, within the first lines, exactly these two commands. */
+export function quickStart(text: string): { block: string[]; startLine: number } {
+  const lines = text.split('\n');
+  const start = lines.findIndex((l) => l.startsWith('```'));
+  const end = lines.findIndex((l, i) => i > start && l.startsWith('```'));
+  return { block: lines.slice(start + 1, end), startLine: start };
+}
+
+describe('README', () => {
+  test('opens with the Quick start: `npm ci && npm run demo`, then `npm test`', () => {
+    const { block, startLine } = quickStart(readme);
+    assert.ok(startLine >= 0 && startLine <= 3, `the first command block starts on line ${startLine + 1}`);
+    assert.deepEqual(block, ['npm ci && npm run demo', 'npm test']);
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    assert.match(pkg.scripts['demo'] ?? '', /scripts\/build\.mjs.*&&.*scripts\/demo\.mjs/, 'npm run demo builds, then runs the demo');
+    assert.match(pkg.scripts['test'] ?? '', /scripts\/build\.mjs.*&&.*scripts\/test\.mjs/, 'npm test builds, then runs the tests');
+  });
+
+  test('the settings reference is the one generated from extension/*.schema.json', () => {
+    assert.equal(readme, withSettingsTables(readme), 'README settings tables are stale: run `node --import tsx test/readme/tables.ts --write`');
+    for (const key of ['intervalMinutes', 'sinks.azureMonitor.endpoint', 'policy.requireFreshness', 'protectedSettings.policy']) {
+      assert.ok(readme.includes(`| \`${key}\` |`), key);
+    }
+  });
+
+  test('troubleshooting names every error code in src/', () => {
+    const start = readme.indexOf('## Troubleshooting by error code');
+    const end = readme.indexOf('\n## ', start + 5);
+    assert.ok(start > 0 && end > start);
+    const section = readme.slice(start, end);
+    const { codes, families } = errorCodesInSrc();
+    assert.ok(codes.size > 50, `only ${codes.size} codes found: the scan is broken`);
+    const missing = [...codes].filter((c) => !section.includes(`\`${c}\``)).sort();
+    assert.deepEqual(missing, [], `codes thrown in src/ but not in the README: ${missing.join(', ')}`);
+    for (const f of families) assert.ok(section.includes(`\`${f}<NAME>\``), `family ${f}*`);
+    // And nothing documented that the code no longer throws (stale rows mislead).
+    const documented = [...section.matchAll(/`((?:E_|SINKS_|SPOOL_)[A-Z0-9_]+)`/g)].map((m) => m[1]!).filter((c) => !c.startsWith('E_TPM_RC_'));
+    const stale = [...new Set(documented)].filter((c) => !codes.has(c));
+    assert.deepEqual(stale, [], `codes in the README that src/ no longer has: ${stale.join(', ')}`);
+  });
+
+  test('links every docs/*.md', () => {
+    for (const f of readdirSync(join(ROOT, 'docs')).filter((n) => n.endsWith('.md'))) {
+      assert.ok(readme.includes(`](docs/${f})`), `docs/${f} is not linked`);
+    }
+  });
+
+  test('every file path it names in backticks exists', () => {
+    const paths = [...readme.matchAll(/`((?:extension|scripts|test|src|docs)\/[A-Za-z0-9_./-]+)`/g)].map((m) => m[1]!).filter((p) => !p.includes('<'));
+    assert.ok(paths.length > 10);
+    const missing = [...new Set(paths)].filter((p) => {
+      try { readFileSync(join(ROOT, p)); return false; } catch (e) { return (e as NodeJS.ErrnoException).code !== 'EISDIR'; }
+    });
+    assert.deepEqual(missing, []);
+  });
+});
+
+describe('--help shows examples', () => {
+  const main = readFileSync(join(ROOT, 'src/cli/main.ts'), 'utf8');
+  const commands = [...main.matchAll(/^\s+(\w+): \['/gm)].map((m) => m[1]!);
+  const help = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args, '--help'], { encoding: 'utf8', cwd: ROOT, env: { ...process.env, NODE_NO_WARNINGS: '1' } });
+
+  test('the router knows the commands', () => {
+    assert.deepEqual(commands, ['verify', 'collect', 'attest', 'status', 'handler']);
+  });
+  for (const args of [[], ...commands.map((c) => [c])]) {
+    test(`cvm-attest ${args.join(' ') || '(no command)'} --help`, () => {
+      const r = help(args);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /\nExamples:\n\s+\S/, 'an Examples section');
+      assert.match(r.stdout, /Examples:[\s\S]*(cvm-attest|npm run|handler\.sh)/);
+    });
+  }
+});
