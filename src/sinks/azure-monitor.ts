@@ -53,7 +53,6 @@ export class AzureMonitorSink {
   #client: LogsIngestionClient | undefined;
   #last: { status: SinkDelivery['status']; message: string; at?: string } = { status: 'queued', message: 'nothing sent yet' };
   #lastDeliveryAt: string | undefined;
-  #rejected = 0;
   #flushing: Promise<SinkDelivery> | undefined;
 
   private constructor(settings: AzureMonitorSettings, spool: Spool, ctx: AzureMonitorSinkContext) {
@@ -97,7 +96,7 @@ export class AzureMonitorSink {
       message: this.#last.message,
       queueDepth: this.spool.depth,
       ...(this.#lastDeliveryAt ? { lastDeliveryAt: this.#lastDeliveryAt } : {}),
-      dropped: this.spool.dropped + this.#rejected,
+      dropped: this.spool.dropped,
     };
   }
 
@@ -132,7 +131,7 @@ export class AzureMonitorSink {
       }
       // Entries of a stream no longer configured (settings changed) would never leave: drop and count them.
       const stale = entries.filter((e) => e.stream !== this.settings.streamName && e.stream !== this.settings.alertsStreamName);
-      if (stale.length > 0) { this.#rejected += stale.length; await this.spool.ack(stale.map((e) => e.id)); }
+      if (stale.length > 0) await this.spool.discard(stale.map((e) => e.id));
     } catch (e) {
       failure = describe(e);
     } finally {
@@ -168,9 +167,8 @@ export class AzureMonitorSink {
       const out = describe(cause ?? e);
       if ((out.status === 413 || out.status === 400) && !(e instanceof DeadlineError) && !signal.aborted) {
         if (batch.length === 1) {
-          this.#rejected++;
           this.#ctx.logger?.error('azure monitor rejected a record; dropped', { id: batch[0]!.id, error: out.message });
-          await this.spool.ack([batch[0]!.id]);
+          await this.spool.discard([batch[0]!.id]);
           return { acked: 0 };
         }
         const mid = Math.ceil(batch.length / 2);

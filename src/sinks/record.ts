@@ -182,7 +182,8 @@ function str(v: unknown): string | undefined {
 }
 
 function int(v: unknown): number | undefined {
-  if (typeof v === 'number' && Number.isSafeInteger(v)) return v;
+  // Columns typed int are 32-bit signed; our values (VMPL, versions) are small and non-negative.
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 2 ** 31) return v;
   if (typeof v === 'string' && /^\d{1,9}$/.test(v)) return Number(v);
   return undefined;
 }

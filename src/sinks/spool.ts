@@ -121,6 +121,18 @@ export class Spool {
     });
   }
 
+  /** Removes records that can never be delivered (rejected by the service) and counts them as dropped. */
+  discard(ids: Iterable<string>): Promise<void> {
+    return this.#serial(async () => {
+      const set = new Set(ids);
+      const gone = this.#index.filter((e) => set.has(e.id));
+      if (gone.length === 0) return;
+      this.#dropped += gone.length;
+      await this.#saveState();
+      await this.#remove(gone);
+    });
+  }
+
   async #load(): Promise<void> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     try {

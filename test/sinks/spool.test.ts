@@ -72,6 +72,18 @@ describe('spool', () => {
     } finally { await t.cleanup(); }
   });
 
+  test('discard removes and counts, durably', async () => {
+    const t = await tempDir();
+    try {
+      const s = await Spool.open({ dir: t.dir });
+      await s.append([rec('a'), rec('b')]);
+      await s.discard(['a', 'nope']);
+      const again = await Spool.open({ dir: t.dir });
+      assert.equal(again.dropped, 1);
+      assert.deepEqual((await again.list()).map((e) => e.id), ['b']);
+    } finally { await t.cleanup(); }
+  });
+
   test('bad limits are an InputError', async () => {
     await assert.rejects(Spool.open({ dir: '/nonexistent/x', maxRecords: 0 }), InputError);
   });
