@@ -93,6 +93,11 @@ export class CertStore {
     return e.key;
   }
 
+  /** Records a signature known good without checking it (compiled-in certificates only). */
+  markSignedBy(subject: Certificate, issuer: Certificate): void {
+    this.entry(subject).verifiedBy.add(issuer.sha256);
+  }
+
   /**
    * True when `issuer` signed `subject`: the names chain and the RSASSA-PSS (SHA-384, MGF1-SHA-384,
    * salt 48) signature AMD uses verifies. Returns a reason string when it does not.
@@ -119,34 +124,43 @@ export class CertStore {
   }
 }
 
-export interface PinnedRoots {
-  readonly ark: Certificate;
-  readonly ask: Certificate;
-  readonly asvk: Certificate;
-}
-
 /** Process-wide store for the embedded roots (always cached: they are compiled-in constants). */
 export const rootStore = new CertStore(true);
-const roots = new Map<Product, PinnedRoots>();
+const arks = new Map<Product, Certificate>();
+const intermediates = new Map<string, Certificate>();
 
 export function spkiSha256(c: Certificate): string {
   return createHash('sha256').update(c.spki).digest('hex');
 }
 
-/** The embedded ARK/ASK/ASVK of a product, checked once against the pinned ARK key. */
-export function pinnedRoots(product: Product): PinnedRoots {
-  let r = roots.get(product);
-  if (r) return r;
-  const vcek = parseCertificateBundle(AMD_VCEK_CHAIN_PEM[product], { parse: rootStore.parse, name: `embedded ${product} chain` });
-  const vlek = parseCertificateBundle(AMD_VLEK_CHAIN_PEM[product], { parse: rootStore.parse, name: `embedded ${product} VLEK chain` });
-  const ark = vcek.ark;
-  if (!ark || !vcek.ask || !vlek.asvk || vlek.ark?.sha256 !== ark.sha256) throw new Error(`embedded ${product} AMD chain is incomplete`);
-  if (spkiSha256(ark) !== PINNED_ARK_SPKI_SHA256[product]) throw new Error(`embedded ${product} ARK does not match its pinned key`);
-  for (const [c, by] of [[ark, ark], [vcek.ask, ark], [vlek.asvk, ark]] as const) {
-    const ok = rootStore.signedBy(c, by);
-    if (ok !== true) throw new Error(`embedded ${product} ${c.subject.cn}: ${ok}`);
-  }
-  r = { ark, ask: vcek.ask, asvk: vlek.asvk };
-  roots.set(product, r);
-  return r;
+function embedded(product: Product, vlek: boolean): CertificateBundle {
+  return parseCertificateBundle((vlek ? AMD_VLEK_CHAIN_PEM : AMD_VCEK_CHAIN_PEM)[product], { parse: rootStore.parse, name: `embedded ${product} chain` });
+}
+
+/** The pinned ARK of a product: the embedded certificate, whose key must hash to the pinned value. */
+export function pinnedArk(product: Product): Certificate {
+  let ark = arks.get(product);
+  if (ark) return ark;
+  ark = embedded(product, false).ark;
+  if (!ark || spkiSha256(ark) !== PINNED_ARK_SPKI_SHA256[product]) throw new Error(`embedded ${product} ARK does not match its pinned key`);
+  arks.set(product, ark);
+  return ark;
+}
+
+/**
+ * The embedded ASK (or ASVK) of a product. It is a compiled-in constant like the ARK pin itself, so it
+ * is marked as signed by the pinned ARK without spending a cold-start RSA verification on it; the test
+ * suite proves that it is (test/verify/roots.test.ts). A supplied ASK is always verified.
+ */
+export function embeddedIntermediate(product: Product, vlek: boolean): Certificate {
+  const key = `${product}/${vlek}`;
+  let c = intermediates.get(key);
+  if (c) return c;
+  const ark = pinnedArk(product);
+  const b = embedded(product, vlek);
+  c = vlek ? b.asvk : b.ask;
+  if (!c || b.ark?.sha256 !== ark.sha256) throw new Error(`embedded ${product} chain is incomplete`);
+  rootStore.markSignedBy(c, ark);
+  intermediates.set(key, c);
+  return c;
 }

@@ -5,7 +5,7 @@ import type { CertificateBundle } from '../snp/cert-bundle.js';
 import { productFromCertificate } from '../snp/cert-bundle.js';
 import { OID, type Certificate } from '../snp/certificate.js';
 import type { SigningKey } from '../snp/report.js';
-import { pinnedRoots, spkiSha256, type CertStore } from './cert-store.js';
+import { embeddedIntermediate, pinnedArk, spkiSha256, type CertStore } from './cert-store.js';
 import { PINNED_ARK_SPKI_SHA256 } from './amd-roots.js';
 import type { CertificateInfo, CheckResult, Product } from './result.js';
 
@@ -85,14 +85,13 @@ export function checkChain(input: ChainInput): ChainOutcome {
   if (input.reportProduct && certProduct !== input.reportProduct) {
     return { check: fail(`the report is from a ${input.reportProduct} CPU but the ${leafRole} is issued for ${certProduct}`), ...base, product, certificates };
   }
-  const roots = pinnedRoots(product);
-  const pinnedArk = roots.ark;
+  const ark = pinnedArk(product);
   // Intermediate: the supplied one (must chain to the pinned ARK) or the embedded one.
   const supplied = wantVlek ? bundle.asvk : bundle.ask;
   const interRole = wantVlek ? 'ASVK' : 'ASK';
-  const inter = supplied ?? (wantVlek ? roots.asvk : roots.ask);
+  const inter = supplied ?? embeddedIntermediate(product, wantVlek);
   certificates.push(info(inter, interRole, false));
-  certificates.push(info(pinnedArk, 'ARK', true));
+  certificates.push(info(ark, 'ARK', true));
   const problems: string[] = [];
   if (bundle.ark) {
     const arkProduct = productFromCertificate(bundle.ark);
@@ -108,7 +107,7 @@ export function checkChain(input: ChainInput): ChainOutcome {
     const interProduct = productFromCertificate(supplied);
     if (interProduct !== product) problems.push(`the supplied ${interRole} is for ${interProduct ?? 'an unknown product'}, not ${product}`);
     else {
-      const ok = store.signedBy(supplied, pinnedArk);
+      const ok = store.signedBy(supplied, ark);
       if (ok !== true) problems.push(`the supplied ${interRole} is not signed by the pinned ARK-${product}: ${ok}`);
     }
   }
@@ -116,16 +115,16 @@ export function checkChain(input: ChainInput): ChainOutcome {
     const ok = store.signedBy(leaf, inter);
     if (ok !== true) problems.push(`the ${leafRole} is not signed by ${interRole} "${inter.subject.cn}": ${ok}`);
   }
-  for (const [c, role] of [[leaf, leafRole], [inter, interRole], [pinnedArk, 'ARK']] as const) {
+  for (const [c, role] of [[leaf, leafRole], [inter, interRole], [ark, 'ARK']] as const) {
     const v = validityProblem(c, role, now);
     if (v) problems.push(v);
   }
-  if (problems.length) return { check: fail(problems.join('; ')), ...base, product, ark: pinnedArk, certificates };
+  if (problems.length) return { check: fail(problems.join('; ')), ...base, product, ark: ark, certificates };
   return {
     check: { id: 'chain', group: 'chain', status: 'pass', reason: `${leafRole} -> ${interRole} ${inter.subject.cn} -> pinned ARK-${product}, all valid at ${now.toISOString()}` },
     ...base,
     product,
-    ark: pinnedArk,
+    ark: ark,
     certificates,
   };
 }

@@ -39,6 +39,24 @@ export interface VerifyOptions {
   readonly replayed?: boolean;
 }
 
+/** Which option a ParseError thrown by verifyEvidence came from. */
+export type VerifyInput = 'evidence' | 'vcek' | 'chain' | 'crl';
+const inputs = new WeakMap<ParseError, VerifyInput>();
+
+/** The option (evidence, vcek, chain, crl) whose bytes a ParseError from verifyEvidence is about. */
+export function parseErrorInput(e: unknown): VerifyInput | undefined {
+  return e instanceof ParseError ? inputs.get(e) : undefined;
+}
+
+function tagged<T>(input: VerifyInput, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof ParseError && !inputs.has(e)) inputs.set(e, input);
+    throw e;
+  }
+}
+
 export async function verifyEvidence(options: VerifyOptions): Promise<VerificationResult> {
   return run(options, true) as Promise<VerificationResult>;
 }
@@ -56,11 +74,11 @@ function run(options: VerifyOptions, async: boolean): VerificationResult | Promi
   const summary = policySummary(policy);
   const store = new CertStore(options.cache !== false);
 
-  const ev = parseEvidence(options.evidence);
+  const ev = tagged('evidence', () => parseEvidence(options.evidence));
   let bundle: CertificateBundle = {};
-  if (options.vcek !== undefined) bundle = store.bundle(options.vcek, 'VCEK');
-  if (options.chain !== undefined) bundle = mergeBundles(bundle, store.bundle(options.chain, 'certificate chain'));
-  const crl = options.crl !== undefined ? parseCrl(options.crl) : undefined;
+  if (options.vcek !== undefined) bundle = tagged('vcek', () => store.bundle(options.vcek!, 'VCEK'));
+  if (options.chain !== undefined) bundle = tagged('chain', () => mergeBundles(bundle, store.bundle(options.chain!, 'certificate chain')));
+  const crl = options.crl !== undefined ? tagged('crl', () => parseCrl(options.crl!)) : undefined;
   const leaf = ev.report.signingKey === 'vlek' ? bundle.vlek : bundle.vcek;
   const finish = (): VerificationResult => evaluate(options, ev, bundle, crl, store, now, policy, summary);
   return async && leaf ? store.preloadKey(leaf).then(finish) : finish();

@@ -1,13 +1,13 @@
 // `cvm-attest verify`: offline verification of evidence files against the pinned AMD roots.
 // Exit 0 = pass, 1 = evaluated and failed, 2 = unusable input or usage (one line naming the file).
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import type { Options } from 'yargs';
+import { parseArgs } from 'node:util';
 import type { CliCommand } from '../command.js';
 import { CvmAttestError, ExitCode, InputError, ParseError } from '../../errors.js';
-import { parseEvidence } from '../../snp/evidence.js';
-import { parseCertificateBundle } from '../../snp/cert-bundle.js';
-import { parseCrl } from '../../snp/crl.js';
 import { parsePolicy } from '../../policy/policy.js';
-import { verifyEvidence, type VerifyOptions } from '../../verify/verify-evidence.js';
+import { parseErrorInput, verifyEvidenceSync, type VerifyOptions } from '../../verify/verify-evidence.js';
+import type { VerificationResult } from '../../verify/result.js';
 import type { QuoteInput } from '../../verify/freshness.js';
 
 /** Per input file; real ones are a few KiB. Larger files are refused before reading them whole. */
@@ -69,26 +69,19 @@ export interface VerifyFiles {
   pcrs?: string;
 }
 
-/** Reads and pre-parses every file so that an unusable one is reported by name. */
+/** Reads every file (the policy is parsed here; evidence and certificates by verifyEvidence, see runVerify). */
 export function loadVerifyOptions(f: VerifyFiles): Omit<VerifyOptions, 'now' | 'cache' | 'replayed'> {
   if (!f.evidence) throw new InputError('E_USAGE', 'give --evidence FILE (an HCL report, NV dump or SNP report)');
   const evidence = readInput(f.evidence, 'evidence');
-  named(f.evidence, 'evidence', () => parseEvidence(evidence));
   const out: { -readonly [K in keyof VerifyOptions]?: VerifyOptions[K] } = { evidence };
   if (f.vcek) {
-    const v = readInput(f.vcek, 'VCEK');
-    named(f.vcek, 'VCEK', () => parseCertificateBundle(v, { name: '' }));
-    out.vcek = v;
+    out.vcek = readInput(f.vcek, 'VCEK');
   }
   if (f.chain) {
-    const v = readInput(f.chain, 'chain');
-    named(f.chain, 'chain', () => parseCertificateBundle(v, { name: '' }));
-    out.chain = v;
+    out.chain = readInput(f.chain, 'chain');
   }
   if (f.crl) {
-    const v = readInput(f.crl, 'CRL');
-    named(f.crl, 'CRL', () => parseCrl(v));
-    out.crl = v;
+    out.crl = readInput(f.crl, 'CRL');
   }
   if (f.policy) {
     const text = readInput(f.policy, 'policy').toString('utf8');
@@ -129,6 +122,24 @@ function writeReport(path: string, html: string): void {
   }
 }
 
+/**
+ * verifyEvidenceSync (the process verifies once: WebCrypto's faster key import does not pay for its own
+ * loading here) with a ParseError rewritten to name the file it is about.
+ */
+export function runVerify(options: VerifyOptions, files: VerifyFiles): VerificationResult {
+  try {
+    return verifyEvidenceSync(options);
+  } catch (e) {
+    const input = parseErrorInput(e);
+    const file = input === 'evidence' ? files.evidence : input === 'vcek' ? files.vcek : input === 'chain' ? files.chain : input === 'crl' ? files.crl : undefined;
+    if (e instanceof ParseError && input && file) {
+      const what = input === 'vcek' ? 'VCEK' : input === 'crl' ? 'CRL' : input;
+      throw new ParseError(e.code, `${what} file ${file}: ${e.message.replace(/^(VCEK|certificate chain): /, '')}`, { cause: e });
+    }
+    throw e;
+  }
+}
+
 function parseNow(s: string | undefined): Date | undefined {
   if (s === undefined) return undefined;
   const d = /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(s) ? new Date(s) : new Date(NaN);
@@ -136,24 +147,29 @@ function parseNow(s: string | undefined): Date | undefined {
   return d;
 }
 
+/** The options of `verify`, shared by yargs (help, slow path) and the fast path. */
+const OPTIONS = {
+  'bundle': { type: 'string', describe: 'evidence bundle folder from `cvm-attest collect` (replaces --evidence/--vcek/--chain/--quote-*; --nonce = the nonce you chose)' },
+  'evidence': { type: 'string', describe: 'HCL report (vTPM NV 0x01400001 dump), bare 1184-byte SNP report, or hex text of one' },
+  'vcek': { type: 'string', describe: 'VCEK/VLEK: PEM, DER, PEM bundle (with ASK/ARK) or an IMDS THIM JSON body' },
+  'chain': { type: 'string', describe: 'ASK/ASVK and ARK, PEM (optional: the AMD chains are built in; a supplied ARK must equal the pinned one)' },
+  'crl': { type: 'string', describe: 'AMD CRL (PEM or DER) signed by the ARK' },
+  'policy': { type: 'string', describe: 'policy JSON file (schema: extension/policy.schema.json; default: built-in safe policy)' },
+  'quote-msg': { type: 'string', describe: 'vTPM quote: TPMS_ATTEST bytes' },
+  'quote-sig': { type: 'string', describe: 'vTPM quote: signature (raw RSASSA or TPMT_SIGNATURE)' },
+  'nonce': { type: 'string', describe: 'the nonce the quote must carry, hex' },
+  'pcrs': { type: 'string', describe: 'JSON array of SHA-256 PCR values (hex) indexed by PCR number' },
+  'now': { type: 'string', describe: 'verification time, ISO 8601 (default: now)' },
+  'replayed': { type: 'boolean', default: false, describe: 'the evidence is replayed from a capture: freshness is at best a warning' },
+  'format': { choices: ['text', 'json', 'html'] as const, default: 'text', describe: 'text checklist, the result object as JSON, or a self-contained HTML report' },
+  'out': { type: 'string', describe: 'with --format html: write the report to FILE instead of stdout' },
+} as const satisfies Record<string, Options>;
+
 const command: CliCommand = {
   command: 'verify',
   describe: 'Verify evidence (HCL or SNP report, VCEK, quote) offline against pinned AMD roots',
   builder: (y) => y
-    .option('bundle', { type: 'string', describe: 'evidence bundle folder from `cvm-attest collect` (replaces --evidence/--vcek/--chain/--quote-*; --nonce = the nonce you chose)' })
-    .option('evidence', { type: 'string', describe: 'HCL report (vTPM NV 0x01400001 dump), bare 1184-byte SNP report, or hex text of one' })
-    .option('vcek', { type: 'string', describe: 'VCEK/VLEK: PEM, DER, PEM bundle (with ASK/ARK) or an IMDS THIM JSON body' })
-    .option('chain', { type: 'string', describe: 'ASK/ASVK and ARK, PEM (optional: the AMD chains are built in; a supplied ARK must equal the pinned one)' })
-    .option('crl', { type: 'string', describe: 'AMD CRL (PEM or DER) signed by the ARK' })
-    .option('policy', { type: 'string', describe: 'policy JSON file (schema: extension/policy.schema.json; default: built-in safe policy)' })
-    .option('quote-msg', { type: 'string', describe: 'vTPM quote: TPMS_ATTEST bytes' })
-    .option('quote-sig', { type: 'string', describe: 'vTPM quote: signature (raw RSASSA or TPMT_SIGNATURE)' })
-    .option('nonce', { type: 'string', describe: 'the nonce the quote must carry, hex' })
-    .option('pcrs', { type: 'string', describe: 'JSON array of SHA-256 PCR values (hex) indexed by PCR number' })
-    .option('now', { type: 'string', describe: 'verification time, ISO 8601 (default: now)' })
-    .option('replayed', { type: 'boolean', default: false, describe: 'the evidence is replayed from a capture: freshness is at best a warning' })
-    .option('format', { choices: ['text', 'json', 'html'] as const, default: 'text', describe: 'text checklist, the result object as JSON, or a self-contained HTML report' })
-    .option('out', { type: 'string', describe: 'with --format html: write the report to FILE instead of stdout' })
+    .options(OPTIONS)
     .example('cvm-attest verify --evidence hcl-report.bin --vcek vcek.pem', 'verify an HCL report with its VCEK')
     .example('cvm-attest verify --evidence hcl-report.bin --vcek thim.json --quote-msg quote.msg --quote-sig quote.sig --nonce 6368616c6c656e6765 --pcrs pcrs.json', 'with a fresh vTPM quote')
     .example('cvm-attest verify --bundle ./evidence --nonce 0a1b2c...', 'an evidence bundle from `cvm-attest collect`, quote checked against your nonce')
@@ -171,7 +187,7 @@ const command: CliCommand = {
     const bundle = str(args, 'bundle');
     const result = bundle !== undefined
       ? await (await import('../bundle-verify.js')).verifyBundleDir(bundle, files, now)
-      : await verifyEvidence({ ...loadVerifyOptions(files), ...(now ? { now } : {}), replayed: args['replayed'] === true } satisfies VerifyOptions);
+      : runVerify({ ...loadVerifyOptions(files), ...(now ? { now } : {}), replayed: args['replayed'] === true }, files);
     if (args['format'] === 'json') process.stdout.write(JSON.stringify(result, null, 2) + '\n');
     else if (args['format'] === 'html') {
       const { renderHtmlReport } = await import('../../report/html.js');
@@ -186,3 +202,32 @@ const command: CliCommand = {
   },
 };
 export default command;
+
+/**
+ * `verify` without yargs, whose loading alone costs several times Node's own start-up: parses plain
+ * `--name value` / `--name=value` / boolean flags with node:util and runs the command. Returns
+ * undefined (the caller falls back to yargs) for help, negated booleans or anything it does not know,
+ * so it never changes what the command accepts.
+ */
+export async function fast(argv: readonly string[]): Promise<number | undefined> {
+  if (argv.some((a) => a === '--help' || a === '-h' || a.startsWith('--no-') || a === '--')) return undefined;
+  const options: Record<string, { type: 'string' | 'boolean' }> = {};
+  for (const [name, o] of Object.entries(OPTIONS)) options[name] = { type: 'type' in o && o.type === 'boolean' ? 'boolean' : 'string' };
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    const parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false, tokens: true });
+    const names = parsed.tokens.filter((t) => t.kind === 'option').map((t) => t.name);
+    if (new Set(names).size !== names.length) return undefined; // repeated option: let yargs report it
+    values = parsed.values;
+  } catch {
+    return undefined;
+  }
+  const args: Record<string, unknown> = {};
+  for (const [name, o] of Object.entries(OPTIONS)) {
+    const v = values[name];
+    if (v !== undefined) args[name] = v;
+    else if ('default' in o) args[name] = o.default;
+    if ('choices' in o && args[name] !== undefined && !(o.choices as readonly unknown[]).includes(args[name])) return undefined;
+  }
+  return command.run(args);
+}
