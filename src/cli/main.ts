@@ -1,11 +1,11 @@
 // CLI entry. Commands are loaded lazily: only the module of the command being run is imported, so
 // `verify` never pays for the Azure SDK or the extension code.
-import yargs from 'yargs';
-import { hideBin } from 'yargs/helpers';
 import { CvmAttestError, ExitCode } from '../errors.js';
 import type { CliCommand } from './command.js';
 
-type Loader = () => Promise<{ default: CliCommand }>;
+/** A command module; `fast` (optional) runs it without yargs, or returns undefined to use yargs. */
+type CommandModule = { default: CliCommand; fast?: (argv: readonly string[]) => Promise<number | undefined> };
+type Loader = () => Promise<CommandModule>;
 
 /** name -> [one-line description for the top-level help, loader]. */
 const commands: Record<string, [string, Loader]> = {
@@ -30,6 +30,13 @@ function printError(e: unknown): number {
 async function main(argv: string[]): Promise<number> {
   const name = argv.find((a) => !a.startsWith('-'));
   const entry = name !== undefined ? commands[name] : undefined;
+  // Fast path: loading yargs costs more than Node's own start-up, so a command may parse plain arguments itself.
+  if (entry && argv[0] === name) {
+    const fast = await entry[1]().then((m) => m.fast, () => undefined);
+    const code = await fast?.(argv.slice(1));
+    if (code !== undefined) return code;
+  }
+  const { default: yargs } = await import('yargs');
   const y = yargs(argv)
     .scriptName('cvm-attest')
     .strict()
@@ -42,7 +49,7 @@ async function main(argv: string[]): Promise<number> {
     });
   let code: number = ExitCode.Input;
   if (entry) {
-    let mod: { default: CliCommand };
+    let mod: CommandModule;
     try {
       mod = await entry[1]();
     } catch (e) {
@@ -64,7 +71,7 @@ async function main(argv: string[]): Promise<number> {
   return code;
 }
 
-main(hideBin(process.argv)).then(
+main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (e: unknown) => { process.exitCode = printError(e); },
 );
