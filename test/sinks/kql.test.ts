@@ -67,4 +67,11 @@ describe('KQL queries', () => {
     }
     for (const w of workbookQueries) assert.equal(diagnostics(w.query).length, 0, `${w.name}: ${show(w.query, diagnostics(w.query))}`);
   });
+
+  test('the ARM template deploys this very workbook', async () => {
+    const t = JSON.parse(await readFile(new URL('azuredeploy.json', root), 'utf8')) as { variables: { workbookContent: string }; resources: { type: string; properties: Record<string, unknown> }[] };
+    assert.deepEqual(JSON.parse(t.variables.workbookContent), workbook);
+    const wb = t.resources.find((r) => r.type === 'Microsoft.Insights/workbooks')!;
+    assert.equal(wb.properties.serializedData, "[variables('workbookContent')]");
+  });
 });
