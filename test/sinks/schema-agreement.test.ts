@@ -73,6 +73,21 @@ describe('schema agreement (code, DCR streams, tables)', () => {
     assert.deepEqual(s.azureMonitor!.identity, { clientId: '11111111-2222-3333-4444-555555555555' });
   });
 
+  test('template expressions are well formed and use known ARM functions', () => {
+    const known = new Set(['format', 'resourceId', 'parameters', 'variables', 'reference', 'guid', 'subscriptionResourceId', 'resourceGroup']);
+    const walk = (v: unknown): void => {
+      if (typeof v === 'string' && v.startsWith('[') && !v.startsWith('[[')) {
+        assert.ok(v.endsWith(']'), v);
+        const body = v.slice(1, -1).replace(/'[^']*'/g, "''");
+        let depth = 0;
+        for (const ch of body) { if (ch === '(') depth++; if (ch === ')') depth--; assert.ok(depth >= 0, v); }
+        assert.equal(depth, 0, v);
+        for (const m of body.matchAll(/([A-Za-z]+)\(/g)) assert.ok(known.has(m[1]!), `unknown function ${m[1]} in ${v}`);
+      } else if (typeof v === 'object' && v !== null) Object.values(v).forEach(walk);
+    };
+    walk(tpl);
+  });
+
   test('every parameter and variable of the template is used', () => {
     const text = JSON.stringify({ ...tpl, parameters: undefined, variables: undefined });
     for (const p of Object.keys(tpl.parameters)) assert.ok(text.includes(`parameters('${p}')`), `parameter ${p} unused`);
