@@ -8,6 +8,7 @@ import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
 import { join, resolve, basename } from 'node:path';
 import type { CliCommand } from '../command.js';
 import { ExitCode, InputError } from '../../errors.js';
+import { isOurWorker } from '../../extension/proc.js';
 
 /** Where the Azure Linux agent unpacks extensions. */
 export const WAAGENT_LIB = '/var/lib/waagent';
@@ -125,29 +126,6 @@ function countSpool(dir: string): { depth: number; dropped: number } {
 /** Spool folder name per sink (see src/sinks/azure-monitor.ts and syslog.ts). */
 const SPOOLS: Record<string, string> = { azureMonitor: 'azure-monitor', syslog: 'syslog' };
 
-function procStartTime(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (rest[0] === 'Z' || rest[0] === 'X') return undefined;
-    const v = Number(rest[19]);
-    return Number.isInteger(v) ? v : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function isWorker(pid: number, startTime: number): boolean {
-  if (procStartTime(pid) !== startTime) return false;
-  try {
-    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    const i = argv.indexOf('handler');
-    return i >= 0 && argv[i + 1] === 'worker';
-  } catch {
-    return false;
-  }
-}
-
 /** Reads everything `status` shows. Pure reads: safe while the worker runs. */
 export function readStatusView(extensionDir: string): StatusView {
   const dir = resolve(extensionDir);
@@ -214,7 +192,7 @@ export function readStatusView(extensionDir: string): StatusView {
   let worker: StatusView['worker'];
   if (isObject(wr) && Number.isInteger(wr['pid']) && Number.isInteger(wr['startTime'])) {
     const pid = wr['pid'] as number;
-    const running = pid > 1 && isWorker(pid, wr['startTime'] as number);
+    const running = pid > 1 && isOurWorker(pid, wr['startTime'] as number); // the handlers' own test: same start time, `handler worker`
     worker = {
       running, pid, ...(Number.isInteger(wr['seq']) ? { seq: wr['seq'] as number } : {}), ...(str(wr, 'startedAt') ? { startedAt: str(wr, 'startedAt') } : {}),
       note: running ? 'running' : 'not running (recorded process is gone or is another process)',

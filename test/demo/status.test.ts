@@ -1,0 +1,87 @@
+// `cvm-attest status` edge cases on hand-made folders (the real layout is exercised by the demo
+// test): which installation it picks, a worker record naming a dead or foreign process, a torn
+// status file, sinks spooled but never delivered. The full picture on a real run is in demo.test.ts.
+import { test, describe, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { findInstallation, readStatusView, renderStatusText, resolveExtensionDir, HANDLER_NAME } from '../../src/cli/commands/status.js';
+import { InputError } from '../../src/errors.js';
+import { procStartTime } from '../../src/extension/proc.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'cvm-attest-status-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+function ext(lib: string, version: string): string {
+  const d = join(lib, `${HANDLER_NAME}-${version}`);
+  mkdirSync(join(d, 'status'), { recursive: true });
+  writeFileSync(join(d, 'HandlerEnvironment.json'), JSON.stringify([{ name: HANDLER_NAME, version: 1.0, handlerEnvironment: {
+    logFolder: join(tmp, 'log'), configFolder: join(d, 'config'), statusFolder: join(d, 'status'), heartbeatFile: join(d, 'heartbeat.log') } }]));
+  return d;
+}
+
+describe('finding the installation', () => {
+  test('the newest version under the agent\'s folder, by version number, not by name', () => {
+    const lib = join(tmp, 'lib1');
+    ext(lib, '1.9.0');
+    const newest = ext(lib, '1.10.0');
+    ext(lib, '1.2.3');
+    mkdirSync(join(lib, `${HANDLER_NAME}-2.0.0`)); // unpacked but no HandlerEnvironment.json yet: not an installation
+    mkdirSync(join(lib, 'Microsoft.Azure.Extensions.CustomScript-9.9.9'));
+    assert.equal(findInstallation(lib), newest);
+    assert.equal(resolveExtensionDir(undefined, {}, lib), newest);
+  });
+
+  test('--dir wins over the environment, which wins over the search; a wrong folder is E_NO_INSTALLATION', () => {
+    const lib = join(tmp, 'lib2');
+    const a = ext(lib, '1.0.0');
+    const b = ext(join(tmp, 'elsewhere'), '1.0.0');
+    assert.equal(resolveExtensionDir(a, { AZURE_GUEST_AGENT_EXTENSION_PATH: b }, lib), a);
+    assert.equal(resolveExtensionDir(undefined, { AZURE_GUEST_AGENT_EXTENSION_PATH: b }, lib), b);
+    assert.throws(() => resolveExtensionDir(join(tmp, 'nothing'), {}, lib), (e: unknown) => e instanceof InputError && e.code === 'E_NO_INSTALLATION');
+    assert.throws(() => resolveExtensionDir(undefined, {}, join(tmp, 'no-lib')), (e: unknown) => e instanceof InputError && e.code === 'E_NO_INSTALLATION' && /npm run demo/.test(e.message));
+  });
+});
+
+describe('reading the state', () => {
+  test('never enabled: no result, worker not running, no sinks', () => {
+    const d = ext(join(tmp, 'lib3'), '1.0.0');
+    const v = readStatusView(d);
+    assert.equal(v.result, undefined);
+    assert.equal(v.worker.running, false);
+    assert.deepEqual(v.sinks, []);
+    assert.match(renderStatusText(v), /^cvm-attest status: no result yet\n[\s\S]*last result\s+none yet/);
+  });
+
+  test('a worker record naming a dead pid, or a live process that is not our worker, reads as not running', () => {
+    const d = ext(join(tmp, 'lib4'), '1.0.0');
+    mkdirSync(join(d, 'state'), { recursive: true });
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    writeFileSync(join(d, 'state/worker.json'), JSON.stringify({ pid: Number(dead.stdout), startTime: 1, seq: 0, startedAt: '2026-01-01T00:00:00Z' }));
+    assert.equal(readStatusView(d).worker.running, false);
+    // This test process is alive, with its real start time, but it is not `handler worker`.
+    writeFileSync(join(d, 'state/worker.json'), JSON.stringify({ pid: process.pid, startTime: procStartTime(process.pid), seq: 0, startedAt: '2026-01-01T00:00:00Z' }));
+    const v = readStatusView(d);
+    assert.equal(v.worker.running, false);
+    assert.equal(v.worker.pid, process.pid);
+    assert.match(v.worker.note, /gone or is another process/);
+  });
+
+  test('a torn status file and a spool with records never delivered', () => {
+    const d = ext(join(tmp, 'lib5'), '1.0.0');
+    writeFileSync(join(d, 'mrseq'), '3');
+    writeFileSync(join(d, 'status/3.status'), '[{"version": 1.0, "timestampUTC": "2026-'); // cut mid-write (never happens: writes are atomic)
+    const spool = join(d, 'state/sinks/spool/azure-monitor');
+    mkdirSync(spool, { recursive: true });
+    for (let i = 0; i < 3; i++) writeFileSync(join(spool, `${String(1_700_000_000_000_000 + i).padStart(20, '0')}-rec-${i}.json`), '{}');
+    writeFileSync(join(spool, '.tmp-123-abc'), 'partial');
+    writeFileSync(join(spool, 'state.json'), JSON.stringify({ dropped: 7 }));
+    const v = readStatusView(d);
+    assert.equal(v.seq, 3);
+    assert.equal(v.result, undefined, 'an unreadable status is no result, not a crash');
+    assert.deepEqual(v.sinks.map((s) => [s.name, s.queueDepth, s.dropped, s.lastDeliveryAt]), [['azureMonitor', 3, 7, undefined]]);
+    assert.match(renderStatusText(v), /sink azureMonitor\s+queue 3, dropped 7; last delivery none recorded/);
+  });
+});
