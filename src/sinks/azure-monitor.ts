@@ -107,7 +107,15 @@ export class AzureMonitorSink {
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => { const e = new DeadlineError(timeoutMs); reject(e); ac.abort(e); }, timeoutMs);
+      timer = setTimeout(() => {
+        // A request past the deadline may never settle (the IMDS token request has no timeout), and the
+        // SDK's bearer policy makes every later upload of a client wait for its pending token refresh:
+        // the next flush starts with a fresh client and credential.
+        this.#client = undefined;
+        const e = new DeadlineError(timeoutMs);
+        reject(e);
+        ac.abort(e);
+      }, timeoutMs);
       ac.signal.addEventListener('abort', () => reject(ac.signal.reason instanceof Error ? ac.signal.reason : new DeadlineError(timeoutMs)), { once: true });
     });
     deadline.catch(() => undefined);

@@ -220,6 +220,9 @@ describe('Azure Monitor sink with the real SDK', () => {
     assert.ok(Date.now() - t0 < 3000, 'our deadline ends a hung IMDS token request');
     assert.equal(st2.status, 'queued');
     imds.setFault(null);
+    // The same sink recovers: a token request that never answered must not block later uploads.
+    const st3 = await hung.flush();
+    assert.equal(st3.status, 'delivered', st3.message);
     for (const id of ids(rs)) assert.equal(countOf(RECORD_STREAM, id), 1);
   });
 
