@@ -6,6 +6,8 @@ import { readFile } from 'node:fs/promises';
 import { parseSinksSettings } from '../../src/sinks/settings.js';
 import { createSinks } from '../../src/sinks/index.js';
 import { InputError } from '../../src/errors.js';
+import { fileURLToPath } from 'node:url';
+import { schemaValidator } from '../extension/json-schema.js';
 import { tempDir } from './helpers.js';
 
 interface Schema { properties?: Record<string, Schema>; default?: unknown; enum?: unknown[]; examples?: unknown[]; additionalProperties?: boolean; required?: string[] }
@@ -80,6 +82,44 @@ describe('sinks settings', () => {
     rejects({ syslog: { target: { host: '10.0.0.1' } } }, 'syslog.target.host');
     rejects({ syslog: { target: { protocol: 'tls' } } }, 'syslog.target.protocol');
     rejects({ syslog: { appName: 'has space' } }, 'syslog.appName');
+  });
+
+  test('the JSON Schema (as the extension validates it) and the parser agree on good and bad settings', () => {
+    const v = schemaValidator(fileURLToPath(new URL('../../extension/', import.meta.url)));
+    const cases: [unknown, boolean][] = [
+      [{}, true],
+      [{ azureMonitor: AM }, true],
+      [{ azureMonitor: { ...AM, identity: { resourceId: '/subscriptions/0/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id' } }, syslog: { target: { port: 514, protocol: 'tcp' } } }, true],
+      [{ azureMonitor: { ...AM, credential: 'default', timeoutMs: 1000, spool: { maxRecords: 10, maxBytes: 4096 } }, alerts: { enabled: false, evidenceUnavailableAfter: 5, certificateExpiryDays: 10 } }, true],
+      [{ syslog: { socket: '/run/systemd/journal/syslog', facility: 'authpriv', appName: 'cvm' } }, true],
+      ['nope', false],
+      [{ azureMonitor: { ...AM, endpoint: 'http://insecure.example' } }, false],
+      [{ azureMonitor: { endpoint: AM.endpoint } }, false],
+      [{ azureMonitor: { ...AM, dcrImmutableId: 'dcr-XYZ' } }, false],
+      [{ azureMonitor: { ...AM, streamName: 'CvmAttestation' } }, false],
+      [{ azureMonitor: { ...AM, identity: { clientId: 'not-a-guid' } } }, false],
+      [{ azureMonitor: { ...AM, identity: { clientId: '11111111-2222-3333-4444-555555555555', objectId: '11111111-2222-3333-4444-555555555555' } } }, false],
+      [{ azureMonitor: { ...AM, identity: {} } }, false],
+      [{ azureMonitor: { ...AM, timeoutMs: 5 } }, false],
+      [{ azureMonitor: { ...AM, credential: 'secret' } }, false],
+      [{ azureMonitor: { ...AM, spool: { maxRecords: -1 } } }, false],
+      [{ azureMonitor: { ...AM, extra: 1 } }, false],
+      [{ alerts: { evidenceUnavailableAfter: 0 } }, false],
+      [{ alerts: { enabled: 'yes' } }, false],
+      [{ syslog: { facility: 'local9' } }, false],
+      [{ syslog: { socket: 'dev/log' } }, false],
+      [{ syslog: { target: { host: '10.0.0.1' } } }, false],
+      [{ syslog: { target: { protocol: 'tls' } } }, false],
+      [{ syslog: { appName: 'has space' } }, false],
+      [{ other: {} }, false],
+    ];
+    for (const [raw, ok] of cases) {
+      const errs = v.validate('sinks.schema.json', raw);
+      let parsed = true;
+      try { parseSinksSettings(raw); } catch { parsed = false; }
+      assert.equal(errs.length === 0, ok, `schema on ${JSON.stringify(raw)}: ${errs.join('; ')}`);
+      assert.equal(parsed, ok, `parser on ${JSON.stringify(raw)}`);
+    }
   });
 
   test('user-assigned identity by resource id; disabled sinks', () => {
