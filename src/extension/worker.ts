@@ -47,6 +47,8 @@ export interface WorkerOptions {
   readonly lockWaitMs?: number;
   /** Test hook: milliseconds per "minute" of intervalMinutes. */
   readonly minuteMs?: number;
+  /** Test hook: heartbeat refresh period (default HEARTBEAT_REFRESH_MS). */
+  readonly heartbeatMs?: number;
   /** Stops the worker like SIGTERM does (in-process use). */
   readonly signal?: AbortSignal;
 }
@@ -60,7 +62,7 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
   process.on('SIGHUP', () => undefined); // the agent's session going away is not a reason to stop
   o.signal?.addEventListener('abort', () => stop.abort(), { once: true });
 
-  const lock = await acquireWorkerLock(workerLockName(env.libDir, env.name), o.lockWaitMs ?? 3000, stop.signal);
+  const lock = await acquireWorkerLock(workerLockName(env.libDir, env.name), { self: { pid: process.pid, seq: o.seq }, waitMs: o.lockWaitMs ?? 3000, signal: stop.signal });
   if (!lock) {
     logger.info('another worker holds the lock; exiting', { seq: o.seq });
     process.off('SIGTERM', onSignal);
@@ -180,7 +182,7 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
           writeHeartbeat(env, heartbeatFile(lastReady ? 'Ready' : 'NotReady', lastSummary));
         }
         if (stop.signal.aborted) return resolve();
-        const wait = Math.max(0, Math.min(nextRunAt - Date.now(), HEARTBEAT_REFRESH_MS));
+        const wait = Math.max(0, Math.min(nextRunAt - Date.now(), o.heartbeatMs ?? HEARTBEAT_REFRESH_MS));
         timer = setTimeout(() => { void tick(); }, wait);
       };
       stop.signal.addEventListener('abort', () => { if (timer) clearTimeout(timer); timer = undefined; resolve(); }, { once: true });

@@ -78,6 +78,7 @@ describe('VM extension with the real Azure Linux agent', { timeout: 240_000 }, (
     if (py.skip) return;
     const pkgDir = join(work, 'packages');
     const [z1, z2] = await Promise.all([buildPackage(V1, pkgDir), buildPackage(V2, pkgDir)]);
+    for (const z of [z1, z2]) assert.ok(statSync(z).size < 50 * 1024 * 1024, `${z} under 50 MB`);
     genoa = await startImdsEmulator({ thim: { vcekPem: fx('azure-hcl/genoa/vcek.pem'), chainPem: fx('amd/ask_ark_genoa.pem'), tcbm: '541700000000000A' } });
     debug = await startImdsEmulator({ thim: { vcekPem: new X509Certificate(readFileSync(join(fixtures, 'negative/debug-enabled-vcek.der'))).toString(), chainPem: fx('amd/ask_ark_milan.pem'), tcbm: '4405000000000002' } });
     agent = startAgentHarness(py.path as string, { CVM_ATTEST_TPM: GENOA_TPM, CVM_ATTEST_IMDS_ENDPOINT: genoa.url });
@@ -105,6 +106,11 @@ describe('VM extension with the real Azure Linux agent', { timeout: 240_000 }, (
     await agent.call({ op: 'goal_state', version: V1, seq: 0, public: { intervalMinutes: 60, jitterPercent: 10, freshness: false }, protected: { policy: protectedPolicy } });
     const run0 = await agent.call<{ seconds: number }>({ op: 'run' });
     assert.ok(existsSync(join(extDir(V1), 'HandlerEnvironment.json')));
+    // the package as unzipped by the agent: manifest at the root, one bundle, its own runtime
+    assert.deepEqual(readdirSync(join(extDir(V1), 'bin')).sort(), ['VERSION', 'cvm-attest.mjs', 'handler.sh']);
+    assert.deepEqual(readdirSync(join(extDir(V1), 'runtime')), ['node']);
+    assert.ok(existsSync(join(extDir(V1), 'HandlerManifest.json')));
+    assert.equal(existsSync(join(extDir(V1), 'node_modules')), false);
     keep(V1, 0, 'transitioning');
     let h = await settle(0);
     let st = h.runtimeSettingsStatus!.settingsStatus.status;
@@ -125,6 +131,12 @@ describe('VM extension with the real Azure Linux agent', { timeout: 240_000 }, (
     assert.equal(hb[0].heartbeat.status, 'Ready');
     const w0 = workers(work);
     assert.equal(w0.length, 1, 'one worker');
+    // detached: its own session and process group, not the agent's (which the agent may kill)
+    const stat = readFileSync(`/proc/${w0[0]!.pid}/stat`, 'utf8');
+    const [pgrp, sid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ').slice(2, 4).map(Number);
+    assert.equal(pgrp, w0[0]!.pid, 'own process group');
+    assert.equal(sid, w0[0]!.pid, 'own session');
+    assert.notEqual(sid, agent.child.pid);
     t.diagnostic(`install+enable through the agent: ${run0.seconds.toFixed(2)} s`);
 
     // --- enable again, same seq (agent restart): nothing changes ---
@@ -211,7 +223,10 @@ describe('VM extension with the real Azure Linux agent', { timeout: 240_000 }, (
     const enableMs = Date.now() - t0;
     assert.deepEqual(codes, [0, 0]);
     assert.ok(enableMs < 2000, `two enables returned in ${enableMs} ms`);
-    await sleep(3500); // a loser waits up to 3 s for the lock before giving up
+    // The loser finds the lock held by a worker for the same seq and exits at once.
+    deadline = Date.now() + 8000;
+    while (workers(work).length !== 1 && Date.now() < deadline) await sleep(100);
+    await sleep(500);
     assert.equal(workers(work).length, 1, 'exactly one worker');
     const lost = readFileSync(join(work, 'log', HANDLER, 'cvm-attest.log'), 'utf8').split('\n').filter((l) => l.includes('another worker holds the lock'));
     assert.ok(lost.length >= 1, 'the second worker found the lock taken');

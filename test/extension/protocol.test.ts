@@ -13,7 +13,7 @@ import { parseSettingsFile, validatePublicSettings, validateProtectedSettings, r
 import { decryptProtectedSettings } from '../../src/extension/protected-settings.js';
 import { outcomeStatus, errorStatus, transitioningStatus, statusFile, heartbeatFile, claimsJson, topMessage, sub, type OutcomeStatusInput } from '../../src/extension/status.js';
 import { writeFileAtomicSync } from '../../src/extension/atomic-file.js';
-import { acquireWorkerLock, workerLockName } from '../../src/extension/lock.js';
+import { acquireWorkerLock, workerLockName, queryLockHolder } from '../../src/extension/lock.js';
 import { jitterMs } from '../../src/extension/state.js';
 import { runWorker, type Engine } from '../../src/extension/worker.js';
 import { makeContext } from '../../src/extension/handlers.js';
@@ -243,21 +243,27 @@ describe('files, lock, jitter', () => {
     assert.deepEqual(readdirSync(d), ['0.status']);
   });
 
-  test('the lock admits one holder and is freed when the holder is killed -9', async () => {
+  test('the lock admits one holder, tells contenders who holds it, and is freed when the holder is killed -9', async () => {
     const name = workerLockName(tmp('lk-'), 'P.T');
-    const a = await acquireWorkerLock(name);
+    const a = await acquireWorkerLock(name, { self: { pid: 1001, seq: 5 } });
     assert.ok(a);
-    assert.equal(await acquireWorkerLock(name, 200), undefined);
+    assert.deepEqual(await queryLockHolder(name), { pid: 1001, seq: 5 });
+    let t0 = Date.now();
+    assert.equal(await acquireWorkerLock(name, { self: { pid: 1002, seq: 5 }, waitMs: 2000 }), undefined);
+    assert.ok(Date.now() - t0 < 1000, 'same seq: gives up at once');
+    t0 = Date.now();
+    assert.equal(await acquireWorkerLock(name, { self: { pid: 1002, seq: 6 }, waitMs: 300 }), undefined);
+    assert.ok(Date.now() - t0 >= 300, 'another seq: waits for the old worker to exit');
     await a.release();
-    const b = await acquireWorkerLock(name);
+    const b = await acquireWorkerLock(name, { self: { pid: 1003, seq: 6 } });
     assert.ok(b);
     await b.release();
     // a child process holds it; SIGKILL frees it
     const child = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(name)}, () => console.log('held'))`], { stdio: ['ignore', 'pipe', 'ignore'] });
     await new Promise((r) => child.stdout.once('data', r));
-    assert.equal(await acquireWorkerLock(name, 100), undefined);
+    assert.equal(await acquireWorkerLock(name, { self: { pid: 1004, seq: 7 }, waitMs: 100 }), undefined);
     child.kill('SIGKILL');
-    const c = await acquireWorkerLock(name, 2000);
+    const c = await acquireWorkerLock(name, { self: { pid: 1004, seq: 7 }, waitMs: 2000 });
     assert.ok(c, 'released by the kernel');
     await c.release();
   });
@@ -330,6 +336,24 @@ describe('worker loop (in-process, engine double for timing only; real parts in 
     const after = runs;
     await new Promise((r) => setTimeout(r, 150));
     assert.equal(runs, after, 'no run after stop');
+
+    // Between runs the worker sleeps on one timer that only refreshes the heartbeat (agent: 10 min rule).
+    writeFileSync(join(ext, 'config', '1.settings'), JSON.stringify({ runtimeSettings: [{ handlerSettings: { publicSettings: { intervalMinutes: 60, jitterPercent: 0 } } }] }));
+    writeFileSync(join(ext, 'mrseq'), '1');
+    const stop2 = new AbortController();
+    const runsBefore = runs;
+    const done2 = runWorker(ctx, { seq: 1, engine, minuteMs: 60_000, heartbeatMs: 60, signal: stop2.signal });
+    const hbFile = join(ext, 'heartbeat.log');
+    while (runs === runsBefore) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 30));
+    const m1 = (await import('node:fs')).statSync(hbFile).mtimeMs;
+    await new Promise((r) => setTimeout(r, 250));
+    const m2 = (await import('node:fs')).statSync(hbFile).mtimeMs;
+    stop2.abort();
+    assert.equal(await done2, 0);
+    assert.equal(runs, runsBefore + 1, 'one run, the next is an hour away');
+    assert.ok(m2 > m1, 'heartbeat refreshed between runs');
+    assert.match(JSON.parse(readFileSync(hbFile, 'utf8'))[0].heartbeat.formattedMessage.message, /^last run .*; next /);
     await logger.close();
     const lines = readFileSync(join(ext, 'log', 'cvm-attest.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.ok(lines.some((l) => l['message'] === 'attestation run' && l['op'] === 'worker'));
