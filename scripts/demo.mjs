@@ -125,6 +125,9 @@ try {
     say(`                     settings: public ${JSON.stringify(publicSettings)}`);
     say('                               protected (encrypted) {"sinks":{"azureMonitor":{"endpoint":"<emulator>","dcrImmutableId":"<DCR>"}}}');
   }
+  say('   agent env         ConfigSequenceNumber, AZURE_GUEST_AGENT_EXTENSION_PATH/_VERSION/_SUPPORTED_FEATURES as the agent sets them,');
+  say('                     plus CVM_ATTEST_TPM, CVM_ATTEST_IMDS_ENDPOINT, NODE_EXTRA_CA_CERTS, AZURE_POD_IDENTITY_AUTHORITY_HOST:');
+  say('                     they point the real parts at the stand-ins above (on Azure none is set)');
 
   for (const vm of vms) {
     say();
@@ -154,7 +157,7 @@ try {
     if (verdict.toLowerCase() !== vm.expect) { failed = true; say(`   UNEXPECTED: expected ${vm.expect.toUpperCase()}`); }
 
     say();
-    say(`${step++}. ${vm.label}: what Azure Monitor received (Logs Ingestion emulator)`);
+    say(`${step++}. ${vm.label}: what Azure Monitor received (Logs Ingestion emulator; its address was only in the protected settings)`);
     const records = li.received(streams[0]).filter((r) => r.VmId === vm.vmId);
     const alerts = streams[1] ? li.received(streams[1]).filter((r) => r.VmId === vm.vmId) : [];
     if (records.length === 0) { failed = true; say(`   UNEXPECTED: no record on ${streams[0]}`); }
