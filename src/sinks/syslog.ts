@@ -38,18 +38,33 @@ export function formatCef(a: SecurityAlert, agentVersion = '0'): string {
     ['externalId', a.SystemAlertId],
     ['cat', a.AlertType],
     ['dvchost', a.CompromisedEntity],
-    ['msg', a.Description],
+    ['msg', a.Description.slice(0, 1000)],
     ['cs1Label', 'VmId'], ['cs1', a.VmId],
     ['cs2Label', 'ResourceId'], ['cs2', a.ResourceId],
     ['cs3Label', 'RecordId'], ['cs3', a.RecordId],
     ['cs4Label', 'SubscriptionId'], ['cs4', a.SubscriptionId],
-    ['cs5Label', 'RemediationSteps'], ['cs5', a.RemediationSteps.join(' ')],
-    ['cs6Label', 'ExtendedProperties'], ['cs6', JSON.stringify(a.ExtendedProperties).slice(0, 2000)],
+    ['cs5Label', 'RemediationSteps'], ['cs5', a.RemediationSteps.join(' ').slice(0, 800)],
+    ['cs6Label', 'ExtendedProperties'], ['cs6', boundedJson(a.ExtendedProperties, 1200)],
   ];
   const extension = ext.filter(([, v]) => v !== undefined && v !== '' && !(typeof v === 'number' && !Number.isFinite(v)))
     .map(([k, v]) => `${k}=${escExt(String(v))}`).join(' ');
   return `CEF:0|cvm-attest|cvm-attest|${escHeader(agentVersion)}|${escHeader(a.AlertType)}|${escHeader(a.AlertName)}|${CEF_SEVERITY[a.AlertSeverity]}|${extension}`;
 }
+
+/** JSON of `v`, or, when longer than `max`, JSON of as many top-level keys as fit plus `"truncated":true`. */
+function boundedJson(v: Readonly<Record<string, unknown>>, max: number): string {
+  const full = JSON.stringify(v);
+  if (full.length <= max) return full;
+  const out: Record<string, unknown> = { truncated: true };
+  for (const [k, x] of Object.entries(v)) {
+    const next = { ...out, [k]: x };
+    if (JSON.stringify(next).length <= max) Object.assign(out, { [k]: x });
+  }
+  return JSON.stringify(out);
+}
+
+// RFC 5424 receivers take at least 4 KiB; the CEF fields above are cut so a line stays below it.
+export const MAX_MESSAGE_BYTES = 4096;
 
 /** `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID - MSG` (RFC 5424, no structured data). */
 export function formatRfc5424(a: SecurityAlert, s: Pick<SyslogSettings, 'facility' | 'appName'>, agentVersion?: string, host = hostname()): string {
@@ -136,7 +151,7 @@ export class SyslogSink {
   #sendWithLogger(a: SecurityAlert, timeoutMs: number): Promise<void> {
     const args = [`--socket=${this.settings.socket}`, '--udp', '--rfc5424', '--socket-errors=on',
       '-p', `${this.settings.facility}.${SYSLOG_SEVERITY[a.AlertSeverity].name}`, '-t', this.settings.appName,
-      `--id=${process.pid}`, `--msgid=${a.AlertType.slice(0, 32)}`, '--', formatCef(a, this.#ctx.agentVersion)];
+      `--id=${process.pid}`, `--msgid=${a.AlertType.slice(0, 32)}`, `--size=${MAX_MESSAGE_BYTES}`, '--', formatCef(a, this.#ctx.agentVersion)];
     return new Promise<void>((resolve, reject) => {
       const child = spawn(this.#ctx.loggerPath ?? 'logger', args, { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' } });
       let err = '';

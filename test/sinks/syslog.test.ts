@@ -7,7 +7,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createSinks } from '../../src/sinks/index.js';
-import { formatCef } from '../../src/sinks/syslog.js';
+import { formatCef, formatRfc5424 } from '../../src/sinks/syslog.js';
 import { evaluateAlerts, EMPTY_ALERT_STATE } from '../../src/sinks/alerts.js';
 import { IDENTITY, makeResult, tempDir } from './helpers.js';
 
@@ -94,6 +94,7 @@ describe('syslog sink with a real rsyslogd', () => {
       assert.ok(line.includes(`externalId=${alert.SystemAlertId}`));
       assert.ok(line.includes('cs1Label=VmId cs1=2dedc52a-6832-46ce-9910-e8c9980bf5a7'));
       assert.ok(line.includes('does not verify \\= bad'), 'CEF extension escapes =');
+      assert.equal(line.slice(line.indexOf('CEF:0|')), formatCef(alert, '0.1.0'), 'the whole CEF message arrived, not cut at 1 KiB');
       // Same condition next run: no new line (once per change).
       const r2 = await sinks.deliver({ result: makeResult({ failed: [sigFail], debuggable: true }), identity: IDENTITY });
       assert.deepEqual(r2.alerts, []);
@@ -132,6 +133,14 @@ describe('syslog sink with a real rsyslogd', () => {
       assert.equal(after!.queueDepth, 0);
       await waitFor(async () => (await lines()).some((l) => l.includes(r.alerts[0]!.SystemAlertId)));
     } finally { await t.cleanup(); }
+  });
+
+  test('a CEF message stays under 4 KiB whatever the alert carries', () => {
+    const { alerts } = evaluateAlerts(EMPTY_ALERT_STATE, { result: makeResult({ failed: Array.from({ length: 40 }, (_, i) => ({ ...sigFail, id: `c${i}`, reason: 'r'.repeat(300) })) }), identity: IDENTITY },
+      { settings: { enabled: true, evidenceUnavailableAfter: 3, certificateExpiryDays: 30 }, recordId: 'r' });
+    const cef = formatCef(alerts[0]!, '0.1.0');
+    assert.ok(Buffer.byteLength(formatRfc5424(alerts[0]!, { facility: 'local4', appName: 'cvm-attest' }, '0.1.0')) < 4096, `${cef.length}`);
+    assert.match(cef, /cs6=\{"truncated":true/);
   });
 
   test('CEF header escapes | and \\, extension escapes = and newlines', () => {
