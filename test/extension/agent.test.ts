@@ -188,10 +188,23 @@ describe('VM extension with the real Azure Linux agent', { timeout: 240_000 }, (
     assert.equal(workers(work).length, 0);
     keep(V1, 3, 'settings-error');
 
+    // --- evidence cannot be collected (no TPM device): the configured failure status, code 3, worker keeps going ---
+    await agent.call({ op: 'env', set: { CVM_ATTEST_TPM: 'device:/dev/cvm-attest-no-such-tpm', CVM_ATTEST_IMDS_ENDPOINT: genoa.url } });
+    await agent.call({ op: 'goal_state', version: V1, seq: 5, public: { ...NOQ, statusOnFailure: 'warning' }, protected: null });
+    await agent.call({ op: 'run' });
+    h = await settle(5);
+    st = h.runtimeSettingsStatus!.settingsStatus.status;
+    assert.equal(st.status, 'warning');
+    assert.equal(st.code, 3);
+    assert.match(st.formattedMessage!.message, /^evidence could not be collected: no TPM device .*E_TPM_NO_DEVICE.*next run/);
+    assert.equal(h.status, 'Ready', 'the worker itself is healthy');
+    assert.equal(workers(work).length, 1);
+    keep(V1, 5, 'collection-error');
+
     // --- kill -9 in the middle of a run leaves a valid status; the next enable recovers ---
     await agent.call({ op: 'env', set: { CVM_ATTEST_TPM: GENOA_TPM, CVM_ATTEST_IMDS_ENDPOINT: genoa.url } });
     genoa.setFault({ kind: 'hang' }, { path: 'all' });
-    await agent.call({ op: 'goal_state', version: V1, seq: 4, public: NOQ, protected: null });
+    await agent.call({ op: 'goal_state', version: V1, seq: 6, public: NOQ, protected: null });
     await agent.call({ op: 'run' });
     let deadline = Date.now() + 5000;
     while (!genoa.requests.some((r) => r.status === 0) && Date.now() < deadline) await sleep(50);
@@ -200,20 +213,20 @@ describe('VM extension with the real Azure Linux agent', { timeout: 240_000 }, (
     assert.equal(hung.length, 1, 'worker mid-run');
     process.kill(hung[0]!.pid, 'SIGKILL');
     await sleep(200);
-    const parsed = await agent.call<{ ok: boolean; status: string; error?: string }>({ op: 'parse_status', path: join(extDir(V1), 'status', '4.status') });
+    const parsed = await agent.call<{ ok: boolean; status: string; error?: string }>({ op: 'parse_status', path: join(extDir(V1), 'status', '6.status') });
     assert.equal(parsed.ok, true, parsed.error);
     assert.equal(parsed.status, 'transitioning');
-    keep(V1, 4, 'killed');
+    keep(V1, 6, 'killed');
     genoa.setFault(undefined);
     await agent.call({ op: 'run', restart: true });
-    h = await settle(4);
+    h = await settle(6);
     assert.equal(h.runtimeSettingsStatus!.settingsStatus.status.status, 'success');
     assert.equal(workers(work).length, 1);
 
     // --- two enables at once start one worker ---
     for (const w of workers(work)) process.kill(w.pid, 'SIGKILL');
     await sleep(100);
-    const enableEnv = { ...process.env, ConfigSequenceNumber: '4', CVM_ATTEST_TPM: GENOA_TPM, CVM_ATTEST_IMDS_ENDPOINT: genoa.url };
+    const enableEnv = { ...process.env, ConfigSequenceNumber: '6', CVM_ATTEST_TPM: GENOA_TPM, CVM_ATTEST_IMDS_ENDPOINT: genoa.url };
     const runEnable = () => new Promise<number>((resolve) => {
       const p = spawn(join(extDir(V1), 'bin/handler.sh'), ['enable'], { cwd: extDir(V1), env: enableEnv, stdio: 'ignore' });
       p.on('close', (c) => resolve(c ?? -1));
@@ -230,19 +243,19 @@ describe('VM extension with the real Azure Linux agent', { timeout: 240_000 }, (
     assert.equal(workers(work).length, 1, 'exactly one worker');
     const lost = readFileSync(join(work, 'log', HANDLER, 'cvm-attest.log'), 'utf8').split('\n').filter((l) => l.includes('another worker holds the lock'));
     assert.ok(lost.length >= 1, 'the second worker found the lock taken');
-    h = await settle(4);
+    h = await settle(6);
     assert.equal(h.runtimeSettingsStatus!.settingsStatus.status.status, 'success');
 
     // --- update 1.0.0 -> 1.0.1: state carried ---
     const seed = readFileSync(join(extDir(V1), 'state', 'jitter-seed'), 'utf8');
     const cacheEntries = readdirSync(join(extDir(V1), 'state', 'cache'), { recursive: true }).length;
     assert.ok(cacheEntries > 0, 'the certificate cache has entries to carry');
-    await agent.call({ op: 'goal_state', version: V2, seq: 4, public: NOQ, protected: null });
+    await agent.call({ op: 'goal_state', version: V2, seq: 6, public: NOQ, protected: null });
     await agent.call({ op: 'run' });
     assert.equal(existsSync(extDir(V1)), false, 'old version removed');
     assert.equal(readFileSync(join(extDir(V2), 'state', 'jitter-seed'), 'utf8'), seed, 'state carried');
     assert.equal(readdirSync(join(extDir(V2), 'state', 'cache'), { recursive: true }).length, cacheEntries, 'cache carried');
-    h = await settle(4);
+    h = await settle(6);
     assert.equal(h.handlerVersion, V2);
     assert.equal(h.status, 'Ready');
     assert.equal(h.runtimeSettingsStatus!.settingsStatus.status.status, 'success');
@@ -251,11 +264,11 @@ describe('VM extension with the real Azure Linux agent', { timeout: 240_000 }, (
     assert.ok(w2[0]!.argv.some((a) => a.startsWith(extDir(V2))), 'the worker runs the new version');
 
     // --- downgrade 1.0.1 -> 1.0.0: the agent runs the OLD (higher) version's update; state still carried ---
-    await agent.call({ op: 'goal_state', version: V1, seq: 4, public: NOQ, protected: null });
+    await agent.call({ op: 'goal_state', version: V1, seq: 6, public: NOQ, protected: null });
     await agent.call({ op: 'run' });
     assert.equal(existsSync(extDir(V2)), false, 'the higher version removed');
     assert.equal(readFileSync(join(extDir(V1), 'state', 'jitter-seed'), 'utf8'), seed, 'state carried on downgrade');
-    h = await settle(4);
+    h = await settle(6);
     assert.equal(h.handlerVersion, V1);
     assert.equal(h.runtimeSettingsStatus!.settingsStatus.status.status, 'success');
     const w3 = workers(work);
@@ -263,13 +276,13 @@ describe('VM extension with the real Azure Linux agent', { timeout: 240_000 }, (
     assert.ok(w3[0]!.argv.some((a) => a.startsWith(extDir(V1))));
 
     // --- back up to 1.0.1 for the rest ---
-    await agent.call({ op: 'goal_state', version: V2, seq: 4, public: NOQ, protected: null });
+    await agent.call({ op: 'goal_state', version: V2, seq: 6, public: NOQ, protected: null });
     await agent.call({ op: 'run' });
-    h = await settle(4);
+    h = await settle(6);
     assert.equal(h.handlerVersion, V2);
 
     // --- disable ---
-    await agent.call({ op: 'goal_state', version: V2, state: 'disabled', seq: 4, public: NOQ, protected: null });
+    await agent.call({ op: 'goal_state', version: V2, state: 'disabled', seq: 6, public: NOQ, protected: null });
     await agent.call({ op: 'run' });
     deadline = Date.now() + 3000;
     while (workers(work).length && Date.now() < deadline) await sleep(50);
@@ -281,10 +294,10 @@ describe('VM extension with the real Azure Linux agent', { timeout: 240_000 }, (
     assert.equal(st.operation, 'Disable');
     assert.equal(st.status, 'success');
     assert.match(st.formattedMessage!.message, /disabled: worker stopped/);
-    keep(V2, 4, 'disabled');
+    keep(V2, 6, 'disabled');
 
     // --- uninstall: folder gone, logs kept ---
-    await agent.call({ op: 'goal_state', version: V2, state: 'uninstall', seq: 4, public: NOQ, protected: null });
+    await agent.call({ op: 'goal_state', version: V2, state: 'uninstall', seq: 6, public: NOQ, protected: null });
     await agent.call({ op: 'run' });
     assert.equal(existsSync(extDir(V2)), false);
     const logFile = join(work, 'log', HANDLER, 'cvm-attest.log');

@@ -277,6 +277,28 @@ describe('files, lock, jitter', () => {
   });
 });
 
+describe('handler CLI errors: one line, an exit code, no stack trace', () => {
+  const cli = (args: string[]) => new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    p.stderr.on('data', (c) => { stderr += c; });
+    p.on('close', (code) => resolve({ code, stderr }));
+  });
+  test('no HandlerEnvironment.json; worker without --seq; unknown operation', async () => {
+    const none = await cli(['handler', 'enable', '--extension-dir', '/nonexistent-ext']);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /^cvm-attest: cannot read \/nonexistent-ext\/HandlerEnvironment\.json: ENOENT .*\[E_HANDLER_ENV\]\n$/);
+    const ext = tmp('cli-');
+    writeFileSync(join(ext, 'HandlerEnvironment.json'), JSON.stringify([{ name: 'P.T', handlerEnvironment: { logFolder: join(ext, 'log'), configFolder: join(ext, 'config'), statusFolder: join(ext, 'status'), heartbeatFile: join(ext, 'hb') } }]));
+    const noSeq = await cli(['handler', 'worker', '--extension-dir', ext]);
+    assert.equal(noSeq.code, 2);
+    assert.match(noSeq.stderr, /needs --seq N \[E_USAGE\]/);
+    assert.doesNotMatch(noSeq.stderr, /\n\s+at /);
+    const bad = await cli(['handler', 'reset', '--extension-dir', ext]);
+    assert.equal(bad.code, 2);
+  });
+});
+
 describe('log', () => {
   test('JSON lines, size-capped and rotated, secret-looking fields redacted', async () => {
     const dir = tmp('log-');
