@@ -78,9 +78,11 @@ async function cleanUp() {
   if (!opts.keep) rmSync(root, { recursive: true, force: true });
 }
 
+// Ctrl-C or SIGTERM: stop waiting, then clean up as usual (the workers run in their own sessions,
+// so only `disable` stops them).
 let interrupted = false;
 let step = 2;
-process.on('SIGINT', () => { interrupted = true; });
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { interrupted = true; });
 
 try {
   say('cvm-attest demo: the VM extension on two simulated Azure Confidential VMs, on real AMD SEV-SNP evidence');
@@ -140,7 +142,8 @@ try {
     }
     const first = readStatusEntry(vm, vm.seq);
     say(first ? formatPortal(first) : `   ${portalStatus('transitioning')} (no status file yet)`);
-    const final = await waitForFinalStatus(vm, vm.seq);
+    const final = await waitForFinalStatus(vm, vm.seq, { stop: () => interrupted });
+    if (interrupted) throw new Error('interrupted');
     if (!final) throw new Error(`${vm.label}: no final status within 20 s (see ${vm.logDir})`);
     say(formatPortal(final));
     const pid = workerPid(vm);
@@ -188,7 +191,7 @@ try {
 } catch (e) {
   failed = true;
   say(`\ndemo failed: ${e instanceof Error ? e.message : String(e)}`);
-  for (const vm of vms) {
+  for (const vm of interrupted ? [] : vms) {
     try { for (const f of readdirSync(vm.logDir)) say(`--- ${join(vm.logDir, f)}\n${readFileSync(join(vm.logDir, f), 'utf8').slice(-3000)}`); } catch { /* no logs */ }
   }
 } finally {

@@ -130,12 +130,12 @@ export function readHeartbeat(vm) {
 }
 
 /** Polls the status file until it leaves `transitioning` (what the agent reports to the portal). */
-export async function waitForFinalStatus(vm, seq, timeoutMs = 20_000) {
+export async function waitForFinalStatus(vm, seq, { timeoutMs = 20_000, stop = () => false } = {}) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const e = readStatusEntry(vm, seq);
     if (e && e.status?.status !== 'transitioning') return e;
-    if (Date.now() > deadline) return undefined;
+    if (Date.now() > deadline || stop()) return undefined;
     await new Promise((r) => setTimeout(r, 40));
   }
 }
