@@ -231,3 +231,21 @@ export async function fast(argv: readonly string[]): Promise<number | undefined>
   }
   return command.run(args);
 }
+
+/**
+ * Entry of the CommonJS verify bundle (dist/bundle/verify.cjs) that bin/cvm-attest.js loads for
+ * `verify`: no ESM loader, no yargs. Prints errors as the CLI does and resolves to the exit code, or to
+ * undefined when the arguments need the full CLI (help, negations, unknown options).
+ */
+export async function fastVerify(argv: readonly string[]): Promise<number | undefined> {
+  try {
+    return await fast(argv);
+  } catch (e) {
+    if (e instanceof CvmAttestError) {
+      process.stderr.write(`cvm-attest: ${e.message} [${e.code}]\n`);
+      return e.exitCode;
+    }
+    process.stderr.write(`cvm-attest: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
+    return ExitCode.Internal;
+  }
+}
