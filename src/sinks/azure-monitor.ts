@@ -104,7 +104,8 @@ export class AzureMonitorSink {
     const timeoutMs = opts.timeoutMs ?? this.settings.timeoutMs;
     const ac = new AbortController();
     const onAbort = (): void => ac.abort(opts.signal?.reason);
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    if (opts.signal?.aborted) ac.abort(opts.signal.reason);
+    else opts.signal?.addEventListener('abort', onAbort, { once: true });
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -128,8 +129,11 @@ export class AzureMonitorSink {
         return this.state();
       }
       const client = await Promise.race([this.#getClient(), deadline]);
+      // Records spooled under stream names the settings no longer use go to the current streams.
+      const streamOf = (e: SpoolEntry): string => (e.stream === this.settings.streamName || e.stream === this.settings.alertsStreamName ? e.stream
+        : 'SystemAlertId' in e.record ? this.settings.alertsStreamName : this.settings.streamName);
       for (const stream of [this.settings.streamName, this.settings.alertsStreamName]) {
-        const group = entries.filter((e) => e.stream === stream);
+        const group = entries.filter((e) => streamOf(e) === stream);
         for (const batch of batches(group)) {
           const r = await this.#send(client, stream, batch, ac.signal, deadline);
           sent += r.acked;
@@ -137,9 +141,6 @@ export class AzureMonitorSink {
         }
         if (failure) break;
       }
-      // Entries of a stream no longer configured (settings changed) would never leave: drop and count them.
-      const stale = entries.filter((e) => e.stream !== this.settings.streamName && e.stream !== this.settings.alertsStreamName);
-      if (stale.length > 0) await this.spool.discard(stale.map((e) => e.id));
     } catch (e) {
       failure = describe(e);
     } finally {

@@ -226,6 +226,24 @@ describe('Azure Monitor sink with the real SDK', () => {
     for (const id of ids(rs)) assert.equal(countOf(RECORD_STREAM, id), 1);
   });
 
+  test('records spooled under old stream names go to the configured streams; an aborted signal stops a flush', async () => {
+    const t = await tempDir();
+    cleanups.push(t.cleanup);
+    const opts = { stateDir: t.dir, clientOptions: { tlsOptions: { ca: li.ca }, retryOptions: { maxRetries: 0 } } };
+    const old = await AzureMonitorSink.create(settings({ streamName: 'Custom-Old', alertsStreamName: 'Custom-OldAlerts' }), opts);
+    const rs = records(2);
+    const as = [alert()];
+    await old.enqueue(rs, as);
+    const s = await AzureMonitorSink.create(settings(), opts);
+    const aborted = await s.flush({ signal: AbortSignal.abort(new Error('worker stopping')) });
+    assert.equal(aborted.queueDepth, 3);
+    assert.match(aborted.message, /abort/i);
+    const st = await s.flush();
+    assert.equal(st.status, 'delivered', st.message);
+    for (const id of ids(rs)) assert.equal(countOf(RECORD_STREAM, id), 1);
+    assert.equal(countOf(ALERT_STREAM, String(as[0]!.SystemAlertId)), 1);
+  });
+
   test('a token for another audience is refused by the emulator', async () => {
     const { makeUnsignedJwt } = await import('../emulators/imds-token.js');
     const s = await sink({}, { credential: { getToken: async () => ({ token: makeUnsignedJwt({ aud: 'https://management.azure.com', exp: Math.floor(Date.now() / 1000) + 3600 }), expiresOnTimestamp: Date.now() + 3600_000 }) } });
