@@ -36,3 +36,19 @@ if (existsSync(entry)) {
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   });
 }
+// `verify` also as one CommonJS file: bin/cvm-attest.js requires it directly, skipping the ESM loader and
+// the ESM facades of node:crypto/node:fs, which together cost more than the verification itself.
+const verifyEntry = join(root, 'src/cli/commands/verify.ts');
+if (existsSync(verifyEntry)) {
+  await build({
+    entryPoints: [verifyEntry],
+    outfile: join(root, 'dist/bundle/verify.cjs'),
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    minifySyntax: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
+}
