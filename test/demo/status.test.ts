@@ -85,3 +85,21 @@ describe('reading the state', () => {
     assert.match(renderStatusText(v), /sink azureMonitor\s+queue 3, dropped 7; last delivery none recorded/);
   });
 });
+
+describe('stale signs', () => {
+  test('a heartbeat older than 10 minutes and a run overdue are called out', () => {
+    const d = ext(join(tmp, 'lib6'), '1.0.0');
+    mkdirSync(join(d, 'state'), { recursive: true });
+    writeFileSync(join(d, 'heartbeat.log'), JSON.stringify([{ version: 1, heartbeat: { status: 'Ready', code: 0, formattedMessage: { lang: 'en-US', message: 'last run ...' } } }]));
+    writeFileSync(join(d, 'state/last-run.json'), JSON.stringify({ seq: 0, at: '2026-01-01T00:00:00.000Z', nextRunAt: '2026-01-01T01:00:00.000Z', summary: 'x' }));
+    const v = readStatusView(d);
+    assert.ok(v.heartbeat);
+    const later = new Date(Date.parse(v.heartbeat.modifiedAt) + 11 * 60_000);
+    assert.match(renderStatusText(v, later), /heartbeat\s+Ready at \S+ \(older than 10 minutes: the agent reports the extension Unresponsive\)/);
+    assert.doesNotMatch(renderStatusText(v, new Date(Date.parse(v.heartbeat.modifiedAt) + 60_000)), /older than 10 minutes/);
+    // The next run is only shown (and judged) while the worker runs.
+    const running = { ...v, worker: { ...v.worker, running: true } };
+    assert.match(renderStatusText(running, new Date('2026-01-01T01:05:00Z')), /next run\s+2026-01-01T01:00:00\.000Z \(overdue/);
+    assert.doesNotMatch(renderStatusText(running, new Date('2026-01-01T00:30:00Z')), /overdue/);
+  });
+});

@@ -248,8 +248,13 @@ function verdictOf(v: StatusView): string {
   return r.status.toUpperCase();
 }
 
+/** The agent calls a heartbeat older than 10 minutes Unresponsive (the worker refreshes it every 4). */
+const HEARTBEAT_STALE_MS = 10 * 60_000;
+/** A run not started a minute after it was due. */
+const OVERDUE_MS = 60_000;
+
 /** The text view: verdict first, then the facts an operator asks for, one per line. */
-export function renderStatusText(v: StatusView): string {
+export function renderStatusText(v: StatusView, now: Date = new Date()): string {
   const out: string[] = [];
   const r = v.result;
   out.push(`cvm-attest status: ${verdictOf(v)}`);
@@ -262,9 +267,14 @@ export function renderStatusText(v: StatusView): string {
     out.push('  last result    none yet (the extension was never enabled, or the first run has not finished)');
   }
   if (v.lastRun?.at) out.push(`  last run       ${v.lastRun.at}`);
-  out.push(`  next run       ${v.worker.running && v.lastRun?.nextRunAt ? v.lastRun.nextRunAt : v.worker.running ? 'after the first run' : 'none (worker not running)'}`);
+  const next = v.lastRun?.nextRunAt;
+  const overdue = next !== undefined && Date.parse(next) < now.getTime() - OVERDUE_MS ? ' (overdue: the worker may be stuck; see its log)' : '';
+  out.push(`  next run       ${v.worker.running && next ? `${next}${overdue}` : v.worker.running ? 'after the first run' : 'none (worker not running)'}`);
   out.push(`  worker         ${v.worker.note}${v.worker.pid !== undefined ? ` (pid ${v.worker.pid}${v.worker.startedAt ? `, started ${v.worker.startedAt}` : ''})` : ''}`);
-  if (v.heartbeat) out.push(`  heartbeat      ${v.heartbeat.status} at ${v.heartbeat.modifiedAt}: ${v.heartbeat.message}`);
+  if (v.heartbeat) {
+    const stale = now.getTime() - Date.parse(v.heartbeat.modifiedAt) > HEARTBEAT_STALE_MS ? ' (older than 10 minutes: the agent reports the extension Unresponsive)' : '';
+    out.push(`  heartbeat      ${v.heartbeat.status} at ${v.heartbeat.modifiedAt}${stale}: ${v.heartbeat.message}`);
+  }
   if (v.sinks.length === 0) out.push('  sinks          none configured');
   for (const s of v.sinks) {
     out.push(`  sink ${s.name.padEnd(13)} queue ${s.queueDepth}${s.dropped ? `, dropped ${s.dropped}` : ''}; last delivery ${s.lastDeliveryAt ?? 'none recorded'}${s.status ? `; ${s.status}: ${s.message ?? ''}` : ''}`);
