@@ -103,3 +103,23 @@ describe('stale signs', () => {
     assert.doesNotMatch(renderStatusText(running, new Date('2026-01-01T00:30:00Z')), /overdue/);
   });
 });
+
+describe('sinks', () => {
+  test('the sinks\' own status.json wins over the portal substatus; the queue is counted live', () => {
+    const d = ext(join(tmp, 'lib7'), '1.0.0');
+    writeFileSync(join(d, 'mrseq'), '0');
+    writeFileSync(join(d, 'status/0.status'), JSON.stringify([{ version: 1, timestampUTC: '2026-01-01T00:00:00Z', status: { name: HANDLER_NAME, operation: 'Enable', status: 'success', code: 0,
+      formattedMessage: { lang: 'en-US', message: 'PASS: ...' }, substatus: [
+        { name: 'sink: azureMonitor', status: 'warning', code: 0, formattedMessage: { lang: 'en-US', message: 'queued: 1 waiting: HTTP 503; queue 1' } }] } }]));
+    const sinks = join(d, 'state/sinks');
+    mkdirSync(join(sinks, 'spool/azure-monitor'), { recursive: true });
+    writeFileSync(join(sinks, 'status.json'), JSON.stringify([{ name: 'azureMonitor', status: 'delivered', message: '1 record(s) delivered', queueDepth: 0, lastDeliveryAt: '2026-01-01T00:05:00.000Z' },
+      { name: 'syslog', status: 'disabled', message: 'not configured', queueDepth: 0 }]));
+    const v = readStatusView(d);
+    assert.deepEqual(v.sinks, [{ name: 'azureMonitor', queueDepth: 0, dropped: 0, status: 'delivered', message: '1 record(s) delivered', lastDeliveryAt: '2026-01-01T00:05:00.000Z' }]);
+    rmSync(join(sinks, 'status.json'));
+    const w = readStatusView(d);
+    assert.equal(w.sinks[0]?.status, 'queued', 'without status.json: the substatus');
+    assert.match(w.sinks[0]?.message ?? '', /HTTP 503/);
+  });
+});

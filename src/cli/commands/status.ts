@@ -3,7 +3,8 @@
 //   status/<seq>.status   the last result as the portal shows it (verdict, checks, sinks, alerts)
 //   state/last-run.json   when the worker last ran and when it runs next
 //   state/worker.json     the worker's pid, checked against /proc the way the handlers check it
-//   state/sinks/...       spooled records per sink (queue depth), dropped count, alert drift state
+//   state/sinks/...       each sink's last delivery (status.json), spooled records (queue depth),
+//                         dropped count, alert drift state
 import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
 import { join, resolve, basename } from 'node:path';
 import type { CliCommand } from '../command.js';
@@ -19,7 +20,7 @@ export interface SinkView {
   readonly name: string;
   readonly queueDepth: number;
   readonly dropped: number;
-  /** From the last status written by the worker (the sinks keep delivery times in memory only). */
+  /** From sinks/status.json (written by the sinks after each delivery), else the last extension status. */
   readonly status?: string;
   readonly message?: string;
   readonly lastDeliveryAt?: string;
@@ -216,9 +217,18 @@ export function readStatusView(extensionDir: string): StatusView {
 
   const sinksDir = join(stateDir, 'sinks');
   const sinks: SinkView[] = [];
+  // The sinks record their last state in sinks/status.json after every delivery (background retries
+  // included); the status file's substatus is the fallback. The queue depth is counted live.
+  const recorded = new Map<string, { status: string; message: string; lastDeliveryAt?: string }>();
+  const sj = readJsonFile(join(sinksDir, 'status.json'));
+  for (const d of Array.isArray(sj) ? sj : []) {
+    if (!isObject(d) || typeof d['name'] !== 'string' || typeof d['status'] !== 'string') continue;
+    const at = str(d, 'lastDeliveryAt');
+    recorded.set(d['name'], { status: d['status'], message: str(d, 'message') ?? '', ...(at ? { lastDeliveryAt: at } : {}) });
+  }
   for (const [name, folder] of Object.entries(SPOOLS)) {
     const spoolDir = join(sinksDir, 'spool', folder);
-    const fromStatus = sinkFromStatus.get(name);
+    const fromStatus = recorded.get(name) ?? sinkFromStatus.get(name);
     if (!existsSync(spoolDir) && (!fromStatus || fromStatus.status === 'disabled')) continue;
     const { depth, dropped } = countSpool(spoolDir);
     sinks.push({ name, queueDepth: depth, dropped, ...(fromStatus ?? {}) });
