@@ -1,5 +1,5 @@
 // Package entry: the offline verifier and its parsers (pure: no file or network I/O).
-export { verifyEvidence, verifyEvidenceSync, type VerifyOptions } from './verify/verify-evidence.js';
+export { verifyEvidence, verifyEvidenceSync, parseErrorInput, type VerifyOptions, type VerifyInput } from './verify/verify-evidence.js';
 export type { QuoteInput } from './verify/freshness.js';
 export type { VerificationResult, CheckResult, CheckGroup, CheckStatus, Claims, Product, CertificateInfo, PolicySummary, TcbComponents } from './verify/result.js';
 export { parseEvidence, type ParsedEvidence } from './snp/evidence.js';

@@ -99,6 +99,16 @@ describe('parsers under arbitrary and mutated input', () => {
     })), { numRuns: 200 });
   });
 
+  it('pathological text (thousands of unterminated PEM headers, deep DER nesting) is refused quickly', () => {
+    const t0 = performance.now();
+    assert.throws(() => parseCertificateBundle('-----BEGIN CERTIFICATE-----AAAA'.repeat(8000)), ParseError);
+    assert.throws(() => parseCrl('-----BEGIN X509 CRL-----AAAA'.repeat(8000)), ParseError);
+    const nested = new Uint8Array(16000);
+    for (let i = 0; i < nested.length; i += 2) { nested[i] = 0x30; nested[i + 1] = 0x80; }
+    assert.throws(() => parseCertificate(nested), ParseError);
+    assert.ok(performance.now() - t0 < 2000);
+  });
+
   it('verifyEvidence with a 20 MB evidence or VCEK is refused quickly', () => {
     const big = new Uint8Array(20 * 1024 * 1024);
     const t0 = performance.now();

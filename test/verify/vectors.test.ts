@@ -2,7 +2,7 @@
 // failing on the right check.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { verifyEvidence, parsePolicy, parseTpmsAttest, ParseError, type VerificationResult } from '../../src/index.js';
+import { verifyEvidence, verifyEvidenceSync, parsePolicy, parseTpmsAttest, ParseError, type VerificationResult } from '../../src/index.js';
 import { check, failed, fixture, HCL_VECTORS, NOW, SNP_VECTORS } from './fixtures.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -202,6 +202,30 @@ describe('negative vectors', () => {
     await assert.rejects(verifyEvidence({ evidence: fixture('amd/crl_milan.pem'), vcek: fixture('snp/milan-v3-vcek.pem') }), ParseError);
     await assert.rejects(verifyEvidence({ evidence: fixture('snp/milan-v3-report.bin'), vcek: fixture('amd/crl_milan.pem') }), ParseError);
     await assert.rejects(verifyEvidence({ evidence: fixture('snp/milan-v3-report.bin'), vcek: fixture('snp/milan-v3-vcek.pem'), crl: fixture('snp/milan-v3-vcek.pem') }), ParseError);
+  });
+});
+
+describe('API variants', () => {
+  it('verifyEvidence, verifyEvidenceSync and cache: false give the same result', async () => {
+    for (const v of HCL_VECTORS) {
+      const o = { evidence: fixture(`${v.dir}/hcl-report.bin`), vcek: fixture(`${v.dir}/${v.vcek}`), now: NOW };
+      const a = await verifyEvidence(o);
+      assert.deepEqual(verifyEvidenceSync(o), a);
+      assert.deepEqual(await verifyEvidence({ ...o, cache: false }), a);
+      assert.deepEqual(verifyEvidenceSync({ ...o, cache: false }), a);
+    }
+  });
+  it('a ParseError says which option it is about', async () => {
+    const { parseErrorInput } = await import('../../src/verify/verify-evidence.js');
+    const cases: [object, string][] = [
+      [{ evidence: fixture('amd/crl_milan.pem') }, 'evidence'],
+      [{ evidence: fixture('snp/milan-v3-report.bin'), vcek: 'junk' }, 'vcek'],
+      [{ evidence: fixture('snp/milan-v3-report.bin'), chain: 'junk' }, 'chain'],
+      [{ evidence: fixture('snp/milan-v3-report.bin'), crl: 'junk' }, 'crl'],
+    ];
+    for (const [o, input] of cases) {
+      await assert.rejects(verifyEvidence(o as Parameters<typeof verifyEvidence>[0]), (e: unknown) => parseErrorInput(e) === input);
+    }
   });
 });
 
