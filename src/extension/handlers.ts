@@ -12,8 +12,9 @@ import {
 import { decryptProtectedSettings } from './protected-settings.js';
 import {
   statePaths, ensureStateDirs, jitterSeed, readWorkerRecord, removeWorkerRecord, writeMrseq, oldVersionDir, carryState,
-  removeState, type StatePaths,
+  removeState, setDisabled, type StatePaths,
 } from './state.js';
+import { queryLockHolder, workerLockName } from './lock.js';
 import { isOurWorker, procStartTime } from './proc.js';
 import { readStatus, writeStatus, writeHeartbeat } from './files.js';
 import { removeStaleTemps } from './atomic-file.js';
@@ -68,10 +69,24 @@ function isFinal(status: string | undefined): boolean {
   return status === 'success' || status === 'warning' || status === 'error';
 }
 
-function liveWorker(ctx: HandlerContext): { pid: number; seq: number } | undefined {
+interface LiveWorker { readonly pid: number; readonly startTime: number; readonly seq: number }
+
+/**
+ * The running worker, if any: the one recorded in state/worker.json, else whoever holds the worker
+ * lock (a worker that has not written its record yet, or one of another version's folder). Only a
+ * process that is verifiably our worker (same /proc start time, `handler worker` command line) counts.
+ */
+async function findWorker(ctx: HandlerContext): Promise<LiveWorker | undefined> {
   const r = readWorkerRecord(ctx.paths);
-  if (!r) return undefined;
-  return isOurWorker(r.pid, r.startTime) ? { pid: r.pid, seq: r.seq } : undefined;
+  if (r && isOurWorker(r.pid, r.startTime)) return r;
+  if (r) {
+    ctx.logger.info('worker record is stale (process gone or pid reused); ignoring it', { pid: r.pid });
+    removeWorkerRecord(ctx.paths, r.pid);
+  }
+  const holder = await queryLockHolder(workerLockName(ctx.env.libDir, ctx.env.name), 300);
+  if (!holder) return undefined;
+  const startTime = procStartTime(holder.pid);
+  return startTime !== undefined && isOurWorker(holder.pid, startTime) ? { pid: holder.pid, startTime, seq: holder.seq } : undefined;
 }
 
 function alive(pid: number): boolean {
@@ -85,24 +100,19 @@ function alive(pid: number): boolean {
 
 /** Stops the recorded worker, if it is still ours: SIGTERM, then SIGKILL to its group after timeoutMs. */
 export async function stopWorker(ctx: HandlerContext, timeoutMs = 400): Promise<boolean> {
-  const r = readWorkerRecord(ctx.paths);
-  if (!r) return false;
-  if (!isOurWorker(r.pid, r.startTime)) {
-    ctx.logger.info('worker record is stale (process gone or pid reused); not signalling it', { pid: r.pid });
-    removeWorkerRecord(ctx.paths, r.pid);
-    return false;
-  }
-  ctx.logger.info('stopping worker', { pid: r.pid, seq: r.seq });
-  try { process.kill(r.pid, 'SIGTERM'); } catch { /* exited meanwhile */ }
+  const w = await findWorker(ctx);
+  if (!w) return false;
+  ctx.logger.info('stopping worker', { pid: w.pid, seq: w.seq });
+  try { process.kill(w.pid, 'SIGTERM'); } catch { /* exited meanwhile */ }
   const deadline = Date.now() + timeoutMs;
-  while (alive(r.pid) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 25));
-  if (alive(r.pid) && isOurWorker(r.pid, r.startTime)) {
-    ctx.logger.warn('worker did not stop in time; killing its process group', { pid: r.pid });
-    try { process.kill(-r.pid, 'SIGKILL'); } catch { try { process.kill(r.pid, 'SIGKILL'); } catch { /* gone */ } }
+  while (alive(w.pid) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 25));
+  if (alive(w.pid) && isOurWorker(w.pid, w.startTime)) {
+    ctx.logger.warn('worker did not stop in time; killing its process group', { pid: w.pid });
+    try { process.kill(-w.pid, 'SIGKILL'); } catch { try { process.kill(w.pid, 'SIGKILL'); } catch { /* gone */ } }
     const d2 = Date.now() + 300;
-    while (alive(r.pid) && Date.now() < d2) await new Promise((res) => setTimeout(res, 25));
+    while (alive(w.pid) && Date.now() < d2) await new Promise((res) => setTimeout(res, 25));
   }
-  removeWorkerRecord(ctx.paths, r.pid);
+  removeWorkerRecord(ctx.paths, w.pid);
   return true;
 }
 
@@ -145,7 +155,8 @@ export async function enable(ctx: HandlerContext): Promise<number> {
     return StatusCode.Settings;
   }
   const existing = readStatus(env, seq);
-  const worker = liveWorker(ctx);
+  const worker = await findWorker(ctx);
+  setDisabled(ctx.paths, false);
   // Same seq, already reported: the agent re-runs enable after restarts, reboots and new goal
   // states with unchanged settings. Leave the status alone; only make sure the worker runs.
   if (existing && existing.status.operation === 'Enable' && isFinal(existing.status.status)) {
@@ -192,6 +203,7 @@ export async function enable(ctx: HandlerContext): Promise<number> {
 }
 
 export async function disable(ctx: HandlerContext): Promise<number> {
+  setDisabled(ctx.paths, true); // a worker started a moment ago exits instead of running
   const stopped = await stopWorker(ctx, 3000);
   let seq: number | undefined;
   try { seq = resolveSequenceNumber(ctx.processEnv, ctx.env.configFolder); } catch { seq = undefined; }
@@ -207,6 +219,7 @@ export async function disable(ctx: HandlerContext): Promise<number> {
 }
 
 export async function uninstall(ctx: HandlerContext): Promise<number> {
+  setDisabled(ctx.paths, true);
   await stopWorker(ctx, 3000);
   removeState(ctx.paths);
   ctx.logger.info('uninstalled: state removed, logs kept', { logFolder: ctx.env.logFolder });

@@ -5,6 +5,7 @@
 //     worker.json               the running worker: pid, /proc start time, seq, bundle path
 //     last-run.json             summary of the last run (verdict, status, times)
 //     jitter-seed               random per-VM seed of the run jitter (stable across updates)
+//     disabled                  marker written by disable, removed by enable
 //     cache/                    IMDS certificate cache (collector)
 //     sinks/                    sinks' spool and alert state (created by the sinks)
 // `update` copies state/ from the old version's folder; `uninstall` deletes it (logs are kept).
@@ -21,6 +22,8 @@ export interface StatePaths {
   readonly cacheDir: string;
   readonly sinksDir: string;
   readonly mrseqFile: string;
+  /** Present while disabled: a worker started just before a disable exits instead of running. */
+  readonly disabledFile: string;
 }
 
 export function statePaths(extensionDir: string): StatePaths {
@@ -33,6 +36,7 @@ export function statePaths(extensionDir: string): StatePaths {
     cacheDir: join(stateDir, 'cache'),
     sinksDir: join(stateDir, 'sinks'),
     mrseqFile: join(extensionDir, 'mrseq'),
+    disabledFile: join(stateDir, 'disabled'),
   };
 }
 
@@ -126,9 +130,22 @@ export function carryState(fromExtensionDir: string, to: StatePaths): boolean {
   mkdirSync(to.stateDir, { recursive: true, mode: 0o700 });
   cpSync(from.stateDir, to.stateDir, {
     recursive: true, force: true, preserveTimestamps: true,
-    filter: (src) => basename(src) !== 'worker.json' && !basename(src).endsWith('.tmp'),
+    filter: (src) => basename(src) !== 'worker.json' && basename(src) !== 'disabled' && !basename(src).endsWith('.tmp'),
   });
   return true;
+}
+
+export function isDisabled(p: StatePaths): boolean {
+  return existsSync(p.disabledFile);
+}
+
+export function setDisabled(p: StatePaths, disabled: boolean): void {
+  if (disabled) {
+    mkdirSync(p.stateDir, { recursive: true, mode: 0o700 });
+    writeFileAtomicSync(p.disabledFile, `${new Date().toISOString()}\n`);
+  } else {
+    rmSync(p.disabledFile, { force: true });
+  }
 }
 
 export function removeState(p: StatePaths): void {

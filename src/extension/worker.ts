@@ -5,7 +5,7 @@
 import type { HandlerContext, LoadedSettings } from './handlers.js';
 import { loadSettings } from './handlers.js';
 import { acquireWorkerLock, workerLockName } from './lock.js';
-import { writeWorkerRecord, removeWorkerRecord, readMrseq, jitterSeed, jitterMs, ensureStateDirs } from './state.js';
+import { writeWorkerRecord, removeWorkerRecord, readMrseq, jitterSeed, jitterMs, ensureStateDirs, isDisabled } from './state.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { join } from 'node:path';
 import { procStartTime } from './proc.js';
@@ -73,8 +73,10 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
   let sinks: SinkSetLike | undefined;
   let timer: NodeJS.Timeout | undefined;
   try {
-    if (readMrseq(paths) !== o.seq) {
-      logger.info('a newer enable superseded this worker; exiting', { seq: o.seq, mrseq: readMrseq(paths) });
+    const superseded = (): string | undefined => isDisabled(paths) ? 'the extension is disabled' : readMrseq(paths) !== o.seq ? 'a newer enable superseded this worker' : undefined;
+    const why = superseded();
+    if (why) {
+      logger.info(`${why}; exiting`, { seq: o.seq, mrseq: readMrseq(paths) });
       return 0;
     }
     ensureStateDirs(paths);
@@ -171,6 +173,11 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
       const tick = async () => {
         timer = undefined;
         if (stop.signal.aborted) return resolve();
+        const gone = superseded();
+        if (gone) {
+          logger.info(`${gone}; stopping`, { seq: o.seq });
+          return resolve();
+        }
         if (Date.now() >= nextRunAt - 5) {
           try {
             await runOnce();

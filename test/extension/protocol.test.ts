@@ -299,6 +299,52 @@ describe('handler CLI errors: one line, an exit code, no stack trace', () => {
   });
 });
 
+describe('handlers (real worker process)', () => {
+  const setup = () => {
+    const lib = tmp('hl-');
+    const ext = join(lib, 'P.T-1.0.0');
+    for (const d of ['config', 'status']) mkdirSync(join(ext, d), { recursive: true });
+    writeFileSync(join(ext, 'HandlerEnvironment.json'), JSON.stringify([{ name: 'P.T', version: 1, handlerEnvironment: { logFolder: join(ext, 'log'), configFolder: join(ext, 'config'), statusFolder: join(ext, 'status'), heartbeatFile: join(ext, 'heartbeat.log') } }]));
+    writeFileSync(join(ext, 'config', '0.settings'), JSON.stringify({ runtimeSettings: [{ handlerSettings: { publicSettings: { freshness: false } } }] }));
+    return ext;
+  };
+  const procs = (ext: string) => readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
+    try { const a = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0'); return a.includes('worker') && a.includes(ext); } catch { return false; }
+  });
+  test('disable right after enable (before the worker took its lock) leaves no worker running', async () => {
+    const ext = setup();
+    const { loadHandlerEnvironment } = await import('../../src/extension/handler-environment.js');
+    const h = await import('../../src/extension/handlers.js');
+    const logger = createExtLogger({ logFolder: join(ext, 'log'), operation: 'test' });
+    const env = loadHandlerEnvironment(ext);
+    const ctx = { ...makeContext(env, logger, { ConfigSequenceNumber: '0', CVM_ATTEST_TPM: 'device:/dev/cvm-attest-no-such-tpm', CVM_ATTEST_IMDS_ENDPOINT: 'http://127.0.0.1:9', PATH: process.env['PATH'] ?? '' }),
+      self: { execPath: process.execPath, args: ['--import', import.meta.resolve('tsx'), join(root, 'src/cli/main.ts')] } }; // the worker's cwd is the extension folder
+    assert.equal(await h.enable(ctx), 0);
+    assert.equal(JSON.parse(readFileSync(join(ext, 'status', '0.status'), 'utf8'))[0].status.status, 'transitioning');
+    assert.equal(await h.disable(ctx), 0);
+    const deadline = Date.now() + 6000;
+    while (procs(ext).length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(procs(ext), [], 'no worker survives the disable');
+    const st = JSON.parse(readFileSync(join(ext, 'status', '0.status'), 'utf8'))[0].status;
+    assert.equal(st.operation, 'Disable');
+    // enable again: the worker runs (no TPM here: the configured failure status, code 3)
+    assert.equal(await h.enable(ctx), 0);
+    const d2 = Date.now() + 15000;
+    let s2: { operation: string; status: string; code: number } | undefined;
+    while (Date.now() < d2) {
+      s2 = JSON.parse(readFileSync(join(ext, 'status', '0.status'), 'utf8'))[0].status;
+      if (s2?.operation === 'Enable' && s2.status !== 'transitioning') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(s2?.status, 'error');
+    assert.equal(s2?.code, 3);
+    assert.equal(procs(ext).length, 1);
+    assert.equal(await h.uninstall(ctx), 0);
+    assert.deepEqual(procs(ext), []);
+    await logger.close();
+  });
+});
+
 describe('log', () => {
   test('JSON lines, size-capped and rotated, secret-looking fields redacted', async () => {
     const dir = tmp('log-');
