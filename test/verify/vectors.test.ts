@@ -258,6 +258,21 @@ describe('CRL', () => {
     assert.equal(check(r, 'crl').status, 'warn');
     assert.equal(r.certificates[1]!.serialNumber, '20002');
   });
+  it('a certificate whose serial the real Genoa CRL revokes (0x020001, an old Genoa ASK) fails, even with the CRL stale', async () => {
+    const { checkCrl } = await import('../../src/verify/crl-check.js');
+    const { parseCrl } = await import('../../src/index.js');
+    const { CertStore, pinnedArk } = await import('../../src/verify/cert-store.js');
+    const good = await verifyEvidence({ evidence: fixture('azure-hcl/genoa/hcl-report.bin'), vcek: fixture('azure-hcl/genoa/vcek.pem'), now: NOW });
+    const certs = good.certificates.map((c) => (c.role === 'ASK' ? { ...c, serialNumber: '020001' } : c));
+    const crl = parseCrl(fixture('amd/crl_genoa.pem'));
+    for (const mode of ['warn', 'enforce'] as const) {
+      const r = checkCrl(crl, mode, pinnedArk('Genoa'), certs, new CertStore(true), NOW);
+      assert.equal(r.status, 'fail');
+      assert.match(r.reason, /revoked by ARK-Genoa's CRL: ASK serial 0x020001/);
+    }
+    assert.equal(checkCrl(crl, 'warn', pinnedArk('Genoa'), good.certificates, new CertStore(true), NOW).status, 'warn');
+  });
+
   it('a CRL with a flipped signature bit fails', async () => {
     const pem = fixture('amd/crl_milan.pem').toString();
     const der = Buffer.from(pem.replace(/-----[A-Z0-9 ]+-----/g, '').replace(/\s+/g, ''), 'base64');
