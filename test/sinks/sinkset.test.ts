@@ -107,6 +107,30 @@ describe('SinkSet end to end', () => {
     });
   }
 
+  test('no token ever reaches a log line, a status or the spool', async () => {
+    const lines: string[] = [];
+    const logger = { info: (m: string, meta?: object) => lines.push(m + JSON.stringify(meta ?? {})), warn: (m: string, meta?: object) => lines.push(m + JSON.stringify(meta ?? {})), error: (m: string, meta?: object) => lines.push(m + JSON.stringify(meta ?? {})) };
+    const dir = await stateDir();
+    const sinks = await createSinks(am({ identity: { clientId: '77777777-7777-7777-7777-777777777777' } }), { stateDir: dir, logger, azure: azure(), retry: false });
+    for (const fault of [{ kind: 'status', status: 401, code: 'InvalidAuthenticationToken' }, { kind: 'status', status: 403 }, { kind: 'status', status: 500 }, { kind: 'reset' }] as const) {
+      li.setFault(fault);
+      await sinks.deliver({ result: makeResult({ failed: [{ id: `c${lines.length}`, group: 'signature', status: 'fail', reason: 'x' }] }), identity: IDENTITY });
+    }
+    li.setFault(null);
+    await sinks.flush();
+    const { readdir, readFile } = await import('node:fs/promises');
+    const files: string[] = [];
+    const walk = async (d: string): Promise<void> => { for (const e of await readdir(d, { withFileTypes: true })) { const p = `${d}/${e.name}`; if (e.isDirectory()) await walk(p); else files.push(await readFile(p, 'utf8')); } };
+    await walk(dir);
+    const haystack = [...lines, JSON.stringify(sinks.state()), ...files].join('\n');
+    assert.ok(lines.length > 0);
+    assert.ok(imds.issued.length > 0);
+    for (const token of imds.issued) {
+      assert.ok(!haystack.includes(token), 'a token leaked');
+      assert.ok(!haystack.includes(token.split('.')[1]!), 'a token payload leaked');
+    }
+  });
+
   test('IMDS bypasses a configured proxy', () => {
     const env: NodeJS.ProcessEnv = { HTTPS_PROXY: 'http://proxy:3128', NO_PROXY: 'localhost' };
     ensureImdsBypassesProxy(env);
