@@ -59,6 +59,32 @@ const firstMinute = Math.floor(LIMIT / (1 + ALERT_RUN_SHARE));
 const secondWave = Math.floor((LIMIT * intervalMin * (jitterPct / 100)) / (1 + ALERT_RUN_SHARE));
 console.log(`  limits per DCR: first runs are not jittered, so a simultaneous enable of more than ~${firstMinute.toLocaleString('en-US')} VMs is throttled in minute 0 (429 + Retry-After: SDK retries, then the spool keeps them); the second wave spreads over the ${(intervalMin * jitterPct) / 100}-min jitter window and saturates at ~${secondWave.toLocaleString('en-US')} VMs; later runs drift apart (periods differ per VM)`);
 
+// A fleet-wide enable far above the limit: every first run in the same minute, the service
+// throttling at LIMIT per minute window, throttled agents retrying with the SinkSet's backoff
+// (30 s doubling to 15 min, each delay randomised to 50-100%). When is every record in?
+function burst(agents) {
+  const heap = []; // [time ms, attempt] min-heap
+  const push = (x) => { heap.push(x); let i = heap.length - 1; while (i > 0) { const p = (i - 1) >> 1; if (heap[p][0] <= heap[i][0]) break; [heap[p], heap[i]] = [heap[i], heap[p]]; i = p; } };
+  const pop = () => { const top = heap[0]; const last = heap.pop(); if (heap.length) { heap[0] = last; let i = 0; for (;;) { const l = 2 * i + 1; const r = l + 1; let m = i; if (l < heap.length && heap[l][0] < heap[m][0]) m = l; if (r < heap.length && heap[r][0] < heap[m][0]) m = r; if (m === i) break; [heap[m], heap[i]] = [heap[i], heap[m]]; i = m; } } return top; };
+  for (let i = 0; i < agents; i++) push([Math.random() * 60_000, 0]);
+  const perWindow = new Map();
+  let requests = 0; let last = 0; let maxAttempt = 0;
+  while (heap.length) {
+    const [t, k] = pop();
+    requests++;
+    const w = Math.floor(t / 60_000);
+    const used = perWindow.get(w) ?? 0;
+    if (used < LIMIT) { perWindow.set(w, used + 1); last = Math.max(last, t); maxAttempt = Math.max(maxAttempt, k); continue; }
+    const delay = Math.min(15 * 60_000, 30_000 * 2 ** k) * (0.5 + Math.random() * 0.5);
+    push([t + delay, k + 1]);
+  }
+  return { minutes: Math.ceil(last / 60_000), requests, maxAttempt };
+}
+for (const agents of [N * 2, N * 10]) {
+  const b = burst(agents);
+  console.log(`  ${agents.toLocaleString('en-US')} VMs enabled in the same minute: all first records in after ${b.minutes} min (${b.requests.toLocaleString('en-US')} requests incl. throttled ones, at most ${b.maxAttempt} retries per VM); nothing lost (spooled until accepted)`);
+}
+
 // --- 2. Real bytes and client cost ------------------------------------------------------------
 const fx = new URL('../../test/fixtures/', import.meta.url);
 const result = await verifyEvidence({ evidence: readFileSync(new URL('azure-hcl/genoa/hcl-report.bin', fx)), vcek: readFileSync(new URL('azure-hcl/genoa/vcek.pem', fx), 'utf8') });
