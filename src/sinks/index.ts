@@ -101,13 +101,15 @@ export async function createSinks(rawSettings: unknown, ctx: SinksContext): Prom
     clearTimeout(retryTimer);
     retryTimer = undefined;
     const waiting = deliveries.filter((d) => d.queueDepth > 0 && (d.status === 'queued' || d.status === 'failed'));
-    if (closed || retryBase <= 0 || waiting.length === 0) { retryAttempt = 0; return; }
+    if (closed || ctx.signal?.aborted || retryBase <= 0 || waiting.length === 0) { retryAttempt = 0; return; }
     // A refusal (403: role not granted yet) is retried at the slowest pace; throttling and outages back off.
     const base = waiting.some((d) => d.status === 'queued') ? Math.min(retryMax, retryBase * 2 ** Math.min(retryAttempt, 20)) : retryMax;
     retryAttempt++;
     retryTimer = setTimeout(() => { void serial(() => flush()).then(scheduleRetry, () => undefined); }, Math.round(base * (0.5 + Math.random() * 0.5)));
     retryTimer.unref();
   };
+
+  ctx.signal?.addEventListener('abort', () => { clearTimeout(retryTimer); retryTimer = undefined; }, { once: true });
 
   const state = (): SinkDelivery[] => [azure?.state() ?? disabled('azureMonitor'), syslog?.state() ?? disabled('syslog')];
   const flush = async (opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<SinkDelivery[]> => {
