@@ -139,6 +139,8 @@ export function startWorker(ctx: HandlerContext, seq: number): number | undefine
 export async function install(ctx: HandlerContext): Promise<number> {
   ensureStateDirs(ctx.paths);
   jitterSeed(ctx.paths);
+  // The agent reads the heartbeat as soon as the handler is installed: say what we are waiting for.
+  if (!existsSync(ctx.env.heartbeatFile)) writeHeartbeat(ctx.env, heartbeatFile('NotReady', 'cvm-attest installed; waiting for enable'));
   ctx.logger.info('installed', { extensionDir: ctx.env.extensionDir });
   return 0;
 }
@@ -171,6 +173,7 @@ export async function enable(ctx: HandlerContext): Promise<number> {
     if (worker) await stopWorker(ctx);
     writeMrseq(ctx.paths, seq);
     logger.info('enable: same seq, worker not running (reboot, crash or update); restarting it', { seq });
+    writeHeartbeat(env, heartbeatFile('Ready', 'cvm-attest worker starting'));
     startWorker(ctx, seq);
     return 0;
   }
@@ -196,7 +199,7 @@ export async function enable(ctx: HandlerContext): Promise<number> {
   const s = loaded.settings;
   writeStatus(env, seq, transitioningStatus(env.name, 'Enable',
     `cvm-attest starting: first attestation now, then every ${s.intervalMinutes} min (+ up to ${s.jitterPercent}% per-VM jitter); failure status: ${s.statusOnFailure}`, ctx.now()));
-  if (!existsSync(env.heartbeatFile)) writeHeartbeat(env, heartbeatFile('Ready', 'cvm-attest worker starting'));
+  writeHeartbeat(env, heartbeatFile('Ready', 'cvm-attest worker starting'));
   startWorker(ctx, seq);
   logger.info('enabled', { seq });
   return 0;
