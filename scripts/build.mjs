@@ -51,4 +51,5 @@ if (existsSync(verifyEntry)) {
     legalComments: 'none',
     logLevel: 'warning',
   });
+  execFileSync(process.execPath, [join(root, 'scripts/verify-code-cache.cjs')], { stdio: 'inherit', cwd: root });
 }
