@@ -1,7 +1,7 @@
 // Wires the worker to the real parts: the collector + verifier (attest), the policy parser and the
 // sinks. Imported lazily by `handler worker` only, so install/enable never load them.
 import { attest, type Policy } from '../collect/attest.js';
-import { parsePolicy, defaultPolicy } from '../policy/policy.js';
+import { policyFromSettings } from './policy-settings.js';
 import { ParseError } from '../errors.js';
 import { SettingsError } from './settings.js';
 import type { Engine, OutcomeLike } from './worker.js';
@@ -19,15 +19,7 @@ export const engine: Engine = {
     return outcome as unknown as OutcomeLike;
   },
   async buildPolicy(o) {
-    try {
-      if (!o.policy && !o.minimumTcb) return defaultPolicy;
-      const doc: Record<string, unknown> = { ...(o.policy ?? {}) };
-      if (o.minimumTcb) doc['minimumTcb'] = { ...((o.policy?.['minimumTcb'] as object | undefined) ?? {}), ...o.minimumTcb };
-      return parsePolicy(doc);
-    } catch (e) {
-      if (e instanceof ParseError) throw new SettingsError(o.policy ? o.from : 'publicSettings.minimumTcb', e.message, { cause: e });
-      throw e;
-    }
+    return policyFromSettings(o);
   },
   async createSinks(settings, ctx) {
     const { createSinks } = await import('../sinks/index.js');

@@ -10,6 +10,7 @@ import {
   type ExtensionSettings, type ProtectedSettings,
 } from './settings.js';
 import { decryptProtectedSettings } from './protected-settings.js';
+import { policyFromSettings } from './policy-settings.js';
 import {
   statePaths, ensureStateDirs, jitterSeed, readWorkerRecord, removeWorkerRecord, writeMrseq, oldVersionDir, carryState,
   removeState, setDisabled, type StatePaths,
@@ -62,7 +63,18 @@ export async function loadSettings(env: HandlerEnvironment, seq: number, signal?
     });
     protectedSettings = validateProtectedSettings(plain);
   }
+  // Reject a bad policy here, at enable, not only when the worker starts.
+  policyFromSettings(policyInput(settings, protectedSettings));
   return { seq, settings, protectedSettings };
+}
+
+export function policyInput(s: ExtensionSettings, p: ProtectedSettings): { policy?: Readonly<Record<string, unknown>>; minimumTcb?: Readonly<Record<string, number>>; from: string } {
+  const policy = p.policy ?? s.policy;
+  return {
+    ...(policy ? { policy } : {}),
+    ...(s.minimumTcb ? { minimumTcb: s.minimumTcb } : {}),
+    from: p.policy ? 'protectedSettings.policy' : 'publicSettings.policy',
+  };
 }
 
 function isFinal(status: string | undefined): boolean {

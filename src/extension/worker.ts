@@ -3,7 +3,7 @@
 // atomically and the heartbeat. Between runs it sleeps on ONE timer (next run, or the heartbeat
 // refresh the agent needs within 10 minutes) - no polling. SIGTERM (disable, new seq) stops it.
 import type { HandlerContext, LoadedSettings } from './handlers.js';
-import { loadSettings } from './handlers.js';
+import { loadSettings, policyInput } from './handlers.js';
 import { acquireWorkerLock, workerLockName } from './lock.js';
 import { writeWorkerRecord, removeWorkerRecord, readMrseq, jitterSeed, jitterMs, ensureStateDirs, isDisabled } from './state.js';
 import { writeFileAtomic } from './atomic-file.js';
@@ -59,7 +59,8 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
   const onSignal = (sig: string) => { logger.info('worker stopping', { signal: sig }); stop.abort(); };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  process.on('SIGHUP', () => undefined); // the agent's session going away is not a reason to stop
+  const onHup = () => undefined; // the agent's session going away is not a reason to stop
+  process.on('SIGHUP', onHup);
   o.signal?.addEventListener('abort', () => stop.abort(), { once: true });
 
   const lock = await acquireWorkerLock(workerLockName(env.libDir, env.name), { self: { pid: process.pid, seq: o.seq }, waitMs: o.lockWaitMs ?? 3000, signal: stop.signal });
@@ -67,6 +68,7 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
     logger.info('another worker holds the lock; exiting', { seq: o.seq });
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
+    process.off('SIGHUP', onHup);
     return 0;
   }
   const startTime = procStartTime(process.pid) ?? 0;
@@ -87,12 +89,7 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
     let policy: unknown;
     try {
       loaded = await loadSettings(env, o.seq, stop.signal);
-      const p = loaded.protectedSettings.policy ?? loaded.settings.policy;
-      policy = await o.engine.buildPolicy({
-        ...(p ? { policy: p } : {}),
-        ...(loaded.settings.minimumTcb ? { minimumTcb: loaded.settings.minimumTcb } : {}),
-        from: loaded.protectedSettings.policy ? 'protectedSettings.policy' : 'publicSettings.policy',
-      });
+      policy = await o.engine.buildPolicy(policyInput(loaded.settings, loaded.protectedSettings));
     } catch (e) {
       if (stop.signal.aborted) return 0;
       const m = e instanceof CvmAttestError ? e.message : `internal error: ${(e as Error).message}`;
@@ -203,6 +200,7 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
     await lock.release();
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
+    process.off('SIGHUP', onHup);
     logger.info('worker stopped', { seq: o.seq });
   }
 }

@@ -345,6 +345,33 @@ describe('handlers (real worker process)', () => {
   });
 });
 
+describe('enable rejects a bad policy at once', () => {
+  test('error status naming publicSettings.policy / minimumTcb; no worker', async () => {
+    const lib = tmp('pol-');
+    const ext = join(lib, 'P.T-1.0.0');
+    for (const d of ['config', 'status']) mkdirSync(join(ext, d), { recursive: true });
+    writeFileSync(join(ext, 'HandlerEnvironment.json'), JSON.stringify([{ name: 'P.T', handlerEnvironment: { logFolder: join(ext, 'log'), configFolder: join(ext, 'config'), statusFolder: join(ext, 'status'), heartbeatFile: join(ext, 'hb') } }]));
+    const { loadHandlerEnvironment } = await import('../../src/extension/handler-environment.js');
+    const h = await import('../../src/extension/handlers.js');
+    const logger = createExtLogger({ logFolder: join(ext, 'log'), operation: 'test' });
+    const cases: [number, Record<string, unknown>, RegExp][] = [
+      [0, { policy: { allowDebugg: true } }, /setting publicSettings\.policy: policy: unknown key "allowDebugg"/],
+      [1, { policy: { maxVmpl: 9 } }, /setting publicSettings\.policy: .*maxVmpl/],
+    ];
+    for (const [seq, pub, re] of cases) {
+      writeFileSync(join(ext, 'config', `${seq}.settings`), JSON.stringify({ runtimeSettings: [{ handlerSettings: { publicSettings: pub } }] }));
+      const ctx = { ...makeContext(loadHandlerEnvironment(ext), logger, { ConfigSequenceNumber: String(seq) }), self: { execPath: '/bin/false', args: [] } };
+      assert.equal(await h.enable(ctx), 0);
+      const st = JSON.parse(readFileSync(join(ext, 'status', `${seq}.status`), 'utf8'))[0].status;
+      assert.equal(st.status, 'error');
+      assert.equal(st.code, 2);
+      assert.match(st.formattedMessage.message, re);
+      assert.equal(JSON.parse(readFileSync(join(ext, 'hb'), 'utf8'))[0].heartbeat.status, 'NotReady');
+    }
+    await logger.close();
+  });
+});
+
 describe('log', () => {
   test('JSON lines, size-capped and rotated, secret-looking fields redacted', async () => {
     const dir = tmp('log-');
