@@ -46,7 +46,12 @@ const closers = [];
 const vms = [];
 let failed = false;
 
-/** The two VMs: the real Azure HCL report (Genoa) and a real SNP report with DEBUG on (Milan). */
+/**
+ * The two VMs: the real Azure HCL report (Genoa) and a real SNP report with DEBUG on (Milan). The
+ * worker verifies with the real clock (it has no clock setting): the VCEKs are valid until
+ * 2032-01-24 (Genoa) and 2029-09-24 (Milan, debug); from 2029-08-25 VM 2 also raises
+ * CertificateExpiringSoon, and after 2029-09-24 it fails on the chain as well as on debug.
+ */
 const VM_SPECS = [
   {
     label: 'VM 1', vmName: 'cvm-01', vmId: '390cbcf5-6c67-4d9b-98ef-c3f1699cc8fc', expect: 'pass',
