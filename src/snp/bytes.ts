@@ -24,8 +24,7 @@ export function isAllZero(b: Uint8Array, start = 0, end = b.length): boolean {
 
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
 }
 
 /** A DataView over `b` for little-endian reads; callers check lengths before reading. */

@@ -2,7 +2,7 @@
 // throws: bytes that are not a JSON object are kept with the reason, and the binding check reports it.
 import { createPublicKey, type KeyObject, type JsonWebKey } from 'node:crypto';
 import { ParseError } from '../errors.js';
-import { utf8Fatal } from './bytes.js';
+import { isUtf8 } from 'node:buffer';
 
 export interface RuntimeData {
   /** Exactly the bytes the hash covers. */
@@ -17,12 +17,9 @@ export const AK_KID = 'HCLAkPub';
 export const EK_KID = 'HCLEkPub';
 
 export function parseRuntimeData(raw: Uint8Array): RuntimeData {
-  let text: string;
-  try {
-    text = utf8Fatal.decode(raw);
-  } catch {
-    return { raw, error: 'runtime data is not valid UTF-8' };
-  }
+  const buf = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+  if (!isUtf8(buf)) return { raw, error: 'runtime data is not valid UTF-8' };
+  const text = buf.toString('utf8');
   let json: unknown;
   try {
     json = JSON.parse(text);

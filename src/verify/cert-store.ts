@@ -19,7 +19,8 @@ interface Entry {
 
 const entries = new Map<string, Entry>();
 /** Whole certificate inputs (PEM text, DER, THIM JSON) -> their parsed bundle, when caching. */
-const bundles = new Map<string, CertificateBundle>();
+const textBundles = new Map<string, CertificateBundle>();
+const byteBundles = new Map<string, CertificateBundle>();
 /** Entries of cached certificates (and the embedded roots), found from the parsed object. */
 const shared = new WeakMap<Certificate, Entry>();
 
@@ -50,12 +51,13 @@ export class CertStore {
   /** parseCertificateBundle, memoised by the input's exact bytes when caching. */
   bundle(input: Uint8Array | string, name: string): CertificateBundle {
     if (!this.useCache) return parseCertificateBundle(input, { parse: this.parse, name });
-    const k = typeof input === 'string' ? `s${input}` : `b${Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString('latin1')}`;
-    let b = bundles.get(k);
+    const map = typeof input === 'string' ? textBundles : byteBundles;
+    const k = typeof input === 'string' ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString('latin1');
+    let b = map.get(k);
     if (!b) {
       b = parseCertificateBundle(input, { parse: this.parse, name });
-      if (bundles.size >= MAX_ENTRIES) bundles.clear();
-      bundles.set(k, b);
+      if (map.size >= MAX_ENTRIES) map.clear();
+      map.set(k, b);
     }
     return b;
   }

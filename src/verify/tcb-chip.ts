@@ -6,22 +6,26 @@ import type { SnpReport } from '../snp/report.js';
 import { tcbHex } from '../snp/tcb.js';
 import type { CheckResult, Product } from './result.js';
 
+type SplName = 'fmc' | 'bootloader' | 'tee' | 'snp' | 'microcode';
+const SPLS: readonly (readonly [SplName, string])[] = [['bootloader', 'blSPL'], ['tee', 'teeSPL'], ['snp', 'snpSPL'], ['microcode', 'ucodeSPL']];
+const TURIN_SPLS: readonly (readonly [SplName, string])[] = [['fmc', 'fmcSPL'], ...SPLS];
+
 export function checkTcb(report: SnpReport, leaf: Certificate | undefined, role: string, product: Product | undefined, thimTcbm?: string): CheckResult {
   const base = { id: 'tcb', group: 'tcb' } as const;
   if (!leaf) return { ...base, status: 'fail', reason: `no ${role} to compare REPORTED_TCB with` };
   const t = report.reportedTcb;
-  const names: [keyof typeof t & keyof typeof leaf.amd, string][] = [['bootloader', 'blSPL'], ['tee', 'teeSPL'], ['snp', 'snpSPL'], ['microcode', 'ucodeSPL']];
-  if (product === 'Turin') names.unshift(['fmc', 'fmcSPL']);
+  const names = product === 'Turin' ? TURIN_SPLS : SPLS;
   const bad: string[] = [];
   for (const [k, ext] of names) {
-    const want = t[k] as number | undefined;
-    const got = leaf.amd[k] as number | undefined;
+    const want = t[k];
+    const got = leaf.amd[k];
     if (got === undefined) bad.push(`${ext} missing`);
     else if (got !== want) bad.push(`${ext} ${got} != ${k} ${want}`);
   }
-  if (bad.length) return { ...base, status: 'fail', reason: `${role} TCB does not match REPORTED_TCB 0x${tcbHex(t.raw)}: ${bad.join(', ')}` };
-  const reason = `${role} SPLs equal REPORTED_TCB 0x${tcbHex(t.raw)} (${names.map(([k]) => `${k} ${t[k]}`).join(', ')})`;
-  if (thimTcbm !== undefined && thimTcbm !== tcbHex(t.raw)) {
+  const hex = tcbHex(t.raw);
+  if (bad.length) return { ...base, status: 'fail', reason: `${role} TCB does not match REPORTED_TCB 0x${hex}: ${bad.join(', ')}` };
+  const reason = `${role} SPLs equal REPORTED_TCB 0x${hex} (${product === 'Turin' ? `fmc ${t.fmc}, ` : ''}bootloader ${t.bootloader}, tee ${t.tee}, snp ${t.snp}, microcode ${t.microcode})`;
+  if (thimTcbm !== undefined && thimTcbm !== hex) {
     return { ...base, status: 'warn', reason: `${reason}; but IMDS tcbm ${thimTcbm} differs from REPORTED_TCB` };
   }
   return { ...base, status: 'pass', reason };
@@ -37,6 +41,6 @@ export function checkChipId(report: SnpReport, leaf: Certificate | undefined, ro
   const hw = leaf.amd.hwId;
   if (!hw) return { ...base, status: 'fail', reason: `the ${role} has no hwID extension` };
   if (hw.length !== n) return { ...base, status: 'fail', reason: `the ${role} hwID is ${hw.length} bytes, expected ${n} for ${product ?? 'this product'}` };
-  if (!bytesEqual(hw, chip)) return { ...base, status: 'fail', reason: `the ${role} hwID ${toHex(hw).slice(0, 16)}... is another chip's (CHIP_ID ${toHex(chip).slice(0, 16)}...)` };
-  return { ...base, status: 'pass', reason: `${role} hwID equals CHIP_ID ${toHex(chip).slice(0, 16)}...` };
+  if (!bytesEqual(hw, chip)) return { ...base, status: 'fail', reason: `the ${role} hwID ${toHex(hw.subarray(0, 8))}... is another chip's (CHIP_ID ${toHex(chip.subarray(0, 8))}...)` };
+  return { ...base, status: 'pass', reason: `${role} hwID equals CHIP_ID ${toHex(chip.subarray(0, 8))}...` };
 }
