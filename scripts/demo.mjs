@@ -180,7 +180,7 @@ try {
     say();
     say(`${step++}. ${vm.label}: \`cvm-attest status\` on the VM, and the HTML report`);
     const status = execFileSync(process.execPath, [join(repo, 'bin/cvm-attest.js'), 'status', '--dir', vm.extDir], { encoding: 'utf8' });
-    say(status.trimEnd().split('\n').filter((l) => !/^\s{4}(ok  |warn|FAIL) /.test(l)).map((l) => `   ${l}`).join('\n'));
+    say(status.trimEnd().split('\n').filter((l) => !/^\s{4}\[(pass|FAIL|warn|skip)\] /.test(l)).map((l) => `   ${l}`).join('\n')); // the checks were shown above
     const html = [join(vm.extDir, 'state/report.html')].find((p) => existsSync(p));
     if (html) {
       mkdirSync(reportsDir, { recursive: true });

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { findInstallation, readStatusView, renderStatusText, resolveExtensionDir, HANDLER_NAME } from '../../src/cli/commands/status.js';
+import { findInstallation, parseCheckGroup, readStatusView, renderStatusText, resolveExtensionDir, HANDLER_NAME } from '../../src/cli/commands/status.js';
 import { InputError } from '../../src/errors.js';
 import { procStartTime } from '../../src/extension/proc.js';
 
@@ -121,5 +121,16 @@ describe('sinks', () => {
     const w = readStatusView(d);
     assert.equal(w.sinks[0]?.status, 'queued', 'without status.json: the substatus');
     assert.match(w.sinks[0]?.message ?? '', /HTTP 503/);
+  });
+});
+
+describe('checks', () => {
+  test('each check of a `check: <group>` substatus, with its status and reason', () => {
+    assert.deepEqual(parseCheckGroup('policy', 'FAIL: PASS policy.vmpl: VMPL 0 <= 0 | FAIL policy.debug: the guest policy allows debugging (POLICY.DEBUG = 1): the hypervisor can read'), [
+      { group: 'policy', id: 'policy.vmpl', status: 'pass', reason: 'VMPL 0 <= 0' },
+      { group: 'policy', id: 'policy.debug', status: 'fail', reason: 'the guest policy allows debugging (POLICY.DEBUG = 1): the hypervisor can read' },
+    ]);
+    // A message cut by the agent's limits (or of another shape) stays one entry for the group.
+    assert.deepEqual(parseCheckGroup('chain', 'FAIL: something else'), [{ group: 'chain', id: 'chain', status: 'fail', reason: 'something else' }]);
   });
 });

@@ -26,6 +26,26 @@ export interface SinkView {
   readonly lastDeliveryAt?: string;
 }
 
+export interface CheckView {
+  readonly group: string;
+  readonly id: string;
+  /** pass, fail, warn or skip (as the verifier said); the group's portal status when it cannot be split. */
+  readonly status: string;
+  readonly reason: string;
+}
+
+/** Splits a `check: <group>` substatus message ("PASS: PASS id: reason | FAIL id: reason") into checks. */
+export function parseCheckGroup(group: string, message: string): CheckView[] {
+  const body = message.replace(/^[A-Z]+: /, '');
+  const out: CheckView[] = [];
+  for (const part of body.split(' | ')) {
+    const m = /^(PASS|FAIL|WARN|SKIP) ([^\s:]+): ([\s\S]*)$/.exec(part);
+    if (!m) return [{ group, id: group, status: /^([A-Z]+):/.exec(message)?.[1]?.toLowerCase() ?? 'unknown', reason: body }];
+    out.push({ group, id: m[2]!, status: m[1]!.toLowerCase(), reason: m[3]! });
+  }
+  return out;
+}
+
 export interface AlertView {
   readonly name: string;
   readonly severity: string;
@@ -42,7 +62,8 @@ export interface StatusView {
     readonly code: number;
     readonly at: string;
     readonly message: string;
-    readonly checks: readonly { readonly name: string; readonly status: string; readonly message: string }[];
+    /** Each check, from the `check: <group>` substatus entries ("STATUS id: reason | ..."). */
+    readonly checks: readonly CheckView[];
     readonly claims?: Readonly<Record<string, unknown>>;
   };
   readonly lastRun?: { readonly at?: string; readonly nextRunAt?: string; readonly summary?: string };
@@ -158,14 +179,14 @@ export function readStatusView(extensionDir: string): StatusView {
     const s = isObject(e) && isObject(e['status']) ? e['status'] : undefined;
     if (isObject(e) && s) {
       const fm = isObject(s['formattedMessage']) ? s['formattedMessage'] : {};
-      const checks: { name: string; status: string; message: string }[] = [];
+      const checks: CheckView[] = [];
       let claims: Record<string, unknown> | undefined;
       for (const x of Array.isArray(s['substatus']) ? s['substatus'] : []) {
         if (!isObject(x)) continue;
         const name = str(x, 'name') ?? '';
         const xs = str(x, 'status') ?? '';
         const m = isObject(x['formattedMessage']) ? str(x['formattedMessage'], 'message') ?? '' : '';
-        if (name.startsWith('check: ')) checks.push({ name: name.slice(7), status: xs, message: m });
+        if (name.startsWith('check: ')) checks.push(...parseCheckGroup(name.slice(7), m));
         else if (name.startsWith('sink: ')) {
           const st = /^(\w+): (.*?)(?:; queue \d+)(?:; last delivery (\S+))?/.exec(m);
           sinkFromStatus.set(name.slice(6), { status: st?.[1] ?? xs, message: st?.[2] ?? m, ...(st?.[3] ? { lastDeliveryAt: st[3] } : {}) });
@@ -272,7 +293,8 @@ export function renderStatusText(v: StatusView, now: Date = new Date()): string 
   if (r) {
     out.push(`  last result    ${r.status} (code ${r.code}) at ${r.at}`);
     out.push(`  message        ${r.message}`);
-    for (const c of r.checks) out.push(`    ${c.status === 'success' ? 'ok  ' : c.status === 'warning' ? 'warn' : 'FAIL'} ${c.name}: ${c.message}`);
+    const w = Math.max(8, ...r.checks.map((c) => c.id.length));
+    for (const c of r.checks) out.push(`    [${c.status === 'fail' ? 'FAIL' : c.status}] ${c.id.padEnd(w)}  ${c.reason}`);
   } else {
     out.push('  last result    none yet (the extension was never enabled, or the first run has not finished)');
   }
