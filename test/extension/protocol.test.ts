@@ -21,7 +21,9 @@ import { createExtLogger } from '../../src/extension/logger.js';
 import type { VerificationResult, CheckResult } from '../../src/verify/result.js';
 import { agentPythonPath, startAgentHarness, root, type AgentHarness } from './agent-harness.js';
 
-const tmp = (p: string) => mkdtempSync(join(tmpdir(), p));
+const made: string[] = [];
+const tmp = (p: string) => { const d = mkdtempSync(join(tmpdir(), `cvm-attest-ext-${p}`)); made.push(d); return d; };
+after(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
 
 function result(verdict: 'pass' | 'fail', extra: Partial<VerificationResult> = {}): VerificationResult {
   const checks: CheckResult[] = [
