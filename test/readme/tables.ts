@@ -53,6 +53,13 @@ function typeOf(s: Schema, root: Schema): string {
   return t;
 }
 
+/** A pattern as a reader wants it: the common shapes in words, short ones as they are. */
+function patternText(p: string): string {
+  if (p === '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$') return 'A GUID.';
+  if (/userassignedidentities/i.test(p.replace(/\[([a-zA-Z])[a-zA-Z]\]/g, '$1'))) return 'A user-assigned identity resource id (/subscriptions/.../providers/Microsoft.ManagedIdentity/userAssignedIdentities/NAME).';
+  return `Pattern \`${p}\`.`;
+}
+
 function cell(s: string): string {
   return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
@@ -71,7 +78,7 @@ function rows(props: Record<string, Schema>, root: Schema, prefix: string, requi
     }
     const dflt = req ? '(required)' : s.default !== undefined ? `\`${JSON.stringify(s.default)}\`` : '-';
     let meaning = s.description ?? '';
-    if (s.pattern && typeOf(s, root) === 'string') meaning += `${meaning ? ' ' : ''}Pattern \`${s.pattern.length > 70 ? `${s.pattern.slice(0, 67)}...` : s.pattern}\`.`;
+    if (s.pattern && typeOf(s, root) === 'string') meaning += `${meaning ? ' ' : ''}${patternText(s.pattern)}`;
     out.push(`| \`${path}\` | ${typeOf(s, root)} | ${dflt} | ${cell(meaning)} |`);
   }
 }
