@@ -320,12 +320,12 @@ export function renderStatusText(v: StatusView, now: Date = new Date()): string 
 
 const command: CliCommand = {
   command: 'status',
-  describe: 'Show the last attestation result, the worker and the sinks of the extension on this VM',
+  describe: 'Show the last attestation result, the worker and the sinks of the extension on this VM (read-only; exit 0 when it could be read, the verdict is in the output)',
   builder: (y) => y
     .option('dir', { type: 'string', describe: `extension folder (default: $AZURE_GUEST_AGENT_EXTENSION_PATH, else the newest ${WAAGENT_LIB}/${HANDLER_NAME}-*)` })
     .option('format', { choices: ['text', 'json'] as const, default: 'text', describe: 'output format' })
     .example('sudo cvm-attest status', 'on a VM with the extension installed')
-    .example('cvm-attest status --dir /tmp/cvm-attest-demo-XXXX/ext', "in a folder laid out like the agent's (the demo prints its path)")
+    .example('cvm-attest status --dir /var/lib/waagent/CvmAttest.Security.SnpAttestation-1.0.0', 'a given extension folder (e.g. one kept by `node scripts/demo.mjs --keep`)')
     .example('sudo cvm-attest status --format json | jq .result.status', 'machine-readable'),
   async run(args) {
     const dir = typeof args['dir'] === 'string' && args['dir'] !== '' ? args['dir'] : undefined;
