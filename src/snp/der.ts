@@ -72,9 +72,25 @@ export function whole(b: Uint8Array, t: Tlv): Uint8Array {
   return b.subarray(t.start, t.end);
 }
 
+/** Small memo tables: certificates repeat the same OIDs and names (bounded, cleared when full). */
+const MEMO_MAX = 512;
+const oidMemo = new Map<string, string>();
+const nameMemo = new Map<string, DistinguishedName>();
+const latin1 = (c: Uint8Array): string => Buffer.from(c.buffer, c.byteOffset, c.byteLength).toString('latin1');
+function remember<V>(m: Map<string, V>, k: string, v: V): V {
+  if (m.size >= MEMO_MAX) m.clear();
+  m.set(k, v);
+  return v;
+}
+
 export function decodeOid(b: Uint8Array, t: Tlv): string {
   const c = content(b, t);
   if (c.length === 0 || c.length > 64) throw new ParseError('E_DER', 'bad OBJECT IDENTIFIER');
+  const key = latin1(c);
+  return oidMemo.get(key) ?? remember(oidMemo, key, decodeOidUncached(c));
+}
+
+function decodeOidUncached(c: Uint8Array): string {
   const parts: number[] = [];
   let v = 0;
   for (let i = 0; i < c.length; i++) {
@@ -143,6 +159,11 @@ export interface DistinguishedName {
 
 export function decodeName(b: Uint8Array, t: Tlv, what: string): DistinguishedName {
   expectTag(t, Tag.Sequence, what);
+  const key = latin1(whole(b, t));
+  return nameMemo.get(key) ?? remember(nameMemo, key, decodeNameUncached(b, t, what));
+}
+
+function decodeNameUncached(b: Uint8Array, t: Tlv, what: string): DistinguishedName {
   const parts: string[] = [];
   let cn: string | undefined;
   for (const rdn of children(b, t, what)) {
