@@ -90,7 +90,11 @@ export function runHandler(vm, operation, { seq, env = {} }) {
   if (typeof cmd !== 'string') throw new Error(`HandlerManifest.json has no ${operation}Command`);
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn('/bin/sh', ['-c', join(vm.extDir, cmd)], {
+    // The agent joins the command to the folder unquoted (its folders have no spaces); quoting the
+    // path keeps the demo working under a TMPDIR that has some.
+    const [file, ...rest] = cmd.split(' ');
+    const line = [`'${join(vm.extDir, file).replaceAll("'", "'\\''")}'`, ...rest].join(' ');
+    const child = spawn('/bin/sh', ['-c', line], {
       cwd: vm.extDir,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
