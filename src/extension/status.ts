@@ -31,6 +31,9 @@ export const MAX_TOP_MESSAGE = 1024;
 export const MAX_SUBSTATUS_FIELD = 10 * 1024;
 export const MAX_SUBSTATUS_TOTAL = 120 * 1024; // under the agent's 128 KiB, with room for names
 export const MAX_CLAIMS_JSON = 10 * 1024 - 64;
+/** Sink and alert entries are kept short so the claims (last) always fit under the total. */
+export const MAX_SIDE_MESSAGE = 1024;
+export const MAX_ALERTS = 16;
 
 const msg = (message: string): FormattedMessage => ({ lang: 'en-US', message });
 
@@ -171,7 +174,7 @@ export function sinkSubstatus(d: DeliveryLike): SubStatus {
   const parts = [`${d.status}: ${d.message}`, `queue ${d.queueDepth}`];
   if (d.lastDeliveryAt) parts.push(`last delivery ${d.lastDeliveryAt}`);
   if (d.dropped) parts.push(`dropped ${d.dropped}`);
-  return sub(`sink: ${d.name}`, status, parts.join('; '));
+  return sub(`sink: ${d.name}`, status, cut(parts.join('; '), MAX_SIDE_MESSAGE));
 }
 
 export function outcomeStatus(i: OutcomeStatusInput): StatusFile {
@@ -183,7 +186,7 @@ export function outcomeStatus(i: OutcomeStatusInput): StatusFile {
     if (checks.length) subs.push(groupSubstatus(g, checks, failStatus));
   }
   for (const d of i.deliveries ?? []) subs.push(sinkSubstatus(d));
-  for (const a of i.alerts ?? []) subs.push(sub(`alert: ${a.AlertName}`, 'warning', `${a.AlertSeverity}: ${a.Description}`));
+  for (const a of (i.alerts ?? []).slice(0, MAX_ALERTS)) subs.push(sub(`alert: ${a.AlertName}`, 'warning', cut(`${a.AlertSeverity}: ${a.Description}`, MAX_SIDE_MESSAGE)));
   subs.push(sub('claims', 'success', claimsJson(r.claims)));
   return statusFile({
     name: i.name, operation: 'Enable',
@@ -208,7 +211,7 @@ export interface ErrorStatusInput {
 export function errorStatus(i: ErrorStatusInput): StatusFile {
   const subs: SubStatus[] = [];
   for (const d of i.deliveries ?? []) subs.push(sinkSubstatus(d));
-  for (const a of i.alerts ?? []) subs.push(sub(`alert: ${a.AlertName}`, 'warning', `${a.AlertSeverity}: ${a.Description}`));
+  for (const a of (i.alerts ?? []).slice(0, MAX_ALERTS)) subs.push(sub(`alert: ${a.AlertName}`, 'warning', cut(`${a.AlertSeverity}: ${a.Description}`, MAX_SIDE_MESSAGE)));
   const next = i.nextRunAt ? ` | next run ${utcStamp(i.nextRunAt)}` : '';
   return statusFile({ name: i.name, operation: i.operation ?? 'Enable', status: i.status, code: i.code, message: `${i.message}${next}`, substatus: subs, now: i.now });
 }

@@ -207,6 +207,24 @@ describe('status files', () => {
       assert.equal(bad.ok, false);
     });
   });
+  test('fuzz: any checks, claims, warnings and sink messages keep the agent limits', () => {
+    const check = fc.record({ id: fc.string({ maxLength: 40 }), group: fc.constantFrom('structure', 'signature', 'chain', 'tcb', 'chip-id', 'crl', 'runtime-data', 'freshness', 'policy'), status: fc.constantFrom('pass', 'fail', 'skip', 'warn'), reason: fc.string({ maxLength: 3000 }) });
+    fc.assert(fc.property(fc.array(check, { maxLength: 60 }), fc.dictionary(fc.string({ maxLength: 30 }), fc.jsonValue(), { maxKeys: 40 }), fc.array(fc.string({ maxLength: 2000 }), { maxLength: 20 }), fc.array(fc.string({ maxLength: 20_000 }), { maxLength: 10 }), (checks, claims, warnings, sinkMsgs) => {
+      const r = result('pass', { checks: checks as CheckResult[], claims, warnings, verdict: checks.some((c) => c.status === 'fail') ? 'fail' : 'pass' });
+      const [e] = outcomeStatus({ ...base, result: r, warnings, deliveries: sinkMsgs.map((m, i) => ({ name: `s${i}`, status: 'failed' as const, message: m, queueDepth: i })) });
+      const text = JSON.stringify([e]);
+      assert.deepEqual(JSON.parse(text), [e]);
+      assert.ok(e.status.formattedMessage.message.length <= 1024);
+      assert.ok(text.length < 128 * 1024);
+      for (const sub of e.status.substatus) {
+        assert.ok(sub.formattedMessage.message.length <= 10 * 1024 && sub.formattedMessage.lang === 'en-US');
+        assert.ok(['success', 'warning', 'error', 'transitioning'].includes(sub.status));
+      }
+      const claimsSub = e.status.substatus.find((x) => x.name === 'claims');
+      assert.ok(claimsSub, 'the claims always fit');
+      JSON.parse(claimsSub.formattedMessage.message);
+    }), { numRuns: 200 });
+  });
   test('heartbeat shape', () => {
     assert.deepEqual(heartbeatFile('Ready', 'ok'), [{ version: 1, heartbeat: { status: 'Ready', code: 0, formattedMessage: { lang: 'en-US', message: 'ok' } } }]);
   });
