@@ -7,6 +7,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { README, ROOT, errorCodesInSrc, withSettingsTables } from './tables.js';
+import { validatePublicSettings, validateProtectedSettings, deepMerge } from '../../src/extension/settings.js';
+import { parseSinksSettings } from '../../src/sinks/settings.js';
 
 const readme = readFileSync(README, 'utf8');
 
@@ -49,6 +51,19 @@ describe('README', () => {
     const documented = [...section.matchAll(/`((?:E_|SINKS_|SPOOL_)[A-Z0-9_]+)`/g)].map((m) => m[1]!).filter((c) => !c.startsWith('E_TPM_RC_'));
     const stale = [...new Set(documented)].filter((c) => !codes.has(c));
     assert.deepEqual(stale, [], `codes in the README that src/ no longer has: ${stale.join(', ')}`);
+  });
+
+  test('the `az vm extension set` example\'s settings are valid settings', () => {
+    const pub = /--settings '([^']+)'/.exec(readme)?.[1];
+    const prot = /--protected-settings '([^']+)'/.exec(readme)?.[1];
+    assert.ok(pub && prot, 'the example is there');
+    // Placeholders the reader fills in, with values of the right shape.
+    const filled = prot.replace('https://<dcr-endpoint>', 'https://dcr-x-abcd.westeurope-1.ingest.monitor.azure.com').replace('dcr-<32 hex>', `dcr-${'0'.repeat(32)}`);
+    const s = validatePublicSettings(JSON.parse(pub) as Record<string, unknown>);
+    const p = validateProtectedSettings(JSON.parse(filled));
+    const sinks = parseSinksSettings(deepMerge(s.sinks, p.sinks));
+    assert.equal(sinks.azureMonitor?.dcrImmutableId, `dcr-${'0'.repeat(32)}`);
+    assert.equal(s.intervalMinutes, 60);
   });
 
   test('links every docs/*.md', () => {
