@@ -161,13 +161,9 @@ export async function enable(ctx: HandlerContext): Promise<number> {
   const { env, logger } = ctx;
   ensureStateDirs(ctx.paths);
   for (const d of [env.statusFolder, ctx.paths.stateDir]) removeStaleTemps(d);
-  let seq: number;
-  try {
-    seq = resolveSequenceNumber(ctx.processEnv, env.configFolder);
-  } catch (e) {
-    logger.error('bad sequence number', { error: (e as Error).message });
-    return StatusCode.Settings;
-  }
+  // A bad ConfigSequenceNumber names no status file to report in: fail the command (exit 2, one
+  // line on stderr, which the agent shows as the handler's message).
+  const seq = resolveSequenceNumber(ctx.processEnv, env.configFolder);
   const existing = readStatus(env, seq);
   const worker = await findWorker(ctx);
   setDisabled(ctx.paths, false);
