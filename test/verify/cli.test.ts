@@ -97,6 +97,17 @@ describe('cvm-attest verify', () => {
     oneCleanLine(badPolicy.stderr, 'typo.json', 'allowDebg');
   });
 
+  it('a 20 MB file or a directory is refused with one line', async () => {
+    const big = join(tmp, 'big.bin');
+    writeFileSync(big, new Uint8Array(20 * 1024 * 1024));
+    const r = await cli('--evidence', big, '--vcek', F(`${hcl}/vcek.pem`));
+    assert.equal(r.code, 2);
+    oneCleanLine(r.stderr, 'big.bin', 'too large');
+    const d = await cli('--evidence', tmp);
+    assert.equal(d.code, 2);
+    oneCleanLine(d.stderr, 'EISDIR');
+  });
+
   it('usage errors: exit 2 with one line', async () => {
     for (const args of [
       ['--vcek', F(`${hcl}/vcek.pem`)],

@@ -118,6 +118,14 @@ describe('bare SNP report vectors', () => {
     });
   }
 
+  it('a THIM body whose tcbm differs from REPORTED_TCB: the VCEK still matches, tcb is a warning', async () => {
+    const thim = JSON.parse(fixture('azure-hcl/thim-response.json').toString()) as { tcbm: string };
+    const r = await verifyEvidence({ evidence: fixture('snp/aci-milan-v2-report.bin'), vcek: JSON.stringify({ ...thim, tcbm: '0000000000000001' }), now: NOW });
+    assert.equal(r.verdict, 'pass');
+    assert.equal(check(r, 'tcb').status, 'warn');
+    assert.match(check(r, 'tcb').reason, /IMDS tcbm 0000000000000001 differs/);
+  });
+
   it('the THIM body carries tcbm equal to REPORTED_TCB', async () => {
     const r = await verifyEvidence({ evidence: fixture('snp/aci-milan-v2-report.bin'), vcek: fixture('azure-hcl/thim-response.json'), now: NOW });
     const thim = JSON.parse(fixture('azure-hcl/thim-response.json').toString()) as { tcbm: string };

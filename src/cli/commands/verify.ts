@@ -1,6 +1,6 @@
 // `cvm-attest verify`: offline verification of evidence files against the pinned AMD roots.
 // Exit 0 = pass, 1 = evaluated and failed, 2 = unusable input or usage (one line naming the file).
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { Options } from 'yargs';
 import { parseArgs } from 'node:util';
 import type { CliCommand } from '../command.js';
@@ -15,9 +15,9 @@ const MAX_FILE = 1024 * 1024;
 
 function readInput(path: string, what: string): Buffer {
   try {
-    const b = readFileSync(path);
-    if (b.length > MAX_FILE) throw new InputError('E_FILE_SIZE', `${what} file ${path} is too large (${b.length} bytes)`);
-    return b;
+    const size = statSync(path).size;
+    if (size > MAX_FILE) throw new InputError('E_FILE_SIZE', `${what} file ${path} is too large (${size} bytes, at most ${MAX_FILE})`);
+    return readFileSync(path);
   } catch (e) {
     if (e instanceof CvmAttestError) throw e;
     const code = (e as NodeJS.ErrnoException).code ?? String(e);
