@@ -139,11 +139,11 @@ try {
   for (const vm of vms) {
     say();
     say(`${step++}. ${vm.label}: install + enable -> status, as the portal shows it (${vm.expect === 'pass' ? 'genuine evidence' : 'failing evidence: debug enabled'})`);
+    vm.enabled = true; // from here on, clean-up runs disable (harmless if no worker started)
     for (const op of ['install', 'enable']) {
       const r = await runHandler(vm, op, { seq: vm.seq, env: vm.env });
       say(`   agent> ${vm.manifest[`${op}Command`].padEnd(22)} exit ${r.code} (${r.ms} ms)${r.output.trim() ? `: ${r.output.trim()}` : ''}`);
       if (r.code !== 0) throw new Error(`${op} failed on ${vm.label}`);
-      if (op === 'enable') vm.enabled = true;
     }
     const first = readStatusEntry(vm, vm.seq);
     say(first ? formatPortal(first) : `   ${portalStatus('transitioning')} (no status file yet)`);
