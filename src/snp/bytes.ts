@@ -6,8 +6,7 @@ export function toHex(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 }
 
-/** Shared decoders (constructing one per call costs more than decoding a few KiB). */
-export const utf8Fatal = new TextDecoder('utf-8', { fatal: true });
+/** Shared decoder (constructing one per call costs more than decoding a few KiB). */
 export const utf8 = new TextDecoder();
 
 /** Parses hex text (whitespace and an optional 0x prefix ignored); throws ParseError naming `what`. */

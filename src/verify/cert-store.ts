@@ -1,12 +1,10 @@
 // Parsed certificates, their public keys and verified issuer->subject signatures, cached by the
 // certificate's bytes (the `cache` option). The pinned AMD roots are prepared once per process.
-import { constants, createPublicKey, KeyObject, verify, webcrypto } from 'node:crypto';
-import { parseCertificate, type Certificate } from '../snp/certificate.js';
+import { constants, createHash, createPublicKey, KeyObject, verify, webcrypto } from 'node:crypto';
+import { OID, parseCertificate, type Certificate } from '../snp/certificate.js';
 import { parseCertificateBundle, type CertificateBundle } from '../snp/cert-bundle.js';
-import { OID } from '../snp/certificate.js';
 import { AMD_VCEK_CHAIN_PEM, AMD_VLEK_CHAIN_PEM, PINNED_ARK_SPKI_SHA256 } from './amd-roots.js';
 import type { Product } from './result.js';
-import { createHash } from 'node:crypto';
 
 const MAX_ENTRIES = 256;
 
