@@ -47,6 +47,29 @@ describe('SNP report', () => {
     const t = decodeTcb(0x3b00000001030201n, 'Turin');
     assert.deepEqual([t.fmc, t.bootloader, t.tee, t.snp, t.microcode], [1, 2, 3, 1, 0x3b]);
   });
+  it('v4 and v5 layouts (no such vector is published: derived from a v3 report, so unsigned)', () => {
+    const b = Uint8Array.from(fixture('snp/milan-v3-report.bin'));
+    const dv = new DataView(b.buffer);
+    dv.setUint32(0, 4, true);
+    const v4 = parseSnpReport(b);
+    assert.equal(v4.version, 4);
+    assert.equal(v4.product, 'Milan');
+    assert.equal(v4.launchMitVector, undefined);
+    dv.setUint32(0, 5, true);
+    dv.setBigUint64(0x1f8, 0x11n, true);
+    dv.setBigUint64(0x200, 0x13n, true);
+    const v5 = parseSnpReport(b);
+    assert.deepEqual([v5.launchMitVector, v5.currentMitVector], [0x11n, 0x13n]);
+    assert.deepEqual(v5.structureIssues, []);
+    // The same bytes as v4 are reserved there: a structure issue.
+    dv.setUint32(0, 4, true);
+    assert.match(parseSnpReport(b).structureIssues.join(), /reserved \(0x1f8\.\.0x29f\) must be zero/);
+    dv.setUint32(0, 6, true);
+    assert.throws(() => parseSnpReport(b), /unsupported SNP report version 6/);
+    dv.setUint32(0, 1, true);
+    assert.throws(() => parseSnpReport(b), ParseError);
+  });
+
   it('the caller may change its buffer afterwards: the report keeps its own copy', () => {
     const b = Uint8Array.from(fixture('snp/milan-v3-report.bin'));
     const r = parseSnpReport(b);
