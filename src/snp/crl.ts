@@ -19,6 +19,7 @@ export interface Crl {
 }
 
 export function parseCrl(input: Uint8Array | string): Crl {
+  if (typeof input !== 'string' && !(input instanceof Uint8Array)) throw new ParseError('E_CRL', 'CRL must be bytes or text');
   if (input.length > MAX_CRL_SIZE) throw new ParseError('E_CRL', `CRL is too large (${input.length} bytes)`);
   let der: Uint8Array;
   const text = typeof input === 'string' ? input : input[0] === 0x30 ? undefined : utf8.decode(input);

@@ -48,7 +48,7 @@ export class CertStore {
 
   /** parseCertificateBundle, memoised by the input's exact bytes when caching. */
   bundle(input: Uint8Array | string, name: string): CertificateBundle {
-    if (!this.useCache) return parseCertificateBundle(input, { parse: this.parse, name });
+    if (!this.useCache || (typeof input !== 'string' && !(input instanceof Uint8Array))) return parseCertificateBundle(input, { parse: this.parse, name });
     const map = typeof input === 'string' ? textBundles : byteBundles;
     const k = typeof input === 'string' ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString('latin1');
     let b = map.get(k);

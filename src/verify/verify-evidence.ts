@@ -70,6 +70,10 @@ function run(options: VerifyOptions, async: boolean): VerificationResult | Promi
   if (options === null || typeof options !== 'object') throw new ParseError('E_OPTIONS', 'verifyEvidence needs an options object');
   const now = options.now ?? new Date();
   if (!(now instanceof Date) || Number.isNaN(now.getTime())) throw new ParseError('E_OPTIONS', 'now must be a valid Date');
+  const q = options.quote;
+  if (q !== undefined && (q === null || !(q.message instanceof Uint8Array) || !(q.signature instanceof Uint8Array) || !(q.nonce instanceof Uint8Array) || (q.pcrs !== undefined && (!Array.isArray(q.pcrs) || q.pcrs.length > 24 || !q.pcrs.every((x) => typeof x === 'string'))))) {
+    throw new ParseError('E_OPTIONS', 'quote must be { message, signature, nonce: Uint8Array; pcrs?: up to 24 hex strings }');
+  }
   const policy = options.policy ?? defaultPolicy;
   const summary = policySummary(policy);
   const store = new CertStore(options.cache !== false);

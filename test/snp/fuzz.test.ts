@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { ParseError, parseEvidence, parseSnpReport, parseHclReport, parseCertificate, parseCertificateBundle, parseCrl, parseTpmsAttest, parseRuntimeData, parsePolicy, verifyEvidenceSync } from '../../src/index.js';
+import { ParseError, parseEvidence, parseSnpReport, parseHclReport, parseCertificate, parseCertificateBundle, parseCrl, parseTpmsAttest, parseRuntimeData, parsePolicy, verifyEvidence, verifyEvidenceSync } from '../../src/index.js';
 import { readTlv } from '../../src/snp/der.js';
 import { fixture, NOW } from '../verify/fixtures.js';
 
@@ -107,6 +107,19 @@ describe('parsers under arbitrary and mutated input', () => {
     for (let i = 0; i < nested.length; i += 2) { nested[i] = 0x30; nested[i + 1] = 0x80; }
     assert.throws(() => parseCertificate(nested), ParseError);
     assert.ok(performance.now() - t0 < 2000);
+  });
+
+  it('verifyEvidence with arbitrary option values -> a result or ParseError', async () => {
+    const anything = fc.oneof(fc.anything(), fc.uint8Array({ maxLength: 64 }), fc.constant(undefined));
+    await fc.assert(fc.asyncProperty(anything, anything, anything, fc.option(fc.record({ message: anything, signature: anything, nonce: anything, pcrs: anything })), async (vcek, chain, crl, quote) => {
+      const o = { evidence: SEEDS.hcl, vcek, chain, crl, quote: quote ?? undefined, now: NOW } as unknown as Parameters<typeof verifyEvidenceSync>[0];
+      onlyParseError(() => verifyEvidenceSync(o));
+      try {
+        await verifyEvidence(o);
+      } catch (e) {
+        assert.ok(e instanceof ParseError, String(e));
+      }
+    }), { numRuns: 300 });
   });
 
   it('verifyEvidence with a 20 MB evidence or VCEK is refused quickly', () => {
