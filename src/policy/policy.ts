@@ -50,6 +50,14 @@ export const defaultPolicy: Policy = Object.freeze({
   crl: 'warn',
 });
 
+/** Policies made by parsePolicy (and the default): validated and frozen. */
+const validated = new WeakSet<object>([defaultPolicy]);
+
+/** True for a policy returned by parsePolicy (or defaultPolicy); others should go through parsePolicy. */
+export function isParsedPolicy(p: unknown): p is Policy {
+  return p !== null && typeof p === 'object' && validated.has(p);
+}
+
 const HEX_LISTS = {
   allowedMeasurements: 48,
   allowedHostData: 32,
@@ -118,7 +126,9 @@ export function parsePolicy(json: unknown): Policy {
     p.crl = o.crl;
   }
   for (const v of Object.values(p)) if (v !== null && typeof v === 'object') Object.freeze(v);
-  return Object.freeze(p) as unknown as Policy;
+  const policy = Object.freeze(p) as unknown as Policy;
+  validated.add(policy);
+  return policy;
 }
 
 function canonical(v: unknown): string {

@@ -2,7 +2,7 @@
 // Pure (no I/O). Unusable input bytes throw ParseError; everything else becomes a check result, and a
 // missing or wrong certificate fails closed.
 import { ParseError } from '../errors.js';
-import { defaultPolicy, policySummary, type Policy } from '../policy/policy.js';
+import { defaultPolicy, isParsedPolicy, parsePolicy, policySummary, type Policy } from '../policy/policy.js';
 import { evaluatePolicy } from '../policy/evaluate.js';
 import { mergeBundles, type CertificateBundle } from '../snp/cert-bundle.js';
 import { parseCrl, type Crl } from '../snp/crl.js';
@@ -74,7 +74,9 @@ function run(options: VerifyOptions, async: boolean): VerificationResult | Promi
   if (q !== undefined && (q === null || !(q.message instanceof Uint8Array) || !(q.signature instanceof Uint8Array) || !(q.nonce instanceof Uint8Array) || (q.pcrs !== undefined && (!Array.isArray(q.pcrs) || q.pcrs.length > 24 || !q.pcrs.every((x) => typeof x === 'string'))))) {
     throw new ParseError('E_OPTIONS', 'quote must be { message, signature, nonce: Uint8Array; pcrs?: up to 24 hex strings }');
   }
-  const policy = options.policy ?? defaultPolicy;
+  // A policy not made by parsePolicy (built by hand) is validated here.
+  const p = options.policy;
+  const policy = p === undefined ? defaultPolicy : isParsedPolicy(p) ? p : parsePolicy(p);
   const summary = policySummary(policy);
   const store = new CertStore(options.cache !== false);
 

@@ -111,8 +111,9 @@ describe('parsers under arbitrary and mutated input', () => {
 
   it('verifyEvidence with arbitrary option values -> a result or ParseError', async () => {
     const anything = fc.oneof(fc.anything(), fc.uint8Array({ maxLength: 64 }), fc.constant(undefined));
-    await fc.assert(fc.asyncProperty(anything, anything, anything, fc.option(fc.record({ message: anything, signature: anything, nonce: anything, pcrs: anything })), async (vcek, chain, crl, quote) => {
-      const o = { evidence: SEEDS.hcl, vcek, chain, crl, quote: quote ?? undefined, now: NOW } as unknown as Parameters<typeof verifyEvidenceSync>[0];
+    const policy = fc.oneof(fc.constant(undefined), fc.anything(), fc.dictionary(fc.string(), fc.jsonValue()).map((j) => { try { return parsePolicy(j); } catch { return undefined; } }));
+    await fc.assert(fc.asyncProperty(anything, anything, anything, fc.option(fc.record({ message: anything, signature: anything, nonce: anything, pcrs: anything })), policy, fc.oneof(fc.constant(undefined), fc.anything(), fc.date()), async (vcek, chain, crl, quote, pol, now) => {
+      const o = { evidence: SEEDS.hcl, vcek, chain, crl, quote: quote ?? undefined, policy: pol, now: now ?? NOW } as unknown as Parameters<typeof verifyEvidenceSync>[0];
       onlyParseError(() => verifyEvidenceSync(o));
       try {
         await verifyEvidence(o);
