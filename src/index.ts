@@ -11,6 +11,6 @@ export { parseCertificate, type Certificate, type AmdExtensions } from './snp/ce
 export { parseCertificateBundle, productFromCertificate, certificateRole, mergeBundles, type CertificateBundle, type CertificateRole, type ThimInfo } from './snp/cert-bundle.js';
 export { parseCrl, type Crl } from './snp/crl.js';
 export { parseTpmsAttest, type TpmsAttest } from './snp/tpm-attest.js';
-export { parsePolicy, defaultPolicy, canonicalPolicy, policySummary, type Policy, type CrlMode } from './policy/policy.js';
+export { parsePolicy, defaultPolicy, isParsedPolicy, canonicalPolicy, policySummary, type Policy, type CrlMode } from './policy/policy.js';
 export { PINNED_ARK_SPKI_SHA256 } from './verify/amd-roots.js';
 export { ParseError, InputError, CollectionError, CvmAttestError, ExitCode } from './errors.js';
