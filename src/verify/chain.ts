@@ -11,7 +11,7 @@ import type { CertificateInfo, CheckResult, Product } from './result.js';
 
 export interface ChainOutcome {
   readonly check: CheckResult;
-  /** The signing certificate (VCEK or VLEK) when one was given, even if the chain failed. */
+  /** The signing certificate (VCEK or VLEK, as the report says) when one was given, even if the chain failed. */
   readonly leaf?: Certificate;
   readonly leafRole?: 'VCEK' | 'VLEK';
   /** Its public key when it is an EC P-384 key. */
@@ -67,7 +67,7 @@ export function checkChain(input: ChainInput): ChainOutcome {
   const other = wantVlek ? bundle.vcek : bundle.vlek;
   if (!leaf) {
     const why = other ? `the report was signed by a ${leafRole} but a ${wantVlek ? 'VCEK' : 'VLEK'} was given` : `no ${leafRole} certificate was given`;
-    return { check: fail(why), product: input.reportProduct, certificates, ...(other ? { leaf: other, leafRole: wantVlek ? 'VCEK' : 'VLEK' } : {}) };
+    return { check: fail(why), product: input.reportProduct ?? (other ? productFromCertificate(other) : undefined), certificates };
   }
   let leafKey: KeyObject | undefined;
   if (leaf.keyAlgorithm === OID.ecPublicKey && leaf.keyCurve === OID.secp384r1) {

@@ -193,6 +193,15 @@ describe('negative vectors', () => {
     }
   });
 
+  it('a VCEK for a VLEK-signed report (and the reverse) fails closed', async () => {
+    const r = await verifyEvidence({ evidence: fixture('negative/vmpl1-vlek-report.bin'), vcek: fixture('snp/milan-v3-vcek.pem'), now: NOW, policy: parsePolicy({ allowVlek: true, maxVmpl: 1 }) });
+    assert.deepEqual(failed(r), ['chain', 'signature', 'tcb']);
+    assert.match(check(r, 'chain').reason, /signed by a VLEK but a VCEK was given/);
+    const r2 = await verifyEvidence({ evidence: fixture('snp/milan-v3-report.bin'), vcek: fixture('negative/vmpl1-vlek.der'), now: NOW });
+    assert.deepEqual(failed(r2), ['chain', 'chip-id', 'signature', 'tcb']);
+    assert.match(check(r2, 'chain').reason, /signed by a VCEK but a VLEK was given/);
+  });
+
   it('no VCEK: fails closed on signature, chain, tcb and chip id', async () => {
     const r = await verifyEvidence({ evidence: fixture('snp/milan-v3-report.bin'), now: NOW });
     assert.deepEqual(failed(r), ['chain', 'chip-id', 'signature', 'tcb']);
