@@ -13,7 +13,9 @@ import { parseCertificateBundle, verifyEvidence, type VerificationResult } from 
 import { PINNED_ARK_SPKI_SHA256 } from '../../src/verify/amd-roots.js';
 import { check, failed, fixture, NOW } from './fixtures.js';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+type CryptoKey = webcrypto.CryptoKey;
+type CryptoKeyPair = webcrypto.CryptoKeyPair;
 const subtle = webcrypto.subtle;
 
 // ASN.1 CHOICEs of one alternative: how @peculiar/asn1-schema encodes a bare INTEGER / IA5String.
