@@ -10,7 +10,7 @@ export { decodeTcb, tcbComponents, tcbHex, type TcbVersion } from './snp/tcb.js'
 export { parseCertificate, type Certificate, type AmdExtensions } from './snp/certificate.js';
 export { parseCertificateBundle, productFromCertificate, certificateRole, mergeBundles, type CertificateBundle, type CertificateRole, type ThimInfo } from './snp/cert-bundle.js';
 export { parseCrl, type Crl } from './snp/crl.js';
-export { parseTpmsAttest, type TpmsAttest } from './snp/tpm-attest.js';
+export { parseTpmsAttest, type TpmsAttest } from './tpm/structures.js';
 export { parsePolicy, defaultPolicy, isParsedPolicy, canonicalPolicy, policySummary, type Policy, type CrlMode } from './policy/policy.js';
 export { PINNED_ARK_SPKI_SHA256 } from './verify/amd-roots.js';
 export { ParseError, InputError, CollectionError, CvmAttestError, ExitCode } from './errors.js';

@@ -7,7 +7,8 @@ import { CvmAttestError } from '../errors.js';
 import { bytesEqual, toHex } from '../snp/bytes.js';
 import type { HclReport } from '../snp/hcl.js';
 import { akPublicKey } from '../snp/runtime-data.js';
-import { parseTpmsAttest, rawQuoteSignature, TPM_ALG_SHA256, TPM_ST_ATTEST_QUOTE } from '../snp/tpm-attest.js';
+import { TPM_ALG } from '../tpm/constants.js';
+import { parseQuoteAttest, rawQuoteSignature } from '../tpm/structures.js';
 import type { CheckResult } from './result.js';
 
 export interface QuoteInput {
@@ -38,11 +39,10 @@ export function checkFreshness(quote: QuoteInput | undefined, hcl: HclReport | u
   if (!bindingOk) return fail('the runtime data is not bound to the report, so its attestation key cannot be trusted');
   let attest;
   try {
-    attest = parseTpmsAttest(quote.message);
+    attest = parseQuoteAttest(quote.message);
   } catch (e) {
     return fail(`quote message: ${e instanceof CvmAttestError ? e.message : 'malformed'}`);
   }
-  if (attest.type !== TPM_ST_ATTEST_QUOTE || !attest.quote) return fail(`quote message type 0x${attest.type.toString(16)} is not TPM_ST_ATTEST_QUOTE`);
   let key;
   try {
     key = akPublicKey(hcl.runtimeData);
@@ -52,7 +52,7 @@ export function checkFreshness(quote: QuoteInput | undefined, hcl: HclReport | u
   const modulusBytes = Math.ceil((key.asymmetricKeyDetails?.modulusLength ?? 2048) / 8);
   const sig = rawQuoteSignature(quote.signature, modulusBytes);
   if (!sig) return fail(`quote signature is neither a raw ${modulusBytes}-byte RSASSA signature nor a TPMT_SIGNATURE (RSASSA)`);
-  if (sig.hashAlg !== TPM_ALG_SHA256) return fail(`quote signature hash 0x${sig.hashAlg.toString(16)} is not SHA-256`);
+  if (sig.hashAlg !== TPM_ALG.SHA256) return fail(`quote signature hash 0x${sig.hashAlg.toString(16)} is not SHA-256`);
   let ok = false;
   try {
     ok = verify('sha256', quote.message, key, sig.sig);
@@ -70,7 +70,7 @@ export function checkFreshness(quote: QuoteInput | undefined, hcl: HclReport | u
     attestedPcrs = {};
     for (const sel of attest.quote.pcrSelect) {
       if (sel.pcrs.length === 0) continue;
-      if (sel.hashAlg !== TPM_ALG_SHA256) return fail(`the quote selects PCRs of hash 0x${sel.hashAlg.toString(16)}; only SHA-256 PCR values can be checked`);
+      if (sel.hashAlg !== TPM_ALG.SHA256) return fail(`the quote selects PCRs of hash 0x${sel.hashAlg.toString(16)}; only SHA-256 PCR values can be checked`);
       for (const i of sel.pcrs) {
         const v = quote.pcrs[i];
         if (typeof v !== 'string' || !/^[0-9a-fA-F]{64}$/.test(v)) return fail(`PCR ${i} is selected by the quote but no SHA-256 value was given for it`);

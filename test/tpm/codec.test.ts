@@ -26,8 +26,8 @@ import {
 } from '../../src/collect/tpm/commands.js';
 import { hclReportSize } from '../../src/collect/tpm/hcl-header.js';
 import { parsePcrsJson } from '../../src/collect/tpm/file-replay.js';
-import { decodeResponseCode, TpmResponseError } from '../../src/collect/tpm/response-codes.js';
-import { parsePublicArea, parseQuoteAttest } from '../../src/collect/tpm/structures.js';
+import { decodeResponseCode, TpmResponseError } from '../../src/tpm/response-codes.js';
+import { parsePublicArea, parseQuoteAttest } from '../../src/tpm/structures.js';
 import { parseTransport } from '../../src/collect/tpm/transport.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -109,13 +109,13 @@ describe('real vTPM quotes (Azure, test/fixtures/azure-hcl)', () => {
       } else {
         assert.equal(hex(att.extraData), fx(`azure-hcl/${dir}/nonce.hex`).toString().trim());
       }
-      assert.equal(att.pcrSelect.length, 1);
-      assert.equal(att.pcrSelect[0]!.hashAlg, 0x000b);
+      assert.equal(att.quote.pcrSelect.length, 1);
+      assert.equal(att.quote.pcrSelect[0]!.hashAlg, 0x000b);
       if (dir === 'milan-v2') return; // no PCR values published for this one
       const pcrs = JSON.parse(fx(`azure-hcl/${dir}/pcrs.json`).toString()) as string[];
       const h = createHash('sha256');
-      for (const i of att.pcrSelect[0]!.pcrs) h.update(Buffer.from(pcrs[i]!, 'hex'));
-      assert.equal(h.digest('hex'), hex(att.pcrDigest));
+      for (const i of att.quote.pcrSelect[0]!.pcrs) h.update(Buffer.from(pcrs[i]!, 'hex'));
+      assert.equal(h.digest('hex'), hex(att.quote.pcrDigest));
     });
   }
 

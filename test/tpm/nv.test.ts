@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULT_HCL_REPORT, type Simulator } from '../../scripts/swtpm-sim.js';
 import { createTransport, readHclNvIndex, readTpmEvidence } from '../../src/collect/tpm/index.js';
-import { TPM_CC } from '../../src/collect/tpm/constants.js';
+import { TPM_CC } from '../../src/tpm/constants.js';
 import { nvReadArgs, recordingTransport, startTestSimulator } from './sim-helpers.js';
 
 describe('NV read of 0x01400001 from swtpm', () => {

@@ -7,7 +7,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DEFAULT_HCL_REPORT, AZURE_AK_ATTRIBUTES, type Simulator } from '../../scripts/swtpm-sim.js';
 import { parseQuoteAttest, quote, readTpmEvidence, type QuoteResult } from '../../src/collect/tpm/index.js';
-import { TPM_CC } from '../../src/collect/tpm/constants.js';
+import { TPM_CC } from '../../src/tpm/constants.js';
 import { verifyEvidence } from '../../src/index.js';
 import { recordingTransport, startTestSimulator } from './sim-helpers.js';
 
@@ -71,7 +71,7 @@ describe('TPM2_Quote by the AK at 0x81000003 (swtpm)', () => {
     const att = parseQuoteAttest(q.message);
     assert.ok(Buffer.from(att.extraData).equals(nonce));
     const digest = createHash('sha256').update(Buffer.concat(q.pcrSelection.map((i) => Buffer.from(q.pcrs[i]!, 'hex')))).digest();
-    assert.ok(digest.equals(Buffer.from(att.pcrDigest)), 'pcrDigest = SHA-256 of the PCR values we read');
+    assert.ok(digest.equals(Buffer.from(att.quote.pcrDigest)), 'pcrDigest = SHA-256 of the PCR values we read');
     assert.equal(await checkquote(q, sim.akPublicPem, nonce.toString('hex'), 'sha256:0,1,2,3,4,5,6,7'), true);
     // Our ReadPublic of the AK gives the same key as tpm2_readpublic.
     const ours = createPublicKey(q.akPublicPem).export({ format: 'der', type: 'spki' });

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { stopSimulator } from '../../scripts/swtpm-sim.js';
 import { readHclNvIndex } from '../../src/collect/tpm/index.js';
-import { TPM_CC } from '../../src/collect/tpm/constants.js';
+import { TPM_CC } from '../../src/tpm/constants.js';
 import { recordingTransport, startTestSimulator, withTempDir } from './sim-helpers.js';
 
 const run = promisify(execFile);

@@ -4,7 +4,7 @@
 import { CollectionError, isCvmAttestError, ParseError } from '../../errors.js';
 import { encodeStartup, openResponse, responseCode, STARTUP_CTX } from './commands.js';
 import { DeviceTransport } from './device-transport.js';
-import { TPM_RC_INITIALIZE } from './response-codes.js';
+import { TPM_RC_INITIALIZE } from '../../tpm/response-codes.js';
 import { SocketTransport } from './socket-transport.js';
 import { abortError, parseTransport, type TpmConnection, type TpmTransport, type TransportSpec } from './transport.js';
 

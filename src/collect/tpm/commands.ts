@@ -11,10 +11,10 @@ import {
   TPM_ST,
   TPM_SU_CLEAR,
   hex32,
-} from './constants.js';
-import { TpmReader, TpmWriter } from './marshal.js';
-import { RC_SUCCESS, TpmResponseError, type CommandContext } from './response-codes.js';
-import { readPcrSelection, readSignature, writePcrSelection, parsePublicArea, type PcrSelection, type TpmPublicKey, type TpmSignature } from './structures.js';
+} from '../../tpm/constants.js';
+import { TpmReader, TpmWriter } from '../../tpm/marshal.js';
+import { RC_SUCCESS, TpmResponseError, type CommandContext } from '../../tpm/response-codes.js';
+import { readPcrSelection, readSignature, writePcrSelection, parsePublicArea, type PcrSelection, type TpmPublicKey, type TpmSignature } from '../../tpm/structures.js';
 
 export const HEADER_SIZE = 10;
 

@@ -4,7 +4,7 @@
 import { close, constants, open, read, write } from 'node:fs';
 import { CollectionError } from '../../errors.js';
 import { HEADER_SIZE, responseSizeFromHeader } from './commands.js';
-import { MAX_RESPONSE_BYTES } from './constants.js';
+import { MAX_RESPONSE_BYTES } from '../../tpm/constants.js';
 import { DEFAULT_DEVICE, FALLBACK_DEVICE, abortError, type TpmConnection, type TpmTransport } from './transport.js';
 
 function openFd(path: string): Promise<number> {

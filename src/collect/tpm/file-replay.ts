@@ -4,8 +4,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../../errors.js';
-import { PCR_COUNT, TPM_ALG } from './constants.js';
-import { parseQuoteAttest } from './structures.js';
+import { PCR_COUNT, TPM_ALG } from '../../tpm/constants.js';
+import { parseQuoteAttest } from '../../tpm/structures.js';
 
 const MAX_EVIDENCE_BYTES = 1 << 20;
 const MAX_SMALL_FILE = 64 * 1024;
@@ -81,7 +81,7 @@ export async function readReplay(path: string): Promise<ReplayedEvidence> {
   let pcrSelection: number[];
   try {
     const att = parseQuoteAttest(message);
-    pcrSelection = att.pcrSelect.filter((s) => s.hashAlg === TPM_ALG.SHA256).flatMap((s) => s.pcrs);
+    pcrSelection = att.quote.pcrSelect.filter((s) => s.hashAlg === TPM_ALG.SHA256).flatMap((s) => s.pcrs);
   } catch (e) {
     throw new InputError('E_REPLAY_QUOTE', `${msgPath} is not a TPMS_ATTEST quote: ${(e as Error).message}`, { cause: e });
   }

@@ -11,9 +11,9 @@ export { parseTransport, resolveTransportSpec, DEFAULT_TRANSPORT, TRANSPORT_ENV,
 export { readHclNvIndex, type ReadNvOptions, type NvReadResult } from './nv.js';
 export { quote, DEFAULT_PCRS, type QuoteOptions, type QuoteResult } from './quote.js';
 export { createTransport, withTpm, DEFAULT_TIMEOUT_MS, type IoOptions } from './client.js';
-export { decodeResponseCode, TpmResponseError, type DecodedResponseCode } from './response-codes.js';
-export { parseQuoteAttest, parsePublicArea, publicKeyToJwk, type TpmsAttestQuote } from './structures.js';
-export { HCL_NV_INDEX, AZURE_AK_HANDLE, AZURE_EK_HANDLE } from './constants.js';
+export { decodeResponseCode, TpmResponseError, type DecodedResponseCode } from '../../tpm/response-codes.js';
+export { parseQuoteAttest, parsePublicArea, publicKeyToJwk, type TpmsAttestQuote } from '../../tpm/structures.js';
+export { HCL_NV_INDEX, AZURE_AK_HANDLE, AZURE_EK_HANDLE } from '../../tpm/constants.js';
 
 export interface ReadTpmEvidenceOptions {
   /** Transport string; default $CVM_ATTEST_TPM, else device:/dev/tpmrm0. */

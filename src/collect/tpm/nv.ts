@@ -15,7 +15,7 @@ import {
   TPMA_NV,
   type NvPublic,
 } from './commands.js';
-import { DEFAULT_NV_BUFFER_MAX, HCL_NV_INDEX, hex32, TPM_PT_NV_BUFFER_MAX, TPM_PT_NV_INDEX_MAX, TPM_RH_OWNER } from './constants.js';
+import { DEFAULT_NV_BUFFER_MAX, HCL_NV_INDEX, hex32, TPM_PT_NV_BUFFER_MAX, TPM_PT_NV_INDEX_MAX, TPM_RH_OWNER } from '../../tpm/constants.js';
 import { hclReportSize } from './hcl-header.js';
 import type { TpmTransport, TransportSpec } from './transport.js';
 

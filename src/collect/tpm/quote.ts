@@ -7,8 +7,8 @@ import { performance } from 'node:perf_hooks';
 import { CollectionError, InputError, isCvmAttestError } from '../../errors.js';
 import { withTpm, type IoOptions, type TpmClient } from './client.js';
 import { decodePcrRead, decodeQuote, decodeReadPublic, encodePcrRead, encodeQuote, encodeReadPublic, quoteCtx } from './commands.js';
-import { AZURE_AK_HANDLE, hex32, PCR_COUNT, TPM_ALG } from './constants.js';
-import { normalizePcrList, parseQuoteAttest, publicKeyToJwk } from './structures.js';
+import { AZURE_AK_HANDLE, hex32, PCR_COUNT, TPM_ALG } from '../../tpm/constants.js';
+import { normalizePcrList, parseQuoteAttest, publicKeyToJwk } from '../../tpm/structures.js';
 import type { TpmTransport, TransportSpec } from './transport.js';
 
 export const DEFAULT_PCRS: readonly number[] = [0, 1, 2, 3, 4, 5, 6, 7];
@@ -106,11 +106,11 @@ export async function quote(transport: string | TransportSpec | TpmTransport, op
       if (!Buffer.from(att.extraData).equals(Buffer.from(nonce))) {
         throw new CollectionError('E_TPM_QUOTE_NONCE', 'the TPM quote does not carry the nonce we sent');
       }
-      const sel = att.pcrSelect.filter((s) => s.pcrs.length > 0);
+      const sel = att.quote.pcrSelect.filter((s) => s.pcrs.length > 0);
       if (sel.length !== 1 || sel[0]!.hashAlg !== TPM_ALG.SHA256 || sel[0]!.pcrs.join() !== pcrs.join()) {
         throw new CollectionError('E_TPM_QUOTE_PCRS', 'the TPM quoted another PCR selection than the one asked for');
       }
-      if (!pcrDigest(values, pcrs).equals(Buffer.from(att.pcrDigest))) {
+      if (!pcrDigest(values, pcrs).equals(Buffer.from(att.quote.pcrDigest))) {
         // A PCR was extended between PCR_Read and Quote: read both again.
         if (attempt < 3) continue;
         throw new CollectionError('E_TPM_PCRS_CHANGED', 'the PCRs kept changing between PCR_Read and Quote (3 attempts)');

@@ -1,6 +1,6 @@
 // TPM 2.0 structures we decode or build: PCR selections, TPMS_ATTEST (quote), TPMT_PUBLIC (RSA/ECC keys),
-// TPMT_SIGNATURE. Pure and bounds-checked.
-import { ParseError } from '../../errors.js';
+// TPMT_SIGNATURE. Pure and bounds-checked; shared by the collector and the verifier.
+import { ParseError } from '../errors.js';
 import { PCR_COUNT, TPM_ALG, TPM_GENERATED_VALUE, TPM_ST } from './constants.js';
 import { TpmReader, TpmWriter } from './marshal.js';
 
@@ -43,7 +43,16 @@ export function readPcrSelection(r: TpmReader, field = 'pcrSelection'): PcrSelec
   return out;
 }
 
-export interface TpmsAttestQuote {
+/** Bound checked before decoding: a quote is a few hundred bytes, no TPM response exceeds 4096. */
+const MAX_ATTEST = 4096;
+
+/** TPMS_QUOTE_INFO: the PCRs a quote covers and the digest of their values. */
+export interface TpmsQuoteInfo {
+  readonly pcrSelect: PcrSelection[];
+  readonly pcrDigest: Uint8Array;
+}
+
+export interface TpmsAttest {
   readonly magic: number;
   readonly type: number;
   readonly qualifiedSigner: Uint8Array;
@@ -53,17 +62,21 @@ export interface TpmsAttestQuote {
   readonly restartCount: number;
   readonly safe: boolean;
   readonly firmwareVersion: bigint;
-  readonly pcrSelect: PcrSelection[];
-  readonly pcrDigest: Uint8Array;
+  /** Present when type is TPM_ST_ATTEST_QUOTE. */
+  readonly quote?: TpmsQuoteInfo;
 }
 
-/** Decodes a TPMS_ATTEST of type TPM_ST_ATTEST_QUOTE (the bytes a quote signature covers). */
-export function parseQuoteAttest(bytes: Uint8Array): TpmsAttestQuote {
+/** A TPMS_ATTEST of type TPM_ST_ATTEST_QUOTE. */
+export type TpmsAttestQuote = TpmsAttest & { readonly quote: TpmsQuoteInfo };
+
+function decodeAttest(bytes: Uint8Array, quoteOnly: boolean): TpmsAttest {
+  if (bytes.length > MAX_ATTEST) throw new ParseError('E_TPM_ATTEST', `TPMS_ATTEST is too large (${bytes.length} bytes, at most ${MAX_ATTEST})`);
   const r = new TpmReader(bytes, 'TPMS_ATTEST');
   const magic = r.u32('magic');
   if (magic !== TPM_GENERATED_VALUE) throw new ParseError('E_TPM_ATTEST_MAGIC', `TPMS_ATTEST magic is 0x${magic.toString(16)}, not 0xff544347: not TPM-generated`);
   const type = r.u16('type');
-  if (type !== TPM_ST.ATTEST_QUOTE) throw new ParseError('E_TPM_ATTEST_TYPE', `TPMS_ATTEST type is 0x${type.toString(16)}, not 0x8018 (quote)`);
+  const isQuote = type === TPM_ST.ATTEST_QUOTE;
+  if (quoteOnly && !isQuote) throw new ParseError('E_TPM_ATTEST_TYPE', `TPMS_ATTEST type is 0x${type.toString(16)}, not 0x8018 (quote)`);
   const qualifiedSigner = r.tpm2b('qualifiedSigner', 68);
   const extraData = r.tpm2b('extraData', 64);
   const clock = r.u64('clockInfo.clock');
@@ -71,10 +84,30 @@ export function parseQuoteAttest(bytes: Uint8Array): TpmsAttestQuote {
   const restartCount = r.u32('clockInfo.restartCount');
   const safe = r.u8('clockInfo.safe') !== 0;
   const firmwareVersion = r.u64('firmwareVersion');
+  const header = { magic, type, qualifiedSigner, extraData, clock, resetCount, restartCount, safe, firmwareVersion };
+  if (!isQuote) {
+    // Only the quote's attested union is decoded; for other types nothing may follow.
+    r.done('firmwareVersion');
+    return header;
+  }
   const pcrSelect = readPcrSelection(r, 'attested.pcrSelect');
   const pcrDigest = r.tpm2b('attested.pcrDigest', 64);
   r.done('TPMS_QUOTE_INFO');
-  return { magic, type, qualifiedSigner, extraData, clock, resetCount, restartCount, safe, firmwareVersion, pcrSelect, pcrDigest };
+  return { ...header, quote: { pcrSelect, pcrDigest } };
+}
+
+/** Decodes a TPMS_ATTEST (the bytes a TPM signs); the attested part only for quotes. */
+export function parseTpmsAttest(bytes: Uint8Array): TpmsAttest {
+  return decodeAttest(bytes, false);
+}
+
+const isQuoteAttest = (a: TpmsAttest): a is TpmsAttestQuote => a.quote !== undefined;
+
+/** Decodes a TPMS_ATTEST that must be of type TPM_ST_ATTEST_QUOTE (E_TPM_ATTEST_TYPE otherwise). */
+export function parseQuoteAttest(bytes: Uint8Array): TpmsAttestQuote {
+  const a = decodeAttest(bytes, true);
+  if (!isQuoteAttest(a)) throw new ParseError('E_TPM_ATTEST_TYPE', 'TPMS_ATTEST carries no TPMS_QUOTE_INFO');
+  return a;
 }
 
 export interface TpmSignature {
@@ -103,6 +136,24 @@ export function readSignature(r: TpmReader): TpmSignature {
     return { sigAlg, hashAlg, signature: sig };
   }
   throw new ParseError('E_TPM_SIG_SCHEME', `signature algorithm 0x${sigAlg.toString(16)} is not supported (RSASSA, RSAPSS, ECDSA)`);
+}
+
+/**
+ * The RSASSA signature bytes of a quote: `sig` as given when it is raw (its length equals the key's
+ * modulus, hash SHA-256 as Azure's AK uses), or the signature inside a TPMT_SIGNATURE of scheme RSASSA.
+ * Undefined when neither.
+ */
+export function rawQuoteSignature(sig: Uint8Array, modulusBytes: number): { sig: Uint8Array; hashAlg: number } | undefined {
+  if (sig.length === modulusBytes) return { sig, hashAlg: TPM_ALG.SHA256 };
+  try {
+    const r = new TpmReader(sig, 'TPMT_SIGNATURE');
+    const s = readSignature(r);
+    r.done('signature');
+    return s.sigAlg === TPM_ALG.RSASSA ? { sig: s.signature, hashAlg: s.hashAlg } : undefined;
+  } catch (e) {
+    if (e instanceof ParseError) return undefined;
+    throw e;
+  }
 }
 
 export type TpmPublicKey =
