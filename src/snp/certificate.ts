@@ -129,7 +129,20 @@ function decodeAmdExtensions(b: Uint8Array, extsT: Tlv): AmdExtensions {
         ext.hwId = (wrapped ? v.subarray(2) : v).slice();
         break;
       }
-      case '5': ext.cspId = Buffer.from(v).toString('latin1'); break;
+      case '5': {
+        // KDS encodes cspId as an IA5String (the VLEK fixture); other bytes are kept as they are.
+        let text = v;
+        if (v[0] === Tag.Ia5String) {
+          try {
+            const t = readTlv(v, 0, v.length, what);
+            if (t.end === v.length) text = content(v, t);
+          } catch {
+            // not DER: keep the raw bytes
+          }
+        }
+        ext.cspId = Buffer.from(text).toString('latin1');
+        break;
+      }
       default: break;
     }
   }
