@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
-import { writeFileAtomic } from './cert-cache.js';
+import { writeFileAtomic } from '../io/atomic-file.js';
 import type { Evidence, QuoteEvidence } from './evidence.js';
 import { identityFromCompute, type InstanceIdentity } from './identity.js';
 
@@ -77,7 +77,7 @@ export async function writeBundle(dir: string, evidence: Evidence, now: Date = n
       await rm(join(dir, name), { force: true }); // a previous bundle's member that this one lacks
       continue;
     }
-    await writeFileAtomic(join(dir, name), data, 0o644);
+    await writeFileAtomic(join(dir, name), data, { mode: 0o644 });
     files[name] = { sha256: sha256(data), size: data.length };
   }
   const manifest: BundleManifest = {
@@ -90,7 +90,7 @@ export async function writeBundle(dir: string, evidence: Evidence, now: Date = n
     warnings: [...evidence.warnings],
     files,
   };
-  await writeFileAtomic(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n', 0o644);
+  await writeFileAtomic(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n', { mode: 0o644 });
   return manifest;
 }
 

@@ -2,10 +2,10 @@
 // they were fetched for. Public certificates: files 0644, written atomically (temp, fsync, rename).
 // An entry is fresh for the THIM `cacheControl` seconds; a stale one is still returned (marked) so
 // the collector can fall back to it, with a warning, when IMDS fails.
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../io/atomic-file.js';
 import type { Product } from '../verify/result.js';
 import { pemCertificates, formatTcbm, type ThimCertificates } from './thim.js';
 
@@ -52,24 +52,6 @@ interface StoredEntry {
   fetchedAt: string;
   vcekPem: string;
   chainPem: string;
-}
-
-/** Writes `data` to `file` atomically: a sibling temp file, fsync, rename. */
-export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const fh = await open(tmp, 'wx', mode);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, file);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
 }
 
 export class CertificateCache {
@@ -133,6 +115,6 @@ export class CertificateCache {
       chainPem: certs.chainPem,
     };
     await mkdir(this.dir, { recursive: true, mode: 0o755 });
-    await writeFileAtomic(this.fileFor(key), JSON.stringify(entry, null, 2) + '\n', 0o644);
+    await writeFileAtomic(this.fileFor(key), JSON.stringify(entry, null, 2) + '\n', { mode: 0o644 });
   }
 }

@@ -1,7 +1,7 @@
 // Writing the agent-read files: status/<seq>.status and the heartbeat, atomically (0644: no secrets).
 import { readFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { writeFileAtomicSync } from './atomic-file.js';
+import { writeFileAtomicSync } from '../io/atomic-file.js';
 import type { HandlerEnvironment } from './handler-environment.js';
 import type { StatusFile, HeartbeatEntry, StatusEntry } from './status.js';
 
@@ -11,7 +11,7 @@ export function statusPath(env: HandlerEnvironment, seq: number): string {
 
 export function writeStatus(env: HandlerEnvironment, seq: number, doc: StatusFile): void {
   mkdirSync(env.statusFolder, { recursive: true, mode: 0o700 });
-  writeFileAtomicSync(statusPath(env, seq), JSON.stringify(doc), 0o644);
+  writeFileAtomicSync(statusPath(env, seq), JSON.stringify(doc), { mode: 0o644 });
 }
 
 export function readStatus(env: HandlerEnvironment, seq: number): StatusEntry | undefined {
@@ -26,5 +26,5 @@ export function readStatus(env: HandlerEnvironment, seq: number): StatusEntry | 
 
 export function writeHeartbeat(env: HandlerEnvironment, doc: readonly [HeartbeatEntry]): void {
   mkdirSync(dirname(env.heartbeatFile), { recursive: true });
-  writeFileAtomicSync(env.heartbeatFile, JSON.stringify(doc), 0o644);
+  writeFileAtomicSync(env.heartbeatFile, JSON.stringify(doc), { mode: 0o644 });
 }

@@ -18,7 +18,7 @@ import {
 import { queryLockHolder, workerLockName } from './lock.js';
 import { isOurWorker, procStartTime } from './proc.js';
 import { readStatus, writeStatus, writeHeartbeat } from './files.js';
-import { removeStaleTemps } from './atomic-file.js';
+import { removeStaleTemps } from '../io/atomic-file.js';
 import { transitioningStatus, errorStatus, heartbeatFile, statusFile, StatusCode } from './status.js';
 
 export interface HandlerContext {

@@ -12,7 +12,7 @@
 import { mkdirSync, readFileSync, existsSync, cpSync, rmSync, readdirSync } from 'node:fs';
 import { randomBytes, createHash } from 'node:crypto';
 import { dirname, join, basename } from 'node:path';
-import { writeFileAtomicSync } from './atomic-file.js';
+import { writeFileAtomicSync } from '../io/atomic-file.js';
 
 export interface StatePaths {
   readonly stateDir: string;
@@ -85,7 +85,7 @@ export function readMrseq(p: StatePaths): number | undefined {
 }
 
 export function writeMrseq(p: StatePaths, seq: number): void {
-  writeFileAtomicSync(p.mrseqFile, `${seq}`, 0o644);
+  writeFileAtomicSync(p.mrseqFile, `${seq}`, { mode: 0o644 });
 }
 
 /** A random seed created once per installation (carried across updates) for the run jitter. */

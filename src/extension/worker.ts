@@ -6,7 +6,7 @@ import type { HandlerContext, LoadedSettings } from './handlers.js';
 import { loadSettings, policyInput } from './handlers.js';
 import { acquireWorkerLock, workerLockName } from './lock.js';
 import { writeWorkerRecord, removeWorkerRecord, readMrseq, jitterSeed, jitterMs, ensureStateDirs, isDisabled } from './state.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '../io/atomic-file.js';
 import { join } from 'node:path';
 import { procStartTime } from './proc.js';
 import { writeStatus, writeHeartbeat } from './files.js';
@@ -212,5 +212,5 @@ async function writeHtmlReport(stateDir: string, o: OutcomeLike, now: Date): Pro
   const s = (k: string): string | undefined => (typeof id[k] === 'string' ? (id[k] as string) : undefined);
   const identity = Object.fromEntries(Object.entries({ vmId: s('vmId'), vmName: s('name'), resourceId: s('resourceId'), location: s('location'), vmSize: s('vmSize') })
     .filter(([, v]) => v !== undefined)) as Record<string, string>;
-  await writeFileAtomic(join(stateDir, 'report.html'), renderHtmlReport(o.result, { identity, generatedAt: now }), 0o644);
+  await writeFileAtomic(join(stateDir, 'report.html'), renderHtmlReport(o.result, { identity, generatedAt: now }), { mode: 0o644 });
 }

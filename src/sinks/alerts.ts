@@ -6,10 +6,10 @@
 import { randomUUID } from 'node:crypto';
 import { readFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fsyncDir, writeFileAtomic } from '../io/atomic-file.js';
 import type { TcbComponents } from '../verify/result.js';
 import { readFacts, type LogRecord } from './record.js';
 import type { AlertSettings } from './settings.js';
-import { fsyncDir, writeDurably } from './spool.js';
 import { errorFacts, isFailedOutcome, type SinkIdentity, type SinkOutcome } from './types.js';
 
 export const ALERT_KINDS = ['AttestationFailed', 'DebugEnabled', 'TcbBelowMinimum', 'TcbRollback', 'MeasurementChanged', 'ChipChanged',
@@ -280,6 +280,6 @@ export function sanitizeAlertState(doc: unknown): AlertState {
 /** Saves the drift state atomically (temp file, fsync, rename, directory fsync). */
 export async function saveAlertState(stateDir: string, state: AlertState): Promise<void> {
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
-  await writeDurably(stateDir, STATE_FILE, Buffer.from(JSON.stringify(state)));
+  await writeFileAtomic(join(stateDir, STATE_FILE), JSON.stringify(state), { syncDir: false });
   await fsyncDir(stateDir);
 }

@@ -5,11 +5,11 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../io/atomic-file.js';
 import { alertRecord, evaluateAlerts, loadAlertState, saveAlertState, type AlertState, type SecurityAlert } from './alerts.js';
 import type { AzureMonitorClientOptions, AzureMonitorSink } from './azure-monitor.js';
 import { buildRecord } from './record.js';
 import { parseSinksSettings, type SinksSettings } from './settings.js';
-import { writeDurably } from './spool.js';
 import type { SyslogSink } from './syslog.js';
 import type { SinkDelivery, SinkLogger, SinkOutcome } from './types.js';
 
@@ -117,7 +117,7 @@ export async function createSinks(rawSettings: unknown, ctx: SinksContext): Prom
     await Promise.all([azure?.flush({ signal, timeoutMs: opts.timeoutMs }), syslog?.flush()]);
     const now = state();
     // For `cvm-attest status` and the next process: the last delivery state, written atomically.
-    await writeDurably(dir, STATUS_FILE, Buffer.from(JSON.stringify(now))).catch((e: unknown) => ctx.logger?.warn('cannot write sinks status', { error: String(e) }));
+    await writeFileAtomic(join(dir, STATUS_FILE), JSON.stringify(now), { syncDir: false }).catch((e: unknown) => ctx.logger?.warn('cannot write sinks status', { error: String(e) }));
     return now;
   };
 

@@ -4,9 +4,10 @@
 // (`ack`), so a crash during an upload re-sends them with the same id (at least once). Bounded in
 // count and bytes: when full, the oldest are dropped and counted (persisted in `state.json`).
 import { randomUUID } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
+import { fsyncDir, removeStaleTemps, writeFileAtomic } from '../io/atomic-file.js';
 
 export interface SpoolOptions {
   readonly dir: string;
@@ -78,7 +79,7 @@ export class Spool {
         const body = Buffer.from(JSON.stringify({ v: 1, id, stream: item.stream, record: item.record }));
         if (body.length > this.maxBytes) { dropped++; this.#dropped++; continue; }
         const name = `${this.#nextSeq()}-${id}.json`;
-        await writeDurably(this.dir, name, body);
+        await writeFileAtomic(join(this.dir, name), body, { syncDir: false });
         this.#index.push({ name, id, bytes: body.length });
         this.#bytes += body.length;
       }
@@ -139,8 +140,10 @@ export class Spool {
       const st = JSON.parse(await readFile(join(this.dir, 'state.json'), 'utf8')) as { dropped?: unknown };
       if (typeof st.dropped === 'number' && Number.isSafeInteger(st.dropped) && st.dropped >= 0) this.#dropped = st.dropped;
     } catch { /* absent or torn: starts at 0 */ }
+    removeStaleTemps(this.dir);
     const names = (await readdir(this.dir)).sort();
     for (const name of names) {
+      // Temp names of earlier versions (`.tmp-<pid>-<uuid>`).
       if (name.startsWith('.tmp-')) { await unlink(join(this.dir, name)).catch(() => undefined); continue; }
       const m = FILE_RE.exec(name);
       if (!m) continue;
@@ -185,7 +188,7 @@ export class Spool {
   }
 
   async #saveState(): Promise<void> {
-    await writeDurably(this.dir, 'state.json', Buffer.from(JSON.stringify({ dropped: this.#dropped })));
+    await writeFileAtomic(join(this.dir, 'state.json'), JSON.stringify({ dropped: this.#dropped }), { syncDir: false });
     await fsyncDir(this.dir);
   }
 
@@ -198,22 +201,4 @@ export class Spool {
 
 function safeId(id: string | undefined): string | undefined {
   return typeof id === 'string' && /^[A-Za-z0-9-]{1,64}$/.test(id) ? id : undefined;
-}
-
-/** Writes `name` in `dir` atomically: temp file, fsync, rename (the caller fsyncs the directory). */
-export async function writeDurably(dir: string, name: string, body: Uint8Array, mode = 0o600): Promise<void> {
-  const tmp = join(dir, `.tmp-${process.pid}-${randomUUID()}`);
-  const fh = await open(tmp, 'w', mode);
-  try {
-    await fh.writeFile(body);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, join(dir, name));
-}
-
-export async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try { await fh.sync(); } finally { await fh.close(); }
 }

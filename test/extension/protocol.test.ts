@@ -12,7 +12,7 @@ import { parseHandlerEnvironment } from '../../src/extension/handler-environment
 import { parseSettingsFile, validatePublicSettings, validateProtectedSettings, resolveSequenceNumber, SettingsError, deepMerge } from '../../src/extension/settings.js';
 import { decryptProtectedSettings } from '../../src/extension/protected-settings.js';
 import { outcomeStatus, errorStatus, transitioningStatus, statusFile, heartbeatFile, claimsJson, topMessage, sub, type OutcomeStatusInput } from '../../src/extension/status.js';
-import { writeFileAtomicSync } from '../../src/extension/atomic-file.js';
+import { writeFileAtomicSync } from '../../src/io/atomic-file.js';
 import { acquireWorkerLock, workerLockName, queryLockHolder } from '../../src/extension/lock.js';
 import { jitterMs } from '../../src/extension/state.js';
 import { runWorker, type Engine } from '../../src/extension/worker.js';
@@ -242,7 +242,7 @@ describe('files, lock, jitter', () => {
   test('kill -9 while a status file is being rewritten: always the old or the new document; temps cleaned', async () => {
     const d = tmp('kill-');
     const f = join(d, '0.status');
-    const atomic = join(root, 'src/extension/atomic-file.ts');
+    const atomic = join(root, 'src/io/atomic-file.ts');
     writeFileAtomicSync(f, JSON.stringify({ gen: -1 }));
     let maxGen = -1;
     for (let round = 0; round < 8; round++) {
@@ -258,7 +258,7 @@ describe('files, lock, jitter', () => {
       maxGen = Math.max(maxGen, doc.gen);
     }
     assert.ok(maxGen > 0, 'the writer was killed while rewriting, not before');
-    const { removeStaleTemps } = await import('../../src/extension/atomic-file.js');
+    const { removeStaleTemps } = await import('../../src/io/atomic-file.js');
     removeStaleTemps(d);
     assert.deepEqual(readdirSync(d), ['0.status']);
   });

@@ -1,10 +1,11 @@
 // `cvm-attest verify`: offline verification of evidence files against the pinned AMD roots.
 // Exit 0 = pass, 1 = evaluated and failed, 2 = unusable input or usage (one line naming the file).
-import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import type { Options } from 'yargs';
 import { parseArgs } from 'node:util';
 import type { CliCommand } from '../command.js';
 import { CvmAttestError, ExitCode, InputError, ParseError } from '../../errors.js';
+import { writeFileAtomicSync } from '../../io/atomic-file.js';
 import { parsePolicy } from '../../policy/policy.js';
 import { parseErrorInput, verifyEvidenceSync, type VerifyOptions } from '../../verify/verify-evidence.js';
 import type { VerificationResult } from '../../verify/result.js';
@@ -111,12 +112,9 @@ export function loadVerifyOptions(f: VerifyFiles): Omit<VerifyOptions, 'now' | '
 
 /** Writes the HTML report atomically (temp file, rename): a reader never sees half a report. */
 function writeReport(path: string, html: string): void {
-  const tmp = `${path}.${process.pid}.tmp`;
   try {
-    writeFileSync(tmp, html, { mode: 0o644 });
-    renameSync(tmp, path);
+    writeFileAtomicSync(path, html, { mode: 0o644 });
   } catch (e) {
-    rmSync(tmp, { force: true });
     const code = (e as NodeJS.ErrnoException).code ?? String(e);
     throw new InputError('E_OUT', `cannot write the HTML report to ${path} (${code})`, { cause: e });
   }

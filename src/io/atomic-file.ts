@@ -1,19 +1,35 @@
-// Crash-safe file replacement: a reader (the agent) sees either the old or the new content, never a
-// torn write. Temp file in the same folder (same filesystem, so rename is atomic), fsync, rename,
-// then fsync the folder so the rename itself survives a power cut.
+// Crash-safe file replacement: a reader sees either the old or the new content, never a torn write.
+// Temp file in the same folder (same filesystem, so rename is atomic), fsync, rename, then fsync the
+// folder so the rename itself survives a power cut. The one implementation for status, state, spool,
+// certificate cache, bundle and report files.
+import { randomInt } from 'node:crypto';
 import { open, rename, unlink } from 'node:fs/promises';
 import { openSync, writeSync, fsyncSync, closeSync, renameSync, unlinkSync, readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
-let counter = 0;
-function tempName(path: string): string {
-  counter = (counter + 1) % 1_000_000;
-  return join(dirname(path), `.${basename(path)}.${process.pid}.${counter}.tmp`);
+export interface AtomicWriteOptions {
+  /** Mode of the new file: 0o600 (the default) for anything private, 0o644 for public files. */
+  readonly mode?: number;
+  /**
+   * fsync the folder after the rename (default true; best effort: some filesystems refuse it). False
+   * when the caller writes several files and then calls fsyncDir once.
+   */
+  readonly syncDir?: boolean;
 }
 
-export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
+const TEMP_RE = /^\..+\.(\d+)\.\d+\.tmp$/;
+
+// `.<name>.<pid>.<n>.tmp`: hidden, named for its writer (so removeStaleTemps can tell a dead one), and
+// random as well as counted so a reused pid never meets a temp a killed writer left ('wx' would refuse it).
+let counter = 0;
+function tempName(path: string): string {
+  counter = (counter + 1) % 1000;
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomInt(1e9) * 1000 + counter}.tmp`);
+}
+
+export async function writeFileAtomic(path: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<void> {
   const tmp = tempName(path);
-  const fh = await open(tmp, 'wx', mode);
+  const fh = await open(tmp, 'wx', options.mode ?? 0o600);
   try {
     await fh.writeFile(data);
     await fh.sync();
@@ -29,13 +45,13 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
     await unlink(tmp).catch(() => undefined);
     throw e;
   }
-  await syncDir(dirname(path));
+  if (options.syncDir !== false) await fsyncDir(dirname(path)).catch(() => undefined);
 }
 
-/** Synchronous variant for signal handlers and short-lived handler commands. */
-export function writeFileAtomicSync(path: string, data: string | Uint8Array, mode = 0o600): void {
+/** Synchronous variant for signal handlers, short-lived handler commands and the CLI's report. */
+export function writeFileAtomicSync(path: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): void {
   const tmp = tempName(path);
-  const fd = openSync(tmp, 'wx', mode);
+  const fd = openSync(tmp, 'wx', options.mode ?? 0o600);
   try {
     const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     let off = 0;
@@ -53,17 +69,17 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, mod
     try { unlinkSync(tmp); } catch { /* already gone */ }
     throw e;
   }
+  if (options.syncDir === false) return;
   try {
     const dfd = openSync(dirname(path), 'r');
     try { fsyncSync(dfd); } finally { closeSync(dfd); }
   } catch { /* some filesystems refuse fsync on folders; the rename is still atomic */ }
 }
 
-async function syncDir(dir: string): Promise<void> {
-  try {
-    const fh = await open(dir, 'r');
-    try { await fh.sync(); } finally { await fh.close(); }
-  } catch { /* see above */ }
+/** fsyncs a folder so renames and unlinks in it are durable. Throws what the filesystem says. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try { await fh.sync(); } finally { await fh.close(); }
 }
 
 /**
@@ -75,7 +91,7 @@ export function removeStaleTemps(dir: string): number {
   let names: string[];
   try { names = readdirSync(dir); } catch { return 0; }
   for (const n of names) {
-    const m = /^\..+\.(\d+)\.\d+\.tmp$/.exec(n);
+    const m = TEMP_RE.exec(n);
     if (!m) continue;
     const pid = Number(m[1]);
     let alive = pid === process.pid;
