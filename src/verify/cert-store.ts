@@ -3,7 +3,7 @@
 import { constants, createHash, createPublicKey, KeyObject, verify, webcrypto } from 'node:crypto';
 import { OID, parseCertificate, type Certificate } from '../snp/certificate.js';
 import { parseCertificateBundle, type CertificateBundle } from '../snp/cert-bundle.js';
-import { AMD_VCEK_CHAIN_PEM, AMD_VLEK_CHAIN_PEM, PINNED_ARK_SPKI_SHA256 } from './amd-roots.js';
+import { AMD_CERTIFICATES, PINNED_ARK_SPKI_SHA256 } from './amd-roots.js';
 import type { Product } from './result.js';
 
 const MAX_ENTRIES = 256;
@@ -133,8 +133,10 @@ export function spkiSha256(c: Certificate): string {
   return createHash('sha256').update(c.spki).digest('hex');
 }
 
+/** The embedded KDS chain (ASK or ASVK, then ARK); the shared ARK is parsed once (rootStore caches by bytes). */
 function embedded(product: Product, vlek: boolean): CertificateBundle {
-  return parseCertificateBundle((vlek ? AMD_VLEK_CHAIN_PEM : AMD_VCEK_CHAIN_PEM)[product], { parse: rootStore.parse, name: `embedded ${product} chain` });
+  const c = AMD_CERTIFICATES[product];
+  return parseCertificateBundle((vlek ? c.asvk : c.ask) + c.ark, { parse: rootStore.parse, name: `embedded ${product} chain` });
 }
 
 /** The pinned ARK of a product: the embedded certificate, whose key must hash to the pinned value. */
