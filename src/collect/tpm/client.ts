@@ -6,7 +6,7 @@ import { encodeStartup, openResponse, responseCode, STARTUP_CTX } from './comman
 import { DeviceTransport } from './device-transport.js';
 import { TPM_RC_INITIALIZE } from '../../tpm/response-codes.js';
 import { SocketTransport } from './socket-transport.js';
-import { abortError, parseTransport, type TpmConnection, type TpmTransport, type TransportSpec } from './transport.js';
+import { abortError, parseTransport, sleep, type TpmConnection, type TpmTransport, type TransportSpec } from './transport.js';
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
 
@@ -62,18 +62,6 @@ export class TpmClient {
 /** TPM_RC_YIELDED, TPM_RC_TESTING, TPM_RC_RETRY. */
 const TRANSIENT = new Set([0x908, 0x90a, 0x922]);
 const MAX_RETRIES = 5;
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
 
 function safeCode(resp: Uint8Array): number | undefined {
   try {

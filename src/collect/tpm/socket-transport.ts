@@ -4,7 +4,7 @@
 import { createConnection, type Socket } from 'node:net';
 import { CollectionError, ParseError } from '../../errors.js';
 import { HEADER_SIZE, responseSizeFromHeader } from './commands.js';
-import { abortError, type TpmConnection, type TpmTransport } from './transport.js';
+import { abortError, sleep, type TpmConnection, type TpmTransport } from './transport.js';
 
 export type SocketTarget = { readonly path: string } | { readonly host: string; readonly port: number };
 
@@ -23,15 +23,7 @@ export class SocketTransport implements TpmTransport {
         return await this.connectOnce(signal);
       } catch (e) {
         if (!(e instanceof BusyError)) throw e;
-        await new Promise<void>((r) => {
-          const done = (): void => {
-            clearTimeout(t);
-            signal.removeEventListener('abort', done);
-            r();
-          };
-          const t = setTimeout(done, delay);
-          signal.addEventListener('abort', done, { once: true });
-        });
+        await sleep(delay, signal);
         if (signal.aborted) throw abortError(signal, this.spec, 'connect');
       }
     }

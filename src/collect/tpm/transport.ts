@@ -73,6 +73,19 @@ export interface TpmTransport {
 }
 
 /** The CollectionError for an aborted or timed-out wait, telling which one it was. */
+/** Waits `ms`, or less when `signal` aborts (never rejects: the caller checks signal.aborted). */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
 export function abortError(signal: AbortSignal, spec: string, what: string): CollectionError {
   const reason: unknown = signal.reason;
   const timeout = reason instanceof Error && reason.name === 'TimeoutError';
