@@ -1,7 +1,7 @@
 // The VM's identity from IMDS instance metadata (compute section). Pure: no I/O.
 // IMDS is unauthenticated link-local data: the identity is only as good as its binding, so
 // `boundToReport` says whether vmId equals the vmUniqueId the HCL signed into the runtime data.
-import { ImdsResponseError } from './thim.js';
+import { ImdsResponseError, parseImdsJson } from './thim.js';
 
 export interface SecurityProfile {
   readonly securityType?: string;
@@ -46,14 +46,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 export function parseInstanceMetadata(body: Buffer | string): InstanceIdentity {
-  const text = typeof body === 'string' ? body : body.toString('utf8');
-  if (text.length > INSTANCE_MAX_BYTES) throw new ImdsResponseError(`instance metadata of ${text.length} bytes exceeds ${INSTANCE_MAX_BYTES}`);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new ImdsResponseError(`instance metadata is not valid JSON (${text.length} bytes; truncated?)`, { cause: e });
-  }
+  const json = parseImdsJson(body, 'instance metadata', INSTANCE_MAX_BYTES);
   if (!isObject(json) || !isObject(json.compute)) throw new ImdsResponseError('instance metadata has no "compute" object');
   return identityFromCompute(json.compute);
 }

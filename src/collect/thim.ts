@@ -48,16 +48,20 @@ function field(obj: Record<string, unknown>, name: string): string {
   return v;
 }
 
+/** The JSON value of an IMDS body (`what` names it in errors), its size checked first. */
+export function parseImdsJson(body: Buffer | string, what: string, maxBytes: number): unknown {
+  const text = typeof body === 'string' ? body : body.toString('utf8');
+  if (text.length > maxBytes) throw new ImdsResponseError(`${what} of ${text.length} bytes exceeds ${maxBytes}`);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new ImdsResponseError(`${what} is not valid JSON (${text.length} bytes; truncated?)`, { cause: e });
+  }
+}
+
 /** Parses and checks a THIM body. Every deviation is an ImdsResponseError naming the field. */
 export function parseThimResponse(body: Buffer | string): ThimCertificates {
-  const text = typeof body === 'string' ? body : body.toString('utf8');
-  if (text.length > THIM_MAX_BYTES) throw new ImdsResponseError(`THIM response of ${text.length} bytes exceeds ${THIM_MAX_BYTES}`);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new ImdsResponseError(`THIM response is not valid JSON (${text.length} bytes; truncated?)`, { cause: e });
-  }
+  const json = parseImdsJson(body, 'THIM response', THIM_MAX_BYTES);
   if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new ImdsResponseError('THIM response is not a JSON object');
   const obj = json as Record<string, unknown>;
   const vcekPem = field(obj, 'vcekCert');
