@@ -66,6 +66,12 @@ describe('README', () => {
     assert.equal(s.intervalMinutes, 60);
   });
 
+  test('the layout table names every folder of src/', () => {
+    for (const d of readdirSync(join(ROOT, 'src'), { withFileTypes: true }).filter((e) => e.isDirectory())) {
+      assert.ok(readme.includes(`| \`src/${d.name}/\` |`), `src/${d.name}/ is not in the layout table`);
+    }
+  });
+
   test('links every docs/*.md', () => {
     for (const f of readdirSync(join(ROOT, 'docs')).filter((n) => n.endsWith('.md'))) {
       assert.ok(readme.includes(`](docs/${f})`), `docs/${f} is not linked`);
