@@ -146,7 +146,9 @@ function groupSubstatus(group: CheckGroup, checks: readonly CheckResult[], failS
   const worst = checks.some((c) => c.status === 'fail') ? 'fail' : checks.some((c) => c.status === 'warn') ? 'warn' : checks.every((c) => c.status === 'skip') ? 'skip' : 'pass';
   const status: ExtStatusValue = worst === 'fail' ? failStatus : worst === 'warn' ? 'warning' : 'success';
   const lines = checks.map((c) => `${c.status.toUpperCase()} ${c.id}: ${c.reason}`);
-  return sub(`check: ${group}`, status, `${worst.toUpperCase()}: ${lines.join(' | ')}`, worst === 'fail' ? StatusCode.AttestationFailed : 0);
+  // One check reads as itself; a group of several leads with its worst result.
+  const message = lines.length === 1 ? lines[0]! : `${worst.toUpperCase()}: ${lines.join(' | ')}`;
+  return sub(`check: ${group}`, status, message, worst === 'fail' ? StatusCode.AttestationFailed : 0);
 }
 
 /** JSON of the claims, under 10 KiB: the largest values are replaced by a note until it fits. */
