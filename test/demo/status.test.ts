@@ -130,6 +130,8 @@ describe('checks', () => {
       { group: 'policy', id: 'policy.vmpl', status: 'pass', reason: 'VMPL 0 <= 0' },
       { group: 'policy', id: 'policy.debug', status: 'fail', reason: 'the guest policy allows debugging (POLICY.DEBUG = 1): the hypervisor can read' },
     ]);
+    // A group of one check reads as the check itself.
+    assert.deepEqual(parseCheckGroup('crl', 'SKIP crl: no CRL given'), [{ group: 'crl', id: 'crl', status: 'skip', reason: 'no CRL given' }]);
     // A message cut by the agent's limits (or of another shape) stays one entry for the group.
     assert.deepEqual(parseCheckGroup('chain', 'FAIL: something else'), [{ group: 'chain', id: 'chain', status: 'fail', reason: 'something else' }]);
   });

@@ -34,7 +34,7 @@ export interface CheckView {
   readonly reason: string;
 }
 
-/** Splits a `check: <group>` substatus message ("PASS: PASS id: reason | FAIL id: reason") into checks. */
+/** Splits a `check: <group>` substatus message ("FAIL: PASS id: reason | FAIL id: reason", or "PASS id: reason" for one check) into checks. */
 export function parseCheckGroup(group: string, message: string): CheckView[] {
   const body = message.replace(/^[A-Z]+: /, '');
   const out: CheckView[] = [];
