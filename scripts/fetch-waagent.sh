@@ -9,8 +9,10 @@ CACHE="$ROOT/.cache/waagent"
 mkdir -p "$CACHE"
 DEB=$(ls "$CACHE"/waagent_*_all.deb 2>/dev/null | head -n 1 || true)
 if [ -z "$DEB" ]; then
-  (cd "$CACHE" && apt-get download waagent >/dev/null 2>&1) || {
-    echo "fetch-waagent: 'apt-get download waagent' failed (apt-get update needed?)" >&2
+  # A machine whose package lists are missing or stale cannot find the .deb: refresh them once.
+  (cd "$CACHE" && apt-get download waagent >/dev/null 2>&1) ||
+    { apt-get update -qq >/dev/null 2>&1 && (cd "$CACHE" && apt-get download waagent >/dev/null 2>&1); } || {
+    echo "fetch-waagent: 'apt-get download waagent' failed, even after 'apt-get update' (run as root with Debian's repositories reachable)" >&2
     exit 1
   }
   DEB=$(ls "$CACHE"/waagent_*_all.deb | head -n 1)
