@@ -128,8 +128,13 @@ export async function stopWorker(ctx: HandlerContext, timeoutMs = 400): Promise<
   return true;
 }
 
-/** Starts the worker detached: its own session and process group, no inherited stdio, the handler's env. */
-export function startWorker(ctx: HandlerContext, seq: number): number | undefined {
+/**
+ * Starts the worker detached: its own session and process group, no inherited stdio, the handler's
+ * env. Resolves once the process exists (the 'spawn' event, milliseconds), or with why it could not
+ * be started (a missing or non-executable runtime), so enable can say so instead of leaving the
+ * status at transitioning forever.
+ */
+export async function startWorker(ctx: HandlerContext, seq: number): Promise<{ pid: number } | { error: string }> {
   const args = [...ctx.self.args, 'handler', 'worker', '--extension-dir', ctx.env.extensionDir, '--seq', String(seq)];
   const devnull = openSync('/dev/null', 'r+');
   try {
@@ -139,13 +144,31 @@ export function startWorker(ctx: HandlerContext, seq: number): number | undefine
       cwd: ctx.env.extensionDir,
       env: ctx.processEnv,
     });
-    child.on('error', (e) => ctx.logger.error('worker failed to start', { error: e.message }));
     child.unref();
-    ctx.logger.info('worker started', { pid: child.pid, seq });
-    return child.pid;
+    const started = await new Promise<{ pid: number } | { error: string }>((resolve) => {
+      child.once('spawn', () => resolve({ pid: child.pid ?? 0 }));
+      child.on('error', (e: NodeJS.ErrnoException) => resolve({ error: `${ctx.self.execPath}: ${e.code ?? e.message}` }));
+    });
+    if ('error' in started) ctx.logger.error('worker failed to start', { error: started.error, seq });
+    else ctx.logger.info('worker started', { pid: started.pid, seq });
+    return started;
+  } catch (e) {
+    // spawn() itself throws on arguments it refuses (e.g. a NUL byte in a path).
+    const error = `${ctx.self.execPath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
+    ctx.logger.error('worker failed to start', { error, seq });
+    return { error };
   } finally {
     closeSync(devnull);
   }
+}
+
+/** Starts the worker; when it cannot be started, the status and heartbeat say so (code 4). */
+async function startWorkerOrReport(ctx: HandlerContext, seq: number): Promise<void> {
+  const r = await startWorker(ctx, seq);
+  if (!('error' in r)) return;
+  const message = `cvm-attest is not running: the worker could not be started (${r.error}); reinstall the extension`;
+  writeStatus(ctx.env, seq, errorStatus({ name: ctx.env.name, status: 'error', code: StatusCode.Internal, message, now: ctx.now() }));
+  writeHeartbeat(ctx.env, heartbeatFile('NotReady', message, StatusCode.Internal));
 }
 
 export async function install(ctx: HandlerContext): Promise<number> {
@@ -182,7 +205,7 @@ export async function enable(ctx: HandlerContext): Promise<number> {
     writeMrseq(ctx.paths, seq);
     logger.info('enable: same seq, worker not running (reboot, crash or update); restarting it', { seq });
     writeHeartbeat(env, heartbeatFile('Ready', 'cvm-attest worker starting'));
-    startWorker(ctx, seq);
+    await startWorkerOrReport(ctx, seq);
     return 0;
   }
   if (worker && worker.seq === seq && existing?.status.status === 'transitioning') {
@@ -208,7 +231,7 @@ export async function enable(ctx: HandlerContext): Promise<number> {
   writeStatus(env, seq, transitioningStatus(env.name, 'Enable',
     `cvm-attest starting: first attestation now, then every ${s.intervalMinutes} min (+ up to ${s.jitterPercent}% per-VM jitter); failure status: ${s.statusOnFailure}`, ctx.now()));
   writeHeartbeat(env, heartbeatFile('Ready', 'cvm-attest worker starting'));
-  startWorker(ctx, seq);
+  await startWorkerOrReport(ctx, seq);
   logger.info('enabled', { seq });
   return 0;
 }

@@ -365,6 +365,36 @@ describe('handlers (real worker process)', () => {
   });
 });
 
+describe('enable when the worker cannot be started', () => {
+  test('error status (code 4) and NotReady heartbeat instead of transitioning forever; returns at once', async () => {
+    const lib = tmp('nospawn-');
+    const ext = join(lib, 'P.T-1.0.0');
+    for (const d of ['config', 'status']) mkdirSync(join(ext, d), { recursive: true });
+    writeFileSync(join(ext, 'HandlerEnvironment.json'), JSON.stringify([{ name: 'P.T', handlerEnvironment: { logFolder: join(ext, 'log'), configFolder: join(ext, 'config'), statusFolder: join(ext, 'status'), heartbeatFile: join(ext, 'hb') } }]));
+    writeFileSync(join(ext, 'config', '0.settings'), JSON.stringify({ runtimeSettings: [{ handlerSettings: { publicSettings: { freshness: false } } }] }));
+    const { loadHandlerEnvironment } = await import('../../src/extension/handler-environment.js');
+    const h = await import('../../src/extension/handlers.js');
+    const logger = createExtLogger({ logFolder: join(ext, 'log'), operation: 'test' });
+    // The runtime is missing (a broken package): spawn fails with ENOENT.
+    const ctx = { ...makeContext(loadHandlerEnvironment(ext), logger, { ConfigSequenceNumber: '0' }), self: { execPath: join(ext, 'runtime', 'no-such-node'), args: [] } };
+    const t0 = Date.now();
+    assert.equal(await h.enable(ctx), 0);
+    assert.ok(Date.now() - t0 < 1000, `enable took ${Date.now() - t0} ms`);
+    const read = () => JSON.parse(readFileSync(join(ext, 'status', '0.status'), 'utf8'))[0].status as { operation: string; status: string; code: number; formattedMessage: { message: string } };
+    let st = read();
+    assert.equal(st.status, 'error');
+    assert.equal(st.code, 4);
+    assert.match(st.formattedMessage.message, /worker could not be started.*ENOENT/);
+    assert.equal(JSON.parse(readFileSync(join(ext, 'hb'), 'utf8'))[0].heartbeat.status, 'NotReady');
+    // The same seq again (agent restart): still no worker, so still an error, not a stale success.
+    assert.equal(await h.enable(ctx), 0);
+    st = read();
+    assert.equal(st.status, 'error');
+    assert.equal(st.code, 4);
+    await logger.close();
+  });
+});
+
 describe('enable rejects a bad policy at once', () => {
   test('error status naming publicSettings.policy / minimumTcb; no worker', async () => {
     const lib = tmp('pol-');
