@@ -29,6 +29,8 @@ export interface FreshnessOutcome {
 }
 
 const base = { id: 'freshness', group: 'freshness' } as const;
+/** The smallest attestation key accepted. */
+export const MIN_AK_BITS = 2048;
 const fail = (reason: string): FreshnessOutcome => ({ check: { ...base, status: 'fail', reason } });
 
 export function checkFreshness(quote: QuoteInput | undefined, hcl: HclReport | undefined, bindingOk: boolean, replayed: boolean): FreshnessOutcome {
@@ -49,7 +51,10 @@ export function checkFreshness(quote: QuoteInput | undefined, hcl: HclReport | u
   } catch (e) {
     return fail(e instanceof CvmAttestError ? e.message : 'no usable HCLAkPub key');
   }
-  const modulusBytes = Math.ceil((key.asymmetricKeyDetails?.modulusLength ?? 2048) / 8);
+  // Azure's AK is RSA-2048; anything shorter is factorable and proves nothing about who signed the quote.
+  const modulusLength = key.asymmetricKeyDetails?.modulusLength ?? 0;
+  if (modulusLength < MIN_AK_BITS) return fail(`HCLAkPub is an RSA-${modulusLength} key; at least RSA-${MIN_AK_BITS} is required`);
+  const modulusBytes = Math.ceil(modulusLength / 8);
   const sig = rawQuoteSignature(quote.signature, modulusBytes);
   if (!sig) return fail(`quote signature is neither a raw ${modulusBytes}-byte RSASSA signature nor a TPMT_SIGNATURE (RSASSA)`);
   if (sig.hashAlg !== TPM_ALG.SHA256) return fail(`quote signature hash 0x${sig.hashAlg.toString(16)} is not SHA-256`);
