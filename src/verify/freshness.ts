@@ -16,7 +16,7 @@ export interface QuoteInput {
   readonly message: Uint8Array;
   /** Raw RSASSA signature or a TPMT_SIGNATURE. */
   readonly signature: Uint8Array;
-  /** The qualifying data the verifier chose. */
+  /** The qualifying data the verifier chose: 1-64 bytes (verifyEvidence refuses others). */
   readonly nonce: Uint8Array;
   /** SHA-256 PCR values (hex) indexed by PCR number. */
   readonly pcrs?: readonly string[];

@@ -74,6 +74,9 @@ function run(options: VerifyOptions, async: boolean): VerificationResult | Promi
   if (q !== undefined && (q === null || !(q.message instanceof Uint8Array) || !(q.signature instanceof Uint8Array) || !(q.nonce instanceof Uint8Array) || (q.pcrs !== undefined && (!Array.isArray(q.pcrs) || q.pcrs.length > 24 || !q.pcrs.every((x) => typeof x === 'string'))))) {
     throw new ParseError('E_OPTIONS', 'quote must be { message, signature, nonce: Uint8Array; pcrs?: up to 24 hex strings }');
   }
+  // An empty nonce would "match" a quote taken without qualifying data, proving no freshness at all;
+  // TPM2B_DATA holds at most 64 bytes, so a longer one can never match.
+  if (q !== undefined && (q.nonce.length === 0 || q.nonce.length > 64)) throw new ParseError('E_OPTIONS', `quote nonce must be 1-64 bytes, got ${q.nonce.length}`);
   // A policy not made by parsePolicy (built by hand) is validated here.
   const p = options.policy;
   const policy = p === undefined ? defaultPolicy : isParsedPolicy(p) ? p : parsePolicy(p);

@@ -1,12 +1,15 @@
-// Freshness inputs that could be weak: an attestation key below RSA-2048.
+// Freshness inputs a caller or a runtime-data key could get wrong: an empty or over-long nonce (a quote
+// taken without qualifying data would "match" an empty one), and an attestation key below RSA-2048.
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { ParseError } from '../../src/errors.js';
 import type { HclReport } from '../../src/snp/hcl.js';
 import { parseRuntimeData } from '../../src/snp/runtime-data.js';
 import { parseTpmsAttest } from '../../src/tpm/structures.js';
 import { checkFreshness } from '../../src/verify/freshness.js';
-import { fixture } from './fixtures.js';
+import { verifyEvidence, verifyEvidenceSync } from '../../src/verify/verify-evidence.js';
+import { fixture, NOW } from './fixtures.js';
 
 const DIR = 'azure-hcl/milan-v3-a';
 const message = fixture(`${DIR}/quote.msg`);
@@ -34,4 +37,12 @@ describe('freshness inputs', () => {
     assert.match(c.reason, /1024.*2048/);
   });
 
+  it('an empty or over-long nonce is an options error, never compared with extraData', async () => {
+    const base = { evidence: fixture(`${DIR}/hcl-report.bin`), vcek: fixture(`${DIR}/vcek.pem`), now: NOW };
+    for (const nonce of [new Uint8Array(0), new Uint8Array(65)]) {
+      const quote = { message, signature: fixture(`${DIR}/quote.sig`), nonce };
+      assert.throws(() => verifyEvidenceSync({ ...base, quote }), (e: unknown) => e instanceof ParseError && e.code === 'E_OPTIONS' && /nonce/.test(e.message), `nonce of ${nonce.length} bytes`);
+      await assert.rejects(verifyEvidence({ ...base, quote }), (e: unknown) => e instanceof ParseError && e.code === 'E_OPTIONS');
+    }
+  });
 });
