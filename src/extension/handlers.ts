@@ -86,11 +86,12 @@ interface LiveWorker { readonly pid: number; readonly startTime: number; readonl
 /**
  * The running worker, if any: the one recorded in state/worker.json, else whoever holds the worker
  * lock (a worker that has not written its record yet, or one of another version's folder). Only a
- * process that is verifiably our worker (same /proc start time, `handler worker` command line) counts.
+ * process that is verifiably our worker (same /proc start time, `handler worker` command line, our
+ * uid) counts.
  */
 async function findWorker(ctx: HandlerContext): Promise<LiveWorker | undefined> {
   const r = readWorkerRecord(ctx.paths);
-  if (r && isOurWorker(r.pid, r.startTime)) return r;
+  if (r && isOurWorker(r.pid, r.startTime, ownUid())) return r;
   if (r) {
     ctx.logger.info('worker record is stale (process gone or pid reused); ignoring it', { pid: r.pid });
     removeWorkerRecord(ctx.paths, r.pid);
@@ -98,7 +99,12 @@ async function findWorker(ctx: HandlerContext): Promise<LiveWorker | undefined> 
   const holder = await queryLockHolder(workerLockName(ctx.env.libDir, ctx.env.name), 300);
   if (!holder) return undefined;
   const startTime = procStartTime(holder.pid);
-  return startTime !== undefined && isOurWorker(holder.pid, startTime) ? { pid: holder.pid, startTime, seq: holder.seq } : undefined;
+  return startTime !== undefined && isOurWorker(holder.pid, startTime, ownUid()) ? { pid: holder.pid, startTime, seq: holder.seq } : undefined;
+}
+
+/** The uid a genuine worker runs as: ours (the agent runs handlers and so workers as root). */
+export function ownUid(): number | undefined {
+  return process.geteuid?.();
 }
 
 function alive(pid: number): boolean {
@@ -118,7 +124,7 @@ export async function stopWorker(ctx: HandlerContext, timeoutMs = 400): Promise<
   try { process.kill(w.pid, 'SIGTERM'); } catch { /* exited meanwhile */ }
   const deadline = Date.now() + timeoutMs;
   while (alive(w.pid) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 25));
-  if (alive(w.pid) && isOurWorker(w.pid, w.startTime)) {
+  if (alive(w.pid) && isOurWorker(w.pid, w.startTime, ownUid())) {
     ctx.logger.warn('worker did not stop in time; killing its process group', { pid: w.pid });
     try { process.kill(-w.pid, 'SIGKILL'); } catch { try { process.kill(w.pid, 'SIGKILL'); } catch { /* gone */ } }
     const d2 = Date.now() + 300;

@@ -24,9 +24,25 @@ export function procCmdline(pid: number): string[] {
   }
 }
 
-/** True when pid is alive, started at startTime, and runs `... handler worker ...`. */
-export function isOurWorker(pid: number, startTime: number): boolean {
+/** Effective uid of pid (from /proc/<pid>/status), or undefined when it cannot be read. */
+export function procEffectiveUid(pid: number): number | undefined {
+  try {
+    const m = /^Uid:\s+\d+\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * True when pid is alive, started at startTime, and runs `... handler worker ...`. With `uid`, it
+ * must also run as that user: the worker lock is an abstract socket any local user can bind, and
+ * anyone can put `handler worker` in a command line, so a pid a lock holder claims proves nothing
+ * unless it runs as the handler's own (root) user.
+ */
+export function isOurWorker(pid: number, startTime: number, uid?: number): boolean {
   if (procStartTime(pid) !== startTime) return false;
+  if (uid !== undefined && procEffectiveUid(pid) !== uid) return false;
   const argv = procCmdline(pid);
   const i = argv.indexOf('handler');
   return i >= 0 && argv[i + 1] === 'worker';

@@ -3,12 +3,12 @@
 // atomically and the heartbeat. Between runs it sleeps on ONE timer (next run, or the heartbeat
 // refresh the agent needs within 10 minutes) - no polling. SIGTERM (disable, new seq) stops it.
 import type { HandlerContext, LoadedSettings } from './handlers.js';
-import { loadSettings, policyInput } from './handlers.js';
-import { acquireWorkerLock, workerLockName } from './lock.js';
+import { loadSettings, policyInput, ownUid } from './handlers.js';
+import { acquireWorkerLock, queryLockHolder, workerLockName } from './lock.js';
 import { writeWorkerRecord, removeWorkerRecord, readMrseq, jitterSeed, jitterMs, ensureStateDirs, isDisabled } from './state.js';
 import { writeFileAtomic } from '../io/atomic-file.js';
 import { join } from 'node:path';
-import { procStartTime } from './proc.js';
+import { procStartTime, procEffectiveUid, isOurWorker } from './proc.js';
 import { writeStatus, writeHeartbeat } from './files.js';
 import { outcomeStatus, errorStatus, heartbeatFile, StatusCode, utcStamp, type DeliveryLike, type AlertLike, type Identity } from './status.js';
 import { deepMerge, SettingsError } from './settings.js';
@@ -63,9 +63,30 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
   process.on('SIGHUP', onHup);
   o.signal?.addEventListener('abort', () => stop.abort(), { once: true });
 
-  const lock = await acquireWorkerLock(workerLockName(env.libDir, env.name), { self: { pid: process.pid, seq: o.seq }, waitMs: o.lockWaitMs ?? 3000, signal: stop.signal });
+  const lockName = workerLockName(env.libDir, env.name);
+  let lock = await acquireWorkerLock(lockName, { self: { pid: process.pid, seq: o.seq }, waitMs: o.lockWaitMs ?? 3000, signal: stop.signal });
+  let holder: Awaited<ReturnType<typeof queryLockHolder>>;
+  let genuine = false;
   if (!lock) {
-    logger.info('another worker holds the lock; exiting', { seq: o.seq });
+    holder = await queryLockHolder(lockName, 300);
+    const holderStart = holder ? procStartTime(holder.pid) : undefined;
+    genuine = holder !== undefined && holderStart !== undefined && isOurWorker(holder.pid, holderStart, ownUid());
+    // The holder may have exited just now: one more try before calling the lock squatted.
+    if (!genuine && !stop.signal.aborted) lock = await acquireWorkerLock(lockName, { self: { pid: process.pid, seq: o.seq }, waitMs: 0 });
+  }
+  if (!lock) {
+    // A real worker holding it (same seq, or one that did not exit in time) is fine. Anything else
+    // is a process of another user squatting the name (abstract sockets have no permissions):
+    // attestation cannot run, and the status must say so rather than go quiet.
+    if (!stop.signal.aborted && !genuine) {
+      const who = holder ? `pid ${holder.pid}${procEffectiveUid(holder.pid) !== undefined ? ` (uid ${procEffectiveUid(holder.pid)})` : ''}` : 'a process that does not answer';
+      const m = `the worker lock is held by ${who}, which is not a cvm-attest worker: attestation cannot run until it exits`;
+      logger.error(m, { seq: o.seq });
+      if (readMrseq(paths) === o.seq && !isDisabled(paths)) {
+        writeStatus(env, o.seq, errorStatus({ name: env.name, status: 'error', code: StatusCode.Internal, message: `cvm-attest is not running: ${m}`, now: ctx.now() }));
+        writeHeartbeat(env, heartbeatFile('NotReady', m, StatusCode.Internal));
+      }
+    } else logger.info('another worker holds the lock; exiting', { seq: o.seq });
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
     process.off('SIGHUP', onHup);

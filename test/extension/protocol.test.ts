@@ -395,6 +395,45 @@ describe('enable when the worker cannot be started', () => {
   });
 });
 
+describe('worker lock squatted by another user (abstract sockets have no permissions)', () => {
+  test('the impostor is not taken for a worker; the worker reports an error status instead of going quiet', async (t) => {
+    const lib = tmp('squat-');
+    const ext = join(lib, 'P.T-1.0.0');
+    for (const d of ['config', 'status']) mkdirSync(join(ext, d), { recursive: true });
+    writeFileSync(join(ext, 'HandlerEnvironment.json'), JSON.stringify([{ name: 'P.T', version: 1, handlerEnvironment: { logFolder: join(ext, 'log'), configFolder: join(ext, 'config'), statusFolder: join(ext, 'status'), heartbeatFile: join(ext, 'hb') } }]));
+    writeFileSync(join(ext, 'config', '0.settings'), JSON.stringify({ runtimeSettings: [{ handlerSettings: { publicSettings: { freshness: false } } }] }));
+    writeFileSync(join(ext, 'mrseq'), '0');
+    if (process.geteuid?.() !== 0) { t.skip('needs root to run the impostor as nobody'); return; }
+    // nobody binds the lock name, answers as if it were the worker for seq 0, and puts
+    // `handler worker` in its own command line.
+    const script = "const s=require('net').createServer(c=>c.end(JSON.stringify({pid:process.pid,seq:0})+'\\n'));s.listen('\\0'+process.env.LOCK,()=>console.log('ready'))";
+    const imp = spawn(process.execPath, ['-e', script, 'handler', 'worker'], { uid: 65534, gid: 65534, env: { LOCK: workerLockName(lib, 'P.T').slice(1) }, stdio: ['ignore', 'pipe', 'inherit'] });
+    t.after(() => { imp.kill('SIGKILL'); });
+    await new Promise<void>((res, rej) => { imp.stdout.once('data', () => res()); imp.once('exit', (c) => rej(new Error(`impostor exited ${c}`))); });
+    const { loadHandlerEnvironment } = await import('../../src/extension/handler-environment.js');
+    const { isOurWorker, procStartTime } = await import('../../src/extension/proc.js');
+    const h = await import('../../src/extension/handlers.js');
+    assert.equal(isOurWorker(imp.pid!, procStartTime(imp.pid!)!), true, 'start time and command line alone are fooled');
+    assert.equal(isOurWorker(imp.pid!, procStartTime(imp.pid!)!, 0), false, 'the uid is not');
+    const logged: string[] = [];
+    const logger = { error: (m: string) => { logged.push(m); }, warn: (m: string) => { logged.push(m); }, info: (m: string) => { logged.push(m); }, debug: () => undefined, close: async () => undefined };
+    const env = loadHandlerEnvironment(ext);
+    // enable with the same seq and a final status: the impostor must not pass for a running worker.
+    writeFileSync(join(ext, 'status', '0.status'), JSON.stringify([statusFile({ name: 'P.T', operation: 'Enable', status: 'success', code: 0, message: 'PASS', now: new Date() })[0]]));
+    const ctx = { ...makeContext(env, logger, { ConfigSequenceNumber: '0' }), self: { execPath: '/bin/true', args: [] } };
+    assert.equal(await h.enable(ctx), 0);
+    assert.ok(logged.some((m) => /worker not running .*restarting it/.test(m)), logged.join(' / '));
+    // the worker itself cannot take the lock: error status, NotReady heartbeat.
+    const engine: Engine = { async attest() { throw new Error('must not run'); }, async buildPolicy() { return undefined; }, async createSinks() { return undefined; } };
+    assert.equal(await runWorker(makeContext(env, logger, {}), { seq: 0, engine, lockWaitMs: 200 }), 0);
+    const st = JSON.parse(readFileSync(join(ext, 'status', '0.status'), 'utf8'))[0].status;
+    assert.equal(st.status, 'error');
+    assert.equal(st.code, 4);
+    assert.match(st.formattedMessage.message, new RegExp(`held by pid ${imp.pid} \\(uid 65534\\), which is not a cvm-attest worker`));
+    assert.equal(JSON.parse(readFileSync(join(ext, 'hb'), 'utf8'))[0].heartbeat.status, 'NotReady');
+  });
+});
+
 describe('enable rejects a bad policy at once', () => {
   test('error status naming publicSettings.policy / minimumTcb; no worker', async () => {
     const lib = tmp('pol-');
