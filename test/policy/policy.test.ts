@@ -71,6 +71,25 @@ describe('parsePolicy', () => {
     for (const ex of schema.examples) assert.doesNotThrow(() => parsePolicy(ex));
     assert.deepEqual(Object.keys(schema.properties.minimumTcb!.properties!).sort(), ['bootloader', 'fmc', 'microcode', 'snp', 'tee']);
   });
+
+  it('schema and parser agree on minimumFirmwareVersion (each part 0..255) and on empty allowlists (refused)', () => {
+    const fw = new RegExp((schema.properties.minimumFirmwareVersion as { pattern: string }).pattern, 'u');
+    for (const v of ['1.55', '1.55.29', '0.0', '255.255.255', '1.256', '256.0', '1.2.300', '1.2.3.4', '01.2x', '']) {
+      let parsed = true;
+      try {
+        parsePolicy({ minimumFirmwareVersion: v });
+      } catch {
+        parsed = false;
+      }
+      assert.equal(fw.test(v), parsed, `"${v}": schema ${fw.test(v)}, parser ${parsed}`);
+    }
+    for (const k of ['allowedMeasurements', 'allowedHostData', 'allowedIdKeyDigests', 'allowedFamilyIds', 'allowedImageIds', 'allowedProducts']) {
+      assert.throws(() => parsePolicy({ [k]: [] }), ParseError, k);
+      const prop = schema.properties[k] as { minItems?: number; $ref?: string };
+      const def = prop.$ref ? (schema as unknown as { $defs: Record<string, { minItems?: number }> }).$defs[prop.$ref.replace('#/$defs/', '')] : prop;
+      assert.equal(def?.minItems, 1, `${k}: the schema must refuse an empty list too`);
+    }
+  });
 });
 
 describe('policy rules on real evidence (milan-v3-a: TCB bootloader 4, tee 0, snp 24, microcode 219; firmware 1.55.29)', () => {
