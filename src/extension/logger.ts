@@ -11,6 +11,8 @@ export interface ExtLogger {
   warn(msg: string, meta?: object): void;
   info(msg: string, meta?: object): void;
   debug(msg: string, meta?: object): void;
+  /** Changes the level (the worker applies publicSettings.logLevel once it has read the settings). */
+  setLevel?(level: string): void;
   /** Flushes and closes the file (handler commands are short-lived). */
   close(): Promise<void>;
 }
@@ -70,6 +72,7 @@ export function createExtLogger(o: LoggerOptions): ExtLogger {
     warn: (m, meta) => { w.warn(m, meta); },
     info: (m, meta) => { w.info(m, meta); },
     debug: (m, meta) => { w.debug(m, meta); },
+    setLevel: (level) => { w.level = level; },
     close: () => {
       closed ??= new Promise<void>((resolve) => {
         const t = setTimeout(resolve, 2000);

@@ -120,6 +120,8 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
       return 0;
     }
     const s = loaded.settings;
+    // publicSettings.logLevel; env CVM_ATTEST_LOG_LEVEL (read by `handler`) wins, like the other overrides.
+    if (!ctx.processEnv['CVM_ATTEST_LOG_LEVEL']) logger.setLevel?.(s.logLevel);
     const sinkSettings = deepMerge(s.sinks, loaded.protectedSettings.sinks);
     if (sinkSettings !== undefined) {
       try {

@@ -484,6 +484,35 @@ describe('log', () => {
   });
 });
 
+describe('publicSettings.logLevel', () => {
+  test('the worker logs at the configured level (warn: no info lines once the settings are read)', async () => {
+    const ext = tmp('lvl-');
+    for (const d of ['config', 'status']) mkdirSync(join(ext, d), { recursive: true });
+    writeFileSync(join(ext, 'config', '0.settings'), JSON.stringify({ runtimeSettings: [{ handlerSettings: { publicSettings: { logLevel: 'warn', jitterPercent: 0 } } }] }));
+    writeFileSync(join(ext, 'mrseq'), '0');
+    writeFileSync(join(ext, 'HandlerEnvironment.json'), JSON.stringify([{ name: 'P.T', version: 1, handlerEnvironment: { logFolder: join(ext, 'log'), configFolder: join(ext, 'config'), statusFolder: join(ext, 'status'), heartbeatFile: join(ext, 'hb') } }]));
+    const { loadHandlerEnvironment } = await import('../../src/extension/handler-environment.js');
+    const env = loadHandlerEnvironment(ext);
+    const logger = createExtLogger({ logFolder: env.logFolder, operation: 'worker' });
+    let runs = 0;
+    const engine: Engine = {
+      async attest() { runs++; if (runs === 2) throw new Error('boom'); return { result: result('pass'), warnings: [] }; },
+      async buildPolicy() { return undefined; },
+      async createSinks() { return undefined; },
+    };
+    const stop = new AbortController();
+    const done = runWorker(makeContext(env, logger, {}), { seq: 0, engine, minuteMs: 1, signal: stop.signal });
+    const deadline = Date.now() + 3000;
+    while (runs < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    stop.abort();
+    assert.equal(await done, 0);
+    await logger.close();
+    const lines = readFileSync(join(ext, 'log', 'cvm-attest.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.ok(!lines.some((l) => l['message'] === 'attestation run'), 'info lines after the settings were read');
+    assert.ok(lines.some((l) => l['message'] === 'attestation run failed' && l['level'] === 'warn'), 'warnings still logged');
+  });
+});
+
 describe('worker loop (in-process, engine double for timing only; real parts in agent.test.ts)', () => {
   test('attests at once, then every interval; rewrites status and heartbeat each run; stops on abort', async () => {
     const ext = tmp('wk-');
