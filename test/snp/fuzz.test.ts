@@ -29,6 +29,8 @@ const SEEDS = {
   thim: fixture('azure-hcl/thim-response.json'),
   crl: PEM_DER('amd/crl_genoa.pem'),
   quote: fixture('azure-hcl/milan-v3-a/quote.msg'),
+  hex: fixture('snp/milan-v2-report.hex'),
+  quoteSig: fixture('azure-hcl/milan-v3-a/quote.sig'),
 };
 
 /** A seed with random bytes overwritten, a random truncation, or random bytes appended. */
@@ -47,6 +49,7 @@ function mutated(seed: Uint8Array): fc.Arbitrary<Uint8Array> {
 const PARSERS: [string, (b: Uint8Array) => unknown, Uint8Array][] = [
   ['parseEvidence', parseEvidence, SEEDS.hcl],
   ['parseEvidence (snp)', parseEvidence, SEEDS.snp],
+  ['parseEvidence (hex text)', parseEvidence, SEEDS.hex],
   ['parseSnpReport', parseSnpReport, SEEDS.snp],
   ['parseHclReport', (b) => parseHclReport(b), SEEDS.hcl],
   ['parseCertificate', parseCertificate, SEEDS.vcekDer],
@@ -97,6 +100,18 @@ describe('parsers under arbitrary and mutated input', () => {
       // A mutated VCEK can only pass if the mutation left the DER-equivalent certificate intact.
       if (r.verdict === 'pass') assert.equal(Buffer.compare(Buffer.from(v), SEEDS.vcekDer), 0);
     })), { numRuns: 200 });
+  });
+
+  it('verifyEvidence with a mutated quote message or signature -> freshness never passes', () => {
+    const dir = 'azure-hcl/milan-v3-a';
+    const base = { evidence: fixture(`${dir}/hcl-report.bin`), vcek: fixture(`${dir}/vcek.pem`), now: NOW };
+    const nonce = Buffer.from(fixture(`${dir}/nonce.hex`).toString().trim(), 'hex');
+    const pcrs = JSON.parse(fixture(`${dir}/pcrs.json`).toString()) as string[];
+    const freshness = (message: Uint8Array, signature: Uint8Array) => verifyEvidenceSync({ ...base, quote: { message, signature, nonce, pcrs } }).checks.find((c) => c.id === 'freshness')!.status;
+    assert.equal(freshness(SEEDS.quote, SEEDS.quoteSig), 'pass');
+    const changed = (a: Uint8Array, b: Uint8Array) => Buffer.compare(Buffer.from(a), Buffer.from(b)) !== 0;
+    fc.assert(fc.property(mutated(SEEDS.quote).filter((m) => changed(m, SEEDS.quote)), (m) => onlyParseError(() => assert.equal(freshness(m, SEEDS.quoteSig), 'fail'))), { numRuns: 150 });
+    fc.assert(fc.property(mutated(SEEDS.quoteSig).filter((g) => changed(g, SEEDS.quoteSig)), (g) => onlyParseError(() => assert.equal(freshness(SEEDS.quote, g), 'fail'))), { numRuns: 150 });
   });
 
   it('pathological text (thousands of unterminated PEM headers, deep DER nesting) is refused quickly', () => {
