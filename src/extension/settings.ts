@@ -127,11 +127,16 @@ export function validatePublicSettings(pub: Readonly<Record<string, unknown>>): 
   let imdsEndpoint: string | undefined;
   if (pub['imdsEndpoint'] !== undefined) {
     const v = pub['imdsEndpoint'];
+    // The collector's rule (resolveImdsEndpoint): IMDS speaks plain http, and the base URL carries
+    // no path, query or credentials. Checked here so enable names the setting instead of every run failing.
     let ok = false;
     if (typeof v === 'string' && v.length < 2048) {
-      try { ok = ['http:', 'https:'].includes(new URL(v).protocol); } catch { ok = false; }
+      try {
+        const u = new URL(v);
+        ok = u.protocol === 'http:' && !u.username && !u.password && (u.pathname === '/' || u.pathname === '') && !u.search && !u.hash;
+      } catch { ok = false; }
     }
-    if (!ok) throw new SettingsError('publicSettings.imdsEndpoint', 'must be an http(s) URL');
+    if (!ok) throw new SettingsError('publicSettings.imdsEndpoint', 'must be a plain http://host[:port] URL (IMDS speaks plain http; no path, query or credentials)');
     imdsEndpoint = v as string;
   }
   const sinks = pub['sinks'];

@@ -45,7 +45,7 @@ describe('settings schemas agree with the extension', () => {
   ];
   const bad: Record<string, unknown>[] = [
     { intervalMinutes: 0 }, { intervalMinutes: 1.5 }, { jitterPercent: 60 }, { statusOnFailure: 'fail' }, { freshness: 'true' },
-    { minimumTcb: {} }, { minimumTcb: { cpu: 1 } }, { tpm: 'tpm0' }, { imdsEndpoint: 'ftp://x' }, { unknown: 1 }, { logLevel: 'trace' },
+    { minimumTcb: {} }, { minimumTcb: { cpu: 1 } }, { tpm: 'tpm0' }, { imdsEndpoint: 'ftp://x' }, { imdsEndpoint: 'https://169.254.169.254' }, { imdsEndpoint: 'http://127.0.0.1:8080/metadata' }, { unknown: 1 }, { logLevel: 'trace' },
   ];
   test('valid settings pass both; invalid fail both', () => {
     for (const s of good) {

@@ -74,7 +74,10 @@ describe('settings', () => {
       [{ intervalMinutes: 0 }, 'publicSettings.intervalMinutes'], [{ intervalMinutes: '60' }, 'publicSettings.intervalMinutes'],
       [{ jitterPercent: 51 }, 'publicSettings.jitterPercent'], [{ statusOnFailure: 'fail' }, 'publicSettings.statusOnFailure'],
       [{ freshness: 'yes' }, 'publicSettings.freshness'], [{ tpm: '/dev/tpm0' }, 'publicSettings.tpm'],
-      [{ imdsEndpoint: 'ftp://x' }, 'publicSettings.imdsEndpoint'], [{ minimumTcb: { snp: 300 } }, 'publicSettings.minimumTcb.snp'],
+      [{ imdsEndpoint: 'ftp://x' }, 'publicSettings.imdsEndpoint'],
+      // what the collector refuses is refused at enable, not found by the worker on every run
+      [{ imdsEndpoint: 'https://169.254.169.254' }, 'publicSettings.imdsEndpoint'], [{ imdsEndpoint: 'http://127.0.0.1:8080/metadata' }, 'publicSettings.imdsEndpoint'],
+      [{ imdsEndpoint: 'http://u:p@127.0.0.1' }, 'publicSettings.imdsEndpoint'], [{ imdsEndpoint: 'http://127.0.0.1/?x=1' }, 'publicSettings.imdsEndpoint'], [{ minimumTcb: { snp: 300 } }, 'publicSettings.minimumTcb.snp'],
       [{ minimumTcb: { cpu: 1 } }, 'publicSettings.minimumTcb.cpu'], [{ policy: [] }, 'publicSettings.policy'],
       [{ sinks: 'x' }, 'publicSettings.sinks'], [{ intervalMinute: 5 }, 'publicSettings.intervalMinute'], [{ logLevel: 'trace' }, 'publicSettings.logLevel'],
     ];
