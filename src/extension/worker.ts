@@ -115,8 +115,9 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
       if (stop.signal.aborted) return 0;
       const m = e instanceof CvmAttestError ? e.message : `internal error: ${(e as Error).message}`;
       logger.error('worker cannot start', { error: m });
-      writeStatus(env, o.seq, errorStatus({ name: env.name, status: 'error', code: e instanceof SettingsError ? StatusCode.Settings : StatusCode.Internal, message: `cvm-attest is not running: ${m}`, now: ctx.now() }));
-      writeHeartbeat(env, heartbeatFile('NotReady', m, StatusCode.Settings));
+      const code = e instanceof SettingsError ? StatusCode.Settings : StatusCode.Internal;
+      writeStatus(env, o.seq, errorStatus({ name: env.name, status: 'error', code, message: `cvm-attest is not running: ${m}`, now: ctx.now() }));
+      writeHeartbeat(env, heartbeatFile('NotReady', m, code));
       return 0;
     }
     const s = loaded.settings;

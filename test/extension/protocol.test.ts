@@ -516,6 +516,28 @@ describe('publicSettings.logLevel', () => {
   });
 });
 
+describe('worker that cannot start', () => {
+  test('status and heartbeat carry the same code: 4 for an internal error, 2 for bad settings', async () => {
+    const ext = tmp('wstart-');
+    for (const d of ['config', 'status']) mkdirSync(join(ext, d), { recursive: true });
+    writeFileSync(join(ext, 'config', '0.settings'), JSON.stringify({ runtimeSettings: [{ handlerSettings: { publicSettings: {} } }] }));
+    writeFileSync(join(ext, 'mrseq'), '0');
+    writeFileSync(join(ext, 'HandlerEnvironment.json'), JSON.stringify([{ name: 'P.T', version: 1, handlerEnvironment: { logFolder: join(ext, 'log'), configFolder: join(ext, 'config'), statusFolder: join(ext, 'status'), heartbeatFile: join(ext, 'hb') } }]));
+    const { loadHandlerEnvironment } = await import('../../src/extension/handler-environment.js');
+    const env = loadHandlerEnvironment(ext);
+    const logger = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined, close: async () => undefined };
+    for (const [err, code] of [[new Error('policy engine broke'), 4], [new SettingsError('publicSettings.policy', 'bad'), 2]] as const) {
+      const engine: Engine = { async attest() { throw new Error('must not run'); }, async buildPolicy() { throw err; }, async createSinks() { return undefined; } };
+      assert.equal(await runWorker(makeContext(env, logger, {}), { seq: 0, engine }), 0);
+      const st = JSON.parse(readFileSync(join(ext, 'status', '0.status'), 'utf8'))[0].status;
+      const hb = JSON.parse(readFileSync(join(ext, 'hb'), 'utf8'))[0].heartbeat;
+      assert.equal(st.code, code);
+      assert.equal(hb.status, 'NotReady');
+      assert.equal(hb.code, code);
+    }
+  });
+});
+
 describe('worker loop (in-process, engine double for timing only; real parts in agent.test.ts)', () => {
   test('attests at once, then every interval; rewrites status and heartbeat each run; stops on abort', async () => {
     const ext = tmp('wk-');
