@@ -7,6 +7,7 @@
 // network instead (rsyslog imudp/imtcp on loopback), we send the same RFC 5424 line ourselves
 // (TCP with RFC 6587 octet counting). Alerts wait in a spool of their own until the daemon took them.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { hostname } from 'node:os';
@@ -15,7 +16,11 @@ import type { AlertSeverity, SecurityAlert } from './alerts.js';
 import type { SyslogFacility, SyslogSettings } from './settings.js';
 import { SYSLOG_FACILITIES } from './settings.js';
 import { Spool } from './spool.js';
+
 import type { SinkDelivery, SinkLogger } from './types.js';
+
+// util-linux's logger at its fixed path when present (the worker runs as root: not found through PATH).
+const DEFAULT_LOGGER = existsSync('/usr/bin/logger') ? '/usr/bin/logger' : 'logger';
 
 const CEF_SEVERITY: Record<AlertSeverity, number> = { High: 8, Medium: 5, Low: 3, Informational: 1 };
 // syslog severities: 2 crit, 4 warning, 5 notice, 6 info
@@ -153,7 +158,7 @@ export class SyslogSink {
       '-p', `${this.settings.facility}.${SYSLOG_SEVERITY[a.AlertSeverity].name}`, '-t', this.settings.appName,
       `--id=${process.pid}`, `--msgid=${a.AlertType.slice(0, 32)}`, `--size=${MAX_MESSAGE_BYTES}`, '--', formatCef(a, this.#ctx.agentVersion)];
     return new Promise<void>((resolve, reject) => {
-      const child = spawn(this.#ctx.loggerPath ?? 'logger', args, { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' } });
+      const child = spawn(this.#ctx.loggerPath ?? DEFAULT_LOGGER, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' } });
       let err = '';
       child.stderr.on('data', (d: Buffer) => { if (err.length < 500) err += d.toString(); });
       const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`logger gave no answer within ${timeoutMs} ms`)); }, timeoutMs);
