@@ -2,6 +2,7 @@
 // then every interval plus a stable per-VM jitter; after every run it rewrites status/<seq>.status
 // atomically and the heartbeat. Between runs it sleeps on ONE timer (next run, or the heartbeat
 // refresh the agent needs within 10 minutes) - no polling. SIGTERM (disable, new seq) stops it.
+import { setTimeout as delay } from 'node:timers/promises';
 import type { HandlerContext, LoadedSettings } from './handlers.js';
 import { loadSettings, policyInput, ownUid } from './handlers.js';
 import { acquireWorkerLock, queryLockHolder, workerLockName } from './lock.js';
@@ -45,6 +46,8 @@ export interface WorkerOptions {
   readonly engine: Engine;
   /** Ms to wait for the lock when a replaced worker is still exiting. */
   readonly lockWaitMs?: number;
+  /** How long to wait for the lock holder to answer before calling it a squatter (default 5 s). */
+  readonly lockQueryMs?: number;
   /** Test hook: milliseconds per "minute" of intervalMinutes. */
   readonly minuteMs?: number;
   /** Test hook: heartbeat refresh period (default HEARTBEAT_REFRESH_MS). */
@@ -68,11 +71,23 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
   let holder: Awaited<ReturnType<typeof queryLockHolder>>;
   let genuine = false;
   if (!lock) {
-    holder = await queryLockHolder(lockName, 300);
-    const holderStart = holder ? procStartTime(holder.pid) : undefined;
-    genuine = holder !== undefined && holderStart !== undefined && isOurWorker(holder.pid, holderStart, ownUid());
-    // The holder may have exited just now: one more try before calling the lock squatted.
-    if (!genuine && !stop.signal.aborted) lock = await acquireWorkerLock(lockName, { self: { pid: process.pid, seq: o.seq }, waitMs: 0 });
+    // A genuine holder answers once its event loop is free; under load (module loading, a busy
+    // machine) that can take seconds, and silence must not be mistaken for a squatter. A holder that
+    // exited meanwhile frees the lock: take it.
+    const askUntil = Date.now() + (o.lockQueryMs ?? 5000);
+    for (;;) {
+      holder = await queryLockHolder(lockName, 500);
+      if (holder !== undefined || stop.signal.aborted || Date.now() >= askUntil) break;
+      lock = await acquireWorkerLock(lockName, { self: { pid: process.pid, seq: o.seq }, waitMs: 0 });
+      if (lock) break;
+      await delay(100);
+    }
+    if (!lock) {
+      const holderStart = holder ? procStartTime(holder.pid) : undefined;
+      genuine = holder !== undefined && holderStart !== undefined && isOurWorker(holder.pid, holderStart, ownUid());
+      // The holder may have exited just now: one more try before calling the lock squatted.
+      if (!genuine && !stop.signal.aborted) lock = await acquireWorkerLock(lockName, { self: { pid: process.pid, seq: o.seq }, waitMs: 0 });
+    }
   }
   if (!lock) {
     // A real worker holding it (same seq, or one that did not exit in time) is fine. Anything else
