@@ -80,7 +80,7 @@ export function sub(name: string, status: ExtStatusValue, message: string, code 
 // ---- attestation outcome -> status ----
 
 export interface Identity { readonly vmId?: string; readonly resourceId?: string; readonly name?: string }
-export interface DeliveryLike { readonly name: string; readonly status: 'delivered' | 'queued' | 'failed' | 'disabled'; readonly message: string; readonly queueDepth: number; readonly lastDeliveryAt?: string; readonly dropped?: number }
+export interface DeliveryLike { readonly name: string; readonly status: 'delivered' | 'queued' | 'failed' | 'disabled'; readonly message: string; readonly queueDepth: number; readonly lastDeliveryAt?: string; readonly dropped?: number; readonly lastDropAt?: string; readonly lastDropReason?: string }
 export interface AlertLike { readonly AlertName: string; readonly AlertSeverity: string; readonly Description: string }
 
 export interface OutcomeStatusInput {
@@ -171,12 +171,25 @@ export function claimsJson(claims: Readonly<Record<string, unknown>>, max = MAX_
   return s;
 }
 
-export function sinkSubstatus(d: DeliveryLike): SubStatus {
-  const status: ExtStatusValue = d.status === 'delivered' || d.status === 'disabled' ? 'success' : 'warning';
+/** A drop stays a warning this long after it happened. */
+export const DROP_WARNING_MS = 24 * 3600_000;
+
+/** failed (refused, spool unwritable, delivery threw) is an error; queued, or a recent drop, a warning. */
+export function sinkSubstatus(d: DeliveryLike, now: Date = new Date()): SubStatus {
+  const dropAt = d.lastDropAt ? Date.parse(d.lastDropAt) : NaN;
+  const recentDrop = (d.dropped ?? 0) > 0 && Number.isFinite(dropAt) && now.getTime() - dropAt < DROP_WARNING_MS;
+  const status: ExtStatusValue = d.status === 'failed' ? 'error'
+    : d.status === 'queued' || recentDrop ? 'warning' : 'success';
   const parts = [`${d.status}: ${d.message}`, `queue ${d.queueDepth}`];
   if (d.lastDeliveryAt) parts.push(`last delivery ${d.lastDeliveryAt}`);
-  if (d.dropped) parts.push(`dropped ${d.dropped}`);
+  if (d.dropped) parts.push(`dropped ${d.dropped}${d.lastDropAt ? ` (last ${d.lastDropAt}${d.lastDropReason ? `: ${d.lastDropReason}` : ''})` : ''}`);
   return sub(`sink: ${d.name}`, status, cut(parts.join('; '), MAX_SIDE_MESSAGE));
+}
+
+/** Alert substatus by severity: High is an error, Medium and Low a warning, Informational a success. */
+export function alertSubstatus(a: AlertLike): SubStatus {
+  const status: ExtStatusValue = a.AlertSeverity === 'High' ? 'error' : a.AlertSeverity === 'Informational' ? 'success' : 'warning';
+  return sub(`alert: ${a.AlertName}`, status, cut(`${a.AlertSeverity}: ${a.Description}`, MAX_SIDE_MESSAGE));
 }
 
 export function outcomeStatus(i: OutcomeStatusInput): StatusFile {
@@ -187,8 +200,8 @@ export function outcomeStatus(i: OutcomeStatusInput): StatusFile {
     const checks = r.checks.filter((c) => c.group === g);
     if (checks.length) subs.push(groupSubstatus(g, checks, failStatus));
   }
-  for (const d of i.deliveries ?? []) subs.push(sinkSubstatus(d));
-  for (const a of (i.alerts ?? []).slice(0, MAX_ALERTS)) subs.push(sub(`alert: ${a.AlertName}`, 'warning', cut(`${a.AlertSeverity}: ${a.Description}`, MAX_SIDE_MESSAGE)));
+  for (const d of i.deliveries ?? []) subs.push(sinkSubstatus(d, i.now));
+  for (const a of (i.alerts ?? []).slice(0, MAX_ALERTS)) subs.push(alertSubstatus(a));
   subs.push(sub('claims', 'success', claimsJson(r.claims)));
   return statusFile({
     name: i.name, operation: 'Enable',
@@ -212,8 +225,8 @@ export interface ErrorStatusInput {
 
 export function errorStatus(i: ErrorStatusInput): StatusFile {
   const subs: SubStatus[] = [];
-  for (const d of i.deliveries ?? []) subs.push(sinkSubstatus(d));
-  for (const a of (i.alerts ?? []).slice(0, MAX_ALERTS)) subs.push(sub(`alert: ${a.AlertName}`, 'warning', cut(`${a.AlertSeverity}: ${a.Description}`, MAX_SIDE_MESSAGE)));
+  for (const d of i.deliveries ?? []) subs.push(sinkSubstatus(d, i.now));
+  for (const a of (i.alerts ?? []).slice(0, MAX_ALERTS)) subs.push(alertSubstatus(a));
   const next = i.nextRunAt ? ` | next run ${utcStamp(i.nextRunAt)}` : '';
   return statusFile({ name: i.name, operation: i.operation ?? 'Enable', status: i.status, code: i.code, message: `${i.message}${next}`, substatus: subs, now: i.now });
 }

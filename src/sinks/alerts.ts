@@ -13,7 +13,7 @@ import type { AlertSettings } from './settings.js';
 import { errorFacts, isFailedOutcome, type SinkIdentity, type SinkOutcome } from './types.js';
 
 export const ALERT_KINDS = ['AttestationFailed', 'DebugEnabled', 'TcbBelowMinimum', 'TcbRollback', 'MeasurementChanged', 'ChipChanged',
-  'EvidenceUnavailable', 'CertificateExpiringSoon'] as const;
+  'EvidenceUnavailable', 'CertificateExpiringSoon', 'DeliveryDropped'] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 export type AlertSeverity = 'High' | 'Medium' | 'Low' | 'Informational';
 
@@ -56,7 +56,7 @@ export const EMPTY_ALERT_STATE: AlertState = { v: 1, collectionFailures: 0, tcbB
 
 const SEVERITY: Record<AlertKind, AlertSeverity> = {
   AttestationFailed: 'High', DebugEnabled: 'High', TcbBelowMinimum: 'Medium', TcbRollback: 'High',
-  MeasurementChanged: 'Medium', ChipChanged: 'Informational', EvidenceUnavailable: 'Medium', CertificateExpiringSoon: 'Low',
+  MeasurementChanged: 'Medium', ChipChanged: 'Informational', EvidenceUnavailable: 'Medium', CertificateExpiringSoon: 'Low', DeliveryDropped: 'Medium',
 };
 const NAME: Record<AlertKind, string> = {
   AttestationFailed: 'Confidential VM attestation failed',
@@ -67,6 +67,7 @@ const NAME: Record<AlertKind, string> = {
   ChipChanged: 'Confidential VM moved to another host',
   EvidenceUnavailable: 'Confidential VM attestation evidence unavailable',
   CertificateExpiringSoon: 'AMD certificate used for attestation expires soon',
+  DeliveryDropped: 'Confidential VM attestation records dropped before delivery',
 };
 const REMEDIATION: Record<AlertKind, readonly string[]> = {
   AttestationFailed: ['Read FailedChecks in the alert and the CvmAttestation_CL record of the run.', 'Treat the VM as untrusted: do not release secrets to it until it attests again.', 'If the failure is unexpected, redeploy the VM and open a case with the evidence bundle.'],
@@ -77,6 +78,7 @@ const REMEDIATION: Record<AlertKind, readonly string[]> = {
   ChipChanged: ['The VM now runs on another physical processor (host migration or redeploy). No action is needed if this was expected.'],
   EvidenceUnavailable: ['The agent could not collect attestation evidence several times in a row.', 'Check the extension status and logs on the VM (vTPM access, IMDS reachability).'],
   CertificateExpiringSoon: ['A certificate in the VCEK chain expires soon; IMDS should serve a renewed one.', 'If it is not renewed, check the VM\'s IMDS access and the certificate cache.'],
+  DeliveryDropped: ['Records or alerts of this VM were dropped: the spool was full (a long outage) or the service refused a record it accepts from others.', 'Read the reason in the alert and the sink status on the VM; fix the destination (DCR, role, network) so the queue drains.', 'Runs whose records were dropped are missing from the fleet view: read the VM\'s local status and report.html for them.'],
 };
 
 export interface AlertContext {
@@ -197,7 +199,7 @@ export function evaluateAlerts(prev: AlertState, outcome: SinkOutcome, ctx: Aler
   return { alerts, state: { ...state, active } };
 }
 
-function makeAlert(c: Condition, id: SinkIdentity | undefined, start: string, now: string, ctx: AlertContext): SecurityAlert {
+function makeAlert(c: Condition, id: SinkIdentity | undefined, start: string, now: string, ctx: Pick<AlertContext, 'recordId' | 'agentVersion'>): SecurityAlert {
   return {
     TimeGenerated: now,
     SystemAlertId: randomUUID(),
@@ -217,6 +219,18 @@ function makeAlert(c: Condition, id: SinkIdentity | undefined, start: string, no
     RecordId: ctx.recordId,
     ExtendedProperties: { ...dropUndefined(c.props), ...(ctx.agentVersion ? { agentVersion: ctx.agentVersion } : {}) },
   };
+}
+
+/** What a sink dropped since the last DeliveryDropped alert. */
+export interface DropFacts { readonly sink: string; readonly dropped: number; readonly total: number; readonly reason?: string | undefined }
+
+/** An alert for records a sink dropped (spool full, or refused alone by the service): every drop is alerted. */
+export function deliveryDroppedAlert(drops: readonly DropFacts[], identity: SinkIdentity | undefined, ctx: { recordId: string; now?: Date; agentVersion?: string | undefined }): SecurityAlert {
+  const now = (ctx.now ?? new Date()).toISOString();
+  const n = drops.reduce((a, d) => a + d.dropped, 0);
+  const what = drops.map((d) => `${d.sink}: ${d.dropped} dropped${d.reason ? ` (${d.reason})` : ''}`).join('; ');
+  return makeAlert({ key: 'DeliveryDropped', kind: 'DeliveryDropped', fingerprint: String(n), description: `${n} record(s) or alert(s) were dropped before delivery: ${what}`.slice(0, 2000),
+    props: { drops: drops.map((d) => dropUndefined({ sink: d.sink, dropped: d.dropped, totalDropped: d.total, reason: d.reason })) } }, identity, now, now, ctx);
 }
 
 export function alertRecord(a: SecurityAlert): LogRecord {

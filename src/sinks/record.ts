@@ -59,7 +59,7 @@ export const ALERT_COLUMNS: readonly ColumnDef[] = [
   { name: 'TimeGenerated', type: 'datetime', description: 'When the alert was raised.' },
   { name: 'SystemAlertId', type: 'string', description: 'Unique id of the alert (UUID); a re-sent alert keeps it.' },
   { name: 'AlertName', type: 'string', description: 'Display name, e.g. "Confidential VM attestation failed".' },
-  { name: 'AlertType', type: 'string', description: 'Stable type: CvmAttest_AttestationFailed, _DebugEnabled, _TcbBelowMinimum, _TcbRollback, _MeasurementChanged, _ChipChanged, _EvidenceUnavailable, _CertificateExpiringSoon.' },
+  { name: 'AlertType', type: 'string', description: 'Stable type: CvmAttest_AttestationFailed, _DebugEnabled, _TcbBelowMinimum, _TcbRollback, _MeasurementChanged, _ChipChanged, _EvidenceUnavailable, _CertificateExpiringSoon, _DeliveryDropped.' },
   { name: 'AlertSeverity', type: 'string', description: 'High, Medium, Low or Informational (Defender\'s scale).' },
   { name: 'Description', type: 'string', description: 'What happened, with the values involved.' },
   { name: 'RemediationSteps', type: 'dynamic', description: 'Array of steps, as Defender\'s RemediationSteps.' },
@@ -102,7 +102,7 @@ export function buildRecord(outcome: SinkOutcome, ctx: RecordContext = {}): LogR
     row.AttestedAt = row.TimeGenerated;
     row.Verdict = 'error';
     row.FailedChecks = [];
-    row.Warnings = [];
+    row.Warnings = [...(outcome.warnings ?? [])];
     const err = errorFacts(outcome.error);
     row.ErrorCode = err.code;
     row.ErrorMessage = err.message;

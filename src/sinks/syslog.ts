@@ -97,6 +97,7 @@ export class SyslogSink {
   #ctx: SyslogSinkContext;
   #last: { status: SinkDelivery['status']; message: string } = { status: 'delivered', message: 'no alerts yet' };
   #lastDeliveryAt: string | undefined;
+  #lastDrop: { at: string; why: string } | undefined;
 
   private constructor(settings: SyslogSettings, spool: Spool, ctx: SyslogSinkContext) {
     this.settings = settings;
@@ -111,12 +112,17 @@ export class SyslogSink {
     if (prev && prev.name === sink.name && prev.status !== 'disabled') {
       sink.#last = { status: prev.status, message: prev.message };
       sink.#lastDeliveryAt = prev.lastDeliveryAt;
+      if (typeof prev.lastDropAt === 'string') sink.#lastDrop = { at: prev.lastDropAt, why: typeof prev.lastDropReason === 'string' ? prev.lastDropReason : '' };
     }
     return sink;
   }
 
   async enqueue(alerts: readonly SecurityAlert[]): Promise<void> {
-    await this.spool.append(alerts.map((a) => ({ stream: 'syslog', id: a.SystemAlertId, record: a as unknown as Record<string, unknown> })));
+    const { dropped } = await this.spool.append(alerts.map((a) => ({ stream: 'syslog', id: a.SystemAlertId, record: a as unknown as Record<string, unknown> })));
+    if (dropped > 0) {
+      this.#lastDrop = { at: new Date().toISOString(), why: `spool full (${this.spool.maxRecords} alerts): oldest dropped` };
+      this.#ctx.logger?.error('syslog spool full: oldest alerts dropped', { dropped, total: this.spool.dropped });
+    }
   }
 
   /** Sends what is spooled, oldest first; stops at the first failure (the daemon is down). Never throws. */
@@ -142,7 +148,8 @@ export class SyslogSink {
   state(): SinkDelivery {
     const status = this.spool.depth > 0 && this.#last.status === 'delivered' ? 'queued' : this.#last.status;
     return { name: this.name, status, message: this.#last.message, queueDepth: this.spool.depth,
-      ...(this.#lastDeliveryAt ? { lastDeliveryAt: this.#lastDeliveryAt } : {}), dropped: this.spool.dropped };
+      ...(this.#lastDeliveryAt ? { lastDeliveryAt: this.#lastDeliveryAt } : {}), dropped: this.spool.dropped,
+      ...(this.#lastDrop ? { lastDropAt: this.#lastDrop.at, lastDropReason: this.#lastDrop.why } : {}) };
   }
 
   #send(a: SecurityAlert): Promise<void> {

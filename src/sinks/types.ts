@@ -25,6 +25,7 @@ export interface FailedOutcome {
   /** What the run threw: normally a CvmAttestError (CollectionError...), but any value is accepted. */
   readonly error: unknown;
   readonly identity?: SinkIdentity | undefined;
+  readonly warnings?: readonly string[];
 }
 
 export type SinkOutcome = VerifiedOutcome | FailedOutcome;
@@ -54,5 +55,9 @@ export interface SinkDelivery {
   readonly message: string;
   readonly queueDepth: number;
   readonly lastDeliveryAt?: string;
+  /** Records dropped since the spool was created (spool full, or refused alone by the service). */
   readonly dropped?: number;
+  /** When the last drop happened and why: shown as a warning for a day. */
+  readonly lastDropAt?: string;
+  readonly lastDropReason?: string;
 }

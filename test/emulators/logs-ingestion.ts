@@ -6,7 +6,8 @@
 // and validates every record against the DCR stream declaration (by default read from OUR ARM
 // template, extension/azure/azuredeploy.json). It is stricter than the service on one point: an
 // undeclared column is rejected (the service would silently drop it), so schema drift fails tests.
-// Faults for tests: status codes (with Retry-After), hangs, connection resets.
+// Faults for tests: status codes for every request (request-level: 400 schema drift, 413 from a
+// smaller limit, 403...; with Retry-After), per-record rejection, hangs, connection resets.
 // Standalone: `node --import tsx test/emulators/logs-ingestion.ts [--port N]` prints
 // {"endpoint","caFile","dcrImmutableId","streams"}.
 import { execFile } from 'node:child_process';
@@ -24,11 +25,17 @@ export interface StreamColumn { readonly name: string; readonly type: string }
 export type StreamDeclarations = Readonly<Record<string, { readonly columns: readonly StreamColumn[] }>>;
 
 export type IngestionFault =
-  | { readonly kind: 'status'; readonly status: number; readonly retryAfterSeconds?: number; readonly code?: string; readonly times?: number; readonly skip?: number }
+  | { readonly kind: 'status'; readonly status: number; readonly retryAfterSeconds?: number; readonly code?: string; readonly message?: string; readonly times?: number; readonly skip?: number }
   | { readonly kind: 'hang'; readonly times?: number; readonly skip?: number }
   | { readonly kind: 'reset'; readonly times?: number; readonly skip?: number }
   /** Ingests the records, then never answers (a crash or timeout after the service accepted them). */
-  | { readonly kind: 'accept-then-hang'; readonly times?: number; readonly skip?: number };
+  | { readonly kind: 'accept-then-hang'; readonly times?: number; readonly skip?: number }
+  /**
+   * Per-record rejection: a request holding any record whose RecordId / SystemAlertId is in `ids` is
+   * refused whole with 400 InvalidRecord naming that record (the service accepts or refuses a request
+   * as a whole; it has no partial success). Lasts until cleared; `times`/`skip` do not apply.
+   */
+  | { readonly kind: 'reject-records'; readonly ids: readonly string[]; readonly times?: undefined; readonly skip?: undefined };
 
 export interface IngestionRequest {
   readonly stream: string;
@@ -166,16 +173,17 @@ export async function startLogsIngestionEmulator(opts: LogsIngestionEmulatorOpti
         res.end(code ? JSON.stringify({ error: { code, message } }) : undefined);
       };
       let acceptThenHang = false;
-      if (fault && faultSkip > 0) faultSkip--;
+      const rejecting = fault?.kind === 'reject-records' ? new Set(fault.ids) : undefined;
+      if (rejecting) { /* applied after validation, below */ } else if (fault && faultSkip > 0) faultSkip--;
       else if (fault?.kind === 'accept-then-hang' && faultLeft > 0) { acceptThenHang = true; if (--faultLeft <= 0) fault = null; }
       else if (fault && faultLeft > 0) {
         const f = fault;
         if (--faultLeft <= 0) fault = null;
         if (f.kind === 'reset') { log(0, { fault: 'reset' }); req.socket.destroy(); return; }
         if (f.kind === 'hang') { log(0, { fault: 'hang' }); hanging.add(res); return; }
-        if (f.kind === 'accept-then-hang') return;
+        if (f.kind === 'accept-then-hang' || f.kind === 'reject-records') return;
         const headers: Record<string, string> = f.retryAfterSeconds !== undefined ? { 'retry-after': String(f.retryAfterSeconds) } : {};
-        return send(f.status, f.code ?? `Injected${f.status}`, 'emulator: injected fault', headers, { fault: `status ${f.status}` });
+        return send(f.status, f.code ?? `Injected${f.status}`, f.message ?? 'emulator: injected fault', headers, { fault: `status ${f.status}` });
       }
       if (req.method !== 'POST' || !m) return send(404, 'NotFound', `no route ${req.method} ${u.pathname}`);
       if (u.searchParams.get('api-version') !== '2023-01-01') return send(400, 'InvalidApiVersion', `unsupported api-version ${u.searchParams.get('api-version')}`);
@@ -200,6 +208,9 @@ export async function startLogsIngestionEmulator(opts: LogsIngestionEmulatorOpti
       for (let i = 0; i < records.length; i++) {
         const problem = validateRecord(records[i], decl.columns);
         if (problem) return send(400, 'InvalidRecord', `record ${i}: ${problem}`, {}, { jsonBytes: json.length });
+        const r = records[i] as Record<string, unknown>;
+        const id = String(r.RecordId ?? r.SystemAlertId ?? '');
+        if (rejecting?.has(id)) return send(400, 'InvalidRecord', `record ${i}: rejected by the emulator (${id})`, {}, { jsonBytes: json.length, fault: 'reject-records' });
       }
       const list = received.get(stream) ?? [];
       list.push(...(records as Record<string, unknown>[]));

@@ -58,9 +58,10 @@ describe('Azure Monitor sink with the real SDK', () => {
     const rs = records(3);
     const as = [alert(), alert()];
     await s.enqueue(rs, as);
-    assert.equal(s.spool.depth, 5);
+    assert.equal(s.state().queueDepth, 5);
     const st = await s.flush();
     assert.equal(st.status, 'delivered', st.message);
+    assert.equal(st.message, '3 records and 2 alerts delivered');
     assert.equal(st.queueDepth, 0);
     assert.ok(st.lastDeliveryAt);
     for (const id of ids(rs)) assert.equal(countOf(RECORD_STREAM, id), 1);
@@ -143,8 +144,73 @@ describe('Azure Monitor sink with the real SDK', () => {
     const st = await s.flush();
     assert.equal(st.queueDepth, 0);
     assert.equal(st.dropped, 1);
+    assert.match(st.message, /1 dropped/);
     for (const id of ids(rs)) assert.equal(countOf(RECORD_STREAM, id), 1);
     assert.equal(countOf(RECORD_STREAM, String(bad.RecordId)), 0);
+  });
+
+  test('request-level 400 (DCR schema drift): nothing dropped, status failed with the service message, a few requests only', async () => {
+    const s = await sink();
+    const rs = records(6);
+    const as = [alert()];
+    await s.enqueue(rs, as);
+    li.setFault({ kind: 'status', status: 400, code: 'InvalidStream', message: 'Stream Custom-CvmAttestation does not match the DCR schema' });
+    const before = li.requests.length;
+    const st = await s.flush();
+    li.setFault(null);
+    assert.equal(st.status, 'failed', st.message);
+    assert.match(st.message, /HTTP 400 InvalidStream: Stream Custom-CvmAttestation does not match the DCR schema/);
+    assert.equal(st.queueDepth, 7, 'every record and alert kept');
+    assert.equal(st.dropped ?? 0, 0);
+    assert.ok(li.requests.length - before <= 6, `at most 3 requests per stream (${li.requests.length - before})`);
+    const again = await s.flush();
+    assert.equal(again.status, 'delivered', again.message);
+    for (const id of ids(rs)) assert.equal(countOf(RECORD_STREAM, id), 1);
+    assert.equal(countOf(ALERT_STREAM, ids(as)[0]!), 1);
+  });
+
+  test('413 for a single small record (a smaller limit on the path) drops nothing', async () => {
+    const tiny = await startLogsIngestionEmulator({ maxBytes: 300 });
+    try {
+      const t = await tempDir();
+      cleanups.push(t.cleanup);
+      const s = await AzureMonitorSink.create(parseSinksSettings({ azureMonitor: { endpoint: tiny.endpoint, dcrImmutableId: tiny.dcrImmutableId } }).azureMonitor!, {
+        stateDir: t.dir, clientOptions: { tlsOptions: { ca: tiny.ca }, retryOptions: { maxRetries: 0 } } });
+      await s.enqueue(records(8), []);
+      const st = await s.flush();
+      assert.equal(st.status, 'failed', st.message);
+      assert.match(st.message, /HTTP 413 ContentLengthLimitExceeded/);
+      assert.equal(st.queueDepth, 8);
+      assert.equal(st.dropped ?? 0, 0);
+      assert.ok(tiny.requests.length <= 5, `bisects down one side only (${tiny.requests.length} requests)`);
+    } finally {
+      await tiny.close();
+    }
+  });
+
+  test('a record the service refuses is dropped only once other records of its stream got through', async () => {
+    const s = await sink();
+    const [bad] = records(1);
+    await s.enqueue([bad!], []);
+    li.setFault({ kind: 'reject-records', ids: [String(bad!.RecordId)] });
+    try {
+      let st = await s.flush();
+      assert.equal(st.status, 'failed', 'alone, a 400 proves nothing about the record');
+      assert.match(st.message, /HTTP 400 InvalidRecord/);
+      assert.equal(st.queueDepth, 1);
+      assert.equal(st.dropped ?? 0, 0);
+      const good = records(3);
+      await s.enqueue(good, []);
+      st = await s.flush();
+      assert.equal(st.status, 'delivered', st.message);
+      assert.equal(st.queueDepth, 0);
+      assert.equal(st.dropped, 1);
+      assert.match(st.message, /3 records delivered; 1 dropped: HTTP 400 InvalidRecord/);
+      for (const id of ids(good)) assert.equal(countOf(RECORD_STREAM, id), 1);
+      assert.equal(countOf(RECORD_STREAM, String(bad!.RecordId)), 0);
+    } finally {
+      li.setFault(null);
+    }
   });
 
   test('403 (no role on the DCR) is a failed status; records wait for the role', async () => {

@@ -119,6 +119,6 @@ describe('schema agreement (code, DCR streams, tables)', () => {
       Object.keys(wire).forEach((k) => usedA.add(k));
     }
     assert.deepEqual([...usedA].sort(), ALERT_COLUMNS.map((c) => c.name).sort());
-    assert.equal(ALERT_KINDS.length, 8);
+    assert.equal(ALERT_KINDS.length, 9);
   });
 });

@@ -73,7 +73,8 @@ describe('SinkSet end to end', () => {
   });
 
   test('after a failed delivery the set retries by itself (backoff with jitter) until delivered; close() stops it', async () => {
-    const sinks = await createSinks(am(), { stateDir: await stateDir(), azure: azure(), retry: { baseMs: 40, maxMs: 200 } });
+    const changes: string[] = [];
+    const sinks = await createSinks(am(), { stateDir: await stateDir(), azure: azure(), retry: { baseMs: 40, maxMs: 200 }, onStateChange: (d) => changes.push(d[0]!.status) });
     li.setFault({ kind: 'status', status: 503, times: 3 });
     const r = await sinks.deliver({ result: makeResult(), identity: IDENTITY });
     assert.equal(r.deliveries[0]!.status, 'queued');
@@ -83,6 +84,8 @@ describe('SinkSet end to end', () => {
       await new Promise((res) => setTimeout(res, 20));
     }
     assert.equal(li.received(RECORD_STREAM).filter((x) => x.RecordId === r.recordId).length, 1);
+    for (let i = 0; i < 100 && changes.at(-1) !== 'delivered'; i++) await new Promise((res) => setTimeout(res, 10));
+    assert.equal(changes.at(-1), 'delivered', 'the status is told when the retry timer delivered the queue');
     // Failing again, then closed: no more attempts.
     li.setFault({ kind: 'status', status: 503 });
     await sinks.deliver({ result: makeResult(), identity: IDENTITY });
@@ -91,6 +94,96 @@ describe('SinkSet end to end', () => {
     await new Promise((res) => setTimeout(res, 400));
     assert.equal(li.requests.length, n, 'no retry after close()');
     li.setFault(null);
+  });
+
+  test('records cannot evict alerts: a full record spool still keeps and later delivers every alert; drops are alerted', async () => {
+    const dir = await stateDir();
+    const sinks = await createSinks(am({ spool: { maxRecords: 2 } }), { stateDir: dir, azure: azure(), retry: false });
+    li.setFault({ kind: 'status', status: 503 });
+    const raised: string[] = [];
+    const runs: string[] = [];
+    try {
+      for (let i = 0; i < 5; i++) {
+        // A different failed check each run: a new AttestationFailed alert each time.
+        const r = await sinks.deliver({ result: makeResult({ failed: [{ id: `check-${i}`, group: 'policy', status: 'fail', reason: 'x' }] }), identity: IDENTITY });
+        raised.push(...r.alerts.filter((a) => a.AlertType === 'CvmAttest_AttestationFailed').map((a) => a.SystemAlertId));
+        runs.push(r.recordId);
+        const d = r.deliveries[0]!;
+        assert.equal(d.status, 'queued', d.message);
+      }
+    } finally {
+      li.setFault(null);
+    }
+    assert.equal(raised.length, 5);
+    const st = sinks.state()[0]!;
+    assert.equal(st.dropped, 3, 'the 3 oldest records were dropped, and counted');
+    assert.ok(st.lastDropAt && /record queue full/.test(st.lastDropReason ?? ''), JSON.stringify(st));
+    const [after] = await sinks.flush();
+    assert.equal(after!.status, 'delivered', after!.message);
+    const got = new Set(li.received(ALERT_STREAM).map((a) => String(a.SystemAlertId)));
+    for (const id of raised) assert.ok(got.has(id), 'every alert delivered despite the full record spool');
+    const dropAlerts = li.received(ALERT_STREAM).filter((a) => a.AlertType === 'CvmAttest_DeliveryDropped' && a.VmId === IDENTITY.vmId);
+    assert.ok(dropAlerts.length >= 1, 'the drop raised a DeliveryDropped alert');
+    const total = dropAlerts.reduce((n, a) => n + ((a.ExtendedProperties as { drops: { dropped: number }[] }).drops[0]!.dropped), 0);
+    assert.equal(total, 3, 'each dropped record alerted once');
+    assert.deepEqual(li.received(RECORD_STREAM).filter((x) => runs.includes(String(x.RecordId))).map((x) => x.RecordId), runs.slice(3));
+    await sinks.close();
+  });
+
+  test('a spool that cannot be written is a failed sink (never a vanished one); the alert is raised again once it can', async () => {
+    const dir = await stateDir();
+    const sinks = await createSinks(am(), { stateDir: dir, azure: azure(), retry: false });
+    const { rm: rmp, writeFile: wf } = await import('node:fs/promises');
+    const spoolDir = `${dir}/sinks/spool/azure-monitor`;
+    // The spool directory replaced by a file: every write fails (as on a read-only or full disk).
+    await rmp(spoolDir, { recursive: true, force: true });
+    await wf(spoolDir, 'not a directory');
+    const bad = { result: makeResult({ failed: [{ id: 'signature', group: 'signature', status: 'fail', reason: 'bad' }] }), identity: IDENTITY };
+    const r = await sinks.deliver(bad);
+    const d = r.deliveries.find((x) => x.name === 'azureMonitor')!;
+    assert.equal(d.status, 'failed', d.message);
+    assert.match(d.message, /cannot write the spool: .*(ENOTDIR|EEXIST|not a directory)/i);
+    assert.match(d.message, /this run's record and 1 alert\(s\) not kept/);
+    const { sinkSubstatus } = await import('../../src/extension/status.js');
+    assert.equal(sinkSubstatus(d).status, 'error');
+    await rmp(spoolDir, { force: true });
+    const { mkdir: mk } = await import('node:fs/promises');
+    await mk(spoolDir, { recursive: true });
+    const again = await sinks.deliver(bad);
+    assert.deepEqual(again.alerts.map((a) => a.AlertType), ['CvmAttest_AttestationFailed'], 'alert state unchanged until the alert was spooled');
+    assert.equal(again.deliveries[0]!.status, 'delivered', again.deliveries[0]!.message);
+    await sinks.close();
+  });
+
+  test('failed collections carry the last known VM identity, also in a new process', async () => {
+    const dir = await stateDir();
+    const first = await createSinks({ ...am(), alerts: { evidenceUnavailableAfter: 1 } }, { stateDir: dir, azure: azure(), retry: false });
+    await first.deliver({ result: makeResult(), identity: IDENTITY });
+    await first.close();
+    const sinks = await createSinks({ ...am(), alerts: { evidenceUnavailableAfter: 1 } }, { stateDir: dir, azure: azure(), retry: false });
+    const r = await sinks.deliver({ error: new CollectionError('TPM_UNAVAILABLE', 'no TPM') });
+    const rec = li.received(RECORD_STREAM).find((x) => x.RecordId === r.recordId)!;
+    assert.equal(rec.Verdict, 'error');
+    assert.equal(rec.VmId, IDENTITY.vmId);
+    assert.equal(rec.ResourceId, IDENTITY.resourceId);
+    assert.match(JSON.stringify(rec.Warnings), /VM identity from the run of/);
+    const alert = li.received(ALERT_STREAM).find((a) => a.SystemAlertId === r.alerts[0]!.SystemAlertId)!;
+    assert.equal(alert.AlertType, 'CvmAttest_EvidenceUnavailable');
+    assert.equal(alert.VmId, IDENTITY.vmId);
+    assert.equal(alert.CompromisedEntity, IDENTITY.name);
+    // An identity IMDS gave in the failed run itself wins.
+    const other = { ...IDENTITY, vmId: '3dedc52a-6832-46ce-9910-e8c9980bf5a8', name: 'cvm-02' };
+    const r2 = await sinks.deliver({ error: new CollectionError('TPM_UNAVAILABLE', 'no TPM'), identity: other });
+    assert.equal(li.received(RECORD_STREAM).find((x) => x.RecordId === r2.recordId)!.VmId, other.vmId);
+    await sinks.close();
+  });
+
+  test('wording: records and alerts are counted apart', async () => {
+    const sinks = await createSinks(am(), { stateDir: await stateDir(), azure: azure(), retry: false });
+    const r = await sinks.deliver({ result: makeResult({ debuggable: true, failed: [{ id: 'policy.debug', group: 'policy', status: 'fail', reason: 'debug' }] }), identity: IDENTITY });
+    assert.equal(r.alerts.length, 2);
+    assert.equal(r.deliveries[0]!.message, '1 record and 2 alerts delivered');
+    await sinks.close();
   });
 
   const UAMI = '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-cvm';
