@@ -31,8 +31,16 @@ const FACILITY_CODE: Record<SyslogFacility, number> = Object.fromEntries(
   SYSLOG_FACILITIES.map((f) => [f, ({ kern: 0, user: 1, mail: 2, daemon: 3, auth: 4, syslog: 5, lpr: 6, news: 7, uucp: 8, cron: 9, authpriv: 10, ftp: 11 } as Record<string, number>)[f] ?? 16 + Number(f.slice(5))]),
 ) as Record<SyslogFacility, number>;
 
-const escHeader = (s: string): string => s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/[\r\n]+/g, ' ');
-const escExt = (s: string): string => s.replace(/\\/g, '\\\\').replace(/=/g, '\\=').replace(/\r/g, '\\r').replace(/\n/g, '\\n');
+// Control characters (C0, DEL, C1), line/paragraph separators, bidi overrides and BOM: a terminal or
+// a SIEM viewer would act on them (ESC sequences redraw a screen, BEL rings, bidi reorders text).
+const CONTROLS = /[\u0000-\u0009\u000b\u000c\u000e-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g;
+/** Each control character as the visible text `\xHH` / `\uHHHH`, its backslash escaped as CEF wants. */
+export const showControls = (s: string): string => s.replace(CONTROLS, (c) => {
+  const n = c.charCodeAt(0);
+  return n <= 0xff ? `\\\\x${n.toString(16).padStart(2, '0')}` : `\\\\u${n.toString(16).padStart(4, '0')}`;
+});
+const escHeader = (s: string): string => showControls(s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/[\r\n]+/g, ' '));
+const escExt = (s: string): string => showControls(s.replace(/\\/g, '\\\\').replace(/=/g, '\\=').replace(/\r/g, '\\r').replace(/\n/g, '\\n'));
 
 /** CEF:0|Vendor|Product|Version|SignatureID|Name|Severity|Extension, one line. */
 export function formatCef(a: SecurityAlert, agentVersion = '0'): string {

@@ -56,10 +56,12 @@ describe('sinks fuzz', () => {
 
   test('CEF and RFC 5424: one line, header fields never split, whatever the text', () => {
     const base = evaluateAlerts({ v: 1, collectionFailures: 0, tcbByChip: {}, active: {} }, { result: makeResult({ failed: [{ id: 'x', group: 'policy', status: 'fail', reason: 'r' }] }), identity: IDENTITY }, { settings, recordId: 'r' }).alerts[0]!;
-    fc.assert(fc.property(fc.string(), fc.string(), fc.string(), (name, desc, version) => {
+    const text = fc.string({ unit: fc.oneof(fc.constantFrom('\u001b', '\u0007', '\u0000', '\u009b', '\u202e', '\r', '\n', '|', '\\', '='), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })) });
+    fc.assert(fc.property(text, text, text, (name, desc, version) => {
       const a: SecurityAlert = { ...base, AlertName: name, Description: desc, CompromisedEntity: desc };
       const cef = formatCef(a, version);
       assert.ok(!/[\r\n]/.test(cef));
+      assert.ok(!/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/.test(cef), 'no raw control character');
       // Header: seven unescaped '|' (CEF escapes \\ and \| there); the extension follows.
       const header: string[] = [];
       let cur = '';
@@ -70,7 +72,10 @@ describe('sinks fuzz', () => {
         if (ch === '|') { header.push(cur); cur = ''; continue; }
         cur += ch;
       }
-      assert.deepEqual(header.slice(0, 6), ['CEF:0', 'cvm-attest', 'cvm-attest', version.replace(/[\r\n]+/g, ' '), a.AlertType, name.replace(/[\r\n]+/g, ' ')]);
+      // Decoded, a control character reads as the text \xHH / \uHHHH.
+      const shown = (x: string): string => x.replace(/[\r\n]+/g, ' ').replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g,
+        (c) => (c.charCodeAt(0) <= 0xff ? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}` : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+      assert.deepEqual(header.slice(0, 6), ['CEF:0', 'cvm-attest', 'cvm-attest', shown(version), a.AlertType, shown(name)]);
       assert.ok(cef.slice(i).startsWith('rt='), 'extension starts after the 7th separator');
       // In the extension, '=' inside values is escaped: every bare '=' follows a key.
       const ext = cef.slice(i).replace(/\\\\/g, '').replace(/\\=/g, '');

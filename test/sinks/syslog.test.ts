@@ -151,4 +151,14 @@ describe('syslog sink with a real rsyslogd', () => {
     assert.ok(cef.includes('a\\\\b\\nc\\=d'));
     assert.ok(!cef.includes('\n'));
   });
+
+  test('CEF: ESC, BEL and every other control character become visible text, never raw', () => {
+    const { alerts } = evaluateAlerts(EMPTY_ALERT_STATE, { result: makeResult({ failed: [{ ...sigFail, reason: 'ok\u001b[2J\u001b[32mPASS\u0007\u009b1m\u202eevil\u0000' }] }), identity: IDENTITY },
+      { settings: { enabled: true, evidenceUnavailableAfter: 3, certificateExpiryDays: 30 }, recordId: 'r' });
+    const cef = formatCef({ ...alerts[0]!, AlertName: 'n\u001b]0;x\u0007', CompromisedEntity: 'vm\u0008\u0008' }, 'v\u001b');
+    assert.ok(!/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202e]/.test(cef), JSON.stringify(cef));
+    assert.ok(cef.includes('ok\\\\x1b[2J\\\\x1b[32mPASS\\\\x07\\\\x9b1m\\\\u202eevil\\\\x00'), cef);
+    assert.ok(cef.includes('|n\\\\x1b]0;x\\\\x07|'), cef);
+    assert.ok(cef.includes('dvchost=vm\\\\x08\\\\x08 '), cef);
+  });
 });
