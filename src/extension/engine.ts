@@ -2,21 +2,47 @@
 // sinks. Imported lazily by `handler worker` only, so install/enable never load them.
 import { attest, type Policy } from '../collect/attest.js';
 import { policyFromSettings } from './policy-settings.js';
-import { ParseError } from '../errors.js';
+import { CollectionError, InputError } from '../errors.js';
 import { SettingsError } from './settings.js';
 import type { Engine, OutcomeLike } from './worker.js';
 
+/** How long a failed run waits for IMDS to say which VM this is (the run itself is already over). */
+export const FAILURE_IDENTITY_TIMEOUT_MS = 5000;
+
+// The VM identity IMDS gave for a run whose evidence could not be collected, keyed by what the run
+// threw: the worker hands the error back to deliver(), which puts the identity on the record and
+// alerts (a failing VM stays its own row in fleet queries).
+const failureIdentity = new WeakMap<object, Readonly<Record<string, unknown>>>();
+
+async function identityAfterFailure(o: { imdsEndpoint?: string; signal: AbortSignal }): Promise<Readonly<Record<string, unknown>> | undefined> {
+  if (o.signal.aborted) return undefined;
+  const { fetchInstanceIdentity } = await import('../collect/imds.js');
+  const signal = AbortSignal.any([o.signal, AbortSignal.timeout(FAILURE_IDENTITY_TIMEOUT_MS)]);
+  const id = await fetchInstanceIdentity({ ...(o.imdsEndpoint ? { endpoint: o.imdsEndpoint } : {}), signal, attempts: 2 }).catch(() => undefined);
+  return id ? { ...id } : undefined;
+}
+
 export const engine: Engine = {
   async attest(o) {
-    const outcome = await attest({
-      ...(o.tpm ? { tpm: o.tpm } : {}),
-      ...(o.imdsEndpoint ? { imdsEndpoint: o.imdsEndpoint } : {}),
-      ...(o.policy ? { policy: o.policy as Policy } : {}),
-      cacheDir: o.cacheDir,
-      quote: o.quote,
-      signal: o.signal,
-    });
-    return outcome as unknown as OutcomeLike;
+    try {
+      const outcome = await attest({
+        ...(o.tpm ? { tpm: o.tpm } : {}),
+        ...(o.imdsEndpoint ? { imdsEndpoint: o.imdsEndpoint } : {}),
+        ...(o.policy ? { policy: o.policy as Policy } : {}),
+        cacheDir: o.cacheDir,
+        quote: o.quote,
+        signal: o.signal,
+      });
+      return outcome as unknown as OutcomeLike;
+    } catch (e) {
+      // Only the evidence failed (TPM, certificates): IMDS may still say who this VM is. When IMDS
+      // itself failed, asking it again would only add its timeout.
+      if (e instanceof CollectionError && !e.code.startsWith('E_IMDS')) {
+        const id = await identityAfterFailure(o);
+        if (id) failureIdentity.set(e, id);
+      }
+      throw e;
+    }
   },
   async buildPolicy(o) {
     return policyFromSettings(o);
@@ -24,10 +50,22 @@ export const engine: Engine = {
   async createSinks(settings, ctx) {
     const { createSinks } = await import('../sinks/index.js');
     try {
-      const set = await createSinks(settings, { stateDir: ctx.stateDir, logger: ctx.logger, signal: ctx.signal, agentVersion: ctx.agentVersion });
-      return { deliver: (o) => set.deliver(o as Parameters<typeof set.deliver>[0]), close: () => set.close() };
+      const set = await createSinks(settings, {
+        stateDir: ctx.stateDir, logger: ctx.logger, signal: ctx.signal, agentVersion: ctx.agentVersion,
+        ...(ctx.onStateChange ? { onStateChange: ctx.onStateChange } : {}),
+      });
+      return {
+        deliver: (o) => {
+          const run = o as Parameters<typeof set.deliver>[0];
+          const failed = run as { error?: unknown; identity?: unknown };
+          const id = 'error' in failed && !failed.identity && typeof failed.error === 'object' && failed.error !== null ? failureIdentity.get(failed.error) : undefined;
+          return set.deliver(id ? { ...run, identity: id } : run);
+        },
+        close: () => set.close(),
+      };
     } catch (e) {
-      if (e instanceof ParseError) throw new SettingsError('publicSettings.sinks', e.message, { cause: e });
+      // Sink settings (and spool limits) are refused with InputError: a settings error naming sinks.
+      if (e instanceof InputError) throw new SettingsError('publicSettings.sinks', e.message, { cause: e });
       throw e;
     }
   },

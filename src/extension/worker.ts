@@ -30,7 +30,7 @@ export interface Engine {
   attest(o: { tpm?: string; imdsEndpoint?: string; policy?: unknown; cacheDir: string; quote: boolean; signal: AbortSignal }): Promise<OutcomeLike>;
   /** Throws SettingsError (naming the setting) when the policy is invalid. */
   buildPolicy(o: { policy?: Readonly<Record<string, unknown>>; minimumTcb?: Readonly<Record<string, number>>; from: string }): Promise<unknown>;
-  createSinks(settings: unknown, ctx: { stateDir: string; logger: HandlerContext['logger']; signal: AbortSignal; agentVersion: string }): Promise<SinkSetLike | undefined>;
+  createSinks(settings: unknown, ctx: { stateDir: string; logger: HandlerContext['logger']; signal: AbortSignal; agentVersion: string; onStateChange?: (deliveries: readonly DeliveryLike[]) => void }): Promise<SinkSetLike | undefined>;
 }
 
 /** Set by scripts/package.mjs (esbuild define); 'dev' when run from source. */
@@ -109,6 +109,7 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
   }
   const startTime = procStartTime(process.pid) ?? 0;
   let sinks: SinkSetLike | undefined;
+  let restatus: ((deliveries: readonly DeliveryLike[]) => void) | undefined;
   let timer: NodeJS.Timeout | undefined;
   try {
     const superseded = (): string | undefined => isDisabled(paths) ? 'the extension is disabled' : readMrseq(paths) !== o.seq ? 'a newer enable superseded this worker' : undefined;
@@ -141,7 +142,8 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
     const sinkSettings = deepMerge(s.sinks, loaded.protectedSettings.sinks);
     if (sinkSettings !== undefined) {
       try {
-        sinks = await o.engine.createSinks(sinkSettings, { stateDir: paths.stateDir, logger, signal: stop.signal, agentVersion: EXTENSION_VERSION });
+        // A retry the sinks run by themselves rewrites the last status with the new delivery state.
+        sinks = await o.engine.createSinks(sinkSettings, { stateDir: paths.stateDir, logger, signal: stop.signal, agentVersion: EXTENSION_VERSION, onStateChange: (d) => { if (!stop.signal.aborted) restatus?.(d); } });
       } catch (e) {
         const m = e instanceof CvmAttestError ? e.message : `sinks: ${(e as Error).message}`;
         writeStatus(env, o.seq, errorStatus({ name: env.name, status: 'error', code: StatusCode.Settings, message: `cvm-attest is not running: ${m}`, now: ctx.now() }));
@@ -180,7 +182,9 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
           deliveries = d.deliveries;
           alerts = d.alerts;
         } catch (e) {
+          // The sinks' substatus never just disappears.
           logger.warn('sink delivery failed', { error: (e as Error).message });
+          deliveries = [{ name: 'sinks', status: 'failed', message: `delivery failed: ${(e as Error)?.message ?? String(e)}`, queueDepth: 0 }];
         }
       }
       if (stop.signal.aborted) return;
@@ -188,7 +192,9 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
       if (outcome) {
         const r = outcome.result;
         await writeHtmlReport(paths.stateDir, outcome, now).catch((e: unknown) => logger.warn('HTML report not written', { error: (e as Error).message }));
-        writeStatus(env, o.seq, outcomeStatus({ name: env.name, result: r, identity: outcome.identity, warnings: outcome.warnings ?? [], deliveries, alerts, statusOnFailure: s.statusOnFailure, nextRunAt: new Date(nextRunAt), notes: s.notes, now }));
+        const render = (d: readonly DeliveryLike[], at: Date) => outcomeStatus({ name: env.name, result: r, identity: outcome!.identity, warnings: outcome!.warnings ?? [], deliveries: d, alerts, statusOnFailure: s.statusOnFailure, nextRunAt: new Date(nextRunAt), notes: s.notes, now: at });
+        writeStatus(env, o.seq, render(deliveries, now));
+        restatus = (d) => writeStatus(env, o.seq, render(d, ctx.now()));
         lastSummary = `last run ${utcStamp(now)}: ${r.verdict.toUpperCase()}${r.product ? ` (${r.product})` : ''}; next ${utcStamp(new Date(nextRunAt))}`;
         lastReady = true;
         logger.info('attestation run', { verdict: r.verdict, product: r.product, failed: r.checks.filter((c) => c.status === 'fail').map((c) => c.id), ms: Date.now() - started, nextRunAt: new Date(nextRunAt).toISOString() });
@@ -196,7 +202,9 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
         const isCollection = failure instanceof CvmAttestError && failure.exitCode === StatusCode.Collection;
         const m = failure instanceof CvmAttestError ? `${failure.message} [${failure.code}]` : `internal error: ${(failure as Error)?.message ?? String(failure)}`;
         const code = failure instanceof SettingsError ? StatusCode.Settings : isCollection ? StatusCode.Collection : failure instanceof CvmAttestError ? failure.exitCode : StatusCode.Internal;
-        writeStatus(env, o.seq, errorStatus({ name: env.name, status: s.statusOnFailure, code, message: `${isCollection ? 'evidence could not be collected' : 'attestation run failed'}: ${m}`, deliveries, alerts, nextRunAt: new Date(nextRunAt), now }));
+        const render = (d: readonly DeliveryLike[], at: Date) => errorStatus({ name: env.name, status: s.statusOnFailure, code, message: `${isCollection ? 'evidence could not be collected' : 'attestation run failed'}: ${m}`, deliveries: d, alerts, nextRunAt: new Date(nextRunAt), now: at });
+        writeStatus(env, o.seq, render(deliveries, now));
+        restatus = (d) => writeStatus(env, o.seq, render(d, ctx.now()));
         lastSummary = `last run ${utcStamp(now)} failed: ${m}`;
         lastReady = true; // the worker itself is healthy; the status says what failed
         logger.warn('attestation run failed', { code, error: m, nextRunAt: new Date(nextRunAt).toISOString() });

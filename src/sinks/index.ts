@@ -143,7 +143,10 @@ export async function createSinks(rawSettings: unknown, ctx: SinksContext): Prom
     const base = Math.min(retryMax, start * 2 ** Math.min(retryAttempt, 20));
     retryAttempt++;
     retryTimer = setTimeout(() => {
-      void serial(() => flush()).then((d) => { scheduleRetry(d); ctx.onStateChange?.(d); }, () => undefined);
+      void serial(() => flush()).then((d) => {
+        scheduleRetry(d);
+        try { ctx.onStateChange?.(d); } catch (e) { ctx.logger?.warn('cannot update the status after a retry', { error: errText(e) }); }
+      }, () => undefined);
     }, Math.round(base * (0.5 + Math.random() * 0.5)));
     retryTimer.unref();
   };
