@@ -252,7 +252,9 @@ export function readStatusView(extensionDir: string): StatusView {
     const fromStatus = recorded.get(name) ?? sinkFromStatus.get(name);
     if (!existsSync(spoolDir) && (!fromStatus || fromStatus.status === 'disabled')) continue;
     const { depth, dropped } = countSpool(spoolDir);
-    sinks.push({ name, queueDepth: depth, dropped, ...(fromStatus ?? {}) });
+    // Azure Monitor keeps its alerts in a queue of their own (records cannot evict them).
+    const alertQ = name === 'azureMonitor' ? countSpool(join(sinksDir, 'spool', 'azure-monitor-alerts')) : { depth: 0, dropped: 0 };
+    sinks.push({ name, queueDepth: depth + alertQ.depth, dropped: dropped + alertQ.dropped, ...(fromStatus ?? {}) });
   }
 
   const as = readJsonFile(join(sinksDir, 'alerts-state.json'));
