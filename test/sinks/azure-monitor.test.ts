@@ -26,8 +26,9 @@ after(async () => {
   for (const c of cleanups) await c();
 });
 
+// A generous deadline: the first flush loads the SDK and fetches a token, slow on a loaded machine.
 function settings(extra: Record<string, unknown> = {}): AzureMonitorSettings {
-  return parseSinksSettings({ azureMonitor: { endpoint: li.endpoint, dcrImmutableId: li.dcrImmutableId, timeoutMs: 5000, ...extra } }).azureMonitor!;
+  return parseSinksSettings({ azureMonitor: { endpoint: li.endpoint, dcrImmutableId: li.dcrImmutableId, timeoutMs: 20_000, ...extra } }).azureMonitor!;
 }
 async function sink(extra: Record<string, unknown> = {}, opts: AzureMonitorClientOptions = {}): Promise<AzureMonitorSink> {
   const t = await tempDir();

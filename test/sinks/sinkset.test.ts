@@ -27,7 +27,7 @@ async function stateDir(): Promise<string> {
   return t.dir;
 }
 const azure = (): AzureMonitorClientOptions => ({ clientOptions: { tlsOptions: { ca: li.ca }, retryOptions: { maxRetries: 0 } }, credentialOptions: { retryOptions: { maxRetries: 0 } } });
-const am = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({ azureMonitor: { endpoint: li.endpoint, dcrImmutableId: li.dcrImmutableId, timeoutMs: 5000, ...extra } });
+const am = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({ azureMonitor: { endpoint: li.endpoint, dcrImmutableId: li.dcrImmutableId, timeoutMs: 20_000, ...extra } });
 
 describe('SinkSet end to end', () => {
   test('a run: record and alerts delivered, linked by RecordId; another process sees the state', async () => {
