@@ -9,10 +9,11 @@ import type { Engine, OutcomeLike } from './worker.js';
 /** How long a failed run waits for IMDS to say which VM this is (the run itself is already over). */
 export const FAILURE_IDENTITY_TIMEOUT_MS = 5000;
 
-// The VM identity IMDS gave for a run whose evidence could not be collected, keyed by what the run
-// threw: the worker hands the error back to deliver(), which puts the identity on the record and
-// alerts (a failing VM stays its own row in fleet queries).
-const failureIdentity = new WeakMap<object, Readonly<Record<string, unknown>>>();
+// How to ask IMDS which VM this is, for a run whose evidence could not be collected, keyed by what
+// the run threw: the worker hands the error back to deliver(), which asks (only when sinks are
+// configured) and puts the identity on the record and alerts (a failing VM stays its own row in
+// fleet queries).
+const failureIdentity = new WeakMap<object, () => Promise<Readonly<Record<string, unknown>> | undefined>>();
 
 async function identityAfterFailure(o: { imdsEndpoint?: string; signal: AbortSignal }): Promise<Readonly<Record<string, unknown>> | undefined> {
   if (o.signal.aborted) return undefined;
@@ -38,8 +39,8 @@ export const engine: Engine = {
       // Only the evidence failed (TPM, certificates): IMDS may still say who this VM is. When IMDS
       // itself failed, asking it again would only add its timeout.
       if (e instanceof CollectionError && !e.code.startsWith('E_IMDS')) {
-        const id = await identityAfterFailure(o);
-        if (id) failureIdentity.set(e, id);
+        const ask = { ...(o.imdsEndpoint ? { imdsEndpoint: o.imdsEndpoint } : {}), signal: o.signal };
+        failureIdentity.set(e, () => identityAfterFailure(ask));
       }
       throw e;
     }
@@ -55,10 +56,11 @@ export const engine: Engine = {
         ...(ctx.onStateChange ? { onStateChange: ctx.onStateChange } : {}),
       });
       return {
-        deliver: (o) => {
+        deliver: async (o) => {
           const run = o as Parameters<typeof set.deliver>[0];
           const failed = run as { error?: unknown; identity?: unknown };
-          const id = 'error' in failed && !failed.identity && typeof failed.error === 'object' && failed.error !== null ? failureIdentity.get(failed.error) : undefined;
+          const ask = 'error' in failed && !failed.identity && typeof failed.error === 'object' && failed.error !== null ? failureIdentity.get(failed.error) : undefined;
+          const id = ask ? await ask().catch(() => undefined) : undefined;
           return set.deliver(id ? { ...run, identity: id } : run);
         },
         close: () => set.close(),

@@ -57,7 +57,7 @@ class DeadlineError extends Error {
 
 interface Outcome { ok: boolean; status?: number | undefined; message: string }
 
-/** What one stream's batches came to: accepted ids per kind, records proven bad, the failure that stopped it. */
+/** What one stream's batches came to in a flush: how many were acked, records refused alone, the failure that stopped it. */
 interface StreamResult {
   acked: number;
   /** A request of this stream succeeded in this flush: proof the DCR and stream take records. */
