@@ -118,7 +118,9 @@ describe('npm run demo', () => {
   });
 
   test('the portal status carries the sinks and alerts; the HTML reports exist and show the verdict', () => {
-    assert.match(run.stdout, /sink: azureMonitor\s+delivered: 1 record\(s\) delivered; queue 0/);
+    assert.match(run.stdout, /sink: azureMonitor\s+delivered: 1 record delivered; queue 0/);
+    assert.match(run.stdout, /sink: azureMonitor\s+delivered: 1 record and 2 alerts delivered; queue 0/, 'records and alerts counted apart');
+    assert.match(run.stdout, /error\s+alert: Confidential VM launched with debugging enabled High:/, 'a High alert is an error substatus');
     assert.match(run.stdout, /alert: Confidential VM launched with debugging enabled/);
     const paths = [...run.stdout.matchAll(/HTML report: (\S+\.html)/g)].map((m) => m[1]!);
     assert.equal(paths.length, 2);
