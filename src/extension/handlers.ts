@@ -2,7 +2,7 @@
 // long work belongs to the detached worker. See docs/extension.md for the lifecycle.
 import { spawn } from 'node:child_process';
 import { existsSync, openSync, closeSync, fstatSync, readSync, constants } from 'node:fs';
-import { join } from 'node:path';
+import { join, dirname, basename, resolve } from 'node:path';
 import type { HandlerEnvironment } from './handler-environment.js';
 import type { ExtLogger } from './logger.js';
 import {
@@ -131,15 +131,21 @@ async function findWorker(ctx: HandlerContext): Promise<LiveWorker | undefined> 
   const legacy = await legacyLockHolder(legacyLockName(ctx.env.libDir, ctx.env.name), 300);
   if (!legacy || legacy.pid === process.pid) return undefined;
   const startTime = procStartTime(legacy.pid);
-  const seq = workerSeq(legacy.pid);
+  const seq = workerSeq(legacy.pid, ctx.env);
   return startTime !== undefined && seq !== undefined && isOurWorker(legacy.pid, startTime, uid) ? { pid: legacy.pid, startTime, seq } : undefined;
 }
 
-/** The `--seq N` a worker process was started with (its command line, written by startWorker). */
-function workerSeq(pid: number): number | undefined {
+/**
+ * The `--seq N` a worker of THIS installation was started with (its command line, as startWorker
+ * wrote it): `--extension-dir <libDir>/<handler>-<version>`. A socket's answer may name any process,
+ * including a genuine worker of another installation, which must never be signalled.
+ */
+function workerSeq(pid: number, env: HandlerEnvironment): number | undefined {
   const argv = procCmdline(pid);
-  const i = argv.indexOf('--seq');
-  const v = i >= 0 ? argv[i + 1] : undefined;
+  const arg = (k: string) => { const i = argv.indexOf(k); return i >= 0 ? argv[i + 1] : undefined; };
+  const dir = arg('--extension-dir');
+  if (dir === undefined || dirname(resolve(dir)) !== resolve(env.libDir) || !basename(dir).startsWith(`${env.name}-`)) return undefined;
+  const v = arg('--seq');
   return v !== undefined && /^\d{1,9}$/.test(v) ? Number(v) : undefined;
 }
 

@@ -533,6 +533,18 @@ describe('worker lock: another local user cannot hold it or fake it', () => {
     assert.equal(await h.stopWorker(ctx, 2000), true, 'found by the old lock');
     await new Promise((r) => (old.exitCode !== null ? r(undefined) : old.once('close', r)));
     assert.equal(old.signalCode ?? old.exitCode, 0, 'stopped by SIGTERM');
+    // The name now answers with a genuine worker of ANOTHER installation: never signalled.
+    const otherExt = join(tmp('other-'), 'P.T-1.0.0');
+    const other = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', 'handler', 'worker', '--extension-dir', otherExt, '--seq', '0'], { stdio: 'ignore' });
+    t.after(() => { other.kill('SIGKILL'); });
+    const liar = spawn(process.execPath, ['-e', `require('net').createServer((c) => c.end(JSON.stringify({ pid: ${other.pid}, seq: 0 }) + '\\n')).listen('\\0' + process.env.LOCK, () => console.log('ready'))`],
+      { env: { LOCK: legacyLockName(lib, 'P.T').slice(1) }, stdio: ['ignore', 'pipe', 'inherit'] });
+    t.after(() => { liar.kill('SIGKILL'); });
+    await new Promise((r) => liar.stdout.once('data', r));
+    assert.equal(await h.stopWorker(ctx, 500), false, 'not a worker of this installation');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(other.exitCode, null, 'the other installation\'s worker is untouched');
+    assert.equal(other.signalCode, null);
   });
 
   test('a lock folder another uid made (unsafe): error status code 4 + NotReady; once it is gone the worker takes the lock and attests, no new enable', async (t) => {
