@@ -127,7 +127,7 @@ function shortHex(v: unknown, n = 16): string | undefined {
   return typeof v === 'string' && v.length > 0 ? (v.length > n ? `${v.slice(0, n)}...` : v) : undefined;
 }
 
-/** The one-line verdict plus key facts, most important first (the agent cuts at 1024). */
+/** The one-line verdict plus key facts, most important first (kept to 1024 characters, what the portal shows). */
 export function topMessage(i: OutcomeStatusInput): string {
   const r = i.result;
   const failed = r.checks.filter((c) => c.status === 'fail');
