@@ -1,12 +1,12 @@
 // The handler commands the agent runs (install, enable, disable, uninstall, update). Each is short:
 // long work belongs to the detached worker. See docs/extension.md for the lifecycle.
 import { spawn } from 'node:child_process';
-import { readFileSync, existsSync, openSync, closeSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, openSync, closeSync, fstatSync, readSync, constants } from 'node:fs';
+import { join, dirname, basename, resolve } from 'node:path';
 import type { HandlerEnvironment } from './handler-environment.js';
 import type { ExtLogger } from './logger.js';
 import {
-  parseSettingsFile, validatePublicSettings, validateProtectedSettings, resolveSequenceNumber, SettingsError,
+  parseSettingsFile, validatePublicSettings, validateProtectedSettings, resolveSequenceNumber, SettingsError, SETTINGS_MAX_BYTES,
   type ExtensionSettings, type ProtectedSettings,
 } from './settings.js';
 import { decryptProtectedSettings } from './protected-settings.js';
@@ -15,8 +15,8 @@ import {
   statePaths, ensureStateDirs, jitterSeed, readWorkerRecord, removeWorkerRecord, writeMrseq, oldVersionDir, carryState,
   removeState, setDisabled, type StatePaths,
 } from './state.js';
-import { queryLockHolder, workerLockName } from './lock.js';
-import { isOurWorker, procStartTime } from './proc.js';
+import { lockHolderRecord, workerLockDir, legacyLockHolder, legacyLockName } from './lock.js';
+import { isOurWorker, procStartTime, procCmdline } from './proc.js';
 import { readStatus, writeStatus, writeHeartbeat } from './files.js';
 import { removeStaleTemps } from '../io/atomic-file.js';
 import { transitioningStatus, errorStatus, heartbeatFile, statusFile, StatusCode } from './status.js';
@@ -47,13 +47,7 @@ export interface LoadedSettings {
 /** Reads, validates and decrypts config/<seq>.settings. Throws SettingsError naming the setting. */
 export async function loadSettings(env: HandlerEnvironment, seq: number, signal?: AbortSignal): Promise<LoadedSettings> {
   const file = join(env.configFolder, `${seq}.settings`);
-  let text = '';
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    if (seq !== 0) throw new SettingsError('runtimeSettings', `config/${seq}.settings cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-  const hs = parseSettingsFile(text);
+  const hs = parseSettingsFile(readSettingsText(file, seq));
   const settings = validatePublicSettings(hs.publicSettings);
   let protectedSettings: ProtectedSettings = {};
   if (hs.protectedSettings !== null && hs.protectedSettingsCertThumbprint !== null) {
@@ -66,6 +60,39 @@ export async function loadSettings(env: HandlerEnvironment, seq: number, signal?
   // Reject a bad policy here, at enable, not only when the worker starts.
   policyFromSettings(policyInput(settings, protectedSettings));
   return { seq, settings, protectedSettings };
+}
+
+/**
+ * The text of config/<seq>.settings. Only a missing file for seq 0 means "no settings" (the agent
+ * runs enable without any); a folder, a FIFO, an unreadable or oversized file is a SettingsError,
+ * never the defaults. Opened once, without blocking, and read from that descriptor with a cap.
+ */
+function readSettingsText(file: string, seq: number): string {
+  const cannot = (why: string) => new SettingsError('runtimeSettings', `config/${seq}.settings cannot be read (${why})`);
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'error';
+    if (code === 'ENOENT' && seq === 0) return '';
+    throw cannot(code);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw cannot(st.isDirectory() ? 'it is a folder' : 'not a regular file');
+    const buf = Buffer.alloc(SETTINGS_MAX_BYTES + 1);
+    let n = 0;
+    for (;;) {
+      let r: number;
+      try { r = readSync(fd, buf, n, buf.length - n, null); } catch (e) { throw cannot((e as NodeJS.ErrnoException).code ?? 'error'); }
+      if (r === 0) break;
+      n += r;
+      if (n > SETTINGS_MAX_BYTES) throw new SettingsError('runtimeSettings', 'the settings file is larger than 1 MiB');
+    }
+    return buf.subarray(0, n).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export function policyInput(s: ExtensionSettings, p: ProtectedSettings): { policy?: Readonly<Record<string, unknown>>; minimumTcb?: Readonly<Record<string, number>>; from: string } {
@@ -84,22 +111,42 @@ function isFinal(status: string | undefined): boolean {
 interface LiveWorker { readonly pid: number; readonly startTime: number; readonly seq: number }
 
 /**
- * The running worker, if any: the one recorded in state/worker.json, else whoever holds the worker
- * lock (a worker that has not written its record yet, or one of another version's folder). Only a
- * process that is verifiably our worker (same /proc start time, `handler worker` command line, our
- * uid) counts.
+ * The running worker, if any: the one recorded in state/worker.json, else the holder of the worker
+ * lock (a worker that has not written its record yet, or one of another version's folder), else
+ * whoever binds the abstract socket earlier versions locked with (an old version's worker during an
+ * update). Only a process that is verifiably our worker (same /proc start time, `handler worker`
+ * command line, our uid) counts, and its seq is read from its own command line, not from what a
+ * socket says.
  */
 async function findWorker(ctx: HandlerContext): Promise<LiveWorker | undefined> {
+  const uid = ownUid();
   const r = readWorkerRecord(ctx.paths);
-  if (r && isOurWorker(r.pid, r.startTime, ownUid())) return r;
+  if (r && isOurWorker(r.pid, r.startTime, uid)) return r;
   if (r) {
     ctx.logger.info('worker record is stale (process gone or pid reused); ignoring it', { pid: r.pid });
     removeWorkerRecord(ctx.paths, r.pid);
   }
-  const holder = await queryLockHolder(workerLockName(ctx.env.libDir, ctx.env.name), 300);
-  if (!holder) return undefined;
-  const startTime = procStartTime(holder.pid);
-  return startTime !== undefined && isOurWorker(holder.pid, startTime, ownUid()) ? { pid: holder.pid, startTime, seq: holder.seq } : undefined;
+  const holder = lockHolderRecord(workerLockDir(ctx.env.libDir, ctx.env.name), uid ?? 0);
+  if (holder && holder.pid !== process.pid && isOurWorker(holder.pid, holder.startTime, uid)) return holder;
+  const legacy = await legacyLockHolder(legacyLockName(ctx.env.libDir, ctx.env.name), 300);
+  if (!legacy || legacy.pid === process.pid) return undefined;
+  const startTime = procStartTime(legacy.pid);
+  const seq = workerSeq(legacy.pid, ctx.env);
+  return startTime !== undefined && seq !== undefined && isOurWorker(legacy.pid, startTime, uid) ? { pid: legacy.pid, startTime, seq } : undefined;
+}
+
+/**
+ * The `--seq N` a worker of THIS installation was started with (its command line, as startWorker
+ * wrote it): `--extension-dir <libDir>/<handler>-<version>`. A socket's answer may name any process,
+ * including a genuine worker of another installation, which must never be signalled.
+ */
+function workerSeq(pid: number, env: HandlerEnvironment): number | undefined {
+  const argv = procCmdline(pid);
+  const arg = (k: string) => { const i = argv.indexOf(k); return i >= 0 ? argv[i + 1] : undefined; };
+  const dir = arg('--extension-dir');
+  if (dir === undefined || dirname(resolve(dir)) !== resolve(env.libDir) || !basename(dir).startsWith(`${env.name}-`)) return undefined;
+  const v = arg('--seq');
+  return v !== undefined && /^\d{1,9}$/.test(v) ? Number(v) : undefined;
 }
 
 /** The uid a genuine worker runs as: ours (the agent runs handlers and so workers as root). */

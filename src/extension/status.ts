@@ -1,7 +1,9 @@
 // status/<seq>.status and the heartbeat file: what the agent uploads and the portal shows. Pure
-// builders; writing is in files.ts. Limits are the agent's (exthandlers.py): the top message is cut
-// at 1024 characters, each substatus name/message at 10 KiB, and substatus past 128 KiB is dropped,
-// so the verdict and the key facts come first, then one entry per check group, sinks, alerts, and
+// builders; writing is in files.ts. The agent (exthandlers.py) truncates only a status file larger
+// than 128 KiB: then it cuts the top message to 1024 characters, each substatus name/message to 10 KiB
+// and drops the substatus past 128 KiB. We keep every file under 128 KiB (in bytes) so nothing is
+// cut by the agent, and still keep the top message to 1024 characters (what the portal shows in
+// full): the verdict and the key facts first, then one entry per check group, sinks, alerts, and
 // the claims last.
 import type { CheckGroup, CheckResult, VerificationResult } from '../verify/result.js';
 
@@ -29,7 +31,9 @@ export const StatusCode = { Ok: 0, AttestationFailed: 1, Settings: 2, Collection
 
 export const MAX_TOP_MESSAGE = 1024;
 export const MAX_SUBSTATUS_FIELD = 10 * 1024;
-export const MAX_SUBSTATUS_TOTAL = 120 * 1024; // under the agent's 128 KiB, with room for names
+/** The agent's limit on the status file (exthandlers.py _MAX_STATUS_FILE_SIZE_IN_BYTES), in bytes. */
+export const MAX_STATUS_FILE_BYTES = 128 * 1024;
+const OMITTED_RESERVE = 160;
 export const MAX_CLAIMS_JSON = 10 * 1024 - 64;
 /** Sink and alert entries are kept short so the claims (last) always fit under the total. */
 export const MAX_SIDE_MESSAGE = 1024;
@@ -58,19 +62,26 @@ export interface StatusInput {
 }
 
 export function statusFile(i: StatusInput): StatusFile {
-  const subs: SubStatus[] = [];
-  let total = 0;
-  for (const s of i.substatus ?? []) {
-    const e: SubStatus = { name: cut(s.name, 256), status: s.status, code: s.code, formattedMessage: msg(cut(s.formattedMessage.message, MAX_SUBSTATUS_FIELD)) };
-    total += e.name.length + e.formattedMessage.message.length;
-    if (total > MAX_SUBSTATUS_TOTAL) break;
-    subs.push(e);
-  }
-  return [{
+  const top: StatusEntry = {
     version: 1,
     timestampUTC: utcStamp(i.now),
-    status: { name: i.name, operation: i.operation, status: i.status, code: i.code, formattedMessage: msg(cut(i.message, MAX_TOP_MESSAGE)), substatus: subs },
-  }];
+    status: { name: i.name, operation: i.operation, status: i.status, code: i.code, formattedMessage: msg(cut(i.message, MAX_TOP_MESSAGE)), substatus: [] },
+  };
+  // The agent's 128 KiB is the file's size: count the bytes JSON.stringify will write (escapes,
+  // UTF-8), not characters. An entry that does not fit is left out and the next ones still tried
+  // (the claims come last and are small); what was left out is said in a final entry.
+  const subs: SubStatus[] = [];
+  let total = Buffer.byteLength(JSON.stringify([top]), 'utf8') + OMITTED_RESERVE;
+  let omitted = 0;
+  for (const s of i.substatus ?? []) {
+    const e: SubStatus = { name: cut(s.name, 256), status: s.status, code: s.code, formattedMessage: msg(cut(s.formattedMessage.message, MAX_SUBSTATUS_FIELD)) };
+    const bytes = Buffer.byteLength(JSON.stringify(e), 'utf8') + 1; // + the comma
+    if (total + bytes > MAX_STATUS_FILE_BYTES) { omitted++; continue; }
+    total += bytes;
+    subs.push(e);
+  }
+  if (omitted) subs.push(sub('omitted', 'warning', `${omitted} substatus entr${omitted === 1 ? 'y' : 'ies'} left out: the status file is limited to 128 KiB`));
+  return [{ ...top, status: { ...top.status, substatus: subs } }];
 }
 
 export function sub(name: string, status: ExtStatusValue, message: string, code = 0): SubStatus {
@@ -116,7 +127,7 @@ function shortHex(v: unknown, n = 16): string | undefined {
   return typeof v === 'string' && v.length > 0 ? (v.length > n ? `${v.slice(0, n)}...` : v) : undefined;
 }
 
-/** The one-line verdict plus key facts, most important first (the agent cuts at 1024). */
+/** The one-line verdict plus key facts, most important first (kept to 1024 characters, what the portal shows). */
 export function topMessage(i: OutcomeStatusInput): string {
   const r = i.result;
   const failed = r.checks.filter((c) => c.status === 'fail');
@@ -144,10 +155,14 @@ export function topMessage(i: OutcomeStatusInput): string {
 
 function groupSubstatus(group: CheckGroup, checks: readonly CheckResult[], failStatus: ExtStatusValue): SubStatus {
   const worst = checks.some((c) => c.status === 'fail') ? 'fail' : checks.some((c) => c.status === 'warn') ? 'warn' : checks.every((c) => c.status === 'skip') ? 'skip' : 'pass';
-  const status: ExtStatusValue = worst === 'fail' ? failStatus : worst === 'warn' ? 'warning' : 'success';
-  const lines = checks.map((c) => `${c.status.toUpperCase()} ${c.id}: ${c.reason}`);
-  // One check reads as itself; a group of several leads with its worst result.
-  const message = lines.length === 1 ? lines[0]! : `${worst.toUpperCase()}: ${lines.join(' | ')}`;
+  // A check that was not made is not a success: a group of skipped checks is a warning that says so.
+  const status: ExtStatusValue = worst === 'fail' ? failStatus : worst === 'warn' || worst === 'skip' ? 'warning' : 'success';
+  const word = (st: CheckResult['status']) => (st === 'skip' ? 'NOT CHECKED' : st.toUpperCase());
+  const lines = checks.map((c) => `${word(c.status)} ${c.id}: ${c.reason}`);
+  // One check reads as itself; a group of several leads with its counts.
+  const counts = (['fail', 'warn', 'pass', 'skip'] as const).map((st) => [st, checks.filter((c) => c.status === st).length] as const)
+    .filter(([, n]) => n > 0).map(([st, n]) => `${n} ${st === 'skip' ? 'not checked' : st}`);
+  const message = lines.length === 1 ? lines[0]! : `${checks.length} checks: ${counts.join(', ')} | ${lines.join(' | ')}`;
   return sub(`check: ${group}`, status, message, worst === 'fail' ? StatusCode.AttestationFailed : 0);
 }
 

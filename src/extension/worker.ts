@@ -5,11 +5,11 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { HandlerContext, LoadedSettings } from './handlers.js';
 import { loadSettings, policyInput, ownUid } from './handlers.js';
-import { acquireWorkerLock, queryLockHolder, workerLockName } from './lock.js';
+import { tryWorkerLock, workerLockDir, type LockHolder, type WorkerLock } from './lock.js';
 import { writeWorkerRecord, removeWorkerRecord, readMrseq, jitterSeed, jitterMs, ensureStateDirs, isDisabled } from './state.js';
 import { writeFileAtomic } from '../io/atomic-file.js';
 import { join } from 'node:path';
-import { procStartTime, procEffectiveUid, isOurWorker } from './proc.js';
+import { procStartTime, isOurWorker } from './proc.js';
 import { writeStatus, writeHeartbeat } from './files.js';
 import { outcomeStatus, errorStatus, heartbeatFile, StatusCode, utcStamp, type DeliveryLike, type AlertLike, type Identity } from './status.js';
 import { deepMerge, SettingsError } from './settings.js';
@@ -40,14 +40,17 @@ export const EXTENSION_VERSION = process.env['CVM_ATTEST_VERSION'] ?? 'dev';
 export const HEARTBEAT_REFRESH_MS = 4 * 60 * 1000;
 export const RUN_TIMEOUT_MS = 5 * 60 * 1000;
 export const COLLECTION_RETRY_MS = 5 * 60 * 1000;
+export const LOCK_RETRY_MS = 30 * 1000;
 
 export interface WorkerOptions {
   readonly seq: number;
   readonly engine: Engine;
   /** Ms to wait for the lock when a replaced worker is still exiting. */
   readonly lockWaitMs?: number;
-  /** How long to wait for the lock holder to answer before calling it a squatter (default 5 s). */
-  readonly lockQueryMs?: number;
+  /** Ms between attempts when the worker cannot run (lock held or unusable, state/ unwritable); default LOCK_RETRY_MS. */
+  readonly lockRetryMs?: number;
+  /** Test hook: the monotonic clock (ms) the schedule runs on (default performance.now). */
+  readonly monotonic?: () => number;
   /** Test hook: milliseconds per "minute" of intervalMinutes. */
   readonly minuteMs?: number;
   /** Test hook: heartbeat refresh period (default HEARTBEAT_REFRESH_MS). */
@@ -66,60 +69,95 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
   process.on('SIGHUP', onHup);
   o.signal?.addEventListener('abort', () => stop.abort(), { once: true });
 
-  const lockName = workerLockName(env.libDir, env.name);
-  let lock = await acquireWorkerLock(lockName, { self: { pid: process.pid, seq: o.seq }, waitMs: o.lockWaitMs ?? 3000, signal: stop.signal });
-  let holder: Awaited<ReturnType<typeof queryLockHolder>>;
-  let genuine = false;
-  if (!lock) {
-    // A genuine holder answers once its event loop is free; under load (module loading, a busy
-    // machine) that can take seconds, and silence must not be mistaken for a squatter. A holder that
-    // exited meanwhile frees the lock: take it.
-    const askUntil = Date.now() + (o.lockQueryMs ?? 5000);
+  const uid = ownUid() ?? 0;
+  const startTime = procStartTime(process.pid) ?? 0;
+  const self = { pid: process.pid, startTime, seq: o.seq };
+  const lockDir = workerLockDir(env.libDir, env.name);
+  const retryMs = o.lockRetryMs ?? LOCK_RETRY_MS;
+  const superseded = (): string | undefined => isDisabled(paths) ? 'the extension is disabled' : readMrseq(paths) !== o.seq ? 'a newer enable superseded this worker' : undefined;
+  const offSignals = () => { process.off('SIGTERM', onSignal); process.off('SIGINT', onSignal); process.off('SIGHUP', onHup); };
+  // Every way the worker can fail to start reports (error status, code 4, NotReady heartbeat) and
+  // tries again every retryMs, so attestation resumes by itself once the cause is gone.
+  const cannotRun = (m: string) => {
+    logger.error(m, { seq: o.seq, retryInMs: retryMs });
+    if (superseded()) return;
+    try {
+      writeStatus(env, o.seq, errorStatus({ name: env.name, status: 'error', code: StatusCode.Internal, message: `cvm-attest is not running: ${m}; retrying every ${Math.round(retryMs / 1000)} s`, now: ctx.now() }));
+      writeHeartbeat(env, heartbeatFile('NotReady', m, StatusCode.Internal));
+    } catch (e) {
+      logger.error('cannot write the status', { error: (e as Error).message });
+    }
+  };
+  let lock: WorkerLock | undefined;
+  for (;;) {
+    let holder: LockHolder | undefined;
+    let failure: string | undefined;
+    const waitUntil = performance.now() + (o.lockWaitMs ?? 3000);
     for (;;) {
-      holder = await queryLockHolder(lockName, 500);
-      if (holder !== undefined || stop.signal.aborted || Date.now() >= askUntil) break;
-      lock = await acquireWorkerLock(lockName, { self: { pid: process.pid, seq: o.seq }, waitMs: 0 });
-      if (lock) break;
+      try {
+        const r = tryWorkerLock(lockDir, self, uid);
+        if ('lock' in r) { lock = r.lock; break; }
+        holder = r.holder;
+      } catch (e) {
+        failure = e instanceof CvmAttestError ? e.message : `the worker lock: ${(e as Error).message}`;
+        break;
+      }
+      const genuine = holder !== undefined && holder.pid !== process.pid && isOurWorker(holder.pid, holder.startTime, uid);
+      if (genuine && holder!.seq === o.seq) {
+        // Two starts for the same settings (concurrent enables): the other one serves them.
+        logger.info('another worker holds the lock; exiting', { seq: o.seq, pid: holder!.pid });
+        offSignals();
+        return 0;
+      }
+      // A worker being replaced (another seq) is exiting; a holder without a record has just taken
+      // the lock and is writing it. Wait a little for either.
+      if (stop.signal.aborted || performance.now() >= waitUntil) break;
       await delay(100);
     }
-    if (!lock) {
-      const holderStart = holder ? procStartTime(holder.pid) : undefined;
-      genuine = holder !== undefined && holderStart !== undefined && isOurWorker(holder.pid, holderStart, ownUid());
-      // The holder may have exited just now: one more try before calling the lock squatted.
-      if (!genuine && !stop.signal.aborted) lock = await acquireWorkerLock(lockName, { self: { pid: process.pid, seq: o.seq }, waitMs: 0 });
+    if (lock) break;
+    if (stop.signal.aborted) { offSignals(); return 0; }
+    const gone = superseded();
+    if (gone) {
+      logger.info(`${gone}; exiting`, { seq: o.seq });
+      offSignals();
+      return 0;
     }
+    if (!failure) {
+      const h = holder;
+      failure = h === undefined ? `the worker lock ${lockDir} is held by a process that does not say who it is`
+        : isOurWorker(h.pid, h.startTime, uid) ? `the worker for seq ${h.seq} (pid ${h.pid}) still holds the worker lock`
+          : `the worker lock ${lockDir} is held by a process that is not a live cvm-attest worker (record: pid ${h.pid})`;
+    }
+    cannotRun(failure);
+    await delay(retryMs, undefined, { signal: stop.signal }).catch(() => undefined);
   }
-  if (!lock) {
-    // A real worker holding it (same seq, or one that did not exit in time) is fine. Anything else
-    // is a process of another user squatting the name (abstract sockets have no permissions):
-    // attestation cannot run, and the status must say so rather than go quiet.
-    if (!stop.signal.aborted && !genuine) {
-      const who = holder ? `pid ${holder.pid}${procEffectiveUid(holder.pid) !== undefined ? ` (uid ${procEffectiveUid(holder.pid)})` : ''}` : 'a process that does not answer';
-      const m = `the worker lock is held by ${who}, which is not a cvm-attest worker: attestation cannot run until it exits`;
-      logger.error(m, { seq: o.seq });
-      if (readMrseq(paths) === o.seq && !isDisabled(paths)) {
-        writeStatus(env, o.seq, errorStatus({ name: env.name, status: 'error', code: StatusCode.Internal, message: `cvm-attest is not running: ${m}`, now: ctx.now() }));
-        writeHeartbeat(env, heartbeatFile('NotReady', m, StatusCode.Internal));
-      }
-    } else logger.info('another worker holds the lock; exiting', { seq: o.seq });
-    process.off('SIGTERM', onSignal);
-    process.off('SIGINT', onSignal);
-    process.off('SIGHUP', onHup);
-    return 0;
-  }
-  const startTime = procStartTime(process.pid) ?? 0;
+  const held: WorkerLock = lock;
   let sinks: SinkSetLike | undefined;
   let restatus: ((deliveries: readonly DeliveryLike[]) => void) | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let beat: NodeJS.Timeout | undefined;
   try {
-    const superseded = (): string | undefined => isDisabled(paths) ? 'the extension is disabled' : readMrseq(paths) !== o.seq ? 'a newer enable superseded this worker' : undefined;
     const why = superseded();
     if (why) {
       logger.info(`${why}; exiting`, { seq: o.seq, mrseq: readMrseq(paths) });
       return 0;
     }
-    ensureStateDirs(paths);
-    writeWorkerRecord(paths, { pid: process.pid, startTime, seq: o.seq, startedAt: new Date().toISOString() });
+    // state/ must be writable (ENOSPC, EROFS, a folder where a file goes): say so and retry.
+    let seed: string | undefined;
+    for (;;) {
+      try {
+        ensureStateDirs(paths);
+        writeWorkerRecord(paths, { pid: process.pid, startTime, seq: o.seq, startedAt: new Date().toISOString() });
+        seed = jitterSeed(paths);
+        break;
+      } catch (e) {
+        cannotRun(`the state folder ${paths.stateDir} cannot be written (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      }
+      await delay(retryMs, undefined, { signal: stop.signal }).catch(() => undefined);
+      if (stop.signal.aborted) return 0;
+      const gone = superseded();
+      if (gone) { logger.info(`${gone}; exiting`, { seq: o.seq }); return 0; }
+    }
     logger.info('worker running', { seq: o.seq });
 
     let loaded: LoadedSettings;
@@ -153,15 +191,25 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
     }
     const minuteMs = o.minuteMs ?? 60_000;
     const intervalMs = s.intervalMinutes * minuteMs;
-    const seed = jitterSeed(paths);
     const tpm = ctx.processEnv['CVM_ATTEST_TPM'] || s.tpm;
     const imds = ctx.processEnv['CVM_ATTEST_IMDS_ENDPOINT'] || s.imdsEndpoint;
-    let nextRunAt = Date.now();
+    // The schedule runs on the monotonic clock: the host sets guest time, and a step of the wall
+    // clock must neither stall nor rush the next run. Times shown are wall-clock: now + remaining.
+    const mono = o.monotonic ?? (() => performance.now());
+    const wallAt = (monoMs: number): Date => new Date(ctx.now().getTime() + Math.max(0, monoMs - mono()));
+    const heartbeatMs = o.heartbeatMs ?? envMs(ctx.processEnv['CVM_ATTEST_HEARTBEAT_MS']) ?? HEARTBEAT_REFRESH_MS;
+    let nextRunMono = mono();
     let lastSummary = 'starting';
-    let lastReady = true;
+    const beatNow = () => {
+      try { writeHeartbeat(env, heartbeatFile('Ready', lastSummary)); } catch (e) { logger.warn('heartbeat not written', { error: (e as Error).message }); }
+    };
+    // The heartbeat is refreshed on its own timer, so a run that takes longer than the agent's
+    // 10 minutes (an IMDS hang with retries) never makes the handler look Unresponsive.
+    beat = setInterval(beatNow, heartbeatMs);
+    beat.unref();
 
     const runOnce = async (): Promise<void> => {
-      const started = Date.now();
+      const started = mono();
       const runSignal = AbortSignal.any([stop.signal, AbortSignal.timeout(RUN_TIMEOUT_MS)]);
       let outcome: OutcomeLike | undefined;
       let failure: unknown;
@@ -173,7 +221,7 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
       if (stop.signal.aborted) return;
       const jitter = jitterMs(intervalMs, s.jitterPercent, outcome?.identity?.vmId ?? seed);
       const wait = failure ? Math.min(intervalMs, COLLECTION_RETRY_MS * (minuteMs / 60_000)) : intervalMs;
-      nextRunAt = started + wait + jitter;
+      nextRunMono = started + wait + jitter;
       let deliveries: readonly DeliveryLike[] = [];
       let alerts: readonly AlertLike[] = [];
       if (sinks) {
@@ -189,28 +237,28 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
       }
       if (stop.signal.aborted) return;
       const now = ctx.now();
+      const nextRunAt = wallAt(nextRunMono);
       if (outcome) {
         const r = outcome.result;
         await writeHtmlReport(paths.stateDir, outcome, now).catch((e: unknown) => logger.warn('HTML report not written', { error: (e as Error).message }));
-        const render = (d: readonly DeliveryLike[], at: Date) => outcomeStatus({ name: env.name, result: r, identity: outcome!.identity, warnings: outcome!.warnings ?? [], deliveries: d, alerts, statusOnFailure: s.statusOnFailure, nextRunAt: new Date(nextRunAt), notes: s.notes, now: at });
+        const render = (d: readonly DeliveryLike[], at: Date) => outcomeStatus({ name: env.name, result: r, identity: outcome!.identity, warnings: outcome!.warnings ?? [], deliveries: d, alerts, statusOnFailure: s.statusOnFailure, nextRunAt, notes: s.notes, now: at });
         writeStatus(env, o.seq, render(deliveries, now));
         restatus = (d) => writeStatus(env, o.seq, render(d, ctx.now()));
-        lastSummary = `last run ${utcStamp(now)}: ${r.verdict.toUpperCase()}${r.product ? ` (${r.product})` : ''}; next ${utcStamp(new Date(nextRunAt))}`;
-        lastReady = true;
-        logger.info('attestation run', { verdict: r.verdict, product: r.product, failed: r.checks.filter((c) => c.status === 'fail').map((c) => c.id), ms: Date.now() - started, nextRunAt: new Date(nextRunAt).toISOString() });
+        lastSummary = `last run ${utcStamp(now)}: ${r.verdict.toUpperCase()}${r.product ? ` (${r.product})` : ''}; next ${utcStamp(nextRunAt)}`;
+        logger.info('attestation run', { verdict: r.verdict, product: r.product, failed: r.checks.filter((c) => c.status === 'fail').map((c) => c.id), ms: Math.round(mono() - started), nextRunAt: nextRunAt.toISOString() });
       } else {
         const isCollection = failure instanceof CvmAttestError && failure.exitCode === StatusCode.Collection;
         const m = failure instanceof CvmAttestError ? `${failure.message} [${failure.code}]` : `internal error: ${(failure as Error)?.message ?? String(failure)}`;
         const code = failure instanceof SettingsError ? StatusCode.Settings : isCollection ? StatusCode.Collection : failure instanceof CvmAttestError ? failure.exitCode : StatusCode.Internal;
-        const render = (d: readonly DeliveryLike[], at: Date) => errorStatus({ name: env.name, status: s.statusOnFailure, code, message: `${isCollection ? 'evidence could not be collected' : 'attestation run failed'}: ${m}`, deliveries: d, alerts, nextRunAt: new Date(nextRunAt), now: at });
+        const render = (d: readonly DeliveryLike[], at: Date) => errorStatus({ name: env.name, status: s.statusOnFailure, code, message: `${isCollection ? 'evidence could not be collected' : 'attestation run failed'}: ${m}`, deliveries: d, alerts, nextRunAt, now: at });
         writeStatus(env, o.seq, render(deliveries, now));
         restatus = (d) => writeStatus(env, o.seq, render(d, ctx.now()));
+        // the worker itself is healthy (Ready); the status says what failed
         lastSummary = `last run ${utcStamp(now)} failed: ${m}`;
-        lastReady = true; // the worker itself is healthy; the status says what failed
-        logger.warn('attestation run failed', { code, error: m, nextRunAt: new Date(nextRunAt).toISOString() });
+        logger.warn('attestation run failed', { code, error: m, nextRunAt: nextRunAt.toISOString() });
       }
-      writeHeartbeat(env, heartbeatFile(lastReady ? 'Ready' : 'NotReady', lastSummary));
-      await writeFileAtomic(paths.lastRunFile, JSON.stringify({ seq: o.seq, at: now.toISOString(), nextRunAt: new Date(nextRunAt).toISOString(), summary: lastSummary }) + '\n').catch(() => undefined);
+      beatNow();
+      await writeFileAtomic(paths.lastRunFile, JSON.stringify({ seq: o.seq, at: now.toISOString(), nextRunAt: nextRunAt.toISOString(), summary: lastSummary }) + '\n').catch(() => undefined);
     };
 
     await new Promise<void>((resolve) => {
@@ -222,18 +270,19 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
           logger.info(`${gone}; stopping`, { seq: o.seq });
           return resolve();
         }
-        if (Date.now() >= nextRunAt - 5) {
+        if (mono() >= nextRunMono - 5) {
+          lastSummary = `attestation run in progress since ${utcStamp(ctx.now())}${lastSummary === 'starting' ? '' : ` (${lastSummary})`}`;
+          beatNow();
           try {
             await runOnce();
           } catch (e) {
             logger.error('run crashed', { error: (e as Error).message });
-            nextRunAt = Date.now() + Math.min(intervalMs, COLLECTION_RETRY_MS);
+            nextRunMono = mono() + Math.min(intervalMs, COLLECTION_RETRY_MS);
           }
-        } else {
-          writeHeartbeat(env, heartbeatFile(lastReady ? 'Ready' : 'NotReady', lastSummary));
         }
         if (stop.signal.aborted) return resolve();
-        const wait = Math.max(0, Math.min(nextRunAt - Date.now(), o.heartbeatMs ?? HEARTBEAT_REFRESH_MS));
+        // One timer to the next run (or to the superseded check); the heartbeat has its own.
+        const wait = Math.max(0, Math.min(nextRunMono - mono(), heartbeatMs));
         timer = setTimeout(() => { void tick(); }, wait);
       };
       stop.signal.addEventListener('abort', () => { if (timer) clearTimeout(timer); timer = undefined; resolve(); }, { once: true });
@@ -242,14 +291,20 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
     return 0;
   } finally {
     if (timer) clearTimeout(timer);
+    if (beat) clearInterval(beat);
     await sinks?.close?.().catch(() => undefined);
-    removeWorkerRecord(paths, process.pid);
-    await lock.release();
-    process.off('SIGTERM', onSignal);
-    process.off('SIGINT', onSignal);
-    process.off('SIGHUP', onHup);
+    try { removeWorkerRecord(paths, process.pid); } catch { /* state/ unwritable: reported above */ }
+    held.release();
+    offSignals();
     logger.info('worker stopped', { seq: o.seq });
   }
+}
+
+/** A test/diagnostic override in ms (e.g. CVM_ATTEST_HEARTBEAT_MS); only values in [10 ms, default] count. */
+function envMs(v: string | undefined): number | undefined {
+  if (!v || !/^\d{1,9}$/.test(v)) return undefined;
+  const n = Number(v);
+  return n >= 10 && n <= HEARTBEAT_REFRESH_MS ? n : undefined;
 }
 
 /** The last verdict as a self-contained HTML file, state/report.html (see src/report/html.ts); renderer loaded lazily. */

@@ -132,6 +132,12 @@ describe('checks', () => {
     ]);
     // A group of one check reads as the check itself.
     assert.deepEqual(parseCheckGroup('crl', 'SKIP crl: no CRL given'), [{ group: 'crl', id: 'crl', status: 'skip', reason: 'no CRL given' }]);
+    // The current form: counts first, skipped checks as NOT CHECKED.
+    assert.deepEqual(parseCheckGroup('policy', '2 checks: 1 pass, 1 not checked | PASS policy.vmpl: VMPL 0 <= 0 | NOT CHECKED policy.x: off'), [
+      { group: 'policy', id: 'policy.vmpl', status: 'pass', reason: 'VMPL 0 <= 0' },
+      { group: 'policy', id: 'policy.x', status: 'skip', reason: 'off' },
+    ]);
+    assert.deepEqual(parseCheckGroup('crl', 'NOT CHECKED crl: no CRL given'), [{ group: 'crl', id: 'crl', status: 'skip', reason: 'no CRL given' }]);
     // A message cut by the agent's limits (or of another shape) stays one entry for the group.
     assert.deepEqual(parseCheckGroup('chain', 'FAIL: something else'), [{ group: 'chain', id: 'chain', status: 'fail', reason: 'something else' }]);
   });

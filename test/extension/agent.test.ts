@@ -6,7 +6,9 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, statSync, existsSync, copyFileSync, rmSync } from 'node:fs';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { utimesSync } from 'node:fs';
+import { legacyLockName } from '../../src/extension/lock.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
@@ -49,6 +51,7 @@ describe('VM extension with the real Azure Linux agent', { timeout: 240_000 }, (
   let debug: ImdsEmulator;
   const extDir = (v: string) => join(lib, `${HANDLER}-${v}`);
   const savedFiles: string[] = [];
+  let squatter: ChildProcess | undefined;
 
   /** Reports until our extension's status is not transitioning (or the deadline). */
   async function settle(seq: number, timeoutMs = 30_000): Promise<HandlerAggregate> {
@@ -81,13 +84,15 @@ describe('VM extension with the real Azure Linux agent', { timeout: 240_000 }, (
     for (const z of [z1, z2]) assert.ok(statSync(z).size < 50 * 1024 * 1024, `${z} under 50 MB`);
     genoa = await startImdsEmulator({ thim: { vcekPem: fx('azure-hcl/genoa/vcek.pem'), chainPem: fx('amd/ask_ark_genoa.pem'), tcbm: '541700000000000A' } });
     debug = await startImdsEmulator({ thim: { vcekPem: new X509Certificate(readFileSync(join(fixtures, 'negative/debug-enabled-vcek.der'))).toString(), chainPem: fx('amd/ask_ark_milan.pem'), tcbm: '4405000000000002' } });
-    agent = startAgentHarness(py.path as string, { CVM_ATTEST_TPM: GENOA_TPM, CVM_ATTEST_IMDS_ENDPOINT: genoa.url });
+    // The heartbeat timer at 200 ms (instead of minutes) so a hung run's heartbeat can be watched.
+    agent = startAgentHarness(py.path as string, { CVM_ATTEST_TPM: GENOA_TPM, CVM_ATTEST_IMDS_ENDPOINT: genoa.url, CVM_ATTEST_HEARTBEAT_MS: '200' });
     const init = await agent.call<{ thumbprint: string; certWritten: boolean }>({ op: 'init', work, handler: HANDLER, packages: { [V1]: z1, [V2]: z2 } });
     assert.equal(init.certWritten, true, 'the agent decrypted the Certificates document and wrote <thumbprint>.crt/.prv');
     (await import('node:fs')).mkdirSync(saved, { recursive: true });
   });
 
   after(async () => {
+    squatter?.kill('SIGKILL');
     await agent?.close();
     for (const w of workers(work)) { try { process.kill(w.pid, 'SIGKILL'); } catch { /* gone */ } }
     await genoa?.close();
@@ -101,6 +106,21 @@ describe('VM extension with the real Azure Linux agent', { timeout: 240_000 }, (
 
   test('lifecycle: install+enable, same seq, new seqs, bad settings, kill -9, concurrent enables, update, downgrade, disable, uninstall', async (t) => {
     if (py.skip) return t.skip(py.skip);
+
+    // --- a local user (nobody) squats the abstract lock name of earlier versions for the whole
+    // lifecycle and answers every asker with the pid of the newest worker: it must change nothing ---
+    if (process.geteuid?.() === 0) {
+      const script = `
+        const fs = require('fs');
+        const workers = () => fs.readdirSync('/proc').filter((d) => /^\\d+$/.test(d)).filter((d) => {
+          try { const a = fs.readFileSync('/proc/' + d + '/cmdline', 'utf8').split('\\0'); return a.includes('worker') && a.includes('handler'); } catch { return false; }
+        }).map(Number);
+        require('net').createServer((c) => { const w = workers(); c.end(JSON.stringify({ pid: w.length ? Math.max(...w) : process.pid, seq: 6 }) + '\\n'); })
+          .listen('\\0' + process.env.LOCK, () => console.log('ready'));`;
+      const sq = spawn(process.execPath, ['-e', script, 'handler', 'worker'], { uid: 65534, gid: 65534, env: { LOCK: legacyLockName(lib, HANDLER).slice(1) }, stdio: ['ignore', 'pipe', 'inherit'] });
+      squatter = sq;
+      await new Promise<void>((res, rej) => { sq.stdout!.once('data', () => res()); sq.once('exit', (c) => rej(new Error(`squatter exited ${c}`))); });
+    }
 
     // --- install + enable, protected settings encrypted to the agent's certificate ---
     await agent.call({ op: 'goal_state', version: V1, seq: 0, public: { intervalMinutes: 60, jitterPercent: 10, freshness: false }, protected: { policy: protectedPolicy } });
@@ -211,6 +231,15 @@ describe('VM extension with the real Azure Linux agent', { timeout: 240_000 }, (
     assert.ok(genoa.requests.some((r) => r.status === 0), 'the worker is waiting on IMDS (mid-run)');
     const hung = workers(work);
     assert.equal(hung.length, 1, 'worker mid-run');
+    // The heartbeat keeps beating during the run: made 11 minutes old, it is fresh again at once,
+    // and the agent does not call the handler Unresponsive (its limit is 10 minutes).
+    const hbFile = join(extDir(V1), 'heartbeat.log');
+    const old = new Date(Date.now() - 11 * 60_000);
+    utimesSync(hbFile, old, old);
+    await sleep(700);
+    h = handlerStatus((await agent.call<{ upload: unknown }>({ op: 'report' })).upload)!;
+    assert.equal(h.status, 'Ready', `the agent's view of a worker mid-run: ${h.status}`);
+    assert.match(JSON.parse(readFileSync(hbFile, 'utf8'))[0].heartbeat.formattedMessage.message, /^attestation run in progress since /);
     process.kill(hung[0]!.pid, 'SIGKILL');
     await sleep(200);
     const parsed = await agent.call<{ ok: boolean; status: string; error?: string }>({ op: 'parse_status', path: join(extDir(V1), 'status', '6.status') });
@@ -243,7 +272,7 @@ describe('VM extension with the real Azure Linux agent', { timeout: 240_000 }, (
     await sleep(500);
     assert.equal(workers(work).length, 1, 'exactly one worker');
     const lost = readFileSync(join(work, 'log', HANDLER, 'cvm-attest.log'), 'utf8').split('\n')
-      .filter((l) => l.includes('another worker holds the lock') || (l.includes('"seq":6') && l.includes('worker for this seq is already on its first run')));
+      .filter((l) => l.includes('another worker holds the lock') || (l.includes('"seq":6') && (l.includes('worker for this seq is already on its first run') || l.includes('same seq, worker running; nothing to do'))));
     assert.ok(lost.length >= 1, 'the second enable or its worker saw the first worker');
     h = await settle(6);
     assert.equal(h.runtimeSettingsStatus!.settingsStatus.status.status, 'success');

@@ -1,9 +1,10 @@
 // The protocol parts on their own: HandlerEnvironment, settings (fuzzed), sequence numbers, protected
 // settings decryption with a real openssl-made certificate, status builders (checked by the agent's
-// own parse_ext_status), atomic writes, the single-instance lock, and the worker loop.
+// own parse_ext_status), atomic writes, the single-instance lock (squatters of another uid included),
+// every way the worker can fail to start, and the worker loop (clock steps, heartbeat during a run).
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, readFileSync, readdirSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync, readdirSync, mkdirSync, rmSync, statSync, chmodSync, chownSync, symlinkSync, existsSync, utimesSync } from 'node:fs';
 import { execFileSync, spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ import { parseSettingsFile, validatePublicSettings, validateProtectedSettings, r
 import { decryptProtectedSettings } from '../../src/extension/protected-settings.js';
 import { outcomeStatus, errorStatus, transitioningStatus, statusFile, heartbeatFile, claimsJson, topMessage, sub, type OutcomeStatusInput } from '../../src/extension/status.js';
 import { writeFileAtomicSync } from '../../src/io/atomic-file.js';
-import { acquireWorkerLock, workerLockName, queryLockHolder } from '../../src/extension/lock.js';
+import { tryWorkerLock, workerLockDir, lockHolderRecord, legacyLockName, LockError } from '../../src/extension/lock.js';
 import { jitterMs } from '../../src/extension/state.js';
 import { runWorker, type Engine } from '../../src/extension/worker.js';
 import { makeContext } from '../../src/extension/handlers.js';
@@ -203,7 +204,7 @@ describe('status files', () => {
         assert.equal(r.status, d[0].status.status, k);
         assert.ok(r.message.length <= 1024, k);
       }
-      assert.ok(JSON.stringify(docs.huge).length < 128 * 1024, 'substatus past the agent limit is dropped by us first');
+      assert.ok(Buffer.byteLength(JSON.stringify(docs.huge), 'utf8') <= 128 * 1024, 'substatus past the agent limit is dropped by us first');
       // and a broken one is rejected, so the check above can fail
       writeFileSync(join(dir, 'bad.status'), JSON.stringify([{ status: { status: 'success', formattedMessage: { message: 'no lang' } } }]));
       const bad = await h.call<{ ok: boolean }>({ op: 'parse_status', path: join(dir, 'bad.status') });
@@ -218,7 +219,7 @@ describe('status files', () => {
       const text = JSON.stringify([e]);
       assert.deepEqual(JSON.parse(text), [e]);
       assert.ok(e.status.formattedMessage.message.length <= 1024);
-      assert.ok(text.length < 128 * 1024);
+      assert.ok(Buffer.byteLength(text, 'utf8') <= 128 * 1024);
       for (const sub of e.status.substatus) {
         assert.ok(sub.formattedMessage.message.length <= 10 * 1024 && sub.formattedMessage.lang === 'en-US');
         assert.ok(['success', 'warning', 'error', 'transitioning'].includes(sub.status));
@@ -227,6 +228,32 @@ describe('status files', () => {
       assert.ok(claimsSub, 'the claims always fit');
       JSON.parse(claimsSub.formattedMessage.message);
     }), { numRuns: 200 });
+  });
+  test('the 128 KiB bound counts the bytes of the file (JSON escapes, UTF-8), not characters', () => {
+    const now = new Date();
+    for (const unit of ['\u0001', '"', '\u00e9', '\u6f22', 'a']) {
+      const doc = statusFile({ name: 'P.T', operation: 'Enable', status: 'success', code: 0, message: unit.repeat(2000),
+        substatus: [...Array.from({ length: 30 }, (_, i) => sub(`s${i}`, 'success', unit.repeat(9000))), sub('claims', 'success', '{"a":1}')], now });
+      const bytes = Buffer.byteLength(JSON.stringify(doc), 'utf8');
+      assert.ok(bytes <= 128 * 1024, `${JSON.stringify(unit)}: ${bytes} bytes`);
+      const names = doc[0].status.substatus.map((x) => x.name);
+      assert.ok(names.includes('claims'), 'the small last entry still fits');
+      assert.equal(names.at(-1), 'omitted');
+    }
+  });
+  test('wording: a group leads with its counts (no "PASS: PASS"); skipped checks are "not checked", not a success', () => {
+    const r = result('pass', { checks: [
+      { id: 'policy.debug', group: 'policy', status: 'pass', reason: 'debug off' },
+      { id: 'policy.vmpl', group: 'policy', status: 'pass', reason: 'VMPL 0' },
+      { id: 'crl', group: 'crl', status: 'skip', reason: 'CRL checking is off by policy' },
+    ] });
+    const [e] = outcomeStatus({ ...base, result: r });
+    const pol = e.status.substatus.find((x) => x.name === 'check: policy')!;
+    assert.equal(pol.formattedMessage.message, '2 checks: 2 pass | PASS policy.debug: debug off | PASS policy.vmpl: VMPL 0');
+    assert.doesNotMatch(pol.formattedMessage.message, /PASS: PASS/);
+    const crl = e.status.substatus.find((x) => x.name === 'check: crl')!;
+    assert.equal(crl.status, 'warning');
+    assert.equal(crl.formattedMessage.message, 'NOT CHECKED crl: CRL checking is off by policy');
   });
   test('heartbeat shape', () => {
     assert.deepEqual(heartbeatFile('Ready', 'ok'), [{ version: 1, heartbeat: { status: 'Ready', code: 0, formattedMessage: { lang: 'en-US', message: 'ok' } } }]);
@@ -266,29 +293,52 @@ describe('files, lock, jitter', () => {
     assert.deepEqual(readdirSync(d), ['0.status']);
   });
 
-  test('the lock admits one holder, tells contenders who holds it, and is freed when the holder is killed -9', async () => {
-    const name = workerLockName(tmp('lk-'), 'P.T');
-    const a = await acquireWorkerLock(name, { self: { pid: 1001, seq: 5 } });
-    assert.ok(a);
-    assert.deepEqual(await queryLockHolder(name), { pid: 1001, seq: 5 });
-    let t0 = Date.now();
-    assert.equal(await acquireWorkerLock(name, { self: { pid: 1002, seq: 5 }, waitMs: 2000 }), undefined);
-    assert.ok(Date.now() - t0 < 1000, 'same seq: gives up at once');
-    t0 = Date.now();
-    assert.equal(await acquireWorkerLock(name, { self: { pid: 1002, seq: 6 }, waitMs: 300 }), undefined);
-    assert.ok(Date.now() - t0 >= 300, 'another seq: waits for the old worker to exit');
-    await a.release();
-    const b = await acquireWorkerLock(name, { self: { pid: 1003, seq: 6 } });
-    assert.ok(b);
-    await b.release();
-    // a child process holds it; SIGKILL frees it
-    const child = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(name)}, () => console.log('held'))`], { stdio: ['ignore', 'pipe', 'ignore'] });
-    await new Promise((r) => child.stdout.once('data', r));
-    assert.equal(await acquireWorkerLock(name, { self: { pid: 1004, seq: 7 }, waitMs: 100 }), undefined);
+  test('the lock admits one holder, tells contenders who holds it (its record), and is freed when the holder is killed -9', async () => {
+    const dir = workerLockDir(tmp('lk-'), 'P.T');
+    const a = tryWorkerLock(dir, { pid: 1001, startTime: 11, seq: 5 }, 0);
+    assert.ok('lock' in a);
+    assert.deepEqual(statSync(dir).mode & 0o777, 0o700, 'created 0700');
+    assert.deepEqual(tryWorkerLock(dir, { pid: 1002, startTime: 12, seq: 5 }, 0), { holder: { pid: 1001, startTime: 11, seq: 5 } });
+    assert.deepEqual(lockHolderRecord(dir, 0), { pid: 1001, startTime: 11, seq: 5 });
+    a.lock.release();
+    const b = tryWorkerLock(dir, { pid: 1003, startTime: 13, seq: 6 }, 0);
+    assert.ok('lock' in b, 'released');
+    b.lock.release();
+    // a child process holds it; SIGKILL frees it (the kernel drops the flock), its stale record is not a holder
+    const child = spawn(process.execPath, ['--import', 'tsx', '-e',
+      `import(${JSON.stringify(join(root, 'src/extension/lock.ts'))}).then((l) => { const r = l.tryWorkerLock(${JSON.stringify(dir)}, { pid: process.pid, startTime: 1, seq: 7 }, 0); console.log('lock' in r ? 'held' : 'busy'); setInterval(() => {}, 1000); })`],
+    { stdio: ['ignore', 'pipe', 'inherit'], cwd: root });
+    const said = await new Promise<string>((r) => child.stdout.once('data', (c) => r(String(c).trim())));
+    assert.equal(said, 'held');
+    const busy = tryWorkerLock(dir, { pid: 1004, startTime: 14, seq: 7 }, 0);
+    assert.ok('holder' in busy && busy.holder?.pid === child.pid, JSON.stringify(busy));
     child.kill('SIGKILL');
-    const c = await acquireWorkerLock(name, { self: { pid: 1004, seq: 7 }, waitMs: 2000 });
-    assert.ok(c, 'released by the kernel');
-    await c.release();
+    await new Promise((r) => child.once('close', r));
+    const c = tryWorkerLock(dir, { pid: 1004, startTime: 14, seq: 7 }, 0);
+    assert.ok('lock' in c, 'released by the kernel');
+    c.lock.release();
+  });
+  test('an unsafe lock folder is refused, never used: symlink, not a folder, other owner, group/other bits', () => {
+    const lib = tmp('lku-');
+    const dir = workerLockDir(lib, 'P.T');
+    const target = tmp('lkt-');
+    chmodSync(target, 0o700);
+    symlinkSync(target, dir);
+    assert.throws(() => tryWorkerLock(dir, { pid: 1, startTime: 1, seq: 0 }, 0), (e: Error) => e instanceof LockError && /symbolic link/.test(e.message));
+    rmSync(dir);
+    writeFileSync(dir, '');
+    assert.throws(() => tryWorkerLock(dir, { pid: 1, startTime: 1, seq: 0 }, 0), /is not a folder/);
+    rmSync(dir);
+    mkdirSync(dir, { mode: 0o700 });
+    chmodSync(dir, 0o755);
+    assert.throws(() => tryWorkerLock(dir, { pid: 1, startTime: 1, seq: 0 }, 0), /has mode 0755 \(group\/other access\)/);
+    chmodSync(dir, 0o700);
+    if (process.geteuid?.() === 0) {
+      chownSync(dir, 65534, 65534);
+      assert.throws(() => tryWorkerLock(dir, { pid: 1, startTime: 1, seq: 0 }, 0), /is owned by uid 65534, not 0/);
+    }
+    assert.throws(() => tryWorkerLock(dir, { pid: 1, startTime: 1, seq: 0 }, 4242), /is owned by uid \d+, not 4242/);
+    assert.equal(existsSync(join(dir, 'worker.lock')), false, 'nothing created in a refused folder');
   });
   test('jitter: stable per key, within the span, spread across keys', () => {
     const h = 3_600_000;
@@ -398,42 +448,251 @@ describe('enable when the worker cannot be started', () => {
   });
 });
 
-describe('worker lock squatted by another user (abstract sockets have no permissions)', () => {
-  test('the impostor is not taken for a worker; the worker reports an error status instead of going quiet', async (t) => {
-    const lib = tmp('squat-');
-    const ext = join(lib, 'P.T-1.0.0');
-    for (const d of ['config', 'status']) mkdirSync(join(ext, d), { recursive: true });
-    writeFileSync(join(ext, 'HandlerEnvironment.json'), JSON.stringify([{ name: 'P.T', version: 1, handlerEnvironment: { logFolder: join(ext, 'log'), configFolder: join(ext, 'config'), statusFolder: join(ext, 'status'), heartbeatFile: join(ext, 'hb') } }]));
-    writeFileSync(join(ext, 'config', '0.settings'), JSON.stringify({ runtimeSettings: [{ handlerSettings: { publicSettings: { freshness: false } } }] }));
-    writeFileSync(join(ext, 'mrseq'), '0');
-    if (process.geteuid?.() !== 0) { t.skip('needs root to run the impostor as nobody'); return; }
-    // nobody binds the lock name, answers as if it were the worker for seq 0, and puts
-    // `handler worker` in its own command line.
-    const script = "const s=require('net').createServer(c=>c.end(JSON.stringify({pid:process.pid,seq:0})+'\\n'));s.listen('\\0'+process.env.LOCK,()=>console.log('ready'))";
-    const imp = spawn(process.execPath, ['-e', script, 'handler', 'worker'], { uid: 65534, gid: 65534, env: { LOCK: workerLockName(lib, 'P.T').slice(1) }, stdio: ['ignore', 'pipe', 'inherit'] });
+/** An extension folder under a fresh library folder: config/0.settings with `pub`, mrseq 0. */
+function mkExt(prefix: string, pub: Record<string, unknown> = { freshness: false }): { lib: string; ext: string } {
+  const lib = tmp(prefix);
+  const ext = join(lib, 'P.T-1.0.0');
+  for (const d of ['config', 'status']) mkdirSync(join(ext, d), { recursive: true });
+  writeFileSync(join(ext, 'HandlerEnvironment.json'), JSON.stringify([{ name: 'P.T', version: 1, handlerEnvironment: { logFolder: join(ext, 'log'), configFolder: join(ext, 'config'), statusFolder: join(ext, 'status'), heartbeatFile: join(ext, 'hb') } }]));
+  writeFileSync(join(ext, 'config', '0.settings'), JSON.stringify({ runtimeSettings: [{ handlerSettings: { publicSettings: pub } }] }));
+  writeFileSync(join(ext, 'mrseq'), '0');
+  return { lib, ext };
+}
+const quiet = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined, close: async () => undefined };
+type St = { operation: string; status: string; code: number; formattedMessage: { message: string } };
+const readSt = (ext: string, seq = 0): St | undefined => { try { return JSON.parse(readFileSync(join(ext, 'status', `${seq}.status`), 'utf8'))[0].status as St; } catch { return undefined; } };
+const readHb = (ext: string) => JSON.parse(readFileSync(join(ext, 'hb'), 'utf8'))[0].heartbeat as { status: string; code: number; formattedMessage: { message: string } };
+async function until<T>(f: () => T | undefined, ms: number, what: string): Promise<T> {
+  const deadline = performance.now() + ms; // not Date.now: a test below steps the wall clock
+  for (;;) {
+    const v = f();
+    if (v) return v;
+    if (performance.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+const passEngine = (onRun?: () => void): Engine => ({ async attest() { onRun?.(); return { result: result('pass'), warnings: [] }; }, async buildPolicy() { return undefined; }, async createSinks() { return undefined; } });
+
+describe('worker lock: another local user cannot hold it or fake it', () => {
+  // A process of another uid binds the abstract name earlier versions locked with and answers with
+  // the pid of whichever worker asks (read from /proc): before, the worker took that for "another
+  // worker holds the lock" and exited without a status.
+  const squatterScript = `
+    const fs = require('fs');
+    const ext = process.env.EXT;
+    const workers = () => fs.readdirSync('/proc').filter((d) => /^\\d+$/.test(d)).filter((d) => {
+      try { const a = fs.readFileSync('/proc/' + d + '/cmdline', 'utf8').split('\\0'); return a.includes('worker') && a.some((x) => x.startsWith(ext)); } catch { return false; }
+    }).map(Number);
+    const s = require('net').createServer((c) => { const w = workers(); c.end(JSON.stringify({ pid: w.length ? Math.max(...w) : process.pid, seq: 0 }) + '\\n'); });
+    s.listen('\\0' + process.env.LOCK, () => console.log('ready'));`;
+  const startSquatter = async (t: { after: (f: () => void) => void }, lib: string, ext: string) => {
+    const imp = spawn(process.execPath, ['-e', squatterScript, 'handler', 'worker', '--seq', '0'], { uid: 65534, gid: 65534, env: { LOCK: legacyLockName(lib, 'P.T').slice(1), EXT: ext }, stdio: ['ignore', 'pipe', 'inherit'] });
     t.after(() => { imp.kill('SIGKILL'); });
-    await new Promise<void>((res, rej) => { imp.stdout.once('data', () => res()); imp.once('exit', (c) => rej(new Error(`impostor exited ${c}`))); });
-    const { loadHandlerEnvironment } = await import('../../src/extension/handler-environment.js');
+    await new Promise<void>((res, rej) => { imp.stdout.once('data', () => res()); imp.once('exit', (c) => rej(new Error(`squatter exited ${c}`))); });
+    return imp;
+  };
+
+  test('a squatter (uid 65534) on the old abstract name answering with the asking worker\'s own pid: the real worker runs anyway', async (t) => {
+    if (process.geteuid?.() !== 0) { t.skip('needs root to run the squatter as nobody'); return; }
+    const { lib, ext } = mkExt('squat-');
+    const imp = await startSquatter(t, lib, ext);
     const { isOurWorker, procStartTime } = await import('../../src/extension/proc.js');
-    const h = await import('../../src/extension/handlers.js');
     assert.equal(isOurWorker(imp.pid!, procStartTime(imp.pid!)!), true, 'start time and command line alone are fooled');
     assert.equal(isOurWorker(imp.pid!, procStartTime(imp.pid!)!, 0), false, 'the uid is not');
+    // the real worker process (no TPM here: it runs and reports the collection failure, code 3)
+    const w = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'handler', 'worker', '--extension-dir', ext, '--seq', '0'],
+      { cwd: root, env: { ...process.env, CVM_ATTEST_TPM: 'device:/dev/cvm-attest-no-such-tpm', CVM_ATTEST_IMDS_ENDPOINT: 'http://127.0.0.1:9' }, stdio: 'ignore' });
+    t.after(() => { w.kill('SIGKILL'); });
+    const st = await until(() => { const x = readSt(ext); return x && x.code === 3 ? x : undefined; }, 20_000, 'the worker\'s run status');
+    assert.match(st.formattedMessage.message, /^evidence could not be collected/);
+    assert.equal(w.exitCode, null, 'the worker keeps running');
+    assert.equal(readHb(ext).status, 'Ready');
+    // enable with the same seq and a final status: the squatter's answer (a real worker's pid, a seq
+    // of its choosing) is checked against /proc, and the worker found is the real one.
+    const { loadHandlerEnvironment } = await import('../../src/extension/handler-environment.js');
+    const h = await import('../../src/extension/handlers.js');
     const logged: string[] = [];
-    const logger = { error: (m: string) => { logged.push(m); }, warn: (m: string) => { logged.push(m); }, info: (m: string) => { logged.push(m); }, debug: () => undefined, close: async () => undefined };
-    const env = loadHandlerEnvironment(ext);
-    // enable with the same seq and a final status: the impostor must not pass for a running worker.
-    writeFileSync(join(ext, 'status', '0.status'), JSON.stringify([statusFile({ name: 'P.T', operation: 'Enable', status: 'success', code: 0, message: 'PASS', now: new Date() })[0]]));
-    const ctx = { ...makeContext(env, logger, { ConfigSequenceNumber: '0' }), self: { execPath: '/bin/true', args: [] } };
+    const logger = { ...quiet, info: (m: string) => { logged.push(m); } };
+    const ctx = { ...makeContext(loadHandlerEnvironment(ext), logger, { ConfigSequenceNumber: '0' }), self: { execPath: '/bin/true', args: [] } };
     assert.equal(await h.enable(ctx), 0);
-    assert.ok(logged.some((m) => /worker not running .*restarting it/.test(m)), logged.join(' / '));
-    // the worker itself cannot take the lock: error status, NotReady heartbeat.
-    const engine: Engine = { async attest() { throw new Error('must not run'); }, async buildPolicy() { return undefined; }, async createSinks() { return undefined; } };
-    assert.equal(await runWorker(makeContext(env, logger, {}), { seq: 0, engine, lockWaitMs: 200 }), 0);
-    const st = JSON.parse(readFileSync(join(ext, 'status', '0.status'), 'utf8'))[0].status;
-    assert.equal(st.status, 'error');
+    assert.ok(logged.some((m) => /same seq, worker running/.test(m)), logged.join(' / '));
+    w.kill('SIGTERM');
+    await new Promise((r) => w.once('close', r));
+  });
+
+  test('the old abstract-socket lock of an earlier version\'s worker is still found and that worker stopped (update)', async (t) => {
+    const { lib, ext } = mkExt('legacy-');
+    // an earlier version's worker: our uid, `handler worker --seq 3`, binds the old name, answers its pid
+    const old = spawn(process.execPath, ['-e', `require('net').createServer((c) => c.end(JSON.stringify({ pid: process.pid, seq: 3 }) + '\\n')).listen('\\0' + process.env.LOCK, () => console.log('ready')); process.on('SIGTERM', () => process.exit(0))`, 'handler', 'worker', '--extension-dir', ext, '--seq', '3'],
+      { env: { LOCK: legacyLockName(lib, 'P.T').slice(1) }, stdio: ['ignore', 'pipe', 'inherit'] });
+    t.after(() => { old.kill('SIGKILL'); });
+    await new Promise((r) => old.stdout.once('data', r));
+    const { loadHandlerEnvironment } = await import('../../src/extension/handler-environment.js');
+    const h = await import('../../src/extension/handlers.js');
+    const ctx = makeContext(loadHandlerEnvironment(ext), quiet, {});
+    assert.equal(await h.stopWorker(ctx, 2000), true, 'found by the old lock');
+    await new Promise((r) => (old.exitCode !== null ? r(undefined) : old.once('close', r)));
+    assert.equal(old.signalCode ?? old.exitCode, 0, 'stopped by SIGTERM');
+    // The name now answers with a genuine worker of ANOTHER installation: never signalled.
+    const otherExt = join(tmp('other-'), 'P.T-1.0.0');
+    const other = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', 'handler', 'worker', '--extension-dir', otherExt, '--seq', '0'], { stdio: 'ignore' });
+    t.after(() => { other.kill('SIGKILL'); });
+    const liar = spawn(process.execPath, ['-e', `require('net').createServer((c) => c.end(JSON.stringify({ pid: ${other.pid}, seq: 0 }) + '\\n')).listen('\\0' + process.env.LOCK, () => console.log('ready'))`],
+      { env: { LOCK: legacyLockName(lib, 'P.T').slice(1) }, stdio: ['ignore', 'pipe', 'inherit'] });
+    t.after(() => { liar.kill('SIGKILL'); });
+    await new Promise((r) => liar.stdout.once('data', r));
+    assert.equal(await h.stopWorker(ctx, 500), false, 'not a worker of this installation');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(other.exitCode, null, 'the other installation\'s worker is untouched');
+    assert.equal(other.signalCode, null);
+  });
+
+  test('a lock folder another uid made (unsafe): error status code 4 + NotReady; once it is gone the worker takes the lock and attests, no new enable', async (t) => {
+    if (process.geteuid?.() !== 0) { t.skip('needs root to make the folder as nobody'); return; }
+    const { lib, ext } = mkExt('unsafe-');
+    const dir = workerLockDir(lib, 'P.T');
+    // (the real library folder is root-only; here it is opened for a moment so nobody can make the folder)
+    chmodSync(lib, 0o1777);
+    execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'mkdir', '-m', '0700', dir]);
+    chmodSync(lib, 0o700);
+    assert.equal(statSync(dir).uid, 65534);
+    const { loadHandlerEnvironment } = await import('../../src/extension/handler-environment.js');
+    let runs = 0;
+    const stop = new AbortController();
+    const done = runWorker(makeContext(loadHandlerEnvironment(ext), quiet, {}), { seq: 0, engine: passEngine(() => { runs++; }), lockRetryMs: 100, signal: stop.signal });
+    const st = await until(() => { const x = readSt(ext); return x?.status === 'error' ? x : undefined; }, 5000, 'the error status');
     assert.equal(st.code, 4);
-    assert.match(st.formattedMessage.message, new RegExp(`held by pid ${imp.pid} \\(uid 65534\\), which is not a cvm-attest worker`));
-    assert.equal(JSON.parse(readFileSync(join(ext, 'hb'), 'utf8'))[0].heartbeat.status, 'NotReady');
+    assert.match(st.formattedMessage.message, /^cvm-attest is not running: the worker lock folder .* is owned by uid 65534, not 0.*retrying/);
+    assert.equal(readHb(ext).status, 'NotReady');
+    assert.equal(readHb(ext).code, 4);
+    assert.equal(runs, 0);
+    rmSync(dir, { recursive: true }); // the squatter leaves
+    await until(() => (readSt(ext)?.status === 'success' ? true : undefined), 5000, 'the first run after the squatter left');
+    assert.equal(readHb(ext).status, 'Ready');
+    assert.equal(statSync(dir).uid, 0, 'recreated by us');
+    stop.abort();
+    assert.equal(await done, 0);
+  });
+
+  test('the lock held by a process that is not a worker: error status code 4 + NotReady, then resumes when it exits', async (t) => {
+    const { lib, ext } = mkExt('held-');
+    const dir = workerLockDir(lib, 'P.T');
+    mkdirSync(dir, { mode: 0o700 });
+    writeFileSync(join(dir, 'worker.lock'), '', { mode: 0o600 });
+    // a root process holding the flock (not a cvm-attest worker), with a record pointing at us
+    writeFileSync(join(dir, 'holder.json'), JSON.stringify({ pid: process.pid, startTime: 1, seq: 0 }));
+    const holder = spawn('flock', [join(dir, 'worker.lock'), '-c', 'echo held; exec sleep 60'], { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+    const killHolder = () => { try { process.kill(-holder.pid!, 'SIGKILL'); } catch { /* gone */ } };
+    t.after(killHolder);
+    await new Promise((r) => holder.stdout.once('data', r));
+    const { loadHandlerEnvironment } = await import('../../src/extension/handler-environment.js');
+    let runs = 0;
+    const stop = new AbortController();
+    const done = runWorker(makeContext(loadHandlerEnvironment(ext), quiet, {}), { seq: 0, engine: passEngine(() => { runs++; }), lockWaitMs: 200, lockRetryMs: 100, signal: stop.signal });
+    const st = await until(() => { const x = readSt(ext); return x?.status === 'error' ? x : undefined; }, 5000, 'the error status');
+    assert.equal(st.code, 4);
+    assert.match(st.formattedMessage.message, /held by a process that is not a live cvm-attest worker/);
+    assert.equal(readHb(ext).status, 'NotReady');
+    assert.equal(runs, 0);
+    killHolder();
+    await until(() => (readSt(ext)?.status === 'success' ? true : undefined), 5000, 'the first run after the holder left');
+    assert.equal(runs, 1);
+    assert.equal(lockHolderRecord(dir, 0)?.pid, process.pid);
+    stop.abort();
+    assert.equal(await done, 0);
+  });
+});
+
+describe('worker: every "cannot run" is a status, never stuck', () => {
+  test('state/worker.json cannot be written (a folder in its place): error status code 4 + NotReady; resumes when fixed', async () => {
+    const { ext } = mkExt('state-');
+    mkdirSync(join(ext, 'state', 'worker.json'), { recursive: true });
+    writeFileSync(join(ext, 'status', '0.status'), JSON.stringify(transitioningStatus('P.T', 'Enable', 'starting', new Date())));
+    const { loadHandlerEnvironment } = await import('../../src/extension/handler-environment.js');
+    const stop = new AbortController();
+    const done = runWorker(makeContext(loadHandlerEnvironment(ext), quiet, {}), { seq: 0, engine: passEngine(), lockRetryMs: 100, signal: stop.signal });
+    const st = await until(() => { const x = readSt(ext); return x?.status === 'error' ? x : undefined; }, 5000, 'the error status');
+    assert.equal(st.code, 4);
+    assert.match(st.formattedMessage.message, /state folder .* cannot be written \(E/);
+    assert.equal(readHb(ext).status, 'NotReady');
+    rmSync(join(ext, 'state', 'worker.json'), { recursive: true });
+    await until(() => (readSt(ext)?.status === 'success' ? true : undefined), 5000, 'the run once state/ is writable');
+    stop.abort();
+    assert.equal(await done, 0);
+  });
+
+  test('config/<seq>.settings unreadable (a folder, a FIFO, not JSON): error status naming it, never the defaults; no hang', async () => {
+    const { loadHandlerEnvironment } = await import('../../src/extension/handler-environment.js');
+    const h = await import('../../src/extension/handlers.js');
+    const cases: [string, (f: string) => void, RegExp][] = [
+      ['folder', (f) => mkdirSync(f), /config\/0\.settings cannot be read \(it is a folder\)/],
+      ['fifo', (f) => execFileSync('mkfifo', [f]), /config\/0\.settings cannot be read \(not a regular file\)/],
+      ['invalid', (f) => writeFileSync(f, '{"runtimeSettings": ['), /not valid JSON/],
+    ];
+    for (const [label, make, re] of cases) {
+      const { ext } = mkExt(`cfg-${label}-`);
+      const f = join(ext, 'config', '0.settings');
+      rmSync(f);
+      make(f);
+      const ctx = { ...makeContext(loadHandlerEnvironment(ext), quiet, { ConfigSequenceNumber: '0' }), self: { execPath: '/bin/false', args: [] } };
+      const t0 = Date.now();
+      assert.equal(await h.enable(ctx), 0, label);
+      assert.ok(Date.now() - t0 < 3000, `${label}: enable returned`);
+      const st = readSt(ext)!;
+      assert.equal(st.status, 'error', label);
+      assert.equal(st.code, 2, label);
+      assert.match(st.formattedMessage.message, re, label);
+      assert.equal(readHb(ext).status, 'NotReady', label);
+      // the worker reads the same way
+      assert.equal(await runWorker(makeContext(loadHandlerEnvironment(ext), quiet, {}), { seq: 0, engine: passEngine() }), 0);
+      assert.equal(readSt(ext)!.code, 2, `${label}: worker`);
+    }
+  });
+
+  test('a backward wall-clock step does not stall the schedule (monotonic clock); shown times stay wall-clock', async () => {
+    const { ext } = mkExt('clock-', { intervalMinutes: 1, jitterPercent: 0 });
+    const { loadHandlerEnvironment } = await import('../../src/extension/handler-environment.js');
+    let runs = 0;
+    let step = 0;
+    const realNow = Date.now;
+    // the host sets guest time one hour back after the first run
+    Date.now = () => realNow() - step;
+    try {
+      const ctx = { ...makeContext(loadHandlerEnvironment(ext), quiet, {}), now: () => new Date(Date.now()) };
+      const stop = new AbortController();
+      const done = runWorker(ctx, { seq: 0, engine: passEngine(() => { runs++; if (runs === 1) step = 3_600_000; }), minuteMs: 50, signal: stop.signal });
+      await until(() => (runs >= 4 ? true : undefined), 3000, 'runs after the clock step');
+      stop.abort();
+      assert.equal(await done, 0);
+      const next = /next run (\S+Z)/.exec(readSt(ext)!.formattedMessage.message)![1]!;
+      const shown = new Date(next).getTime();
+      assert.ok(Math.abs(shown - (realNow() - 3_600_000)) < 5_000, `next run ${next} is shown on the (stepped) wall clock`);
+    } finally {
+      Date.now = realNow;
+    }
+  });
+
+  test('the heartbeat is refreshed on a timer during a long run', async () => {
+    const { ext } = mkExt('beat-');
+    writeFileSync(join(ext, 'hb'), JSON.stringify(heartbeatFile('Ready', 'cvm-attest worker starting')));
+    const { loadHandlerEnvironment } = await import('../../src/extension/handler-environment.js');
+    let started = false;
+    const engine: Engine = {
+      async attest(o) { started = true; await new Promise((r) => o.signal.addEventListener('abort', r, { once: true })); throw new Error('aborted'); },
+      async buildPolicy() { return undefined; }, async createSinks() { return undefined; },
+    };
+    const stop = new AbortController();
+    const done = runWorker(makeContext(loadHandlerEnvironment(ext), quiet, {}), { seq: 0, engine, heartbeatMs: 50, signal: stop.signal });
+    await until(() => (started ? true : undefined), 3000, 'the run');
+    const old = new Date(Date.now() - 11 * 60_000);
+    utimesSync(join(ext, 'hb'), old, old);
+    await new Promise((r) => setTimeout(r, 300));
+    const age = Date.now() - statSync(join(ext, 'hb')).mtimeMs;
+    assert.ok(age < 1000, `heartbeat ${Math.round(age)} ms old during the run`);
+    assert.equal(readHb(ext).status, 'Ready');
+    assert.match(readHb(ext).formattedMessage.message, /^attestation run in progress since /);
+    stop.abort();
+    assert.equal(await done, 0);
   });
 });
 

@@ -34,14 +34,18 @@ export interface CheckView {
   readonly reason: string;
 }
 
-/** Splits a `check: <group>` substatus message ("FAIL: PASS id: reason | FAIL id: reason", or "PASS id: reason" for one check) into checks. */
+/**
+ * Splits a `check: <group>` substatus message into checks: "2 checks: 1 pass, 1 fail | PASS id: reason |
+ * FAIL id: reason", "PASS id: reason" for one check ("NOT CHECKED id: why" for a skipped one), and
+ * the earlier "FAIL: PASS id: reason | ..." form.
+ */
 export function parseCheckGroup(group: string, message: string): CheckView[] {
-  const body = message.replace(/^[A-Z]+: /, '');
+  const body = message.replace(/^\d+ checks: [^|]*\| /, '').replace(/^[A-Z]+: /, '');
   const out: CheckView[] = [];
   for (const part of body.split(' | ')) {
-    const m = /^(PASS|FAIL|WARN|SKIP) ([^\s:]+): ([\s\S]*)$/.exec(part);
+    const m = /^(PASS|FAIL|WARN|SKIP|NOT CHECKED) ([^\s:]+): ([\s\S]*)$/.exec(part);
     if (!m) return [{ group, id: group, status: /^([A-Z]+):/.exec(message)?.[1]?.toLowerCase() ?? 'unknown', reason: body }];
-    out.push({ group, id: m[2]!, status: m[1]!.toLowerCase(), reason: m[3]! });
+    out.push({ group, id: m[2]!, status: m[1] === 'NOT CHECKED' ? 'skip' : m[1]!.toLowerCase(), reason: m[3]! });
   }
   return out;
 }
