@@ -20,9 +20,12 @@ if (!/^\d+\.\d+\.\d+(\.\d+)?$/.test(version)) {
   console.error(`package: version must be N.N.N (got ${version})`);
   process.exit(2);
 }
-const manifestText = readFileSync(join(root, 'HandlerManifest.json'), 'utf8');
-const manifest = JSON.parse(manifestText);
+const manifest = JSON.parse(readFileSync(join(root, 'HandlerManifest.json'), 'utf8'));
 if (!Array.isArray(manifest) || manifest.length !== 1) throw new Error('HandlerManifest.json must be a one-element array');
+// One version everywhere: the zip's name, its HandlerManifest.json, bin/VERSION and the bundle's
+// CVM_ATTEST_VERSION all carry this one (package.json's unless --version says otherwise).
+manifest[0].version = version;
+const manifestText = `${JSON.stringify(manifest, null, 2)}\n`;
 const name = manifest[0].name;
 const outDir = resolve(values.out ?? join(root, 'dist/package'));
 const stage = join(outDir, `.stage-${process.pid}`);
