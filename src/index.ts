@@ -1,7 +1,7 @@
 // Package entry: the offline verifier and its parsers (pure: no file or network I/O).
 export { verifyEvidence, verifyEvidenceSync, parseErrorInput, type VerifyOptions, type VerifyInput } from './verify/verify-evidence.js';
 export type { QuoteInput } from './verify/freshness.js';
-export type { VerificationResult, CheckResult, CheckGroup, CheckStatus, Claims, Product, CertificateInfo, PolicySummary, TcbComponents } from './verify/result.js';
+export type { VerificationResult, CheckResult, CheckGroup, CheckStatus, Claims, Product, CertificateInfo, PolicySummary, EvidenceSummary, TcbComponents } from './verify/result.js';
 export { parseEvidence, type ParsedEvidence } from './snp/evidence.js';
 export { parseSnpReport, productFromCpuid, type SnpReport, type GuestPolicy, type PlatformInfo, type SigningKey, type FirmwareVersion } from './snp/report.js';
 export { parseHclReport, type HclReport, type HclHashType } from './snp/hcl.js';

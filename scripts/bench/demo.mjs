@@ -1,6 +1,7 @@
 // `npm run demo` wall time (scripts/demo.mjs on the current build, without the build step): median
 // of 3 runs against the issue's budget of 10 s, with Node's own start-up as the baseline. The demo
 // prints its own "done in"; this measures the whole process, exit included.
+import { floor } from './_floors.mjs';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,4 +34,4 @@ rmSync(reports, { recursive: true, force: true });
 const m = median(runs.map((x) => x.ms));
 console.log(`demo (2 VMs: install, enable, first run, Azure Monitor upload, status, disable, uninstall)`);
 console.log(`  wall time  median ${(m / 1000).toFixed(2)} s of ${RUNS} (runs: ${runs.map((x) => (x.ms / 1000).toFixed(2)).join(', ')} s; demo's own "done in": ${runs.map((x) => (x.own / 1000).toFixed(2)).join(', ')} s)`);
-console.log(`  budget     10 s: ${m < 10_000 ? 'within' : 'OVER'}; node -e '' baseline ${baseline.toFixed(0)} ms`);
+console.log(`  demo wall time ${(m / 1000).toFixed(2)} s ${floor('demo wall time', Number((m / 1000).toFixed(2)), 10, 's')}; node -e '' baseline ${baseline.toFixed(0)} ms`);

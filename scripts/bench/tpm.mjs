@@ -1,6 +1,7 @@
 // TPM collector speed against swtpm on a unix socket (run by `npm run bench -- tpm`): NV read alone
 // (target: median <= 20 ms), quote + PCR read, the whole readTpmEvidence, and the cost of one
 // connection. tpm2_nvread is timed as a reference (it includes its own process start).
+import { floor } from './_floors.mjs';
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -57,11 +58,10 @@ try {
   console.log(`node -e '' baseline (process start)          ${fmt(baseline)}`);
   console.log(`simulator start + provisioning (tpm2-tools)  ${fmt(startMs)}`);
   row('transport connect + close (unix socket)', connect);
-  row('NV read (1819 of 2048 B, 2 chunks)', nv, nv.median <= 20 ? '  [target <= 20 ms: met]' : '  [target <= 20 ms: MISSED]');
+  row('NV read (1819 of 2048 B, 2 chunks)', nv, `  ${floor('NV read', nv.median, 20)}`);
   row('quote + PCR_Read 0-7 + AK ReadPublic', q);
   row('readTpmEvidence (NV read + quote)', all);
   row('reference: tpm2_nvread process', tools);
-  if (nv.median > 20) process.exitCode = 1;
 } finally {
   await sim.stop();
   await rm(dir, { recursive: true, force: true });

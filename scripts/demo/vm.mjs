@@ -16,7 +16,8 @@ import { join } from 'node:path';
  * The package's bin/cvm-attest.mjs is this checkout's CLI build and runtime/node this Node.js (the
  * real zip carries a one-file bundle and a Node binary: `npm run package`).
  */
-export function layOutExtension({ root, repo, version = '1.0.0' }) {
+export function layOutExtension({ root, repo, version = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')).version }) {
+  // The folder is <name>-<version>, version = package.json's (as the zip `npm run package` builds).
   const manifestText = readFileSync(join(repo, 'HandlerManifest.json'), 'utf8');
   const manifest = JSON.parse(manifestText);
   const name = manifest[0].name;

@@ -157,6 +157,9 @@ export function policySummary(p: Policy): PolicySummary {
 }
 
 function computeSummary(p: Policy): PolicySummary {
-  const hash = createHash('sha256').update(canonicalPolicy(p)).digest('hex');
-  return p.minimumTcb ? { hash, minimumTcb: { ...p.minimumTcb } as TcbComponents } : { hash };
+  const text = canonicalPolicy(p);
+  const hash = createHash('sha256').update(text).digest('hex');
+  // rules: a copy of what the hash covers, so a report can list the policy, not only its hash.
+  const rules = JSON.parse(text) as Record<string, unknown>;
+  return p.minimumTcb ? { hash, minimumTcb: { ...p.minimumTcb } as TcbComponents, rules } : { hash, rules };
 }

@@ -131,6 +131,48 @@ function sortedChecks(checks: readonly CheckResult[]): CheckResult[] {
   return checks.map((c, i) => ({ c, i })).sort((a, b) => order(a.c.group) - order(b.c.group) || a.i - b.i).map((x) => x.c);
 }
 
+/**
+ * Whether the evidence is authenticated: its signature verifies with a key whose chain reaches the
+ * pinned AMD root. Until both hold, every value read from the evidence is only what its supplier wrote.
+ */
+interface Authenticity {
+  readonly ok: boolean;
+  readonly signatureOk: boolean;
+  readonly chainOk: boolean;
+  /** Why not, one clause per failed or missing check (empty when ok). */
+  readonly why: readonly string[];
+}
+
+function authenticity(checks: readonly CheckResult[]): Authenticity {
+  const held = (g: CheckGroup): boolean => {
+    const cs = checks.filter((c) => c.group === g);
+    return cs.length > 0 && cs.every((c) => c.status === 'pass');
+  };
+  const signatureOk = held('signature');
+  const chainOk = held('chain');
+  const why: string[] = [];
+  if (!signatureOk) why.push('the SNP report\u2019s signature did not verify');
+  if (!chainOk) why.push('the signing key\u2019s certificate chain to the AMD root pinned in cvm-attest did not verify');
+  return { ok: signatureOk && chainOk, signatureOk, chainOk, why };
+}
+
+/** A pass that stands on its own even when the evidence is not authenticated (byte structure; a genuine chain). */
+function passIsAuthentic(c: CheckResult, a: Authenticity): boolean {
+  return a.ok || c.group === 'structure' || (c.group === 'chain' && a.chainOk);
+}
+
+const UNAUTH_TAG = '<span class="tag-unauth">unauthenticated</span>';
+
+/** Every warning: the result's list plus any warn check it does not already carry, so count and list agree. */
+function allWarnings(result: VerificationResult): string[] {
+  const list = [...(result.warnings ?? [])].map(String);
+  for (const c of result.checks) {
+    const line = `${c.id}: ${c.reason}`;
+    if (c.status === 'warn' && !list.includes(line)) list.push(line);
+  }
+  return list;
+}
+
 /** The `vmUniqueId` the paravisor signed into the runtime data (HCL reports whose binding held). */
 function attestedVmId(claims: Claims): string | undefined {
   const rt = claims['x-ms-runtime'];
@@ -139,7 +181,7 @@ function attestedVmId(claims: Claims): string | undefined {
   return typeof id === 'string' && id !== '' ? id : undefined;
 }
 
-function renderHeader(result: VerificationResult, options: HtmlReportOptions): string {
+function renderHeader(result: VerificationResult, options: HtmlReportOptions, auth: Authenticity): string {
   // [label, value html, full width]
   const rows: [string, string, boolean][] = [];
   const identity = options.identity ?? {};
@@ -151,19 +193,29 @@ function renderHeader(result: VerificationResult, options: HtmlReportOptions): s
     // IMDS names are labels; only the VM id can be tied to the evidence, through the signed runtime data.
     let bound = '';
     if (k === 'vmId' && signedVmId !== undefined) {
-      bound = v.toLowerCase() === signedVmId.toLowerCase()
-        ? ' <span class="ok">= attested vmUniqueId</span>'
-        : ` <span class="bad">\u2260 attested vmUniqueId <code>${esc(signedVmId)}</code></span>`;
+      const same = v.toLowerCase() === signedVmId.toLowerCase();
+      bound = auth.ok
+        ? same
+          ? ' <span class="ok">= attested vmUniqueId</span>'
+          : ` <span class="bad">\u2260 attested vmUniqueId <code>${esc(signedVmId)}</code></span>`
+        : same
+          ? ` <span class="muted">= the vmUniqueId in the runtime data</span> ${UNAUTH_TAG}`
+          : ` <span class="bad">\u2260 the vmUniqueId in the runtime data <code>${esc(signedVmId)}</code></span> ${UNAUTH_TAG}`;
     }
     rows.push([esc(label(IDENTITY_LABELS, k, k)), `<code>${esc(v)}</code>${bound}`, v.length > 40 || bound !== '']);
   }
   if (shown > 0) {
     const checked = typeof identity.vmId === 'string' && identity.vmId !== '' && signedVmId !== undefined;
-    rows.push(['Identity source', `<span class="muted">Azure IMDS, as the VM saw it: labels, not attested${checked ? '; the VM id is compared with the vmUniqueId signed into the runtime data' : ''}</span>`, true]);
+    rows.push(['Identity source', `<span class="muted">Azure IMDS, as the VM saw it: labels, not attested${checked ? `; the VM id is compared with the vmUniqueId ${auth.ok ? 'signed into' : 'claimed by'} the runtime data` : ''}</span>`, true]);
   }
   rows.push(['Evaluated at', formatTime(result.verifiedAt), false]);
   if (options.generatedAt) rows.push(['Report generated', formatTime(options.generatedAt), false]);
   rows.push(['Processor', result.product ? esc(`AMD EPYC (${result.product})`) : 'unknown', false]);
+  const ev = result.evidence;
+  rows.push(['Evidence (SHA-256)', typeof ev?.sha256 === 'string' ? `<code class="hash">${esc(ev.sha256)}</code>` : '<span class="muted">not recorded in this result</span>', true]);
+  rows.push(['Quote nonce', typeof ev?.nonce === 'string'
+    ? `<code class="hash">${esc(ev.nonce)}</code>`
+    : `<span class="muted">${ev ? 'none: no vTPM quote was given' : 'not recorded in this result'}</span>`, true]);
   if (result.policy?.hash) rows.push(['Policy (SHA-256)', `<code class="hash">${esc(result.policy.hash)}</code>`, true]);
   return `<header class="doc-head">
 <p class="eyebrow">cvm-attest &middot; AMD SEV-SNP confidential VM attestation</p>
@@ -173,16 +225,18 @@ function renderHeader(result: VerificationResult, options: HtmlReportOptions): s
 }
 
 /**
- * The verdict the report shows: PASS only when the result says pass and every check passed, warned or
- * was skipped, so a malformed or inconsistent result can never be displayed as a pass.
+ * The verdict the report shows: PASS only when the result says pass, every check passed, warned or
+ * was skipped, and the signature and chain checks are there and passed, so a malformed or
+ * inconsistent result can never be displayed as a pass.
  */
 export function shownVerdict(result: VerificationResult): 'pass' | 'fail' {
   const ok = (c: CheckResult): boolean => c.status === 'pass' || c.status === 'warn' || c.status === 'skip';
-  return result.verdict === 'pass' && Array.isArray(result.checks) && result.checks.every(ok) ? 'pass' : 'fail';
+  return result.verdict === 'pass' && Array.isArray(result.checks) && result.checks.every(ok) && authenticity(result.checks).ok ? 'pass' : 'fail';
 }
 
-function renderVerdict(result: VerificationResult): string {
+function renderVerdict(result: VerificationResult, auth: Authenticity): string {
   const n = countStatuses(result.checks);
+  n.warn = allWarnings(result).length;
   const pass = shownVerdict(result) === 'pass';
   const failing = result.checks.filter((c) => c.status === 'fail');
   const freshness = result.checks.filter((c) => c.group === 'freshness');
@@ -200,7 +254,7 @@ function renderVerdict(result: VerificationResult): string {
     notes.push('Freshness was not established: no vTPM quote over a fresh nonce was verified, so this evidence could have been recorded at any earlier boot.');
   }
   const counts = (['pass', 'fail', 'warn', 'skip'] as const)
-    .map((s) => `<li class="c-${s}"><strong>${n[s]}</strong> ${COUNT_LABELS[s](n[s])}</li>`)
+    .map((s) => `<li class="c-${s}"><strong>${n[s]}</strong> ${COUNT_LABELS[s](n[s])}${s === 'pass' && !auth.ok && n.pass > 0 ? ' (on unauthenticated evidence)' : ''}</li>`)
     .join('');
   return `<section class="verdict ${pass ? 'v-pass' : 'v-fail'}" aria-label="Verdict">
 <div class="verdict-word">${pass ? 'PASS' : 'FAIL'}</div>
@@ -209,6 +263,15 @@ function renderVerdict(result: VerificationResult): string {
 <ul class="counts">${counts}</ul>
 ${notes.map((t) => `<p class="verdict-note">${esc(t)}</p>`).join('\n')}
 </div>
+</section>`;
+}
+
+function renderUnauthenticated(auth: Authenticity): string {
+  if (auth.ok) return '';
+  const why = auth.why.join(', and ');
+  return `<section class="unauthenticated" role="alert" aria-label="Unauthenticated evidence">
+<h2>Evidence NOT AUTHENTICATED</h2>
+<p>${esc(why.charAt(0).toUpperCase() + why.slice(1))}. Everything this report shows from the evidence (TCB versions, chip id, guest policy, measurements, runtime data, the policy results and the claims) is only what the evidence says, not what an AMD Secure Processor attested: whoever supplied it could have written every value. Each such part is marked <strong>unauthenticated</strong>.</p>
 </section>`;
 }
 
@@ -221,7 +284,7 @@ function renderFailures(result: VerificationResult): string {
 </section>`;
 }
 
-function renderChecks(result: VerificationResult): string {
+function renderChecks(result: VerificationResult, auth: Authenticity): string {
   const rows: string[] = [];
   let group: string | undefined;
   for (const c of sortedChecks(result.checks)) {
@@ -229,11 +292,14 @@ function renderChecks(result: VerificationResult): string {
       group = c.group;
       rows.push(`<tr class="group-row"><th colspan="3" scope="colgroup">${esc(label(GROUP_LABELS, c.group, c.group))}</th></tr>`);
     }
-    rows.push(`<tr class="row-${esc(c.status)}"><td class="st">${statusBadge(c.status)}</td><td><code class="check-id">${esc(c.id)}</code></td><td class="reason">${esc(c.reason)}</td></tr>`);
+    // A pass on unauthenticated data is not green: it says what the evidence claims, not what is true.
+    const unauth = c.status === 'pass' && !passIsAuthentic(c, auth);
+    const badge = unauth ? `<span class="badge b-unauth"><span aria-hidden="true">?</span> PASS</span> ${UNAUTH_TAG}` : statusBadge(c.status);
+    rows.push(`<tr class="row-${esc(c.status)}${unauth ? ' row-unauth' : ''}"><td class="st">${badge}</td><td><code class="check-id">${esc(c.id)}</code></td><td class="reason">${esc(c.reason)}</td></tr>`);
   }
   const body = rows.length > 0 ? rows.join('\n') : '<tr><td colspan="3" class="empty">No checks were run.</td></tr>';
   return `<section aria-label="Checks">
-<h2>Checks</h2>
+<h2>Checks</h2>${auth.ok ? '' : '\n<p class="lede unauth-note">A PASS marked unauthenticated holds only for the values the evidence claims: its signature or chain did not verify.</p>'}
 <table class="checks">
 <colgroup><col class="c-status"><col class="c-id"><col></colgroup>
 <thead><tr><th scope="col">Result</th><th scope="col">Check</th><th scope="col">Reason</th></tr></thead>
@@ -244,7 +310,7 @@ ${body}
 </section>`;
 }
 
-function renderTcb(result: VerificationResult): string {
+function renderTcb(result: VerificationResult, auth: Authenticity): string {
   const t = tcbTable(result.claims ?? {}, result.policy?.minimumTcb);
   if (t.columns.length === 0 && !t.minimum) return '';
   const head = t.columns.map((c) => `<th scope="col">${esc(c.name.charAt(0).toUpperCase() + c.name.slice(1))}</th>`).join('');
@@ -262,11 +328,64 @@ function renderTcb(result: VerificationResult): string {
   const note = t.minimum
     ? 'Values below the policy\u2019s minimum are marked. The policy judges REPORTED_TCB (and COMMITTED_TCB when it says so); its verdict is the policy check above.'
     : 'The policy sets no minimum TCB.';
-  return `<section aria-label="TCB versions">
-<h2>TCB versions</h2>
-<p class="lede">Security patch levels of each firmware component as the AMD Secure Processor reported them. ${esc(note)}</p>
+  const source = auth.ok
+    ? 'Security patch levels of each firmware component as the AMD Secure Processor reported them.'
+    : 'Security patch levels as the evidence claims them, unauthenticated: its signature or certificate chain did not verify, so nothing shows an AMD Secure Processor reported these values.';
+  return `<section aria-label="TCB versions"${auth.ok ? '' : ' class="unauth-section"'}>
+<h2>TCB versions${auth.ok ? '' : ` ${UNAUTH_TAG}`}</h2>
+<p class="lede${auth.ok ? '' : ' unauth-note'}">${esc(source)} ${esc(note)}</p>
 <table class="tcb">
 <thead><tr><th scope="col">Component</th>${head}<th scope="col">Policy minimum</th></tr></thead>
+<tbody>
+${rows}
+</tbody>
+</table>
+</section>`;
+}
+
+/** What each policy rule means (extension/policy.schema.json); a rule not listed here is shown by name only. */
+const RULE_LABELS: Readonly<Record<string, string>> = {
+  allowDebug: 'accept a guest policy with DEBUG set',
+  maxVmpl: 'highest VMPL accepted',
+  allowMigrationAgent: 'accept a guest with a migration agent',
+  allowVlek: 'accept reports signed by a VLEK (not only a VCEK)',
+  requireRuntimeDataBinding: 'HCL runtime data must hash to REPORT_DATA',
+  requireFreshness: 'require a vTPM quote over a fresh nonce',
+  minimumTcb: 'minimum REPORTED_TCB per component',
+  minimumTcbCommitted: 'the minimum TCB also applies to COMMITTED_TCB',
+  minimumGuestSvn: 'minimum guest SVN',
+  allowedMeasurements: 'allowed launch measurements',
+  allowedHostData: 'allowed HOST_DATA values',
+  allowedIdKeyDigests: 'allowed ID key digests',
+  allowedFamilyIds: 'allowed family ids',
+  allowedImageIds: 'allowed image ids',
+  allowedProducts: 'allowed processor products',
+  minimumFirmwareVersion: 'minimum SNP firmware version (CURRENT)',
+  crl: 'use of AMD CRLs: off, warn or enforce',
+};
+
+function ruleValue(v: unknown): string {
+  if (Array.isArray(v)) return v.map((x) => `<code>${esc(String(x))}</code>`).join(', ');
+  if (v !== null && typeof v === 'object') return Object.entries(v as Record<string, unknown>).map(([k, x]) => `<code>${esc(k)} ${esc(String(x))}</code>`).join(', ');
+  return `<code>${esc(String(v))}</code>`;
+}
+
+function renderPolicy(result: VerificationResult): string {
+  const rules = result.policy?.rules;
+  const hash = result.policy?.hash ? `<p class="lede">SHA-256 of its canonical JSON: <code class="hash">${esc(result.policy.hash)}</code></p>` : '';
+  if (rules === null || typeof rules !== 'object' || Array.isArray(rules)) {
+    return `<section aria-label="Policy">
+<h2>Policy</h2>
+${hash}<p class="empty">This result does not record the policy\u2019s rules, only its hash.</p>
+</section>`;
+  }
+  const rows = Object.entries(rules).map(([k, v]) =>
+    `<tr><th scope="row"><code>${esc(k)}</code></th><td>${ruleValue(v)}</td><td class="muted">${esc(label(RULE_LABELS, k, ''))}</td></tr>`).join('\n');
+  return `<section aria-label="Policy">
+<h2>Policy</h2>
+<p class="lede">The rules the evidence was judged by, defaults filled in; a rule not set by the policy file has its default value.</p>
+${hash}<table class="rules">
+<thead><tr><th scope="col">Rule</th><th scope="col">Value</th><th scope="col">Meaning</th></tr></thead>
 <tbody>
 ${rows}
 </tbody>
@@ -282,25 +401,33 @@ function validAt(cert: CertificateInfo, at: string): 'yes' | 'no' | 'unknown' {
   return a <= t && t <= b ? 'yes' : 'no';
 }
 
-function renderCertificates(result: VerificationResult): string {
+function renderCertificates(result: VerificationResult, auth: Authenticity): string {
   const certs = [...(result.certificates ?? [])].sort((a, b) => ROLE_ORDER.indexOf(a.role) - ROLE_ORDER.indexOf(b.role));
   if (certs.length === 0) {
     return `<section aria-label="Certificate chain"><h2>Certificate chain</h2><p class="empty">No certificate could be parsed.</p></section>`;
   }
   const cards = certs.map((c, i) => {
     const valid = validAt(c, result.verifiedAt);
+    const leaf = c.role === 'VCEK' || c.role === 'VLEK';
+    // The badge says what this certificate is worth for this report: only a verified chain makes it trusted.
     const anchor = c.role === 'ARK'
       ? c.pinned
-        ? '<span class="badge b-pass">Pinned AMD root</span>'
+        ? auth.chainOk ? '<span class="badge b-pass">Pinned AMD root</span>' : '<span class="badge b-skip">Equals the pinned AMD root; the chain to it did not verify</span>'
         : '<span class="badge b-fail">Not the pinned AMD root</span>'
-      : '';
+      : !auth.chainOk
+        ? '<span class="badge b-fail">Not verified: no valid chain to the pinned AMD root</span>'
+        : leaf && !auth.signatureOk
+          ? '<span class="badge b-fail">Did not sign this report</span>'
+          : '';
+    // Dates alone prove nothing: green only when the whole evidence is authenticated.
     const validity = valid === 'yes'
-      ? '<span class="ok">valid at evaluation time</span>'
+      ? auth.ok ? '<span class="ok">valid at evaluation time</span>' : '<span class="muted">dates cover the evaluation time</span>'
       : valid === 'no'
         ? '<span class="bad">NOT valid at evaluation time</span>'
         : '<span class="bad">validity unknown</span>';
+    const bad = (c.role === 'ARK' && !c.pinned) || (!auth.chainOk && c.role !== 'ARK') || (leaf && !auth.signatureOk);
     const link = i < certs.length - 1 ? '<div class="chain-link" aria-hidden="true">issued by \u25BC</div>' : '';
-    return `<article class="cert${c.role === 'ARK' && !c.pinned ? ' cert-bad' : ''}">
+    return `<article class="cert${bad ? ' cert-bad' : ''}">
 <header><span class="role">${esc(c.role)}</span> <span class="role-name">${esc(label(ROLE_LABELS, c.role, ''))}</span> ${anchor}</header>
 <dl>
 <div><dt>Subject</dt><dd><code>${esc(c.subject)}</code></dd></div>
@@ -313,7 +440,12 @@ function renderCertificates(result: VerificationResult): string {
   }).join('\n');
   return `<section aria-label="Certificate chain">
 <h2>Certificate chain</h2>
-<p class="lede">The report\u2019s signing key up to AMD\u2019s root. Only an ARK equal to the root pinned in cvm-attest is trusted; an ARK supplied with the evidence is never used as an anchor. Fingerprints are SHA-256 over each certificate\u2019s DER encoding.</p>
+<p class="lede">The report\u2019s signing key up to AMD\u2019s root. Only an ARK equal to the root pinned in cvm-attest is trusted; an ARK supplied with the evidence is never used as an anchor. Fingerprints are SHA-256 over each certificate\u2019s DER encoding.</p>${
+  !auth.chainOk
+    ? '\n<p class="lede unauth-note">The chain did NOT verify: these certificates are shown as supplied, and none of them is trusted.</p>'
+    : !auth.signatureOk
+      ? '\n<p class="lede unauth-note">The chain verified, but the report\u2019s signature does not verify with its key: the report was altered, or signed by another chip.</p>'
+      : ''}
 <div class="chain">
 ${cards}
 </div>
@@ -321,7 +453,7 @@ ${cards}
 }
 
 function renderWarnings(result: VerificationResult): string {
-  const warnings = result.warnings ?? [];
+  const warnings = allWarnings(result);
   if (warnings.length === 0) return '';
   return `<section class="warnings" aria-label="Warnings">
 <h2>Warnings</h2>
@@ -336,12 +468,12 @@ function claimRank(k: string): number {
   return 3;
 }
 
-function renderClaims(claims: Claims): string {
+function renderClaims(claims: Claims, auth: Authenticity): string {
   const keys = Object.keys(claims).sort((a, b) => claimRank(a) - claimRank(b) || a.localeCompare(b));
   if (keys.length === 0) return '';
   const rows = keys.map((k) => `<tr><th scope="row"><code>${esc(k)}</code></th><td>${claimValue(claims[k])}</td></tr>`).join('\n');
-  return `<section aria-label="Claims">
-<h2>Claims</h2>
+  return `<section aria-label="Claims"${auth.ok ? '' : ' class="unauth-section"'}>
+<h2>Claims${auth.ok ? '' : ` ${UNAUTH_TAG}`}</h2>${auth.ok ? '' : '\n<p class="lede unauth-note">Unauthenticated: these values are read from evidence whose signature or certificate chain did not verify.</p>'}
 <p class="lede"><code>x-ms-*</code> claims use the names and value formats of Microsoft Azure Attestation (MAA) tokens, but were produced locally from the evidence, not by MAA. <code>cvm-attest-*</code> claims are this verifier\u2019s own.</p>
 <table class="claims">
 <thead><tr><th scope="col">Claim</th><th scope="col">Value</th></tr></thead>
@@ -433,6 +565,15 @@ tr.row-warn td{background:var(--warn-bg)}
 .kv dt{color:var(--muted);font-size:12.5px}
 .kv dd{margin:0}
 .empty{color:var(--muted);font-style:italic}
+.unauthenticated{margin:14px 0 0;padding:12px 18px;border:3px solid var(--fail);background:var(--fail-bg);border-radius:6px}
+.unauthenticated h2{margin:0 0 6px;border:0;padding:0;color:var(--fail);font-size:18px;letter-spacing:.04em}
+.unauthenticated p{margin:0}
+.b-unauth{color:var(--warn);background:var(--warn-bg);border-color:var(--warn)}
+.tag-unauth{display:inline-block;margin-left:4px;padding:0 6px;border-radius:3px;background:var(--fail);color:#fff;font-size:10.5px;font-weight:700;text-transform:uppercase;letter-spacing:.04em;vertical-align:middle}
+.unauth-note{color:var(--fail);font-weight:600}
+.unauth-section table{border-left:4px solid var(--fail)}
+.rules th{width:28%;font-weight:400}
+.rules td.muted{font-size:12.5px}
 .muted{color:var(--muted)}
 .doc-foot{margin-top:30px;padding-top:12px;border-top:1px solid var(--line);color:var(--muted);font-size:12px}
 .doc-foot p{margin:4px 0}
@@ -459,6 +600,7 @@ export function renderHtmlReport(input: VerificationResult, options: HtmlReportO
     claims: input.claims !== null && typeof input.claims === 'object' ? input.claims : {},
     policy: input.policy !== null && typeof input.policy === 'object' ? input.policy : { hash: '' },
   };
+  const auth = authenticity(result.checks);
   const title = `${options.title ?? 'Attestation report'} \u2014 ${shownVerdict(result) === 'pass' ? 'PASS' : 'FAIL'}`;
   return `<!DOCTYPE html>
 <html lang="en">
@@ -473,14 +615,16 @@ export function renderHtmlReport(input: VerificationResult, options: HtmlReportO
 </head>
 <body>
 <main class="page">
-${renderHeader(result, options)}
-${renderVerdict(result)}
+${renderHeader(result, options, auth)}
+${renderVerdict(result, auth)}
+${renderUnauthenticated(auth)}
 ${renderFailures(result)}
-${renderChecks(result)}
-${renderTcb(result)}
-${renderCertificates(result)}
+${renderChecks(result, auth)}
+${renderPolicy(result)}
+${renderTcb(result, auth)}
+${renderCertificates(result, auth)}
 ${renderWarnings(result)}
-${renderClaims(result.claims ?? {})}
+${renderClaims(result.claims ?? {}, auth)}
 ${renderFooter(result)}
 </main>
 </body>

@@ -39,6 +39,16 @@ export interface VerificationResult {
   /** The certificates checked (empty when none could be parsed). */
   readonly certificates: readonly CertificateInfo[];
   readonly policy: PolicySummary;
+  /** What was verified: the evidence's digest and the quote's nonce (absent in results made before them). */
+  readonly evidence?: EvidenceSummary;
+}
+
+/** Identifies the evidence a result is about, for reports. */
+export interface EvidenceSummary {
+  /** SHA-256 (lowercase hex) of the evidence bytes as given to the verifier (`sha256sum` of the file). */
+  readonly sha256: string;
+  /** The vTPM quote's expected nonce (lowercase hex), when a quote was given. */
+  readonly nonce?: string;
 }
 
 /** One certificate of the chain as checked, for reports (HTML, status). */
@@ -64,4 +74,6 @@ export interface PolicySummary {
   readonly hash: string;
   /** Minimum TCB per component, when the policy sets one. */
   readonly minimumTcb?: TcbComponents;
+  /** The effective policy's rules (defaults filled): the document the hash covers, parsed. */
+  readonly rules?: Readonly<Record<string, unknown>>;
 }

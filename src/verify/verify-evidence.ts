@@ -1,12 +1,14 @@
 // verifyEvidence: every check of the offline verifier, in order, over evidence bytes and certificates.
 // Pure (no I/O). Unusable input bytes throw ParseError; everything else becomes a check result, and a
 // missing or wrong certificate fails closed.
+import { createHash } from 'node:crypto';
 import { ParseError } from '../errors.js';
 import { defaultPolicy, isParsedPolicy, parsePolicy, policySummary, type Policy } from '../policy/policy.js';
 import { evaluatePolicy } from '../policy/evaluate.js';
 import { mergeBundles, type CertificateBundle } from '../snp/cert-bundle.js';
 import { parseCrl, type Crl } from '../snp/crl.js';
 import { parseEvidence, type ParsedEvidence } from '../snp/evidence.js';
+import { toHex } from '../snp/bytes.js';
 import { withProduct } from '../snp/report.js';
 import { CertStore } from './cert-store.js';
 import { checkChain } from './chain.js';
@@ -131,5 +133,9 @@ function evaluate(options: VerifyOptions, ev: ParsedEvidence, bundle: Certificat
     verifiedAt: now.toISOString(),
     certificates: chain.certificates,
     policy: summary,
+    evidence: {
+      sha256: createHash('sha256').update(options.evidence).digest('hex'),
+      ...(options.quote ? { nonce: toHex(options.quote.nonce) } : {}),
+    },
   };
 }

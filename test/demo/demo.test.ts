@@ -169,7 +169,9 @@ describe('cvm-attest status on the demo\'s VMs (--keep)', () => {
   test('text: the last result (disabled after the demo), the worker not running, the sink queue, the alerts', () => {
     const r = status(['--dir', dirs[1]!]);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /^cvm-attest status: DISABLED/);
+    assert.match(r.stdout, /^cvm-attest status: DISABLED \(last verdict FAIL\)/);
+    assert.match(r.stdout, /\n {2}last result {4}FAIL at \S+Z\n/, 'the failed VM never reads "success"');
+    assert.doesNotMatch(r.stdout, /alerts\s+none/, 'not beside its active alerts');
     assert.match(r.stdout, /worker\s+not running/);
     assert.match(r.stdout, /next run\s+none \(worker not running\)/);
     assert.match(r.stdout, /sink azureMonitor\s+queue 0/);
@@ -183,6 +185,8 @@ describe('cvm-attest status on the demo\'s VMs (--keep)', () => {
     const v = JSON.parse(r.stdout) as { seq: number; result: { operation: string; message: string }; worker: { running: boolean }; sinks: { name: string; queueDepth: number }[]; lastRun: { at: string; nextRunAt: string } };
     assert.equal(v.seq, 0);
     assert.equal(v.result.operation, 'Disable');
+    assert.equal((v.result as unknown as { verdict: string }).verdict, 'pass', 'jq -r .result.verdict');
+    assert.match(dirs[0]!, new RegExp(`SnpAttestation-${JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version.replace(/\./g, '\\.')}$`), 'the folder carries package.json\'s version');
     assert.match(v.result.message, /Last result .*PASS: genuine AMD SEV-SNP \(Genoa\)/);
     assert.equal(v.worker.running, false);
     assert.deepEqual(v.sinks.map((s) => [s.name, s.queueDepth]), [['azureMonitor', 0]]);

@@ -142,3 +142,49 @@ describe('checks', () => {
     assert.deepEqual(parseCheckGroup('chain', 'FAIL: something else'), [{ group: 'chain', id: 'chain', status: 'fail', reason: 'something else' }]);
   });
 });
+
+describe('after disable (the demo\'s --keep): the last verdict, the active alerts, the report, the version', () => {
+  const statusDoc = (status: Record<string, unknown>): string => JSON.stringify([{ version: 1.0, timestampUTC: '2026-12-01T21:08:15Z', status }]);
+
+  test('a disabled VM whose last run failed reads FAIL, not the disable operation\'s success', () => {
+    const d = ext(join(tmp, 'lib-disabled'), '0.1.0');
+    writeFileSync(join(d, 'mrseq'), '0');
+    writeFileSync(join(d, 'status', '0.status'), statusDoc({ name: HANDLER_NAME, operation: 'Disable', status: 'success', code: 0,
+      formattedMessage: { lang: 'en-US', message: 'cvm-attest disabled: worker stopped; no further attestation runs. Last result (2026-12-01T21:08:13Z): FAIL: 1 check failed: policy.debug (debug) | product Milan' } }));
+    mkdirSync(join(d, 'state', 'sinks'), { recursive: true });
+    writeFileSync(join(d, 'state', 'sinks', 'alerts-state.json'), JSON.stringify({ v: 1, active: { DebugEnabled: { fingerprint: 'x', since: '2026-12-01T21:08:12.795Z' } } }));
+    writeFileSync(join(d, 'state', 'report.html'), '<!DOCTYPE html>');
+    writeFileSync(join(d, 'state', 'last-report.html'), '<!DOCTYPE html>');
+    const v = readStatusView(d);
+    assert.equal(v.version, '0.1.0', 'from the folder the agent unpacked the package into');
+    assert.equal(v.result?.verdict, 'fail');
+    assert.equal(v.result?.verdictAt, '2026-12-01T21:08:13Z');
+    assert.equal(v.result?.status, 'success', 'the portal status is still there, for what it is');
+    assert.equal(v.htmlReport, join(d, 'state', 'report.html'), 'the report the worker writes');
+    const text = renderStatusText(v);
+    assert.match(text, /^cvm-attest status: DISABLED \(last verdict FAIL\)\n/);
+    assert.match(text, /\n {2}last result {4}FAIL at 2026-12-01T21:08:13Z\n/);
+    assert.match(text, /\n {2}portal status {2}success \(code 0, operation Disable\) at 2026-12-01T21:08:15Z\n/);
+    assert.doesNotMatch(text, /alerts\s+none/, 'never "none" beside an active alert');
+    assert.match(text, /\n {2}active alerts {2}DebugEnabled since 2026-12-01T21:08:12\.795Z/);
+    assert.match(text, /\(CvmAttest\.Security\.SnpAttestation 0\.1\.0, settings seq 0\)/);
+  });
+
+  test('an enabled run: verdict from the status message; no alert anywhere says none', () => {
+    const d = ext(join(tmp, 'lib-enabled'), '0.1.0');
+    writeFileSync(join(d, 'mrseq'), '3');
+    writeFileSync(join(d, 'status', '3.status'), statusDoc({ name: HANDLER_NAME, operation: 'Enable', status: 'success', code: 0, formattedMessage: { lang: 'en-US', message: 'PASS: every check passed | product Genoa' } }));
+    const v = readStatusView(d);
+    assert.equal(v.result?.verdict, 'pass');
+    assert.match(renderStatusText(v), /\n {2}alerts {9}none\n/);
+    const none = readStatusView(ext(join(tmp, 'lib-none'), '0.1.0'));
+    assert.equal(none.result, undefined);
+  });
+
+  test('the help\'s jq example reads the verdict', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../../src/cli/main.ts'), 'status', '--help'], { encoding: 'utf8' });
+    const help = r.stdout.replace(/\s+/g, ' '); // yargs may wrap an example
+    assert.match(help, /jq -r .*\.result\.verdict/);
+    assert.doesNotMatch(help, /\.result\.status/);
+  });
+});

@@ -9,14 +9,17 @@ import { fileURLToPath } from 'node:url';
 export const root = join(fileURLToPath(import.meta.url), '../../..');
 export const HANDLER = 'CvmAttest.Security.SnpAttestation';
 
-/** Unpacks the agent (scripts/fetch-waagent.sh, cached) and returns its PYTHONPATH, or a reason it cannot. */
-export function agentPythonPath(): { path?: string; skip?: string } {
-  if (!existsSync('/usr/bin/python3')) return { skip: 'Debian python3 is not installed (scripts/apt-packages.txt)' };
+/**
+ * Unpacks the agent (scripts/fetch-waagent.sh, cached) and returns its PYTHONPATH. A missing python3
+ * or python3-distro is an error, never a skip: `npm test` installs them (scripts/test-setup.mjs).
+ */
+export function agentPythonPath(): string {
+  if (!existsSync('/usr/bin/python3')) throw new Error('Debian python3 is not installed (scripts/apt-packages.txt; `npm test` installs it)');
   const d = spawnSync('/usr/bin/python3', ['-c', 'import distro'], { encoding: 'utf8' });
-  if (d.status !== 0) return { skip: 'python3-distro is not installed (scripts/apt-packages.txt)' };
+  if (d.status !== 0) throw new Error('python3-distro is not installed (scripts/apt-packages.txt; `npm test` installs it)');
   const r = spawnSync('sh', [join(root, 'scripts/fetch-waagent.sh')], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`fetch-waagent.sh failed: ${r.stderr}`);
-  return { path: r.stdout.trim().split('\n').pop() as string };
+  return r.stdout.trim().split('\n').pop() as string;
 }
 
 /** Builds the package zip for `version` into outDir (the real `npm run package` script). */

@@ -46,7 +46,7 @@ describe('fresh clone: the README\'s Quick start', () => {
     assert.deepEqual(lines.slice(start + 1, start + 4), ['npm ci && npm run demo', 'npm test', '```']);
     const pkg = JSON.parse(readFileSync(join(clone, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
     assert.ok(pkg.scripts['demo'], 'npm run demo');
-    assert.match(pkg.scripts['test'] ?? '', /build\.mjs.*test\.mjs/, 'npm test builds then tests');
+    assert.match(pkg.scripts['test'] ?? '', /test-setup\.mjs.*build\.mjs.*test\.mjs/, 'npm test sets up, builds, then tests');
     assert.ok(existsSync(join(clone, 'package-lock.json')), 'npm ci needs the lock file');
     assert.ok(!existsSync(join(clone, 'node_modules')) && !existsSync(join(clone, 'dist')), 'the clone starts without node_modules and dist');
   });

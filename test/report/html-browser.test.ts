@@ -4,6 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -218,4 +219,106 @@ test('injected markup in evidence-derived strings renders as inert text, even wi
     assertOnlyItself(o);
     await page.close();
   }
+});
+
+/** Background colour of the pass badge: never to be used on data the verifier could not authenticate. */
+const GREEN_BG = 'rgb(218, 251, 225)';
+
+async function passBadgesOutside(page: Page, allowedIds: readonly string[]): Promise<string[]> {
+  return page.evaluate(`[...document.querySelectorAll('table.checks tbody tr:not(.group-row)')]
+    .filter((r) => getComputedStyle(r.querySelector('.badge')).backgroundColor === ${JSON.stringify(GREEN_BG)})
+    .map((r) => r.querySelector('code.check-id').textContent)
+    .filter((id) => !${JSON.stringify(allowedIds)}.includes(id))`) as Promise<string[]>;
+}
+
+test('tampered evidence (the signature fails): a banner, and nothing derived from the evidence is shown as verified', async () => {
+  // The genoa HCL report with REPORTED_TCB.SNP raised to 99 after signing (HCL header 0x20 + SNP report
+  // 0x180 + byte 6): what a forger would do to pass a minimum TCB. The chain is genuine, the signature is not.
+  const forged = Buffer.from(fixture('azure-hcl/genoa/hcl-report.bin'));
+  forged[0x20 + 0x180 + 6] = 99;
+  const result = await verifyEvidence({ evidence: forged, vcek: fixture('azure-hcl/genoa/vcek.pem'), policy: parsePolicy({ minimumTcb: { snp: 20 } }), now: new Date('2026-11-28T12:00:00Z') });
+  const status = (g: string): string[] => result.checks.filter((c) => c.group === g).map((c) => c.status);
+  assert.deepEqual(status('signature'), ['fail']);
+  assert.deepEqual(status('chain'), ['pass']);
+  assert.ok(result.checks.some((c) => c.group === 'policy' && c.status === 'pass'), 'policy checks passed on the forged values');
+  const runtime = result.claims['x-ms-runtime'] as { 'vm-configuration': { vmUniqueId: string } };
+  const vmId = runtime['vm-configuration'].vmUniqueId.toLowerCase();
+  const o = await open(renderHtmlReport(result, { identity: { vmId } }), 'forged');
+  const { page } = o;
+  assert.equal(await text(page, '.verdict-word'), 'FAIL');
+  // The banner, right under the verdict, before any evidence-derived section.
+  const banner = await text(page, '.unauthenticated');
+  assert.match(banner, /NOT AUTHENTICATED/);
+  assert.match(banner, /signature/i);
+  const by = (await page.locator('.unauthenticated').boundingBox())?.y ?? Infinity;
+  assert.ok(by < ((await page.locator('table.checks').boundingBox())?.y ?? -Infinity), 'banner before the checks');
+  assert.ok(by < 900, 'banner in the first screenful');
+  // Only the structure and the (genuine) chain may be green; every other pass row says it is unauthenticated.
+  assert.deepEqual(await passBadgesOutside(page, ['structure', 'chain']), []);
+  for (const c of result.checks.filter((x) => x.status === 'pass' && x.group !== 'structure' && x.group !== 'chain')) {
+    const row = page.locator('table.checks tbody tr', { has: page.locator('code.check-id', { hasText: new RegExp(`^${c.id.replace(/[.]/g, '\\.')}$`) }) });
+    assert.match(await row.locator('td').first().innerText(), /unauthenticated/i, c.id);
+  }
+  // The TCB table: the forged 99 is not presented as what the AMD Secure Processor reported.
+  const tcb = await text(page, 'section[aria-label="TCB versions"]');
+  assert.doesNotMatch(tcb, /as the AMD Secure Processor reported them/);
+  assert.match(tcb, /unauthenticated/i);
+  assert.match(tcb, /\b99\b/);
+  // The VCEK: genuine, but it did not sign this report; nothing in the chain section is green.
+  const vcek = await page.locator('.cert', { has: page.locator('.role', { hasText: /^VCEK$/ }) }).innerText();
+  assert.doesNotMatch(vcek, /valid at evaluation time/);
+  assert.match(vcek, /did not sign this report/i);
+  assert.equal(await page.locator('section[aria-label="Certificate chain"] .ok').count(), 0, 'no green statement in the chain');
+  // The VM id is not "attested", and the claims say where they come from.
+  assert.doesNotMatch(await text(page, '.meta'), /= attested vmUniqueId/);
+  assert.match(await text(page, 'section[aria-label="Claims"]'), /unauthenticated/i);
+  assertOnlyItself(o);
+  await page.close();
+});
+
+test('a VCEK that does not chain to the pinned AMD root: marked not verified, no pinned-root or validity badge in green', async () => {
+  const result = await verifyEvidence({ evidence: fixture('azure-hcl/genoa/hcl-report.bin'), vcek: fixture('negative/debug-enabled-vcek.der'), now: new Date('2026-11-28T12:00:00Z') });
+  assert.deepEqual(result.checks.filter((c) => c.group === 'chain').map((c) => c.status), ['fail']);
+  const o = await open(renderHtmlReport(result), 'bad-chain');
+  const { page } = o;
+  assert.match(await text(page, '.unauthenticated'), /certificate chain/i);
+  assert.deepEqual(await passBadgesOutside(page, ['structure']), []);
+  const vcek = await page.locator('.cert', { has: page.locator('.role', { hasText: /^VCEK$/ }) }).innerText();
+  assert.doesNotMatch(vcek, /valid at evaluation time/);
+  assert.match(vcek, /not verified/i);
+  assert.equal(await page.locator('section[aria-label="Certificate chain"] .ok, section[aria-label="Certificate chain"] .b-pass').count(), 0);
+  assert.doesNotMatch(await text(page, 'section[aria-label="TCB versions"]'), /as the AMD Secure Processor reported them/);
+  assertOnlyItself(o);
+  await page.close();
+});
+
+test('the evidence digest, the quote nonce, the policy rules and a warning count that matches the list', async () => {
+  const milan = (f: string): Buffer => fixture(`azure-hcl/milan-v3-a/${f}`);
+  const nonce = milan('nonce.hex').toString('ascii').trim().toLowerCase();
+  const evidence = milan('hcl-report.bin');
+  const result = await verifyEvidence({
+    evidence,
+    vcek: milan('vcek.pem'),
+    crl: fixture('amd/crl_milan.pem'),
+    quote: { message: milan('quote.msg'), signature: milan('quote.sig'), nonce: Buffer.from(nonce, 'hex'), pcrs: JSON.parse(milan('pcrs.json').toString('utf8')) as string[] },
+    policy: parsePolicy({ minimumTcb: { snp: 20 }, allowedProducts: ['Milan'] }),
+    now: new Date('2026-11-28T12:00:00Z'),
+  });
+  // A warning that is not a check's (as attest adds for a cached certificate): the count covers it too.
+  const withExtra: VerificationResult = { ...result, warnings: [...result.warnings, 'certificate cache: the cached VCEK was used'] };
+  const o = await open(renderHtmlReport(withExtra), 'facts');
+  const { page } = o;
+  const meta = await text(page, '.meta');
+  assert.ok(meta.includes(createHash('sha256').update(evidence).digest('hex')), 'SHA-256 of the evidence bytes');
+  assert.ok(meta.includes(nonce), 'the quote nonce');
+  const listed = await page.locator('.warnings li').count();
+  assert.equal(listed, 2, 'the stale CRL and the cache warning');
+  assert.match(await text(page, '.counts'), new RegExp(`\\b${listed} warnings\\b`));
+  const rules = await text(page, 'section[aria-label="Policy"]');
+  for (const re of [/minimumTcb\s+snp 20/, /allowedProducts\s+Milan/, /allowDebug\s+false/, /crl\s+warn/, /maxVmpl\s+0/]) assert.match(rules, re);
+  assert.ok(rules.includes(result.policy.hash));
+  // A pass on authenticated evidence carries no banner.
+  assert.equal(await page.locator('.unauthenticated').count(), 0);
+  assertOnlyItself(o);
+  await page.close();
 });

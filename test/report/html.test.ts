@@ -53,7 +53,11 @@ test('the report is self-contained: a CSP that forbids everything but inline sty
 
 test('the shown verdict fails closed', () => {
   const base = hostileResult();
-  assert.equal(shownVerdict({ ...base, verdict: 'pass', checks: [{ id: 'signature', group: 'signature', status: 'pass', reason: 'ok' }] }), 'pass');
+  const authentic = [{ id: 'signature', group: 'signature', status: 'pass', reason: 'ok' }, { id: 'chain', group: 'chain', status: 'pass', reason: 'ok' }] as const;
+  assert.equal(shownVerdict({ ...base, verdict: 'pass', checks: authentic }), 'pass');
+  // A "pass" without a passing signature and chain check is not shown as one.
+  assert.equal(shownVerdict({ ...base, verdict: 'pass', checks: [authentic[0]] }), 'fail');
+  assert.equal(shownVerdict({ ...base, verdict: 'pass', checks: [authentic[1]] }), 'fail');
   // A result that claims pass while a check failed is shown as FAIL, as is an unknown verdict.
   const inconsistent: VerificationResult = { ...base, verdict: 'pass', checks: [{ id: 'policy.debug', group: 'policy', status: 'fail', reason: 'debug' }] };
   assert.equal(shownVerdict(inconsistent), 'fail');
@@ -155,13 +159,41 @@ test('the verdict says whether freshness was established, and why not', () => {
 
 test('the VM id from IMDS is checked against the attested vmUniqueId; other identity fields are labels', () => {
   const base = hostileResult();
-  const withRuntime = (vmId: string): string => renderHtmlReport(
-    { ...base, claims: { 'x-ms-runtime': { 'vm-configuration': { vmUniqueId: '390CBCF5-6C67-4D9B-98EF-C3F1699CC8FC' } } } },
+  const authentic = [{ id: 'signature', group: 'signature', status: 'pass', reason: 'ok' }, { id: 'chain', group: 'chain', status: 'pass', reason: 'ok' }] as const;
+  const withRuntime = (vmId: string, checks: VerificationResult['checks'] = authentic): string => renderHtmlReport(
+    { ...base, checks, claims: { 'x-ms-runtime': { 'vm-configuration': { vmUniqueId: '390CBCF5-6C67-4D9B-98EF-C3F1699CC8FC' } } } },
     { identity: { vmName: 'cvm-1', vmId } },
   );
+  // Evidence whose chain did not verify attests nothing: the id is compared, never called attested.
+  const unauth = withRuntime('390cbcf5-6c67-4d9b-98ef-c3f1699cc8fc', [authentic[0], { id: 'chain', group: 'chain', status: 'fail', reason: 'no chain' }]);
+  assert.ok(!unauth.includes('attested vmUniqueId'));
+  assert.ok(unauth.includes('= the vmUniqueId in the runtime data</span> <span class="tag-unauth">unauthenticated</span>'));
   assert.ok(withRuntime('390cbcf5-6c67-4d9b-98ef-c3f1699cc8fc').includes('<span class="ok">= attested vmUniqueId</span>'));
   const other = withRuntime('00000000-0000-0000-0000-000000000000');
   assert.ok(other.includes('<span class="bad">\u2260 attested vmUniqueId <code>390CBCF5-6C67-4D9B-98EF-C3F1699CC8FC</code></span>'));
   assert.ok(other.includes('labels, not attested'));
   assert.ok(!renderHtmlReport(base).includes('Identity source'), 'no identity, no caption');
+});
+
+test('the warning count is the number of warnings listed, whatever their source', () => {
+  const base = hostileResult();
+  // Two warnings from the result's list, one warn check that list does not carry: three listed, "3 warnings".
+  const html = renderHtmlReport({ ...base, checks: [...base.checks, { id: 'crl', group: 'crl', status: 'warn', reason: 'stale' }] });
+  const listed = /<section class="warnings"[\s\S]*?<\/section>/.exec(html)?.[0].match(/<li>/g)?.length;
+  assert.equal(listed, 3);
+  assert.ok(html.includes('<li class="c-warn"><strong>3</strong> warnings</li>'));
+  // No warning anywhere: "0 warnings" and no section.
+  const none = renderHtmlReport({ ...base, warnings: [] });
+  assert.ok(none.includes('<strong>0</strong> warnings'));
+  assert.ok(!none.includes('class="warnings"'));
+});
+
+test('policy rules, evidence digest and nonce are listed (escaped); an older result without them says so', () => {
+  const html = renderHtmlReport(hostileResult());
+  assert.ok(html.includes('<section aria-label="Policy">'));
+  assert.ok(/<th scope="row"><code>allowDebug<\/code><\/th><td><code>false<\/code><\/td>/.test(html));
+  assert.ok(/<th scope="row"><code>minimumTcb<\/code><\/th><td><code>snp 10<\/code><\/td>/.test(html));
+  const old = renderHtmlReport({ ...hostileResult(), policy: { hash: 'ab'.repeat(32) }, evidence: undefined } as unknown as VerificationResult);
+  assert.ok(old.includes('does not record the policy\u2019s rules, only its hash'));
+  assert.ok(/Evidence \(SHA-256\)<\/dt><dd><span class="muted">not recorded in this result/.test(old));
 });

@@ -59,8 +59,15 @@ export interface AlertView {
 export interface StatusView {
   readonly extensionDir: string;
   readonly handlerName: string;
+  /** The extension version: the `<handlerName>-<version>` folder the agent unpacked the package into. */
+  readonly version?: string;
   readonly seq?: number;
   readonly result?: {
+    /** The last attestation verdict (pass / fail), also after a disable; none while the first run is going. */
+    readonly verdict: 'pass' | 'fail' | 'none';
+    /** When that verdict was reached, when the status says (a disable's status quotes the last result). */
+    readonly verdictAt?: string;
+    /** The portal status of the last operation (a disable that worked is `success`, whatever the verdict). */
     readonly operation: string;
     readonly status: string;
     readonly code: number;
@@ -128,7 +135,7 @@ export function resolveExtensionDir(dir: string | undefined, env: NodeJS.Process
   if (given) {
     const d = resolve(given);
     if (!existsSync(join(d, 'HandlerEnvironment.json'))) {
-      throw new InputError('E_NO_INSTALLATION', `${d} is not a cvm-attest extension folder (no HandlerEnvironment.json); give the folder the Azure agent unpacked the extension into, e.g. --dir ${lib}/${HANDLER_NAME}-1.0.0`);
+      throw new InputError('E_NO_INSTALLATION', `${d} is not a cvm-attest extension folder (no HandlerEnvironment.json); give the folder the Azure agent unpacked the extension into, e.g. --dir ${lib}/${HANDLER_NAME}-<version>`);
     }
     return d;
   }
@@ -201,7 +208,15 @@ export function readStatusView(extensionDir: string): StatusView {
           try { const c = JSON.parse(m) as unknown; if (isObject(c)) claims = c; } catch { /* cut or absent */ }
         }
       }
+      const message = str(fm, 'message') ?? '';
+      // Enable writes "PASS: ..." / "FAIL: ..."; disable keeps "Last result (<time>): PASS|FAIL: ...".
+      const last = /Last result \(([^)]*)\): (PASS|FAIL)\b/.exec(message);
+      const lead = /^(PASS|FAIL)\b/.exec(message);
+      const verdict = last ? last[2]! : lead ? lead[1]! : undefined;
+      const at = str(e, 'timestampUTC') ?? '';
       result = {
+        verdict: verdict === 'PASS' ? 'pass' : verdict === 'FAIL' ? 'fail' : 'none',
+        ...(last ? { verdictAt: last[1]! } : verdict ? { verdictAt: at } : {}),
         operation: str(s, 'operation') ?? '', status: str(s, 'status') ?? '', code: typeof s['code'] === 'number' ? s['code'] : -1,
         at: str(e, 'timestampUTC') ?? '', message: str(fm, 'message') ?? '', checks, ...(claims ? { claims } : {}),
       };
@@ -266,11 +281,15 @@ export function readStatusView(extensionDir: string): StatusView {
     ? Object.entries(as['active']).filter(([, v]) => isObject(v)).map(([key, v]) => ({ key, since: str(v as Record<string, unknown>, 'since') ?? '' }))
     : [];
 
-  const htmlCandidates = [join(stateDir, 'report.html'), join(stateDir, 'last-report.html')];
-  const htmlReport = htmlCandidates.find((p) => existsSync(p));
+  // The worker writes state/report.html (src/extension/worker.ts), nothing else.
+  const htmlPath = join(stateDir, 'report.html');
+  const htmlReport = existsSync(htmlPath) ? htmlPath : undefined;
+  const prefix = `${handlerName}-`;
+  const folder = basename(dir);
+  const version = folder.startsWith(prefix) && /^\d+(\.\d+){1,3}$/.test(folder.slice(prefix.length)) ? folder.slice(prefix.length) : undefined;
 
   return {
-    extensionDir: dir, handlerName, ...(seq !== undefined ? { seq } : {}), ...(result ? { result } : {}), ...(lastRun ? { lastRun } : {}),
+    extensionDir: dir, handlerName, ...(version ? { version } : {}), ...(seq !== undefined ? { seq } : {}), ...(result ? { result } : {}), ...(lastRun ? { lastRun } : {}),
     worker, ...(heartbeat ? { heartbeat } : {}), sinks, alerts, activeAlertConditions, ...(htmlReport ? { htmlReport } : {}),
   };
 }
@@ -278,7 +297,7 @@ export function readStatusView(extensionDir: string): StatusView {
 function verdictOf(v: StatusView): string {
   const r = v.result;
   if (!r) return 'no result yet';
-  if (r.operation === 'Disable') return 'DISABLED';
+  if (r.operation === 'Disable') return r.verdict === 'none' ? 'DISABLED' : `DISABLED (last verdict ${r.verdict.toUpperCase()})`;
   if (r.status === 'transitioning') return 'RUNNING FIRST ATTESTATION';
   if (r.message.startsWith('PASS')) return 'PASS';
   if (r.message.startsWith('FAIL')) return 'FAIL';
@@ -295,9 +314,10 @@ export function renderStatusText(v: StatusView, now: Date = new Date()): string 
   const out: string[] = [];
   const r = v.result;
   out.push(`cvm-attest status: ${verdictOf(v)}`);
-  out.push(`  extension      ${v.extensionDir} (${v.handlerName}${v.seq !== undefined ? `, settings seq ${v.seq}` : ''})`);
+  out.push(`  extension      ${v.extensionDir} (${v.handlerName}${v.version ? ` ${v.version}` : ''}${v.seq !== undefined ? `, settings seq ${v.seq}` : ''})`);
   if (r) {
-    out.push(`  last result    ${r.status} (code ${r.code}) at ${r.at}`);
+    out.push(`  last result    ${r.verdict === 'none' ? 'no verdict yet' : `${r.verdict.toUpperCase()}${r.verdictAt ? ` at ${r.verdictAt}` : ''}`}`);
+    out.push(`  portal status  ${r.status} (code ${r.code}, operation ${r.operation}) at ${r.at}`);
     out.push(`  message        ${r.message}`);
     const w = Math.max(8, ...r.checks.map((c) => c.id.length));
     for (const c of r.checks) out.push(`    [${c.status === 'fail' ? 'FAIL' : c.status}] ${c.id.padEnd(w)}  ${c.reason}`);
@@ -317,9 +337,11 @@ export function renderStatusText(v: StatusView, now: Date = new Date()): string 
   for (const s of v.sinks) {
     out.push(`  sink ${s.name.padEnd(13)} queue ${s.queueDepth}${s.dropped ? `, dropped ${s.dropped}` : ''}; last delivery ${s.lastDeliveryAt ?? 'none recorded'}${s.status ? `; ${s.status}: ${s.message ?? ''}` : ''}`);
   }
-  if (v.alerts.length === 0) out.push('  alerts         none raised by the last run');
   for (const a of v.alerts) out.push(`  alert          ${a.severity} ${a.name}: ${a.description}`);
-  if (v.activeAlertConditions.length) out.push(`  active         ${v.activeAlertConditions.map((c) => `${c.key} since ${c.since}`).join('; ')}`);
+  // Alerts are raised once per condition: one still active is not repeated by later runs, so "none" is
+  // only said when nothing was raised and nothing is active.
+  if (v.activeAlertConditions.length) out.push(`  active alerts  ${v.activeAlertConditions.map((c) => `${c.key} since ${c.since}`).join('; ')} (raised once, not repeated while active)`);
+  else if (v.alerts.length === 0) out.push('  alerts         none');
   if (v.htmlReport) out.push(`  HTML report    ${v.htmlReport}`);
   return out.join('\n') + '\n';
 }
@@ -331,8 +353,8 @@ const command: CliCommand = {
     .option('dir', { type: 'string', describe: `extension folder (default: $AZURE_GUEST_AGENT_EXTENSION_PATH, else the newest ${WAAGENT_LIB}/${HANDLER_NAME}-*)` })
     .option('format', { choices: ['text', 'json'] as const, default: 'text', describe: 'output format' })
     .example('sudo cvm-attest status', 'on a VM with the extension installed')
-    .example('cvm-attest status --dir /var/lib/waagent/CvmAttest.Security.SnpAttestation-1.0.0', 'a given extension folder (e.g. one kept by `node scripts/demo.mjs --keep`)')
-    .example('sudo cvm-attest status --format json | jq .result.status', 'machine-readable'),
+    .example('cvm-attest status --dir /var/lib/waagent/CvmAttest.Security.SnpAttestation-0.1.0', 'a given extension folder (e.g. one kept by `node scripts/demo.mjs --keep`)')
+    .example('sudo cvm-attest status --format json | jq -r .result.verdict', 'machine-readable: pass, fail or none'),
   async run(args) {
     const dir = typeof args['dir'] === 'string' && args['dir'] !== '' ? args['dir'] : undefined;
     const view = readStatusView(resolveExtensionDir(dir));
