@@ -3,7 +3,7 @@
 // (Azure SDK, sinks, extension) are separate chunks loaded only when a command needs them.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { rmSync, existsSync } from 'node:fs';
+import { rmSync, existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
@@ -19,6 +19,8 @@ if (!skipTsc) {
   }
 }
 const entry = join(root, 'src/cli/main.ts');
+// `cvm-attest --version`: package.json is the one source of the version.
+const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 if (existsSync(entry)) {
   await build({
     entryPoints: { cli: entry },
@@ -32,6 +34,7 @@ if (existsSync(entry)) {
     minifySyntax: true,
     legalComments: 'none',
     logLevel: 'warning',
+    define: { 'process.env.CVM_ATTEST_VERSION': JSON.stringify(version) },
     // CommonJS dependencies (winston, the Azure SDK's deps) call require() for Node built-ins.
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   });

@@ -2,6 +2,7 @@
 // order, or an IMDS THIM JSON body. Each certificate is sorted into its role by subject and issuer.
 import { ParseError } from '../errors.js';
 import { utf8 } from './bytes.js';
+import { parseJsonBounded } from '../bounded-json.js';
 import type { Product } from '../verify/result.js';
 import { parseCertificate, type Certificate } from './certificate.js';
 
@@ -64,10 +65,23 @@ export function productFromCertificate(c: Certificate): Product | undefined {
   }
 }
 
+/** True when `b` is exactly one DER SEQUENCE (its length field spans the whole input). */
+export function isDerSequence(b: Uint8Array): boolean {
+  if (b.length < 2 || b[0] !== 0x30) return false;
+  const l = b[1]!;
+  if (l < 0x80) return 2 + l === b.length;
+  const n = l & 0x7f;
+  if (n === 0 || n > 4 || b.length < 2 + n) return false;
+  let len = 0;
+  for (let i = 0; i < n; i++) len = len * 256 + b[2 + i]!;
+  return 2 + n + len === b.length;
+}
+
 function toText(input: Uint8Array | string): string | undefined {
   if (typeof input === 'string') return input;
-  // DER starts with a SEQUENCE tag; anything else is treated as text.
-  if (input.length > 0 && input[0] === 0x30) return undefined;
+  // DER: one SEQUENCE spanning the input. A PEM file may well start with "0" (0x30, the SEQUENCE tag):
+  // text before the armour is allowed, so the tag alone decides nothing.
+  if (isDerSequence(input)) return undefined;
   return utf8.decode(input);
 }
 
@@ -78,12 +92,7 @@ function pemBlocks(text: string): Uint8Array[] {
 }
 
 function thimBody(text: string, pre: string): { ders: Uint8Array[]; thim: ThimInfo } {
-  let j: unknown;
-  try {
-    j = JSON.parse(text);
-  } catch {
-    throw new ParseError('E_CERT_INPUT', `${pre}not valid JSON`);
-  }
+  const j = parseJsonBounded(text, { what: `${pre}THIM body`, code: 'E_CERT_INPUT', maxDepth: 8 });
   if (j === null || typeof j !== 'object' || Array.isArray(j)) throw new ParseError('E_CERT_INPUT', `${pre}not a THIM JSON object`);
   const o = j as Record<string, unknown>;
   if (typeof o.vcekCert !== 'string') throw new ParseError('E_CERT_INPUT', `${pre}THIM body has no vcekCert`);

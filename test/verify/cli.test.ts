@@ -105,7 +105,7 @@ describe('cvm-attest verify', () => {
     oneCleanLine(r.stderr, 'big.bin', 'too large');
     const d = await cli('--evidence', tmp);
     assert.equal(d.code, 2);
-    oneCleanLine(d.stderr, 'EISDIR');
+    oneCleanLine(d.stderr, 'is a directory');
   });
 
   it('usage errors: exit 2 with one line', async () => {
