@@ -2,6 +2,7 @@
 // order, or an IMDS THIM JSON body. Each certificate is sorted into its role by subject and issuer.
 import { ParseError } from '../errors.js';
 import { utf8 } from './bytes.js';
+import { isDerSequence } from './der.js';
 import { parseJsonBounded } from '../bounded-json.js';
 import type { Product } from '../verify/result.js';
 import { parseCertificate, type Certificate } from './certificate.js';
@@ -63,18 +64,6 @@ export function productFromCertificate(c: Certificate): Product | undefined {
     case 'ARK': return productOfCn(c.subject.cn, 'ARK-');
     default: return undefined;
   }
-}
-
-/** True when `b` is exactly one DER SEQUENCE (its length field spans the whole input). */
-export function isDerSequence(b: Uint8Array): boolean {
-  if (b.length < 2 || b[0] !== 0x30) return false;
-  const l = b[1]!;
-  if (l < 0x80) return 2 + l === b.length;
-  const n = l & 0x7f;
-  if (n === 0 || n > 4 || b.length < 2 + n) return false;
-  let len = 0;
-  for (let i = 0; i < n; i++) len = len * 256 + b[2 + i]!;
-  return 2 + n + len === b.length;
 }
 
 function toText(input: Uint8Array | string): string | undefined {

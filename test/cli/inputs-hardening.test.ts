@@ -278,6 +278,13 @@ describe('low items: CLI text', () => {
     const r = await verify('--evidence', F('snp/milan-v3-report.bin'), '--vcek', p, '--now', NOW.toISOString());
     assert.equal(r.code, 0, r.stderr);
   });
+  it('a CRL PEM whose first byte is "0" is read as PEM too', async () => {
+    const p = join(tmp, 'zero-first-crl.pem');
+    writeFileSync(p, `0 from AMD KDS\n${readFileSync(F('amd/crl_milan.pem'), 'utf8')}`);
+    const r = await verify('--evidence', F('snp/milan-v3-report.bin'), '--vcek', F('snp/milan-v3-vcek.pem'), '--crl', p, '--now', NOW.toISOString());
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /\[(pass|WARN)\] crl /);
+  });
   it('hex evidence with a 0x prefix is accepted', async () => {
     const p = join(tmp, 'report-0x.hex');
     writeFileSync(p, `0x${readFileSync(F('snp/milan-v3-report.bin')).toString('hex')}\n`);
