@@ -392,3 +392,25 @@ describe('low item: E_IMDS_HTTP names the host and carries what IMDS said', () =
     }
   });
 });
+
+describe('item 4: the certificate cache reads its entries bounded too', () => {
+  it('an entry replaced by a symlink or a FIFO is a miss, without following or hanging', async () => {
+    const { CertificateCache } = await import('../../src/collect/cert-cache.js');
+    const { parseEvidence } = await import('../../src/snp/evidence.js');
+    const genoa = parseEvidence(readFileSync(F('azure-hcl/genoa/hcl-report.bin'))).report;
+    const key = { product: genoa.product, chipId: genoa.chipId, reportedTcb: genoa.reportedTcb.raw };
+    const dir = join(tmp, 'cache');
+    const cache = new CertificateCache(dir);
+    const t0 = new Date('2026-11-28T10:00:00Z');
+    await cache.put(key, { vcekPem: readFileSync(F('azure-hcl/genoa/vcek.pem'), 'utf8'), chainPem: readFileSync(F('amd/ask_ark_genoa.pem'), 'utf8'), tcbm: genoa.reportedTcb.raw, cacheControlSeconds: 3600 }, t0);
+    assert.ok(await cache.get(key, t0), 'the real entry is a hit');
+    const outside = join(tmp, 'outside-entry.json');
+    copyFileSync(cache.fileFor(key), outside);
+    unlinkSync(cache.fileFor(key));
+    symlinkSync(outside, cache.fileFor(key));
+    assert.equal(await cache.get(key, t0), undefined, 'a symlinked entry is not followed');
+    unlinkSync(cache.fileFor(key));
+    execFileSync('mkfifo', [cache.fileFor(key)]);
+    assert.equal(await cache.get(key, t0), undefined, 'a FIFO is a miss, at once');
+  });
+});
