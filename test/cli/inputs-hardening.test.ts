@@ -21,7 +21,7 @@ const F = (p: string): string => join(FIXTURES, p);
 const hcl = 'azure-hcl/milan-v3-a';
 
 interface Run { code: number | null; stdout: string; stderr: string; killed: boolean }
-function cli(args: string[], timeoutMs = 30_000): Promise<Run> {
+function cli(args: string[], timeoutMs = 120_000): Promise<Run> {
   return new Promise((resolve) => {
     const p = spawn(process.execPath, ['--max-old-space-size=512', '--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], { cwd: ROOT, env: { ...process.env, NODE_NO_WARNINGS: '1' } });
     let stdout = '';
@@ -213,15 +213,16 @@ describe('item 12: verify without any VCEK source', () => {
 
 describe('item 15: collect --out is validated before collecting', () => {
   // --tpm names a device that does not exist: collecting first would fail with E_TPM_NO_DEVICE (exit 3).
-  const collect = (out: string): Promise<Run> => cli(['collect', '--tpm', 'device:/nonexistent-tpm', '--out', out], 15_000);
+  const collect = (out: string): Promise<Run> => cli(['collect', '--tpm', 'device:/nonexistent-tpm', '--out', out], 120_000);
   it('an existing file, a folder under a file, /proc, an unwritable place: exit 2 naming --out, never a hang', async () => {
     const file = join(tmp, 'a-file');
     writeFileSync(file, 'x');
-    oneLine(await collect(file), 2, '--out', 'a-file');
-    oneLine(await collect(join(file, 'sub')), 2, '--out');
-    oneLine(await collect('/proc/cvm-attest-bundle'), 2, '--out');
-    oneLine(await collect('/proc/self/cvm-attest/x'), 2, '--out');
-    oneLine(await collect('/sys/cvm-attest-bundle'), 2, '--out');
+    const [f, under, proc, procSelf, sys] = await Promise.all([file, join(file, 'sub'), '/proc/cvm-attest-bundle', '/proc/self/cvm-attest/x', '/sys/cvm-attest-bundle'].map(collect));
+    oneLine(f!, 2, '--out', 'a-file');
+    oneLine(under!, 2, '--out');
+    oneLine(proc!, 2, '--out');
+    oneLine(procSelf!, 2, '--out');
+    oneLine(sys!, 2, '--out');
   });
   it('a usable --out gets past validation to collection (exit 3 here: no TPM)', async () => {
     const r = await collect(join(tmp, 'new', 'bundle'));

@@ -13,7 +13,7 @@ import { parseErrorInput, verifyEvidenceSync, type VerifyOptions } from '../../v
 import type { VerificationResult } from '../../verify/result.js';
 import type { QuoteInput } from '../../verify/freshness.js';
 
-/** Per input file; real ones are a few KiB. Read from one descriptor, never more than this (+1 byte). */
+/** Per input file; real ones are a few KiB. Read from one descriptor, never much more than this (see io/bounded-read.ts). */
 export const MAX_FILE = 1024 * 1024;
 
 function readInput(path: string, what: string): Buffer {
