@@ -19,6 +19,8 @@ if (!skipTsc) {
   }
 }
 const entry = join(root, 'src/cli/main.ts');
+// `cvm-attest --version`: package.json is the one source of the version.
+const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 if (existsSync(entry)) {
   await build({
     entryPoints: { cli: entry },
@@ -32,8 +34,8 @@ if (existsSync(entry)) {
     minifySyntax: true,
     legalComments: 'none',
     logLevel: 'warning',
-    // The version records and status carry: package.json's, as in the packaged extension.
-    define: { 'process.env.CVM_ATTEST_VERSION': JSON.stringify(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version) },
+    // The version records, status and --version carry: package.json's, as in the packaged extension.
+    define: { 'process.env.CVM_ATTEST_VERSION': JSON.stringify(version) },
     // CommonJS dependencies (winston, the Azure SDK's deps) call require() for Node built-ins.
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   });

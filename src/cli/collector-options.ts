@@ -16,6 +16,7 @@ export function collectorOptions(y: Argv): Argv {
 function str(args: Record<string, unknown>, name: string): string | undefined {
   const v = args[name];
   if (v === undefined) return undefined;
+  if (Array.isArray(v)) throw new InputError('E_USAGE', `--${name} is given twice: give it once`);
   if (typeof v !== 'string' || v === '') throw new InputError('E_USAGE', `--${name} needs a value`);
   return v;
 }
@@ -30,10 +31,10 @@ export function parsePcrList(text: string): number[] {
   const out: number[] = [];
   for (const part of text.split(',')) {
     const m = /^\s*(\d{1,2})\s*(?:-\s*(\d{1,2})\s*)?$/.exec(part);
-    if (!m) throw new InputError('E_USAGE', `--pcrs: "${part}" is not a PCR number or range (e.g. 0-7,14)`);
+    if (!m) throw new InputError('E_TPM_PCRS', `--pcrs: "${part}" is not a PCR number or range (e.g. 0-7,14)`);
     const a = Number(m[1]);
     const b = m[2] !== undefined ? Number(m[2]) : a;
-    if (a > 23 || b > 23 || b < a) throw new InputError('E_USAGE', `--pcrs: "${part}" is outside PCRs 0-23`);
+    if (a > 23 || b > 23 || b < a) throw new InputError('E_TPM_PCRS', `--pcrs: "${part}" is outside PCRs 0-23`);
     for (let i = a; i <= b; i++) if (!out.includes(i)) out.push(i);
   }
   return out.sort((x, y) => x - y);

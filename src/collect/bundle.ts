@@ -1,10 +1,13 @@
 // Evidence bundles: a folder holding everything `verify --bundle` needs offline, with a manifest of
 // SHA-256 digests checked on read. Format: docs/collector.md.
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InputError } from '../errors.js';
+import { InputError, isCvmAttestError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic-file.js';
+import { readFileBounded } from '../io/bounded-read.js';
+import { outError, prepareOutDir } from '../io/out-dir.js';
+import { parseJsonBounded } from '../bounded-json.js';
 import type { Evidence, QuoteEvidence } from './evidence.js';
 import { identityFromCompute, type InstanceIdentity } from './identity.js';
 
@@ -39,12 +42,7 @@ function pcrsJson(q: QuoteEvidence): string {
 }
 
 function parsePcrsJson(text: string): { pcrs: string[]; pcrSelection: number[] } {
-  let j: unknown;
-  try {
-    j = JSON.parse(text);
-  } catch {
-    throw new InputError('E_BUNDLE_FORMAT', 'bundle pcrs.json is not JSON');
-  }
+  const j = parseJsonBounded(text, { what: 'bundle pcrs.json', code: 'E_BUNDLE_FORMAT', input: true, maxDepth: 2 });
   if (!Array.isArray(j) || j.length > 24 || !j.every((v) => typeof v === 'string' && /^([0-9a-fA-F]{64})?$/.test(v))) {
     throw new InputError('E_BUNDLE_FORMAT', "bundle pcrs.json must be an array of at most 24 SHA-256 hex values ('' for PCRs not quoted)");
   }
@@ -53,9 +51,21 @@ function parsePcrsJson(text: string): { pcrs: string[]; pcrSelection: number[] }
   return { pcrs, pcrSelection: pcrs.flatMap((v, i) => (v ? [i] : [])) };
 }
 
-/** Writes `evidence` into `dir` (created if needed); the manifest is written last. */
+/**
+ * Writes `evidence` into `dir` (created if needed); the manifest is written last. Any write error is
+ * an InputError E_OUT (exit 2) naming the folder.
+ */
 export async function writeBundle(dir: string, evidence: Evidence, now: Date = new Date()): Promise<BundleManifest> {
-  await mkdir(dir, { recursive: true, mode: 0o755 });
+  prepareOutDir(dir, 'bundle folder');
+  try {
+    return await writeBundleFiles(dir, evidence, now);
+  } catch (e) {
+    if (isCvmAttestError(e)) throw e;
+    throw outError('bundle folder', dir, e);
+  }
+}
+
+async function writeBundleFiles(dir: string, evidence: Evidence, now: Date): Promise<BundleManifest> {
   // Drop the old manifest first: a crash midway leaves no manifest (unreadable), never a stale one.
   await rm(join(dir, 'manifest.json'), { force: true });
   const contents: Partial<Record<BundleFile, Uint8Array>> = {
@@ -94,27 +104,13 @@ export async function writeBundle(dir: string, evidence: Evidence, now: Date = n
   return manifest;
 }
 
-async function readCapped(file: string, max: number, what: string): Promise<Buffer> {
-  let size: number;
-  try {
-    const st = await stat(file);
-    if (!st.isFile()) throw new InputError('E_BUNDLE_MISSING', `${what} is not a file`);
-    size = st.size;
-  } catch (e) {
-    if (e instanceof InputError) throw e;
-    throw new InputError('E_BUNDLE_MISSING', `${what} is missing or unreadable`, { cause: e });
-  }
-  if (size > max) throw new InputError('E_BUNDLE_FORMAT', `${what} is too large (${size} bytes, at most ${max})`);
-  return readFile(file);
+/** A bundle member: never through a symlink (it could point outside the bundle), a regular file, capped. */
+function readCapped(file: string, max: number, what: string): Promise<Buffer> {
+  return readFileBounded(file, { max, what, noFollow: true, codes: { missing: 'E_BUNDLE_MISSING', type: 'E_BUNDLE_FORMAT', size: 'E_BUNDLE_FORMAT' } });
 }
 
 function parseManifest(text: string): BundleManifest {
-  let m: unknown;
-  try {
-    m = JSON.parse(text);
-  } catch {
-    throw new InputError('E_BUNDLE_FORMAT', 'bundle manifest.json is not JSON');
-  }
+  const m = parseJsonBounded(text, { what: 'bundle manifest.json', code: 'E_BUNDLE_FORMAT', input: true, maxDepth: 8 });
   const o = m as Partial<BundleManifest> | null;
   if (!o || typeof o !== 'object' || o.format !== BUNDLE_FORMAT) throw new InputError('E_BUNDLE_FORMAT', `bundle manifest.json is not a ${BUNDLE_FORMAT} manifest`);
   if (o.version !== BUNDLE_VERSION) throw new InputError('E_BUNDLE_FORMAT', `bundle version ${String(o.version)} is not supported (expected ${BUNDLE_VERSION})`);
@@ -135,7 +131,7 @@ function parseManifest(text: string): BundleManifest {
  * E_BUNDLE_DIGEST). Files not listed in the manifest are ignored.
  */
 export async function readBundle(dir: string): Promise<{ evidence: Evidence; manifest: BundleManifest }> {
-  const manifest = parseManifest((await readCapped(join(dir, 'manifest.json'), MAX_MANIFEST_BYTES, `bundle manifest ${join(dir, 'manifest.json')}`)).toString('utf8'));
+  const manifest = parseManifest((await readCapped(join(dir, 'manifest.json'), MAX_MANIFEST_BYTES, 'bundle manifest')).toString('utf8'));
   const data: Partial<Record<BundleFile, Buffer>> = {};
   for (const name of BUNDLE_FILES) {
     const entry = manifest.files[name];
@@ -160,12 +156,7 @@ export async function readBundle(dir: string): Promise<{ evidence: Evidence; man
   }
   let instance: InstanceIdentity | undefined;
   if (data['instance.json']) {
-    let j: unknown;
-    try {
-      j = JSON.parse(text('instance.json'));
-    } catch {
-      throw new InputError('E_BUNDLE_FORMAT', 'bundle instance.json is not JSON');
-    }
+    const j = parseJsonBounded(text('instance.json'), { what: 'bundle instance.json', code: 'E_BUNDLE_FORMAT', input: true, maxDepth: 8 });
     try {
       if (j === null || typeof j !== 'object' || Array.isArray(j)) throw new Error('not an object');
       instance = identityFromCompute(j as Record<string, unknown>);

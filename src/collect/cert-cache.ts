@@ -2,12 +2,14 @@
 // they were fetched for. Public certificates: files 0644, written atomically (temp, fsync, rename).
 // An entry is fresh for the THIM `cacheControl` seconds; a stale one is still returned (marked) so
 // the collector can fall back to it, with a warning, when IMDS fails.
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic-file.js';
 import type { Product } from '../verify/result.js';
 import { pemCertificates, formatTcbm, type ThimCertificates } from './thim.js';
+import { readFileBounded } from '../io/bounded-read.js';
+import { parseJsonBounded } from '../bounded-json.js';
 
 export const CACHE_DIR_ENV = 'CVM_ATTEST_CACHE_DIR';
 const MAX_ENTRY_BYTES = 64 * 1024;
@@ -68,15 +70,14 @@ export class CertificateCache {
   async get(key: CacheKey, now: Date = new Date()): Promise<CacheLookup | undefined> {
     let text: string;
     try {
-      const buf = await readFile(this.fileFor(key));
-      if (buf.length > MAX_ENTRY_BYTES) return undefined;
-      text = buf.toString('utf8');
+      // Bounded, never through a symlink, regular files only: a FIFO or a link planted in the cache is a miss.
+      text = (await readFileBounded(this.fileFor(key), { max: MAX_ENTRY_BYTES, what: 'cache entry', noFollow: true })).toString('utf8');
     } catch {
       return undefined;
     }
     let s: Partial<StoredEntry>;
     try {
-      s = JSON.parse(text) as Partial<StoredEntry>;
+      s = parseJsonBounded(text, { what: 'cache entry', code: 'E_BUNDLE_FORMAT', maxDepth: 4 }) as Partial<StoredEntry>; // never surfaced: a miss
     } catch {
       return undefined;
     }

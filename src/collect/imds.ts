@@ -6,6 +6,7 @@ import { HttpFailure, httpGet, type HttpResponse } from './http.js';
 import { parseRetryAfter, withRetry, type AttemptOutcome } from './retry.js';
 import { parseThimResponse, THIM_MAX_BYTES, type ThimCertificates } from './thim.js';
 import { INSTANCE_MAX_BYTES, parseInstanceMetadata, type InstanceIdentity } from './identity.js';
+import { escapeTextCapped } from '../text-escape.js';
 
 export const DEFAULT_IMDS_ENDPOINT = 'http://169.254.169.254';
 export const IMDS_ENDPOINT_ENV = 'CVM_ATTEST_IMDS_ENDPOINT';
@@ -56,13 +57,15 @@ export function resolveImdsEndpoint(explicit?: string, env: NodeJS.ProcessEnv = 
   return url;
 }
 
+/** `HTTP 400: <IMDS's error text>`: its JSON "error" field, else the start of the body; escaped, capped. */
 function describeStatus(res: HttpResponse): string {
-  let detail = '';
+  const text = res.body.subarray(0, 2048).toString('utf8');
+  let detail = text.trim();
   try {
-    const j = JSON.parse(res.body.toString('utf8').slice(0, 2048)) as { error?: unknown };
-    if (typeof j.error === 'string') detail = `: ${j.error.slice(0, 200)}`;
-  } catch { /* not JSON: status alone */ }
-  return `HTTP ${res.status}${detail}`;
+    const j = JSON.parse(text) as { error?: unknown; error_description?: unknown };
+    if (typeof j.error === 'string') detail = typeof j.error_description === 'string' ? `${j.error}: ${j.error_description}` : j.error;
+  } catch { /* not JSON (or cut at 2 KiB): the text itself */ }
+  return `HTTP ${res.status}${detail ? `: ${escapeTextCapped(detail, 200)}` : ''}`;
 }
 
 /** GETs `path` (with query) from IMDS with retries; resolves to the 200 body. */
@@ -95,7 +98,7 @@ export async function imdsGet(path: string, maxBytes: number, options: ImdsOptio
       }
     }
     if (res.status === 200) return { ok: true, value: res.body };
-    const msg = `${what} answered ${describeStatus(res)}`;
+    const msg = `${what} at ${base.host} answered ${describeStatus(res)}`;
     if (res.status === 429) {
       const ra = parseRetryAfter(res.headers['retry-after']);
       return { ok: false, retryable: true, error: new ImdsError('E_IMDS_THROTTLED', msg, 429), ...(ra !== undefined ? { retryAfterMs: ra } : {}) };

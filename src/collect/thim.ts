@@ -2,6 +2,7 @@
 // Shape (formats.md): {"vcekCert": PEM, "tcbm": 16 hex digits (REPORTED_TCB as big-endian u64 text),
 // "certificateChain": PEM ASK + PEM ARK, "cacheControl": seconds as a decimal string}.
 import { CollectionError } from '../errors.js';
+import { jsonDepth, MAX_JSON_DEPTH } from '../bounded-json.js';
 
 export interface ThimCertificates {
   /** The VCEK, one PEM CERTIFICATE block. */
@@ -52,6 +53,7 @@ function field(obj: Record<string, unknown>, name: string): string {
 export function parseImdsJson(body: Buffer | string, what: string, maxBytes: number): unknown {
   const text = typeof body === 'string' ? body : body.toString('utf8');
   if (text.length > maxBytes) throw new ImdsResponseError(`${what} of ${text.length} bytes exceeds ${maxBytes}`);
+  if (jsonDepth(text, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) throw new ImdsResponseError(`${what} is nested more than ${MAX_JSON_DEPTH} levels deep`);
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {

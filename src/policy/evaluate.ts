@@ -67,7 +67,7 @@ export function evaluatePolicy(p: Policy, ctx: PolicyContext): CheckResult[] {
   out.push(...allow('id-key-digest', 'ID_KEY_DIGEST', p.allowedIdKeyDigests, r.idKeyDigest));
   out.push(...allow('family-id', 'FAMILY_ID', p.allowedFamilyIds, r.familyId));
   out.push(...allow('image-id', 'IMAGE_ID', p.allowedImageIds, r.imageId));
-  if (p.allowedProducts) out.push(check('product', ctx.product !== undefined && p.allowedProducts.includes(ctx.product), `product ${ctx.product} is allowed`, `product ${ctx.product ?? 'unknown'} is not in ${p.allowedProducts.join(', ')}`));
+  if (p.allowedProducts) out.push(check('product', ctx.product !== undefined && p.allowedProducts.includes(ctx.product), `product ${ctx.product} is allowed`, `product ${ctx.product ?? 'unknown'} is not an allowed product (allowed: ${p.allowedProducts.join(', ')})`));
   if (p.minimumFirmwareVersion) {
     const v = r.currentVersion;
     const [a, b, c] = versionTuple(p.minimumFirmwareVersion);

@@ -2,6 +2,8 @@
 // order, or an IMDS THIM JSON body. Each certificate is sorted into its role by subject and issuer.
 import { ParseError } from '../errors.js';
 import { utf8 } from './bytes.js';
+import { isDerSequence } from './der.js';
+import { parseJsonBounded } from '../bounded-json.js';
 import type { Product } from '../verify/result.js';
 import { parseCertificate, type Certificate } from './certificate.js';
 
@@ -66,8 +68,9 @@ export function productFromCertificate(c: Certificate): Product | undefined {
 
 function toText(input: Uint8Array | string): string | undefined {
   if (typeof input === 'string') return input;
-  // DER starts with a SEQUENCE tag; anything else is treated as text.
-  if (input.length > 0 && input[0] === 0x30) return undefined;
+  // DER: one SEQUENCE spanning the input. A PEM file may well start with "0" (0x30, the SEQUENCE tag):
+  // text before the armour is allowed, so the tag alone decides nothing.
+  if (isDerSequence(input)) return undefined;
   return utf8.decode(input);
 }
 
@@ -78,12 +81,7 @@ function pemBlocks(text: string): Uint8Array[] {
 }
 
 function thimBody(text: string, pre: string): { ders: Uint8Array[]; thim: ThimInfo } {
-  let j: unknown;
-  try {
-    j = JSON.parse(text);
-  } catch {
-    throw new ParseError('E_CERT_INPUT', `${pre}not valid JSON`);
-  }
+  const j = parseJsonBounded(text, { what: `${pre}THIM body`, code: 'E_CERT_INPUT', maxDepth: 8 });
   if (j === null || typeof j !== 'object' || Array.isArray(j)) throw new ParseError('E_CERT_INPUT', `${pre}not a THIM JSON object`);
   const o = j as Record<string, unknown>;
   if (typeof o.vcekCert !== 'string') throw new ParseError('E_CERT_INPUT', `${pre}THIM body has no vcekCert`);

@@ -2,7 +2,7 @@
 import { ParseError } from '../errors.js';
 import { utf8 } from './bytes.js';
 import { decodeSignatureAlgorithm, type SignatureAlgorithm } from './certificate.js';
-import { children, content, decodeName, decodeTime, expectTag, integerHex, readTlv, Tag, whole, type DistinguishedName } from './der.js';
+import { children, content, decodeName, decodeTime, expectTag, integerHex, isDerSequence, readTlv, Tag, whole, type DistinguishedName } from './der.js';
 
 export const MAX_CRL_SIZE = 1024 * 1024;
 
@@ -22,7 +22,8 @@ export function parseCrl(input: Uint8Array | string): Crl {
   if (typeof input !== 'string' && !(input instanceof Uint8Array)) throw new ParseError('E_CRL', 'CRL must be bytes or text');
   if (input.length > MAX_CRL_SIZE) throw new ParseError('E_CRL', `CRL is too large (${input.length} bytes)`);
   let der: Uint8Array;
-  const text = typeof input === 'string' ? input : input[0] === 0x30 ? undefined : utf8.decode(input);
+  // DER only when one SEQUENCE spans the input: a PEM file may start with "0" (0x30) too.
+  const text = typeof input === 'string' ? input : isDerSequence(input) ? undefined : utf8.decode(input);
   if (text !== undefined) {
     const m = text.match(/-----BEGIN X509 CRL-----([A-Za-z0-9+/=\s]*?)-----END X509 CRL-----/);
     if (!m) throw new ParseError('E_CRL', 'no PEM "X509 CRL" block or DER CRL found');

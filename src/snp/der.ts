@@ -180,3 +180,15 @@ function decodeNameUncached(b: Uint8Array, t: Tlv, what: string): DistinguishedN
   }
   return { text: parts.join(', '), cn, der: whole(b, t).slice() };
 }
+
+/** True when `b` is exactly one DER SEQUENCE (its length field spans the whole input). */
+export function isDerSequence(b: Uint8Array): boolean {
+  if (b.length < 2 || b[0] !== 0x30) return false;
+  const l = b[1]!;
+  if (l < 0x80) return 2 + l === b.length;
+  const n = l & 0x7f;
+  if (n === 0 || n > 4 || b.length < 2 + n) return false;
+  let len = 0;
+  for (let i = 0; i < n; i++) len = len * 256 + b[2 + i]!;
+  return 2 + n + len === b.length;
+}

@@ -13,9 +13,16 @@ export interface ParsedEvidence {
 /** Hex text of the largest evidence we accept (plus whitespace). */
 const MAX_HEX_TEXT = MAX_HCL_REPORT_SIZE * 2 + 8192;
 
+/** Where hex digits start: after leading whitespace and an optional `0x`/`0X` prefix. */
+function hexStart(b: Uint8Array): number {
+  let i = 0;
+  while (i < b.length && (b[i] === 0x20 || b[i] === 0x0a || b[i] === 0x0d || b[i] === 0x09)) i++;
+  return b[i] === 0x30 && (b[i + 1] === 0x78 || b[i + 1] === 0x58) ? i + 2 : 0;
+}
+
 function isHexText(b: Uint8Array): boolean {
   let digits = 0;
-  for (let i = 0; i < b.length; i++) {
+  for (let i = hexStart(b); i < b.length; i++) {
     const c = b[i]!;
     const hex = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
     if (hex) digits++;
@@ -25,7 +32,7 @@ function isHexText(b: Uint8Array): boolean {
 }
 
 function hexTextToBytes(b: Uint8Array): Uint8Array {
-  const text = utf8.decode(b).replace(/\s+/g, '');
+  const text = utf8.decode(b.subarray(hexStart(b))).replace(/\s+/g, '');
   return Uint8Array.from(Buffer.from(text, 'hex'));
 }
 

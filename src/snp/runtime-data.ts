@@ -3,6 +3,7 @@
 import { createPublicKey, type KeyObject, type JsonWebKey } from 'node:crypto';
 import { ParseError } from '../errors.js';
 import { isUtf8 } from 'node:buffer';
+import { parseJsonBounded } from '../bounded-json.js';
 
 export interface RuntimeData {
   /** Exactly the bytes the hash covers. */
@@ -22,9 +23,10 @@ export function parseRuntimeData(raw: Uint8Array): RuntimeData {
   const text = buf.toString('utf8');
   let json: unknown;
   try {
-    json = JSON.parse(text);
-  } catch {
-    return { raw, error: 'runtime data is not valid JSON' };
+    // Depth-capped: the object is put into the claims, which are serialised whole (JSON.stringify recurses).
+    json = parseJsonBounded(text, { what: 'runtime data', code: 'E_EVIDENCE_FORMAT' });
+  } catch (e) {
+    return { raw, error: e instanceof ParseError && /nested|too large/.test(e.message) ? e.message : 'runtime data is not valid JSON' };
   }
   if (json === null || typeof json !== 'object' || Array.isArray(json)) return { raw, error: 'runtime data is not a JSON object' };
   return { raw, json: json as Record<string, unknown> };

@@ -31,6 +31,7 @@ function info(c: Certificate, role: CertificateInfo['role'], pinned: boolean): C
   const i: CertificateInfo = {
     role,
     subject: c.subject.text,
+    ...(c.subject.cn !== undefined ? { subjectCn: c.subject.cn } : {}),
     issuer: c.issuer.text,
     serialNumber: c.serialNumber,
     notBefore: c.notBefore.toISOString(),

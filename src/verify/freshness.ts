@@ -35,7 +35,8 @@ const fail = (reason: string): FreshnessOutcome => ({ check: { ...base, status: 
 
 export function checkFreshness(quote: QuoteInput | undefined, hcl: HclReport | undefined, bindingOk: boolean, replayed: boolean): FreshnessOutcome {
   if (!quote) {
-    return { check: { ...base, status: 'skip', reason: 'no quote given: the HCL report is written at boot and proves the platform, not that this evidence is fresh' } };
+    const what = hcl ? 'the HCL report is written at boot' : 'a bare SNP report carries no vTPM key to check a quote with';
+    return { check: { ...base, status: 'skip', reason: `no quote given: ${what}; it proves the platform, not that this evidence is fresh` } };
   }
   if (!hcl) return fail('a quote needs an HCL report: its attestation key is bound through the runtime data');
   if (!bindingOk) return fail('the runtime data is not bound to the report, so its attestation key cannot be trusted');

@@ -55,6 +55,8 @@ export interface EvidenceSummary {
 export interface CertificateInfo {
   readonly role: 'VCEK' | 'VLEK' | 'ASK' | 'ASVK' | 'ARK';
   readonly subject: string;
+  /** The subject's CN attribute as parsed (the subject text cannot be split reliably: values may hold "CN="). */
+  readonly subjectCn?: string;
   readonly issuer: string;
   readonly serialNumber: string;
   readonly notBefore: string;

@@ -1,4 +1,9 @@
 // Check 2: the report's ECDSA P-384 signature over the raw bytes 0x000..0x29F, as received.
+// High-S signatures are accepted on purpose: the AMD Secure Processor does not normalise S (of the
+// twelve genuine reports in test/fixtures, six have s > n/2), so refusing them would fail genuine
+// evidence. (r, n - s) is then a second valid encoding of the same signed bytes; it changes nothing
+// signed, and nothing here keys a cache or a replay check on the whole report's bytes (certificates
+// are cached by their own bytes, verdicts never), so it cannot be used to pass anything twice.
 import { verify, type KeyObject } from 'node:crypto';
 import { isAllZero } from '../snp/bytes.js';
 import { SNP_SIGNED_SIZE, type SnpReport } from '../snp/report.js';

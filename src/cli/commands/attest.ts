@@ -1,23 +1,9 @@
 // `cvm-attest attest`: collect on this VM, verify, print. Exit 0 pass, 1 fail, 2 bad input,
 // 3 evidence could not be collected (no TPM, IMDS unreachable with nothing cached).
-import { readFile } from 'node:fs/promises';
 import type { CliCommand } from '../command.js';
 import { ExitCode, InputError } from '../../errors.js';
 import { collectorOptions, collectOptionsFrom } from '../collector-options.js';
 
-async function loadPolicy(path: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    throw new InputError('E_POLICY_FILE', `policy file ${path} cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`, { cause: e });
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (e) {
-    throw new InputError('E_POLICY_FILE', `policy file ${path} is not JSON: ${(e as Error).message}`, { cause: e });
-  }
-}
 
 const command: CliCommand = {
   command: 'attest',
@@ -32,23 +18,17 @@ const command: CliCommand = {
   async run(args) {
     const { parsePolicy } = await import('../../index.js');
     const policyPath = args['policy'];
-    const policy = typeof policyPath === 'string' ? parsePolicy(await loadPolicy(policyPath)) : undefined;
+    if (Array.isArray(policyPath)) throw new InputError('E_USAGE', '--policy is given twice: give it once');
+    const { readPolicyJson } = await import('./verify.js');
+    const policy = typeof policyPath === 'string' ? parsePolicy(readPolicyJson(policyPath)) : undefined;
     const { attest } = await import('../../collect/attest.js');
     const outcome = await attest({ ...collectOptionsFrom(args), ...(policy ? { policy } : {}) });
     const { result, identity } = outcome;
     if (args['format'] === 'json') {
       process.stdout.write(JSON.stringify({ ...result, identity: identity ?? null }, null, 2) + '\n');
     } else {
-      const { renderText } = await import('../render-text.js');
-      let text = renderText(result);
-      if (!text.endsWith('\n')) text += '\n';
-      if (identity) {
-        const bound = identity.boundToReport === true ? 'matches the vmUniqueId in the report' : identity.boundToReport === false ? 'DOES NOT match the vmUniqueId in the report' : 'not compared';
-        text += `\nVM (IMDS): ${identity.name} (${identity.vmSize}, ${identity.location})\n  vmId ${identity.vmId}: ${bound}\n  ${identity.resourceId}\n`;
-      } else {
-        text += '\nVM (IMDS): identity unavailable\n';
-      }
-      process.stdout.write(text);
+      const { renderText, renderIdentity } = await import('../render-text.js');
+      process.stdout.write(`${renderText(result)}\n${renderIdentity(identity)}`);
     }
     return result.verdict === 'pass' ? ExitCode.Pass : ExitCode.Fail;
   },

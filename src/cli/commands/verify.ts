@@ -1,29 +1,29 @@
 // `cvm-attest verify`: offline verification of evidence files against the pinned AMD roots.
 // Exit 0 = pass, 1 = evaluated and failed, 2 = unusable input or usage (one line naming the file).
-import { readFileSync, statSync } from 'node:fs';
 import type { Options } from 'yargs';
 import { parseArgs } from 'node:util';
 import type { CliCommand } from '../command.js';
 import { CvmAttestError, ExitCode, InputError, ParseError } from '../../errors.js';
 import { writeFileAtomicSync } from '../../io/atomic-file.js';
+import { readFileBoundedSync } from '../../io/bounded-read.js';
+import { parseJsonBounded } from '../../bounded-json.js';
+import { escapeText, escapeTextCapped } from '../../text-escape.js';
 import { parsePolicy } from '../../policy/policy.js';
 import { parseErrorInput, verifyEvidenceSync, type VerifyOptions } from '../../verify/verify-evidence.js';
 import type { VerificationResult } from '../../verify/result.js';
 import type { QuoteInput } from '../../verify/freshness.js';
 
-/** Per input file; real ones are a few KiB. Larger files are refused before reading them whole. */
-const MAX_FILE = 1024 * 1024;
+/** Per input file; real ones are a few KiB. Read from one descriptor, never much more than this (see io/bounded-read.ts). */
+export const MAX_FILE = 1024 * 1024;
 
 function readInput(path: string, what: string): Buffer {
-  try {
-    const size = statSync(path).size;
-    if (size > MAX_FILE) throw new InputError('E_FILE_SIZE', `${what} file ${path} is too large (${size} bytes, at most ${MAX_FILE})`);
-    return readFileSync(path);
-  } catch (e) {
-    if (e instanceof CvmAttestError) throw e;
-    const code = (e as NodeJS.ErrnoException).code ?? String(e);
-    throw new InputError('E_FILE', `${what} file ${path} cannot be read (${code})`, { cause: e });
-  }
+  return readFileBoundedSync(path, { max: MAX_FILE, what: `${what} file` });
+}
+
+/** A policy file as JSON (size and depth capped, a UTF-8 BOM accepted); E_POLICY_FILE when it is not. */
+export function readPolicyJson(path: string): unknown {
+  const text = readFileBoundedSync(path, { max: MAX_FILE, what: 'policy file', codes: { missing: 'E_POLICY_FILE' } }).toString('utf8');
+  return parseJsonBounded(text, { what: `policy file ${escapeTextCapped(path, 300)}`, code: 'E_POLICY_FILE', input: true });
 }
 
 /** Runs a parser on a file's bytes, naming the file in the error. */
@@ -31,7 +31,7 @@ function named<T>(path: string, what: string, f: () => T): T {
   try {
     return f();
   } catch (e) {
-    if (e instanceof ParseError) throw new ParseError(e.code, `${what} file ${path}: ${e.message}`, { cause: e });
+    if (e instanceof ParseError) throw new ParseError(e.code, `${what} file ${escapeTextCapped(path, 300)}: ${e.message}`, { cause: e });
     throw e;
   }
 }
@@ -39,20 +39,16 @@ function named<T>(path: string, what: string, f: () => T): T {
 function str(args: Record<string, unknown>, name: string): string | undefined {
   const v = args[name];
   if (v === undefined) return undefined;
+  if (Array.isArray(v)) throw new InputError('E_USAGE', `--${name} is given twice: give it once`);
   if (typeof v !== 'string' || v === '') throw new InputError('E_USAGE', `--${name} needs a value`);
   return v;
 }
 
 function parsePcrsFile(path: string): string[] {
   const text = readInput(path, 'PCR values').toString('utf8');
-  let j: unknown;
-  try {
-    j = JSON.parse(text);
-  } catch {
-    throw new InputError('E_PCRS', `PCR values file ${path} is not JSON`);
-  }
+  const j = parseJsonBounded(text, { what: `PCR values file ${escapeTextCapped(path, 300)}`, code: 'E_PCRS', input: true, maxDepth: 2 });
   if (!Array.isArray(j) || j.length > 24 || !j.every((x) => typeof x === 'string' && (x === '' || /^[0-9a-fA-F]{64}$/.test(x)))) {
-    throw new InputError('E_PCRS', `PCR values file ${path} must be a JSON array of up to 24 SHA-256 hex values indexed by PCR number ("" for unused)`);
+    throw new InputError('E_PCRS', `PCR values file ${escapeTextCapped(path, 300)} must be a JSON array of up to 24 SHA-256 hex values indexed by PCR number ("" for unused)`);
   }
   return j as string[];
 }
@@ -85,13 +81,7 @@ export function loadVerifyOptions(f: VerifyFiles): Omit<VerifyOptions, 'now' | '
     out.crl = readInput(f.crl, 'CRL');
   }
   if (f.policy) {
-    const text = readInput(f.policy, 'policy').toString('utf8');
-    let j: unknown;
-    try {
-      j = JSON.parse(text);
-    } catch (e) {
-      throw new InputError('E_POLICY_FILE', `policy file ${f.policy} is not JSON: ${(e as Error).message}`);
-    }
+    const j = readPolicyJson(f.policy);
     out.policy = named(f.policy, 'policy', () => parsePolicy(j));
   }
   const quoteParts = [f.quoteMsg, f.quoteSig, f.nonce];
@@ -132,17 +122,30 @@ export function runVerify(options: VerifyOptions, files: VerifyFiles): Verificat
     const file = input === 'evidence' ? files.evidence : input === 'vcek' ? files.vcek : input === 'chain' ? files.chain : input === 'crl' ? files.crl : undefined;
     if (e instanceof ParseError && input && file) {
       const what = input === 'vcek' ? 'VCEK' : input === 'crl' ? 'CRL' : input;
-      throw new ParseError(e.code, `${what} file ${file}: ${e.message.replace(/^(VCEK|certificate chain): /, '')}`, { cause: e });
+      throw new ParseError(e.code, `${what} file ${escapeTextCapped(file, 300)}: ${e.message.replace(/^(VCEK|certificate chain): /, '')}`, { cause: e });
     }
     throw e;
   }
 }
 
-function parseNow(s: string | undefined): Date | undefined {
+/**
+ * --now: an ISO 8601 date or date-time, checked field by field (Date would roll 2026-02-31 over to
+ * March 3 and read 24:00 as the next day).
+ */
+export function parseNow(s: string | undefined): Date | undefined {
   if (s === undefined) return undefined;
-  const d = /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(s) ? new Date(s) : new Date(NaN);
-  if (Number.isNaN(d.getTime())) throw new InputError('E_USAGE', `--now must be an ISO 8601 time (e.g. 2026-01-31T12:00:00Z), got "${s}"`);
-  return d;
+  const bad = (): never => {
+    throw new InputError('E_USAGE', `--now must be a valid ISO 8601 time (e.g. 2026-01-31T12:00:00Z), got "${escapeTextCapped(s, 60)}"`);
+  };
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-](\d{2}):?(\d{2}))?)?$/.exec(s);
+  if (!m) return bad();
+  const [y, mo, d, h = '0', mi = '0', sec = '0'] = [m[1]!, m[2]!, m[3]!, m[4], m[5], m[6]];
+  const days = new Date(Date.UTC(Number(y), Number(mo), 0)).getUTCDate();
+  if (Number(mo) < 1 || Number(mo) > 12 || Number(d) < 1 || Number(d) > days || Number(h) > 23 || Number(mi) > 59 || Number(sec) > 59) return bad();
+  if (m[8] !== undefined && (Number(m[8]) > 23 || Number(m[9]) > 59)) return bad();
+  const date = new Date(s);
+  if (Number.isNaN(date.getTime())) return bad();
+  return date;
 }
 
 /** The options of `verify`, shared by yargs (help, slow path) and the fast path. */
@@ -183,6 +186,10 @@ const command: CliCommand = {
     const out = str(args, 'out');
     if (out !== undefined && args['format'] !== 'html') throw new InputError('E_USAGE', '--out is for --format html (text and json go to stdout)');
     const bundle = str(args, 'bundle');
+    // Without the report's certificate every check fails for want of it: say so once, as a usage error.
+    if (bundle === undefined && files.evidence !== undefined && files.vcek === undefined) {
+      throw new InputError('E_USAGE', 'no VCEK given: pass --vcek FILE (PEM, DER or the IMDS THIM JSON), or --bundle DIR from `cvm-attest collect`, or run `cvm-attest attest` on the VM to fetch it from IMDS');
+    }
     const result = bundle !== undefined
       ? await (await import('../bundle-verify.js')).verifyBundleDir(bundle, files, now)
       : runVerify({ ...loadVerifyOptions(files), ...(now ? { now } : {}), replayed: args['replayed'] === true }, files);
@@ -240,10 +247,10 @@ export async function fastVerify(argv: readonly string[]): Promise<number | unde
     return await fast(argv);
   } catch (e) {
     if (e instanceof CvmAttestError) {
-      process.stderr.write(`cvm-attest: ${e.message} [${e.code}]\n`);
+      process.stderr.write(`cvm-attest: ${escapeText(e.message)} [${e.code}]\n`);
       return e.exitCode;
     }
-    process.stderr.write(`cvm-attest: internal error: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.stderr.write(`cvm-attest: internal error: ${escapeText(e instanceof Error ? e.message : String(e))}\n`);
     return ExitCode.Internal;
   }
 }

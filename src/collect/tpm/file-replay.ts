@@ -1,9 +1,11 @@
 // The file: transport: replays captured evidence instead of asking a TPM. A file is returned as it is
 // (an NV dump or anything `verify --evidence` takes); a directory laid out like an evidence bundle
 // (hcl-report.bin [+ quote.msg quote.sig nonce.hex pcrs.json]) also yields its recorded quote.
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../../errors.js';
+import { readFileBounded } from '../../io/bounded-read.js';
+import { parseJsonBounded } from '../../bounded-json.js';
 import { PCR_COUNT, TPM_ALG } from '../../tpm/constants.js';
 import { parseQuoteAttest } from '../../tpm/structures.js';
 
@@ -22,18 +24,8 @@ export interface ReplayedEvidence {
 }
 
 async function readBounded(path: string, max: number, what: string): Promise<Uint8Array> {
-  let size: number;
-  try {
-    size = (await stat(path)).size;
-  } catch (e) {
-    throw new InputError('E_REPLAY_MISSING', `${what} ${path} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { cause: e });
-  }
-  if (size > max) throw new InputError('E_REPLAY_TOO_LARGE', `${what} ${path} is ${size} bytes, more than the ${max} allowed`);
-  try {
-    return new Uint8Array(await readFile(path));
-  } catch (e) {
-    throw new InputError('E_REPLAY_MISSING', `${what} ${path} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { cause: e });
-  }
+  const b = await readFileBounded(path, { max, what, codes: { missing: 'E_REPLAY_MISSING', type: 'E_REPLAY_MISSING', size: 'E_REPLAY_TOO_LARGE' } });
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -47,12 +39,7 @@ async function exists(path: string): Promise<boolean> {
 
 /** Parses pcrs.json: an array of up to 24 hex SHA-256 values ('' for PCRs not recorded). */
 export function parsePcrsJson(text: string, what: string): string[] {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    throw new InputError('E_REPLAY_PCRS', `${what} is not JSON: ${(e as Error).message}`, { cause: e });
-  }
+  const v = parseJsonBounded(text, { what, code: 'E_REPLAY_PCRS', input: true, maxDepth: 2 });
   if (!Array.isArray(v) || v.length > PCR_COUNT) throw new InputError('E_REPLAY_PCRS', `${what} must be a JSON array of at most ${PCR_COUNT} hex strings`);
   const out = v.map((x, i) => {
     if (typeof x !== 'string' || !/^([0-9a-fA-F]{64})?$/.test(x)) throw new InputError('E_REPLAY_PCRS', `${what}[${i}] is not a 64-digit hex SHA-256 value or ''`);
