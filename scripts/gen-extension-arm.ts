@@ -165,10 +165,12 @@ const existence = (t: string) => ({ allOf: [
   { field: `${t}/type`, equals: type },
   { field: `${t}/provisioningState`, equals: 'Succeeded' },
 ] });
+// A scale set's extension has no location of its own: only the VM template takes one.
+const withLocation = (nameParam: string) => nameParam === 'vmName';
 const policyTemplate = (resource: Record<string, unknown>, nameParam: string) => ({
   $schema: SCHEMA, contentVersion: '1.0.0.0',
   parameters: {
-    [nameParam]: { type: 'string' }, location: { type: 'string' }, typeHandlerVersion: { type: 'string' }, settings: { type: 'object' }, protectedSettings: { type: 'secureObject' },
+    [nameParam]: { type: 'string' }, ...(withLocation(nameParam) ? { location: { type: 'string' } } : {}), typeHandlerVersion: { type: 'string' }, settings: { type: 'object' }, protectedSettings: { type: 'secureObject' },
   },
   resources: [resource],
 });
@@ -178,7 +180,7 @@ const deployment = (resource: Record<string, unknown>, nameParam: string) => ({
     mode: 'incremental',
     template: policyTemplate(resource, nameParam),
     parameters: {
-      [nameParam]: { value: "[field('name')]" }, location: { value: "[field('location')]" }, typeHandlerVersion: { value: "[parameters('typeHandlerVersion')]" },
+      [nameParam]: { value: "[field('name')]" }, ...(withLocation(nameParam) ? { location: { value: "[field('location')]" } } : {}), typeHandlerVersion: { value: "[parameters('typeHandlerVersion')]" },
       settings: { value: policySettings }, protectedSettings: { value: "[parameters('protectedSettings')]" },
     },
   },
