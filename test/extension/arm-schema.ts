@@ -9,7 +9,7 @@
 // schemas that are vendored. A resource type whose provider schema is not vendored therefore fails.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import Ajv from 'ajv-draft-04';
+import AjvDraft04 from 'ajv-draft-04';
 import type { ValidateFunction } from 'ajv';
 
 const BASE = 'https://schema.management.azure.com/schemas/';
@@ -58,6 +58,8 @@ export interface ArmValidator {
 let cached: ArmValidator | undefined;
 export function armValidator(): ArmValidator {
   if (cached) return cached;
+  // The package is CommonJS with `exports.default`: under NodeNext the default import is the module.
+  const Ajv = ((AjvDraft04 as unknown as { default?: typeof AjvDraft04 }).default ?? AjvDraft04) as unknown as new (o: object) => import('ajv').default;
   const ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false });
   const oneOf: { $ref: string }[] = [];
   const resourceTypes = new Map<string, string>();
@@ -98,8 +100,8 @@ export function armValidator(): ArmValidator {
   const compiled = new Map<string, ValidateFunction>();
   const validate = (ref: string, value: unknown): string[] => {
     let check = compiled.get(ref);
-    if (!check) { check = ajv.getSchema(ref) ?? ajv.compile({ $ref: ref }); compiled.set(ref, check); }
-    return check(value) ? [] : (check.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'} (${e.schemaPath})`);
+    if (!check) { check = ajv.getSchema(ref) ?? ajv.compile({ $ref: ref }); compiled.set(ref, check!); }
+    return check!(value) ? [] : (check!.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'} (${e.schemaPath})`);
   };
   cached = {
     resourceTypes,
