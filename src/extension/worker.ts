@@ -11,6 +11,7 @@ import { writeFileAtomic } from '../io/atomic-file.js';
 import { join } from 'node:path';
 import { procStartTime, procEffectiveUid, isOurWorker } from './proc.js';
 import { writeStatus, writeHeartbeat } from './files.js';
+import { writeExtensionEvent, extensionVersion } from './telemetry.js';
 import { outcomeStatus, errorStatus, heartbeatFile, StatusCode, utcStamp, type DeliveryLike, type AlertLike, type Identity } from './status.js';
 import { deepMerge, SettingsError } from './settings.js';
 import type { VerificationResult } from '../verify/result.js';
@@ -191,6 +192,9 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
         writeStatus(env, o.seq, outcomeStatus({ name: env.name, result: r, identity: outcome.identity, warnings: outcome.warnings ?? [], deliveries, alerts, statusOnFailure: s.statusOnFailure, nextRunAt: new Date(nextRunAt), notes: s.notes, now }));
         lastSummary = `last run ${utcStamp(now)}: ${r.verdict.toUpperCase()}${r.product ? ` (${r.product})` : ''}; next ${utcStamp(new Date(nextRunAt))}`;
         lastReady = true;
+        const failed = r.checks.filter((c) => c.status === 'fail').map((c) => c.id);
+        writeExtensionEvent(env, { taskName: 'Attestation', level: r.verdict === 'pass' ? 'Informational' : s.statusOnFailure === 'error' ? 'Error' : 'Warning', operationId: `seq-${o.seq}`,
+          message: `verdict ${r.verdict}${r.product ? ` (${r.product})` : ''}${failed.length ? `; failed: ${failed.join(', ')}` : ''}` }, extensionVersion(ctx.processEnv), logger);
         logger.info('attestation run', { verdict: r.verdict, product: r.product, failed: r.checks.filter((c) => c.status === 'fail').map((c) => c.id), ms: Date.now() - started, nextRunAt: new Date(nextRunAt).toISOString() });
       } else {
         const isCollection = failure instanceof CvmAttestError && failure.exitCode === StatusCode.Collection;
@@ -199,6 +203,7 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
         writeStatus(env, o.seq, errorStatus({ name: env.name, status: s.statusOnFailure, code, message: `${isCollection ? 'evidence could not be collected' : 'attestation run failed'}: ${m}`, deliveries, alerts, nextRunAt: new Date(nextRunAt), now }));
         lastSummary = `last run ${utcStamp(now)} failed: ${m}`;
         lastReady = true; // the worker itself is healthy; the status says what failed
+        writeExtensionEvent(env, { taskName: 'Attestation', level: 'Error', operationId: `seq-${o.seq}`, message: `no verdict: ${m}` }, extensionVersion(ctx.processEnv), logger);
         logger.warn('attestation run failed', { code, error: m, nextRunAt: new Date(nextRunAt).toISOString() });
       }
       writeHeartbeat(env, heartbeatFile(lastReady ? 'Ready' : 'NotReady', lastSummary));
