@@ -249,7 +249,7 @@ const initiative = {
   properties: {
     displayName: 'cvm-attest: attest every Linux Confidential VM and report to Azure Monitor',
     policyType: 'Custom', metadata: meta,
-    description: 'Gives Linux Confidential VMs and scale sets the user-assigned ingest identity of extension/azure/azuredeploy.json (Microsoft\'s built-in identity policies) and the cvm-attest extension, and audits the VMs where it is missing or failed. Assign with a managed identity (Virtual Machine Contributor and Managed Identity Operator) and create remediation tasks for existing resources.',
+    description: 'Gives Linux Confidential VMs and scale sets the user-assigned ingest identity of extension/azure/azuredeploy.json (Microsoft\'s built-in identity policies) and the cvm-attest extension, and audits the VMs where it is missing or failed. Assign with a managed identity holding the roles its definitions list (Virtual Machine Contributor for ours; Contributor and User Access Administrator for Microsoft\'s identity policies) and create remediation tasks for existing resources.',
     parameters: {
       ...policyParams,
       effect: { ...policyParams.effect, metadata: { displayName: 'Effect (extension)', description: 'DeployIfNotExists, AuditIfNotExists or Disabled for the two extension policies.' } },
