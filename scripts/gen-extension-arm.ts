@@ -124,7 +124,8 @@ const vmss = {
   }],
   outputs: {
     extensionId: { type: 'string', value: `[resourceId('Microsoft.Compute/virtualMachineScaleSets/extensions', parameters('vmssName'), '${EXTENSION_NAME}')]` },
-    upgradePolicy: { type: 'string', value: `[reference(resourceId('Microsoft.Compute/virtualMachineScaleSets', parameters('vmssName')), '${COMPUTE_API}').upgradePolicy.mode]` },
+    // A Flexible scale set may have no upgrade policy.
+    upgradePolicy: { type: 'string', value: `[if(contains(reference(resourceId('Microsoft.Compute/virtualMachineScaleSets', parameters('vmssName')), '${COMPUTE_API}'), 'upgradePolicy'), reference(resourceId('Microsoft.Compute/virtualMachineScaleSets', parameters('vmssName')), '${COMPUTE_API}').upgradePolicy.mode, 'none')]` },
   },
 };
 
