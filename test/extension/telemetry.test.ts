@@ -12,6 +12,8 @@ import { EVENT_FILE_RE, EVENT_LIMITS, MAX_PENDING_FILES, formatEvent, writeExten
 import { loadHandlerEnvironment, type HandlerEnvironment } from '../../src/extension/handler-environment.js';
 import { makeContext, install, enable } from '../../src/extension/handlers.js';
 import { createExtLogger } from '../../src/extension/logger.js';
+import { runWorker, type Engine } from '../../src/extension/worker.js';
+import { makeResult } from '../sinks/helpers.js';
 
 const made: string[] = [];
 after(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
@@ -87,5 +89,37 @@ describe('extension telemetry events (the real agent collects them)', () => {
     assert.equal(writeExtensionEvent(env, { taskName: 'T', level: 'Informational', message: 'm', operationId: 'o' }, '1', { warn: (m) => warned.push(m) }), false);
     assert.match(warned.join('\n'), /not collecting/);
     assert.equal(readdirSync(env.eventsFolder!).length, MAX_PENDING_FILES);
+  });
+
+  test('each worker run writes its verdict: pass Informational, fail Warning (statusOnFailure warning), no evidence Error', async () => {
+    const { ext, env } = extDir();
+    writeFileSync(join(ext, 'config', '0.settings'), JSON.stringify({ runtimeSettings: [{ handlerSettings: { publicSettings: { jitterPercent: 0, freshness: false, statusOnFailure: 'warning' } } }] }));
+    writeFileSync(join(ext, 'mrseq'), '0');
+    const logger = createExtLogger({ logFolder: env.logFolder, operation: 'worker' });
+    let runs = 0;
+    const engine: Engine = {
+      async attest() {
+        runs++;
+        if (runs === 1) return { result: makeResult(), warnings: [] };
+        if (runs === 2) return { result: makeResult({ failed: [{ id: 'policy.debug', group: 'policy', status: 'fail', reason: 'DEBUG set' }] }), warnings: [] };
+        throw new Error('boom');
+      },
+      async buildPolicy() { return undefined; },
+      async createSinks() { return undefined; },
+    };
+    const stop = new AbortController();
+    const done = runWorker(makeContext(env, logger, { AZURE_GUEST_AGENT_EXTENSION_VERSION: '0.1.9' }), { seq: 0, engine, minuteMs: 1, signal: stop.signal });
+    const deadline = Date.now() + 10_000;
+    while (readdirSync(env.eventsFolder!).filter((f) => EVENT_FILE_RE.test(f)).length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    stop.abort();
+    assert.equal(await done, 0);
+    await logger.close();
+    const runsSeen = collect(env.eventsFolder!).events.filter((e) => e['TaskName'] === 'Attestation').sort((a, b) => String(a['Context2']).localeCompare(String(b['Context2'])));
+    assert.ok(runsSeen.length >= 3, JSON.stringify(runsSeen));
+    assert.deepEqual(runsSeen.slice(0, 3).map((e) => e['CapabilityUsed']), ['Informational', 'Warning', 'Error']);
+    assert.match(runsSeen[0]!['Context1']!, /^verdict pass/);
+    assert.match(runsSeen[1]!['Context1']!, /^verdict fail.*failed: policy\.debug/);
+    assert.match(runsSeen[2]!['Context1']!, /^no verdict: internal error: boom/);
+    for (const e of runsSeen) { assert.equal(e['EventName'], `${HANDLER}-0.1.9`); assert.equal(e['Context3'], 'seq-0'); }
   });
 });
