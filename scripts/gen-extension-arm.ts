@@ -213,10 +213,10 @@ const dineVmss = {
   properties: {
     displayName: 'Deploy the cvm-attest extension to Linux Confidential VM scale sets',
     policyType: 'Custom', mode: 'Indexed', metadata: meta,
-    description: 'Adds the cvm-attest VM extension to the model of Linux Confidential VM scale sets (Uniform and Flexible orchestration) that lack it. Instances follow the scale set\'s upgrade policy (Manual: update the instances). VMs of a Flexible scale set are also virtual machines: the VM policy sees the extension the scale set gave them.',
+    description: 'Adds the cvm-attest VM extension to the model of Linux Confidential VM scale sets (Uniform and Flexible orchestration: no condition on orchestrationMode, which older Uniform scale sets do not set) that lack it. Instances follow the scale set\'s upgrade policy (Manual: update the instances). VMs of a Flexible scale set are also virtual machines: the VM policy sees the extension the scale set gave them.',
     parameters: policyParams,
     policyRule: {
-      if: { allOf: [{ field: 'type', equals: 'Microsoft.Compute/virtualMachineScaleSets' }, { field: 'Microsoft.Compute/virtualMachineScaleSets/orchestrationMode', in: ['Uniform', 'Flexible'] }, ...cvmLinux('Microsoft.Compute/virtualMachineScaleSets/virtualMachineProfile.')] },
+      if: { allOf: [{ field: 'type', equals: 'Microsoft.Compute/virtualMachineScaleSets' }, ...cvmLinux('Microsoft.Compute/virtualMachineScaleSets/virtualMachineProfile.')] },
       then: {
         effect: "[parameters('effect')]",
         details: {
