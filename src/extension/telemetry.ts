@@ -59,7 +59,7 @@ export function writeExtensionEvent(env: HandlerEnvironment, e: ExtensionEvent, 
       logger?.warn('extension telemetry event dropped: the agent is not collecting the events folder', { pending, task: e.taskName });
       return false;
     }
-    writeFileAtomicSync(join(env.eventsFolder, eventFileName(now)), JSON.stringify(formatEvent(e, version, now, process.pid)), { mode: 0o600 });
+    writeFileAtomicSync(join(env.eventsFolder, eventFileName(now)), JSON.stringify(formatEvent(e, version, now, process.pid)), { mode: 0o600, syncDir: false }); // telemetry: no folder fsync on the enable path
     return true;
   } catch (err) {
     logger?.warn('extension telemetry event not written', { error: (err as NodeJS.ErrnoException).code ?? (err as Error).message, task: e.taskName });
