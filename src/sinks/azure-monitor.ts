@@ -280,8 +280,10 @@ export class AzureMonitorSink {
     if (this.#client) return this.#client;
     // The SDK reads the proxy variables from process.env.
     ensureImdsBypassesProxy(process.env);
-    const [{ LogsIngestionClient: Client }, credential] = await Promise.all([import('@azure/monitor-ingestion'), this.#credential()]);
-    this.#client = new Client(this.settings.endpoint, credential, this.#ctx.clientOptions ?? {});
+    const [{ LogsIngestionClient: Client, KnownMonitorAudience }, credential] = await Promise.all([import('@azure/monitor-ingestion'), this.#credential()]);
+    // The token audience of the endpoint's cloud (sovereign clouds refuse a public-cloud token).
+    const audience = { AzurePublicCloud: KnownMonitorAudience.AzurePublicCloud, AzureUSGovernment: KnownMonitorAudience.AzureGovernment, AzureChinaCloud: KnownMonitorAudience.AzureChina }[this.settings.cloud];
+    this.#client = new Client(this.settings.endpoint, credential, { audience, ...this.#ctx.clientOptions });
     return this.#client;
   }
 

@@ -10,8 +10,16 @@ export interface ManagedIdentitySelector {
   readonly objectId?: string;
 }
 
+/** Azure clouds with their own Logs Ingestion endpoints and token audience. */
+export const MONITOR_CLOUDS = ['AzurePublicCloud', 'AzureUSGovernment', 'AzureChinaCloud'] as const;
+export type MonitorCloud = (typeof MONITOR_CLOUDS)[number];
+// The host suffix of each cloud's ingestion endpoints (DCR and DCE): a known one implies the cloud.
+const CLOUD_HOSTS: Readonly<Record<MonitorCloud, string>> = { AzurePublicCloud: '.monitor.azure.com', AzureUSGovernment: '.monitor.azure.us', AzureChinaCloud: '.monitor.azure.cn' };
+
 export interface AzureMonitorSettings {
   readonly endpoint: string;
+  /** Decides the token audience (the SDK's KnownMonitorAudience); default: from the endpoint's host, else AzurePublicCloud. */
+  readonly cloud: MonitorCloud;
   readonly dcrImmutableId: string;
   readonly streamName: string;
   readonly alertsStreamName: string;
@@ -91,9 +99,15 @@ export function parseSinksSettings(raw: unknown): SinksSettings {
 function parseAzureMonitor(v: unknown): AzureMonitorSettings | undefined {
   if (v === undefined) return undefined;
   const p = 'azureMonitor';
-  const o = obj(v, p, ['enabled', 'endpoint', 'dcrImmutableId', 'streamName', 'alertsStreamName', 'identity', 'credential', 'timeoutMs', 'spool']);
+  const o = obj(v, p, ['enabled', 'endpoint', 'cloud', 'dcrImmutableId', 'streamName', 'alertsStreamName', 'identity', 'credential', 'timeoutMs', 'spool']);
   if (!bool(o, 'enabled', p, true)) return undefined;
   const endpoint = string(o, 'endpoint', p, /^https:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, 'an https URL (the DCR\'s logsIngestion endpoint)').replace(/\/+$/, '');
+  const host = new URL(endpoint).hostname.toLowerCase();
+  const hostCloud = MONITOR_CLOUDS.find((c) => host.endsWith(CLOUD_HOSTS[c]));
+  if (o.cloud !== undefined && !(MONITOR_CLOUDS as readonly unknown[]).includes(o.cloud)) fail(`${p}.cloud`, `must be one of ${MONITOR_CLOUDS.join(', ')}`);
+  const cloud = (o.cloud as MonitorCloud | undefined) ?? hostCloud ?? 'AzurePublicCloud';
+  // A token for one cloud is refused by another's endpoint: say so now rather than as a 401 later.
+  if (hostCloud && hostCloud !== cloud) fail(`${p}.cloud`, `${cloud} does not match the endpoint ${host} (an ${hostCloud} endpoint)`);
   let identity: ManagedIdentitySelector | undefined;
   if (o.identity !== undefined) {
     const i = obj(o.identity, `${p}.identity`, ['clientId', 'resourceId', 'objectId']);
@@ -109,6 +123,7 @@ function parseAzureMonitor(v: unknown): AzureMonitorSettings | undefined {
   const spoolRaw = o.spool === undefined ? {} : obj(o.spool, `${p}.spool`, ['maxRecords', 'maxBytes']);
   return {
     endpoint,
+    cloud,
     dcrImmutableId: string(o, 'dcrImmutableId', p, /^dcr-[0-9a-f]{32}$/, 'a DCR immutable id (dcr- and 32 hex digits)'),
     streamName: string(o, 'streamName', p, STREAM, 'a custom stream name (Custom-...)', RECORD_STREAM),
     alertsStreamName: string(o, 'alertsStreamName', p, STREAM, 'a custom stream name (Custom-...)', ALERT_STREAM),

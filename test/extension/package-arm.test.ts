@@ -76,18 +76,21 @@ describe('ARM template (extension/arm)', () => {
   const text = JSON.stringify({ resources: tpl['resources'], outputs: tpl['outputs'], variables: tpl['variables'] });
   test('every parameter and variable is used; the parameters file names only real parameters', () => {
     for (const p of Object.keys(tpl['parameters'] as object)) assert.ok(text.includes(`parameters('${p}')`), `parameter ${p} unused`);
-    for (const v of Object.keys(tpl['variables'] as object)) assert.ok(text.includes(`variables('${v}')`), `variable ${v} unused`);
+    for (const v of Object.keys((tpl['variables'] ?? {}) as object)) assert.ok(text.includes(`variables('${v}')`), `variable ${v} unused`);
     const declared = tpl['parameters'] as Record<string, Record<string, unknown>>;
     for (const p of Object.keys(params['parameters'] as object)) assert.ok(p in declared, `unknown parameter ${p}`);
     for (const [p, d] of Object.entries(declared)) if (!('defaultValue' in d)) assert.ok(p in (params['parameters'] as object), `required ${p} not given`);
     assert.equal(declared['protectedSettings']?.['type'], 'secureObject');
   });
   test('the extension resource: publisher.type matches the manifest; settings validate against the schemas', () => {
-    const res = (tpl['resources'] as Record<string, unknown>[])[0]!;
+    // The extension is deployed by an inner template (so that it can be given the VM's location).
+    const outer = (tpl['resources'] as Record<string, unknown>[])[0]!;
+    assert.equal(outer['type'], 'Microsoft.Resources/deployments');
+    const res = (((outer['properties'] as Record<string, unknown>)['template'] as Record<string, unknown>)['resources'] as Record<string, unknown>[])[0]!;
     assert.equal(res['type'], 'Microsoft.Compute/virtualMachines/extensions');
-    const vars = tpl['variables'] as Record<string, string>;
+    const props = res['properties'] as Record<string, string>;
     const manifest = JSON.parse(readFileSync(join(root, 'HandlerManifest.json'), 'utf8')) as { name: string }[];
-    assert.equal(`${vars['publisher']}.${vars['type']}`, manifest[0]!.name);
+    assert.equal(`${props['publisher']}.${props['type']}`, manifest[0]!.name);
     const declared = tpl['parameters'] as Record<string, { defaultValue?: unknown }>;
     const given = params['parameters'] as Record<string, { value: unknown }>;
     for (const [name, schema] of [['settings', 'settings.schema.json'], ['protectedSettings', 'protected-settings.schema.json']] as const) {

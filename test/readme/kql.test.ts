@@ -20,7 +20,10 @@ interface KustoLanguage {
 const K = (globalThis as unknown as { Kusto: { Language: KustoLanguage } }).Kusto.Language;
 
 const tpl = JSON.parse(readFileSync(join(ROOT, 'extension/azure/azuredeploy.json'), 'utf8')) as { resources: { type: string; properties: { schema?: { name: string; columns: { name: string; type: string }[] } } }[] };
-const tables = tpl.resources.filter((r) => r.type === 'Microsoft.OperationalInsights/workspaces/tables').map((r) => r.properties.schema!);
+type Res = { type: string; properties?: { schema?: { name: string; columns: { name: string; type: string }[] }; template?: { resources: Res[] } } };
+// The tables sit in a nested deployment (the workspace may be in another resource group).
+const flat = (rs: Res[]): Res[] => rs.flatMap((r) => [r, ...flat(r.properties?.template?.resources ?? [])]);
+const tables = flat(tpl.resources as Res[]).filter((r) => r.type === 'Microsoft.OperationalInsights/workspaces/tables').map((r) => r.properties!.schema!);
 const globals = K.GlobalState.Default.WithDatabase(new K.Symbols.DatabaseSymbol.$ctor1('workspace', tables.map((t) =>
   K.Symbols.TableSymbol.From(`(${t.columns.map((c) => `${c.name}:${c.type.toLowerCase()}`).join(', ')})`).WithName(t.name)), false));
 

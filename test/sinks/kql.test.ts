@@ -22,7 +22,10 @@ const K = (globalThis as unknown as { Kusto: KustoGlobal }).Kusto.Language;
 
 const root = new URL('../../extension/azure/', import.meta.url);
 const tpl = JSON.parse(await readFile(new URL('azuredeploy.json', root), 'utf8')) as { resources: { type: string; properties: { schema?: { name: string; columns: { name: string; type: string }[] } } }[] };
-const tables = tpl.resources.filter((r) => r.type === 'Microsoft.OperationalInsights/workspaces/tables').map((r) => r.properties.schema!);
+type Res = { type: string; properties?: { schema?: { name: string; columns: { name: string; type: string }[] }; template?: { resources: Res[] } } };
+// The tables sit in a nested deployment (the workspace may be in another resource group).
+const flat = (rs: Res[]): Res[] => rs.flatMap((r) => [r, ...flat(r.properties?.template?.resources ?? [])]);
+const tables = flat(tpl.resources as Res[]).filter((r) => r.type === 'Microsoft.OperationalInsights/workspaces/tables').map((r) => r.properties!.schema!);
 const db = new K.Symbols.DatabaseSymbol.$ctor1('workspace', tables.map((t) =>
   K.Symbols.TableSymbol.From(`(${t.columns.map((c) => `${c.name}:${c.type.toLowerCase()}`).join(', ')})`).WithName(t.name)), false);
 const globals = K.GlobalState.Default.WithDatabase(db);
@@ -72,6 +75,8 @@ describe('KQL queries', () => {
     const t = JSON.parse(await readFile(new URL('azuredeploy.json', root), 'utf8')) as { variables: { workbookContent: string }; resources: { type: string; properties: Record<string, unknown> }[] };
     assert.deepEqual(JSON.parse(t.variables.workbookContent), workbook);
     const wb = t.resources.find((r) => r.type === 'Microsoft.Insights/workbooks')!;
-    assert.equal(wb.properties.serializedData, "[variables('workbookContent')]");
+    // The template makes its workspace the workbook's default one.
+    assert.equal(wb.properties.serializedData, "[replace(variables('workbookContent'), '__DEFAULT_WORKSPACE__', variables('workspaceId'))]");
+    assert.ok(t.variables.workbookContent.includes('"value":"__DEFAULT_WORKSPACE__"'));
   });
 });
