@@ -33,10 +33,12 @@ export function checksFromStatus(entry) {
   const checks = [];
   for (const s of entry.status.substatus ?? []) {
     if (!s.name.startsWith('check: ')) continue;
-    const body = s.formattedMessage.message.replace(/^[A-Z]+: /, '');
+    // Same wording as src/cli/commands/status.ts parseCheckGroup: "N checks: counts | PASS id: reason",
+    // a skipped check as "NOT CHECKED id: why".
+    const body = s.formattedMessage.message.replace(/^\d+ checks: [^|]*\| /, '').replace(/^[A-Z]+: /, '');
     for (const line of body.split(' | ')) {
-      const m = /^([A-Z]+) ([^:]+): (.*)$/s.exec(line);
-      if (m) checks.push({ status: m[1].toLowerCase(), id: m[2], reason: m[3] });
+      const m = /^(PASS|FAIL|WARN|SKIP|NOT CHECKED) ([^\s:]+): (.*)$/s.exec(line);
+      if (m) checks.push({ status: m[1] === 'NOT CHECKED' ? 'skip' : m[1].toLowerCase(), id: m[2], reason: m[3] });
     }
   }
   return checks;

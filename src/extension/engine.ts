@@ -38,7 +38,7 @@ export const engine: Engine = {
     } catch (e) {
       // Only the evidence failed (TPM, certificates): IMDS may still say who this VM is. When IMDS
       // itself failed, asking it again would only add its timeout.
-      if (e instanceof CollectionError && !e.code.startsWith('E_IMDS')) {
+      if (e instanceof CollectionError && !/^E_IMDS_/.test(e.code)) {
         const ask = { ...(o.imdsEndpoint ? { imdsEndpoint: o.imdsEndpoint } : {}), signal: o.signal };
         failureIdentity.set(e, () => identityAfterFailure(ask));
       }
