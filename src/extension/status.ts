@@ -107,7 +107,7 @@ export interface OutcomeStatusInput {
   readonly now: Date;
 }
 
-const GROUP_ORDER: readonly CheckGroup[] = ['structure', 'signature', 'chain', 'tcb', 'chip-id', 'crl', 'runtime-data', 'freshness', 'policy'];
+const GROUP_ORDER: readonly CheckGroup[] = ['structure', 'signature', 'chain', 'tcb', 'chip-id', 'crl', 'collateral', 'runtime-data', 'freshness', 'policy'];
 
 function claim(claims: Readonly<Record<string, unknown>>, k: string): unknown {
   return claims[k];

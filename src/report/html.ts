@@ -31,6 +31,7 @@ const GROUP_LABELS: Readonly<Record<CheckGroup, string>> = {
   tcb: 'TCB versions',
   'chip-id': 'Chip identity',
   crl: 'Revocation (CRL)',
+  collateral: 'Intel collateral (TCB info, QE identity)',
   'runtime-data': 'Runtime data binding',
   freshness: 'Freshness (vTPM quote)',
   policy: 'Policy',
@@ -55,13 +56,17 @@ const IDENTITY_LABELS: Readonly<Record<string, string>> = {
   vmSize: 'Size',
 };
 
-const ROLE_ORDER: readonly CertificateInfo['role'][] = ['VCEK', 'VLEK', 'ASK', 'ASVK', 'ARK'];
+const ROLE_ORDER: readonly CertificateInfo['role'][] = ['VCEK', 'VLEK', 'ASK', 'ASVK', 'ARK', 'PCK', 'PCK-CA', 'SGX-ROOT', 'TCB-SIGNING'];
 const ROLE_LABELS: Readonly<Record<CertificateInfo['role'], string>> = {
   VCEK: 'Versioned Chip Endorsement Key',
   VLEK: 'Versioned Loaded Endorsement Key',
   ASK: 'AMD SEV Signing Key',
   ASVK: 'AMD SEV VLEK Signing Key',
   ARK: 'AMD Root Key',
+  PCK: 'Intel SGX PCK Certificate',
+  'PCK-CA': 'Intel SGX PCK CA',
+  'SGX-ROOT': 'Intel SGX Root CA',
+  'TCB-SIGNING': 'Intel SGX TCB Signing',
 };
 
 const TCB_LABELS: Readonly<Record<string, string>> = {

@@ -197,7 +197,7 @@ describe('cross-check of the verdict', () => {
     const c = Object.fromEntries(collateral().map((f) => [f.name, f.bytes]));
     const tcb = parseTcbInfo(c['tcbinfov3_00806f050000.json']!);
     const qe = parseQeIdentity(c['qeidentityv2_apiv4.json']!);
-    const chain = c['tcb_signing_cert.pem']!.toString('utf8') + fixture('intel/Intel_SGX_Provisioning_Certification_RootCA.pem').toString('utf8');
+    const chain = Buffer.from(c['tcb_signing_cert.pem']!).toString('utf8') + fixture('intel/Intel_SGX_Provisioning_Certification_RootCA.pem').toString('utf8');
     return {
       pck_crl_issuer_chain: parseTdQuote(tdQuote()).pckChainPem.slice(1).join('\n'), root_ca_crl: hex(c['intel_root_ca_crl.der']!), pck_crl: hex(c['pck_platform_crl.der']!),
       tcb_info_issuer_chain: chain, tcb_info: Buffer.from(tcb.raw).toString('utf8'), tcb_info_signature: hex(tcb.signature),
