@@ -12,7 +12,7 @@ import { parsePolicy } from '../../policy/policy.js';
 import { parseErrorInput, verifyEvidenceSync, type VerifyOptions } from '../../verify/verify-evidence.js';
 import type { VerificationResult } from '../../verify/result.js';
 import type { QuoteInput } from '../../verify/freshness.js';
-import { readCollateralPaths, readTdQuoteFile } from '../tdx-inputs.js';
+import { readCollateralPaths, readTdQuoteFile } from '../../collect/tdx-inputs.js';
 
 /** Per input file; real ones are a few KiB. Read from one descriptor, never much more than this (see io/bounded-read.ts). */
 export const MAX_FILE = 1024 * 1024;

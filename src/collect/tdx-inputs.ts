@@ -1,4 +1,4 @@
-// The TDX inputs of `verify`: the TD quote file (raw bytes, base64url text, or IMDS's JSON answer
+// The TDX inputs of `verify` and `attest`: the TD quote file (raw bytes, base64url text, or IMDS's JSON answer
 // {"quote": "..."}), and `--collateral FILE|DIR` (repeatable): every regular file of a folder, each
 // opened without following symlinks and read with a cap; what each file is comes from its content.
 import { closeSync, constants, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
