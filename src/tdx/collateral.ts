@@ -87,3 +87,20 @@ export function parseCollateral(files: readonly CollateralFile[]): TdxCollateral
   for (const f of files) addFile(f, acc);
   return acc;
 }
+
+/** Parsed collateral sets by their exact bytes (bounded): a verifier sees the same set for hours. */
+const memo = new Map<string, TdxCollateral>();
+const MEMO_MAX = 16;
+
+/** parseCollateral, remembered by the files' exact bytes (names aside: content decides). */
+export function parseCollateralCached(files: readonly CollateralFile[]): TdxCollateral {
+  if (files.length > MAX_COLLATERAL_FILES) return parseCollateral(files);
+  let key = '';
+  for (const f of files) key += `${f.bytes.length}:${Buffer.from(f.bytes.buffer, f.bytes.byteOffset, f.bytes.byteLength).toString('latin1')}`;
+  const hit = memo.get(key);
+  if (hit) return hit;
+  const c = parseCollateral(files);
+  if (memo.size >= MEMO_MAX) memo.clear();
+  memo.set(key, c);
+  return c;
+}

@@ -20,7 +20,7 @@ import { checkRuntimeBinding } from './runtime-binding.js';
 import { checkSignature } from './signature.js';
 import { checkChipId, checkTcb } from './tcb-chip.js';
 import { otherPlatformNote } from '../policy/evaluate-tdx.js';
-import { EMPTY_COLLATERAL, parseCollateral, type CollateralFile } from '../tdx/collateral.js';
+import { EMPTY_COLLATERAL, parseCollateral, parseCollateralCached, type CollateralFile } from '../tdx/collateral.js';
 import { isTdxHclReport, parseTdxHclReport } from '../tdx/hcl.js';
 import { parseTdQuote } from '../tdx/quote.js';
 import { verifyTdx } from './tdx/verify-tdx.js';
@@ -159,6 +159,6 @@ function runTdx(options: VerifyOptions, policy: Policy, now: Date): Verification
   if (options.tdQuote === undefined) throw new ParseError('E_TDX_QUOTE_MISSING', 'this is an Intel TDX HCL report: give its TD quote (--td-quote FILE) and the collateral (--collateral)');
   if (!(options.tdQuote instanceof Uint8Array)) throw new ParseError('E_OPTIONS', 'tdQuote must be bytes');
   const quote = tagged('td-quote', () => parseTdQuote(options.tdQuote!));
-  const collateral = options.collateral ? tagged('collateral', () => parseCollateral(options.collateral!)) : EMPTY_COLLATERAL;
+  const collateral = options.collateral ? tagged('collateral', () => (options.cache === false ? parseCollateral : parseCollateralCached)(options.collateral!)) : EMPTY_COLLATERAL;
   return verifyTdx({ hcl, quote, collateral, policy, ...(options.quote ? { vtpmQuote: options.quote } : {}), now, cache: options.cache !== false, replayed: options.replayed === true });
 }

@@ -9,7 +9,7 @@ import type { QeIdentity } from '../../tdx/qe-identity.js';
 import type { TcbInfo } from '../../tdx/tcb-info.js';
 import type { CertStore } from '../cert-store.js';
 import type { CertificateInfo, CheckResult } from '../result.js';
-import { ecdsaRawVerifies, ecdsaSignedBy, isPinnedIntelRoot, pinnedIntelRoot } from './ecdsa.js';
+import { certKey, ecdsaRawVerifies, ecdsaSignedBy, isPinnedIntelRoot, pinnedIntelRoot } from './ecdsa.js';
 import { certInfo, validityProblem } from './pck-chain.js';
 
 export const TCB_SIGNING_CN = 'Intel SGX TCB Signing';
@@ -51,7 +51,7 @@ export function checkCollateral(col: TdxCollateral, fmspc: string | undefined, p
   }
   const qeIdentity = col.qeIdentities[0];
   if (!qeIdentity) return fail('no TD QE identity given (PCS /tdx/certification/v4/qe/identity)', certificates);
-  const key = store.publicKey(signer);
+  const key = certKey(store, signer, cache);
   const id = (what: string, raw: Uint8Array, sig: Uint8Array): string | undefined => (cache ? `${what}:${signer!.sha256}:${Buffer.from(sig).toString('hex')}:${Buffer.from(raw).toString('latin1')}` : undefined);
   if (!ecdsaRawVerifies(tcbInfo.raw, tcbInfo.signature, key, id('tcb', tcbInfo.raw, tcbInfo.signature))) return fail(`the TCB info for FMSPC ${fmspc} is not signed by ${TCB_SIGNING_CN}`, certificates);
   if (!ecdsaRawVerifies(qeIdentity.raw, qeIdentity.signature, key, id('qe', qeIdentity.raw, qeIdentity.signature))) return fail(`the TD QE identity is not signed by ${TCB_SIGNING_CN}`, certificates);

@@ -51,7 +51,7 @@ export function ecdsaSignedBy(store: CertStore, subject: Certificate, issuer: Ce
   if (!isP256(issuer)) return `${issuer.subject.cn} has no P-256 key`;
   let ok = false;
   try {
-    ok = verify('sha256', subject.tbs, store.publicKey(issuer), subject.signature);
+    ok = verify('sha256', subject.tbs, certKey(store, issuer, cache), subject.signature);
   } catch {
     ok = false;
   }
@@ -66,7 +66,7 @@ export function ecdsaDerVerifies(store: CertStore, data: Uint8Array, signature: 
   if (cache && remembered.has(key)) return true;
   let ok = false;
   try {
-    ok = verify('sha256', data, store.publicKey(issuer), signature);
+    ok = verify('sha256', data, certKey(store, issuer, cache), signature);
   } catch {
     ok = false;
   }
@@ -88,12 +88,41 @@ export function ecdsaRawVerifies(data: Uint8Array, signature: Uint8Array, key: K
   return ok;
 }
 
-/** A P-256 public key from its raw x || y (the quote's attestation key). */
-export function p256FromRaw(xy: Uint8Array): KeyObject | undefined {
+/** SubjectPublicKeyInfo of an uncompressed P-256 point, up to the point's 0x04. */
+const P256_SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
+
+const rawKeys = new Map<string, KeyObject>();
+/**
+ * A P-256 public key from its raw x || y (the quote's attestation key); undefined when not on the
+ * curve. A QE keeps its attestation key across quotes, so the import (as costly as a verify) is
+ * remembered by the key's bytes when caching.
+ */
+export function p256FromRaw(xy: Uint8Array, cache = false): KeyObject | undefined {
   if (xy.length !== 64) return undefined;
+  const id = cache ? Buffer.from(xy).toString('hex') : '';
+  const hit = cache ? rawKeys.get(id) : undefined;
+  if (hit) return hit;
   try {
-    return createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: Buffer.from(xy.subarray(0, 32)).toString('base64url'), y: Buffer.from(xy.subarray(32)).toString('base64url') }, format: 'jwk' });
+    const k = createPublicKey({ key: Buffer.concat([P256_SPKI_PREFIX, Buffer.from([4]), xy]), format: 'der', type: 'spki' });
+    if (cache) {
+      if (rawKeys.size >= MAX_REMEMBERED) rawKeys.clear();
+      rawKeys.set(id, k);
+    }
+    return k;
   } catch {
     return undefined;
   }
+}
+
+const keys = new Map<string, KeyObject>();
+/** A certificate's public key, remembered by the certificate's hash when caching. */
+export function certKey(store: CertStore, c: Certificate, cache: boolean): KeyObject {
+  if (!cache) return store.publicKey(c);
+  let k = keys.get(c.sha256);
+  if (!k) {
+    k = store.publicKey(c);
+    if (keys.size >= MAX_REMEMBERED) keys.clear();
+    keys.set(c.sha256, k);
+  }
+  return k;
 }

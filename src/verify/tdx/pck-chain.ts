@@ -8,7 +8,7 @@ import { parsePckExtensions, type PckExtensions } from '../../tdx/pck-extensions
 import type { TdQuote } from '../../tdx/quote.js';
 import type { CertStore } from '../cert-store.js';
 import type { CertificateInfo, CheckResult } from '../result.js';
-import { ecdsaSignedBy, isP256, isPinnedIntelRoot, pinnedIntelRoot } from './ecdsa.js';
+import { certKey, ecdsaSignedBy, isP256, isPinnedIntelRoot, pinnedIntelRoot } from './ecdsa.js';
 
 export const PCK_CN = 'Intel SGX PCK Certificate';
 export const PCK_CA_CNS = ['Intel SGX PCK Platform CA', 'Intel SGX PCK Processor CA'];
@@ -32,6 +32,8 @@ export function validityProblem(c: Certificate, what: string, at: Date): string 
   if (at > c.notAfter) return `${what} expired ${c.notAfter.toISOString()}`;
   return undefined;
 }
+
+const extensionMemo = new Map<string, PckExtensions>();
 
 export function checkPckChain(quote: TdQuote, store: CertStore, now: Date, cache: boolean): PckChainOutcome {
   const fail = (reason: string, certificates: CertificateInfo[] = [], extra: Partial<PckChainOutcome> = {}): PckChainOutcome => ({ check: { id: 'chain', group: 'chain', status: 'fail', reason }, certificates, ...extra });
@@ -68,7 +70,11 @@ export function checkPckChain(quote: TdQuote, store: CertStore, now: Date, cache
   }
   let extensions: PckExtensions;
   try {
-    extensions = parsePckExtensions(pck.der);
+    extensions = (cache ? extensionMemo.get(pck.sha256) : undefined) ?? parsePckExtensions(pck.der);
+    if (cache) {
+      if (extensionMemo.size >= 256) extensionMemo.clear();
+      extensionMemo.set(pck.sha256, extensions);
+    }
   } catch (e) {
     return fail(e instanceof CvmAttestError ? e.message : 'unusable SGX extensions', infos, { pck, pckCa });
   }
@@ -76,7 +82,7 @@ export function checkPckChain(quote: TdQuote, store: CertStore, now: Date, cache
     check: { id: 'chain', group: 'chain', status: 'pass', reason: `PCK (FMSPC ${extensions.fmspc}) -> ${pckCa.subject.cn} -> pinned Intel SGX Root CA, valid at ${now.toISOString()}` },
     pck,
     pckCa,
-    pckKey: store.publicKey(pck),
+    pckKey: certKey(store, pck, cache),
     extensions,
     certificates: infos,
   };

@@ -44,7 +44,7 @@ export function verifyTdx(i: TdxInputs): VerificationResult {
     ? { id: 'structure', group: 'structure', status: 'pass', reason: `TD quote v${h.version} (TDX ${quote.bodyType === 3 ? '1.5' : '1.0'} body), ECDSA P-256, Intel QE; TD report in an HCL report (header v${hcl.headerVersion})` }
     : { id: 'structure', group: 'structure', status: 'fail', reason: `the quote's QE vendor id ${vendor} is not Intel's` });
 
-  const attKey = p256FromRaw(quote.attestationKey);
+  const attKey = p256FromRaw(quote.attestationKey, cache);
   const quoteSigOk = attKey !== undefined && ecdsaRawVerifies(quote.signedBytes, quote.signature, attKey);
   checks.push(quoteSigOk
     ? { id: 'signature.quote', group: 'signature', status: 'pass', reason: 'quote header and body signed by its attestation key (ECDSA P-256)' }
