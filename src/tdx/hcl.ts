@@ -30,6 +30,16 @@ export function isTdxHclReport(b: Uint8Array): boolean {
   return dv.getUint32(0, true) === HCL_SIGNATURE && dv.getUint32(REQ_OFFSET + 8, true) === REPORT_TYPE_TDX;
 }
 
+/** The TDX HCL report in `b`: the bytes themselves, or decoded from hex text of them (as `verify --evidence` accepts); undefined when not one. */
+export function tdxHclBytes(b: Uint8Array): Uint8Array | undefined {
+  if (isTdxHclReport(b)) return b;
+  if (b.length > MAX_HCL_REPORT_SIZE * 2 + 8192 || b.length < 8 || b[0] !== 0x34) return undefined; // hex of "HCLA" starts "48434c41"
+  const text = Buffer.from(b).toString('latin1').replace(/\s+/g, '');
+  if (!/^(?:[0-9a-fA-F]{2})+$/.test(text)) return undefined;
+  const bytes = new Uint8Array(Buffer.from(text, 'hex'));
+  return isTdxHclReport(bytes) ? bytes : undefined;
+}
+
 export function parseTdxHclReport(input: Uint8Array): TdxHclReport {
   const bad = (code: string, msg: string): never => {
     throw new ParseError(code, msg);

@@ -21,7 +21,7 @@ import { checkSignature } from './signature.js';
 import { checkChipId, checkTcb } from './tcb-chip.js';
 import { otherPlatformNote } from '../policy/evaluate-tdx.js';
 import { EMPTY_COLLATERAL, parseCollateral, parseCollateralCached, type CollateralFile } from '../tdx/collateral.js';
-import { isTdxHclReport, parseTdxHclReport } from '../tdx/hcl.js';
+import { parseTdxHclReport, tdxHclBytes } from '../tdx/hcl.js';
 import { parseTdQuote } from '../tdx/quote.js';
 import { verifyTdx } from './tdx/verify-tdx.js';
 
@@ -92,7 +92,8 @@ function run(options: VerifyOptions, async: boolean): VerificationResult | Promi
   const p = options.policy;
   const policy = p === undefined ? defaultPolicy : isParsedPolicy(p) ? p : parsePolicy(p);
   const summary = policySummary(policy);
-  if (options.evidence instanceof Uint8Array && isTdxHclReport(options.evidence)) return runTdx(options, policy, now);
+  const tdxEvidence = options.evidence instanceof Uint8Array ? tdxHclBytes(options.evidence) : undefined;
+  if (tdxEvidence) return runTdx({ ...options, evidence: tdxEvidence }, policy, now);
   const store = new CertStore(options.cache !== false);
 
   const ev = tagged('evidence', () => parseEvidence(options.evidence));

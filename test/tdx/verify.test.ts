@@ -78,6 +78,12 @@ describe('TDX: the real DCesv5 evidence', () => {
     assert.deepEqual(failed(r), ['collateral', 'policy.tcb-status', 'tcb', 'tcb.qe-identity']);
   });
 
+  it('hex text of the HCL report is accepted as the bytes are', () => {
+    const r = run({ evidence: Buffer.from(tdxHcl().toString('hex').replace(/(.{64})/g, '$1\n')) });
+    assert.equal(r.verdict, 'pass');
+    assert.equal(r.platform, 'TDX');
+  });
+
   it('the other TDX HCL report is not the one this quote is for', () => {
     const r = run({ evidence: fixture('azure-tdx/hcl-report-tdx-noquote.bin'), quote: undefined });
     assert.equal(r.verdict, 'fail');
