@@ -142,6 +142,15 @@ describe('TDX counterfeits', () => {
     assert.match(check(run({ collateral: qe }), 'collateral').reason, /QE identity is not signed/);
   });
 
+  it('beside the real TCB info, an unsigned one with a higher evaluation number is passed over', () => {
+    const text = fixture('intel/tcbinfov3_00806f050000.json').toString('utf8');
+    const forged = text.replace('"tcbEvaluationDataNumber":17', '"tcbEvaluationDataNumber":99').replace('"tcbStatus":"OutOfDate"', '"tcbStatus":"UpToDate"');
+    const r = run({ collateral: [...collateral(), { name: 'newer.json', bytes: Buffer.from(forged) }] });
+    assert.equal(r.verdict, 'pass');
+    assert.equal(r.tdx?.tcbStatus, 'OutOfDate');
+    assert.match(check(r, 'collateral').reason, /evaluation data 17/);
+  });
+
   it('a TCB signing certificate or CRL not from Intel is refused', () => {
     const noSigner = collateral().filter((f) => f.name !== 'tcb_signing_cert.pem');
     assert.match(check(run({ collateral: noSigner }), 'collateral').reason, /no "Intel SGX TCB Signing" certificate/);

@@ -43,16 +43,21 @@ export function checkCollateral(col: TdxCollateral, fmspc: string | undefined, p
   }
   if (!signer) return fail(`the ${TCB_SIGNING_CN} certificate is not signed by the pinned Intel SGX Root CA: ${why}`);
   const certificates = [certInfo(signer, 'TCB-SIGNING')];
+  const id = (what: string, raw: Uint8Array, sig: Uint8Array): string | undefined => (cache ? `${what}:${signer!.sha256}:${Buffer.from(sig).toString('hex')}:${Buffer.from(raw).toString('latin1')}` : undefined);
   if (!fmspc) return { checks: [{ ...base, status: 'skip', reason: 'no verified PCK certificate: its FMSPC selects the TCB info' }], certificates, tcbSigning: signer };
-  const tcbInfo = col.tcbInfos.find((t) => t.fmspc === fmspc && t.pceId === pceId);
+  // Several versions may be given (a cache and a newer download): the newest one Intel signed wins.
+  const newest = <T extends { tcbEvaluationDataNumber: number; issueDate: Date; raw: Uint8Array; signature: Uint8Array }>(xs: readonly T[], what: string): T | undefined =>
+    [...xs].sort((a, b) => b.tcbEvaluationDataNumber - a.tcbEvaluationDataNumber || b.issueDate.getTime() - a.issueDate.getTime())
+      .find((x) => ecdsaRawVerifies(x.raw, x.signature, certKey(store, signer!, cache), id(what, x.raw, x.signature)));
+  const forPlatform = col.tcbInfos.filter((t) => t.fmspc === fmspc && t.pceId === pceId);
+  const tcbInfo = newest(forPlatform, 'tcb') ?? forPlatform[0];
   if (!tcbInfo) {
     const have = col.tcbInfos.map((t) => t.fmspc).join(', ');
     return fail(have ? `the TCB info is for FMSPC ${have}, not the PCK's ${fmspc} (PCE-ID ${pceId})` : `no TCB info given for FMSPC ${fmspc} (PCS /tdx/certification/v4/tcb?fmspc=${fmspc})`, certificates);
   }
-  const qeIdentity = col.qeIdentities[0];
+  const qeIdentity = newest(col.qeIdentities, 'qe') ?? col.qeIdentities[0];
   if (!qeIdentity) return fail('no TD QE identity given (PCS /tdx/certification/v4/qe/identity)', certificates);
   const key = certKey(store, signer, cache);
-  const id = (what: string, raw: Uint8Array, sig: Uint8Array): string | undefined => (cache ? `${what}:${signer!.sha256}:${Buffer.from(sig).toString('hex')}:${Buffer.from(raw).toString('latin1')}` : undefined);
   if (!ecdsaRawVerifies(tcbInfo.raw, tcbInfo.signature, key, id('tcb', tcbInfo.raw, tcbInfo.signature))) return fail(`the TCB info for FMSPC ${fmspc} is not signed by ${TCB_SIGNING_CN}`, certificates);
   if (!ecdsaRawVerifies(qeIdentity.raw, qeIdentity.signature, key, id('qe', qeIdentity.raw, qeIdentity.signature))) return fail(`the TD QE identity is not signed by ${TCB_SIGNING_CN}`, certificates);
   const signed: CheckResult = { ...base, status: 'pass', reason: `TCB info (FMSPC ${fmspc}, evaluation data ${tcbInfo.tcbEvaluationDataNumber}) and TD QE identity signed by ${TCB_SIGNING_CN} under the pinned root` };
