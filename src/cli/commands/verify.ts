@@ -13,6 +13,7 @@ import { parseErrorInput, verifyEvidenceSync, type VerifyOptions } from '../../v
 import type { VerificationResult } from '../../verify/result.js';
 import type { QuoteInput } from '../../verify/freshness.js';
 import { readCollateralPaths, readTdQuoteFile } from '../../collect/tdx-inputs.js';
+import { tdxHclBytes } from '../../tdx/hcl.js';
 
 /** Per input file; real ones are a few KiB. Read from one descriptor, never much more than this (see io/bounded-read.ts). */
 export const MAX_FILE = 1024 * 1024;
@@ -204,7 +205,8 @@ const command: CliCommand = {
     if (out !== undefined && args['format'] !== 'html') throw new InputError('E_USAGE', '--out is for --format html (text and json go to stdout)');
     const bundle = str(args, 'bundle');
     // Without the report's certificate every check fails for want of it: say so once, as a usage error.
-    if (bundle === undefined && files.evidence !== undefined && files.vcek === undefined) {
+    // (A TDX HCL report has no VCEK: its TD quote and collateral take its place.)
+    if (bundle === undefined && files.evidence !== undefined && files.vcek === undefined && files.tdQuote === undefined && files.collateral === undefined && !tdxHclBytes(readInput(files.evidence, 'evidence'))) {
       throw new InputError('E_USAGE', 'no VCEK given: pass --vcek FILE (PEM, DER or the IMDS THIM JSON), or --bundle DIR from `cvm-attest collect`, or run `cvm-attest attest` on the VM to fetch it from IMDS');
     }
     const result = bundle !== undefined
