@@ -1,4 +1,4 @@
-// `npm run demo`: the cvm-attest VM extension at work on two simulated Azure Confidential VMs, on
+// `npm run demo`: the cvm-attest VM extension at work on three simulated Azure Confidential VMs, on
 // real evidence, with no Azure, no root, no TPM and no network beyond 127.0.0.1.
 //
 // Real: the extension's handlers and worker (this checkout's build, run unchanged through the
@@ -63,6 +63,7 @@ register();
 const { startImdsEmulator } = await import('../test/emulators/imds.ts');
 const { startImdsTokenEmulator } = await import('../test/emulators/imds-token.ts');
 const { startLogsIngestionEmulator } = await import('../test/emulators/logs-ingestion.ts');
+const { startPcsEmulator } = await import('../test/emulators/pcs.ts');
 
 const root = mkdtempSync(join(tmpdir(), 'cvm-attest-demo-'));
 const closers = [];
@@ -90,6 +91,12 @@ const VM_SPECS = [
     thim: { vcekPem: new X509Certificate(readFileSync(fx('negative/debug-enabled-vcek.der'))).toString(), chainPem: readFileSync(fx('amd/ask_ark_milan.pem'), 'utf8'), tcbm: '4405000000000002' },
     thimWhat: 'the VCEK of that chip + ASK/ARK Milan (AMD KDS)',
   },
+  {
+    label: 'VM 3', vmName: 'cvm-03', vmId: '6332533d-5649-4d02-8aa7-8f64b7c3ee21', expect: 'pass', tdx: true,
+    what: 'a real Azure DCesv5 Intel TDX CVM\'s HCL report (its TD report inside)',
+    tpm: fx('azure-tdx/hcl-report.bin'),
+    thimWhat: 'POST /acc/tdquote answers the TD quote that VM got; collateral from the Intel PCS emulator (real, stale since 2025-03-15: a warning)',
+  },
 ];
 
 async function cleanUp() {
@@ -113,7 +120,7 @@ let step = 2;
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { interrupted = true; });
 
 try {
-  say('cvm-attest demo: the VM extension on two simulated Azure Confidential VMs, on real AMD SEV-SNP evidence');
+  say('cvm-attest demo: the VM extension on three simulated Azure Confidential VMs, on real AMD SEV-SNP and Intel TDX evidence');
   say('(real handlers, worker, Azure SDK and evidence; the Azure agent, IMDS and Azure Monitor are local stand-ins on 127.0.0.1)');
   say();
   say('1. What was set up');
@@ -139,6 +146,11 @@ try {
         resourceId: `/subscriptions/8d10da13-8125-4ba9-a717-bf7490507b3d/resourceGroups/cvm-rg/providers/Microsoft.Compute/virtualMachines/${spec.vmName}` },
     });
     closers.push(() => imds.close());
+    let pcs;
+    if (spec.tdx) {
+      pcs = await startPcsEmulator();
+      closers.push(() => pcs.close());
+    }
     const publicSettings = { intervalMinutes: 60, statusOnFailure: 'error', sinks: { alerts: { enabled: true } } };
     const protectedSettings = { sinks: { azureMonitor: { endpoint: li.endpoint, dcrImmutableId: li.dcrImmutableId } } };
     writeSettings(vm, vm.seq, publicSettings, protectedSettings, cert);
@@ -147,11 +159,13 @@ try {
       PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', HOME: vmRoot,
       CVM_ATTEST_TPM: `file:${spec.tpm}`, CVM_ATTEST_IMDS_ENDPOINT: imds.url,
       NODE_EXTRA_CA_CERTS: li.caFile, AZURE_POD_IDENTITY_AUTHORITY_HOST: token.url, NO_PROXY: '127.0.0.1,localhost',
+      ...(pcs ? { CVM_ATTEST_PCS_ENDPOINT: pcs.url } : {}),
     };
     say(`   ${spec.label} (${spec.vmName})    extension folder ${vm.extDir}`);
     say(`                     laid out as the agent does: HandlerManifest.json, bin/handler.sh, HandlerEnvironment.json, config/0.settings, status/`);
     say(`                     vTPM:  file:${rel(spec.tpm)} - ${spec.what}`);
-    say(`                     IMDS:  ${imds.url} - THIM: ${spec.thimWhat}; instance metadata vmId ${spec.vmId}`);
+    say(`                     IMDS:  ${imds.url} - ${spec.tdx ? '' : 'THIM: '}${spec.thimWhat}; instance metadata vmId ${spec.vmId}`);
+    if (pcs) say(`                     PCS:   ${pcs.url} - Intel PCS v4 emulator (CVM_ATTEST_PCS_ENDPOINT)`);
     say(`                     settings: public ${JSON.stringify(publicSettings)}`);
     say('                               protected (encrypted) {"sinks":{"azureMonitor":{"endpoint":"<emulator>","dcrImmutableId":"<DCR>"}}}');
   }

@@ -14,3 +14,14 @@ export { parseTpmsAttest, type TpmsAttest } from './tpm/structures.js';
 export { parsePolicy, defaultPolicy, isParsedPolicy, canonicalPolicy, policySummary, type Policy, type CrlMode } from './policy/policy.js';
 export { PINNED_ARK_SPKI_SHA256 } from './verify/amd-roots.js';
 export { ParseError, InputError, CollectionError, CvmAttestError, ExitCode } from './errors.js';
+// Intel TDX.
+export type { Platform, TdxDetails } from './verify/result.js';
+export { parseTdQuote, type TdQuote, type TdQuoteBody, type QuoteHeader } from './tdx/quote.js';
+export { parseTdReport, type TdReport, type TdMeasurements } from './tdx/td-report.js';
+export { parseTdxHclReport, isTdxHclReport, type TdxHclReport } from './tdx/hcl.js';
+export { parsePckExtensions, type PckExtensions } from './tdx/pck-extensions.js';
+export { parseTcbInfo, type TcbInfo } from './tdx/tcb-info.js';
+export { parseQeIdentity, type QeIdentity } from './tdx/qe-identity.js';
+export { parseCollateral, type TdxCollateral, type CollateralFile } from './tdx/collateral.js';
+export { INTEL_SGX_ROOT_SPKI_SHA256 } from './verify/tdx/intel-root.js';
+export type { CollateralMode } from './policy/policy.js';

@@ -10,7 +10,9 @@ export function collectorOptions(y: Argv): Argv {
     .option('cache-dir', { type: 'string', describe: 'certificate cache folder (default ~/.cache/cvm-attest/certs). Env CVM_ATTEST_CACHE_DIR' })
     .option('nonce', { type: 'string', describe: 'quote nonce as hex, 1-64 bytes (default: 32 random bytes)' })
     .option('quote', { type: 'boolean', default: true, describe: 'take a fresh vTPM quote (--no-quote: HCL report and certificates only)' })
-    .option('pcrs', { type: 'string', describe: 'SHA-256 PCRs to quote, comma-separated (default 0-7)' });
+    .option('pcrs', { type: 'string', describe: 'SHA-256 PCRs to quote, comma-separated (default 0-7)' })
+    .option('collateral', { type: 'string', array: true, describe: 'Intel TDX: collateral FILE or DIR, repeatable (default: the cache, filled from PCS)' })
+    .option('pcs-endpoint', { type: 'string', describe: 'Intel TDX: PCS v4 (or a cache with its API) base URL (default https://api.trustedservices.intel.com). Env CVM_ATTEST_PCS_ENDPOINT' });
 }
 
 function str(args: Record<string, unknown>, name: string): string | undefined {
@@ -46,7 +48,13 @@ export function collectOptionsFrom(args: Record<string, unknown>): CollectOption
   const cacheDir = str(args, 'cache-dir');
   const nonce = str(args, 'nonce');
   const pcrs = str(args, 'pcrs');
+  const pcsEndpoint = str(args, 'pcs-endpoint');
+  const col = args['collateral'];
+  const collateral = col === undefined ? undefined : (Array.isArray(col) ? col : [col]).map(String);
+  if (collateral?.some((c) => c === '')) throw new InputError('E_USAGE', '--collateral needs a value');
   return {
+    ...(pcsEndpoint ? { pcsEndpoint } : {}),
+    ...(collateral?.length ? { collateral } : {}),
     ...(tpm ? { tpm } : {}),
     ...(imdsEndpoint ? { imdsEndpoint } : {}),
     ...(cacheDir ? { cacheDir } : {}),

@@ -2,6 +2,7 @@
 // and `attest`). Plain ASCII, no colour, stable layout. Every string from the evidence or the host
 // (reasons quote runtime data, subjects, bundle warnings, IMDS names) goes through escapeText: a raw
 // ESC or CR could otherwise redraw the terminal into a fake verdict.
+import { tdxEvidenceLines, tdxHeadline } from './render-text-tdx.js';
 import type { CheckGroup, CheckResult, VerificationResult } from '../verify/result.js';
 import type { InstanceIdentity } from '../collect/identity.js';
 import { escapeText as e } from '../text-escape.js';
@@ -15,7 +16,8 @@ const HINTS: Record<CheckGroup, string> = {
   chain: 'give the {key} of this report (its AMD chain is built in); certificates must be AMD\'s and valid at --now (an expired {key}: fetch a current one)',
   tcb: 'the {key} is for another TCB: fetch the {key} matching REPORTED_TCB (IMDS THIM serves it; AMD KDS takes the TCB in the URL)',
   'chip-id': 'the {key} belongs to another chip: fetch the {key} for this CHIP_ID',
-  crl: 'a certificate is revoked or the CRL is unusable: get a current CRL from AMD KDS (/vcek/v1/<product>/crl)',
+  crl: 'a certificate is revoked or the CRL is unusable: get a current CRL from AMD KDS (/vcek/v1/<product>/crl) or, on TDX, Intel PCS (/sgx/certification/v4/pckcrl)',
+  collateral: 'the TDX collateral is missing, for another FMSPC, unsigned or stale: fetch the TCB info and QE identity from Intel PCS v4 (--collateral)',
   'runtime-data': 'the runtime data does not belong to this report: the HCL report was altered or spliced',
   freshness: 'the quote is not a fresh one by this VM\'s attestation key: take a new quote with your nonce',
   policy: 'the evidence is genuine but does not meet the policy: change the VM, or the policy if that is intended',
@@ -31,7 +33,8 @@ export function renderText(result: VerificationResult): string {
   // The report's own signing key (VLEK reports are not helped by VCEK advice).
   const key = c['cvm-attest-signing-key'] === 'vlek' ? 'VLEK' : 'VCEK';
   const kind = c['cvm-attest-evidence-kind'] === 'hcl' ? `HCL report v${String(c['cvm-attest-hcl-header-version'])}, SNP report v${String(c['cvm-attest-report-version'])}` : `SNP report v${String(c['cvm-attest-report-version'])}`;
-  lines.push(`Verdict: ${result.verdict === 'pass' ? 'PASS' : 'FAIL'}   ${e(result.product ?? 'unknown product')}, ${e(kind)}, verified at ${e(result.verifiedAt)}`);
+  const tdx = result.platform === 'TDX';
+  lines.push(tdx ? tdxHeadline(result) : `Verdict: ${result.verdict === 'pass' ? 'PASS' : 'FAIL'}   ${e(result.product ?? 'unknown product')}, ${e(kind)}, verified at ${e(result.verifiedAt)}`);
   lines.push('');
   const width = Math.max(12, ...result.checks.map((x) => e(x.id).length)) + 1;
   for (const x of result.checks) lines.push(`  [${MARK[x.status] ?? '????'}] ${pad(e(x.id), width)}${e(x.reason)}`);
@@ -52,17 +55,18 @@ export function renderText(result: VerificationResult): string {
     for (const cert of result.certificates) {
       // The parsed subject's CN attribute: a regex over the subject text finds "CN=" inside another attribute's value.
       const cn = cert.subjectCn ?? cert.subject;
-      lines.push(`  ${pad(e(cert.role), 5)}${pad(e(cn), 16)}valid ${e(cert.notBefore.slice(0, 10))} .. ${e(cert.notAfter.slice(0, 10))}  sha256 ${e(cert.sha256.slice(0, 16))}...${cert.pinned ? '  (pinned AMD root)' : ''}`);
+      lines.push(`  ${pad(e(cert.role), 5)}${pad(e(cn), 16)}valid ${e(cert.notBefore.slice(0, 10))} .. ${e(cert.notAfter.slice(0, 10))}  sha256 ${e(cert.sha256.slice(0, 16))}...${cert.pinned ? (cert.role === 'SGX-ROOT' ? '  (pinned Intel root)' : '  (pinned AMD root)') : ''}`);
     }
   }
   lines.push('');
   lines.push('Evidence:');
   const tcb = c['cvm-attest-reported-tcb'] as Record<string, unknown> | undefined;
+  if (tdx) lines.push(...tdxEvidenceLines(result));
   if (c['x-ms-sevsnpvm-launchmeasurement']) lines.push(`  measurement   ${e(c['x-ms-sevsnpvm-launchmeasurement'])}`);
   if (tcb) lines.push(`  reported TCB  ${Object.entries(tcb).filter(([k]) => k !== 'raw').map(([k, v]) => `${e(k)} ${e(v)}`).join(', ')} (0x${e(tcb.raw)})`);
   if (c['cvm-attest-firmware-version']) lines.push(`  SNP firmware  ${e(c['cvm-attest-firmware-version'])}`);
   if (c['cvm-attest-chip-id']) lines.push(`  chip id       ${e(String(c['cvm-attest-chip-id']).slice(0, 32))}...`);
-  lines.push(`  guest         vmpl ${e(c['x-ms-sevsnpvm-vmpl'])}, debuggable ${e(c['x-ms-sevsnpvm-is-debuggable'])}, migration ${e(c['x-ms-sevsnpvm-migration-allowed'])}, signing key ${e(c['cvm-attest-signing-key'])}`);
+  if (!tdx) lines.push(`  guest         vmpl ${e(c['x-ms-sevsnpvm-vmpl'])}, debuggable ${e(c['x-ms-sevsnpvm-is-debuggable'])}, migration ${e(c['x-ms-sevsnpvm-migration-allowed'])}, signing key ${e(c['cvm-attest-signing-key'])}`);
   const rt = c['x-ms-runtime'] as { 'vm-configuration'?: Record<string, unknown> } | undefined;
   if (rt?.['vm-configuration']) {
     const vc = rt['vm-configuration'];

@@ -43,8 +43,7 @@ export async function verifyCollected(evidence: Evidence, options: { policy?: Po
   const pcrs = q && q.pcrs.some((v) => v !== '') ? { pcrs: [...q.pcrs] } : {};
   const verifyOptions: VerifyOptions = {
     evidence: evidence.hclReport,
-    vcek: evidence.vcekPem,
-    chain: evidence.chainPem,
+    ...(evidence.tdQuote ? { tdQuote: evidence.tdQuote, collateral: evidence.collateral ?? [] } : { vcek: evidence.vcekPem, chain: evidence.chainPem }),
     ...(q ? { quote: { message: q.message, signature: q.signature, nonce: q.nonce, ...pcrs } } : {}),
     ...(options.policy ? { policy: options.policy } : {}),
     ...(options.now ? { now: options.now } : {}),

@@ -13,9 +13,13 @@ import { identityFromCompute, type InstanceIdentity } from './identity.js';
 
 export const BUNDLE_FORMAT = 'cvm-attest-evidence-bundle';
 export const BUNDLE_VERSION = 1;
-export const BUNDLE_FILES = ['hcl-report.bin', 'vcek.pem', 'chain.pem', 'quote.msg', 'quote.sig', 'pcrs.json', 'nonce.hex', 'instance.json'] as const;
+/** Intel TDX collateral members: recognised by content on read, so numbered, not named. */
+const COLLATERAL_FILES = Array.from({ length: 16 }, (_, i) => `collateral-${String(i + 1).padStart(2, '0')}` as const);
+export const BUNDLE_FILES = ['hcl-report.bin', 'vcek.pem', 'chain.pem', 'quote.msg', 'quote.sig', 'pcrs.json', 'nonce.hex', 'instance.json', 'td-quote.bin', ...COLLATERAL_FILES] as const;
 export type BundleFile = (typeof BUNDLE_FILES)[number];
+/** SEV-SNP; a TDX bundle has td-quote.bin (and its collateral) instead of vcek.pem and chain.pem. */
 const REQUIRED: readonly BundleFile[] = ['hcl-report.bin', 'vcek.pem', 'chain.pem'];
+const REQUIRED_TDX: readonly BundleFile[] = ['hcl-report.bin', 'td-quote.bin'];
 const QUOTE_FILES: readonly BundleFile[] = ['quote.msg', 'quote.sig', 'pcrs.json', 'nonce.hex'];
 /** Per file; the largest real member (an HCL report) is under 4 KiB. */
 const MAX_FILE_BYTES = 256 * 1024;
@@ -68,11 +72,12 @@ export async function writeBundle(dir: string, evidence: Evidence, now: Date = n
 async function writeBundleFiles(dir: string, evidence: Evidence, now: Date): Promise<BundleManifest> {
   // Drop the old manifest first: a crash midway leaves no manifest (unreadable), never a stale one.
   await rm(join(dir, 'manifest.json'), { force: true });
-  const contents: Partial<Record<BundleFile, Uint8Array>> = {
-    'hcl-report.bin': evidence.hclReport,
-    'vcek.pem': Buffer.from(evidence.vcekPem),
-    'chain.pem': Buffer.from(evidence.chainPem),
-  };
+  const contents: Partial<Record<BundleFile, Uint8Array>> = evidence.tdQuote
+    ? { 'hcl-report.bin': evidence.hclReport, 'td-quote.bin': evidence.tdQuote }
+    : { 'hcl-report.bin': evidence.hclReport, 'vcek.pem': Buffer.from(evidence.vcekPem), 'chain.pem': Buffer.from(evidence.chainPem) };
+  const col = evidence.collateral ?? [];
+  if (col.length > COLLATERAL_FILES.length) throw new InputError('E_BUNDLE_FORMAT', `a bundle holds at most ${COLLATERAL_FILES.length} collateral files, got ${col.length}`);
+  col.forEach((f, i) => (contents[COLLATERAL_FILES[i]!] = f.bytes));
   if (evidence.quote) {
     contents['quote.msg'] = evidence.quote.message;
     contents['quote.sig'] = evidence.quote.signature;
@@ -120,7 +125,7 @@ function parseManifest(text: string): BundleManifest {
     const e = f as { sha256?: unknown; size?: unknown } | null;
     if (!e || typeof e.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(e.sha256) || typeof e.size !== 'number') throw new InputError('E_BUNDLE_FORMAT', `bundle manifest entry for ${name} needs sha256 and size`);
   }
-  for (const r of REQUIRED) if (!o.files[r]) throw new InputError('E_BUNDLE_FORMAT', `bundle manifest does not list ${r}`);
+  for (const r of o.files['td-quote.bin'] ? REQUIRED_TDX : REQUIRED) if (!o.files[r]) throw new InputError('E_BUNDLE_FORMAT', `bundle manifest does not list ${r}`);
   const quoteListed = QUOTE_FILES.filter((f) => o.files?.[f]);
   if (quoteListed.length !== 0 && quoteListed.length !== QUOTE_FILES.length) throw new InputError('E_BUNDLE_FORMAT', `bundle has part of a quote (${quoteListed.join(', ')}); needs all of ${QUOTE_FILES.join(', ')}`);
   return o as BundleManifest;
@@ -168,6 +173,7 @@ export async function readBundle(dir: string): Promise<{ evidence: Evidence; man
     hclReport: data['hcl-report.bin'] ?? Buffer.alloc(0),
     vcekPem: text('vcek.pem'),
     chainPem: text('chain.pem'),
+    ...(data['td-quote.bin'] ? { tdQuote: data['td-quote.bin'], collateral: COLLATERAL_FILES.flatMap((n) => (data[n] ? [{ name: `${dir}/${n}`, bytes: data[n] }] : [])) } : {}),
     ...(quote ? { quote } : {}),
     ...(instance ? { instance } : {}),
     warnings: Array.isArray(manifest.warnings) ? manifest.warnings.filter((w): w is string => typeof w === 'string') : [],

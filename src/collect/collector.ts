@@ -11,6 +11,8 @@ import { formatTcbm, type ThimCertificates } from './thim.js';
 import { vcekChipMismatch } from './vcek-match.js';
 import { bindIdentity, type InstanceIdentity } from './identity.js';
 import type { CertificateSource, Evidence, QuoteEvidence } from './evidence.js';
+import type { PcsOptions } from './pcs.js';
+import { isTdxHclReport } from '../tdx/hcl.js';
 
 export interface CollectOptions {
   /** TPM transport (device:/dev/tpmrm0, swtpm:path=S, swtpm:host=H,port=P, file:PATH). Default: env CVM_ATTEST_TPM, else the device. */
@@ -32,6 +34,11 @@ export interface CollectOptions {
   signal?: AbortSignal;
   /** Clock for cache freshness (and verification in attest). */
   now?: Date;
+  /** Intel TDX: collateral files or folders; default: the cache, filled from PCS. */
+  collateral?: string[];
+  /** Intel TDX: PCS (or a cache with its API) base URL. Default env CVM_ATTEST_PCS_ENDPOINT, else Intel's PCS. */
+  pcsEndpoint?: string;
+  pcs?: Omit<PcsOptions, 'endpoint' | 'signal'>;
 }
 
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
@@ -108,7 +115,8 @@ function vmUniqueId(parsed: ParsedEvidence): string | undefined {
 
 export interface Collected {
   evidence: Evidence;
-  parsed: ParsedEvidence;
+  /** SEV-SNP only. */
+  parsed?: ParsedEvidence;
   tpmMs: number;
   certificatesMs: number;
 }
@@ -156,6 +164,7 @@ async function collectWith(options: CollectOptions & { signal: AbortSignal }): P
     ...(options.signal ? { signal: options.signal } : {}),
   });
   const tpmMs = performance.now() - t0;
+  if (isTdxHclReport(tpm.hclReport)) return collectTdx(tpm, options, warnings, identityP, wantQuote, tpmMs);
 
   let parsed: ParsedEvidence;
   try {
@@ -195,3 +204,32 @@ export async function collectEvidence(options: CollectOptions = {}): Promise<Evi
   return (await collect(options)).evidence;
 }
 
+
+/** An Intel TDX CVM: the TD quote and collateral take the place of the VCEK and its chain. */
+async function collectTdx(tpm: TpmEvidence, options: CollectOptions & { signal: AbortSignal }, warnings: string[], identityP: Promise<InstanceIdentity | undefined>, wantQuote: boolean, tpmMs: number): Promise<Collected> {
+  const t1 = performance.now();
+  const { collectTdxParts } = await import('./tdx-collector.js');
+  const tdx = await collectTdxParts(tpm.hclReport, tpm.replayed, options, warnings);
+  const certificatesMs = performance.now() - t1;
+  const instance = await identityP;
+  const { parseTdxHclReport } = await import('../tdx/hcl.js');
+  const vc = parseTdxHclReport(tpm.hclReport).runtimeData.json?.['vm-configuration'];
+  const id = vc && typeof vc === 'object' ? (vc as Record<string, unknown>).vmUniqueId : undefined;
+  const identity = instance ? bindIdentity(instance, typeof id === 'string' ? id : undefined) : undefined;
+  if (identity?.boundToReport === false) warnings.push(`IMDS vmId ${identity.vmId} differs from the vmUniqueId signed into the report: the identity does not belong to this evidence`);
+  if (wantQuote && !tpm.quote) warnings.push(tpm.replayed ? 'replayed evidence carries no quote: freshness cannot be shown' : 'the TPM returned no quote');
+  const evidence: Evidence = {
+    hclReport: tpm.hclReport,
+    vcekPem: '',
+    chainPem: '',
+    tdQuote: tdx.tdQuote,
+    collateral: tdx.collateral,
+    ...(tpm.quote && wantQuote ? { quote: quoteEvidence(tpm.quote) } : {}),
+    ...(identity ? { instance: identity } : {}),
+    warnings,
+    replayed: tpm.replayed,
+    transport: tpm.transport,
+    certificateSource: tdx.collateralSource === 'files' ? 'files' : tdx.collateralSource === 'pcs' ? 'pcs' : tdx.collateralSource,
+  };
+  return { evidence, tpmMs, certificatesMs };
+}

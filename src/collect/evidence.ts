@@ -1,5 +1,6 @@
 // What the collector hands to the verifier, to a bundle and to the extension: types only.
 import type { InstanceIdentity } from './identity.js';
+import type { CollateralFile } from '../tdx/collateral.js';
 
 export interface QuoteEvidence {
   /** TPMS_ATTEST bytes as the TPM returned them. */
@@ -15,7 +16,7 @@ export interface QuoteEvidence {
 }
 
 /** Where the certificates came from: IMDS now, a fresh cache entry, or a stale one after IMDS failed. */
-export type CertificateSource = 'imds' | 'cache' | 'cache-stale' | 'bundle';
+export type CertificateSource = 'imds' | 'cache' | 'cache-stale' | 'bundle' | 'files' | 'pcs';
 
 export interface Evidence {
   /** The meaningful bytes of NV 0x01400001 (or replayed evidence). */
@@ -24,6 +25,10 @@ export interface Evidence {
   /** ASK + ARK as served (never trusted as anchors: the verifier pins the ARK). */
   readonly chainPem: string;
   readonly quote?: QuoteEvidence;
+  /** Intel TDX: the TD quote IMDS returned for the TD report (vcekPem and chainPem are then empty). */
+  readonly tdQuote?: Uint8Array;
+  /** Intel TDX: the collateral used (TCB info, QE identity, CRLs, issuer chains). */
+  readonly collateral?: readonly CollateralFile[];
   readonly instance?: InstanceIdentity;
   /** Things a person should know (cached certificate used, IMDS identity unavailable...). */
   readonly warnings: readonly string[];

@@ -13,6 +13,9 @@ export interface HttpGetOptions {
   /** Largest body accepted; a longer one is cut off and reported as too large. */
   maxBytes: number;
   signal?: AbortSignal;
+  /** Default GET. POST sends `body` (IMDS /acc/tdquote). */
+  method?: 'GET' | 'POST';
+  body?: Uint8Array;
 }
 
 export interface HttpResponse {
@@ -59,8 +62,8 @@ export function httpGet(url: URL, options: HttpGetOptions): Promise<HttpResponse
     const onAbort = (): void => finish(new HttpFailure('aborted', 'request aborted', { cause: signal?.reason }));
 
     const req = http.request(url, {
-      method: 'GET',
-      headers: options.headers,
+      method: options.method ?? 'GET',
+      headers: options.body ? { ...options.headers, 'Content-Length': String(options.body.length) } : options.headers,
       agent: false, // a fresh connection, never a shared pool or a proxy agent
     });
     timers.push(setTimeout(() => finish(new HttpFailure('timeout', `no complete response within ${options.totalTimeoutMs} ms`)), options.totalTimeoutMs));
@@ -99,6 +102,6 @@ export function httpGet(url: URL, options: HttpGetOptions): Promise<HttpResponse
       });
     });
     signal?.addEventListener('abort', onAbort, { once: true });
-    req.end();
+    req.end(options.body);
   });
 }

@@ -70,6 +70,15 @@ function describeStatus(res: HttpResponse): string {
 
 /** GETs `path` (with query) from IMDS with retries; resolves to the 200 body. */
 export async function imdsGet(path: string, maxBytes: number, options: ImdsOptions = {}): Promise<Buffer> {
+  return imdsCall(path, maxBytes, options);
+}
+
+/** POSTs a JSON body to IMDS (`/acc/tdquote`) with the same retries, caps and errors as imdsGet. */
+export async function imdsPostJson(path: string, json: unknown, maxBytes: number, options: ImdsOptions = {}): Promise<Buffer> {
+  return imdsCall(path, maxBytes, options, Buffer.from(JSON.stringify(json)));
+}
+
+async function imdsCall(path: string, maxBytes: number, options: ImdsOptions, body?: Buffer): Promise<Buffer> {
   const base = resolveImdsEndpoint(options.endpoint);
   const url = new URL(path, base);
   const what = `IMDS ${url.pathname}`;
@@ -77,7 +86,8 @@ export async function imdsGet(path: string, maxBytes: number, options: ImdsOptio
     let res: HttpResponse;
     try {
       res = await httpGet(url, {
-        headers: { Metadata: 'true', Accept: 'application/json' },
+        headers: { Metadata: 'true', Accept: 'application/json', ...(body ? { 'Content-Type': 'application/json' } : {}) },
+        ...(body ? { method: 'POST' as const, body } : {}),
         connectTimeoutMs: options.connectTimeoutMs ?? 2000,
         totalTimeoutMs: options.timeoutMs ?? 5000,
         maxBytes,

@@ -107,7 +107,7 @@ export interface OutcomeStatusInput {
   readonly now: Date;
 }
 
-const GROUP_ORDER: readonly CheckGroup[] = ['structure', 'signature', 'chain', 'tcb', 'chip-id', 'crl', 'runtime-data', 'freshness', 'policy'];
+const GROUP_ORDER: readonly CheckGroup[] = ['structure', 'signature', 'chain', 'tcb', 'chip-id', 'crl', 'collateral', 'runtime-data', 'freshness', 'policy'];
 
 function claim(claims: Readonly<Record<string, unknown>>, k: string): unknown {
   return claims[k];
@@ -132,15 +132,18 @@ export function topMessage(i: OutcomeStatusInput): string {
   const r = i.result;
   const failed = r.checks.filter((c) => c.status === 'fail');
   const head = r.verdict === 'pass'
-    ? `PASS: genuine AMD SEV-SNP${r.product ? ` (${r.product})` : ''}, verified against pinned AMD roots without MAA`
+    ? r.platform === 'TDX'
+      ? `PASS: genuine Intel TDX, verified against the pinned Intel SGX root without MAA`
+      : `PASS: genuine AMD SEV-SNP${r.product ? ` (${r.product})` : ''}, verified against pinned AMD roots without MAA`
     : `FAIL: ${failed.length} check${failed.length === 1 ? '' : 's'} failed: ${failed.map((c) => `${c.id} (${c.reason})`).join('; ')}`;
   const facts: string[] = [];
   if (r.verdict !== 'pass' && r.product) facts.push(`product ${r.product}`);
   const tcb = tcbFact(r);
   if (tcb) facts.push(tcb);
-  const m = shortHex(claim(r.claims, 'x-ms-sevsnpvm-launchmeasurement'));
-  if (m) facts.push(`measurement ${m}`);
-  const dbg = claim(r.claims, 'x-ms-sevsnpvm-is-debuggable');
+  if (r.platform === 'TDX' && r.tdx) facts.push(`TCB ${r.tdx.tcbStatus ?? 'undetermined'}${r.tdx.advisoryIds.length ? ` (${r.tdx.advisoryIds.join(' ')})` : ''}`);
+  const m = shortHex(claim(r.claims, 'x-ms-sevsnpvm-launchmeasurement') ?? claim(r.claims, 'tdx_mrtd'));
+  if (m) facts.push(`${r.platform === 'TDX' ? 'MRTD' : 'measurement'} ${m}`);
+  const dbg = claim(r.claims, 'x-ms-sevsnpvm-is-debuggable') ?? claim(r.claims, 'tdx_td_attributes_debug');
   if (dbg === true) facts.push('DEBUG ENABLED');
   const fresh = r.checks.find((c) => c.group === 'freshness');
   facts.push(fresh ? `fresh quote ${fresh.status}` : 'no quote');

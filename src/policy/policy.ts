@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { ParseError } from '../errors.js';
 import type { PolicySummary, Product, TcbComponents } from '../verify/result.js';
+import { TCB_STATUSES, type TcbStatus } from '../tdx/signed-json.js';
 
 export type CrlMode = 'off' | 'warn' | 'enforce';
 export const TCB_COMPONENT_NAMES = ['bootloader', 'tee', 'snp', 'microcode', 'fmc'] as const;
@@ -37,7 +38,28 @@ export interface Policy {
   readonly minimumFirmwareVersion?: string;
   /** What CRLs do: off = ignored; warn = revocations fail, a missing/stale CRL warns; enforce = a valid fresh CRL is required. Default warn. */
   readonly crl: CrlMode;
+  // Intel TDX (ignored, with a note, on SEV-SNP). Absent = the default noted, so SNP policy hashes stay as they were.
+  /** TCB statuses accepted; absent = every status but Revoked. */
+  readonly allowedTdxTcbStatuses?: readonly TcbStatus[];
+  /** Intel advisory ids (e.g. INTEL-SA-00960) that fail the verification when the TCB level names them. */
+  readonly deniedAdvisoryIds?: readonly string[];
+  readonly allowedMrtd?: readonly string[];
+  readonly allowedRtmr0?: readonly string[];
+  readonly allowedRtmr1?: readonly string[];
+  readonly allowedRtmr2?: readonly string[];
+  readonly allowedRtmr3?: readonly string[];
+  readonly allowedMrConfigId?: readonly string[];
+  readonly allowedMrOwner?: readonly string[];
+  /** Minimum TEE_TCB_SVN (32 hex digits), compared byte by byte. */
+  readonly minimumTeeTcbSvn?: string;
+  /** Stale TDX collateral (TCB info, QE identity, CRLs past nextUpdate): warn (absent) or enforce (fail). */
+  readonly collateral?: CollateralMode;
 }
+
+export type CollateralMode = 'warn' | 'enforce';
+/** The keys that judge only one platform: set on the other, they are ignored with a note. */
+export const TDX_ONLY_KEYS = ['allowedTdxTcbStatuses', 'deniedAdvisoryIds', 'allowedMrtd', 'allowedRtmr0', 'allowedRtmr1', 'allowedRtmr2', 'allowedRtmr3', 'allowedMrConfigId', 'allowedMrOwner', 'minimumTeeTcbSvn', 'collateral'] as const;
+export const SNP_ONLY_KEYS = ['maxVmpl', 'allowMigrationAgent', 'allowVlek', 'minimumTcb', 'minimumTcbCommitted', 'minimumGuestSvn', 'allowedMeasurements', 'allowedHostData', 'allowedIdKeyDigests', 'allowedFamilyIds', 'allowedImageIds', 'allowedProducts', 'minimumFirmwareVersion', 'crl'] as const;
 
 export const defaultPolicy: Policy = Object.freeze({
   allowDebug: false,
@@ -64,9 +86,16 @@ const HEX_LISTS = {
   allowedIdKeyDigests: 48,
   allowedFamilyIds: 16,
   allowedImageIds: 16,
+  allowedMrtd: 48,
+  allowedRtmr0: 48,
+  allowedRtmr1: 48,
+  allowedRtmr2: 48,
+  allowedRtmr3: 48,
+  allowedMrConfigId: 48,
+  allowedMrOwner: 48,
 } as const;
 const BOOLS = ['allowDebug', 'allowMigrationAgent', 'allowVlek', 'requireRuntimeDataBinding', 'requireFreshness', 'minimumTcbCommitted'] as const;
-const KNOWN = new Set<string>(['$schema', ...BOOLS, 'maxVmpl', 'minimumTcb', 'minimumGuestSvn', ...Object.keys(HEX_LISTS), 'allowedProducts', 'minimumFirmwareVersion', 'crl']);
+const KNOWN = new Set<string>(['$schema', ...BOOLS, 'maxVmpl', 'minimumTcb', 'minimumGuestSvn', ...Object.keys(HEX_LISTS), 'allowedProducts', 'minimumFirmwareVersion', 'crl', 'allowedTdxTcbStatuses', 'deniedAdvisoryIds', 'minimumTeeTcbSvn', 'collateral']);
 const PRODUCTS: readonly Product[] = ['Milan', 'Genoa', 'Turin'];
 
 const bad = (msg: string): never => {
@@ -124,6 +153,24 @@ export function parsePolicy(json: unknown): Policy {
   if (o.crl !== undefined) {
     if (o.crl !== 'off' && o.crl !== 'warn' && o.crl !== 'enforce') bad('crl must be "off", "warn" or "enforce"');
     p.crl = o.crl;
+  }
+  if (o.allowedTdxTcbStatuses !== undefined) {
+    const v = o.allowedTdxTcbStatuses;
+    if (!Array.isArray(v) || v.length === 0 || !v.every((x) => (TCB_STATUSES as readonly unknown[]).includes(x))) bad(`allowedTdxTcbStatuses must be a non-empty array of ${TCB_STATUSES.join(', ')}`);
+    p.allowedTdxTcbStatuses = [...new Set(v as TcbStatus[])];
+  }
+  if (o.deniedAdvisoryIds !== undefined) {
+    const v = o.deniedAdvisoryIds;
+    if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(x))) bad('deniedAdvisoryIds must be a non-empty array of advisory ids (e.g. "INTEL-SA-00960")');
+    p.deniedAdvisoryIds = (v as string[]).map((x) => x.toUpperCase());
+  }
+  if (o.minimumTeeTcbSvn !== undefined) {
+    if (typeof o.minimumTeeTcbSvn !== 'string' || !/^[0-9a-fA-F]{32}$/.test(o.minimumTeeTcbSvn)) bad('minimumTeeTcbSvn must be 32 hex digits (the 16 TEE_TCB_SVN bytes)');
+    p.minimumTeeTcbSvn = (o.minimumTeeTcbSvn as string).toLowerCase();
+  }
+  if (o.collateral !== undefined) {
+    if (o.collateral !== 'warn' && o.collateral !== 'enforce') bad('collateral must be "warn" or "enforce"');
+    p.collateral = o.collateral;
   }
   for (const v of Object.values(p)) if (v !== null && typeof v === 'object') Object.freeze(v);
   const policy = Object.freeze(p) as unknown as Policy;

@@ -2,6 +2,7 @@
 // print and archive. Pure (no I/O, no clock unless given one). No scripts and no network resources:
 // inline CSS only, and a CSP that forbids everything else, so the file behaves the same offline, in a
 // mail client or in a browser years later. Every evidence-derived string is escaped (see escape.ts).
+import { renderTdxSection } from './html-tdx.js';
 import type { CertificateInfo, CheckGroup, CheckResult, CheckStatus, Claims, VerificationResult } from '../verify/result.js';
 import { escapeHtml as esc } from './escape.js';
 import { tcbTable } from './tcb.js';
@@ -31,6 +32,7 @@ const GROUP_LABELS: Readonly<Record<CheckGroup, string>> = {
   tcb: 'TCB versions',
   'chip-id': 'Chip identity',
   crl: 'Revocation (CRL)',
+  collateral: 'Intel collateral (TCB info, QE identity)',
   'runtime-data': 'Runtime data binding',
   freshness: 'Freshness (vTPM quote)',
   policy: 'Policy',
@@ -55,13 +57,17 @@ const IDENTITY_LABELS: Readonly<Record<string, string>> = {
   vmSize: 'Size',
 };
 
-const ROLE_ORDER: readonly CertificateInfo['role'][] = ['VCEK', 'VLEK', 'ASK', 'ASVK', 'ARK'];
+const ROLE_ORDER: readonly CertificateInfo['role'][] = ['VCEK', 'VLEK', 'ASK', 'ASVK', 'ARK', 'PCK', 'PCK-CA', 'SGX-ROOT', 'TCB-SIGNING'];
 const ROLE_LABELS: Readonly<Record<CertificateInfo['role'], string>> = {
   VCEK: 'Versioned Chip Endorsement Key',
   VLEK: 'Versioned Loaded Endorsement Key',
   ASK: 'AMD SEV Signing Key',
   ASVK: 'AMD SEV VLEK Signing Key',
   ARK: 'AMD Root Key',
+  PCK: 'Intel SGX PCK Certificate',
+  'PCK-CA': 'Intel SGX PCK CA',
+  'SGX-ROOT': 'Intel SGX Root CA',
+  'TCB-SIGNING': 'Intel SGX TCB Signing',
 };
 
 const TCB_LABELS: Readonly<Record<string, string>> = {
@@ -210,7 +216,7 @@ function renderHeader(result: VerificationResult, options: HtmlReportOptions, au
   }
   rows.push(['Evaluated at', formatTime(result.verifiedAt), false]);
   if (options.generatedAt) rows.push(['Report generated', formatTime(options.generatedAt), false]);
-  rows.push(['Processor', result.product ? esc(`AMD EPYC (${result.product})`) : 'unknown', false]);
+  rows.push(['Processor', result.platform === 'TDX' ? 'Intel Xeon (TDX)' : result.product ? esc(`AMD EPYC (${result.product})`) : 'unknown', false]);
   const ev = result.evidence;
   rows.push(['Evidence (SHA-256)', typeof ev?.sha256 === 'string' ? `<code class="hash">${esc(ev.sha256)}</code>` : '<span class="muted">not recorded in this result</span>', true]);
   rows.push(['Quote nonce', typeof ev?.nonce === 'string'
@@ -218,7 +224,7 @@ function renderHeader(result: VerificationResult, options: HtmlReportOptions, au
     : `<span class="muted">${ev ? 'none: no vTPM quote was given' : 'not recorded in this result'}</span>`, true]);
   if (result.policy?.hash) rows.push(['Policy (SHA-256)', `<code class="hash">${esc(result.policy.hash)}</code>`, true]);
   return `<header class="doc-head">
-<p class="eyebrow">cvm-attest &middot; AMD SEV-SNP confidential VM attestation</p>
+<p class="eyebrow">cvm-attest &middot; ${result.platform === 'TDX' ? 'Intel TDX' : 'AMD SEV-SNP'} confidential VM attestation</p>
 <h1>${esc(options.title ?? 'Attestation report')}</h1>
 <dl class="meta">${rows.map(([k, v, wide]) => `<div${wide ? ' class="wide"' : ''}><dt>${k}</dt><dd>${v}</dd></div>`).join('')}</dl>
 </header>`;
@@ -242,7 +248,7 @@ function renderVerdict(result: VerificationResult, auth: Authenticity): string {
   const freshness = result.checks.filter((c) => c.group === 'freshness');
   const fresh = freshness.length > 0 && freshness.every((c) => c.status === 'pass');
   const summary = pass
-    ? 'The evidence was verified against the pinned AMD root and accepted by the policy.'
+    ? `The evidence was verified against the pinned ${result.platform === 'TDX' ? 'Intel SGX' : 'AMD'} root and accepted by the policy.`
     : failing.length > 0
       ? `${plural(failing.length, 'check')} failed. The evidence must not be relied on.`
       : 'The verdict is FAIL. The evidence must not be relied on.';
@@ -410,7 +416,9 @@ function renderCertificates(result: VerificationResult, auth: Authenticity): str
     const valid = validAt(c, result.verifiedAt);
     const leaf = c.role === 'VCEK' || c.role === 'VLEK';
     // The badge says what this certificate is worth for this report: only a verified chain makes it trusted.
-    const anchor = c.role === 'ARK'
+    const anchor = c.role === 'SGX-ROOT'
+      ? (c.pinned ? (auth.chainOk ? '<span class="badge b-pass">Pinned Intel root</span>' : '<span class="badge b-skip">Equals the pinned Intel root; the chain to it did not verify</span>') : '<span class="badge b-fail">Not the pinned Intel root</span>')
+      : c.role === 'ARK'
       ? c.pinned
         ? auth.chainOk ? '<span class="badge b-pass">Pinned AMD root</span>' : '<span class="badge b-skip">Equals the pinned AMD root; the chain to it did not verify</span>'
         : '<span class="badge b-fail">Not the pinned AMD root</span>'
@@ -440,7 +448,7 @@ function renderCertificates(result: VerificationResult, auth: Authenticity): str
   }).join('\n');
   return `<section aria-label="Certificate chain">
 <h2>Certificate chain</h2>
-<p class="lede">The report\u2019s signing key up to AMD\u2019s root. Only an ARK equal to the root pinned in cvm-attest is trusted; an ARK supplied with the evidence is never used as an anchor. Fingerprints are SHA-256 over each certificate\u2019s DER encoding.</p>${
+<p class="lede">${result.platform === 'TDX' ? 'The PCK certificate (which signed the Quoting Enclave\u2019s report) up to Intel\u2019s root, and the TCB signing certificate of the collateral. Only a root whose key equals the Intel SGX Root CA pinned in cvm-attest is trusted.' : 'The report\u2019s signing key up to AMD\u2019s root. Only an ARK equal to the root pinned in cvm-attest is trusted; an ARK supplied with the evidence is never used as an anchor.'} Fingerprints are SHA-256 over each certificate\u2019s DER encoding.</p>${
   !auth.chainOk
     ? '\n<p class="lede unauth-note">The chain did NOT verify: these certificates are shown as supplied, and none of them is trusted.</p>'
     : !auth.signatureOk
@@ -622,6 +630,7 @@ ${renderFailures(result)}
 ${renderChecks(result, auth)}
 ${renderPolicy(result)}
 ${renderTcb(result, auth)}
+${renderTdxSection(result, auth.ok)}
 ${renderCertificates(result, auth)}
 ${renderWarnings(result)}
 ${renderClaims(result.claims ?? {}, auth)}

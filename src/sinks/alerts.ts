@@ -66,7 +66,7 @@ const NAME: Record<AlertKind, string> = {
   MeasurementChanged: 'Confidential VM launch measurement changed',
   ChipChanged: 'Confidential VM moved to another host',
   EvidenceUnavailable: 'Confidential VM attestation evidence unavailable',
-  CertificateExpiringSoon: 'AMD certificate used for attestation expires soon',
+  CertificateExpiringSoon: 'Certificate used for attestation expires soon',
   DeliveryDropped: 'Confidential VM attestation records dropped before delivery',
 };
 const REMEDIATION: Record<AlertKind, readonly string[]> = {
@@ -77,7 +77,7 @@ const REMEDIATION: Record<AlertKind, readonly string[]> = {
   MeasurementChanged: ['The launch measurement (firmware image) differs from the previous run.', 'Confirm a planned platform or image update explains it; otherwise treat the VM as untrusted.'],
   ChipChanged: ['The VM now runs on another physical processor (host migration or redeploy). No action is needed if this was expected.'],
   EvidenceUnavailable: ['The agent could not collect attestation evidence several times in a row.', 'Check the extension status and logs on the VM (vTPM access, IMDS reachability).'],
-  CertificateExpiringSoon: ['A certificate in the VCEK chain expires soon; IMDS should serve a renewed one.', 'If it is not renewed, check the VM\'s IMDS access and the certificate cache.'],
+  CertificateExpiringSoon: ['A certificate of the attestation chain (AMD VCEK chain, or Intel PCK chain and collateral signer) expires soon; IMDS or PCS should serve a renewed one.', 'If it is not renewed, check the VM\'s IMDS access and the certificate cache.'],
   DeliveryDropped: ['Records or alerts of this VM were dropped: the spool was full (a long outage) or the service refused a record it accepts from others.', 'Read the reason in the alert and the sink status on the VM; fix the destination (DCR, role, network) so the queue drains.', 'Runs whose records were dropped are missing from the fleet view: read the VM\'s local status and report.html for them.'],
 };
 

@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { CheckResult, TcbComponents, VerificationResult } from '../verify/result.js';
 import { errorFacts, isFailedOutcome, type SinkIdentity, type SinkOutcome } from './types.js';
+import { TDX_RECORD_COLUMNS, tdxColumns } from './record-tdx.js';
 
 /** Column types a DCR stream declaration and a Log Analytics table both accept. */
 export type ColumnType = 'string' | 'int' | 'long' | 'real' | 'boolean' | 'datetime' | 'dynamic';
@@ -52,6 +53,7 @@ export const RECORD_COLUMNS: readonly ColumnDef[] = [
   { name: 'ErrorCode', type: 'string', description: 'For Verdict `error`: the stable error code (e.g. a collection failure code).' },
   { name: 'ErrorMessage', type: 'string', description: 'For Verdict `error`: one line saying what failed.' },
   { name: 'Claims', type: 'dynamic', description: 'Every claim: MAA\'s `x-ms-*` names and formats plus cvm-attest\'s `cvm-attest-*` claims.' },
+  ...TDX_RECORD_COLUMNS,
 ];
 
 /** One row per raised alert, shaped like a Microsoft Defender for Cloud security alert. */
@@ -133,6 +135,7 @@ export function buildRecord(outcome: SinkOutcome, ctx: RecordContext = {}): LogR
     Fresh: r.checks.some((k) => k.group === 'freshness' && k.status === 'pass') && !r.checks.some((k) => k.group === 'freshness' && k.status === 'fail'),
     PolicyHash: r.policy?.hash,
     Claims: boundedClaims(c),
+    ...tdxColumns(r),
   });
   return compact(row);
 }
@@ -149,10 +152,11 @@ export interface ResultFacts {
 
 export function readFacts(r: VerificationResult): ResultFacts {
   const c = r.claims;
-  const debuggable = claim(c, 'x-ms-sevsnpvm-is-debuggable');
+  // On TDX the launch measurement is MRTD and DEBUG is TD ATTRIBUTES bit 0 (the alerts compare both alike).
+  const debuggable = claim(c, 'x-ms-sevsnpvm-is-debuggable') ?? claim(c, 'tdx_td_attributes_debug');
   return {
     chipId: str(claim(c, 'cvm-attest-chip-id')),
-    measurement: str(claim(c, 'x-ms-sevsnpvm-launchmeasurement')),
+    measurement: str(claim(c, 'x-ms-sevsnpvm-launchmeasurement')) ?? str(claim(c, 'tdx_mrtd')),
     isDebuggable: typeof debuggable === 'boolean' ? debuggable : undefined,
     reportedTcb: tcb(claim(c, 'cvm-attest-reported-tcb')),
     committedTcb: tcb(claim(c, 'cvm-attest-committed-tcb')),

@@ -11,6 +11,8 @@ export type CheckGroup =
   | 'tcb'
   | 'chip-id'
   | 'crl'
+  /** Intel TDX only: TCB info and QE identity signatures and freshness. */
+  | 'collateral'
   | 'runtime-data'
   | 'freshness'
   | 'policy';
@@ -41,6 +43,10 @@ export interface VerificationResult {
   readonly policy: PolicySummary;
   /** What was verified: the evidence's digest and the quote's nonce (absent in results made before them). */
   readonly evidence?: EvidenceSummary;
+  /** Which TEE the evidence is from (absent in results made before TDX support: SNP). */
+  readonly platform?: Platform;
+  /** Intel TDX only: what the HTML report, status and sinks show beyond the checks and claims. */
+  readonly tdx?: TdxDetails;
 }
 
 /** Identifies the evidence a result is about, for reports. */
@@ -51,9 +57,23 @@ export interface EvidenceSummary {
   readonly nonce?: string;
 }
 
+export type Platform = 'SNP' | 'TDX';
+
+export interface TdxDetails {
+  readonly quoteVersion: number;
+  readonly fmspc?: string;
+  readonly tcbStatus?: string;
+  readonly advisoryIds: readonly string[];
+  readonly tcbDate?: string;
+  readonly tdxModule?: string;
+  readonly qeTcbStatus?: string;
+  /** Collateral issue / next-update dates (ISO 8601). */
+  readonly collateral: readonly { readonly what: string; readonly issueDate?: string; readonly nextUpdate?: string }[];
+}
+
 /** One certificate of the chain as checked, for reports (HTML, status). */
 export interface CertificateInfo {
-  readonly role: 'VCEK' | 'VLEK' | 'ASK' | 'ASVK' | 'ARK';
+  readonly role: 'VCEK' | 'VLEK' | 'ASK' | 'ASVK' | 'ARK' | 'PCK' | 'PCK-CA' | 'SGX-ROOT' | 'TCB-SIGNING';
   readonly subject: string;
   /** The subject's CN attribute as parsed (the subject text cannot be split reliably: values may hold "CN="). */
   readonly subjectCn?: string;

@@ -19,6 +19,11 @@ import type { CheckResult, PolicySummary, VerificationResult } from './result.js
 import { checkRuntimeBinding } from './runtime-binding.js';
 import { checkSignature } from './signature.js';
 import { checkChipId, checkTcb } from './tcb-chip.js';
+import { otherPlatformNote } from '../policy/evaluate-tdx.js';
+import { EMPTY_COLLATERAL, parseCollateral, parseCollateralCached, type CollateralFile } from '../tdx/collateral.js';
+import { parseTdxHclReport, tdxHclBytes } from '../tdx/hcl.js';
+import { parseTdQuote } from '../tdx/quote.js';
+import { verifyTdx } from './tdx/verify-tdx.js';
 
 export interface VerifyOptions {
   /** HCL report / NV dump, bare 1184-byte SNP report, or hex text of either. */
@@ -39,10 +44,14 @@ export interface VerifyOptions {
   readonly cache?: boolean;
   /** The evidence is replayed from a capture: freshness is at best a warning. */
   readonly replayed?: boolean;
+  /** Intel TDX: the TD quote (DCAP v4/v5) IMDS returned for the HCL report's TD report. Required for a TDX HCL report. */
+  readonly tdQuote?: Uint8Array;
+  /** Intel TDX: collateral files, each recognised by its content (TCB info, QE identity, CRLs, PEM certificates). */
+  readonly collateral?: readonly CollateralFile[];
 }
 
 /** Which option a ParseError thrown by verifyEvidence came from. */
-export type VerifyInput = 'evidence' | 'vcek' | 'chain' | 'crl';
+export type VerifyInput = 'evidence' | 'vcek' | 'chain' | 'crl' | 'td-quote' | 'collateral';
 const inputs = new WeakMap<ParseError, VerifyInput>();
 
 /** The option (evidence, vcek, chain, crl) whose bytes a ParseError from verifyEvidence is about. */
@@ -83,6 +92,8 @@ function run(options: VerifyOptions, async: boolean): VerificationResult | Promi
   const p = options.policy;
   const policy = p === undefined ? defaultPolicy : isParsedPolicy(p) ? p : parsePolicy(p);
   const summary = policySummary(policy);
+  const tdxEvidence = options.evidence instanceof Uint8Array ? tdxHclBytes(options.evidence) : undefined;
+  if (tdxEvidence) return runTdx({ ...options, evidence: tdxEvidence }, policy, now);
   const store = new CertStore(options.cache !== false);
 
   const ev = tagged('evidence', () => parseEvidence(options.evidence));
@@ -122,11 +133,14 @@ function evaluate(options: VerifyOptions, ev: ParsedEvidence, bundle: Certificat
   const fresh = checkFreshness(options.quote, ev.hcl, bindingOk, options.replayed === true);
   checks.push(fresh.check);
   checks.push(...evaluatePolicy(policy, { report, kind: ev.kind, product, freshness: fresh.check.status }));
+  const note = otherPlatformNote(policy, 'SNP');
+  if (note) checks.push(note);
 
   const verdict = checks.some((c) => c.status === 'fail') ? 'fail' : 'pass';
   return {
     verdict,
     product,
+    platform: 'SNP',
     checks,
     claims: buildClaims({ report, ...(ev.hcl ? { hcl: ev.hcl } : {}), product, runtimeBound: bindingOk, policyHash: summary.hash, ...(fresh.attestedPcrs ? { attestedPcrs: fresh.attestedPcrs } : {}) }),
     warnings: checks.filter((c) => c.status === 'warn').map((c) => `${c.id}: ${c.reason}`),
@@ -138,4 +152,14 @@ function evaluate(options: VerifyOptions, ev: ParsedEvidence, bundle: Certificat
       ...(options.quote ? { nonce: toHex(options.quote.nonce) } : {}),
     },
   };
+}
+
+/** An Intel TDX HCL report: the TD quote is required (the TD report alone is only MAC'd). */
+function runTdx(options: VerifyOptions, policy: Policy, now: Date): VerificationResult {
+  const hcl = tagged('evidence', () => parseTdxHclReport(options.evidence));
+  if (options.tdQuote === undefined) throw new ParseError('E_TDX_QUOTE_MISSING', 'this is an Intel TDX HCL report: give its TD quote (--td-quote FILE) and the collateral (--collateral)');
+  if (!(options.tdQuote instanceof Uint8Array)) throw new ParseError('E_OPTIONS', 'tdQuote must be bytes');
+  const quote = tagged('td-quote', () => parseTdQuote(options.tdQuote!));
+  const collateral = options.collateral ? tagged('collateral', () => (options.cache === false ? parseCollateral : parseCollateralCached)(options.collateral!)) : EMPTY_COLLATERAL;
+  return verifyTdx({ hcl, quote, collateral, policy, ...(options.quote ? { vtpmQuote: options.quote } : {}), now, cache: options.cache !== false, replayed: options.replayed === true });
 }

@@ -72,7 +72,7 @@ describe('npm run demo', () => {
     };
     let p = at(/^1\. What was set up/m);
     p = at(/Logs Ingestion emulator https:\/\/127\.0\.0\.1:\d+/, p);
-    for (const [vm, final, verdict] of [['VM 1', 'Provisioning succeeded', 'PASS'], ['VM 2', 'Provisioning failed', 'FAIL']] as const) {
+    for (const [vm, final, verdict] of [['VM 1', 'Provisioning succeeded', 'PASS'], ['VM 2', 'Provisioning failed', 'FAIL'], ['VM 3', 'Provisioning succeeded', 'PASS']] as const) {
       p = at(new RegExp(`^\\d+\\. ${vm}: install \\+ enable`, 'm'), p);
       p = at(/agent> bin\/handler\.sh enable\s+exit 0/, p);
       p = at(/Transitioning\s+code 0\s+Enable/, p);
@@ -99,6 +99,18 @@ describe('npm run demo', () => {
     assert.equal(s.match(/\[FAIL\]/g)?.length, 1);
   });
 
+  test('VM 3 (real Azure DCesv5 TDX HCL report, TD quote from IMDS, collateral from PCS): PASS, stale collateral and OutOfDate TCB as warnings', () => {
+    const s = section(run.stdout, /^\d+\. VM 3: verdict/);
+    for (const id of ['structure', 'signature.quote', 'signature.qe-report', 'chain', 'collateral', 'tcb', 'tcb.qe-identity', 'runtime-data.td-report', 'runtime-data', 'policy.debug']) assert.match(s, new RegExp(`\\[pass\\] ${id.replace(/\./g, '\\.')}\\s`), id);
+    assert.match(s, /pinned Intel SGX Root CA/);
+    assert.match(s, /\[warn\] collateral\.freshness\s+stale collateral/);
+    assert.match(s, /\[warn\] policy\.tcb-status\s+TCB status OutOfDate/);
+    assert.doesNotMatch(s, /\[FAIL\]/);
+    const m = section(run.stdout, /^\d+\. VM 3: what Azure Monitor received/);
+    assert.match(m, /Platform\s+TDX/);
+    assert.match(m, /TdxTcbStatus\s+OutOfDate/);
+  });
+
   test('Azure Monitor received one record per VM (pass, then fail) and the two alerts for VM 2 only', () => {
     const a = section(run.stdout, /^\d+\. VM 1: what Azure Monitor received/);
     assert.match(a, /Custom-CvmAttestation record/);
@@ -123,7 +135,7 @@ describe('npm run demo', () => {
     assert.match(run.stdout, /error\s+alert: Confidential VM launched with debugging enabled High:/, 'a High alert is an error substatus');
     assert.match(run.stdout, /alert: Confidential VM launched with debugging enabled/);
     const paths = [...run.stdout.matchAll(/HTML report: (\S+\.html)/g)].map((m) => m[1]!);
-    assert.equal(paths.length, 2);
+    assert.equal(paths.length, 3);
     for (const p of paths) assert.ok(p.startsWith(reports), p);
     const [pass, fail] = paths.map((p) => readFileSync(p, 'utf8'));
     assert.match(pass!, /<html/i);
@@ -134,7 +146,7 @@ describe('npm run demo', () => {
 
   test('cleans up: the workers are gone and the simulated VMs\' folder is removed', () => {
     const pids = [...run.stdout.matchAll(/worker detached: pid (\d+)/g)].map((m) => Number(m[1]));
-    assert.equal(pids.length, 2);
+    assert.equal(pids.length, 3);
     for (const pid of pids) assert.equal(isWorkerAlive(pid), false, `worker ${pid} still running`);
     const dir = /Clean-up: .*?, (\/\S+) removed/.exec(run.stdout)?.[1];
     assert.ok(dir, 'the clean-up line names the folder');
@@ -162,7 +174,7 @@ describe('cvm-attest status on the demo\'s VMs (--keep)', () => {
 
   test('the kept folders are named and the workers were still stopped', () => {
     assert.equal(run.code, 0, run.stdout);
-    assert.equal(dirs.length, 2);
+    assert.equal(dirs.length, 3);
     for (const d of dirs) assert.ok(existsSync(join(d, 'HandlerEnvironment.json')), d);
   });
 

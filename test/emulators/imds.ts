@@ -47,7 +47,7 @@ export type ImdsFault =
 
 export interface FaultScope {
   /** Which endpoint the fault hits. Default 'all'. */
-  path?: 'thim' | 'instance' | 'all';
+  path?: 'thim' | 'instance' | 'tdquote' | 'all';
   /** How many matching requests it hits before the emulator behaves again. Default: all of them. */
   times?: number;
 }
@@ -70,6 +70,18 @@ export interface ImdsEmulatorOptions {
   compute?: Record<string, unknown>;
   /** Port to listen on (127.0.0.1). Default: random. */
   port?: number;
+  /**
+   * Intel TDX: the TD quote `POST /acc/tdquote` answers, by the base64url TD report it is asked for.
+   * Default: the real DCesv5 pair (test/fixtures/azure-tdx). A report not in the map gets HTTP 400,
+   * as a host QE refuses a TD report whose MAC does not verify.
+   */
+  tdQuotes?: ReadonlyMap<string, Uint8Array>;
+}
+
+/** The real DCesv5 TD report (from its HCL report) and the quote IMDS returned for it. */
+export function defaultTdQuotes(): Map<string, Uint8Array> {
+  const hcl = readFileSync(join(fixtures, 'azure-tdx/hcl-report.bin'));
+  return new Map([[hcl.subarray(0x20, 0x20 + 1024).toString('base64url'), readFileSync(join(fixtures, 'azure-tdx/td-quote.bin'))]]);
 }
 
 export interface ImdsEmulator {
@@ -170,10 +182,12 @@ export async function startImdsEmulator(options: ImdsEmulatorOptions = {}): Prom
   const error = (res: http.ServerResponse, rec: ImdsRequestRecord, status: number, message: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}): void =>
     send(res, rec, status, JSON.stringify({ error: message, ...extra }), headers);
 
+  const tdQuotes = options.tdQuotes ?? defaultTdQuotes();
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://169.254.169.254');
     const rec: ImdsRequestRecord = { method: req.method ?? '', path: url.pathname + url.search, headers: req.headers, status: 0, at: Date.now() };
     requests.push(rec);
+    if (url.pathname.replace(/\/+$/, '').toLowerCase() === '/acc/tdquote') return tdquote(req, res, rec);
     if (req.method !== 'GET') return error(res, rec, 405, `Http method not allowed: Path = "${url.pathname}", Method = "${req.method}"`);
     if (req.headers['x-forwarded-for'] !== undefined) return error(res, rec, 400, 'Bad request. Request contains X-Forwarded-For header');
     if (String(req.headers.metadata).toLowerCase() !== 'true') return error(res, rec, 400, 'Bad request. Required metadata header not specified');
@@ -217,6 +231,39 @@ export async function startImdsEmulator(options: ImdsEmulatorOptions = {}): Prom
         return send(res, rec, 200, body);
     }
   });
+  // POST /acc/tdquote: Metadata: true, Content-Type application/json, {"report": base64url(1024 bytes)} -> {"quote": base64url}.
+  function tdquote(req: http.IncomingMessage, res: http.ServerResponse, rec: ImdsRequestRecord): void {
+    if (req.method !== 'POST') return error(res, rec, 405, `Http method not allowed: Path = "/acc/tdquote", Method = "${req.method}"`);
+    if (String(req.headers.metadata).toLowerCase() !== 'true') return error(res, rec, 400, 'Bad request. Required metadata header not specified');
+    if (!String(req.headers['content-type']).toLowerCase().startsWith('application/json')) return error(res, rec, 400, 'Bad request. Content-Type must be application/json');
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= 16384) chunks.push(c);
+    });
+    req.on('end', () => {
+      let active: ImdsFault | undefined;
+      if (fault && scope.times > 0 && (scope.path === 'all' || scope.path === 'tdquote')) {
+        active = fault;
+        scope.times -= 1;
+      }
+      if (active?.kind === 'status') return error(res, rec, active.status, active.status === 429 ? 'Too many requests' : 'Internal server error', {}, active.retryAfter !== undefined ? { 'Retry-After': active.retryAfter } : {});
+      if (active?.kind === 'hang') return;
+      let report: unknown;
+      try {
+        report = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { report?: unknown }).report;
+      } catch {
+        return error(res, rec, 400, 'Bad request. Body is not JSON');
+      }
+      if (typeof report !== 'string' || Buffer.from(report, 'base64url').length !== 1024) return error(res, rec, 400, 'Bad request. "report" must be a base64url TD report of 1024 bytes');
+      const quote = tdQuotes.get(report);
+      if (!quote) return error(res, rec, 400, 'Bad request. The TD report could not be quoted');
+      const body = JSON.stringify({ quote: Buffer.from(quote).toString('base64url') });
+      if (active?.kind === 'bad-json') return send(res, rec, 200, body.slice(0, body.length >> 1));
+      return send(res, rec, 200, body);
+    });
+  }
   server.on('connection', (s) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));

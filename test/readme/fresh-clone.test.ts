@@ -61,12 +61,13 @@ describe('fresh clone: the README\'s Quick start', () => {
     assert.equal(demo.code, 0, demo.out.slice(-4000));
     assert.match(demo.out, /^\d+\. VM 1: verdict PASS$/m);
     assert.match(demo.out, /^\d+\. VM 2: verdict FAIL$/m);
+    assert.match(demo.out, /^\d+\. VM 3: verdict PASS$/m);
     assert.match(demo.out, /alert: High CvmAttest_DebugEnabled/);
     assert.match(demo.out, /done in \d+\.\d+ s\n/);
     assert.doesNotMatch(demo.out, /UNEXPECTED|WITH PROBLEMS/);
     // The demo ran the clone's own build, and removed its simulated VMs.
     assert.ok(existsSync(join(clone, 'dist/bundle/cli.mjs')));
     assert.deepEqual(readdirSync(tmp).filter((n) => n.startsWith('cvm-attest-demo-') && n !== 'cvm-attest-demo-reports'), []);
-    assert.equal(readdirSync(join(tmp, 'cvm-attest-demo-reports')).length, 2, 'the two HTML reports');
+    assert.equal(readdirSync(join(tmp, 'cvm-attest-demo-reports')).length, 3, 'the three HTML reports');
   });
 });

@@ -26,7 +26,7 @@ describe('attestation record', () => {
       Location: 'westeurope', VmSize: 'Standard_DC4as_v5', Verdict: 'pass', FailedChecks: [], Warnings: ['cached VCEK used'], Product: 'Genoa',
       ReportedTcb: { bootloader: 3, tee: 0, snp: 8, microcode: 115 }, CommittedTcb: { bootloader: 3, tee: 0, snp: 8, microcode: 115 }, LaunchTcb: { bootloader: 3, tee: 0, snp: 8, microcode: 115 },
       Measurement: 'aa'.repeat(48), HostData: '00'.repeat(32), IdKeyDigest: 'cd'.repeat(48), ChipId: '11'.repeat(64), IsDebuggable: false, Vmpl: 0,
-      ReportVersion: 3, HclHeaderVersion: 2, Fresh: true, PolicyHash: 'ef'.repeat(32), AgentVersion: '0.1.0', Claims: makeResult().claims,
+      ReportVersion: 3, HclHeaderVersion: 2, Fresh: true, PolicyHash: 'ef'.repeat(32), AgentVersion: '0.1.0', Claims: makeResult().claims, Platform: 'SNP',
     });
     assert.equal(validateRecord(rec, RECORD_COLUMNS), undefined);
   });

@@ -8,6 +8,7 @@ import { evaluateAlerts, EMPTY_ALERT_STATE, ALERT_KINDS } from '../../src/sinks/
 import { CollectionError } from '../../src/errors.js';
 import { validateRecord } from '../emulators/logs-ingestion.js';
 import { IDENTITY, makeResult } from './helpers.js';
+import { tdxResult } from '../tdx/helpers.js';
 
 interface Resource { type: string; name: string; kind?: string; properties: Record<string, unknown>; scope?: string }
 const tpl = JSON.parse(await readFile(new URL('../../extension/azure/azuredeploy.json', import.meta.url), 'utf8')) as { resources: Resource[]; outputs: Record<string, { value: unknown }>; parameters: Record<string, unknown>; variables: Record<string, unknown> };
@@ -103,6 +104,7 @@ describe('schema agreement (code, DCR streams, tables)', () => {
       buildRecord({ result: makeResult(), identity: IDENTITY }, { agentVersion: '0.1.0' }),
       buildRecord({ result: makeResult({ failed: [{ id: 'signature', group: 'signature', status: 'fail', reason: 'x' }] }) }),
       buildRecord({ error: new CollectionError('TPM', 'no tpm'), identity: IDENTITY }),
+      buildRecord({ result: tdxResult(), identity: IDENTITY }),
     ];
     const used = new Set<string>();
     for (const r of emitted) {

@@ -12,6 +12,8 @@ import { parsePolicy } from '../../policy/policy.js';
 import { parseErrorInput, verifyEvidenceSync, type VerifyOptions } from '../../verify/verify-evidence.js';
 import type { VerificationResult } from '../../verify/result.js';
 import type { QuoteInput } from '../../verify/freshness.js';
+import { readCollateralPaths, readTdQuoteFile } from '../../collect/tdx-inputs.js';
+import { tdxHclBytes } from '../../tdx/hcl.js';
 
 /** Per input file; real ones are a few KiB. Read from one descriptor, never much more than this (see io/bounded-read.ts). */
 export const MAX_FILE = 1024 * 1024;
@@ -64,6 +66,9 @@ export interface VerifyFiles {
   quoteSig?: string;
   nonce?: string;
   pcrs?: string;
+  /** Intel TDX: the TD quote, and collateral files or folders. */
+  tdQuote?: string;
+  collateral?: string[];
 }
 
 /** Reads every file (the policy is parsed here; evidence and certificates by verifyEvidence, see runVerify). */
@@ -97,6 +102,8 @@ export function loadVerifyOptions(f: VerifyFiles): Omit<VerifyOptions, 'now' | '
     };
     out.quote = quote;
   }
+  if (f.tdQuote) out.tdQuote = readTdQuoteFile(f.tdQuote);
+  if (f.collateral?.length) out.collateral = readCollateralPaths(f.collateral);
   return out as VerifyOptions;
 }
 
@@ -119,9 +126,9 @@ export function runVerify(options: VerifyOptions, files: VerifyFiles): Verificat
     return verifyEvidenceSync(options);
   } catch (e) {
     const input = parseErrorInput(e);
-    const file = input === 'evidence' ? files.evidence : input === 'vcek' ? files.vcek : input === 'chain' ? files.chain : input === 'crl' ? files.crl : undefined;
+    const file = input === 'evidence' ? files.evidence : input === 'vcek' ? files.vcek : input === 'chain' ? files.chain : input === 'crl' ? files.crl : input === 'td-quote' ? files.tdQuote : undefined;
     if (e instanceof ParseError && input && file) {
-      const what = input === 'vcek' ? 'VCEK' : input === 'crl' ? 'CRL' : input;
+      const what = input === 'vcek' ? 'VCEK' : input === 'crl' ? 'CRL' : input === 'td-quote' ? 'TD quote' : input;
       throw new ParseError(e.code, `${what} file ${escapeTextCapped(file, 300)}: ${e.message.replace(/^(VCEK|certificate chain): /, '')}`, { cause: e });
     }
     throw e;
@@ -160,6 +167,8 @@ const OPTIONS = {
   'quote-sig': { type: 'string', describe: 'vTPM quote: signature (raw RSASSA or TPMT_SIGNATURE)' },
   'nonce': { type: 'string', describe: 'the nonce the quote must carry, hex' },
   'pcrs': { type: 'string', describe: 'JSON array of SHA-256 PCR values (hex) indexed by PCR number' },
+  'td-quote': { type: 'string', describe: 'Intel TDX: the TD quote IMDS returned for the HCL report (binary, base64url or IMDS JSON); required for a TDX HCL report' },
+  'collateral': { type: 'string', array: true, describe: 'Intel TDX: collateral FILE or DIR, repeatable (TCB info, QE identity, CRLs, issuer chains; recognised by content)' },
   'now': { type: 'string', describe: 'verification time, ISO 8601 (default: now)' },
   'replayed': { type: 'boolean', default: false, describe: 'the evidence is replayed from a capture: freshness is at best a warning' },
   'format': { choices: ['text', 'json', 'html'] as const, default: 'text', describe: 'text checklist, the result object as JSON, or a self-contained HTML report' },
@@ -175,6 +184,7 @@ const command: CliCommand = {
     .example('cvm-attest verify --evidence hcl-report.bin --vcek thim.json --quote-msg quote.msg --quote-sig quote.sig --nonce 6368616c6c656e6765 --pcrs pcrs.json', 'with a fresh vTPM quote')
     .example('cvm-attest verify --bundle ./evidence --nonce 0a1b2c...', 'an evidence bundle from `cvm-attest collect`, quote checked against your nonce')
     .example('cvm-attest verify --evidence report.bin --vcek vcek.der --policy policy.json --format json', 'custom policy, JSON output')
+    .example('cvm-attest verify --evidence hcl-report.bin --td-quote td-quote.bin --collateral ./collateral', 'an Intel TDX CVM: its TD quote and Intel\'s collateral')
     .example('cvm-attest verify --evidence hcl-report.bin --vcek vcek.pem --format html --out report.html', 'an HTML attestation report to archive or print'),
   async run(args) {
     const files: VerifyFiles = {};
@@ -182,12 +192,21 @@ const command: CliCommand = {
       const v = str(args, opt);
       if (v !== undefined) files[k] = v;
     }
+    const tdQuote = str(args, 'td-quote');
+    if (tdQuote !== undefined) files.tdQuote = tdQuote;
+    const col = args['collateral'];
+    if (col !== undefined) {
+      const list = (Array.isArray(col) ? col : [col]).map(String);
+      if (list.length === 0 || list.some((x) => x === '')) throw new InputError('E_USAGE', '--collateral needs a value');
+      files.collateral = list;
+    }
     const now = parseNow(str(args, 'now'));
     const out = str(args, 'out');
     if (out !== undefined && args['format'] !== 'html') throw new InputError('E_USAGE', '--out is for --format html (text and json go to stdout)');
     const bundle = str(args, 'bundle');
     // Without the report's certificate every check fails for want of it: say so once, as a usage error.
-    if (bundle === undefined && files.evidence !== undefined && files.vcek === undefined) {
+    // (A TDX HCL report has no VCEK: its TD quote and collateral take its place.)
+    if (bundle === undefined && files.evidence !== undefined && files.vcek === undefined && files.tdQuote === undefined && files.collateral === undefined && !tdxHclBytes(readInput(files.evidence, 'evidence'))) {
       throw new InputError('E_USAGE', 'no VCEK given: pass --vcek FILE (PEM, DER or the IMDS THIM JSON), or --bundle DIR from `cvm-attest collect`, or run `cvm-attest attest` on the VM to fetch it from IMDS');
     }
     const result = bundle !== undefined
@@ -216,12 +235,12 @@ export default command;
  */
 export async function fast(argv: readonly string[]): Promise<number | undefined> {
   if (argv.some((a) => a === '--help' || a === '-h' || a.startsWith('--no-') || a === '--')) return undefined;
-  const options: Record<string, { type: 'string' | 'boolean' }> = {};
-  for (const [name, o] of Object.entries(OPTIONS)) options[name] = { type: 'type' in o && o.type === 'boolean' ? 'boolean' : 'string' };
-  let values: Record<string, string | boolean | undefined>;
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {};
+  for (const [name, o] of Object.entries(OPTIONS)) options[name] = { type: 'type' in o && o.type === 'boolean' ? 'boolean' : 'string', ...('array' in o ? { multiple: true } : {}) };
+  let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
   try {
     const parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false, tokens: true });
-    const names = parsed.tokens.filter((t) => t.kind === 'option').map((t) => t.name);
+    const names = parsed.tokens.flatMap((t) => (t.kind === 'option' && t.name !== 'collateral' ? [t.name] : []));
     if (new Set(names).size !== names.length) return undefined; // repeated option: let yargs report it
     values = parsed.values;
   } catch {

@@ -1,0 +1,106 @@
+// TDX collateral files recognised by their content, whatever their names: TCB info JSON, QE identity
+// JSON, CRLs (DER or PEM) and PEM certificates (issuer chains, as PCS sends them, raw or URL-encoded).
+import { ParseError } from '../errors.js';
+import { utf8 } from '../snp/bytes.js';
+import { parseCertificate, type Certificate } from '../snp/certificate.js';
+import { parseCrl, type Crl } from '../snp/crl.js';
+import { parseQeIdentity, type QeIdentity } from './qe-identity.js';
+import { MAX_COLLATERAL_JSON } from './signed-json.js';
+import { parseTcbInfo, type TcbInfo } from './tcb-info.js';
+
+export interface TdxCollateral {
+  readonly tcbInfos: readonly TcbInfo[];
+  readonly qeIdentities: readonly QeIdentity[];
+  readonly crls: readonly Crl[];
+  readonly certificates: readonly Certificate[];
+}
+
+export interface CollateralFile {
+  readonly name: string;
+  readonly bytes: Uint8Array;
+}
+
+export const EMPTY_COLLATERAL: TdxCollateral = { tcbInfos: [], qeIdentities: [], crls: [], certificates: [] };
+/** More files than a collateral set ever has. */
+export const MAX_COLLATERAL_FILES = 64;
+
+const PEM = /-----BEGIN (CERTIFICATE|X509 CRL)-----([A-Za-z0-9+/=\s]*?)-----END \1-----/g;
+
+function fromPem(text: string, out: { crls: Crl[]; certificates: Certificate[] }): number {
+  let n = 0;
+  for (const m of text.matchAll(PEM)) {
+    const der = new Uint8Array(Buffer.from(m[2]!.replace(/\s+/g, ''), 'base64'));
+    if (m[1] === 'CERTIFICATE') out.certificates.push(parseCertificate(der));
+    else out.crls.push(parseCrl(der));
+    n++;
+  }
+  return n;
+}
+
+/** Classifies and parses one file's bytes into `acc`. Throws ParseError (E_COLLATERAL) naming the file. */
+function addFile(f: CollateralFile, acc: { tcbInfos: TcbInfo[]; qeIdentities: QeIdentity[]; crls: Crl[]; certificates: Certificate[] }): void {
+  const b = f.bytes;
+  if (b.length > MAX_COLLATERAL_JSON) throw new ParseError('E_COLLATERAL', `collateral file ${f.name} is too large (${b.length} bytes)`);
+  if (b.length === 0) throw new ParseError('E_COLLATERAL', `collateral file ${f.name} is empty`);
+  try {
+    if (b[0] === 0x30) {
+      // DER: a CRL or a certificate.
+      try {
+        acc.crls.push(parseCrl(b));
+      } catch {
+        acc.certificates.push(parseCertificate(b.slice()));
+      }
+      return;
+    }
+    let text = utf8.decode(b).trim();
+    if (text.startsWith('{')) {
+      let j: unknown;
+      try {
+        j = JSON.parse(text);
+      } catch {
+        throw new ParseError('E_COLLATERAL', 'not JSON');
+      }
+      const o = (j ?? {}) as Record<string, unknown>;
+      if ('tcbInfo' in o) acc.tcbInfos.push(parseTcbInfo(text));
+      else if ('enclaveIdentity' in o) acc.qeIdentities.push(parseQeIdentity(text));
+      else throw new ParseError('E_COLLATERAL', 'JSON that is neither a TCB info nor an enclave identity');
+      return;
+    }
+    if (text.startsWith('-----BEGIN%20') || text.includes('%0A')) {
+      try {
+        text = decodeURIComponent(text);
+      } catch {
+        throw new ParseError('E_COLLATERAL', 'bad URL encoding');
+      }
+    }
+    if (fromPem(text, acc) === 0) throw new ParseError('E_COLLATERAL', 'not a TCB info, QE identity, CRL or PEM certificate');
+  } catch (e) {
+    if (e instanceof ParseError) throw new ParseError(e.code === 'E_COLLATERAL' ? e.code : e.code, `collateral file ${f.name}: ${e.message}`, { cause: e });
+    throw e;
+  }
+}
+
+/** Parses a set of collateral files (any order, any names). */
+export function parseCollateral(files: readonly CollateralFile[]): TdxCollateral {
+  if (files.length > MAX_COLLATERAL_FILES) throw new ParseError('E_COLLATERAL', `too many collateral files (${files.length}, at most ${MAX_COLLATERAL_FILES})`);
+  const acc = { tcbInfos: [] as TcbInfo[], qeIdentities: [] as QeIdentity[], crls: [] as Crl[], certificates: [] as Certificate[] };
+  for (const f of files) addFile(f, acc);
+  return acc;
+}
+
+/** Parsed collateral sets by their exact bytes (bounded): a verifier sees the same set for hours. */
+const memo = new Map<string, TdxCollateral>();
+const MEMO_MAX = 16;
+
+/** parseCollateral, remembered by the files' exact bytes (names aside: content decides). */
+export function parseCollateralCached(files: readonly CollateralFile[]): TdxCollateral {
+  if (files.length > MAX_COLLATERAL_FILES) return parseCollateral(files);
+  let key = '';
+  for (const f of files) key += `${f.bytes.length}:${Buffer.from(f.bytes.buffer, f.bytes.byteOffset, f.bytes.byteLength).toString('latin1')}`;
+  const hit = memo.get(key);
+  if (hit) return hit;
+  const c = parseCollateral(files);
+  if (memo.size >= MEMO_MAX) memo.clear();
+  memo.set(key, c);
+  return c;
+}

@@ -1,0 +1,153 @@
+// Every check of an Intel TDX CVM's evidence, in order: quote structure and signature, PCK chain to
+// the pinned Intel root, QE report, CRLs, collateral, TCB status, QE identity, binding to the HCL
+// report and its runtime data, vTPM freshness (the SNP code path), policy. Pure (no I/O): the inputs
+// are parsed already; a missing or wrong input fails closed as a check.
+import { createHash } from 'node:crypto';
+import { bytesEqual, isAllZero, toHex } from '../../snp/bytes.js';
+import type { HclReport } from '../../snp/hcl.js';
+import type { TdxCollateral } from '../../tdx/collateral.js';
+import type { TdxHclReport } from '../../tdx/hcl.js';
+import { INTEL_QE_VENDOR_ID, type TdQuote } from '../../tdx/quote.js';
+import type { TcbStatus } from '../../tdx/signed-json.js';
+import { evaluateTdxPolicy } from '../../policy/evaluate-tdx.js';
+import { policySummary, type Policy } from '../../policy/policy.js';
+import { CertStore } from '../cert-store.js';
+import { checkFreshness, type QuoteInput } from '../freshness.js';
+import type { CheckResult, TdxDetails, VerificationResult } from '../result.js';
+import { checkTdReportBinding, checkTdxRuntimeData } from './binding.js';
+import { buildTdxClaims } from './claims.js';
+import { checkCollateral } from './collateral-check.js';
+import { checkTdxCrls } from './crls.js';
+import { ecdsaRawVerifies, p256FromRaw } from './ecdsa.js';
+import { checkPckChain } from './pck-chain.js';
+import { converge, matchQeIdentity, matchTdxTcb } from './tcb-status.js';
+
+export interface TdxInputs {
+  readonly hcl: TdxHclReport;
+  readonly quote: TdQuote;
+  readonly collateral: TdxCollateral;
+  readonly policy: Policy;
+  readonly vtpmQuote?: QuoteInput;
+  readonly now: Date;
+  readonly cache: boolean;
+  readonly replayed: boolean;
+}
+
+export function verifyTdx(i: TdxInputs): VerificationResult {
+  const { quote, hcl, policy, now, cache } = i;
+  const enforce = policy.collateral === 'enforce';
+  const store = new CertStore(cache);
+  const checks: CheckResult[] = [];
+  const h = quote.header;
+  const vendor = toHex(h.qeVendorId);
+  checks.push(vendor === INTEL_QE_VENDOR_ID
+    ? { id: 'structure', group: 'structure', status: 'pass', reason: `TD quote v${h.version} (TDX ${quote.bodyType === 3 ? '1.5' : '1.0'} body), ECDSA P-256, Intel QE; TD report in an HCL report (header v${hcl.headerVersion})` }
+    : { id: 'structure', group: 'structure', status: 'fail', reason: `the quote's QE vendor id ${vendor} is not Intel's` });
+
+  const attKey = p256FromRaw(quote.attestationKey, cache);
+  const quoteSigOk = attKey !== undefined && ecdsaRawVerifies(quote.signedBytes, quote.signature, attKey);
+  checks.push(quoteSigOk
+    ? { id: 'signature.quote', group: 'signature', status: 'pass', reason: 'quote header and body signed by its attestation key (ECDSA P-256)' }
+    : { id: 'signature.quote', group: 'signature', status: 'fail', reason: attKey ? 'the quote signature does not verify with its attestation key: header or body altered' : 'the attestation key is not a P-256 point' });
+
+  const chain = checkPckChain(quote, store, now, cache);
+  checks.push(chain.check);
+
+  // QE report: signed by the PCK; its REPORTDATA binds the attestation key and QE authentication data.
+  const qeData = createHash('sha256').update(quote.attestationKey).update(quote.qeAuthData).digest();
+  const qeBound = bytesEqual(quote.qeReport.reportData.subarray(0, 32), qeData) && isAllZero(quote.qeReport.reportData, 32);
+  const qeSigOk = chain.pckKey !== undefined && ecdsaRawVerifies(quote.qeReport.bytes, quote.qeReportSignature, chain.pckKey);
+  checks.push(!chain.pckKey
+    ? { id: 'signature.qe-report', group: 'signature', status: 'fail', reason: 'no verified PCK key to check the QE report with' }
+    : !qeSigOk
+      ? { id: 'signature.qe-report', group: 'signature', status: 'fail', reason: 'the QE report is not signed by the PCK key (a QE report from another quote or platform?)' }
+      : !qeBound
+        ? { id: 'signature.qe-report', group: 'signature', status: 'fail', reason: 'QE REPORTDATA is not SHA-256(attestation key || QE authentication data): the attestation key is not the QE\'s' }
+        : { id: 'signature.qe-report', group: 'signature', status: 'pass', reason: 'QE report signed by the PCK; its REPORTDATA binds the attestation key' });
+
+  const col = checkCollateral(i.collateral, chain.extensions?.fmspc, chain.extensions?.pceId, store, now, enforce, cache);
+  const crl = checkTdxCrls(i.collateral.crls, chain.pck, chain.pckCa, col.tcbSigning, store, now, enforce, cache);
+  checks.push(crl.check, ...col.checks);
+
+  // TCB status (6) and QE identity (7).
+  let status: TcbStatus | undefined;
+  let qeStatus: TcbStatus | undefined;
+  const advisories: string[] = [];
+  let tcbDate: string | undefined;
+  let moduleNote: string | undefined;
+  if (!col.tcbInfo || !chain.extensions) {
+    checks.push({ id: 'tcb', group: 'tcb', status: 'fail', reason: 'the TCB status cannot be determined without a verified PCK certificate and verified TCB info' });
+  } else {
+    const m = matchTdxTcb(col.tcbInfo, chain.extensions, quote.body);
+    if (m.problem || !m.level) checks.push({ id: 'tcb', group: 'tcb', status: 'fail', reason: m.problem ?? 'no TCB level matches' });
+    else {
+      status = m.level.tcbStatus;
+      advisories.push(...m.level.advisoryIds);
+      tcbDate = m.level.tcbDate;
+      if (m.moduleLevel) {
+        status = converge(status, m.moduleLevel.tcbStatus);
+        advisories.push(...m.moduleLevel.advisoryIds);
+        moduleNote = `${m.moduleId} SVN ${quote.body.teeTcbSvn[0]} ${m.moduleLevel.tcbStatus}`;
+      }
+    }
+  }
+  if (!col.qeIdentity) checks.push({ id: 'tcb.qe-identity', group: 'tcb', status: 'fail', reason: 'no verified TD QE identity' });
+  else {
+    const q = matchQeIdentity(col.qeIdentity, quote.qeReport);
+    if (q.problem || !q.level) {
+      checks.push({ id: 'tcb.qe-identity', group: 'tcb', status: 'fail', reason: q.problem ?? 'no QE TCB level matches' });
+      status = undefined;
+    } else {
+      qeStatus = q.level.tcbStatus;
+      advisories.push(...q.level.advisoryIds);
+      checks.push({ id: 'tcb.qe-identity', group: 'tcb', status: 'pass', reason: `Intel TD QE (MRSIGNER, ISVPRODID ${quote.qeReport.isvProdId}, attributes), ISVSVN ${quote.qeReport.isvSvn}: ${qeStatus}` });
+      if (status) status = converge(status, qeStatus);
+    }
+  }
+  const advisoryIds = [...new Set(advisories)];
+  if (status) {
+    checks.splice(checks.findIndex((c) => c.id === 'tcb.qe-identity'), 0, { id: 'tcb', group: 'tcb', status: 'pass', reason: `TCB status ${status} (FMSPC ${chain.extensions!.fmspc}, level of ${tcbDate}${moduleNote ? `, ${moduleNote}` : ''})${advisoryIds.length ? `; advisories ${advisoryIds.join(', ')}` : ''}` });
+  } else if (!checks.some((c) => c.id === 'tcb')) {
+    checks.splice(checks.findIndex((c) => c.id === 'tcb.qe-identity'), 0, { id: 'tcb', group: 'tcb', status: 'fail', reason: 'the TCB status cannot be determined: the QE identity does not match' });
+  }
+
+  checks.push(checkTdReportBinding(quote.body, hcl));
+  let binding = checkTdxRuntimeData(quote.body, hcl);
+  const bindingOk = binding.status === 'pass';
+  if (binding.status === 'fail' && !policy.requireRuntimeDataBinding) binding = { ...binding, status: 'warn', reason: `${binding.reason} (allowed by policy)` };
+  checks.push(binding);
+
+  // Freshness: exactly the SNP code path (it reads only the runtime data's HCLAkPub).
+  const asHcl: HclReport = { headerVersion: hcl.headerVersion, reportSize: hcl.reportSize, requestType: hcl.requestType, hashType: hcl.hashType, runtimeData: hcl.runtimeData, snpReportBytes: new Uint8Array(0) };
+  const fresh = checkFreshness(i.vtpmQuote, asHcl, bindingOk, i.replayed);
+  checks.push(fresh.check);
+  checks.push(...evaluateTdxPolicy(policy, { body: quote.body, tcbStatus: status, advisoryIds, freshness: fresh.check.status }));
+
+  const summary = policySummary(policy);
+  const tdx: TdxDetails = {
+    quoteVersion: h.version,
+    ...(chain.extensions ? { fmspc: chain.extensions.fmspc } : {}),
+    ...(status ? { tcbStatus: status } : {}),
+    advisoryIds,
+    ...(tcbDate ? { tcbDate } : {}),
+    ...(moduleNote ? { tdxModule: moduleNote } : {}),
+    ...(qeStatus ? { qeTcbStatus: qeStatus } : {}),
+    collateral: [
+      ...(col.tcbInfo ? [{ what: `TCB info (FMSPC ${col.tcbInfo.fmspc}, evaluation data ${col.tcbInfo.tcbEvaluationDataNumber})`, issueDate: col.tcbInfo.issueDate.toISOString(), nextUpdate: col.tcbInfo.nextUpdate.toISOString() }] : []),
+      ...(col.qeIdentity ? [{ what: 'TD QE identity', issueDate: col.qeIdentity.issueDate.toISOString(), nextUpdate: col.qeIdentity.nextUpdate.toISOString() }] : []),
+      ...crl.dates.map((d) => ({ what: `CRL of ${d.issuer}`, issueDate: d.thisUpdate, ...(d.nextUpdate ? { nextUpdate: d.nextUpdate } : {}) })),
+    ],
+  };
+  return {
+    verdict: checks.some((c) => c.status === 'fail') ? 'fail' : 'pass',
+    product: undefined,
+    platform: 'TDX',
+    checks,
+    claims: buildTdxClaims({ quote, hcl, runtimeBound: bindingOk, policyHash: summary.hash, ...(status ? { tcbStatus: status } : {}), advisoryIds, ...(chain.extensions ? { fmspc: chain.extensions.fmspc } : {}), ...(fresh.attestedPcrs ? { attestedPcrs: fresh.attestedPcrs } : {}) }),
+    warnings: checks.filter((c) => c.status === 'warn').map((c) => `${c.id}: ${c.reason}`),
+    verifiedAt: now.toISOString(),
+    certificates: [...chain.certificates, ...col.certificates],
+    policy: summary,
+    tdx,
+  };
+}
