@@ -66,7 +66,9 @@ export async function startService(o: ServeOptions, onVerdict?: VerdictListener)
   const policy = await loadServicePolicy(o.policy);
   const crls = await loadCollateral(o.collateral);
   const validate = await requestValidator();
-  const nonces = new NonceAuthority(deriveNonceKey(nonceKeyMaterial(keys)));
+  // Nonce lifetime: 5 minutes (CVM_ATTEST_NONCE_LIFETIME_SECONDS, 1..3600, e.g. for slow collectors).
+  const nonceLifetime = Number(process.env.CVM_ATTEST_NONCE_LIFETIME_SECONDS);
+  const nonces = new NonceAuthority(deriveNonceKey(nonceKeyMaterial(keys)), Number.isInteger(nonceLifetime) && nonceLifetime >= 1 && nonceLifetime <= 3600 ? nonceLifetime * 1000 : undefined);
   const jwks = { keys: await Promise.all(keys.keys.map(async (k) => ({ ...k.publicJwk, kid: k.kid, use: 'sig', alg: k.alg, x5c: [await selfSignedCertificate(k)] }))) };
   let tlsOptions: { cert: Buffer; key: Buffer } | undefined;
   if (tls) {
@@ -167,11 +169,11 @@ export async function startService(o: ServeOptions, onVerdict?: VerdictListener)
       sendError(res, e, e instanceof ServiceError && e.status === 405 ? { allow: (req.url ?? '').startsWith('/v1/') ? 'POST' : 'GET, HEAD', ...close } : close);
     });
   };
-  const server: Server = tlsOptions ? createHttpsServer(tlsOptions, handler) : createHttpServer(handler);
-  // Slow clients: headers within 10 s, the whole request within 30 s, idle keep-alive sockets closed after 5 s.
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
-  server.keepAliveTimeout = 5_000;
+  // Slow clients: headers within 10 s, the whole request within 30 s (CVM_ATTEST_REQUEST_TIMEOUT_MS),
+  // checked every second; idle keep-alive sockets closed after 5 s.
+  const requestTimeout = Number(process.env.CVM_ATTEST_REQUEST_TIMEOUT_MS) > 0 ? Number(process.env.CVM_ATTEST_REQUEST_TIMEOUT_MS) : 30_000;
+  const httpOptions = { headersTimeout: Math.min(10_000, requestTimeout), requestTimeout, connectionsCheckingInterval: 1000, keepAliveTimeout: 5_000 };
+  const server: Server = tlsOptions ? createHttpsServer({ ...tlsOptions, ...httpOptions }, handler) : createHttpServer(httpOptions, handler);
   server.maxHeadersCount = 64;
   server.on('clientError', (_e, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"error":{"code":"E_REQUEST_JSON","message":"malformed or timed-out HTTP request"}}');
