@@ -83,7 +83,7 @@ export class VerificationPool {
 
   #replace(slot: Slot, e: Error): void {
     const i = this.#slots.indexOf(slot);
-    if (i < 0) return;
+    if (i < 0 || this.#closed) return;
     const t = slot.task;
     this.#onEvent('verification worker replaced', { reason: e.message });
     if (t) {
@@ -126,6 +126,11 @@ export class VerificationPool {
   async close(): Promise<void> {
     this.#closed = true;
     for (const t of this.#queue.splice(0)) t.reject(new ServiceError('E_SHUTTING_DOWN', 'the verifier is shutting down', 503));
+    for (const s of this.#slots) {
+      clearTimeout(s.task?.timer);
+      s.task?.reject(new ServiceError('E_SHUTTING_DOWN', 'the verifier is shutting down', 503));
+      s.task = undefined;
+    }
     await Promise.all(this.#slots.map((s) => s.worker.terminate()));
   }
 }
