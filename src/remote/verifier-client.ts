@@ -103,7 +103,7 @@ function post(v: VerifierEndpoint, path: string, body: unknown): Promise<{ statu
 
 function answerError(status: number, json: unknown, host: string): Error {
   const err = (json as { error?: { code?: unknown; message?: unknown } } | null)?.error;
-  const code = typeof err?.code === 'string' ? err.code.slice(0, 40) : 'E_UNKNOWN';
+  const code = typeof err?.code === 'string' ? err.code.slice(0, 40) : `HTTP_${status}`;
   const message = typeof err?.message === 'string' ? err.message.slice(0, 300) : `HTTP ${status}`;
   return status >= 500 || status === 429 || status === 408 ? new VerifierUnavailableError(`verifier ${host}: ${message} [${code}]`) : new VerifierRefusedError(code, `verifier ${host} refused the request: ${message} [${code}]`);
 }

@@ -5,7 +5,8 @@ import { startService, type ServeOptions } from './server.js';
 
 export async function runServe(o: ServeOptions): Promise<void> {
   const log = o.logger ?? serviceLogger();
-  const service = await startService({ ...o, logger: log });
+  const fleet = o.sinks ? await (await import('./fleet.js')).createFleetRecorder(o.sinks, log) : undefined;
+  const service = await startService({ ...o, logger: log }, fleet?.listener);
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       log.info('signal', { signal });
@@ -14,5 +15,6 @@ export async function runServe(o: ServeOptions): Promise<void> {
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+  await fleet?.close();
   await log.close();
 }

@@ -50,6 +50,8 @@ export interface RunningService {
 }
 
 const DEFAULT_TOKEN_LIFETIME = 8 * 3600;
+/** cvm_attest_nonces_total{result} for each refusal. */
+const NONCE_RESULT: Readonly<Record<string, string>> = { E_NONCE_MALFORMED: 'malformed', E_NONCE_UNKNOWN: 'unknown', E_NONCE_EXPIRED: 'expired' };
 
 export async function startService(o: ServeOptions, onVerdict?: VerdictListener): Promise<RunningService> {
   const log = o.logger ?? serviceLogger();
@@ -98,7 +100,7 @@ export async function startService(o: ServeOptions, onVerdict?: VerdictListener)
     try {
       nonce = nonces.check(body.nonce);
     } catch (e) {
-      metrics.nonce(e instanceof ServiceError ? e.code.replace('E_NONCE_', '').toLowerCase() : 'malformed');
+      metrics.nonce(e instanceof ServiceError ? (NONCE_RESULT[e.code] ?? 'malformed') : 'malformed');
       throw e;
     }
     if (!(await store.claim(nonce.hex, nonce.expiresAt.getTime() - Date.now() + 60_000))) {
