@@ -14,7 +14,7 @@ export interface RemoteOutcome {
 
 export async function attestRemotely(verifier: VerifierEndpoint, options: AttestOptions = {}): Promise<RemoteOutcome> {
   if (options.nonce !== undefined) throw new InputError('E_USAGE', 'the verifier chooses the nonce: drop --nonce with --verifier');
-  if (options.quote === false) throw new InputError('E_USAGE', 'a remote verifier needs the quote over its nonce: drop --no-quote with --verifier');
+  // Without a quote (--no-quote, settings freshness false) the verifier's policy decides: by default it requires one.
   const challenge = await requestChallenge(verifier);
   const local = await attest({ ...options, nonce: challenge.nonce });
   const remote = await submitEvidence(verifier, challenge.hex, local.evidence);
