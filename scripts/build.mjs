@@ -23,7 +23,8 @@ const entry = join(root, 'src/cli/main.ts');
 const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 if (existsSync(entry)) {
   await build({
-    entryPoints: { cli: entry },
+    // verify-worker: the thread entry of `serve`'s verification pool (src/service/pool.ts).
+    entryPoints: { cli: entry, 'verify-worker': join(root, 'src/service/verify-worker.ts') },
     outdir: join(root, 'dist/bundle'),
     outExtension: { '.js': '.mjs' },
     bundle: true,

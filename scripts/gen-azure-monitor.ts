@@ -35,6 +35,9 @@ const wb = {
     kql('fleet-compliance', 'Fleet compliance (latest run per VM, last 24 h)', 'fleet-compliance', 'tiles', {
       tileSettings: { showBorder: true, titleContent: { columnMatch: 'CompliancePercent', formatter: 1 }, leftContent: { columnMatch: 'Passing', formatter: 12 }, secondaryContent: { columnMatch: 'Failing', formatter: 1 } } }),
     kql('failing-vms', 'Failing VMs and why', 'failing-vms', 'table'),
+    kql('verifier-compliance', 'Fleet compliance by attested identity (remote verifier records, last 24 h)', 'verifier-compliance', 'tiles', {
+      tileSettings: { showBorder: true, titleContent: { columnMatch: 'CompliancePercent', formatter: 1 }, leftContent: { columnMatch: 'Passing', formatter: 12 }, secondaryContent: { columnMatch: 'Failing', formatter: 1 } } }),
+    kql('claimed-identity-mismatch', 'VMs claiming another VM\'s identity (verifier records, 7 days)', 'claimed-identity-mismatch', 'table'),
     kql('stale-reporters', 'Stale reporters (silent for 3 h)', 'stale-reporters', 'table'),
     kql('tcb-distribution', 'Reported TCB distribution', 'tcb-distribution', 'table', { width: '50' }),
     kql('measurement-distribution', 'Launch measurements', 'measurement-distribution', 'table', { width: '50' }),

@@ -14,6 +14,7 @@ const commands: Record<string, [string, Loader]> = {
   collect: ['Collect evidence from the vTPM and IMDS into a bundle folder', () => import('./commands/collect.js')],
   attest: ['Collect, verify and print the result on this VM', () => import('./commands/attest.js')],
   status: ['Show the last attestation result, the worker and the sinks on this VM', () => import('./commands/status.js')],
+  serve: ['Run the remote verifier service: nonces, attestation, signed tokens (JWKS, OIDC discovery)', () => import('./commands/serve.js')],
   handler: ['Azure VM extension handler entry point (install|enable|disable|uninstall|update|worker)', () => import('./commands/handler.js')],
 };
 

@@ -26,14 +26,19 @@ async function identityAfterFailure(o: { imdsEndpoint?: string; signal: AbortSig
 export const engine: Engine = {
   async attest(o) {
     try {
-      const outcome = await attest({
+      const options = {
         ...(o.tpm ? { tpm: o.tpm } : {}),
         ...(o.imdsEndpoint ? { imdsEndpoint: o.imdsEndpoint } : {}),
         ...(o.policy ? { policy: o.policy as Policy } : {}),
         cacheDir: o.cacheDir,
         quote: o.quote,
         signal: o.signal,
-      });
+      };
+      if (o.verifier) {
+        const { attestForExtension } = await import('./verifier-run.js');
+        return await attestForExtension(o.verifier, options);
+      }
+      const outcome = await attest(options);
       return outcome as unknown as OutcomeLike;
     } catch (e) {
       // Only the evidence failed (TPM, certificates): IMDS may still say who this VM is. When IMDS

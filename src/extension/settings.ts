@@ -1,5 +1,6 @@
 // config/<seq>.settings and the public settings it carries. Pure: text in, typed settings out, or a
 // SettingsError naming the offending setting (shown in the extension status, never a crash).
+import { parseVerifierSettings, type VerifierSettings } from './verifier-settings.js';
 import { readdirSync } from 'node:fs';
 import { InputError } from '../errors.js';
 
@@ -37,6 +38,8 @@ export interface ExtensionSettings {
   readonly logLevel: LogLevel;
   /** Non-fatal remarks (e.g. Guest Attestation settings that have no meaning here). */
   readonly notes: readonly string[];
+  /** A remote verifier (cvm-attest serve) to attest to on every run (verifier-settings.ts). */
+  readonly verifier?: VerifierSettings;
 }
 
 export interface HandlerSettings {
@@ -49,7 +52,7 @@ export interface HandlerSettings {
 export const SETTINGS_MAX_BYTES = 1024 * 1024;
 export const DEFAULTS = { intervalMinutes: 60, jitterPercent: 10, freshness: true, statusOnFailure: 'error', logLevel: 'info' } as const;
 const TCB_COMPONENTS = new Set(['bootloader', 'tee', 'snp', 'microcode', 'fmc']);
-const KNOWN = new Set(['intervalMinutes', 'jitterPercent', 'policy', 'minimumTcb', 'freshness', 'tpm', 'imdsEndpoint', 'sinks', 'statusOnFailure', 'logLevel', 'AttestationConfig']);
+const KNOWN = new Set(['intervalMinutes', 'jitterPercent', 'policy', 'minimumTcb', 'freshness', 'tpm', 'imdsEndpoint', 'sinks', 'statusOnFailure', 'logLevel', 'AttestationConfig', 'verifier']);
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -160,6 +163,7 @@ export function validatePublicSettings(pub: Readonly<Record<string, unknown>>): 
     intervalMinutes, jitterPercent, freshness, statusOnFailure, logLevel, notes,
     ...(policy ? { policy } : {}), ...(minimumTcb ? { minimumTcb } : {}), ...(tpm ? { tpm } : {}),
     ...(imdsEndpoint ? { imdsEndpoint } : {}), ...(sinks !== undefined ? { sinks } : {}),
+    ...(pub['verifier'] !== undefined ? { verifier: parseVerifierSettings(pub['verifier']) } : {}),
   };
 }
 

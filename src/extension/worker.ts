@@ -2,6 +2,8 @@
 // then every interval plus a stable per-VM jitter; after every run it rewrites status/<seq>.status
 // atomically and the heartbeat. Between runs it sleeps on ONE timer (next run, or the heartbeat
 // refresh the agent needs within 10 minutes) - no polling. SIGTERM (disable, new seq) stops it.
+import { withRemote, type RemoteLike } from './remote-status.js';
+import type { VerifierSettings } from './verifier-settings.js';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { HandlerContext, LoadedSettings } from './handlers.js';
 import { loadSettings, policyInput, ownUid } from './handlers.js';
@@ -21,6 +23,8 @@ export interface OutcomeLike {
   readonly result: VerificationResult;
   readonly identity?: Identity & Record<string, unknown>;
   readonly warnings?: readonly string[];
+  /** Verifier mode: the remote verdict (or why there is none). */
+  readonly remote?: RemoteLike;
 }
 export interface SinkSetLike {
   deliver(outcome: unknown): Promise<{ deliveries: readonly DeliveryLike[]; alerts: readonly AlertLike[] }>;
@@ -28,7 +32,7 @@ export interface SinkSetLike {
 }
 /** The parts the worker drives: collector + verifier, policy, sinks (wired in engine.ts). */
 export interface Engine {
-  attest(o: { tpm?: string; imdsEndpoint?: string; policy?: unknown; cacheDir: string; quote: boolean; signal: AbortSignal }): Promise<OutcomeLike>;
+  attest(o: { tpm?: string; imdsEndpoint?: string; policy?: unknown; cacheDir: string; quote: boolean; signal: AbortSignal; verifier?: VerifierSettings }): Promise<OutcomeLike>;
   /** Throws SettingsError (naming the setting) when the policy is invalid. */
   buildPolicy(o: { policy?: Readonly<Record<string, unknown>>; minimumTcb?: Readonly<Record<string, number>>; from: string }): Promise<unknown>;
   createSinks(settings: unknown, ctx: { stateDir: string; logger: HandlerContext['logger']; signal: AbortSignal; agentVersion: string; onStateChange?: (deliveries: readonly DeliveryLike[]) => void }): Promise<SinkSetLike | undefined>;
@@ -208,6 +212,7 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
     // 10 minutes (an IMDS hang with retries) never makes the handler look Unresponsive.
     beat = setInterval(beatNow, heartbeatMs);
     beat.unref();
+    let remoteFailures = 0;
 
     const runOnce = async (): Promise<void> => {
       const started = mono();
@@ -215,13 +220,15 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
       let outcome: OutcomeLike | undefined;
       let failure: unknown;
       try {
-        outcome = await o.engine.attest({ ...(tpm ? { tpm } : {}), ...(imds ? { imdsEndpoint: imds } : {}), policy, cacheDir: paths.cacheDir, quote: s.freshness, signal: runSignal });
+        outcome = await o.engine.attest({ ...(tpm ? { tpm } : {}), ...(imds ? { imdsEndpoint: imds } : {}), policy, cacheDir: paths.cacheDir, quote: s.freshness, signal: runSignal, ...(s.verifier ? { verifier: s.verifier } : {}) });
       } catch (e) {
         failure = e;
       }
       if (stop.signal.aborted) return;
       const jitter = jitterMs(intervalMs, s.jitterPercent, outcome?.identity?.vmId ?? seed);
-      const wait = failure ? Math.min(intervalMs, COLLECTION_RETRY_MS * (minuteMs / 60_000)) : intervalMs;
+      // Verifier mode: a verifier that gave no verdict is asked again with backoff (1, 2, 4... minutes, up to the interval).
+      remoteFailures = outcome?.remote?.error !== undefined ? remoteFailures + 1 : 0;
+      const wait = failure ? Math.min(intervalMs, COLLECTION_RETRY_MS * (minuteMs / 60_000)) : remoteFailures > 0 ? Math.min(intervalMs, minuteMs * 2 ** Math.min(remoteFailures - 1, 16)) : intervalMs;
       nextRunMono = started + wait + jitter;
       let deliveries: readonly DeliveryLike[] = [];
       let alerts: readonly AlertLike[] = [];
@@ -242,7 +249,10 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
       if (outcome) {
         const r = outcome.result;
         await writeHtmlReport(paths.stateDir, outcome, now).catch((e: unknown) => logger.warn('HTML report not written', { error: (e as Error).message }));
-        const render = (d: readonly DeliveryLike[], at: Date) => outcomeStatus({ name: env.name, result: r, identity: outcome!.identity, warnings: outcome!.warnings ?? [], deliveries: d, alerts, statusOnFailure: s.statusOnFailure, nextRunAt, notes: s.notes, now: at });
+        const render = (d: readonly DeliveryLike[], at: Date) => {
+          const local = outcomeStatus({ name: env.name, result: r, identity: outcome!.identity, warnings: outcome!.warnings ?? [], deliveries: d, alerts, statusOnFailure: s.statusOnFailure, nextRunAt, notes: s.notes, now: at });
+          return outcome!.remote ? withRemote(local, outcome!.remote, s.statusOnFailure) : local;
+        };
         writeStatus(env, o.seq, render(deliveries, now));
         restatus = (d) => writeStatus(env, o.seq, render(d, ctx.now()));
         lastSummary = `last run ${utcStamp(now)}: ${r.verdict.toUpperCase()}${r.product ? ` (${r.product})` : ''}; next ${utcStamp(nextRunAt)}`;

@@ -3,7 +3,7 @@
 // (test/sinks/schema-agreement.test.ts), and docs/azure-monitor.md documents the same columns.
 import { randomUUID } from 'node:crypto';
 import type { CheckResult, TcbComponents, VerificationResult } from '../verify/result.js';
-import { errorFacts, isFailedOutcome, type SinkIdentity, type SinkOutcome } from './types.js';
+import { errorFacts, isFailedOutcome, type SinkIdentity, type SinkOutcome, type VerifiedOutcome } from './types.js';
 import { TDX_RECORD_COLUMNS, tdxColumns } from './record-tdx.js';
 
 /** Column types a DCR stream declaration and a Log Analytics table both accept. */
@@ -54,6 +54,15 @@ export const RECORD_COLUMNS: readonly ColumnDef[] = [
   { name: 'ErrorMessage', type: 'string', description: 'For Verdict `error`: one line saying what failed.' },
   { name: 'Claims', type: 'dynamic', description: 'Every claim: MAA\'s `x-ms-*` names and formats plus cvm-attest\'s `cvm-attest-*` claims.' },
   ...TDX_RECORD_COLUMNS,
+  // Written by `cvm-attest serve` (the remote verifier): there VmId is the attested vmUniqueId and
+  // what the VM says about itself goes only in the Claimed* columns.
+  { name: 'ReportedBy', type: 'string', description: '`verifier` for a record written by cvm-attest serve (VmId is then the vmUniqueId attested in the report\'s runtime data); absent or `vm` when the VM wrote it itself.' },
+  { name: 'TokenId', type: 'string', description: 'jti of the token the verifier issued (pass only).' },
+  { name: 'ClaimedVmId', type: 'string', description: 'Verifier records: the vmId the VM claimed (IMDS), unverified; differs from VmId when a VM reports in another\'s name.' },
+  { name: 'ClaimedVmName', type: 'string', description: 'Verifier records: the VM name the VM claimed, unverified.' },
+  { name: 'ClaimedResourceId', type: 'string', description: 'Verifier records: the ARM resource id the VM claimed, unverified.' },
+  { name: 'ClaimedSubscriptionId', type: 'string', description: 'Verifier records: the subscription the VM claimed, unverified.' },
+  { name: 'ClaimedResourceGroup', type: 'string', description: 'Verifier records: the resource group the VM claimed, unverified.' },
 ];
 
 /** One row per raised alert, shaped like a Microsoft Defender for Cloud security alert. */
@@ -137,7 +146,24 @@ export function buildRecord(outcome: SinkOutcome, ctx: RecordContext = {}): LogR
     Claims: boundedClaims(c),
     ...tdxColumns(r),
   });
+  if (outcome.reporter?.by === 'verifier') Object.assign(row, verifierColumns(outcome.reporter));
   return compact(row);
+}
+
+/** A verifier's record: the attested id is VmId, the VM's own words are Claimed* only. */
+function verifierColumns(r: NonNullable<VerifiedOutcome['reporter']>): Record<string, RecordValue | undefined> {
+  const claimed = r.claimed;
+  return {
+    ...identityColumns(undefined),
+    VmId: r.attestedVmId?.toLowerCase(),
+    ReportedBy: 'verifier',
+    TokenId: r.tokenId,
+    ClaimedVmId: claimed?.vmId,
+    ClaimedVmName: claimed?.name,
+    ClaimedResourceId: claimed?.resourceId,
+    ClaimedSubscriptionId: claimed?.subscriptionId,
+    ClaimedResourceGroup: claimed?.resourceGroupName,
+  };
 }
 
 /** The facts alerts compare between runs, read from a result's claims. */

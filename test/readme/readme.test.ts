@@ -94,7 +94,7 @@ describe('--help shows examples', () => {
   const help = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args, '--help'], { encoding: 'utf8', cwd: ROOT, env: { ...process.env, NODE_NO_WARNINGS: '1' } });
 
   test('the router knows the commands', () => {
-    assert.deepEqual(commands, ['verify', 'collect', 'attest', 'status', 'handler']);
+    assert.deepEqual(commands, ['verify', 'collect', 'attest', 'status', 'serve', 'handler']);
   });
   for (const args of [[], ...commands.map((c) => [c])]) {
     test(`cvm-attest ${args.join(' ') || '(no command)'} --help`, () => {

@@ -105,6 +105,8 @@ describe('schema agreement (code, DCR streams, tables)', () => {
       buildRecord({ result: makeResult({ failed: [{ id: 'signature', group: 'signature', status: 'fail', reason: 'x' }] }) }),
       buildRecord({ error: new CollectionError('TPM', 'no tpm'), identity: IDENTITY }),
       buildRecord({ result: tdxResult(), identity: IDENTITY }),
+      // A record written by `cvm-attest serve`: attested VmId, the VM's claims in Claimed* columns.
+      buildRecord({ result: makeResult(), reporter: { by: 'verifier', attestedVmId: '3404EF27-32A2-4A07-A4C7-1A1171624C5D', tokenId: 'ab'.repeat(32), claimed: IDENTITY } }),
     ];
     const used = new Set<string>();
     for (const r of emitted) {

@@ -1,0 +1,122 @@
+// One attestation, start to finish, as a worker thread runs it: decode the evidence of a schema-valid
+// request, verify it against the nonce, add the service's own checks, and sign a token on a pass.
+// Pure apart from the signing key; no HTTP, no state.
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { CvmAttestError } from '../errors.js';
+import { parsePolicy, type Policy } from '../policy/policy.js';
+import { verifyEvidence } from '../verify/verify-evidence.js';
+import type { CheckResult, Claims, Product, VerificationResult } from '../verify/result.js';
+import type { SigningKey, TokenAlg } from './keys.js';
+import type { AttestRequest } from './request.js';
+import { signToken } from './token.js';
+
+export interface VerifierConfig {
+  /** The effective policy as JSON (parsed once per worker). */
+  readonly policy: unknown;
+  /** PEM CRLs by product, from --collateral. */
+  readonly crls: Readonly<Partial<Record<Product, string>>>;
+  readonly issuer: string;
+  readonly jwksUri: string;
+  readonly tokenLifetimeSeconds: number;
+  /** The signing key (PKCS#8 PEM; it stays in this process) and its published identity. */
+  readonly key: { readonly pem: string; readonly kid: string; readonly alg: TokenAlg };
+}
+
+export interface AttestOutcome {
+  readonly verdict: 'pass' | 'fail';
+  readonly platform: 'sevsnp' | 'tdx';
+  readonly checks: readonly CheckResult[];
+  readonly claims: Claims;
+  readonly fresh: boolean;
+  readonly token?: string;
+  readonly jti?: string;
+  /** The vmUniqueId from runtime data bound to the report (uppercase GUID as the HCL writes it), when attested. */
+  readonly attestedVmId?: string;
+  readonly product?: Product;
+  readonly warnings: readonly string[];
+  readonly policyHash: string;
+  readonly verifiedAt: string;
+}
+
+/** A request whose evidence cannot be used at all (not a failed verification). */
+export class EvidenceError extends CvmAttestError {}
+
+const b64 = (s: string): Buffer => Buffer.from(s, 'base64');
+const certInput = (s: string): string | Buffer => (s.includes('-----BEGIN') || s.trimStart().startsWith('{') ? s : b64(s));
+
+/** The report's user data carries the nonce when the VM refreshed its HCL report with it (NV 0x01400002). */
+function userDataCheck(claims: Claims, nonce: string): CheckResult {
+  const runtime = claims['x-ms-runtime'] as Record<string, unknown> | undefined;
+  const ud = typeof runtime?.['user-data'] === 'string' ? (runtime['user-data'] as string).toLowerCase() : undefined;
+  const base = { id: 'freshness.user-data', group: 'freshness' } as const;
+  if (ud === undefined) return { ...base, status: 'skip', reason: 'the report carries no bound user data' };
+  if (ud.startsWith(nonce) && /^0*$/.test(ud.slice(nonce.length))) return { ...base, status: 'pass', reason: "the report's user data is this nonce: the HCL report itself was made for this challenge" };
+  return { ...base, status: 'skip', reason: "the report's user data is not this nonce: the report predates the challenge (the quote proves freshness)" };
+}
+
+function attestedVmId(claims: Claims): string | undefined {
+  const runtime = claims['x-ms-runtime'] as Record<string, unknown> | undefined;
+  const conf = runtime?.['vm-configuration'] as Record<string, unknown> | undefined;
+  const id = conf?.vmUniqueId;
+  return typeof id === 'string' && /^[0-9A-Fa-f-]{36}$/.test(id) ? id : undefined;
+}
+
+export class Verifier {
+  readonly #config: VerifierConfig;
+  readonly #policy: Policy;
+  readonly #key: SigningKey;
+  constructor(config: VerifierConfig) {
+    this.#config = config;
+    this.#policy = parsePolicy(config.policy);
+    const privateKey = createPrivateKey(config.key.pem);
+    this.#key = { kid: config.key.kid, alg: config.key.alg, privateKey, publicKey: createPublicKey(privateKey), publicJwk: {}, source: 'worker' };
+  }
+
+  async attest(req: AttestRequest, now: Date = new Date()): Promise<AttestOutcome> {
+    const ev = req.evidence;
+    if (ev.hclReport === undefined) {
+      // TDX evidence is accepted by the schema and handed on; its verifier lands separately (src/tdx).
+      throw new EvidenceError('E_REQUEST_EVIDENCE', 'TDX evidence (tdQuote) was received but this build has no TDX verifier');
+    }
+    const nonce = Buffer.from(req.nonce, 'hex');
+    const quote = ev.quote ? { message: b64(ev.quote.message), signature: b64(ev.quote.signature), nonce, ...(ev.quote.pcrs && ev.quote.pcrs.some((p) => p !== '') ? { pcrs: ev.quote.pcrs } : {}) } : undefined;
+    const run = (crl?: string): Promise<VerificationResult> =>
+      verifyEvidence({
+        evidence: b64(ev.hclReport!),
+        ...(ev.vcek !== undefined ? { vcek: certInput(ev.vcek) } : {}),
+        ...(ev.chain ? { chain: certInput(ev.chain) } : {}),
+        ...(quote ? { quote } : {}),
+        ...(crl ? { crl } : {}),
+        policy: this.#policy,
+        now,
+      });
+    let result: VerificationResult;
+    try {
+      result = await run();
+      // The CRL is per product, known once the chain is checked: judge again with it.
+      const crl = result.product ? this.#config.crls[result.product] : undefined;
+      if (crl) result = await run(crl);
+    } catch (e) {
+      if (e instanceof CvmAttestError) throw new EvidenceError('E_REQUEST_EVIDENCE', `evidence: ${e.message}`);
+      throw e;
+    }
+    const fresh = result.checks.some((c) => c.id === 'freshness' && c.status === 'pass');
+    const checks = [...result.checks, userDataCheck(result.claims, req.nonce)];
+    const id = attestedVmId(result.claims);
+    const base = {
+      verdict: result.verdict,
+      platform: 'sevsnp' as const,
+      checks,
+      claims: result.claims,
+      fresh,
+      ...(id ? { attestedVmId: id } : {}),
+      ...(result.product ? { product: result.product } : {}),
+      warnings: result.warnings,
+      policyHash: result.policy.hash,
+      verifiedAt: result.verifiedAt,
+    };
+    if (result.verdict !== 'pass') return base;
+    const t = await signToken(this.#key, { result, nonce: req.nonce, fresh, issuer: this.#config.issuer, jwksUri: this.#config.jwksUri, lifetimeSeconds: this.#config.tokenLifetimeSeconds, now });
+    return { ...base, token: t.token, jti: t.jti };
+  }
+}

@@ -1,0 +1,21 @@
+// Worker thread entry (bundled as dist/bundle/verify-worker.mjs): runs Verifier.attest for the pool.
+// Messages in: {id, request}; out: {id, ok: true, outcome} | {id, ok: false, code, message, evidence}.
+import { parentPort, workerData } from 'node:worker_threads';
+import { CvmAttestError } from '../errors.js';
+import { EvidenceError, Verifier, type VerifierConfig } from './verification.js';
+import type { AttestRequest } from './request.js';
+
+const verifier = new Verifier(workerData as VerifierConfig);
+parentPort!.on('message', (m: { id: number; request: AttestRequest }) => {
+  verifier.attest(m.request).then(
+    (outcome) => parentPort!.postMessage({ id: m.id, ok: true, outcome }),
+    (e: unknown) =>
+      parentPort!.postMessage({
+        id: m.id,
+        ok: false,
+        code: e instanceof CvmAttestError ? e.code : 'E_INTERNAL',
+        message: e instanceof CvmAttestError ? e.message : 'internal error during verification',
+        evidence: e instanceof EvidenceError,
+      }),
+  );
+});

@@ -1,0 +1,69 @@
+// The verification step a pool worker runs (src/service/verification.ts), in process. The service's
+// own nonces are 32 random bytes, so no recorded quote can ever answer one; here the Verifier is given
+// the milan-v3-a vector's recorded nonce ("challenge"), which its real quote is over, to show what a
+// fresh pass looks like end to end: freshness passes and the token says fresh.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { generateKeyPairSync, createPublicKey } from 'node:crypto';
+import { jwtVerify, createLocalJWKSet } from 'jose';
+import { Verifier } from '../../src/service/verification.js';
+import { jwkThumbprint } from '../../src/service/keys.js';
+import { NonceAuthority } from '../../src/service/nonce.js';
+import { attestBody, vector } from './helpers.js';
+import type { AttestRequest } from '../../src/service/request.js';
+
+function verifier(policy: unknown): { v: Verifier; jwks: ReturnType<typeof createLocalJWKSet> } {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const jwk = createPublicKey(privateKey).export({ format: 'jwk' }) as Record<string, string>;
+  const kid = jwkThumbprint(jwk);
+  const v = new Verifier({ policy, crls: {}, issuer: 'https://v.example', jwksUri: 'https://v.example/certs', tokenLifetimeSeconds: 600, key: { pem: privateKey.export({ format: 'pem', type: 'pkcs8' }) as string, kid, alg: 'RS256' } });
+  return { v, jwks: createLocalJWKSet({ keys: [{ ...jwk, kid, alg: 'RS256' }] }) };
+}
+
+describe('Verifier (the worker step)', () => {
+  it('milan-v3-a with its real quote over its recorded nonce: fresh pass, token x-ms-cvm-attest-fresh true', async () => {
+    const milan = vector('milan-v3-a');
+    const { v, jwks } = verifier({ requireFreshness: true });
+    const nonceHex = milan.quote!.nonce.toString('hex');
+    const req = attestBody(nonceHex, milan, { quote: true }) as unknown as AttestRequest;
+    const o = await v.attest(req, new Date('2026-11-28T12:00:00Z'));
+    assert.equal(o.verdict, 'pass', JSON.stringify(o.checks.filter((c) => c.status === 'fail')));
+    assert.equal(o.fresh, true);
+    assert.equal(o.checks.find((c) => c.id === 'freshness')!.status, 'pass');
+    assert.equal(o.attestedVmId, milan.vmUniqueId);
+    const { payload } = await jwtVerify(o.token!, jwks, { issuer: 'https://v.example', currentDate: new Date('2026-11-28T12:00:01Z') });
+    assert.equal(payload['x-ms-cvm-attest-fresh'], true);
+    assert.equal(payload.nonce, nonceHex);
+    assert.equal(payload.jti, o.jti);
+  });
+
+  it('the same quote against any other nonce fails freshness, and no token is made', async () => {
+    const milan = vector('milan-v3-a');
+    const { v } = verifier({ requireFreshness: false });
+    const n = new NonceAuthority(Buffer.alloc(32, 1)).issue().nonce;
+    const o = await v.attest(attestBody(n, milan, { quote: true }) as unknown as AttestRequest);
+    assert.equal(o.verdict, 'fail');
+    assert.match(o.checks.find((c) => c.id === 'freshness')!.reason, /replayed or foreign quote/);
+    assert.equal(o.token, undefined);
+  });
+
+  it('TDX evidence is accepted by the schema and handed on; without a TDX verifier it is a typed refusal', async () => {
+    const { v } = verifier({});
+    await assert.rejects(v.attest({ nonce: 'ab'.repeat(32), evidence: { tdQuote: 'AAAA', collateral: { pckCrl: 'x' } } }), { code: 'E_REQUEST_EVIDENCE' });
+  });
+});
+
+describe('NonceAuthority', () => {
+  it('any holder of the key checks any nonce; another key, a flipped bit or an expired one are refused', () => {
+    const key = Buffer.alloc(32, 7);
+    const a = new NonceAuthority(key);
+    const b = new NonceAuthority(Buffer.from(key));
+    const n = a.issue(new Date('2026-01-01T00:00:00Z'));
+    assert.equal(b.check(n.nonce, new Date('2026-01-01T00:04:00Z')).hex, n.nonce);
+    assert.throws(() => new NonceAuthority(Buffer.alloc(32, 8)).check(n.nonce, new Date('2026-01-01T00:04:00Z')), { code: 'E_NONCE_UNKNOWN' });
+    assert.throws(() => b.check(n.nonce, new Date('2026-01-01T00:05:01Z')), { code: 'E_NONCE_EXPIRED' });
+    const flipped = (n.nonce[0] === '0' ? '1' : '0') + n.nonce.slice(1);
+    assert.throws(() => b.check(flipped, new Date('2026-01-01T00:04:00Z')), { code: 'E_NONCE_UNKNOWN' });
+    assert.throws(() => b.check(n.nonce.toUpperCase()), { code: 'E_NONCE_MALFORMED' });
+  });
+});
