@@ -16,9 +16,11 @@ export async function verifyBundleDir(dir: string, files: VerifyFiles, now?: Dat
   // Policy and CRL files are read and checked as verify does it; the bundle's report stands in as evidence.
   const extra = loadVerifyOptions({ evidence: join(dir, 'hcl-report.bin'), ...(files.policy ? { policy: files.policy } : {}), ...(files.crl ? { crl: files.crl } : {}) });
   let ev = evidence;
+  let nonce: Uint8Array | undefined;
   if (files.nonce !== undefined) {
-    if (!evidence.quote) throw new InputError('E_USAGE', `--nonce: bundle ${dir} holds no quote to check it against`);
-    ev = { ...evidence, quote: { ...evidence.quote, nonce: parseNonce(files.nonce) }, replayed: false };
+    // Your own nonce: the quote must carry it, or the report its zero-padded user-data.
+    nonce = parseNonce(files.nonce);
+    ev = { ...evidence, ...(evidence.quote ? { quote: { ...evidence.quote, nonce } } : {}), replayed: false };
   }
-  return verifyCollected(ev, { ...(extra.policy ? { policy: extra.policy } : {}), ...(extra.crl !== undefined ? { crl: extra.crl } : {}), ...(now ? { now } : {}) });
+  return verifyCollected(ev, { ...(nonce ? { nonce } : {}), ...(extra.policy ? { policy: extra.policy } : {}), ...(extra.crl !== undefined ? { crl: extra.crl } : {}), ...(now ? { now } : {}) });
 }

@@ -36,7 +36,7 @@ export interface AttestOutcome {
 }
 
 /** Verifies evidence (collected or read from a bundle) with the verifier; collection warnings are appended to the result's. */
-export async function verifyCollected(evidence: Evidence, options: { policy?: Policy; now?: Date; crl?: Uint8Array | string } = {}): Promise<VerificationResult> {
+export async function verifyCollected(evidence: Evidence, options: { policy?: Policy; now?: Date; crl?: Uint8Array | string; nonce?: Uint8Array } = {}): Promise<VerificationResult> {
   const q = evidence.quote;
   // PCR values only when some were recorded (replays of older captures have none): the verifier
   // then checks signature and nonce and says the pcrDigest was not checked.
@@ -46,6 +46,8 @@ export async function verifyCollected(evidence: Evidence, options: { policy?: Po
     vcek: evidence.vcekPem,
     chain: evidence.chainPem,
     ...(q ? { quote: { message: q.message, signature: q.signature, nonce: q.nonce, ...pcrs } } : {}),
+    // The verifier's own nonce, else the one the collector wrote to NV 0x01400002 when the report carries it.
+    ...(options.nonce ? { nonce: options.nonce } : evidence.userData?.matched ? { nonce: evidence.userData.nonce } : {}),
     ...(options.policy ? { policy: options.policy } : {}),
     ...(options.now ? { now: options.now } : {}),
     ...(options.crl !== undefined ? { crl: options.crl } : {}),

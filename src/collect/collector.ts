@@ -23,6 +23,10 @@ export interface CollectOptions {
   cacheDir?: string;
   /** Quote nonce (1-64 bytes). Default: 32 random bytes. */
   nonce?: Uint8Array;
+  /** Write the nonce to NV 0x01400002 first so the paravisor's next HCL report carries it (fresh by report). Default true (live TPMs). */
+  reportNonce?: boolean;
+  /** How long to wait for that report (default 5000 ms on a device, 0 on swtpm). */
+  reportWaitMs?: number;
   /** Take a fresh quote. Default true. */
   quote?: boolean;
   /** PCRs to quote (SHA-256 bank). Default 0-7. */
@@ -128,7 +132,8 @@ export async function collect(options: CollectOptions): Promise<Collected> {
 async function collectWith(options: CollectOptions & { signal: AbortSignal }): Promise<Collected> {
   const warnings: string[] = [];
   const wantQuote = options.quote ?? true;
-  const nonce = options.nonce ?? (wantQuote ? new Uint8Array(randomBytes(32)) : undefined);
+  const wantReportNonce = options.reportNonce ?? true;
+  const nonce = options.nonce ?? (wantQuote || wantReportNonce ? new Uint8Array(randomBytes(32)) : undefined);
   if (nonce && (nonce.length < 1 || nonce.length > 64)) throw new InputError('E_NONCE', `nonce must be 1-64 bytes (got ${nonce.length})`);
 
   const t0 = performance.now();
@@ -152,6 +157,8 @@ async function collectWith(options: CollectOptions & { signal: AbortSignal }): P
     ...(options.tpm !== undefined ? { transport: options.tpm } : {}),
     quote: wantQuote,
     ...(nonce ? { nonce } : {}),
+    ...(nonce && wantReportNonce ? { reportNonce: nonce } : {}),
+    ...(options.reportWaitMs !== undefined ? { reportWaitMs: options.reportWaitMs } : {}),
     ...(options.pcrs ? { pcrs: options.pcrs } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });
@@ -174,6 +181,7 @@ async function collectWith(options: CollectOptions & { signal: AbortSignal }): P
   if (identity?.boundToReport === false) {
     warnings.push(`IMDS vmId ${identity.vmId} differs from the vmUniqueId signed into the report: the identity does not belong to this evidence`);
   }
+  if (tpm.userData && !tpm.userData.matched) warnings.push('the HCL report read after writing the nonce to NV 0x01400002 does not carry it (no paravisor answered in time): freshness rests on the quote');
   if (wantQuote && !tpm.quote) warnings.push(tpm.replayed ? 'replayed evidence carries no quote: freshness cannot be shown' : 'the TPM returned no quote');
   const evidence: Evidence = {
     hclReport: tpm.hclReport,
@@ -181,6 +189,7 @@ async function collectWith(options: CollectOptions & { signal: AbortSignal }): P
     chainPem: certs.chainPem,
     // --no-quote also drops a replayed capture's recorded quote: the user asked for none.
     ...(tpm.quote && wantQuote ? { quote: quoteEvidence(tpm.quote) } : {}),
+    ...(tpm.userData && nonce ? { userData: { nonce, matched: tpm.userData.matched } } : {}),
     ...(identity ? { instance: identity } : {}),
     warnings,
     replayed: tpm.replayed,

@@ -14,6 +14,13 @@ export interface QuoteEvidence {
   readonly pcrSelection: readonly number[];
 }
 
+export interface UserDataEvidence {
+  /** The verifier's nonce (1-64 bytes; the index holds it zero-padded to 64). */
+  readonly nonce: Uint8Array;
+  /** The report read afterwards carries it as user-data (the paravisor made a new report). */
+  readonly matched: boolean;
+}
+
 /** Where the certificates came from: IMDS now, a fresh cache entry, or a stale one after IMDS failed. */
 export type CertificateSource = 'imds' | 'cache' | 'cache-stale' | 'bundle';
 
@@ -24,6 +31,8 @@ export interface Evidence {
   /** ASK + ARK as served (never trusted as anchors: the verifier pins the ARK). */
   readonly chainPem: string;
   readonly quote?: QuoteEvidence;
+  /** The nonce written to NV 0x01400002 (user data) before the HCL report was read, and whether the report carries it. */
+  readonly userData?: UserDataEvidence;
   readonly instance?: InstanceIdentity;
   /** Things a person should know (cached certificate used, IMDS identity unavailable...). */
   readonly warnings: readonly string[];

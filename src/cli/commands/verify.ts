@@ -85,14 +85,20 @@ export function loadVerifyOptions(f: VerifyFiles): Omit<VerifyOptions, 'now' | '
     out.policy = named(f.policy, 'policy', () => parsePolicy(j));
   }
   const quoteParts = [f.quoteMsg, f.quoteSig, f.nonce];
-  if (quoteParts.some((x) => x !== undefined) || f.pcrs) {
-    if (quoteParts.some((x) => x === undefined)) throw new InputError('E_USAGE', 'a quote needs all of --quote-msg, --quote-sig and --nonce');
-    const nonceText = f.nonce!.trim().replace(/^0x/i, '');
+  let nonce: Uint8Array | undefined;
+  if (f.nonce !== undefined) {
+    const nonceText = f.nonce.trim().replace(/^0x/i, '');
     if (!/^([0-9a-fA-F]{2}){1,64}$/.test(nonceText)) throw new InputError('E_NONCE', '--nonce must be 1-64 bytes of hex');
+    nonce = new Uint8Array(Buffer.from(nonceText, 'hex'));
+    // Without a quote, the nonce is checked against the report's user-data (freshness by report).
+    out.nonce = nonce;
+  }
+  if (f.quoteMsg !== undefined || f.quoteSig !== undefined || f.pcrs) {
+    if (quoteParts.some((x) => x === undefined)) throw new InputError('E_USAGE', 'a quote needs all of --quote-msg, --quote-sig and --nonce');
     const quote: QuoteInput = {
       message: readInput(f.quoteMsg!, 'quote message'),
       signature: readInput(f.quoteSig!, 'quote signature'),
-      nonce: new Uint8Array(Buffer.from(nonceText, 'hex')),
+      nonce: nonce!,
       ...(f.pcrs ? { pcrs: parsePcrsFile(f.pcrs) } : {}),
     };
     out.quote = quote;
@@ -158,7 +164,7 @@ const OPTIONS = {
   'policy': { type: 'string', describe: 'policy JSON file (schema: extension/policy.schema.json; default: built-in safe policy)' },
   'quote-msg': { type: 'string', describe: 'vTPM quote: TPMS_ATTEST bytes' },
   'quote-sig': { type: 'string', describe: 'vTPM quote: signature (raw RSASSA or TPMT_SIGNATURE)' },
-  'nonce': { type: 'string', describe: 'the nonce the quote must carry, hex' },
+  'nonce': { type: 'string', describe: 'the nonce you chose, hex (1-64 bytes): the quote must carry it, or the report its zero-padded user-data' },
   'pcrs': { type: 'string', describe: 'JSON array of SHA-256 PCR values (hex) indexed by PCR number' },
   'now': { type: 'string', describe: 'verification time, ISO 8601 (default: now)' },
   'replayed': { type: 'boolean', default: false, describe: 'the evidence is replayed from a capture: freshness is at best a warning' },
@@ -173,6 +179,7 @@ const command: CliCommand = {
     .options(OPTIONS)
     .example('cvm-attest verify --evidence hcl-report.bin --vcek vcek.pem', 'verify an HCL report with its VCEK')
     .example('cvm-attest verify --evidence hcl-report.bin --vcek thim.json --quote-msg quote.msg --quote-sig quote.sig --nonce 6368616c6c656e6765 --pcrs pcrs.json', 'with a fresh vTPM quote')
+    .example('cvm-attest verify --evidence hcl-report.bin --vcek vcek.pem --nonce 0a1b2c...', 'fresh by the report itself: its user-data (NV 0x01400002) must be the nonce')
     .example('cvm-attest verify --bundle ./evidence --nonce 0a1b2c...', 'an evidence bundle from `cvm-attest collect`, quote checked against your nonce')
     .example('cvm-attest verify --evidence report.bin --vcek vcek.der --policy policy.json --format json', 'custom policy, JSON output')
     .example('cvm-attest verify --evidence hcl-report.bin --vcek vcek.pem --format html --out report.html', 'an HTML attestation report to archive or print'),
