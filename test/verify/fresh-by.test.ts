@@ -86,7 +86,7 @@ describe('freshness by report (user-data) and by quote', () => {
 
   it('user data carrying the nonce but not bound to REPORT_DATA does not count', () => {
     const d = withUserData(hcl, padded(NONCE));
-    d[0x20 + 0x50] ^= 1; // break the binding
+    d[0x20 + 0x50]! ^= 1; // break the binding
     const r = verifyEvidenceSync({ evidence: d, vcek, nonce: NONCE, policy: parsePolicy({ requireFreshness: true, requireRuntimeDataBinding: false }), now: NOW });
     assert.equal(check(r, 'freshness').status, 'fail');
     assert.match(check(r, 'freshness').reason, /not bound/);
@@ -95,7 +95,7 @@ describe('freshness by report (user-data) and by quote', () => {
 
   it('a bad quote fails freshness even when the report carries the nonce', () => {
     const sig = Buffer.from(fixture(`${v.dir}/quote.sig`));
-    sig[sig.length - 1] ^= 1;
+    sig[sig.length - 1]! ^= 1;
     const r = verifyEvidenceSync({ evidence: withUserData(hcl, padded(NONCE)), vcek, quote: { message: fixture(`${v.dir}/quote.msg`), signature: sig, nonce: NONCE }, now: NOW });
     assert.equal(check(r, 'freshness').status, 'fail');
     assert.match(check(r, 'freshness').reason, /bad quote is not accepted/);
