@@ -10,7 +10,7 @@ import { loadVerifyOptions, type VerifyFiles } from './commands/verify.js';
 import { parseNonce } from './collector-options.js';
 
 export async function verifyBundleDir(dir: string, files: VerifyFiles, now?: Date): Promise<VerificationResult> {
-  const clash = (['evidence', 'vcek', 'chain', 'quoteMsg', 'quoteSig', 'pcrs'] as const).filter((k) => files[k] !== undefined);
+  const clash = (['evidence', 'vcek', 'chain', 'quoteMsg', 'quoteSig', 'pcrs', 'akCert', 'eventLog'] as const).filter((k) => files[k] !== undefined);
   if (clash.length) throw new InputError('E_USAGE', `--bundle supplies the evidence, certificates and quote: drop --${clash.map((k) => k.replace(/[A-Z]/, (c) => '-' + c.toLowerCase())).join(', --')}`);
   const { evidence } = await readBundle(dir);
   // Policy and CRL files are read and checked as verify does it; the bundle's report stands in as evidence.

@@ -46,6 +46,8 @@ export async function verifyCollected(evidence: Evidence, options: { policy?: Po
     vcek: evidence.vcekPem,
     chain: evidence.chainPem,
     ...(q ? { quote: { message: q.message, signature: q.signature, nonce: q.nonce, ...pcrs } } : {}),
+    ...(evidence.akCertificate ? { akCertificate: evidence.akCertificate } : {}),
+    ...(evidence.eventLog ? { eventLog: evidence.eventLog } : {}),
     // The verifier's own nonce, else the one the collector wrote to NV 0x01400002 when the report carries it.
     ...(options.nonce ? { nonce: options.nonce } : evidence.userData?.matched ? { nonce: evidence.userData.nonce } : {}),
     ...(options.policy ? { policy: options.policy } : {}),

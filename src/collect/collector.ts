@@ -190,6 +190,7 @@ async function collectWith(options: CollectOptions & { signal: AbortSignal }): P
     // --no-quote also drops a replayed capture's recorded quote: the user asked for none.
     ...(tpm.quote && wantQuote ? { quote: quoteEvidence(tpm.quote) } : {}),
     ...(tpm.userData && nonce ? { userData: { nonce, matched: tpm.userData.matched } } : {}),
+    ...(tpm.akCertificate ? { akCertificate: tpm.akCertificate } : {}),
     ...(identity ? { instance: identity } : {}),
     warnings,
     replayed: tpm.replayed,

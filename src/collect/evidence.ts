@@ -31,6 +31,10 @@ export interface Evidence {
   /** ASK + ARK as served (never trusted as anchors: the verifier pins the ARK). */
   readonly chainPem: string;
   readonly quote?: QuoteEvidence;
+  /** The vTPM AK certificate (NV 0x01C101D0 contents), when the vTPM has one. */
+  readonly akCertificate?: Uint8Array;
+  /** The TCG event log (binary_bios_measurements), when readable. */
+  readonly eventLog?: Uint8Array;
   /** The nonce written to NV 0x01400002 (user data) before the HCL report was read, and whether the report carries it. */
   readonly userData?: UserDataEvidence;
   readonly instance?: InstanceIdentity;

@@ -19,8 +19,10 @@ export interface Policy {
   readonly allowVlek: boolean;
   /** HCL reports: the runtime-data hash must match REPORT_DATA. Default true; false turns a mismatch into a warning. */
   readonly requireRuntimeDataBinding: boolean;
-  /** Require a vTPM quote proving freshness. Default false. */
+  /** Require freshness: a report carrying the nonce or a quote over it. Default false. */
   readonly requireFreshness: boolean;
+  /** Require a valid Azure vTPM AK certificate for HCLAkPub. Default false. */
+  readonly requireAkCertificate: boolean;
   /** Minimum SPL per component, checked on REPORTED_TCB. */
   readonly minimumTcb?: Readonly<Partial<Record<TcbComponentName, number>>>;
   /** Also require minimumTcb of COMMITTED_TCB (rollback-proof firmware). Default false. */
@@ -46,6 +48,7 @@ export const defaultPolicy: Policy = Object.freeze({
   allowVlek: false,
   requireRuntimeDataBinding: true,
   requireFreshness: false,
+  requireAkCertificate: false,
   minimumTcbCommitted: false,
   crl: 'warn',
 });
@@ -65,7 +68,7 @@ const HEX_LISTS = {
   allowedFamilyIds: 16,
   allowedImageIds: 16,
 } as const;
-const BOOLS = ['allowDebug', 'allowMigrationAgent', 'allowVlek', 'requireRuntimeDataBinding', 'requireFreshness', 'minimumTcbCommitted'] as const;
+const BOOLS = ['allowDebug', 'allowMigrationAgent', 'allowVlek', 'requireRuntimeDataBinding', 'requireFreshness', 'requireAkCertificate', 'minimumTcbCommitted'] as const;
 const KNOWN = new Set<string>(['$schema', ...BOOLS, 'maxVmpl', 'minimumTcb', 'minimumGuestSvn', ...Object.keys(HEX_LISTS), 'allowedProducts', 'minimumFirmwareVersion', 'crl']);
 const PRODUCTS: readonly Product[] = ['Milan', 'Genoa', 'Turin'];
 

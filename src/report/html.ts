@@ -32,7 +32,9 @@ const GROUP_LABELS: Readonly<Record<CheckGroup, string>> = {
   'chip-id': 'Chip identity',
   crl: 'Revocation (CRL)',
   'runtime-data': 'Runtime data binding',
-  freshness: 'Freshness (vTPM quote)',
+  freshness: 'Freshness (report user data / vTPM quote)',
+  'ak-certificate': 'vTPM AK certificate',
+  'event-log': 'TCG event log',
   policy: 'Policy',
 };
 const GROUP_ORDER = Object.keys(GROUP_LABELS) as CheckGroup[];

@@ -13,6 +13,8 @@ export type CheckGroup =
   | 'crl'
   | 'runtime-data'
   | 'freshness'
+  | 'ak-certificate'
+  | 'event-log'
   | 'policy';
 
 export interface CheckResult {

@@ -16,6 +16,7 @@ import { buildClaims } from './claims.js';
 import { checkCrl } from './crl-check.js';
 import type { QuoteInput } from './freshness.js';
 import { checkFreshnessBy } from './fresh-by.js';
+import { checkGuest } from './guest.js';
 import type { CheckResult, PolicySummary, VerificationResult } from './result.js';
 import { checkRuntimeBinding } from './runtime-binding.js';
 import { checkSignature } from './signature.js';
@@ -34,6 +35,12 @@ export interface VerifyOptions {
   readonly policy?: Policy;
   /** A vTPM quote for freshness. */
   readonly quote?: QuoteInput;
+  /** The vTPM AK certificate: NV 0x01C101D0 contents (DER, trailing bytes allowed) or PEM. */
+  readonly akCertificate?: Uint8Array;
+  /** More "Global Virtual TPM CA" intermediates (PEM); used only when the pinned Azure root signed them. */
+  readonly akIntermediates?: Uint8Array | string;
+  /** The TCG PC Client event log (crypto-agile), replayed against the PCRs the quote covers. */
+  readonly eventLog?: Uint8Array;
   /** The verifier's nonce (1-64 bytes): fresh by report when the runtime data's user-data is this nonce zero-padded (default: the quote's nonce). */
   readonly nonce?: Uint8Array;
   /** Verification time for certificate/CRL validity. Default: now. */
@@ -125,14 +132,17 @@ function evaluate(options: VerifyOptions, ev: ParsedEvidence, bundle: Certificat
 
   const fresh = checkFreshnessBy({ ...(options.quote ? { quote: options.quote } : {}), ...(options.nonce ? { nonce: options.nonce } : {}), ...(ev.hcl ? { hcl: ev.hcl } : {}), bindingOk, replayed: options.replayed === true });
   checks.push(fresh.check);
+  const guest = checkGuest({ options, ...(ev.hcl ? { runtimeData: ev.hcl.runtimeData } : {}), bindingOk, now, policy, attestedPcrs: fresh.attestedPcrs });
+  checks.push(...guest.checks);
   checks.push(...evaluatePolicy(policy, { report, kind: ev.kind, product, freshness: fresh.check.status }));
+  checks.push(...guest.policyChecks);
 
   const verdict = checks.some((c) => c.status === 'fail') ? 'fail' : 'pass';
   return {
     verdict,
     product,
     checks,
-    claims: { ...buildClaims({ report, ...(ev.hcl ? { hcl: ev.hcl } : {}), product, runtimeBound: bindingOk, policyHash: summary.hash, ...(fresh.attestedPcrs ? { attestedPcrs: fresh.attestedPcrs } : {}) }), 'cvm-attest-fresh-by': fresh.check.status === 'pass' || fresh.check.status === 'warn' ? (fresh.freshBy ?? null) : null },
+    claims: { ...buildClaims({ report, ...(ev.hcl ? { hcl: ev.hcl } : {}), product, runtimeBound: bindingOk, policyHash: summary.hash, ...(fresh.attestedPcrs ? { attestedPcrs: fresh.attestedPcrs } : {}) }), 'cvm-attest-fresh-by': fresh.check.status === 'pass' || fresh.check.status === 'warn' ? (fresh.freshBy ?? null) : null, ...guest.claims },
     warnings: checks.filter((c) => c.status === 'warn').map((c) => `${c.id}: ${c.reason}`),
     verifiedAt: now.toISOString(),
     certificates: chain.certificates,

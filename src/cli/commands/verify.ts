@@ -64,6 +64,9 @@ export interface VerifyFiles {
   quoteSig?: string;
   nonce?: string;
   pcrs?: string;
+  akCert?: string;
+  akChain?: string;
+  eventLog?: string;
 }
 
 /** Reads every file (the policy is parsed here; evidence and certificates by verifyEvidence, see runVerify). */
@@ -80,6 +83,9 @@ export function loadVerifyOptions(f: VerifyFiles): Omit<VerifyOptions, 'now' | '
   if (f.crl) {
     out.crl = readInput(f.crl, 'CRL');
   }
+  if (f.akCert) out.akCertificate = readInput(f.akCert, 'AK certificate');
+  if (f.akChain) out.akIntermediates = readInput(f.akChain, 'AK intermediates');
+  if (f.eventLog) out.eventLog = readInput(f.eventLog, 'event log');
   if (f.policy) {
     const j = readPolicyJson(f.policy);
     out.policy = named(f.policy, 'policy', () => parsePolicy(j));
@@ -166,6 +172,9 @@ const OPTIONS = {
   'quote-sig': { type: 'string', describe: 'vTPM quote: signature (raw RSASSA or TPMT_SIGNATURE)' },
   'nonce': { type: 'string', describe: 'the nonce you chose, hex (1-64 bytes): the quote must carry it, or the report its zero-padded user-data' },
   'pcrs': { type: 'string', describe: 'JSON array of SHA-256 PCR values (hex) indexed by PCR number' },
+  'ak-cert': { type: 'string', describe: 'vTPM AK certificate: NV 0x01C101D0 dump (DER, trailing bytes allowed) or PEM' },
+  'ak-chain': { type: 'string', describe: 'more "Global Virtual TPM CA" intermediates, PEM (used only if the pinned Azure root signed them)' },
+  'event-log': { type: 'string', describe: 'TCG event log (binary_bios_measurements), replayed against the quoted PCRs' },
   'now': { type: 'string', describe: 'verification time, ISO 8601 (default: now)' },
   'replayed': { type: 'boolean', default: false, describe: 'the evidence is replayed from a capture: freshness is at best a warning' },
   'format': { choices: ['text', 'json', 'html'] as const, default: 'text', describe: 'text checklist, the result object as JSON, or a self-contained HTML report' },
@@ -185,7 +194,7 @@ const command: CliCommand = {
     .example('cvm-attest verify --evidence hcl-report.bin --vcek vcek.pem --format html --out report.html', 'an HTML attestation report to archive or print'),
   async run(args) {
     const files: VerifyFiles = {};
-    for (const [k, opt] of [['evidence', 'evidence'], ['vcek', 'vcek'], ['chain', 'chain'], ['crl', 'crl'], ['policy', 'policy'], ['quoteMsg', 'quote-msg'], ['quoteSig', 'quote-sig'], ['nonce', 'nonce'], ['pcrs', 'pcrs']] as const) {
+    for (const [k, opt] of [['evidence', 'evidence'], ['vcek', 'vcek'], ['chain', 'chain'], ['crl', 'crl'], ['policy', 'policy'], ['quoteMsg', 'quote-msg'], ['quoteSig', 'quote-sig'], ['nonce', 'nonce'], ['pcrs', 'pcrs'], ['akCert', 'ak-cert'], ['akChain', 'ak-chain'], ['eventLog', 'event-log']] as const) {
       const v = str(args, opt);
       if (v !== undefined) files[k] = v;
     }

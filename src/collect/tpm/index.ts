@@ -5,12 +5,15 @@ import { operationSignal } from './client.js';
 import { readReplay } from './file-replay.js';
 import { readHclNvIndex } from './nv.js';
 import { readFreshReport } from './fresh-report.js';
+import { readNvBlob } from './nv-blob.js';
+import { AK_CERT_NV_INDEX } from '../../tpm/constants.js';
 import { quote } from './quote.js';
 import { resolveTransportSpec } from './transport.js';
 
 export { parseTransport, resolveTransportSpec, DEFAULT_TRANSPORT, TRANSPORT_ENV, type TransportSpec, type TpmTransport, type TpmConnection } from './transport.js';
 export { readHclNvIndex, type ReadNvOptions, type NvReadResult } from './nv.js';
 export { writeUserData, userDataFor, USER_DATA_ATTRIBUTES, type UserDataWrite } from './user-data.js';
+export { readNvBlob, MAX_NV_BLOB } from './nv-blob.js';
 export { readFreshReport, type FreshReport, type FreshReportOptions } from './fresh-report.js';
 export { quote, DEFAULT_PCRS, type QuoteOptions, type QuoteResult } from './quote.js';
 export { createTransport, withTpm, DEFAULT_TIMEOUT_MS, type IoOptions } from './client.js';
@@ -36,6 +39,8 @@ export interface ReadTpmEvidenceOptions {
   readonly reportWaitMs?: number;
   /** Pause between re-reads while waiting (default 1000 ms). */
   readonly reportPollMs?: number;
+  /** Live TPMs: also read the AK certificate at NV 0x01C101D0 (default true). */
+  readonly akCertificate?: boolean;
 }
 
 export interface TpmEvidenceUserData {
@@ -69,6 +74,8 @@ export interface TpmEvidence {
   /** Size of NV index 0x01400001 (live TPMs only). */
   readonly nvIndexSize?: number;
   readonly quote?: TpmEvidenceQuote;
+  /** NV 0x01C101D0 as read (DER certificate, possibly padded); absent when the index is not defined. */
+  readonly akCertificate?: Uint8Array;
   /** When reportNonce was given (live TPMs). */
   readonly userData?: TpmEvidenceUserData;
   /** true for file: evidence: recorded, not fresh. A replayed quote proves nothing about now. */
@@ -98,6 +105,7 @@ export async function readTpmEvidence(options: ReadTpmEvidenceOptions = {}): Pro
   } else {
     nv = await readHclNvIndex(spec, io);
   }
+  const akCertificate = options.akCertificate === false ? undefined : await readNvBlob(spec, AK_CERT_NV_INDEX, io);
   const q = options.quote === false ? undefined : await quote(spec, { ...io, ...(options.nonce ? { nonce: options.nonce } : {}), ...(options.pcrs ? { pcrs: options.pcrs } : {}) });
   return {
     transport: spec.spec,
@@ -107,6 +115,7 @@ export async function readTpmEvidence(options: ReadTpmEvidenceOptions = {}): Pro
       ? { quote: { message: q.message, signature: q.signature, nonce: q.nonce, pcrs: q.pcrs, pcrSelection: q.pcrSelection, akPublicPem: q.akPublicPem } }
       : {}),
     ...(userData ? { userData } : {}),
+    ...(akCertificate ? { akCertificate } : {}),
     replayed: false,
     timings: { nvReadMs: nv.timings.totalMs, ...(q ? { quoteMs: q.timings.totalMs } : {}), totalMs: performance.now() - t0 },
   };

@@ -1,0 +1,45 @@
+// The guest-side checks that follow freshness, independent of the hardware platform: they take the HCL
+// runtime data (and whether it is bound to the signed report), the PCRs a verified quote covers, and
+// the optional AK certificate and TCG event log. Kept apart from verify-evidence.ts so the SNP and TDX
+// paths share them.
+import { ParseError } from '../errors.js';
+import type { Policy } from '../policy/policy.js';
+import { evaluateGuestPolicy } from '../policy/guest.js';
+import type { RuntimeData } from '../snp/runtime-data.js';
+import { checkAkCertificate, parseIntermediates } from './ak-certificate.js';
+import type { CheckResult, Claims } from './result.js';
+
+export interface GuestInput {
+  readonly options: { readonly akCertificate?: Uint8Array; readonly akIntermediates?: Uint8Array | string };
+  readonly runtimeData?: RuntimeData;
+  readonly bindingOk: boolean;
+  readonly now: Date;
+  readonly policy: Policy;
+  readonly attestedPcrs: Readonly<Record<number, string>> | undefined;
+}
+
+export interface GuestOutcome {
+  readonly checks: CheckResult[];
+  readonly policyChecks: CheckResult[];
+  readonly claims: Claims;
+}
+
+export function checkGuest(i: GuestInput): GuestOutcome {
+  const intermediates = i.options.akIntermediates !== undefined ? parseIntermediates(i.options.akIntermediates) : undefined;
+  if (i.options.akCertificate !== undefined && !(i.options.akCertificate instanceof Uint8Array)) throw new ParseError('E_OPTIONS', 'akCertificate must be bytes');
+  const ak = checkAkCertificate({
+    ...(i.options.akCertificate !== undefined ? { certificate: i.options.akCertificate } : {}),
+    ...(intermediates ? { intermediates } : {}),
+    ...(i.runtimeData ? { runtimeData: i.runtimeData } : {}),
+    bindingOk: i.bindingOk,
+    now: i.now,
+  });
+  const claims: Record<string, unknown> = {
+    'cvm-attest-ak-certificate': ak.info ? { status: ak.check.status, ...ak.info } : null,
+  };
+  return {
+    checks: [ak.check],
+    policyChecks: evaluateGuestPolicy(i.policy, { akCertificate: ak.check.status }),
+    claims,
+  };
+}
