@@ -7,10 +7,11 @@ import type { Policy } from '../policy/policy.js';
 import { evaluateGuestPolicy } from '../policy/guest.js';
 import type { RuntimeData } from '../snp/runtime-data.js';
 import { checkAkCertificate, parseIntermediates } from './ak-certificate.js';
+import { checkEventLog } from './event-log-check.js';
 import type { CheckResult, Claims } from './result.js';
 
 export interface GuestInput {
-  readonly options: { readonly akCertificate?: Uint8Array; readonly akIntermediates?: Uint8Array | string };
+  readonly options: { readonly akCertificate?: Uint8Array; readonly akIntermediates?: Uint8Array | string; readonly eventLog?: Uint8Array };
   readonly runtimeData?: RuntimeData;
   readonly bindingOk: boolean;
   readonly now: Date;
@@ -34,12 +35,29 @@ export function checkGuest(i: GuestInput): GuestOutcome {
     bindingOk: i.bindingOk,
     now: i.now,
   });
+  if (i.options.eventLog !== undefined && !(i.options.eventLog instanceof Uint8Array)) throw new ParseError('E_OPTIONS', 'eventLog must be bytes');
+  const log = checkEventLog(i.options.eventLog, i.attestedPcrs);
+  const boot = log.boot;
   const claims: Record<string, unknown> = {
     'cvm-attest-ak-certificate': ak.info ? { status: ak.check.status, ...ak.info } : null,
   };
+  // MAA's names where one exists: the attested PCR indices, and Secure Boot as MAA's azurevm tokens carry it.
+  if (i.attestedPcrs) claims['x-ms-azurevm-attested-pcrs'] = Object.keys(i.attestedPcrs).map(Number).sort((a, b) => a - b);
+  if (boot?.secureBoot !== undefined) claims['secureboot'] = boot.secureBoot;
+  claims['cvm-attest-event-log'] = boot
+    ? {
+      events: log.events,
+      replayedPcrs: log.replayedPcrs,
+      secureBoot: boot.secureBoot ?? null,
+      firmwareDebugMode: boot.firmwareDebugMode ?? null,
+      secureBootVariables: boot.secureBootVariables,
+      bootApplications: boot.bootApplications,
+      kernelCmdline: boot.kernelCmdline ?? null,
+    }
+    : null;
   return {
-    checks: [ak.check],
-    policyChecks: evaluateGuestPolicy(i.policy, { akCertificate: ak.check.status }),
+    checks: [ak.check, log.check],
+    policyChecks: evaluateGuestPolicy(i.policy, { akCertificate: ak.check.status, ...(i.attestedPcrs ? { attestedPcrs: i.attestedPcrs } : {}), ...(boot ? { boot } : {}) }),
     claims,
   };
 }
