@@ -11,6 +11,7 @@ export function collectorOptions(y: Argv): Argv {
     .option('nonce', { type: 'string', describe: 'nonce as hex, 1-64 bytes, for the quote and the report\'s user-data (default: 32 random bytes)' })
     .option('report-nonce', { type: 'boolean', default: true, describe: 'write the nonce to vTPM NV 0x01400002 first, so the HCL report itself carries it (fresh by report; --no-report-nonce: leave the index alone)' })
     .option('quote', { type: 'boolean', default: true, describe: 'take a fresh vTPM quote (--no-quote: HCL report and certificates only)' })
+    .option('event-log', { type: 'string', describe: `TCG event log to include (default on the device: ${'/sys/kernel/security/tpm0/binary_bios_measurements'}; --no-event-log: none)` })
     .option('pcrs', { type: 'string', describe: 'SHA-256 PCRs to quote, comma-separated (default 0-7)' });
 }
 
@@ -55,5 +56,6 @@ export function collectOptionsFrom(args: Record<string, unknown>): CollectOption
     ...(pcrs ? { pcrs: parsePcrList(pcrs) } : {}),
     quote: args['quote'] !== false,
     reportNonce: args['report-nonce'] !== false,
+    ...(args['event-log'] === false ? { eventLog: false as const } : typeof args['event-log'] === 'string' && args['event-log'] !== '' ? { eventLog: args['event-log'] } : {}),
   };
 }

@@ -11,6 +11,7 @@ import { formatTcbm, type ThimCertificates } from './thim.js';
 import { vcekChipMismatch } from './vcek-match.js';
 import { bindIdentity, type InstanceIdentity } from './identity.js';
 import type { CertificateSource, Evidence, QuoteEvidence } from './evidence.js';
+import { DEFAULT_EVENT_LOG_PATH, readEventLogFile } from './event-log-file.js';
 
 export interface CollectOptions {
   /** TPM transport (device:/dev/tpmrm0, swtpm:path=S, swtpm:host=H,port=P, file:PATH). Default: env CVM_ATTEST_TPM, else the device. */
@@ -27,6 +28,8 @@ export interface CollectOptions {
   reportNonce?: boolean;
   /** How long to wait for that report (default 5000 ms on a device, 0 on swtpm). */
   reportWaitMs?: number;
+  /** The TCG event log to include: a path, or false for none. Default: the kernel's securityfs log for the device transport, none otherwise. */
+  eventLog?: string | false;
   /** Take a fresh quote. Default true. */
   quote?: boolean;
   /** PCRs to quote (SHA-256 bank). Default 0-7. */
@@ -163,6 +166,17 @@ async function collectWith(options: CollectOptions & { signal: AbortSignal }): P
     ...(options.signal ? { signal: options.signal } : {}),
   });
   const tpmMs = performance.now() - t0;
+  const logPath = options.eventLog ?? (tpm.transport.startsWith('device:') ? DEFAULT_EVENT_LOG_PATH : false);
+  let eventLog: Uint8Array | undefined;
+  if (logPath !== false && !tpm.replayed) {
+    try {
+      eventLog = await readEventLogFile(logPath);
+      if (!eventLog) warnings.push(`no TCG event log at ${logPath}: the boot state is not judged`);
+    } catch (e) {
+      if (!(e instanceof CvmAttestError)) throw e;
+      warnings.push(`${e.message}: the boot state is not judged`);
+    }
+  }
 
   let parsed: ParsedEvidence;
   try {
@@ -191,6 +205,7 @@ async function collectWith(options: CollectOptions & { signal: AbortSignal }): P
     ...(tpm.quote && wantQuote ? { quote: quoteEvidence(tpm.quote) } : {}),
     ...(tpm.userData && nonce ? { userData: { nonce, matched: tpm.userData.matched } } : {}),
     ...(tpm.akCertificate ? { akCertificate: tpm.akCertificate } : {}),
+    ...(eventLog ? { eventLog } : {}),
     ...(identity ? { instance: identity } : {}),
     warnings,
     replayed: tpm.replayed,
