@@ -38,6 +38,7 @@ const wb = {
     kql('stale-reporters', 'Stale reporters (silent for 3 h)', 'stale-reporters', 'table'),
     kql('tcb-distribution', 'Reported TCB distribution', 'tcb-distribution', 'table', { width: '50' }),
     kql('measurement-distribution', 'Launch measurements', 'measurement-distribution', 'table', { width: '50' }),
+    kql('guest-boot-state', 'Guest: freshness, Secure Boot, AK certificate (latest run per VM)', 'guest-boot-state', 'table'),
     kql('alerts-by-severity', 'Alerts by severity (7 days)', 'alerts-by-severity', 'barchart'),
     kql('recent-alerts', 'Recent alerts', 'recent-alerts', 'table'),
   ],

@@ -103,6 +103,8 @@ describe('schema agreement (code, DCR streams, tables)', () => {
       buildRecord({ result: makeResult(), identity: IDENTITY }, { agentVersion: '0.1.0' }),
       buildRecord({ result: makeResult({ failed: [{ id: 'signature', group: 'signature', status: 'fail', reason: 'x' }] }) }),
       buildRecord({ error: new CollectionError('TPM', 'no tpm'), identity: IDENTITY }),
+      // Issue 11's guest columns: fresh by report, Secure Boot from the event log, the AK certificate check.
+      ((r) => buildRecord({ result: { ...r, claims: { ...r.claims, 'cvm-attest-fresh-by': 'report', secureboot: true }, checks: [...r.checks, { id: 'ak-certificate', group: 'ak-certificate', status: 'pass', reason: 'x' }] } }))(makeResult()),
     ];
     const used = new Set<string>();
     for (const r of emitted) {
@@ -124,5 +126,19 @@ describe('schema agreement (code, DCR streams, tables)', () => {
     }
     assert.deepEqual([...usedA].sort(), ALERT_COLUMNS.map((c) => c.name).sort());
     assert.equal(ALERT_KINDS.length, 9);
+  });
+});
+
+describe('guest columns (issue 11)', () => {
+  test('FreshBy, SecureBoot and AkCertificate come from the result; absent when not shown', () => {
+    const r = makeResult();
+    const rec = buildRecord({ result: { ...r, claims: { ...r.claims, 'cvm-attest-fresh-by': 'report+quote', secureboot: false }, checks: [...r.checks, { id: 'ak-certificate', group: 'ak-certificate', status: 'skip', reason: 'none' }] } });
+    assert.equal(rec.FreshBy, 'report+quote');
+    assert.equal(rec.SecureBoot, false);
+    assert.equal(rec.AkCertificate, 'absent');
+    const plain = buildRecord({ result: { ...r, claims: { ...r.claims, 'cvm-attest-fresh-by': 'bogus' } } });
+    assert.equal(plain.FreshBy, undefined);
+    assert.equal(plain.SecureBoot, undefined);
+    assert.equal(plain.AkCertificate, undefined);
   });
 });
