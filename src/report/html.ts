@@ -5,6 +5,7 @@
 import type { CertificateInfo, CheckGroup, CheckResult, CheckStatus, Claims, VerificationResult } from '../verify/result.js';
 import { escapeHtml as esc } from './escape.js';
 import { tcbTable } from './tcb.js';
+import { renderGuest } from './guest-html.js';
 
 /** Who the report is about; shown under the title. Keys beyond the known ones are shown as given. */
 export interface ReportIdentity {
@@ -557,6 +558,7 @@ tr.row-warn td{background:var(--warn-bg)}
 .cert dd{margin:0;min-width:0}
 .chain-link{align-self:center;color:var(--muted);font-size:12px;margin:3px 0}
 .ok{color:var(--pass);font-weight:600}.bad{color:var(--fail);font-weight:700}
+dl.guest>div{display:grid;grid-template-columns:15em 1fr;gap:8px;margin:4px 0}dl.guest dt{font-weight:600}dl.guest dd{margin:0;overflow-wrap:anywhere}dl.guest ol{margin:0;padding-left:1.2em}
 .hash{letter-spacing:.02em}
 .warnings ul{margin:0;padding-left:18px}
 .warnings li{margin:3px 0;color:var(--warn)}
@@ -625,6 +627,7 @@ ${renderChecks(result, auth)}
 ${renderPolicy(result)}
 ${renderTcb(result, auth)}
 ${renderCertificates(result, auth)}
+${renderGuest(result, !auth.ok)}
 ${renderWarnings(result)}
 ${renderClaims(result.claims ?? {}, auth)}
 ${renderFooter(result)}
