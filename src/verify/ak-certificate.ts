@@ -7,7 +7,7 @@
 import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
 import { ParseError } from '../errors.js';
 import { readTlv } from '../snp/der.js';
-import { akPublicKey, type RuntimeData } from '../snp/runtime-data.js';
+import { AK_KID, akPublicKey, findRuntimeKey, type RuntimeData } from '../snp/runtime-data.js';
 import { AZURE_VTPM_INTERMEDIATES, AZURE_VTPM_ROOT_2023, AZURE_VTPM_ROOT_SPKI_SHA256 } from './azure-vtpm-roots.js';
 import type { CheckResult } from './result.js';
 
@@ -82,6 +82,24 @@ function trustAnchors(): { root: X509Certificate; shipped: X509Certificate[] } {
   return anchors;
 }
 
+// Certificates whose signatures (leaf by intermediate, intermediate by the pinned root) verified, by
+// the SHA-256 of the leaf and of the intermediates offered: signatures never change, validity and the
+// key match are still checked on every call. Bounded.
+const verifiedChains = new Map<string, X509Certificate>();
+const MAX_CACHED = 64;
+const keyIds = new Map<string, string>();
+
+/** SPKI SHA-256 of an RSA JWK (cached by modulus and exponent: the same AK is checked on every run). */
+function jwkSpki(k: KeyObject, n: string): string {
+  let v = keyIds.get(n);
+  if (!v) {
+    if (keyIds.size >= MAX_CACHED) keyIds.clear();
+    v = spki(k);
+    keyIds.set(n, v);
+  }
+  return v;
+}
+
 const validAt = (c: X509Certificate, now: Date): boolean => new Date(c.validFrom).getTime() <= now.getTime() && now.getTime() <= new Date(c.validTo).getTime();
 const cn = (dn: string): string => /(?:^|\n)CN=([^\n]*)/.exec(dn)?.[1] ?? dn.replace(/\n/g, ', ');
 const iso = (d: string): string => new Date(d).toISOString();
@@ -107,43 +125,83 @@ export interface AkCertificateInput {
   /** The runtime data is bound to the hardware-signed report (else its HCLAkPub proves nothing). */
   readonly bindingOk: boolean;
   readonly now: Date;
+  /** Reuse signature checks done before for the same certificates (default true). */
+  readonly cache?: boolean;
+}
+
+interface LeafFacts {
+  readonly info: AkCertificateInfo;
+  readonly leaf: X509Certificate;
+  readonly spki: string;
+  readonly from: number;
+  readonly to: number;
+  readonly ca: boolean;
+  readonly eku: readonly string[] | undefined;
+}
+
+// Parsed leaves by the SHA-256 of their DER: the worker checks the same certificate on every run.
+const leaves = new Map<string, LeafFacts>();
+
+function leafFacts(der: Uint8Array, useCache: boolean): LeafFacts {
+  const h = createHash('sha256').update(der).digest('hex');
+  const hit = useCache ? leaves.get(h) : undefined;
+  if (hit) return hit;
+  const leaf = new X509Certificate(der);
+  const f: LeafFacts = { info: infoOf(leaf, der), leaf, spki: spki(leaf.publicKey), from: new Date(leaf.validFrom).getTime(), to: new Date(leaf.validTo).getTime(), ca: leaf.ca, eku: leaf.keyUsage };
+  if (useCache) {
+    if (leaves.size >= MAX_CACHED) leaves.clear();
+    leaves.set(h, f);
+  }
+  return f;
 }
 
 export function checkAkCertificate(i: AkCertificateInput): AkCertificateOutcome {
   if (i.certificate === undefined) return { check: { ...base, status: 'skip', reason: 'no AK certificate given (vTPM NV 0x01C101D0)' } };
   const fail = (reason: string, info?: AkCertificateInfo): AkCertificateOutcome => ({ check: { ...base, status: 'fail', reason }, ...(info ? { info } : {}) });
-  let der: Uint8Array;
-  let leaf: X509Certificate;
+  const useCache = i.cache !== false;
+  let f: LeafFacts;
   try {
-    der = akCertificateDer(i.certificate);
-    leaf = new X509Certificate(der);
+    f = leafFacts(akCertificateDer(i.certificate), useCache);
   } catch (e) {
     return fail(`the AK certificate is malformed: ${e instanceof ParseError ? e.message : 'not an X.509 certificate'}`);
   }
-  const info = infoOf(leaf, der);
+  const { info, leaf } = f;
   const { root, shipped } = trustAnchors();
-  if (leaf.ca) return fail(`the AK certificate ${cn(leaf.subject)} is a CA certificate`, info);
+  if (f.ca) return fail(`the AK certificate ${cn(leaf.subject)} is a CA certificate`, info);
   // The issuing intermediate: named by the leaf, signed by the pinned root, a CA, and its signature on the leaf verifies.
   const candidates = [...shipped, ...(i.intermediates ?? [])].filter((c) => c.subject === leaf.issuer);
-  const issuer = candidates.find((c) => c.ca && c.issuer === root.subject && c.verify(root.publicKey) && leaf.verify(c.publicKey));
+  const cacheKey = `${info.sha256}:${candidates.map((c) => c.fingerprint256).join(',')}`;
+  let issuer = useCache ? verifiedChains.get(cacheKey) : undefined;
+  if (!issuer) {
+    issuer = candidates.find((c) => c.ca && c.issuer === root.subject && c.verify(root.publicKey) && leaf.verify(c.publicKey));
+    if (issuer && useCache) {
+      if (verifiedChains.size >= MAX_CACHED) verifiedChains.clear();
+      verifiedChains.set(cacheKey, issuer);
+    }
+  }
   if (!issuer) {
     return fail(candidates.length
       ? `the AK certificate's issuer "${cn(leaf.issuer)}" is known, but its signature (or the issuer's, by the pinned Azure Virtual TPM root) does not verify`
       : `the AK certificate is issued by "${cn(leaf.issuer)}", which is not a Global Virtual TPM CA signed by the pinned Azure Virtual TPM Root Certificate Authority 2023`, info);
   }
-  for (const [what, c] of [['AK certificate', leaf], [`intermediate ${cn(issuer.subject)}`, issuer], ['Azure Virtual TPM root', root]] as const) {
+  const t = i.now.getTime();
+  if (!(f.from <= t && t <= f.to)) return fail(`the AK certificate is not valid at ${i.now.toISOString()} (${info.notBefore} .. ${info.notAfter})`, info);
+  for (const [what, c] of [[`intermediate ${cn(issuer.subject)}`, issuer], ['Azure Virtual TPM root', root]] as const) {
     if (!validAt(c, i.now)) return fail(`the ${what} is not valid at ${i.now.toISOString()} (${iso(c.validFrom)} .. ${iso(c.validTo)})`, info);
   }
-  const eku = leaf.keyUsage;
+  const eku = f.eku;
   if (eku && eku.length > 0 && !eku.includes(OID_TCG_KP_AIK_CERTIFICATE)) return fail(`the AK certificate is not for attestation keys (extended key usage ${eku.join(', ')} lacks ${OID_TCG_KP_AIK_CERTIFICATE})`, info);
   if (!i.runtimeData) return fail('no runtime data names the attestation key (HCLAkPub) this certificate should be for', info);
   let ak: KeyObject;
+  let n: string;
   try {
     ak = akPublicKey(i.runtimeData);
+    const jwk = findRuntimeKey(i.runtimeData, AK_KID) as { n?: unknown; e?: unknown } | undefined;
+    n = `${String(jwk?.n)}.${String(jwk?.e)}`;
   } catch (e) {
     return fail(e instanceof ParseError ? e.message : 'no usable HCLAkPub key', info);
   }
-  if (spki(ak) !== spki(leaf.publicKey)) return fail("the AK certificate's public key is not the HCLAkPub of the runtime data: a certificate for another vTPM", info);
+  if (jwkSpki(ak, n) !== f.spki) return fail("the AK certificate's public key is not the HCLAkPub of the runtime data: a certificate for another vTPM", info);
   if (!i.bindingOk) return fail("the AK certificate is for HCLAkPub, but the runtime data is not bound to the signed report", info);
   return { check: { ...base, status: 'pass', reason: `${cn(leaf.subject)} -> ${cn(issuer.subject)} -> pinned Azure Virtual TPM Root CA 2023, valid until ${info.notAfter}, key = HCLAkPub` }, info };
 }

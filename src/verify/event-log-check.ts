@@ -2,6 +2,7 @@
 // verified quote covers. A quoted PCR the log does not reproduce fails the check (the log is not this
 // boot's, or was edited); events in PCRs the quote does not cover prove nothing and are left out of
 // the boot state. Platform-independent: it needs the attested PCRs, not the hardware report.
+import { createHash } from 'node:crypto';
 import { ParseError } from '../errors.js';
 import { deriveBootState, type BootState } from '../tpm/boot-state.js';
 import { parseEventLog, replayEventLog } from '../tpm/event-log.js';
@@ -19,8 +20,33 @@ export interface EventLogOutcome {
 const base = { id: 'event-log', group: 'event-log' } as const;
 const ZERO = '0'.repeat(64);
 
-export function checkEventLog(log: Uint8Array | undefined, attestedPcrs: Readonly<Record<number, string>> | undefined): EventLogOutcome {
+// Outcomes by (log digest, quoted PCRs): within one boot the log and the PCRs do not change, so the
+// worker's every run would otherwise parse and replay the same bytes. Bounded; outcomes are frozen.
+const outcomes = new Map<string, EventLogOutcome>();
+const MAX_CACHED = 16;
+
+export function checkEventLog(log: Uint8Array | undefined, attestedPcrs: Readonly<Record<number, string>> | undefined, cache = true): EventLogOutcome {
   if (log === undefined) return { check: { ...base, status: 'skip', reason: 'no TCG event log given' } };
+  if (!cache) return evaluate(log, attestedPcrs);
+  const key = `${createHash('sha256').update(log).digest('hex')}:${JSON.stringify(attestedPcrs ?? null)}`;
+  let out = outcomes.get(key);
+  if (!out) {
+    out = deepFreeze(evaluate(log, attestedPcrs));
+    if (outcomes.size >= MAX_CACHED) outcomes.clear();
+    outcomes.set(key, out);
+  }
+  return out;
+}
+
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v as object)) deepFreeze(x);
+  }
+  return v;
+}
+
+function evaluate(log: Uint8Array, attestedPcrs: Readonly<Record<number, string>> | undefined): EventLogOutcome {
   let parsed;
   let replay;
   try {

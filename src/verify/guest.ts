@@ -11,7 +11,7 @@ import { checkEventLog } from './event-log-check.js';
 import type { CheckResult, Claims } from './result.js';
 
 export interface GuestInput {
-  readonly options: { readonly akCertificate?: Uint8Array; readonly akIntermediates?: Uint8Array | string; readonly eventLog?: Uint8Array };
+  readonly options: { readonly akCertificate?: Uint8Array; readonly akIntermediates?: Uint8Array | string; readonly eventLog?: Uint8Array; readonly cache?: boolean };
   readonly runtimeData?: RuntimeData;
   readonly bindingOk: boolean;
   readonly now: Date;
@@ -34,9 +34,10 @@ export function checkGuest(i: GuestInput): GuestOutcome {
     ...(i.runtimeData ? { runtimeData: i.runtimeData } : {}),
     bindingOk: i.bindingOk,
     now: i.now,
+    cache: i.options.cache !== false,
   });
   if (i.options.eventLog !== undefined && !(i.options.eventLog instanceof Uint8Array)) throw new ParseError('E_OPTIONS', 'eventLog must be bytes');
-  const log = checkEventLog(i.options.eventLog, i.attestedPcrs);
+  const log = checkEventLog(i.options.eventLog, i.attestedPcrs, i.options.cache !== false);
   const boot = log.boot;
   const claims: Record<string, unknown> = {
     'cvm-attest-ak-certificate': ak.info ? { status: ak.check.status, ...ak.info } : null,
