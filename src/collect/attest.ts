@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import type { VerificationResult } from '../verify/result.js';
 import { verifyEvidence, type VerifyOptions, type Policy } from '../index.js';
 import { collect, type CollectOptions } from './collector.js';
+import { pcrsForPolicy } from '../policy/guest.js';
 import type { Evidence } from './evidence.js';
 import type { InstanceIdentity } from './identity.js';
 
@@ -63,7 +64,9 @@ export async function verifyCollected(evidence: Evidence, options: { policy?: Po
 /** Collects and verifies. The verdict is in `result`; collection failures throw CollectionError (exit 3). */
 export async function attest(options: AttestOptions = {}): Promise<AttestOutcome> {
   const t0 = performance.now();
-  const { evidence, tpmMs, certificatesMs } = await collect(options);
+  // Without --pcrs, quote what the policy judges too (allowedPcrs, PCR 8 for the kernel command line).
+  const pcrs = options.pcrs ?? (options.policy ? pcrsForPolicy(options.policy) : undefined);
+  const { evidence, tpmMs, certificatesMs } = await collect({ ...options, ...(pcrs ? { pcrs } : {}) });
   const t1 = performance.now();
   const result = await verifyCollected(evidence, { ...(options.policy ? { policy: options.policy } : {}), ...(options.now ? { now: options.now } : {}) });
   const t2 = performance.now();

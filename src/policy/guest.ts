@@ -16,6 +16,14 @@ export interface GuestPolicyContext {
 const check = (name: string, ok: boolean, pass: string, fail: string): CheckResult => ({ id: `policy.${name}`, group: 'policy', status: ok ? 'pass' : 'fail', reason: ok ? pass : fail });
 const short = (h: string): string => `${h.slice(0, 16)}...`;
 
+/** The PCRs a quote must cover for this policy to be judged: 0-7 plus allowedPcrs' and, for the kernel command line, 8 (grub) and 9. */
+export function pcrsForPolicy(p: Policy | undefined, base: readonly number[] = [0, 1, 2, 3, 4, 5, 6, 7]): number[] {
+  const out = new Set(base);
+  for (const k of Object.keys(p?.allowedPcrs ?? {})) out.add(Number(k));
+  if (p?.allowedKernelCmdlines) [8, 9].forEach((i) => out.add(i));
+  return [...out].sort((a, b) => a - b);
+}
+
 export function evaluateGuestPolicy(p: Policy, ctx: GuestPolicyContext): CheckResult[] {
   const out: CheckResult[] = [];
   if (p.requireAkCertificate) out.push(check('ak-certificate', ctx.akCertificate === 'pass', 'the AK certificate chains to the pinned Azure Virtual TPM root and is for HCLAkPub', ctx.akCertificate === 'skip' ? 'policy requires the vTPM AK certificate, none was given' : 'policy requires a valid vTPM AK certificate for HCLAkPub'));

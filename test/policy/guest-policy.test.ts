@@ -43,3 +43,11 @@ describe('guest policy keys', () => {
     assert.ok(other.every((c) => c.status === 'fail'), JSON.stringify(other));
   });
 });
+
+describe('PCRs to quote for a policy', () => {
+  it('0-7, plus allowedPcrs and 8-9 for the kernel command line', async () => {
+    const { pcrsForPolicy } = await import('../../src/policy/guest.js');
+    assert.deepEqual(pcrsForPolicy(undefined), [0, 1, 2, 3, 4, 5, 6, 7]);
+    assert.deepEqual(pcrsForPolicy(parsePolicy({ allowedPcrs: { 14: [H] }, allowedKernelCmdlines: ['ro'] })), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 14]);
+  });
+});
