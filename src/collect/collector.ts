@@ -167,8 +167,9 @@ async function collectWith(options: CollectOptions & { signal: AbortSignal }): P
   });
   const tpmMs = performance.now() - t0;
   const logPath = options.eventLog ?? (tpm.transport.startsWith('device:') ? DEFAULT_EVENT_LOG_PATH : false);
-  let eventLog: Uint8Array | undefined;
-  if (logPath !== false && !tpm.replayed) {
+  let eventLog: Uint8Array | undefined = logPath === false ? undefined : tpm.eventLog;
+  // A replay brings its own log (a bundle's eventlog.bin) unless a file is named explicitly.
+  if (logPath !== false && (!tpm.replayed || options.eventLog !== undefined)) {
     try {
       eventLog = await readEventLogFile(logPath);
       if (!eventLog) warnings.push(`no TCG event log at ${logPath}: the boot state is not judged`);

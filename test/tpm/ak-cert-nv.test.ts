@@ -8,7 +8,7 @@ import { AZURE_NV_ATTRIBUTES, type Simulator } from '../../scripts/swtpm-sim.js'
 import { readNvBlob, readTpmEvidence } from '../../src/collect/tpm/index.js';
 import { akCertificateDer } from '../../src/verify/ak-certificate.js';
 import { AK_CERT_NV_INDEX } from '../../src/tpm/constants.js';
-import { fixture } from '../verify/fixtures.js';
+import { FIXTURES, fixture } from '../verify/fixtures.js';
 import { startTestSimulator } from './sim-helpers.js';
 
 /** The second certificate of the txtar is a real NV dump: DER then the index's zero padding. */
@@ -45,5 +45,24 @@ describe('AK certificate at NV 0x01C101D0 (swtpm)', () => {
     const none = await readTpmEvidence({ transport: sim.transport, quote: false });
     assert.equal(none.akCertificate, undefined);
     assert.equal(await readNvBlob(sim.transport, AK_CERT_NV_INDEX), undefined);
+  });
+});
+
+describe('file: replay of a bundle folder carries ak-cert.der and eventlog.bin', () => {
+  it('readTpmEvidence returns them as recorded', async () => {
+    const { mkdtemp, copyFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const dir = await mkdtemp(join(tmpdir(), 'cvm-replay-'));
+    try {
+      await copyFile(join(FIXTURES, 'azure-hcl/milan-v3-a/hcl-report.bin'), join(dir, 'hcl-report.bin'));
+      await writeFile(join(dir, 'ak-cert.der'), nvDump());
+      await copyFile(join(FIXTURES, 'eventlog/rhel8-uefi.bin'), join(dir, 'eventlog.bin'));
+      const e = await readTpmEvidence({ transport: `file:${dir}` });
+      assert.equal(e.replayed, true);
+      assert.deepEqual(Buffer.from(e.akCertificate!), nvDump());
+      assert.deepEqual(Buffer.from(e.eventLog!), fixture('eventlog/rhel8-uefi.bin'));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

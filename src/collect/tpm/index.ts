@@ -76,6 +76,8 @@ export interface TpmEvidence {
   readonly quote?: TpmEvidenceQuote;
   /** NV 0x01C101D0 as read (DER certificate, possibly padded); absent when the index is not defined. */
   readonly akCertificate?: Uint8Array;
+  /** file: a bundle folder's eventlog.bin (live TPMs: the collector reads the kernel's log itself). */
+  readonly eventLog?: Uint8Array;
   /** When reportNonce was given (live TPMs). */
   readonly userData?: TpmEvidenceUserData;
   /** true for file: evidence: recorded, not fresh. A replayed quote proves nothing about now. */
@@ -90,7 +92,7 @@ export async function readTpmEvidence(options: ReadTpmEvidenceOptions = {}): Pro
   if (spec.kind === 'file') {
     const r = await readReplay(spec.path);
     const withQuote = r.quote && options.quote !== false;
-    return { transport: spec.spec, hclReport: r.hclReport, ...(withQuote ? { quote: r.quote } : {}), replayed: true, timings: { totalMs: performance.now() - t0 } };
+    return { transport: spec.spec, hclReport: r.hclReport, ...(withQuote ? { quote: r.quote } : {}), ...(r.akCertificate ? { akCertificate: r.akCertificate } : {}), ...(r.eventLog ? { eventLog: r.eventLog } : {}), replayed: true, timings: { totalMs: performance.now() - t0 } };
   }
   // One deadline for the whole collection; each operation opens and closes its own connection.
   const signal = operationSignal(options);
