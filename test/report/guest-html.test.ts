@@ -22,7 +22,9 @@ describe('HTML report: Guest section', () => {
   it('shows fresh by report, the AK certificate subject/issuer/validity, and the event-log state', () => {
     const withLog = { ...r, claims: { ...r.claims, 'x-ms-azurevm-attested-pcrs': [0, 7], 'cvm-attest-event-log': { secureBoot: true, firmwareDebugMode: false, secureBootVariables: { PK: 'aa'.repeat(32) }, bootApplications: ['bb'.repeat(32)], kernelCmdline: 'ro quiet' } } };
     const html = renderHtmlReport(withLog);
-    assert.match(html, /<h2>Guest<\/h2>/);
+    // The derived report fails its AMD signature: the section says its values are unauthenticated.
+    assert.match(html, /<h2>Guest <span class="tag-unauth">unauthenticated<\/span><\/h2>/);
+    assert.match(renderHtmlReport({ ...withLog, checks: withLog.checks.map((c) => (c.group === 'signature' ? { ...c, status: 'pass' as const } : c)) }), /<h2>Guest<\/h2>/);
     assert.match(html, /fresh by <strong>report<\/strong>/);
     assert.match(html, /AK subject<\/dt><dd><code>CN=66f962d2e762\.ConfidentialVM\.Azure\.windows\.net<\/code>/);
     assert.match(html, /AK issuer<\/dt><dd><code>CN=Global Virtual TPM CA - 03<\/code>/);
