@@ -42,6 +42,7 @@ const wb = {
     kql('tcb-distribution', 'Reported TCB distribution', 'tcb-distribution', 'table', { width: '50' }),
     kql('measurement-distribution', 'Launch measurements', 'measurement-distribution', 'table', { width: '50' }),
     kql('tdx-tcb-status', 'Intel TDX TCB status and advisories', 'tdx-tcb-status', 'table'),
+    kql('guest-boot-state', 'Guest: freshness, Secure Boot, AK certificate (latest run per VM)', 'guest-boot-state', 'table'),
     kql('alerts-by-severity', 'Alerts by severity (7 days)', 'alerts-by-severity', 'barchart'),
     kql('recent-alerts', 'Recent alerts', 'recent-alerts', 'table'),
   ],

@@ -10,20 +10,22 @@ import { loadVerifyOptions, type VerifyFiles } from './commands/verify.js';
 import { parseNonce } from './collector-options.js';
 
 export async function verifyBundleDir(dir: string, files: VerifyFiles, now?: Date): Promise<VerificationResult> {
-  const clash = (['evidence', 'vcek', 'chain', 'quoteMsg', 'quoteSig', 'pcrs', 'tdQuote'] as const).filter((k) => files[k] !== undefined);
+  const clash = (['evidence', 'vcek', 'chain', 'quoteMsg', 'quoteSig', 'pcrs', 'tdQuote', 'akCert', 'eventLog'] as const).filter((k) => files[k] !== undefined);
   if (clash.length) throw new InputError('E_USAGE', `--bundle supplies the evidence, certificates and quote: drop --${clash.map((k) => k.replace(/[A-Z]/, (c) => '-' + c.toLowerCase())).join(', --')}`);
   const { evidence } = await readBundle(dir);
   // Policy and CRL files are read and checked as verify does it; the bundle's report stands in as evidence.
   const extra = loadVerifyOptions({ evidence: join(dir, 'hcl-report.bin'), ...(files.policy ? { policy: files.policy } : {}), ...(files.crl ? { crl: files.crl } : {}) });
   let ev = evidence;
+  let nonce: Uint8Array | undefined;
   if (files.nonce !== undefined) {
-    if (!evidence.quote) throw new InputError('E_USAGE', `--nonce: bundle ${dir} holds no quote to check it against`);
-    ev = { ...evidence, quote: { ...evidence.quote, nonce: parseNonce(files.nonce) }, replayed: false };
+    // Your own nonce: the quote must carry it, or the report its zero-padded user-data.
+    nonce = parseNonce(files.nonce);
+    ev = { ...evidence, ...(evidence.quote ? { quote: { ...evidence.quote, nonce } } : {}), replayed: false };
   }
   // Newer collateral than the bundle's may be given (TDX): it replaces the bundle's.
   if (files.collateral?.length) {
     const { readCollateralPaths } = await import('../collect/tdx-inputs.js');
     ev = { ...ev, collateral: readCollateralPaths(files.collateral) };
   }
-  return verifyCollected(ev, { ...(extra.policy ? { policy: extra.policy } : {}), ...(extra.crl !== undefined ? { crl: extra.crl } : {}), ...(now ? { now } : {}) });
+  return verifyCollected(ev, { ...(nonce ? { nonce } : {}), ...(extra.policy ? { policy: extra.policy } : {}), ...(extra.crl !== undefined ? { crl: extra.crl } : {}), ...(now ? { now } : {}) });
 }

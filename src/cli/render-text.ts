@@ -19,7 +19,9 @@ const HINTS: Record<CheckGroup, string> = {
   crl: 'a certificate is revoked or the CRL is unusable: get a current CRL from AMD KDS (/vcek/v1/<product>/crl) or, on TDX, Intel PCS (/sgx/certification/v4/pckcrl)',
   collateral: 'the TDX collateral is missing, for another FMSPC, unsigned or stale: fetch the TCB info and QE identity from Intel PCS v4 (--collateral)',
   'runtime-data': 'the runtime data does not belong to this report: the HCL report was altered or spliced',
-  freshness: 'the quote is not a fresh one by this VM\'s attestation key: take a new quote with your nonce',
+  freshness: 'neither the report nor a quote carries your nonce: collect again with your nonce (collect/attest --nonce)',
+  'ak-certificate': 'the vTPM AK certificate (NV 0x01C101D0) is not Azure\'s for this AK: read it again from the vTPM',
+  'event-log': 'the TCG event log does not replay to the quoted PCRs: collect the log and the quote together, from this VM',
   policy: 'the evidence is genuine but does not meet the policy: change the VM, or the policy if that is intended',
 };
 

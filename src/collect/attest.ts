@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import type { VerificationResult } from '../verify/result.js';
 import { verifyEvidence, type VerifyOptions, type Policy } from '../index.js';
 import { collect, type CollectOptions } from './collector.js';
+import { pcrsForPolicy } from '../policy/guest.js';
 import type { Evidence } from './evidence.js';
 import type { InstanceIdentity } from './identity.js';
 
@@ -36,7 +37,7 @@ export interface AttestOutcome {
 }
 
 /** Verifies evidence (collected or read from a bundle) with the verifier; collection warnings are appended to the result's. */
-export async function verifyCollected(evidence: Evidence, options: { policy?: Policy; now?: Date; crl?: Uint8Array | string } = {}): Promise<VerificationResult> {
+export async function verifyCollected(evidence: Evidence, options: { policy?: Policy; now?: Date; crl?: Uint8Array | string; nonce?: Uint8Array } = {}): Promise<VerificationResult> {
   const q = evidence.quote;
   // PCR values only when some were recorded (replays of older captures have none): the verifier
   // then checks signature and nonce and says the pcrDigest was not checked.
@@ -45,6 +46,10 @@ export async function verifyCollected(evidence: Evidence, options: { policy?: Po
     evidence: evidence.hclReport,
     ...(evidence.tdQuote ? { tdQuote: evidence.tdQuote, collateral: evidence.collateral ?? [] } : { vcek: evidence.vcekPem, chain: evidence.chainPem }),
     ...(q ? { quote: { message: q.message, signature: q.signature, nonce: q.nonce, ...pcrs } } : {}),
+    ...(evidence.akCertificate ? { akCertificate: evidence.akCertificate } : {}),
+    ...(evidence.eventLog ? { eventLog: evidence.eventLog } : {}),
+    // The verifier's own nonce, else the one the collector wrote to NV 0x01400002 when the report carries it.
+    ...(options.nonce ? { nonce: options.nonce } : evidence.userData?.matched ? { nonce: evidence.userData.nonce } : {}),
     ...(options.policy ? { policy: options.policy } : {}),
     ...(options.now ? { now: options.now } : {}),
     ...(options.crl !== undefined ? { crl: options.crl } : {}),
@@ -58,7 +63,9 @@ export async function verifyCollected(evidence: Evidence, options: { policy?: Po
 /** Collects and verifies. The verdict is in `result`; collection failures throw CollectionError (exit 3). */
 export async function attest(options: AttestOptions = {}): Promise<AttestOutcome> {
   const t0 = performance.now();
-  const { evidence, tpmMs, certificatesMs } = await collect(options);
+  // Without --pcrs, quote what the policy judges too (allowedPcrs, PCR 8 for the kernel command line).
+  const pcrs = options.pcrs ?? (options.policy ? pcrsForPolicy(options.policy) : undefined);
+  const { evidence, tpmMs, certificatesMs } = await collect({ ...options, ...(pcrs ? { pcrs } : {}) });
   const t1 = performance.now();
   const result = await verifyCollected(evidence, { ...(options.policy ? { policy: options.policy } : {}), ...(options.now ? { now: options.now } : {}) });
   const t2 = performance.now();

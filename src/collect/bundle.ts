@@ -15,14 +15,15 @@ export const BUNDLE_FORMAT = 'cvm-attest-evidence-bundle';
 export const BUNDLE_VERSION = 1;
 /** Intel TDX collateral members: recognised by content on read, so numbered, not named. */
 const COLLATERAL_FILES = Array.from({ length: 16 }, (_, i) => `collateral-${String(i + 1).padStart(2, '0')}` as const);
-export const BUNDLE_FILES = ['hcl-report.bin', 'vcek.pem', 'chain.pem', 'quote.msg', 'quote.sig', 'pcrs.json', 'nonce.hex', 'instance.json', 'td-quote.bin', ...COLLATERAL_FILES] as const;
+export const BUNDLE_FILES = ['hcl-report.bin', 'vcek.pem', 'chain.pem', 'quote.msg', 'quote.sig', 'pcrs.json', 'nonce.hex', 'instance.json', 'td-quote.bin', 'ak-cert.der', 'eventlog.bin', ...COLLATERAL_FILES] as const;
 export type BundleFile = (typeof BUNDLE_FILES)[number];
 /** SEV-SNP; a TDX bundle has td-quote.bin (and its collateral) instead of vcek.pem and chain.pem. */
 const REQUIRED: readonly BundleFile[] = ['hcl-report.bin', 'vcek.pem', 'chain.pem'];
 const REQUIRED_TDX: readonly BundleFile[] = ['hcl-report.bin', 'td-quote.bin'];
 const QUOTE_FILES: readonly BundleFile[] = ['quote.msg', 'quote.sig', 'pcrs.json', 'nonce.hex'];
-/** Per file; the largest real member (an HCL report) is under 4 KiB. */
+/** Per file; the largest real member (an HCL report) is under 4 KiB, but event logs can reach hundreds of KiB. */
 const MAX_FILE_BYTES = 256 * 1024;
+const MAX_EVENT_LOG_BYTES = 4 * 1024 * 1024;
 const MAX_MANIFEST_BYTES = 64 * 1024;
 
 export interface BundleManifest {
@@ -84,6 +85,8 @@ async function writeBundleFiles(dir: string, evidence: Evidence, now: Date): Pro
     contents['pcrs.json'] = Buffer.from(pcrsJson(evidence.quote));
     contents['nonce.hex'] = Buffer.from(Buffer.from(evidence.quote.nonce).toString('hex') + '\n');
   }
+  if (evidence.akCertificate) contents['ak-cert.der'] = evidence.akCertificate;
+  if (evidence.eventLog) contents['eventlog.bin'] = evidence.eventLog;
   if (evidence.instance) contents['instance.json'] = Buffer.from(JSON.stringify(evidence.instance, null, 2) + '\n');
   const files: Partial<Record<BundleFile, { sha256: string; size: number }>> = {};
   for (const name of BUNDLE_FILES) {
@@ -141,7 +144,7 @@ export async function readBundle(dir: string): Promise<{ evidence: Evidence; man
   for (const name of BUNDLE_FILES) {
     const entry = manifest.files[name];
     if (!entry) continue;
-    const bytes = await readCapped(join(dir, name), MAX_FILE_BYTES, `bundle file ${name}`);
+    const bytes = await readCapped(join(dir, name), name === 'eventlog.bin' ? MAX_EVENT_LOG_BYTES : MAX_FILE_BYTES, `bundle file ${name}`);
     if (bytes.length !== entry.size || sha256(bytes) !== entry.sha256) {
       throw new InputError('E_BUNDLE_DIGEST', `bundle file ${name} does not match its SHA-256 in manifest.json (changed or corrupted)`);
     }
@@ -176,6 +179,8 @@ export async function readBundle(dir: string): Promise<{ evidence: Evidence; man
     ...(data['td-quote.bin'] ? { tdQuote: data['td-quote.bin'], collateral: COLLATERAL_FILES.flatMap((n) => (data[n] ? [{ name: `${dir}/${n}`, bytes: data[n] }] : [])) } : {}),
     ...(quote ? { quote } : {}),
     ...(instance ? { instance } : {}),
+    ...(data['ak-cert.der'] ? { akCertificate: data['ak-cert.der'] } : {}),
+    ...(data['eventlog.bin'] ? { eventLog: data['eventlog.bin'] } : {}),
     warnings: Array.isArray(manifest.warnings) ? manifest.warnings.filter((w): w is string => typeof w === 'string') : [],
     replayed: true,
     transport: `bundle:${dir}`,

@@ -13,6 +13,7 @@ import { bindIdentity, type InstanceIdentity } from './identity.js';
 import type { CertificateSource, Evidence, QuoteEvidence } from './evidence.js';
 import type { PcsOptions } from './pcs.js';
 import { isTdxHclReport } from '../tdx/hcl.js';
+import { DEFAULT_EVENT_LOG_PATH, readEventLogFile } from './event-log-file.js';
 
 export interface CollectOptions {
   /** TPM transport (device:/dev/tpmrm0, swtpm:path=S, swtpm:host=H,port=P, file:PATH). Default: env CVM_ATTEST_TPM, else the device. */
@@ -25,6 +26,12 @@ export interface CollectOptions {
   cacheDir?: string;
   /** Quote nonce (1-64 bytes). Default: 32 random bytes. */
   nonce?: Uint8Array;
+  /** Write the nonce to NV 0x01400002 first so the paravisor's next HCL report carries it (fresh by report). Default true (live TPMs). */
+  reportNonce?: boolean;
+  /** How long to wait for that report (default 5000 ms on a device, 0 on swtpm). */
+  reportWaitMs?: number;
+  /** The TCG event log to include: a path, or false for none. Default: the kernel's securityfs log for the device transport, none otherwise. */
+  eventLog?: string | false;
   /** Take a fresh quote. Default true. */
   quote?: boolean;
   /** PCRs to quote (SHA-256 bank). Default 0-7. */
@@ -136,7 +143,8 @@ export async function collect(options: CollectOptions): Promise<Collected> {
 async function collectWith(options: CollectOptions & { signal: AbortSignal }): Promise<Collected> {
   const warnings: string[] = [];
   const wantQuote = options.quote ?? true;
-  const nonce = options.nonce ?? (wantQuote ? new Uint8Array(randomBytes(32)) : undefined);
+  const wantReportNonce = options.reportNonce ?? true;
+  const nonce = options.nonce ?? (wantQuote || wantReportNonce ? new Uint8Array(randomBytes(32)) : undefined);
   if (nonce && (nonce.length < 1 || nonce.length > 64)) throw new InputError('E_NONCE', `nonce must be 1-64 bytes (got ${nonce.length})`);
 
   const t0 = performance.now();
@@ -160,10 +168,24 @@ async function collectWith(options: CollectOptions & { signal: AbortSignal }): P
     ...(options.tpm !== undefined ? { transport: options.tpm } : {}),
     quote: wantQuote,
     ...(nonce ? { nonce } : {}),
+    ...(nonce && wantReportNonce ? { reportNonce: nonce } : {}),
+    ...(options.reportWaitMs !== undefined ? { reportWaitMs: options.reportWaitMs } : {}),
     ...(options.pcrs ? { pcrs: options.pcrs } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });
   const tpmMs = performance.now() - t0;
+  const logPath = options.eventLog ?? (tpm.transport.startsWith('device:') ? DEFAULT_EVENT_LOG_PATH : false);
+  let eventLog: Uint8Array | undefined = logPath === false ? undefined : tpm.eventLog;
+  // A replay brings its own log (a bundle's eventlog.bin) unless a file is named explicitly.
+  if (logPath !== false && (!tpm.replayed || options.eventLog !== undefined)) {
+    try {
+      eventLog = await readEventLogFile(logPath);
+      if (!eventLog) warnings.push(`no TCG event log at ${logPath}: the boot state is not judged`);
+    } catch (e) {
+      if (!(e instanceof CvmAttestError)) throw e;
+      warnings.push(`${e.message}: the boot state is not judged`);
+    }
+  }
   if (isTdxHclReport(tpm.hclReport)) return collectTdx(tpm, options, warnings, identityP, wantQuote, tpmMs);
 
   let parsed: ParsedEvidence;
@@ -183,6 +205,7 @@ async function collectWith(options: CollectOptions & { signal: AbortSignal }): P
   if (identity?.boundToReport === false) {
     warnings.push(`IMDS vmId ${identity.vmId} differs from the vmUniqueId signed into the report: the identity does not belong to this evidence`);
   }
+  if (tpm.userData && !tpm.userData.matched) warnings.push('the HCL report read after writing the nonce to NV 0x01400002 does not carry it (no paravisor answered in time): freshness rests on the quote');
   if (wantQuote && !tpm.quote) warnings.push(tpm.replayed ? 'replayed evidence carries no quote: freshness cannot be shown' : 'the TPM returned no quote');
   const evidence: Evidence = {
     hclReport: tpm.hclReport,
@@ -190,6 +213,9 @@ async function collectWith(options: CollectOptions & { signal: AbortSignal }): P
     chainPem: certs.chainPem,
     // --no-quote also drops a replayed capture's recorded quote: the user asked for none.
     ...(tpm.quote && wantQuote ? { quote: quoteEvidence(tpm.quote) } : {}),
+    ...(tpm.userData && nonce ? { userData: { nonce, matched: tpm.userData.matched } } : {}),
+    ...(tpm.akCertificate ? { akCertificate: tpm.akCertificate } : {}),
+    ...(eventLog ? { eventLog } : {}),
     ...(identity ? { instance: identity } : {}),
     warnings,
     replayed: tpm.replayed,

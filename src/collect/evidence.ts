@@ -15,6 +15,13 @@ export interface QuoteEvidence {
   readonly pcrSelection: readonly number[];
 }
 
+export interface UserDataEvidence {
+  /** The verifier's nonce (1-64 bytes; the index holds it zero-padded to 64). */
+  readonly nonce: Uint8Array;
+  /** The report read afterwards carries it as user-data (the paravisor made a new report). */
+  readonly matched: boolean;
+}
+
 /** Where the certificates came from: IMDS now, a fresh cache entry, or a stale one after IMDS failed. */
 export type CertificateSource = 'imds' | 'cache' | 'cache-stale' | 'bundle' | 'files' | 'pcs';
 
@@ -29,6 +36,12 @@ export interface Evidence {
   readonly tdQuote?: Uint8Array;
   /** Intel TDX: the collateral used (TCB info, QE identity, CRLs, issuer chains). */
   readonly collateral?: readonly CollateralFile[];
+  /** The vTPM AK certificate (NV 0x01C101D0 contents), when the vTPM has one. */
+  readonly akCertificate?: Uint8Array;
+  /** The TCG event log (binary_bios_measurements), when readable. */
+  readonly eventLog?: Uint8Array;
+  /** The nonce written to NV 0x01400002 (user data) before the HCL report was read, and whether the report carries it. */
+  readonly userData?: UserDataEvidence;
   readonly instance?: InstanceIdentity;
   /** Things a person should know (cached certificate used, IMDS identity unavailable...). */
   readonly warnings: readonly string[];

@@ -107,7 +107,7 @@ export interface OutcomeStatusInput {
   readonly now: Date;
 }
 
-const GROUP_ORDER: readonly CheckGroup[] = ['structure', 'signature', 'chain', 'tcb', 'chip-id', 'crl', 'collateral', 'runtime-data', 'freshness', 'policy'];
+const GROUP_ORDER: readonly CheckGroup[] = ['structure', 'signature', 'chain', 'tcb', 'chip-id', 'crl', 'collateral', 'runtime-data', 'freshness', 'ak-certificate', 'event-log', 'policy'];
 
 function claim(claims: Readonly<Record<string, unknown>>, k: string): unknown {
   return claims[k];
@@ -146,7 +146,8 @@ export function topMessage(i: OutcomeStatusInput): string {
   const dbg = claim(r.claims, 'x-ms-sevsnpvm-is-debuggable') ?? claim(r.claims, 'tdx_td_attributes_debug');
   if (dbg === true) facts.push('DEBUG ENABLED');
   const fresh = r.checks.find((c) => c.group === 'freshness');
-  facts.push(fresh ? `fresh quote ${fresh.status}` : 'no quote');
+  const freshBy = claim(r.claims, 'cvm-attest-fresh-by');
+  facts.push(fresh ? (typeof freshBy === 'string' ? `fresh by ${freshBy}` : `freshness ${fresh.status}`) : 'no quote');
   facts.push(`at ${utcStamp(new Date(r.verifiedAt))}`);
   if (i.nextRunAt) facts.push(`next run ${utcStamp(i.nextRunAt)}`);
   if (i.identity?.vmId) facts.push(`vmId ${i.identity.vmId}`);

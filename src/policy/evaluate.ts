@@ -52,7 +52,7 @@ export function evaluatePolicy(p: Policy, ctx: PolicyContext): CheckResult[] {
     check('migration', p.allowMigrationAgent || !r.policy.migrateMa, r.policy.migrateMa ? 'a migration agent is allowed (by policy)' : 'no migration agent', 'the guest policy allows a migration agent (POLICY.MIGRATE_MA = 1)'),
     check('signing-key', r.signingKey === 'vcek' || (r.signingKey === 'vlek' && p.allowVlek), `signed by a ${r.signingKey?.toUpperCase()}`, r.signingKey === 'vlek' ? 'signed by a VLEK; policy accepts only a VCEK (set allowVlek)' : `signing key ${r.signingKey ?? 'reserved value'} is not accepted`),
   ];
-  if (p.requireFreshness) out.push(check('freshness', ctx.freshness === 'pass', 'a fresh vTPM quote was verified', 'policy requires a fresh vTPM quote, none was verified'));
+  if (p.requireFreshness) out.push(check('freshness', ctx.freshness === 'pass', 'freshness was verified (a report carrying the nonce, or a quote over it)', 'policy requires freshness: neither a report carrying the nonce nor a quote over it was verified'));
   if (p.minimumTcb) {
     const below = tcbBelow(r.reportedTcb, p.minimumTcb, ctx.product);
     out.push(check('minimum-tcb', below.length === 0, 'REPORTED_TCB meets the minimum TCB', `REPORTED_TCB is below the minimum: ${below.join(', ')}`));

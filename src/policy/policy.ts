@@ -20,8 +20,10 @@ export interface Policy {
   readonly allowVlek: boolean;
   /** HCL reports: the runtime-data hash must match REPORT_DATA. Default true; false turns a mismatch into a warning. */
   readonly requireRuntimeDataBinding: boolean;
-  /** Require a vTPM quote proving freshness. Default false. */
+  /** Require freshness: a report carrying the nonce or a quote over it. Default false. */
   readonly requireFreshness: boolean;
+  /** Require a valid Azure vTPM AK certificate for HCLAkPub. Default false. */
+  readonly requireAkCertificate: boolean;
   /** Minimum SPL per component, checked on REPORTED_TCB. */
   readonly minimumTcb?: Readonly<Partial<Record<TcbComponentName, number>>>;
   /** Also require minimumTcb of COMMITTED_TCB (rollback-proof firmware). Default false. */
@@ -36,6 +38,14 @@ export interface Policy {
   readonly allowedProducts?: readonly Product[];
   /** Minimum SNP firmware version "major.minor" or "major.minor.build" (CURRENT). */
   readonly minimumFirmwareVersion?: string;
+  /** PCR index -> allowed SHA-256 values (lowercase hex); each listed PCR must be quoted with one of them. */
+  readonly allowedPcrs?: Readonly<Record<string, readonly string[]>>;
+  /** The replayed event log must show the SecureBoot variable on. Default false. */
+  readonly requireSecureBoot: boolean;
+  /** Every EFI boot application (PCR 4) the replayed log measured must be in this SHA-256 list. */
+  readonly allowedBootApplicationDigests?: readonly string[];
+  /** The kernel command line the replayed log measured (PCR 8) must be one of these. */
+  readonly allowedKernelCmdlines?: readonly string[];
   /** What CRLs do: off = ignored; warn = revocations fail, a missing/stale CRL warns; enforce = a valid fresh CRL is required. Default warn. */
   readonly crl: CrlMode;
   // Intel TDX (ignored, with a note, on SEV-SNP). Absent = the default noted, so SNP policy hashes stay as they were.
@@ -68,6 +78,8 @@ export const defaultPolicy: Policy = Object.freeze({
   allowVlek: false,
   requireRuntimeDataBinding: true,
   requireFreshness: false,
+  requireAkCertificate: false,
+  requireSecureBoot: false,
   minimumTcbCommitted: false,
   crl: 'warn',
 });
@@ -94,8 +106,8 @@ const HEX_LISTS = {
   allowedMrConfigId: 48,
   allowedMrOwner: 48,
 } as const;
-const BOOLS = ['allowDebug', 'allowMigrationAgent', 'allowVlek', 'requireRuntimeDataBinding', 'requireFreshness', 'minimumTcbCommitted'] as const;
-const KNOWN = new Set<string>(['$schema', ...BOOLS, 'maxVmpl', 'minimumTcb', 'minimumGuestSvn', ...Object.keys(HEX_LISTS), 'allowedProducts', 'minimumFirmwareVersion', 'crl', 'allowedTdxTcbStatuses', 'deniedAdvisoryIds', 'minimumTeeTcbSvn', 'collateral']);
+const BOOLS = ['allowDebug', 'allowMigrationAgent', 'allowVlek', 'requireRuntimeDataBinding', 'requireFreshness', 'requireAkCertificate', 'requireSecureBoot', 'minimumTcbCommitted'] as const;
+const KNOWN = new Set<string>(['$schema', ...BOOLS, 'maxVmpl', 'minimumTcb', 'minimumGuestSvn', ...Object.keys(HEX_LISTS), 'allowedProducts', 'minimumFirmwareVersion', 'crl', 'allowedPcrs', 'allowedBootApplicationDigests', 'allowedKernelCmdlines', 'allowedTdxTcbStatuses', 'deniedAdvisoryIds', 'minimumTeeTcbSvn', 'collateral']);
 const PRODUCTS: readonly Product[] = ['Milan', 'Genoa', 'Turin'];
 
 const bad = (msg: string): never => {
@@ -149,6 +161,27 @@ export function parsePolicy(json: unknown): Policy {
     const v = o.minimumFirmwareVersion;
     if (typeof v !== 'string' || !/^\d{1,3}\.\d{1,3}(\.\d{1,3})?$/.test(v) || v.split('.').some((x) => Number(x) > 255)) bad('minimumFirmwareVersion must be "major.minor" or "major.minor.build" (each 0..255)');
     p.minimumFirmwareVersion = v;
+  }
+  if (o.allowedPcrs !== undefined) {
+    const v = o.allowedPcrs;
+    if (v === null || typeof v !== 'object' || Array.isArray(v) || Object.keys(v).length === 0) bad('allowedPcrs must be a non-empty object {"<PCR 0-23>": ["<SHA-256 hex>", ...]}');
+    const out: Record<string, string[]> = {};
+    for (const [k, list] of Object.entries(v as Record<string, unknown>)) {
+      if (!/^(1?[0-9]|2[0-3])$/.test(k)) bad(`allowedPcrs: "${k.slice(0, 20)}" is not a PCR index 0-23`);
+      if (!Array.isArray(list) || list.length === 0 || !list.every((x) => typeof x === 'string' && /^[0-9a-fA-F]{64}$/.test(x))) bad(`allowedPcrs.${k} must be a non-empty array of SHA-256 values (64 hex digits)`);
+      out[k] = Object.freeze((list as string[]).map((x) => x.toLowerCase())) as string[];
+    }
+    p.allowedPcrs = out;
+  }
+  if (o.allowedBootApplicationDigests !== undefined) {
+    const v = o.allowedBootApplicationDigests;
+    if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'string' && /^[0-9a-fA-F]{64}$/.test(x))) bad('allowedBootApplicationDigests must be a non-empty array of SHA-256 values (64 hex digits)');
+    p.allowedBootApplicationDigests = (v as string[]).map((x) => x.toLowerCase());
+  }
+  if (o.allowedKernelCmdlines !== undefined) {
+    const v = o.allowedKernelCmdlines;
+    if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'string' && x.length <= 4096)) bad('allowedKernelCmdlines must be a non-empty array of strings (at most 4096 characters each)');
+    p.allowedKernelCmdlines = [...(v as string[])];
   }
   if (o.crl !== undefined) {
     if (o.crl !== 'off' && o.crl !== 'warn' && o.crl !== 'enforce') bad('crl must be "off", "warn" or "enforce"');

@@ -6,6 +6,7 @@ import { renderTdxSection } from './html-tdx.js';
 import type { CertificateInfo, CheckGroup, CheckResult, CheckStatus, Claims, VerificationResult } from '../verify/result.js';
 import { escapeHtml as esc } from './escape.js';
 import { tcbTable } from './tcb.js';
+import { renderGuest } from './guest-html.js';
 
 /** Who the report is about; shown under the title. Keys beyond the known ones are shown as given. */
 export interface ReportIdentity {
@@ -34,7 +35,9 @@ const GROUP_LABELS: Readonly<Record<CheckGroup, string>> = {
   crl: 'Revocation (CRL)',
   collateral: 'Intel collateral (TCB info, QE identity)',
   'runtime-data': 'Runtime data binding',
-  freshness: 'Freshness (vTPM quote)',
+  freshness: 'Freshness (report user data / vTPM quote)',
+  'ak-certificate': 'vTPM AK certificate',
+  'event-log': 'TCG event log',
   policy: 'Policy',
 };
 const GROUP_ORDER = Object.keys(GROUP_LABELS) as CheckGroup[];
@@ -563,6 +566,7 @@ tr.row-warn td{background:var(--warn-bg)}
 .cert dd{margin:0;min-width:0}
 .chain-link{align-self:center;color:var(--muted);font-size:12px;margin:3px 0}
 .ok{color:var(--pass);font-weight:600}.bad{color:var(--fail);font-weight:700}
+dl.guest>div{display:grid;grid-template-columns:15em 1fr;gap:8px;margin:4px 0}dl.guest dt{font-weight:600}dl.guest dd{margin:0;overflow-wrap:anywhere}dl.guest ol{margin:0;padding-left:1.2em}
 .hash{letter-spacing:.02em}
 .warnings ul{margin:0;padding-left:18px}
 .warnings li{margin:3px 0;color:var(--warn)}
@@ -632,6 +636,7 @@ ${renderPolicy(result)}
 ${renderTcb(result, auth)}
 ${renderTdxSection(result, auth.ok)}
 ${renderCertificates(result, auth)}
+${renderGuest(result, !auth.ok)}
 ${renderWarnings(result)}
 ${renderClaims(result.claims ?? {}, auth)}
 ${renderFooter(result)}

@@ -47,7 +47,10 @@ export const RECORD_COLUMNS: readonly ColumnDef[] = [
   { name: 'Vmpl', type: 'int', description: 'VMPL the report was requested at.' },
   { name: 'ReportVersion', type: 'int', description: 'SNP attestation report version.' },
   { name: 'HclHeaderVersion', type: 'int', description: 'Version field of the HCL report header (absent for a bare SNP report).' },
-  { name: 'Fresh', type: 'boolean', description: 'True when a vTPM quote over a fresh nonce was verified against the attested key.' },
+  { name: 'Fresh', type: 'boolean', description: 'True when freshness was verified: the HCL report carries the nonce as user-data, or a vTPM quote over it verified against the attested key (see FreshBy).' },
+  { name: 'FreshBy', type: 'string', description: 'How freshness was shown: `report` (the HCL report\'s user-data is the nonce), `quote` (a vTPM quote over the nonce), `report+quote`; absent when not fresh.' },
+  { name: 'SecureBoot', type: 'boolean', description: 'Secure Boot state from the TCG event log replayed to the quoted PCR 7 (absent when no log replays to a quote).' },
+  { name: 'AkCertificate', type: 'string', description: 'The vTPM AK certificate check: `pass` (chains to the pinned Azure Virtual TPM root, for HCLAkPub), `fail`, or `absent`.' },
   { name: 'PolicyHash', type: 'string', description: 'SHA-256 of the canonical JSON of the policy that judged the evidence.' },
   { name: 'AgentVersion', type: 'string', description: 'cvm-attest version that produced the record.' },
   { name: 'ErrorCode', type: 'string', description: 'For Verdict `error`: the stable error code (e.g. a collection failure code).' },
@@ -142,6 +145,7 @@ export function buildRecord(outcome: SinkOutcome, ctx: RecordContext = {}): LogR
     ReportVersion: int(claim(c, 'cvm-attest-report-version')),
     HclHeaderVersion: int(claim(c, 'cvm-attest-hcl-header-version')),
     Fresh: r.checks.some((k) => k.group === 'freshness' && k.status === 'pass') && !r.checks.some((k) => k.group === 'freshness' && k.status === 'fail'),
+    ...guestColumns(r),
     PolicyHash: r.policy?.hash,
     Claims: boundedClaims(c),
     ...tdxColumns(r),
@@ -163,6 +167,18 @@ function verifierColumns(r: NonNullable<VerifiedOutcome['reporter']>): Record<st
     ClaimedResourceId: claimed?.resourceId,
     ClaimedSubscriptionId: claimed?.subscriptionId,
     ClaimedResourceGroup: claimed?.resourceGroupName,
+  };
+}
+
+/** FreshBy, SecureBoot, AkCertificate: the guest facts of issue 11, from claims and checks. */
+function guestColumns(r: VerificationResult): Record<string, RecordValue | undefined> {
+  const by = claim(r.claims, 'cvm-attest-fresh-by');
+  const sb = claim(r.claims, 'secureboot');
+  const ak = r.checks.find((k) => k.group === 'ak-certificate');
+  return {
+    FreshBy: by === 'report' || by === 'quote' || by === 'report+quote' ? by : undefined,
+    SecureBoot: typeof sb === 'boolean' ? sb : undefined,
+    AkCertificate: !ak ? undefined : ak.status === 'skip' ? 'absent' : ak.status === 'pass' ? 'pass' : 'fail',
   };
 }
 

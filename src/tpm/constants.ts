@@ -3,6 +3,9 @@
 export const TPM_ST = { NO_SESSIONS: 0x8001, SESSIONS: 0x8002, ATTEST_QUOTE: 0x8018 } as const;
 
 export const TPM_CC = {
+  NV_UndefineSpace: 0x00000122,
+  NV_DefineSpace: 0x0000012a,
+  NV_Write: 0x00000137,
   NV_Read: 0x0000014e,
   Startup: 0x00000144,
   Quote: 0x00000158,
@@ -41,6 +44,11 @@ export const TPM_GENERATED_VALUE = 0xff544347;
 export const HCL_NV_INDEX = 0x01400001;
 export const AZURE_AK_HANDLE = 0x81000003;
 export const AZURE_EK_HANDLE = 0x81010001;
+/** The guest writes 64 bytes of user data here; the paravisor puts them into the next HCL report's runtime data. */
+export const USER_DATA_NV_INDEX = 0x01400002;
+export const USER_DATA_SIZE = 64;
+/** The vTPM attestation-key certificate Azure provisions (DER, possibly followed by padding). */
+export const AK_CERT_NV_INDEX = 0x01c101d0;
 
 /** PCRs a SHA-256 bank has on a PC-client TPM. */
 export const PCR_COUNT = 24;

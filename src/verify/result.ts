@@ -15,6 +15,8 @@ export type CheckGroup =
   | 'collateral'
   | 'runtime-data'
   | 'freshness'
+  | 'ak-certificate'
+  | 'event-log'
   | 'policy';
 
 export interface CheckResult {

@@ -14,7 +14,9 @@ import { CertStore } from './cert-store.js';
 import { checkChain } from './chain.js';
 import { buildClaims } from './claims.js';
 import { checkCrl } from './crl-check.js';
-import { checkFreshness, type QuoteInput } from './freshness.js';
+import type { QuoteInput } from './freshness.js';
+import { checkFreshnessBy } from './fresh-by.js';
+import { checkGuest } from './guest.js';
 import type { CheckResult, PolicySummary, VerificationResult } from './result.js';
 import { checkRuntimeBinding } from './runtime-binding.js';
 import { checkSignature } from './signature.js';
@@ -38,6 +40,14 @@ export interface VerifyOptions {
   readonly policy?: Policy;
   /** A vTPM quote for freshness. */
   readonly quote?: QuoteInput;
+  /** The vTPM AK certificate: NV 0x01C101D0 contents (DER, trailing bytes allowed) or PEM. */
+  readonly akCertificate?: Uint8Array;
+  /** More "Global Virtual TPM CA" intermediates (PEM); used only when the pinned Azure root signed them. */
+  readonly akIntermediates?: Uint8Array | string;
+  /** The TCG PC Client event log (crypto-agile), replayed against the PCRs the quote covers. */
+  readonly eventLog?: Uint8Array;
+  /** The verifier's nonce (1-64 bytes): fresh by report when the runtime data's user-data is this nonce zero-padded (default: the quote's nonce). */
+  readonly nonce?: Uint8Array;
   /** Verification time for certificate/CRL validity. Default: now. */
   readonly now?: Date;
   /** Reuse certificates parsed and verified earlier (by their bytes). Default true. */
@@ -88,6 +98,7 @@ function run(options: VerifyOptions, async: boolean): VerificationResult | Promi
   // An empty nonce would "match" a quote taken without qualifying data, proving no freshness at all;
   // TPM2B_DATA holds at most 64 bytes, so a longer one can never match.
   if (q !== undefined && (q.nonce.length === 0 || q.nonce.length > 64)) throw new ParseError('E_OPTIONS', `quote nonce must be 1-64 bytes, got ${q.nonce.length}`);
+  if (options.nonce !== undefined && (!(options.nonce instanceof Uint8Array) || options.nonce.length === 0 || options.nonce.length > 64)) throw new ParseError('E_OPTIONS', 'nonce must be 1-64 bytes');
   // A policy not made by parsePolicy (built by hand) is validated here.
   const p = options.policy;
   const policy = p === undefined ? defaultPolicy : isParsedPolicy(p) ? p : parsePolicy(p);
@@ -130,11 +141,14 @@ function evaluate(options: VerifyOptions, ev: ParsedEvidence, bundle: Certificat
   if (binding.status === 'fail' && !policy.requireRuntimeDataBinding) binding = { ...binding, status: 'warn', reason: `${binding.reason} (allowed by policy)` };
   checks.push(binding);
 
-  const fresh = checkFreshness(options.quote, ev.hcl, bindingOk, options.replayed === true);
+  const fresh = checkFreshnessBy({ ...(options.quote ? { quote: options.quote } : {}), ...(options.nonce ? { nonce: options.nonce } : {}), ...(ev.hcl ? { hcl: ev.hcl } : {}), bindingOk, replayed: options.replayed === true });
   checks.push(fresh.check);
+  const guest = checkGuest({ options, ...(ev.hcl ? { runtimeData: ev.hcl.runtimeData } : {}), bindingOk, now, policy, attestedPcrs: fresh.attestedPcrs });
+  checks.push(...guest.checks);
   checks.push(...evaluatePolicy(policy, { report, kind: ev.kind, product, freshness: fresh.check.status }));
   const note = otherPlatformNote(policy, 'SNP');
   if (note) checks.push(note);
+  checks.push(...guest.policyChecks);
 
   const verdict = checks.some((c) => c.status === 'fail') ? 'fail' : 'pass';
   return {
@@ -142,7 +156,7 @@ function evaluate(options: VerifyOptions, ev: ParsedEvidence, bundle: Certificat
     product,
     platform: 'SNP',
     checks,
-    claims: buildClaims({ report, ...(ev.hcl ? { hcl: ev.hcl } : {}), product, runtimeBound: bindingOk, policyHash: summary.hash, ...(fresh.attestedPcrs ? { attestedPcrs: fresh.attestedPcrs } : {}) }),
+    claims: { ...buildClaims({ report, ...(ev.hcl ? { hcl: ev.hcl } : {}), product, runtimeBound: bindingOk, policyHash: summary.hash, ...(fresh.attestedPcrs ? { attestedPcrs: fresh.attestedPcrs } : {}) }), 'cvm-attest-fresh-by': fresh.check.status === 'pass' || fresh.check.status === 'warn' ? (fresh.freshBy ?? null) : null, ...guest.claims },
     warnings: checks.filter((c) => c.status === 'warn').map((c) => `${c.id}: ${c.reason}`),
     verifiedAt: now.toISOString(),
     certificates: chain.certificates,

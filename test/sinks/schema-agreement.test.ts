@@ -107,6 +107,8 @@ describe('schema agreement (code, DCR streams, tables)', () => {
       buildRecord({ result: tdxResult(), identity: IDENTITY }),
       // A record written by `cvm-attest serve`: attested VmId, the VM's claims in Claimed* columns.
       buildRecord({ result: makeResult(), reporter: { by: 'verifier', attestedVmId: '3404EF27-32A2-4A07-A4C7-1A1171624C5D', tokenId: 'ab'.repeat(32), claimed: IDENTITY } }),
+      // Issue 11's guest columns: fresh by report, Secure Boot from the event log, the AK certificate check.
+      ((r) => buildRecord({ result: { ...r, claims: { ...r.claims, 'cvm-attest-fresh-by': 'report', secureboot: true }, checks: [...r.checks, { id: 'ak-certificate', group: 'ak-certificate', status: 'pass', reason: 'x' }] } }))(makeResult()),
     ];
     const used = new Set<string>();
     for (const r of emitted) {
@@ -128,5 +130,19 @@ describe('schema agreement (code, DCR streams, tables)', () => {
     }
     assert.deepEqual([...usedA].sort(), ALERT_COLUMNS.map((c) => c.name).sort());
     assert.equal(ALERT_KINDS.length, 9);
+  });
+});
+
+describe('guest columns (issue 11)', () => {
+  test('FreshBy, SecureBoot and AkCertificate come from the result; absent when not shown', () => {
+    const r = makeResult();
+    const rec = buildRecord({ result: { ...r, claims: { ...r.claims, 'cvm-attest-fresh-by': 'report+quote', secureboot: false }, checks: [...r.checks, { id: 'ak-certificate', group: 'ak-certificate', status: 'skip', reason: 'none' }] } });
+    assert.equal(rec.FreshBy, 'report+quote');
+    assert.equal(rec.SecureBoot, false);
+    assert.equal(rec.AkCertificate, 'absent');
+    const plain = buildRecord({ result: { ...r, claims: { ...r.claims, 'cvm-attest-fresh-by': 'bogus' } } });
+    assert.equal(plain.FreshBy, undefined);
+    assert.equal(plain.SecureBoot, undefined);
+    assert.equal(plain.AkCertificate, undefined);
   });
 });

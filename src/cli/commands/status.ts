@@ -294,6 +294,22 @@ export function readStatusView(extensionDir: string): StatusView {
   };
 }
 
+/** One line on the guest (issue 11): how freshness was shown, the AK certificate, the event log. */
+export function guestSummary(checks: readonly CheckView[]): string | undefined {
+  const by = (id: string): CheckView | undefined => checks.find((c) => c.id === id);
+  const f = by('freshness');
+  const ak = by('ak-certificate');
+  const log = by('event-log');
+  if (!f && !ak && !log) return undefined;
+  const fresh = f ? (/^fresh by (report\+quote|report|quote)\b/.exec(f.reason)?.[1] ?? (/fresh by (report\+quote|report|quote)\b/.exec(f.reason)?.[1])) : undefined;
+  const parts = [
+    f ? (fresh ? `fresh by ${fresh}` : `freshness ${f.status}`) : 'freshness not checked',
+    ak ? `AK certificate ${ak.status === 'skip' ? 'absent' : ak.status}` : undefined,
+    log ? (log.status === 'pass' ? `event log replays${/Secure Boot (on|OFF)/.exec(log.reason) ? `, Secure Boot ${/Secure Boot (on|OFF)/.exec(log.reason)![1]}` : ''}` : `event log ${log.status === 'skip' ? 'absent' : log.status}`) : undefined,
+  ].filter(Boolean);
+  return parts.join('; ');
+}
+
 function verdictOf(v: StatusView): string {
   const r = v.result;
   if (!r) return 'no result yet';
@@ -321,6 +337,8 @@ export function renderStatusText(v: StatusView, now: Date = new Date()): string 
     out.push(`  message        ${r.message}`);
     const w = Math.max(8, ...r.checks.map((c) => c.id.length));
     for (const c of r.checks) out.push(`    [${c.status === 'fail' ? 'FAIL' : c.status}] ${c.id.padEnd(w)}  ${c.reason}`);
+    const guest = guestSummary(r.checks);
+    if (guest) out.push(`  guest          ${guest}`);
   } else {
     out.push('  last result    none yet (the extension was never enabled, or the first run has not finished)');
   }

@@ -69,6 +69,9 @@ export interface VerifyFiles {
   /** Intel TDX: the TD quote, and collateral files or folders. */
   tdQuote?: string;
   collateral?: string[];
+  akCert?: string;
+  akChain?: string;
+  eventLog?: string;
 }
 
 /** Reads every file (the policy is parsed here; evidence and certificates by verifyEvidence, see runVerify). */
@@ -85,19 +88,28 @@ export function loadVerifyOptions(f: VerifyFiles): Omit<VerifyOptions, 'now' | '
   if (f.crl) {
     out.crl = readInput(f.crl, 'CRL');
   }
+  if (f.akCert) out.akCertificate = readInput(f.akCert, 'AK certificate');
+  if (f.akChain) out.akIntermediates = readInput(f.akChain, 'AK intermediates');
+  if (f.eventLog) out.eventLog = readInput(f.eventLog, 'event log');
   if (f.policy) {
     const j = readPolicyJson(f.policy);
     out.policy = named(f.policy, 'policy', () => parsePolicy(j));
   }
   const quoteParts = [f.quoteMsg, f.quoteSig, f.nonce];
-  if (quoteParts.some((x) => x !== undefined) || f.pcrs) {
-    if (quoteParts.some((x) => x === undefined)) throw new InputError('E_USAGE', 'a quote needs all of --quote-msg, --quote-sig and --nonce');
-    const nonceText = f.nonce!.trim().replace(/^0x/i, '');
+  let nonce: Uint8Array | undefined;
+  if (f.nonce !== undefined) {
+    const nonceText = f.nonce.trim().replace(/^0x/i, '');
     if (!/^([0-9a-fA-F]{2}){1,64}$/.test(nonceText)) throw new InputError('E_NONCE', '--nonce must be 1-64 bytes of hex');
+    nonce = new Uint8Array(Buffer.from(nonceText, 'hex'));
+    // Without a quote, the nonce is checked against the report's user-data (freshness by report).
+    out.nonce = nonce;
+  }
+  if (f.quoteMsg !== undefined || f.quoteSig !== undefined || f.pcrs) {
+    if (quoteParts.some((x) => x === undefined)) throw new InputError('E_USAGE', 'a quote needs all of --quote-msg, --quote-sig and --nonce');
     const quote: QuoteInput = {
       message: readInput(f.quoteMsg!, 'quote message'),
       signature: readInput(f.quoteSig!, 'quote signature'),
-      nonce: new Uint8Array(Buffer.from(nonceText, 'hex')),
+      nonce: nonce!,
       ...(f.pcrs ? { pcrs: parsePcrsFile(f.pcrs) } : {}),
     };
     out.quote = quote;
@@ -165,10 +177,13 @@ const OPTIONS = {
   'policy': { type: 'string', describe: 'policy JSON file (schema: extension/policy.schema.json; default: built-in safe policy)' },
   'quote-msg': { type: 'string', describe: 'vTPM quote: TPMS_ATTEST bytes' },
   'quote-sig': { type: 'string', describe: 'vTPM quote: signature (raw RSASSA or TPMT_SIGNATURE)' },
-  'nonce': { type: 'string', describe: 'the nonce the quote must carry, hex' },
+  'nonce': { type: 'string', describe: 'the nonce you chose, hex (1-64 bytes): the quote must carry it, or the report its zero-padded user-data' },
   'pcrs': { type: 'string', describe: 'JSON array of SHA-256 PCR values (hex) indexed by PCR number' },
   'td-quote': { type: 'string', describe: 'Intel TDX: the TD quote IMDS returned for the HCL report (binary, base64url or IMDS JSON); required for a TDX HCL report' },
   'collateral': { type: 'string', array: true, describe: 'Intel TDX: collateral FILE or DIR, repeatable (TCB info, QE identity, CRLs, issuer chains; recognised by content)' },
+  'ak-cert': { type: 'string', describe: 'vTPM AK certificate: NV 0x01C101D0 dump (DER, trailing bytes allowed) or PEM' },
+  'ak-chain': { type: 'string', describe: 'more "Global Virtual TPM CA" intermediates, PEM (used only if the pinned Azure root signed them)' },
+  'event-log': { type: 'string', describe: 'TCG event log (binary_bios_measurements), replayed against the quoted PCRs' },
   'now': { type: 'string', describe: 'verification time, ISO 8601 (default: now)' },
   'replayed': { type: 'boolean', default: false, describe: 'the evidence is replayed from a capture: freshness is at best a warning' },
   'format': { choices: ['text', 'json', 'html'] as const, default: 'text', describe: 'text checklist, the result object as JSON, or a self-contained HTML report' },
@@ -182,13 +197,14 @@ const command: CliCommand = {
     .options(OPTIONS)
     .example('cvm-attest verify --evidence hcl-report.bin --vcek vcek.pem', 'verify an HCL report with its VCEK')
     .example('cvm-attest verify --evidence hcl-report.bin --vcek thim.json --quote-msg quote.msg --quote-sig quote.sig --nonce 6368616c6c656e6765 --pcrs pcrs.json', 'with a fresh vTPM quote')
+    .example('cvm-attest verify --evidence hcl-report.bin --vcek vcek.pem --nonce 0a1b2c...', 'fresh by the report itself: its user-data (NV 0x01400002) must be the nonce')
     .example('cvm-attest verify --bundle ./evidence --nonce 0a1b2c...', 'an evidence bundle from `cvm-attest collect`, quote checked against your nonce')
     .example('cvm-attest verify --evidence report.bin --vcek vcek.der --policy policy.json --format json', 'custom policy, JSON output')
     .example('cvm-attest verify --evidence hcl-report.bin --td-quote td-quote.bin --collateral ./collateral', 'an Intel TDX CVM: its TD quote and Intel\'s collateral')
     .example('cvm-attest verify --evidence hcl-report.bin --vcek vcek.pem --format html --out report.html', 'an HTML attestation report to archive or print'),
   async run(args) {
     const files: VerifyFiles = {};
-    for (const [k, opt] of [['evidence', 'evidence'], ['vcek', 'vcek'], ['chain', 'chain'], ['crl', 'crl'], ['policy', 'policy'], ['quoteMsg', 'quote-msg'], ['quoteSig', 'quote-sig'], ['nonce', 'nonce'], ['pcrs', 'pcrs']] as const) {
+    for (const [k, opt] of [['evidence', 'evidence'], ['vcek', 'vcek'], ['chain', 'chain'], ['crl', 'crl'], ['policy', 'policy'], ['quoteMsg', 'quote-msg'], ['quoteSig', 'quote-sig'], ['nonce', 'nonce'], ['pcrs', 'pcrs'], ['akCert', 'ak-cert'], ['akChain', 'ak-chain'], ['eventLog', 'event-log']] as const) {
       const v = str(args, opt);
       if (v !== undefined) files[k] = v;
     }

@@ -250,3 +250,49 @@ export function decodeQuote(resp: Uint8Array, ctx: CommandContext): { attest: Ui
   r.done('signature');
   return { attest, signature };
 }
+
+// ---- TPM2_NV_DefineSpace / TPM2_NV_UndefineSpace / TPM2_NV_Write (the user-data index 0x01400002) ----
+
+export function nvDefineCtx(authHandle: number, nvIndex: number, hints?: Record<string, string>): CommandContext {
+  return { command: 'TPM2_NV_DefineSpace', handles: [{ name: 'authHandle', value: authHandle }], parameters: ['auth', 'publicInfo'], hints: { TPM_RC_NV_DEFINED: `NV index ${hex32(nvIndex)} is already defined.`, ...hints } };
+}
+
+/** Defines an ordinary NV index with an empty auth value and no policy. */
+export function encodeNvDefineSpace(authHandle: number, nvIndex: number, attributes: number, dataSize: number, nameAlg: number = TPM_ALG.SHA256, password: Uint8Array = new Uint8Array(0)): Uint8Array {
+  return command(TPM_ST.SESSIONS, TPM_CC.NV_DefineSpace, (w) => {
+    w.u32(authHandle);
+    writePasswordSession(w, password);
+    w.tpm2b(new Uint8Array(0)); // auth: empty
+    const pub = new TpmWriter().u32(nvIndex).u16(nameAlg).u32(attributes).tpm2b(new Uint8Array(0)).u16(dataSize).finish();
+    w.tpm2b(pub);
+  });
+}
+
+export function nvUndefineCtx(authHandle: number, nvIndex: number, hints?: Record<string, string>): CommandContext {
+  return { command: 'TPM2_NV_UndefineSpace', handles: [{ name: 'authHandle', value: authHandle }, { name: 'nvIndex', value: nvIndex }], ...(hints ? { hints } : {}) };
+}
+
+export function encodeNvUndefineSpace(authHandle: number, nvIndex: number, password: Uint8Array = new Uint8Array(0)): Uint8Array {
+  return command(TPM_ST.SESSIONS, TPM_CC.NV_UndefineSpace, (w) => {
+    w.u32(authHandle).u32(nvIndex);
+    writePasswordSession(w, password);
+  });
+}
+
+export function nvWriteCtx(authHandle: number, nvIndex: number, hints?: Record<string, string>): CommandContext {
+  return { command: 'TPM2_NV_Write', handles: [{ name: 'authHandle', value: authHandle }, { name: 'nvIndex', value: nvIndex }], parameters: ['data', 'offset'], ...(hints ? { hints } : {}) };
+}
+
+export function encodeNvWrite(authHandle: number, nvIndex: number, data: Uint8Array, offset: number, password: Uint8Array = new Uint8Array(0)): Uint8Array {
+  return command(TPM_ST.SESSIONS, TPM_CC.NV_Write, (w) => {
+    w.u32(authHandle).u32(nvIndex);
+    writePasswordSession(w, password);
+    w.tpm2b(data);
+    w.u16(offset);
+  });
+}
+
+/** Responses with sessions and no output parameters (DefineSpace, UndefineSpace, Write). */
+export function decodeNoParameters(resp: Uint8Array, ctx: CommandContext): void {
+  openResponse(resp, ctx, true).done('parameters');
+}

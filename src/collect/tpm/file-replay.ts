@@ -21,6 +21,21 @@ export interface ReplayedEvidence {
     readonly pcrs: string[];
     readonly pcrSelection: number[];
   };
+  /** A bundle folder's ak-cert.der and eventlog.bin, when present. */
+  readonly akCertificate?: Uint8Array;
+  readonly eventLog?: Uint8Array;
+}
+
+const MAX_EVENT_LOG_BYTES = 4 * 1024 * 1024;
+
+/** The optional guest files of a bundle folder (issue 11). */
+async function guestFiles(path: string): Promise<{ akCertificate?: Uint8Array; eventLog?: Uint8Array }> {
+  const ak = join(path, 'ak-cert.der');
+  const log = join(path, 'eventlog.bin');
+  return {
+    ...((await exists(ak)) ? { akCertificate: await readBounded(ak, MAX_SMALL_FILE, 'AK certificate') } : {}),
+    ...((await exists(log)) ? { eventLog: await readBounded(log, MAX_EVENT_LOG_BYTES, 'event log') } : {}),
+  };
 }
 
 async function readBounded(path: string, max: number, what: string): Promise<Uint8Array> {
@@ -60,7 +75,8 @@ export async function readReplay(path: string): Promise<ReplayedEvidence> {
 
   const hclReport = await readBounded(join(path, 'hcl-report.bin'), MAX_EVIDENCE_BYTES, 'HCL report');
   const msgPath = join(path, 'quote.msg');
-  if (!(await exists(msgPath))) return { hclReport };
+  const guest = await guestFiles(path);
+  if (!(await exists(msgPath))) return { hclReport, ...guest };
   const message = await readBounded(msgPath, MAX_SMALL_FILE, 'quote message');
   const signature = await readBounded(join(path, 'quote.sig'), MAX_SMALL_FILE, 'quote signature');
   const nonceText = new TextDecoder().decode(await readBounded(join(path, 'nonce.hex'), MAX_SMALL_FILE, 'nonce')).trim();
@@ -76,5 +92,5 @@ export async function readReplay(path: string): Promise<ReplayedEvidence> {
   const pcrs = (await exists(pcrsPath))
     ? parsePcrsJson(new TextDecoder().decode(await readBounded(pcrsPath, MAX_SMALL_FILE, 'PCR values')), pcrsPath)
     : Array.from({ length: PCR_COUNT }, () => '');
-  return { hclReport, quote: { message, signature, nonce: Uint8Array.from(Buffer.from(nonceText, 'hex')), pcrs, pcrSelection } };
+  return { hclReport, quote: { message, signature, nonce: Uint8Array.from(Buffer.from(nonceText, 'hex')), pcrs, pcrSelection }, ...guest };
 }

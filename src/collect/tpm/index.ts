@@ -4,11 +4,17 @@ import { performance } from 'node:perf_hooks';
 import { operationSignal } from './client.js';
 import { readReplay } from './file-replay.js';
 import { readHclNvIndex } from './nv.js';
+import { readFreshReport } from './fresh-report.js';
+import { readNvBlob } from './nv-blob.js';
+import { AK_CERT_NV_INDEX } from '../../tpm/constants.js';
 import { quote } from './quote.js';
 import { resolveTransportSpec } from './transport.js';
 
 export { parseTransport, resolveTransportSpec, DEFAULT_TRANSPORT, TRANSPORT_ENV, type TransportSpec, type TpmTransport, type TpmConnection } from './transport.js';
 export { readHclNvIndex, type ReadNvOptions, type NvReadResult } from './nv.js';
+export { writeUserData, userDataFor, USER_DATA_ATTRIBUTES, type UserDataWrite } from './user-data.js';
+export { readNvBlob, MAX_NV_BLOB } from './nv-blob.js';
+export { readFreshReport, type FreshReport, type FreshReportOptions } from './fresh-report.js';
 export { quote, DEFAULT_PCRS, type QuoteOptions, type QuoteResult } from './quote.js';
 export { createTransport, withTpm, DEFAULT_TIMEOUT_MS, type IoOptions } from './client.js';
 export { decodeResponseCode, TpmResponseError, type DecodedResponseCode } from '../../tpm/response-codes.js';
@@ -27,6 +33,24 @@ export interface ReadTpmEvidenceOptions {
   readonly signal?: AbortSignal;
   /** Deadline for the whole collection (default 10 s). */
   readonly timeoutMs?: number;
+  /** Live TPMs: write this nonce (zero-padded to 64 bytes) to NV 0x01400002 first, and read the report the paravisor makes for it. */
+  readonly reportNonce?: Uint8Array;
+  /** How long to wait for the paravisor's new report (default 5000 ms on a device, 0 on swtpm: a simulator has no paravisor). */
+  readonly reportWaitMs?: number;
+  /** Pause between re-reads while waiting (default 1000 ms). */
+  readonly reportPollMs?: number;
+  /** Live TPMs: also read the AK certificate at NV 0x01C101D0 (default true). */
+  readonly akCertificate?: boolean;
+}
+
+export interface TpmEvidenceUserData {
+  /** The 64 bytes written to 0x01400002. */
+  readonly data: Uint8Array;
+  /** The report read carries them as `user-data`. */
+  readonly matched: boolean;
+  readonly index: 'existing' | 'defined' | 'redefined';
+  readonly attributes: number;
+  readonly reads: number;
 }
 
 export interface TpmEvidenceQuote {
@@ -50,6 +74,12 @@ export interface TpmEvidence {
   /** Size of NV index 0x01400001 (live TPMs only). */
   readonly nvIndexSize?: number;
   readonly quote?: TpmEvidenceQuote;
+  /** NV 0x01C101D0 as read (DER certificate, possibly padded); absent when the index is not defined. */
+  readonly akCertificate?: Uint8Array;
+  /** file: a bundle folder's eventlog.bin (live TPMs: the collector reads the kernel's log itself). */
+  readonly eventLog?: Uint8Array;
+  /** When reportNonce was given (live TPMs). */
+  readonly userData?: TpmEvidenceUserData;
   /** true for file: evidence: recorded, not fresh. A replayed quote proves nothing about now. */
   readonly replayed: boolean;
   readonly timings?: { readonly nvReadMs?: number; readonly quoteMs?: number; readonly totalMs: number };
@@ -62,12 +92,22 @@ export async function readTpmEvidence(options: ReadTpmEvidenceOptions = {}): Pro
   if (spec.kind === 'file') {
     const r = await readReplay(spec.path);
     const withQuote = r.quote && options.quote !== false;
-    return { transport: spec.spec, hclReport: r.hclReport, ...(withQuote ? { quote: r.quote } : {}), replayed: true, timings: { totalMs: performance.now() - t0 } };
+    return { transport: spec.spec, hclReport: r.hclReport, ...(withQuote ? { quote: r.quote } : {}), ...(r.akCertificate ? { akCertificate: r.akCertificate } : {}), ...(r.eventLog ? { eventLog: r.eventLog } : {}), replayed: true, timings: { totalMs: performance.now() - t0 } };
   }
   // One deadline for the whole collection; each operation opens and closes its own connection.
   const signal = operationSignal(options);
   const io = { signal, timeoutMs: options.timeoutMs ?? 10_000 };
-  const nv = await readHclNvIndex(spec, io);
+  let userData: TpmEvidenceUserData | undefined;
+  let nv;
+  if (options.reportNonce) {
+    const waitMs = options.reportWaitMs ?? (spec.kind === 'device' ? 5000 : 0);
+    const fr = await readFreshReport(spec, options.reportNonce, { ...io, waitMs, ...(options.reportPollMs !== undefined ? { pollMs: options.reportPollMs } : {}) });
+    nv = fr.nv;
+    userData = { data: fr.write.data, matched: fr.matched, index: fr.write.index, attributes: fr.write.attributes, reads: fr.reads };
+  } else {
+    nv = await readHclNvIndex(spec, io);
+  }
+  const akCertificate = options.akCertificate === false ? undefined : await readNvBlob(spec, AK_CERT_NV_INDEX, io);
   const q = options.quote === false ? undefined : await quote(spec, { ...io, ...(options.nonce ? { nonce: options.nonce } : {}), ...(options.pcrs ? { pcrs: options.pcrs } : {}) });
   return {
     transport: spec.spec,
@@ -76,6 +116,8 @@ export async function readTpmEvidence(options: ReadTpmEvidenceOptions = {}): Pro
     ...(q
       ? { quote: { message: q.message, signature: q.signature, nonce: q.nonce, pcrs: q.pcrs, pcrSelection: q.pcrSelection, akPublicPem: q.akPublicPem } }
       : {}),
+    ...(userData ? { userData } : {}),
+    ...(akCertificate ? { akCertificate } : {}),
     replayed: false,
     timings: { nvReadMs: nv.timings.totalMs, ...(q ? { quoteMs: q.timings.totalMs } : {}), totalMs: performance.now() - t0 },
   };

@@ -1,0 +1,207 @@
+// The ak-certificate check: the vTPM attestation-key certificate Azure provisions at NV 0x01C101D0,
+// verified to the pinned "Azure Virtual TPM Root Certificate Authority 2023" through a "Global Virtual
+// TPM CA - NN" intermediate (the shipped ones, or others given that the root signed), valid at `now`,
+// for the TCG AIK purpose, and for the very key the runtime data names HCLAkPub. The certificate adds
+// Microsoft's statement that this AK lives in an Azure vTPM; the AK is still trusted through the
+// hardware-signed runtime data, never for its certificate alone. Pure; platform-independent.
+import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
+import { ParseError } from '../errors.js';
+import { readTlv } from '../snp/der.js';
+import { AK_KID, akPublicKey, findRuntimeKey, type RuntimeData } from '../snp/runtime-data.js';
+import { AZURE_VTPM_INTERMEDIATES, AZURE_VTPM_ROOT_2023, AZURE_VTPM_ROOT_SPKI_SHA256 } from './azure-vtpm-roots.js';
+import type { CheckResult } from './result.js';
+
+/** Far above a real AK certificate (~1 KiB); the NV index is a few KiB at most. */
+export const MAX_AK_CERT_INPUT = 16 * 1024;
+/** TCG EK credential profile: tcg-kp-AIKCertificate. */
+export const OID_TCG_KP_AIK_CERTIFICATE = '2.23.133.8.3';
+
+export interface AkCertificateInfo {
+  readonly subject: string;
+  readonly issuer: string;
+  readonly serialNumber: string;
+  readonly notBefore: string;
+  readonly notAfter: string;
+  /** SHA-256 of the DER certificate, lowercase hex. */
+  readonly sha256: string;
+}
+
+export interface AkCertificateOutcome {
+  readonly check: CheckResult;
+  /** The leaf as read (also when the check fails, for reports). */
+  readonly info?: AkCertificateInfo;
+}
+
+const PEM_RE = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+)-----END CERTIFICATE-----/g;
+
+/**
+ * The DER certificate inside NV contents (DER, possibly followed by padding; its length comes from the
+ * DER header) or PEM text. ParseError when neither.
+ */
+export function akCertificateDer(input: Uint8Array): Uint8Array {
+  if (!(input instanceof Uint8Array) || input.length === 0) throw new ParseError('E_AK_CERT', 'the AK certificate is empty');
+  if (input.length > MAX_AK_CERT_INPUT) throw new ParseError('E_AK_CERT', `the AK certificate input is too large (${input.length} bytes, at most ${MAX_AK_CERT_INPUT})`);
+  const byDer = (b: Uint8Array): Uint8Array => b.slice(0, readTlv(b, 0, b.length, 'AK certificate').end);
+  if (input[0] === 0x30) return byDer(input);
+  const text = Buffer.from(input).toString('latin1');
+  const m = [...text.matchAll(PEM_RE)];
+  // PEM of an NV dump carries the index's padding too: cut at the DER's own length.
+  if (m.length === 1) {
+    const der = new Uint8Array(Buffer.from(m[0]![1]!.replace(/\s+/g, ''), 'base64'));
+    if (der[0] === 0x30) return byDer(der);
+  }
+  throw new ParseError('E_AK_CERT', m.length > 1 ? 'the AK certificate input holds more than one certificate' : 'the AK certificate is neither DER nor one PEM certificate');
+}
+
+/** Extra intermediates given by the user (PEM bundle): used only when the pinned root signed them. */
+export function parseIntermediates(input: Uint8Array | string): X509Certificate[] {
+  const text = typeof input === 'string' ? input : Buffer.from(input).toString('latin1');
+  const out: X509Certificate[] = [];
+  for (const m of text.matchAll(PEM_RE)) {
+    try {
+      out.push(new X509Certificate(Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64')));
+    } catch (e) {
+      throw new ParseError('E_AK_CHAIN', 'an AK intermediate certificate is malformed', { cause: e });
+    }
+    if (out.length > 16) throw new ParseError('E_AK_CHAIN', 'more than 16 AK intermediate certificates');
+  }
+  if (out.length === 0) throw new ParseError('E_AK_CHAIN', 'no PEM certificate in the AK intermediates');
+  return out;
+}
+
+let anchors: { root: X509Certificate; shipped: X509Certificate[] } | undefined;
+const spki = (k: KeyObject): string => createHash('sha256').update(k.export({ type: 'spki', format: 'der' })).digest('hex');
+
+function trustAnchors(): { root: X509Certificate; shipped: X509Certificate[] } {
+  if (!anchors) {
+    const root = new X509Certificate(AZURE_VTPM_ROOT_2023);
+    // Fail closed if the embedded root was ever swapped: its key must be the pinned one.
+    if (spki(root.publicKey) !== AZURE_VTPM_ROOT_SPKI_SHA256) throw new Error('embedded Azure vTPM root does not match its pinned key');
+    anchors = { root, shipped: AZURE_VTPM_INTERMEDIATES.map((p) => new X509Certificate(p)) };
+  }
+  return anchors;
+}
+
+// Certificates whose signatures (leaf by intermediate, intermediate by the pinned root) verified, by
+// the SHA-256 of the leaf and of the intermediates offered: signatures never change, validity and the
+// key match are still checked on every call. Bounded.
+const verifiedChains = new Map<string, X509Certificate>();
+const MAX_CACHED = 64;
+const keyIds = new Map<string, string>();
+
+/** SPKI SHA-256 of an RSA JWK (cached by modulus and exponent: the same AK is checked on every run). */
+function jwkSpki(k: KeyObject, n: string): string {
+  let v = keyIds.get(n);
+  if (!v) {
+    if (keyIds.size >= MAX_CACHED) keyIds.clear();
+    v = spki(k);
+    keyIds.set(n, v);
+  }
+  return v;
+}
+
+const validAt = (c: X509Certificate, now: Date): boolean => new Date(c.validFrom).getTime() <= now.getTime() && now.getTime() <= new Date(c.validTo).getTime();
+const cn = (dn: string): string => /(?:^|\n)CN=([^\n]*)/.exec(dn)?.[1] ?? dn.replace(/\n/g, ', ');
+const iso = (d: string): string => new Date(d).toISOString();
+
+function infoOf(c: X509Certificate, der: Uint8Array): AkCertificateInfo {
+  return {
+    subject: c.subject.replace(/\n/g, ', '),
+    issuer: c.issuer.replace(/\n/g, ', '),
+    serialNumber: c.serialNumber.toLowerCase(),
+    notBefore: iso(c.validFrom),
+    notAfter: iso(c.validTo),
+    sha256: createHash('sha256').update(der).digest('hex'),
+  };
+}
+
+const base = { id: 'ak-certificate', group: 'ak-certificate' } as const;
+
+export interface AkCertificateInput {
+  /** NV 0x01C101D0 contents, a DER or a PEM certificate; undefined = none collected. */
+  readonly certificate?: Uint8Array;
+  readonly intermediates?: readonly X509Certificate[];
+  readonly runtimeData?: RuntimeData;
+  /** The runtime data is bound to the hardware-signed report (else its HCLAkPub proves nothing). */
+  readonly bindingOk: boolean;
+  readonly now: Date;
+  /** Reuse signature checks done before for the same certificates (default true). */
+  readonly cache?: boolean;
+}
+
+interface LeafFacts {
+  readonly info: AkCertificateInfo;
+  readonly leaf: X509Certificate;
+  readonly spki: string;
+  readonly from: number;
+  readonly to: number;
+  readonly ca: boolean;
+  readonly eku: readonly string[] | undefined;
+}
+
+// Parsed leaves by the SHA-256 of their DER: the worker checks the same certificate on every run.
+const leaves = new Map<string, LeafFacts>();
+
+function leafFacts(der: Uint8Array, useCache: boolean): LeafFacts {
+  const h = createHash('sha256').update(der).digest('hex');
+  const hit = useCache ? leaves.get(h) : undefined;
+  if (hit) return hit;
+  const leaf = new X509Certificate(der);
+  const f: LeafFacts = { info: infoOf(leaf, der), leaf, spki: spki(leaf.publicKey), from: new Date(leaf.validFrom).getTime(), to: new Date(leaf.validTo).getTime(), ca: leaf.ca, eku: leaf.keyUsage };
+  if (useCache) {
+    if (leaves.size >= MAX_CACHED) leaves.clear();
+    leaves.set(h, f);
+  }
+  return f;
+}
+
+export function checkAkCertificate(i: AkCertificateInput): AkCertificateOutcome {
+  if (i.certificate === undefined) return { check: { ...base, status: 'skip', reason: 'no AK certificate given (vTPM NV 0x01C101D0)' } };
+  const fail = (reason: string, info?: AkCertificateInfo): AkCertificateOutcome => ({ check: { ...base, status: 'fail', reason }, ...(info ? { info } : {}) });
+  const useCache = i.cache !== false;
+  let f: LeafFacts;
+  try {
+    f = leafFacts(akCertificateDer(i.certificate), useCache);
+  } catch (e) {
+    return fail(`the AK certificate is malformed: ${e instanceof ParseError ? e.message : 'not an X.509 certificate'}`);
+  }
+  const { info, leaf } = f;
+  const { root, shipped } = trustAnchors();
+  if (f.ca) return fail(`the AK certificate ${cn(leaf.subject)} is a CA certificate`, info);
+  // The issuing intermediate: named by the leaf, signed by the pinned root, a CA, and its signature on the leaf verifies.
+  const candidates = [...shipped, ...(i.intermediates ?? [])].filter((c) => c.subject === leaf.issuer);
+  const cacheKey = `${info.sha256}:${candidates.map((c) => c.fingerprint256).join(',')}`;
+  let issuer = useCache ? verifiedChains.get(cacheKey) : undefined;
+  if (!issuer) {
+    issuer = candidates.find((c) => c.ca && c.issuer === root.subject && c.verify(root.publicKey) && leaf.verify(c.publicKey));
+    if (issuer && useCache) {
+      if (verifiedChains.size >= MAX_CACHED) verifiedChains.clear();
+      verifiedChains.set(cacheKey, issuer);
+    }
+  }
+  if (!issuer) {
+    return fail(candidates.length
+      ? `the AK certificate's issuer "${cn(leaf.issuer)}" is known, but its signature (or the issuer's, by the pinned Azure Virtual TPM root) does not verify`
+      : `the AK certificate is issued by "${cn(leaf.issuer)}", which is not a Global Virtual TPM CA signed by the pinned Azure Virtual TPM Root Certificate Authority 2023`, info);
+  }
+  const t = i.now.getTime();
+  if (!(f.from <= t && t <= f.to)) return fail(`the AK certificate is not valid at ${i.now.toISOString()} (${info.notBefore} .. ${info.notAfter})`, info);
+  for (const [what, c] of [[`intermediate ${cn(issuer.subject)}`, issuer], ['Azure Virtual TPM root', root]] as const) {
+    if (!validAt(c, i.now)) return fail(`the ${what} is not valid at ${i.now.toISOString()} (${iso(c.validFrom)} .. ${iso(c.validTo)})`, info);
+  }
+  const eku = f.eku;
+  if (eku && eku.length > 0 && !eku.includes(OID_TCG_KP_AIK_CERTIFICATE)) return fail(`the AK certificate is not for attestation keys (extended key usage ${eku.join(', ')} lacks ${OID_TCG_KP_AIK_CERTIFICATE})`, info);
+  if (!i.runtimeData) return fail('no runtime data names the attestation key (HCLAkPub) this certificate should be for', info);
+  let ak: KeyObject;
+  let n: string;
+  try {
+    ak = akPublicKey(i.runtimeData);
+    const jwk = findRuntimeKey(i.runtimeData, AK_KID) as { n?: unknown; e?: unknown } | undefined;
+    n = `${String(jwk?.n)}.${String(jwk?.e)}`;
+  } catch (e) {
+    return fail(e instanceof ParseError ? e.message : 'no usable HCLAkPub key', info);
+  }
+  if (jwkSpki(ak, n) !== f.spki) return fail("the AK certificate's public key is not the HCLAkPub of the runtime data: a certificate for another vTPM", info);
+  if (!i.bindingOk) return fail("the AK certificate is for HCLAkPub, but the runtime data is not bound to the signed report", info);
+  return { check: { ...base, status: 'pass', reason: `${cn(leaf.subject)} -> ${cn(issuer.subject)} -> pinned Azure Virtual TPM Root CA 2023, valid until ${info.notAfter}, key = HCLAkPub` }, info };
+}
