@@ -11,6 +11,14 @@ export function floor(name, value, limit, unit = 'ms') {
   return `[floor <= ${limit}${unit === 'x' ? 'x' : ` ${unit}`}: ${met ? 'met' : 'MISSED'}]`;
 }
 
+/** The same for a figure where higher is better (a throughput ratio): met when `value >= limit`. */
+export function atLeast(name, value, limit, unit = '') {
+  const met = value >= limit;
+  results.push({ name, met });
+  if (!met) process.exitCode = 1;
+  return `[floor >= ${limit}${unit ? ` ${unit}` : ''}: ${met ? 'met' : 'MISSED'}]`;
+}
+
 process.on('exit', () => {
   if (results.length === 0) return;
   const missed = results.filter((r) => !r.met).map((r) => r.name);

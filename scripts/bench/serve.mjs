@@ -2,6 +2,7 @@
 // ratio to the crypto limit measured here (cores / (one ECDSA P-384 verify + one RS256 signature)),
 // p99 latency at 80% of saturation, and the service's peak RSS. Printed, not asserted. Evidence: the
 // real Genoa HCL vector (no quote; relaxed policy) so every attest is a full pass with a token.
+import { atLeast, floor } from './_floors.mjs';
 import { spawn } from 'node:child_process';
 import { createSign, generateKeyPairSync, sign, verify, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
@@ -62,12 +63,12 @@ const run = (o) => new Promise((resolve, reject) => autocannon({ url, requests, 
 await run({ connections: 4, duration: 2 }); // warm-up
 const sat = await run({ connections: 16 });
 const satPairs = sat.requests.average / 2;
-console.log(`saturation: ${satPairs.toFixed(0)} challenge+attest pairs/s (${sat.requests.average.toFixed(0)} req/s, 16 connections, ${DURATION} s), ratio to crypto limit ${(satPairs / limit).toFixed(2)} (floor 0.5); errors ${sat.errors + sat.non2xx}, bad attest answers ${failures}`);
+console.log(`saturation: ${satPairs.toFixed(0)} challenge+attest pairs/s (${sat.requests.average.toFixed(0)} req/s, 16 connections, ${DURATION} s), ratio to crypto limit ${(satPairs / limit).toFixed(2)} ${atLeast('serve saturation / crypto limit', Number((satPairs / limit).toFixed(2)), 0.5)}; errors ${sat.errors + sat.non2xx}, bad attest answers ${failures}`);
 const rate = Math.max(1, Math.floor(sat.requests.average * 0.8));
 const at80 = await run({ connections: 8, overallRate: rate });
-console.log(`at 80% of saturation (${rate} req/s): p50 ${at80.latency.p50} ms, p99 ${at80.latency.p99} ms (floor <= 50 ms), max ${at80.latency.max} ms`);
+console.log(`at 80% of saturation (${rate} req/s): p50 ${at80.latency.p50} ms, p99 ${at80.latency.p99} ms ${floor('serve p99 at 80% of saturation', at80.latency.p99, 50)}, max ${at80.latency.max} ms`);
 clearInterval(rssTimer);
-console.log(`service RSS under load: peak ${peakRss.toFixed(0)} MB (floor <= 200 MB)`);
+console.log(`service RSS under load: peak ${peakRss.toFixed(0)} MB ${floor('serve RSS under load', Number(peakRss.toFixed(0)), 200, 'MB')}`);
 console.log('note: autocannon runs on the same cores as the service, so these figures include its CPU use.');
 proc.kill('SIGTERM');
 await new Promise((r) => proc.on('exit', r));

@@ -1,7 +1,8 @@
 // Verifier speed (issue 2, "Speed"): in-process full verification with a fresh and a cached VCEK, the
 // crypto primitives it cannot avoid, certificate parsing, and the whole `verify` process against the
-// machine's own `node -e ''`. Run by `npm run bench` (after a build) via `node --import tsx`.
+// machine's own `node -e ''`. Run by `npm run bench` (after a build) via `node --import import tsx`.
 import { floor } from './_floors.mjs';
+import { median, medianAsync, ms } from './_timing.mjs';
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,29 +19,6 @@ const vcekPem = fx(`${dir}/vcek.pem`);
 const quote = { message: fx(`${dir}/quote.msg`), signature: fx(`${dir}/quote.sig`), nonce: Buffer.from('challenge'), pcrs: JSON.parse(fx(`${dir}/pcrs.json`)) };
 const now = new Date('2026-11-28T12:00:00Z');
 
-function median(fn, { warmup = 200, runs = 2000 } = {}) {
-  for (let i = 0; i < warmup; i++) fn();
-  const t = new Float64Array(runs);
-  for (let i = 0; i < runs; i++) {
-    const t0 = process.hrtime.bigint();
-    fn();
-    t[i] = Number(process.hrtime.bigint() - t0) / 1e6;
-  }
-  t.sort();
-  return t[runs >> 1];
-}
-async function medianAsync(fn, { warmup = 200, runs = 2000 } = {}) {
-  for (let i = 0; i < warmup; i++) await fn();
-  const t = new Float64Array(runs);
-  for (let i = 0; i < runs; i++) {
-    const t0 = process.hrtime.bigint();
-    await fn();
-    t[i] = Number(process.hrtime.bigint() - t0) / 1e6;
-  }
-  t.sort();
-  return t[runs >> 1];
-}
-const ms = (x) => `${x.toFixed(3)} ms`;
 
 // Primitives.
 const bundle = parseCertificateBundle(vcekPem);

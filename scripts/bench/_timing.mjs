@@ -1,0 +1,29 @@
+// Timing helpers shared by the benches (a helper, not a bench: bench.mjs skips `_` files).
+
+/** Median wall time in ms of `fn` over `runs` calls, after `warmup` calls. */
+export function median(fn, { warmup = 200, runs = 2000 } = {}) {
+  for (let i = 0; i < warmup; i++) fn();
+  const t = new Float64Array(runs);
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint();
+    fn();
+    t[i] = Number(process.hrtime.bigint() - t0) / 1e6;
+  }
+  t.sort();
+  return t[runs >> 1];
+}
+
+/** The same for an async `fn`, awaited one call at a time. */
+export async function medianAsync(fn, { warmup = 200, runs = 2000 } = {}) {
+  for (let i = 0; i < warmup; i++) await fn();
+  const t = new Float64Array(runs);
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint();
+    await fn();
+    t[i] = Number(process.hrtime.bigint() - t0) / 1e6;
+  }
+  t.sort();
+  return t[runs >> 1];
+}
+
+export const ms = (x) => `${x.toFixed(3)} ms`;
