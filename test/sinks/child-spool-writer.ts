@@ -1,5 +1,5 @@
 // Child process for the spool crash test: appends records forever, printing each id once its
-// append resolved (i.e. once it is durable). The parent kills it with SIGKILL at a random moment.
+// append resolved (i.e. once it is durable), and `ack <id>` before it acknowledges one. The parent kills it with SIGKILL at a random moment.
 import { Spool } from '../../src/sinks/spool.js';
 
 const [dir, maxRecords] = process.argv.slice(2);
@@ -10,7 +10,11 @@ for (let i = 0; ; i++) {
   process.stdout.write(`${id}\n`);
   if (i % 7 === 0) {
     const old = await spool.list(2);
-    if (old.length === 2) await spool.ack([old[0]!.id]);
-    if (old.length === 2) process.stdout.write(`ack ${old[0]!.id}\n`);
+    // Announced before the ack (pipe writes are synchronous on Linux): a kill between the ack and
+    // a later line would otherwise leave the parent expecting a record the child removed.
+    if (old.length === 2) {
+      process.stdout.write(`ack ${old[0]!.id}\n`);
+      await spool.ack([old[0]!.id]);
+    }
   }
 }
