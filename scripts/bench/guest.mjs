@@ -13,9 +13,9 @@ const fx = (p) => readFileSync(join(root, 'test/fixtures', p));
 const { verifyEvidenceSync } = await import(join(root, 'src/verify/verify-evidence.ts'));
 const { parseEventLog, replayEventLog } = await import(join(root, 'src/tpm/event-log.ts'));
 const { deriveBootState } = await import(join(root, 'src/tpm/boot-state.ts'));
-const { checkEventLog } = await import(join(root, 'src/verify/event-log-check.ts'));
-const { checkAkCertificate, akCertificateDer } = await import(join(root, 'src/verify/ak-certificate.ts'));
-const { parseRuntimeData } = await import(join(root, 'src/snp/runtime-data.ts'));
+const { checkEventLog } = await import(join(root, 'src/guest/event-log-check.ts'));
+const { checkAkCertificate, akCertificateDer } = await import(join(root, 'src/guest/ak-certificate.ts'));
+const { parseRuntimeData } = await import(join(root, 'src/hcl/runtime-data.ts'));
 
 
 console.log('event log (median):');

@@ -15,8 +15,8 @@ import { createHash, createPublicKey, verify } from 'node:crypto';
 const root = join(fileURLToPath(import.meta.url), '../../..');
 const fx = (p) => readFileSync(join(root, 'test/fixtures', p));
 const { verifyEvidenceSync } = await import(join(root, 'src/verify/verify-evidence.ts'));
-const { parseTdQuote } = await import(join(root, 'src/tdx/quote.ts'));
-const { parseTdxHclReport } = await import(join(root, 'src/tdx/hcl.ts'));
+const { parseTdQuote } = await import(join(root, 'src/platform/tdx/quote.ts'));
+const { parseTdxHclReport } = await import(join(root, 'src/platform/tdx/hcl.ts'));
 
 const NAMES = ['tcb_signing_cert.pem', 'tcbinfov3_00806f050000.json', 'qeidentityv2_apiv4.json', 'pck_platform_crl.der', 'intel_root_ca_crl.der'];
 const collateral = NAMES.map((n) => ({ name: n, bytes: fx(`intel/${n}`) }));

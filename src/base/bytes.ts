@@ -1,5 +1,5 @@
 // Small byte helpers shared by the pure parsers: hex conversion and bounds-checked little-endian reads.
-import { ParseError } from '../errors.js';
+import { ParseError } from './errors.js';
 
 /** Lowercase hex of the bytes (MAA's claim format). */
 export function toHex(b: Uint8Array): string {

@@ -2,11 +2,11 @@
 // checked against manifest.json first. A bundle's quote is recorded, so freshness is a warning,
 // unless the verifier gives --nonce: the nonce it chose itself, which the quote must carry.
 import { join } from 'node:path';
-import { InputError } from '../errors.js';
+import { InputError } from '../base/errors.js';
 import { readBundle } from '../collect/bundle.js';
 import { verifyCollected } from '../collect/attest.js';
-import type { VerificationResult } from '../verify/result.js';
-import { loadVerifyOptions, type VerifyFiles } from './commands/verify.js';
+import type { VerificationResult } from '../result/result.js';
+import { loadVerifyOptions, type VerifyFiles } from './verify-inputs.js';
 import { parseNonce } from './collector-options.js';
 
 export async function verifyBundleDir(dir: string, files: VerifyFiles, now?: Date): Promise<VerificationResult> {

@@ -1,6 +1,6 @@
 // Options shared by `collect` and `attest`: where the evidence comes from.
 import type { Argv } from 'yargs';
-import { InputError } from '../errors.js';
+import { InputError } from '../base/errors.js';
 import type { CollectOptions } from '../collect/collector.js';
 
 export function collectorOptions(y: Argv): Argv {

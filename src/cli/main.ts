@@ -1,8 +1,8 @@
 // CLI entry. Commands are loaded lazily: only the module of the command being run is imported, so
 // `verify` never pays for the Azure SDK or the extension code.
-import { CvmAttestError, ExitCode } from '../errors.js';
+import { CvmAttestError, ExitCode } from '../base/errors.js';
 import type { CliCommand } from './command.js';
-import { escapeText } from '../text-escape.js';
+import { escapeText } from '../base/text-escape.js';
 
 /** A command module; `fast` (optional) runs it without yargs, or returns undefined to use yargs. */
 type CommandModule = { default: CliCommand; fast?: (argv: readonly string[]) => Promise<number | undefined> };

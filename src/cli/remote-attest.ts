@@ -1,6 +1,6 @@
 // `attest --verifier URL [--token-out FILE]`: the remote verdict (and the local one beside it).
 // Exit 0 remote pass, 1 remote fail, 2 refused request or bad options, 3 verifier/TPM unavailable.
-import { ExitCode } from '../errors.js';
+import { ExitCode } from '../base/errors.js';
 import { writeFileAtomic } from '../io/atomic-file.js';
 import type { CollectOptions } from '../collect/collector.js';
 import type { Policy } from '../policy/policy.js';

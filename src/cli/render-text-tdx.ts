@@ -1,7 +1,7 @@
 // The TDX parts of the text checklist: headline and the evidence summary (TD measurements, TCB
 // status with Intel's advisories, collateral dates).
-import type { VerificationResult } from '../verify/result.js';
-import { escapeText as e } from '../text-escape.js';
+import type { VerificationResult } from '../result/result.js';
+import { escapeText as e } from '../base/text-escape.js';
 
 export function tdxHeadline(r: VerificationResult): string {
   return `Verdict: ${r.verdict === 'pass' ? 'PASS' : 'FAIL'}   Intel TDX, HCL report v${e(r.claims['cvm-attest-hcl-header-version'])}, TD quote v${e(r.tdx?.quoteVersion ?? '?')}, verified at ${e(r.verifiedAt)}`;

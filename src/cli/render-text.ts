@@ -3,9 +3,9 @@
 // (reasons quote runtime data, subjects, bundle warnings, IMDS names) goes through escapeText: a raw
 // ESC or CR could otherwise redraw the terminal into a fake verdict.
 import { tdxEvidenceLines, tdxHeadline } from './render-text-tdx.js';
-import type { CheckGroup, CheckResult, VerificationResult } from '../verify/result.js';
+import type { CheckGroup, CheckResult, VerificationResult } from '../result/result.js';
 import type { InstanceIdentity } from '../collect/identity.js';
-import { escapeText as e } from '../text-escape.js';
+import { escapeText as e } from '../base/text-escape.js';
 
 const MARK: Record<CheckResult['status'], string> = { pass: 'pass', fail: 'FAIL', skip: 'skip', warn: 'WARN' };
 

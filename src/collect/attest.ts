@@ -1,7 +1,7 @@
 // attest(): collect (collector.ts) then verify. Used by the `attest` command, the extension worker and
 // the sinks; `verify --bundle` uses verifyCollected().
 import { performance } from 'node:perf_hooks';
-import type { VerificationResult } from '../verify/result.js';
+import type { VerificationResult } from '../result/result.js';
 import { verifyEvidence, type VerifyOptions, type Policy } from '../index.js';
 import { collect, type CollectOptions } from './collector.js';
 import { pcrsForPolicy } from '../policy/guest.js';

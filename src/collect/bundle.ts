@@ -3,11 +3,11 @@
 import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InputError, isCvmAttestError } from '../errors.js';
+import { InputError, isCvmAttestError } from '../base/errors.js';
 import { writeFileAtomic } from '../io/atomic-file.js';
 import { readFileBounded } from '../io/bounded-read.js';
 import { outError, prepareOutDir } from '../io/out-dir.js';
-import { parseJsonBounded } from '../bounded-json.js';
+import { parseJsonBounded } from '../base/bounded-json.js';
 import type { Evidence, QuoteEvidence } from './evidence.js';
 import { identityFromCompute, type InstanceIdentity } from './identity.js';
 

@@ -6,10 +6,10 @@ import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic-file.js';
-import type { Product } from '../verify/result.js';
-import { pemCertificates, formatTcbm, type ThimCertificates } from './thim.js';
+import type { Product } from '../result/result.js';
+import { pemCertificates, formatTcbm, type ThimCertificates } from '../input/thim.js';
 import { readFileBounded } from '../io/bounded-read.js';
-import { parseJsonBounded } from '../bounded-json.js';
+import { parseJsonBounded } from '../base/bounded-json.js';
 
 export const CACHE_DIR_ENV = 'CVM_ATTEST_CACHE_DIR';
 const MAX_ENTRY_BYTES = 64 * 1024;

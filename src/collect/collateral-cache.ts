@@ -4,7 +4,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic-file.js';
-import { parseCollateral, type CollateralFile } from '../tdx/collateral.js';
+import { parseCollateral, type CollateralFile } from '../platform/tdx/collateral.js';
 
 /** Refresh this long before nextUpdate. */
 const REFRESH_MARGIN_MS = 6 * 3600 * 1000;

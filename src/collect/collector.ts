@@ -2,17 +2,17 @@
 // cache, VM identity). No verification here: attest.ts adds that.
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { CollectionError, CvmAttestError, InputError } from '../errors.js';
-import { parseEvidence, type ParsedEvidence } from '../snp/evidence.js';
+import { CollectionError, CvmAttestError, InputError } from '../base/errors.js';
+import { parseEvidence, type ParsedEvidence } from '../platform/snp/evidence.js';
 import { readTpmEvidence, type TpmEvidence } from './tpm/index.js';
 import { fetchInstanceIdentity, fetchThimCertificates, type ImdsOptions } from './imds.js';
 import { CertificateCache, type CacheKey, type CacheLookup } from './cert-cache.js';
-import { formatTcbm, type ThimCertificates } from './thim.js';
+import { formatTcbm, type ThimCertificates } from '../input/thim.js';
 import { vcekChipMismatch } from './vcek-match.js';
 import { bindIdentity, type InstanceIdentity } from './identity.js';
 import type { CertificateSource, Evidence, QuoteEvidence } from './evidence.js';
 import type { PcsOptions } from './pcs.js';
-import { isTdxHclReport } from '../tdx/hcl.js';
+import { isTdxHclReport } from '../platform/tdx/hcl.js';
 import { DEFAULT_EVENT_LOG_PATH, readEventLogFile } from './event-log-file.js';
 
 export interface CollectOptions {
@@ -238,7 +238,7 @@ async function collectTdx(tpm: TpmEvidence, options: CollectOptions & { signal: 
   const tdx = await collectTdxParts(tpm.hclReport, tpm.replayed, options, warnings);
   const certificatesMs = performance.now() - t1;
   const instance = await identityP;
-  const { parseTdxHclReport } = await import('../tdx/hcl.js');
+  const { parseTdxHclReport } = await import('../platform/tdx/hcl.js');
   const vc = parseTdxHclReport(tpm.hclReport).runtimeData.json?.['vm-configuration'];
   const id = vc && typeof vc === 'object' ? (vc as Record<string, unknown>).vmUniqueId : undefined;
   const identity = instance ? bindIdentity(instance, typeof id === 'string' ? id : undefined) : undefined;

@@ -2,7 +2,7 @@
 // following a symlink and with a cap, so a hostile path can neither redirect nor exhaust the reader.
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { CollectionError } from '../errors.js';
+import { CollectionError } from '../base/errors.js';
 import { MAX_EVENT_LOG_BYTES } from '../tpm/event-log.js';
 
 export const DEFAULT_EVENT_LOG_PATH = '/sys/kernel/security/tpm0/binary_bios_measurements';

@@ -1,6 +1,6 @@
 // What the collector hands to the verifier, to a bundle and to the extension: types only.
 import type { InstanceIdentity } from './identity.js';
-import type { CollateralFile } from '../tdx/collateral.js';
+import type { CollateralFile } from '../platform/tdx/collateral.js';
 
 export interface QuoteEvidence {
   /** TPMS_ATTEST bytes as the TPM returned them. */

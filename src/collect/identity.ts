@@ -1,7 +1,7 @@
 // The VM's identity from IMDS instance metadata (compute section). Pure: no I/O.
 // IMDS is unauthenticated link-local data: the identity is only as good as its binding, so
 // `boundToReport` says whether vmId equals the vmUniqueId the HCL signed into the runtime data.
-import { ImdsResponseError, parseImdsJson } from './thim.js';
+import { ImdsResponseError, parseImdsJson } from '../input/thim.js';
 
 export interface SecurityProfile {
   readonly securityType?: string;

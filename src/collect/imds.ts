@@ -1,12 +1,12 @@
 // Azure Instance Metadata Service client: THIM certificates and instance metadata. Plain node:http
 // to the link-local endpoint (never a proxy), header `Metadata: true`, per-attempt connect and total
 // timeouts, bounded retries with jittered backoff on 429 / 5xx / network errors honouring Retry-After.
-import { CollectionError, InputError } from '../errors.js';
+import { CollectionError, InputError } from '../base/errors.js';
 import { HttpFailure, httpGet, type HttpResponse } from './http.js';
 import { parseRetryAfter, withRetry, type AttemptOutcome } from './retry.js';
-import { parseThimResponse, THIM_MAX_BYTES, type ThimCertificates } from './thim.js';
+import { parseThimResponse, THIM_MAX_BYTES, type ThimCertificates } from '../input/thim.js';
 import { INSTANCE_MAX_BYTES, parseInstanceMetadata, type InstanceIdentity } from './identity.js';
-import { escapeTextCapped } from '../text-escape.js';
+import { escapeTextCapped } from '../base/text-escape.js';
 
 export const DEFAULT_IMDS_ENDPOINT = 'http://169.254.169.254';
 export const IMDS_ENDPOINT_ENV = 'CVM_ATTEST_IMDS_ENDPOINT';

@@ -4,8 +4,8 @@
 // untrusted until the verifier checks it against the pinned Intel root.
 import http from 'node:http';
 import https from 'node:https';
-import { CollectionError, InputError } from '../errors.js';
-import type { CollateralFile } from '../tdx/collateral.js';
+import { CollectionError, InputError } from '../base/errors.js';
+import type { CollateralFile } from '../platform/tdx/collateral.js';
 import { parseRetryAfter, withRetry, type AttemptOutcome } from './retry.js';
 
 export const DEFAULT_PCS_ENDPOINT = 'https://api.trustedservices.intel.com';

@@ -2,9 +2,9 @@
 // `{"quote": "<base64url>"}`. IMDS is untrusted transport: the answer is size-capped and shape-checked
 // here, and the quote itself is verified (signatures, binding to this TD report) by the verifier.
 import { imdsPostJson, type ImdsOptions } from './imds.js';
-import { ImdsResponseError, parseImdsJson } from './thim.js';
-import { MAX_QUOTE_SIZE, parseTdQuote } from '../tdx/quote.js';
-import { CvmAttestError } from '../errors.js';
+import { ImdsResponseError, parseImdsJson } from '../input/thim.js';
+import { MAX_QUOTE_SIZE, parseTdQuote } from '../platform/tdx/quote.js';
+import { CvmAttestError } from '../base/errors.js';
 
 export const TDQUOTE_PATH = '/acc/tdquote';
 /** base64 of the largest quote accepted, plus the JSON around it. */

@@ -1,13 +1,13 @@
 // The TDX half of collection: the TD quote for the HCL report's TD report from IMDS, and the
 // collateral: the files given (--collateral), else the disk cache, refreshed from PCS before its
 // nextUpdate. Collateral from PCS is cached only after its signatures check out under the pinned root.
-import { CollectionError, CvmAttestError } from '../errors.js';
-import { parseCollateral, type CollateralFile } from '../tdx/collateral.js';
-import { parseTdxHclReport } from '../tdx/hcl.js';
-import { parsePckExtensions } from '../tdx/pck-extensions.js';
-import { parseTdQuote } from '../tdx/quote.js';
-import { CertStore } from '../verify/cert-store.js';
-import { checkCollateral } from '../verify/tdx/collateral-check.js';
+import { CollectionError, CvmAttestError } from '../base/errors.js';
+import { parseCollateral, type CollateralFile } from '../platform/tdx/collateral.js';
+import { parseTdxHclReport } from '../platform/tdx/hcl.js';
+import { parsePckExtensions } from '../platform/tdx/pck-extensions.js';
+import { parseTdQuote } from '../platform/tdx/quote.js';
+import { CertStore } from '../x509/cert-store.js';
+import { checkCollateral } from '../platform/tdx/collateral-check.js';
 import { defaultCacheDir } from './cert-cache.js';
 import { collateralDir, readCachedCollateral, writeCachedCollateral } from './collateral-cache.js';
 import type { CollectOptions } from './collector.js';

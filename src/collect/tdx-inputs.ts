@@ -3,9 +3,9 @@
 // opened without following symlinks and read with a cap; what each file is comes from its content.
 import { closeSync, constants, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { CvmAttestError, InputError } from '../errors.js';
-import { MAX_COLLATERAL_FILES, type CollateralFile } from '../tdx/collateral.js';
-import { MAX_QUOTE_SIZE } from '../tdx/quote.js';
+import { CvmAttestError, InputError } from '../base/errors.js';
+import { MAX_COLLATERAL_FILES, type CollateralFile } from '../platform/tdx/collateral.js';
+import { MAX_QUOTE_SIZE } from '../platform/tdx/quote.js';
 
 /** Per collateral file (Intel's are a few KiB; the PCK CRL of a large CA well under 1 MiB). */
 const MAX_COLLATERAL_FILE = 1024 * 1024;

@@ -1,9 +1,9 @@
 // Does a certificate served for this report belong to it? Read only what the cache needs to refuse a
 // foreign certificate (the verifier does the full check): the VCEK's hwID extension against the
 // report's CHIP_ID. Pure.
-import { children, content, decodeOid, expectTag, readTlv, Tag } from '../snp/der.js';
-import { bytesEqual, isAllZero } from '../snp/bytes.js';
-import { pemCertificates } from './thim.js';
+import { children, content, decodeOid, expectTag, readTlv, Tag } from '../x509/der.js';
+import { bytesEqual, isAllZero } from '../base/bytes.js';
+import { pemCertificates } from '../input/thim.js';
 
 const HWID_OID = '1.3.6.1.4.1.3704.1.4';
 

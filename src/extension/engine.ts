@@ -2,8 +2,8 @@
 // sinks. Imported lazily by `handler worker` only, so install/enable never load them.
 import { attest, type Policy } from '../collect/attest.js';
 import { policyFromSettings } from './policy-settings.js';
-import { CollectionError, InputError } from '../errors.js';
-import { SettingsError } from './settings.js';
+import { CollectionError, InputError } from '../base/errors.js';
+import { SettingsError } from './settings-error.js';
 import type { Engine, OutcomeLike } from './worker.js';
 
 /** How long a failed run waits for IMDS to say which VM this is (the run itself is already over). */

@@ -2,7 +2,7 @@
 // the extension uses comes from here (or from the extension folder the file sits in).
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { InputError, ParseError } from '../errors.js';
+import { InputError, ParseError } from '../base/errors.js';
 
 export interface HandlerEnvironment {
   /** `Publisher.Type` as the agent knows the handler. */

@@ -14,7 +14,7 @@ import { createConnection } from 'node:net';
 import { createHash } from 'node:crypto';
 import { closeSync, constants, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { CvmAttestError, ExitCode } from '../errors.js';
+import { CvmAttestError, ExitCode } from '../base/errors.js';
 import { writeFileAtomicSync } from '../io/atomic-file.js';
 
 /** The lock cannot be used at all (unsafe folder, no flock(1), I/O error): attestation cannot run. */

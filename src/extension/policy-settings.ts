@@ -1,8 +1,8 @@
 // The effective policy from the settings: inline policy (protected wins over public) plus the
 // minimumTcb shortcut. Shared by enable (to reject a bad policy at once) and the worker.
 import { parsePolicy, defaultPolicy, type Policy } from '../policy/policy.js';
-import { ParseError } from '../errors.js';
-import { SettingsError } from './settings.js';
+import { ParseError } from '../base/errors.js';
+import { SettingsError } from './settings-error.js';
 
 export interface PolicyInput {
   readonly policy?: Readonly<Record<string, unknown>>;

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { SettingsError } from './settings.js';
+import { SettingsError } from './settings-error.js';
 
 export const MAX_PROTECTED_BYTES = 256 * 1024;
 

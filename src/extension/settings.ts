@@ -2,16 +2,9 @@
 // SettingsError naming the offending setting (shown in the extension status, never a crash).
 import { parseVerifierSettings, type VerifierSettings } from './verifier-settings.js';
 import { readdirSync } from 'node:fs';
-import { InputError } from '../errors.js';
+import { SettingsError } from './settings-error.js';
 
-export class SettingsError extends InputError {
-  /** JSON path of the bad setting, e.g. `publicSettings.intervalMinutes`. */
-  readonly setting: string;
-  constructor(setting: string, message: string, options?: { cause?: unknown }) {
-    super('E_SETTINGS', `setting ${setting}: ${message}`, options);
-    this.setting = setting;
-  }
-}
+export { SettingsError };
 
 export type StatusOnFailure = 'error' | 'warning';
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';

@@ -5,7 +5,7 @@
 // cut by the agent, and still keep the top message to 1024 characters (what the portal shows in
 // full): the verdict and the key facts first, then one entry per check group, sinks, alerts, and
 // the claims last.
-import type { CheckGroup, CheckResult, VerificationResult } from '../verify/result.js';
+import type { CheckGroup, CheckResult, VerificationResult } from '../result/result.js';
 
 export type ExtStatusValue = 'transitioning' | 'success' | 'warning' | 'error';
 export type Operation = 'Install' | 'Enable' | 'Disable' | 'Uninstall' | 'Update';

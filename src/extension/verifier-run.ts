@@ -2,7 +2,7 @@
 // if the verifier gives no verdict (down, timing out, refusing), the evidence is still judged locally
 // and the status says why the remote verdict is missing. Collection failures stay failures.
 import { attest, type AttestOptions } from '../collect/attest.js';
-import { CvmAttestError } from '../errors.js';
+import { CvmAttestError } from '../base/errors.js';
 import { attestRemotely } from '../remote/attest-remote.js';
 import { VerifierRefusedError, VerifierUnavailableError } from '../remote/verifier-client.js';
 import type { VerifierSettings } from './verifier-settings.js';

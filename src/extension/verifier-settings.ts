@@ -1,7 +1,7 @@
 // `settings.verifier`: {"endpoint": "https://...", "caCertificate": "<PEM, optional>"}. When set,
 // each run asks that remote verifier (cvm-attest serve) for a nonce, collects over it and submits.
 import { verifierUrl } from '../remote/verifier-client.js';
-import { SettingsError } from './settings.js';
+import { SettingsError } from './settings-error.js';
 
 export interface VerifierSettings {
   readonly endpoint: string;

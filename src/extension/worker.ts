@@ -16,8 +16,8 @@ import { writeStatus, writeHeartbeat } from './files.js';
 import { writeExtensionEvent, extensionVersion } from './telemetry.js';
 import { outcomeStatus, errorStatus, heartbeatFile, StatusCode, utcStamp, type DeliveryLike, type AlertLike, type Identity } from './status.js';
 import { deepMerge, SettingsError } from './settings.js';
-import type { VerificationResult } from '../verify/result.js';
-import { CvmAttestError } from '../errors.js';
+import type { VerificationResult } from '../result/result.js';
+import { CvmAttestError } from '../base/errors.js';
 
 export interface OutcomeLike {
   readonly result: VerificationResult;

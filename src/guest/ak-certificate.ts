@@ -5,11 +5,11 @@
 // Microsoft's statement that this AK lives in an Azure vTPM; the AK is still trusted through the
 // hardware-signed runtime data, never for its certificate alone. Pure; platform-independent.
 import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
-import { ParseError } from '../errors.js';
-import { readTlv } from '../snp/der.js';
-import { AK_KID, akPublicKey, findRuntimeKey, type RuntimeData } from '../snp/runtime-data.js';
+import { ParseError } from '../base/errors.js';
+import { readTlv } from '../x509/der.js';
+import { AK_KID, akPublicKey, findRuntimeKey, type RuntimeData } from '../hcl/runtime-data.js';
 import { AZURE_VTPM_INTERMEDIATES, AZURE_VTPM_ROOT_2023, AZURE_VTPM_ROOT_SPKI_SHA256 } from './azure-vtpm-roots.js';
-import type { CheckResult } from './result.js';
+import type { CheckResult } from '../result/result.js';
 
 /** Far above a real AK certificate (~1 KiB); the NV index is a few KiB at most. */
 export const MAX_AK_CERT_INPUT = 16 * 1024;

@@ -3,10 +3,10 @@
 // boot's, or was edited); events in PCRs the quote does not cover prove nothing and are left out of
 // the boot state. Platform-independent: it needs the attested PCRs, not the hardware report.
 import { createHash } from 'node:crypto';
-import { ParseError } from '../errors.js';
+import { ParseError } from '../base/errors.js';
 import { deriveBootState, type BootState } from '../tpm/boot-state.js';
 import { parseEventLog, replayEventLog } from '../tpm/event-log.js';
-import type { CheckResult } from './result.js';
+import type { CheckResult } from '../result/result.js';
 
 export interface EventLogOutcome {
   readonly check: CheckResult;

@@ -3,9 +3,9 @@
 // paravisor and bound into the hardware-signed report data) or when a vTPM quote over the nonce verifies
 // (freshness.ts), or both: the check says which. Platform-independent: it looks only at the runtime
 // data, whether that is bound to the signed report, and the quote.
-import { bytesEqual, toHex } from '../snp/bytes.js';
-import type { HclReport } from '../snp/hcl.js';
-import type { RuntimeData } from '../snp/runtime-data.js';
+import { bytesEqual, toHex } from '../base/bytes.js';
+import type { HclEnvelope } from '../hcl/header.js';
+import type { RuntimeData } from '../hcl/runtime-data.js';
 import { checkFreshness, type FreshnessOutcome, type QuoteInput } from './freshness.js';
 
 export type FreshBy = 'report' | 'quote' | 'report+quote';
@@ -15,7 +15,7 @@ export interface FreshByInput {
   readonly quote?: QuoteInput;
   /** The verifier's nonce for the report's user data (default: the quote's nonce). */
   readonly nonce?: Uint8Array;
-  readonly hcl?: HclReport;
+  readonly hcl?: HclEnvelope;
   readonly bindingOk: boolean;
   readonly replayed: boolean;
 }

@@ -3,13 +3,13 @@
 // signature by that key over a TPMS_ATTEST of type QUOTE whose extraData is the verifier's nonce and
 // whose pcrDigest is the digest of the given PCR values (when given).
 import { createHash, verify } from 'node:crypto';
-import { CvmAttestError } from '../errors.js';
-import { bytesEqual, toHex } from '../snp/bytes.js';
-import type { HclReport } from '../snp/hcl.js';
-import { akPublicKey } from '../snp/runtime-data.js';
+import { CvmAttestError } from '../base/errors.js';
+import { bytesEqual, toHex } from '../base/bytes.js';
+import type { HclEnvelope } from '../hcl/header.js';
+import { akPublicKey } from '../hcl/runtime-data.js';
 import { TPM_ALG } from '../tpm/constants.js';
 import { parseQuoteAttest, rawQuoteSignature } from '../tpm/structures.js';
-import type { CheckResult } from './result.js';
+import type { CheckResult } from '../result/result.js';
 
 export interface QuoteInput {
   /** TPMS_ATTEST bytes. */
@@ -33,7 +33,7 @@ const base = { id: 'freshness', group: 'freshness' } as const;
 export const MIN_AK_BITS = 2048;
 const fail = (reason: string): FreshnessOutcome => ({ check: { ...base, status: 'fail', reason } });
 
-export function checkFreshness(quote: QuoteInput | undefined, hcl: HclReport | undefined, bindingOk: boolean, replayed: boolean): FreshnessOutcome {
+export function checkFreshness(quote: QuoteInput | undefined, hcl: HclEnvelope | undefined, bindingOk: boolean, replayed: boolean): FreshnessOutcome {
   if (!quote) {
     const what = hcl ? 'the HCL report is written at boot' : 'a bare SNP report carries no vTPM key to check a quote with';
     return { check: { ...base, status: 'skip', reason: `no quote given: ${what}; it proves the platform, not that this evidence is fresh` } };

@@ -2,13 +2,13 @@
 // runtime data (and whether it is bound to the signed report), the PCRs a verified quote covers, and
 // the optional AK certificate and TCG event log. Kept apart from verify-evidence.ts so the SNP and TDX
 // paths share them.
-import { ParseError } from '../errors.js';
+import { ParseError } from '../base/errors.js';
 import type { Policy } from '../policy/policy.js';
 import { evaluateGuestPolicy } from '../policy/guest.js';
-import type { RuntimeData } from '../snp/runtime-data.js';
+import type { RuntimeData } from '../hcl/runtime-data.js';
 import { checkAkCertificate, parseIntermediates } from './ak-certificate.js';
 import { checkEventLog } from './event-log-check.js';
-import type { CheckResult, Claims } from './result.js';
+import type { CheckResult, Claims } from '../result/result.js';
 
 export interface GuestInput {
   readonly options: { readonly akCertificate?: Uint8Array; readonly akIntermediates?: Uint8Array | string; readonly eventLog?: Uint8Array; readonly cache?: boolean };

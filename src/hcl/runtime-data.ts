@@ -1,9 +1,9 @@
 // The HCL runtime data: compact UTF-8 JSON whose exact bytes are hashed into REPORT_DATA. Parsing never
 // throws: bytes that are not a JSON object are kept with the reason, and the binding check reports it.
 import { createPublicKey, type KeyObject, type JsonWebKey } from 'node:crypto';
-import { ParseError } from '../errors.js';
+import { ParseError } from '../base/errors.js';
 import { isUtf8 } from 'node:buffer';
-import { parseJsonBounded } from '../bounded-json.js';
+import { parseJsonBounded } from '../base/bounded-json.js';
 
 export interface RuntimeData {
   /** Exactly the bytes the hash covers. */

@@ -1,11 +1,11 @@
 // Certificate inputs as users and IMDS provide them: one PEM or DER certificate, a PEM bundle in any
 // order, or an IMDS THIM JSON body. Each certificate is sorted into its role by subject and issuer.
-import { ParseError } from '../errors.js';
-import { utf8 } from './bytes.js';
-import { isDerSequence } from './der.js';
-import { parseJsonBounded } from '../bounded-json.js';
-import type { Product } from '../verify/result.js';
-import { parseCertificate, type Certificate } from './certificate.js';
+import { ParseError } from '../base/errors.js';
+import { utf8 } from '../base/bytes.js';
+import { isDerSequence } from '../x509/der.js';
+import { parseJsonBounded } from '../base/bounded-json.js';
+import type { Product } from '../result/result.js';
+import { parseCertificate, type Certificate } from '../x509/certificate.js';
 
 export type CertificateRole = 'VCEK' | 'VLEK' | 'ASK' | 'ASVK' | 'ARK';
 

@@ -1,8 +1,8 @@
 // The IMDS THIM certification body, validated strictly. Pure: no I/O.
 // Shape (formats.md): {"vcekCert": PEM, "tcbm": 16 hex digits (REPORTED_TCB as big-endian u64 text),
 // "certificateChain": PEM ASK + PEM ARK, "cacheControl": seconds as a decimal string}.
-import { CollectionError } from '../errors.js';
-import { jsonDepth, MAX_JSON_DEPTH } from '../bounded-json.js';
+import { CollectionError } from '../base/errors.js';
+import { jsonDepth, MAX_JSON_DEPTH } from '../base/bounded-json.js';
 
 export interface ThimCertificates {
   /** The VCEK, one PEM CERTIFICATE block. */

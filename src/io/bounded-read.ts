@@ -6,8 +6,8 @@
 // paths, bundle members always) a symbolic link is refused rather than followed.
 import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { InputError } from '../errors.js';
-import { escapeTextCapped } from '../text-escape.js';
+import { InputError } from '../base/errors.js';
+import { escapeTextCapped } from '../base/text-escape.js';
 
 export interface BoundedReadOptions {
   /** Largest accepted size in bytes; one byte more is refused. */

@@ -3,8 +3,8 @@
 // Node's recursive mkdir spins forever under /proc (ENOENT there never resolves), so it is not used.
 import { closeSync, mkdirSync, openSync, statSync, unlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { InputError } from '../errors.js';
-import { escapeTextCapped } from '../text-escape.js';
+import { InputError } from '../base/errors.js';
+import { escapeTextCapped } from '../base/text-escape.js';
 
 const errno = (e: unknown): string => (e as NodeJS.ErrnoException).code ?? (e instanceof Error ? e.message : String(e));
 

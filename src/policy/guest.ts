@@ -2,7 +2,7 @@
 // boot state replayed from the TCG event log. Each rule appears only when the policy sets it; data
 // that is missing or not proven (no quote, a log that does not replay) fails the rule.
 import type { BootState } from '../tpm/boot-state.js';
-import type { CheckResult, CheckStatus } from '../verify/result.js';
+import type { CheckResult, CheckStatus } from '../result/result.js';
 import type { Policy } from './policy.js';
 
 export interface GuestPolicyContext {

@@ -1,9 +1,9 @@
 // The verification policy: a JSON document (schema: extension/policy.schema.json) with a safe default.
 // Unknown keys are an error, so a typo never silently weakens a policy. Pure: no file I/O here.
 import { createHash } from 'node:crypto';
-import { ParseError } from '../errors.js';
-import type { PolicySummary, Product, TcbComponents } from '../verify/result.js';
-import { TCB_STATUSES, type TcbStatus } from '../tdx/signed-json.js';
+import { ParseError } from '../base/errors.js';
+import type { PolicySummary, Product, TcbComponents } from '../result/result.js';
+import { TCB_STATUSES, type TcbStatus } from '../result/tdx-tcb-status.js';
 
 export type CrlMode = 'off' | 'warn' | 'enforce';
 export const TCB_COMPONENT_NAMES = ['bootloader', 'tee', 'snp', 'microcode', 'fmc'] as const;

@@ -3,7 +3,7 @@
 // evidence is computed too, so both can be shown side by side. Used by `attest --verifier` and the
 // extension's verifier mode.
 import { attest, type AttestOptions, type AttestOutcome } from '../collect/attest.js';
-import { InputError } from '../errors.js';
+import { InputError } from '../base/errors.js';
 import { requestChallenge, submitEvidence, type RemoteVerdict, type VerifierEndpoint } from './verifier-client.js';
 
 export interface RemoteOutcome {

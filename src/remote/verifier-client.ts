@@ -4,9 +4,9 @@
 // call and a cap on every answer, so a dead or hostile verifier gives a clear error, never a hang.
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { CvmAttestError, ExitCode } from '../errors.js';
+import { CvmAttestError, ExitCode } from '../base/errors.js';
 import type { Evidence } from '../collect/evidence.js';
-import type { CheckResult, Claims } from '../verify/result.js';
+import type { CheckResult, Claims } from '../result/result.js';
 
 /** The verifier could not be reached or answered with a server error (retry later). */
 export class VerifierUnavailableError extends CvmAttestError {

@@ -1,7 +1,7 @@
 // The HTML report's "Guest" section: how freshness was shown, the vTPM AK certificate, and the boot
 // state replayed from the TCG event log. Reads claims and checks defensively (a result may come back
 // from JSON) and escapes every value: they come from evidence.
-import type { CheckResult, VerificationResult } from '../verify/result.js';
+import type { CheckResult, VerificationResult } from '../result/result.js';
 import { escapeHtml as esc } from './escape.js';
 
 const obj = (v: unknown): Record<string, unknown> | undefined => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);

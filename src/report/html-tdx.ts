@@ -1,6 +1,6 @@
 // The HTML report's Intel TDX section: the TD's measurements, the TCB status with Intel's advisory ids
 // and the dates of the collateral that judged it. Every value comes from evidence or collateral: escaped.
-import type { VerificationResult } from '../verify/result.js';
+import type { VerificationResult } from '../result/result.js';
 import { escapeHtml as esc } from './escape.js';
 
 export function renderTdxSection(result: VerificationResult, authenticated = true): string {

@@ -3,7 +3,7 @@
 // inline CSS only, and a CSP that forbids everything else, so the file behaves the same offline, in a
 // mail client or in a browser years later. Every evidence-derived string is escaped (see escape.ts).
 import { renderTdxSection } from './html-tdx.js';
-import type { CertificateInfo, CheckGroup, CheckResult, CheckStatus, Claims, VerificationResult } from '../verify/result.js';
+import type { CertificateInfo, CheckGroup, CheckResult, CheckStatus, Claims, VerificationResult } from '../result/result.js';
 import { escapeHtml as esc } from './escape.js';
 import { tcbTable } from './tcb.js';
 import { renderGuest } from './guest-html.js';

@@ -1,6 +1,6 @@
 // Pulls the TCB of each component out of the claims and lines it up against the policy's minimum, for
 // reports. Pure; tolerant of claims from other versions (anything that is not a number is ignored).
-import type { Claims, TcbComponents } from '../verify/result.js';
+import type { Claims, TcbComponents } from '../result/result.js';
 
 /** One TCB_VERSION of the report (reported, committed, launch, current). */
 export interface TcbColumn {

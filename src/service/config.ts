@@ -2,9 +2,9 @@
 // requires freshness unless the file says otherwise) and the --collateral folder's CRLs.
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InputError } from '../errors.js';
+import { InputError } from '../base/errors.js';
 import { parsePolicy } from '../policy/policy.js';
-import type { Product } from '../verify/result.js';
+import type { Product } from '../result/result.js';
 
 const MAX_FILE = 1024 * 1024;
 

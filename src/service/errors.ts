@@ -1,6 +1,6 @@
 // The service's typed errors: each has a closed `E_` code and the HTTP status it is answered with.
 // Only `message` and `code` ever reach a client; causes stay in the log, never a stack trace.
-import { CvmAttestError, ExitCode } from '../errors.js';
+import { CvmAttestError, ExitCode } from '../base/errors.js';
 
 export type ServiceErrorCode =
   | 'E_NONCE_MALFORMED'

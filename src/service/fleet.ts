@@ -5,9 +5,9 @@
 import { readFile, stat } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InputError } from '../errors.js';
+import { InputError } from '../base/errors.js';
 import type { SinkIdentity } from '../sinks/types.js';
-import type { VerificationResult } from '../verify/result.js';
+import type { VerificationResult } from '../result/result.js';
 import type { ServiceLogger } from './log.js';
 import type { AttestRequest } from './request.js';
 import type { VerdictListener } from './server.js';

@@ -5,7 +5,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { InputError } from '../errors.js';
+import { InputError } from '../base/errors.js';
 import { writeFileAtomic } from '../io/atomic-file.js';
 import { loadCollateral, loadServicePolicy, parseListen } from './config.js';
 import { ServiceError } from './errors.js';

@@ -4,7 +4,7 @@
 // x-ms-cvm-attest-fresh (did a quote over this nonce prove the evidence is fresh).
 import { createHash, randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
-import type { VerificationResult } from '../verify/result.js';
+import type { VerificationResult } from '../result/result.js';
 import type { SigningKey } from './keys.js';
 
 export interface TokenInput {

@@ -2,10 +2,10 @@
 // request, verify it against the nonce, add the service's own checks, and sign a token on a pass.
 // Pure apart from the signing key; no HTTP, no state.
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { CvmAttestError } from '../errors.js';
+import { CvmAttestError } from '../base/errors.js';
 import { parsePolicy, type Policy } from '../policy/policy.js';
 import { verifyEvidence } from '../verify/verify-evidence.js';
-import type { CheckResult, Claims, Product, VerificationResult } from '../verify/result.js';
+import type { CheckResult, Claims, Product, VerificationResult } from '../result/result.js';
 import type { SigningKey, TokenAlg } from './keys.js';
 import type { AttestRequest } from './request.js';
 import { signToken } from './token.js';

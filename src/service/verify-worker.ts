@@ -1,7 +1,7 @@
 // Worker thread entry (bundled as dist/bundle/verify-worker.mjs): runs Verifier.attest for the pool.
 // Messages in: {id, request}; out: {id, ok: true, outcome} | {id, ok: false, code, message, evidence}.
 import { parentPort, workerData } from 'node:worker_threads';
-import { CvmAttestError } from '../errors.js';
+import { CvmAttestError } from '../base/errors.js';
 import { EvidenceError, Verifier, type VerifierConfig } from './verification.js';
 import type { AttestRequest } from './request.js';
 

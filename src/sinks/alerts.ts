@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fsyncDir, writeFileAtomic } from '../io/atomic-file.js';
-import type { TcbComponents } from '../verify/result.js';
+import type { TcbComponents } from '../result/result.js';
 import { readFacts, type LogRecord } from './record.js';
 import type { AlertSettings } from './settings.js';
 import { errorFacts, isFailedOutcome, type SinkIdentity, type SinkOutcome } from './types.js';

@@ -1,6 +1,6 @@
 // The TDX columns of the attestation record, and `Platform` for both: appended to RECORD_COLUMNS so
 // the DCR, the table schema and the docs (generated from it) carry them.
-import type { VerificationResult } from '../verify/result.js';
+import type { VerificationResult } from '../result/result.js';
 import type { ColumnDef, RecordValue } from './record.js';
 
 export const TDX_RECORD_COLUMNS: readonly ColumnDef[] = [

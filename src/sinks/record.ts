@@ -2,7 +2,7 @@
 // single source of truth: the ARM template's stream declarations and table schemas must match them
 // (test/sinks/schema-agreement.test.ts), and docs/azure-monitor.md documents the same columns.
 import { randomUUID } from 'node:crypto';
-import type { CheckResult, TcbComponents, VerificationResult } from '../verify/result.js';
+import type { CheckResult, TcbComponents, VerificationResult } from '../result/result.js';
 import { errorFacts, isFailedOutcome, type SinkIdentity, type SinkOutcome, type VerifiedOutcome } from './types.js';
 import { TDX_RECORD_COLUMNS, tdxColumns } from './record-tdx.js';
 
@@ -218,7 +218,7 @@ export function identityColumns(id: SinkIdentity | undefined): Record<string, st
   };
 }
 
-// Claim names are the verifier's (src/verify/claims.ts): MAA's x-ms-sevsnpvm-* and our cvm-attest-*.
+// Claim names are the verifier's (src/platform/snp/claims.ts): MAA's x-ms-sevsnpvm-* and our cvm-attest-*.
 function claim(c: Readonly<Record<string, unknown>>, name: string): unknown {
   return c[name] ?? undefined;
 }

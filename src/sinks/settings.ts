@@ -1,6 +1,6 @@
 // publicSettings.sinks: validated by hand (mirrors extension/sinks.schema.json), unknown keys
 // rejected so a typo never silently disables reporting. Every error names the bad setting.
-import { InputError } from '../errors.js';
+import { InputError } from '../base/errors.js';
 import { ALERT_STREAM, RECORD_STREAM } from './record.js';
 import { DEFAULT_SPOOL_MAX_BYTES, DEFAULT_SPOOL_MAX_RECORDS } from './spool.js';
 

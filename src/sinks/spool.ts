@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InputError } from '../errors.js';
+import { InputError } from '../base/errors.js';
 import { fsyncDir, removeStaleTemps, writeFileAtomic } from '../io/atomic-file.js';
 
 export interface SpoolOptions {

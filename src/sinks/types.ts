@@ -1,6 +1,6 @@
 // What the sinks consume. Structural copies of the collector's outcome so this layer compiles and
 // tests on its own; the collector's AttestOutcome is assignable to SinkOutcome.
-import type { VerificationResult } from '../verify/result.js';
+import type { VerificationResult } from '../result/result.js';
 
 /** The VM's identity as the collector read it from IMDS (all optional: off Azure there is none). */
 export interface SinkIdentity {

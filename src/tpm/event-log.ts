@@ -5,7 +5,7 @@
 // event. All little-endian. Pure and bounds-checked: every malformed byte is a ParseError naming the
 // event and field, never a RangeError; sizes are capped before anything is allocated.
 import { createHash } from 'node:crypto';
-import { ParseError } from '../errors.js';
+import { ParseError } from '../base/errors.js';
 import { TPM_ALG } from './constants.js';
 
 /** Far above real logs (tens of KiB; a few hundred KiB with many db entries). */

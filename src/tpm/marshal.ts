@@ -1,6 +1,6 @@
 // Big-endian TPM 2.0 marshalling: a growable writer and a bounds-checked reader. Every read failure is
 // a ParseError naming the field, never a RangeError.
-import { ParseError } from '../errors.js';
+import { ParseError } from '../base/errors.js';
 
 export class TpmWriter {
   private buf = new Uint8Array(64);

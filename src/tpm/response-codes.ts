@@ -1,6 +1,6 @@
 // TPM 2.0 response codes (TCG Library Part 2, TPM_RC) decoded into a name, the handle / parameter /
 // session they point at, and a hint the user can act on. Pure.
-import { CollectionError } from '../errors.js';
+import { CollectionError } from '../base/errors.js';
 import { hex32 } from './constants.js';
 
 export const RC_SUCCESS = 0x000;

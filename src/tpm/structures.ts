@@ -1,6 +1,6 @@
 // TPM 2.0 structures we decode or build: PCR selections, TPMS_ATTEST (quote), TPMT_PUBLIC (RSA/ECC keys),
 // TPMT_SIGNATURE. Pure and bounds-checked; shared by the collector and the verifier.
-import { ParseError } from '../errors.js';
+import { ParseError } from '../base/errors.js';
 import { PCR_COUNT, TPM_ALG, TPM_GENERATED_VALUE, TPM_ST } from './constants.js';
 import { TpmReader, TpmWriter } from './marshal.js';
 

@@ -2,30 +2,31 @@
 // Pure (no I/O). Unusable input bytes throw ParseError; everything else becomes a check result, and a
 // missing or wrong certificate fails closed.
 import { createHash } from 'node:crypto';
-import { ParseError } from '../errors.js';
+import { ParseError } from '../base/errors.js';
 import { defaultPolicy, isParsedPolicy, parsePolicy, policySummary, type Policy } from '../policy/policy.js';
-import { evaluatePolicy } from '../policy/evaluate.js';
-import { mergeBundles, type CertificateBundle } from '../snp/cert-bundle.js';
-import { parseCrl, type Crl } from '../snp/crl.js';
-import { parseEvidence, type ParsedEvidence } from '../snp/evidence.js';
-import { toHex } from '../snp/bytes.js';
-import { withProduct } from '../snp/report.js';
-import { CertStore } from './cert-store.js';
-import { checkChain } from './chain.js';
-import { buildClaims } from './claims.js';
-import { checkCrl } from './crl-check.js';
-import type { QuoteInput } from './freshness.js';
-import { checkFreshnessBy } from './fresh-by.js';
-import { checkGuest } from './guest.js';
-import type { CheckResult, PolicySummary, VerificationResult } from './result.js';
-import { checkRuntimeBinding } from './runtime-binding.js';
-import { checkSignature } from './signature.js';
-import { checkChipId, checkTcb } from './tcb-chip.js';
-import { otherPlatformNote } from '../policy/evaluate-tdx.js';
-import { EMPTY_COLLATERAL, parseCollateral, parseCollateralCached, type CollateralFile } from '../tdx/collateral.js';
-import { parseTdxHclReport, tdxHclBytes } from '../tdx/hcl.js';
-import { parseTdQuote } from '../tdx/quote.js';
-import { verifyTdx } from './tdx/verify-tdx.js';
+import { evaluatePolicy } from '../platform/snp/policy.js';
+import { mergeBundles, type CertificateBundle } from '../input/certificates.js';
+import { parseCrl, type Crl } from '../x509/crl.js';
+import { parseEvidence, type ParsedEvidence } from '../platform/snp/evidence.js';
+import { toHex } from '../base/bytes.js';
+import { withProduct } from '../platform/snp/report.js';
+import { CertStore } from '../x509/cert-store.js';
+import { certificateBundle } from '../platform/snp/amd-certificates.js';
+import { checkChain } from '../platform/snp/chain.js';
+import { buildClaims } from '../platform/snp/claims.js';
+import { checkCrl } from '../platform/snp/crl-check.js';
+import type { QuoteInput } from '../guest/freshness.js';
+import { checkFreshnessBy } from '../guest/fresh-by.js';
+import { checkGuest } from '../guest/guest.js';
+import type { CheckResult, PolicySummary, VerificationResult } from '../result/result.js';
+import { checkRuntimeBinding } from '../platform/snp/runtime-binding.js';
+import { checkSignature } from '../platform/snp/signature.js';
+import { checkChipId, checkTcb } from '../platform/snp/tcb-chip.js';
+import { otherPlatformNote } from '../platform/tdx/policy.js';
+import { EMPTY_COLLATERAL, parseCollateral, parseCollateralCached, type CollateralFile } from '../platform/tdx/collateral.js';
+import { parseTdxHclReport, tdxHclBytes } from '../platform/tdx/hcl.js';
+import { parseTdQuote } from '../platform/tdx/quote.js';
+import { verifyTdx } from '../platform/tdx/verify-tdx.js';
 
 export interface VerifyOptions {
   /** HCL report / NV dump, bare 1184-byte SNP report, or hex text of either. */
@@ -109,8 +110,8 @@ function run(options: VerifyOptions, async: boolean): VerificationResult | Promi
 
   const ev = tagged('evidence', () => parseEvidence(options.evidence));
   let bundle: CertificateBundle = {};
-  if (options.vcek !== undefined) bundle = tagged('vcek', () => store.bundle(options.vcek!, 'VCEK'));
-  if (options.chain !== undefined) bundle = tagged('chain', () => mergeBundles(bundle, store.bundle(options.chain!, 'certificate chain')));
+  if (options.vcek !== undefined) bundle = tagged('vcek', () => certificateBundle(store, options.vcek!, 'VCEK'));
+  if (options.chain !== undefined) bundle = tagged('chain', () => mergeBundles(bundle, certificateBundle(store, options.chain!, 'certificate chain')));
   const crl = options.crl !== undefined ? tagged('crl', () => parseCrl(options.crl!)) : undefined;
   const leaf = ev.report.signingKey === 'vlek' ? bundle.vlek : bundle.vcek;
   const finish = (): VerificationResult => evaluate(options, ev, bundle, crl, store, now, policy, summary);

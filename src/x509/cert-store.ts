@@ -1,10 +1,7 @@
 // Parsed certificates, their public keys and verified issuer->subject signatures, cached by the
-// certificate's bytes (the `cache` option). The pinned AMD roots are prepared once per process.
+// certificate's bytes (the `cache` option). Platform-independent: the AMD and Intel chains both use it.
 import { constants, createHash, createPublicKey, KeyObject, verify, webcrypto } from 'node:crypto';
-import { OID, parseCertificate, type Certificate } from '../snp/certificate.js';
-import { parseCertificateBundle, type CertificateBundle } from '../snp/cert-bundle.js';
-import { AMD_CERTIFICATES, PINNED_ARK_SPKI_SHA256 } from './amd-roots.js';
-import type { Product } from './result.js';
+import { OID, parseCertificate, type Certificate } from './certificate.js';
 
 const MAX_ENTRIES = 256;
 
@@ -16,9 +13,6 @@ interface Entry {
 }
 
 const entries = new Map<string, Entry>();
-/** Whole certificate inputs (PEM text, DER, THIM JSON) -> their parsed bundle, when caching. */
-const textBundles = new Map<string, CertificateBundle>();
-const byteBundles = new Map<string, CertificateBundle>();
 /** Entries of cached certificates (and the embedded roots), found from the parsed object. */
 const shared = new WeakMap<Certificate, Entry>();
 
@@ -34,10 +28,18 @@ function entryFor(der: Uint8Array, useCache: boolean): Entry {
   return e;
 }
 
+/** The RSASSA-PSS parameters a chain requires of its certificates' signatures. */
+export interface PssParameters {
+  readonly hash: 'sha256' | 'sha384' | 'sha512';
+  readonly saltLength: number;
+  /** Whose parameters, for the reason text ("AMD"). */
+  readonly name: string;
+}
+
 /** One verification's view of certificates: cached ones shared across calls, or all fresh (`cache: false`). */
 export class CertStore {
   private readonly own = new WeakMap<Certificate, Entry>();
-  constructor(private readonly useCache: boolean) {}
+  constructor(readonly useCache: boolean) {}
 
   /** Parses a DER certificate (cached by its bytes unless caching is off). */
   readonly parse = (der: Uint8Array): Certificate => {
@@ -45,20 +47,6 @@ export class CertStore {
     (this.useCache ? shared : this.own).set(e.cert, e);
     return e.cert;
   };
-
-  /** parseCertificateBundle, memoised by the input's exact bytes when caching. */
-  bundle(input: Uint8Array | string, name: string): CertificateBundle {
-    if (!this.useCache || (typeof input !== 'string' && !(input instanceof Uint8Array))) return parseCertificateBundle(input, { parse: this.parse, name });
-    const map = typeof input === 'string' ? textBundles : byteBundles;
-    const k = typeof input === 'string' ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString('latin1');
-    let b = map.get(k);
-    if (!b) {
-      b = parseCertificateBundle(input, { parse: this.parse, name });
-      if (map.size >= MAX_ENTRIES) map.clear();
-      map.set(k, b);
-    }
-    return b;
-  }
 
   /**
    * Imports an EC P-384 certificate key through WebCrypto's raw-point import, which is several times
@@ -93,28 +81,23 @@ export class CertStore {
     return e.key;
   }
 
-  /** Records a signature known good without checking it (compiled-in certificates only). */
-  markSignedBy(subject: Certificate, issuer: Certificate): void {
-    this.entry(subject).verifiedBy.add(issuer.sha256);
-  }
-
   /**
-   * True when `issuer` signed `subject`: the names chain and the RSASSA-PSS (SHA-384, MGF1-SHA-384,
-   * salt 48) signature AMD uses verifies. Returns a reason string when it does not.
+   * True when `issuer` signed `subject`: the names chain and the RSASSA-PSS signature, with exactly the
+   * parameters required (MGF1 with the same hash), verifies. Returns a reason string when it does not.
    */
-  signedBy(subject: Certificate, issuer: Certificate): true | string {
+  signedBy(subject: Certificate, issuer: Certificate, pss: PssParameters): true | string {
     const e = this.entry(subject);
     if (e.verifiedBy.has(issuer.sha256)) return true;
     if (Buffer.compare(Buffer.from(subject.issuer.der), Buffer.from(issuer.subject.der)) !== 0) {
       return `issuer "${subject.issuer.cn}" is not "${issuer.subject.cn}"`;
     }
     const p = subject.signatureAlgorithm.pss;
-    if (!p || p.hash !== 'sha384' || p.mgfHash !== 'sha384' || p.saltLength !== 48) {
-      return `signature algorithm is not RSASSA-PSS SHA-384 salt 48 (AMD's)`;
+    if (!p || p.hash !== pss.hash || p.mgfHash !== pss.hash || p.saltLength !== pss.saltLength) {
+      return `signature algorithm is not RSASSA-PSS ${pss.hash.toUpperCase()} salt ${pss.saltLength} (${pss.name}'s)`;
     }
     let ok = false;
     try {
-      ok = verify('sha384', subject.tbs, { key: this.publicKey(issuer), padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 48 }, subject.signature);
+      ok = verify(pss.hash, subject.tbs, { key: this.publicKey(issuer), padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: pss.saltLength }, subject.signature);
     } catch {
       ok = false;
     }
@@ -124,45 +107,9 @@ export class CertStore {
   }
 }
 
-/** Process-wide store for the embedded roots (always cached: they are compiled-in constants). */
+/** Process-wide store for compiled-in certificates (always cached: they are constants). */
 export const rootStore = new CertStore(true);
-const arks = new Map<Product, Certificate>();
-const intermediates = new Map<string, Certificate>();
 
 export function spkiSha256(c: Certificate): string {
   return createHash('sha256').update(c.spki).digest('hex');
-}
-
-/** The embedded KDS chain (ASK or ASVK, then ARK); the shared ARK is parsed once (rootStore caches by bytes). */
-function embedded(product: Product, vlek: boolean): CertificateBundle {
-  const c = AMD_CERTIFICATES[product];
-  return parseCertificateBundle((vlek ? c.asvk : c.ask) + c.ark, { parse: rootStore.parse, name: `embedded ${product} chain` });
-}
-
-/** The pinned ARK of a product: the embedded certificate, whose key must hash to the pinned value. */
-export function pinnedArk(product: Product): Certificate {
-  let ark = arks.get(product);
-  if (ark) return ark;
-  ark = embedded(product, false).ark;
-  if (!ark || spkiSha256(ark) !== PINNED_ARK_SPKI_SHA256[product]) throw new Error(`embedded ${product} ARK does not match its pinned key`);
-  arks.set(product, ark);
-  return ark;
-}
-
-/**
- * The embedded ASK (or ASVK) of a product. It is a compiled-in constant like the ARK pin itself, so it
- * is marked as signed by the pinned ARK without spending a cold-start RSA verification on it; the test
- * suite proves that it is (test/verify/roots.test.ts). A supplied ASK is always verified.
- */
-export function embeddedIntermediate(product: Product, vlek: boolean): Certificate {
-  const key = `${product}/${vlek}`;
-  let c = intermediates.get(key);
-  if (c) return c;
-  const ark = pinnedArk(product);
-  const b = embedded(product, vlek);
-  c = vlek ? b.asvk : b.ask;
-  if (!c || b.ark?.sha256 !== ark.sha256) throw new Error(`embedded ${product} chain is incomplete`);
-  rootStore.markSignedBy(c, ark);
-  intermediates.set(key, c);
-  return c;
 }

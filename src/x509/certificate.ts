@@ -1,7 +1,7 @@
 // X.509 certificates as AMD issues them (ARK, ASK/ASVK, VCEK/VLEK), read with the small DER reader:
 // names, validity, serial, key, RSASSA-PSS parameters and the VCEK's AMD extensions (1.3.6.1.4.1.3704.1).
 import { createHash } from 'node:crypto';
-import { ParseError } from '../errors.js';
+import { ParseError } from '../base/errors.js';
 import { children, content, decodeName, decodeOid, decodeSmallUint, decodeTime, expectTag, integerHex, readTlv, Tag, whole, type DistinguishedName, type Tlv } from './der.js';
 
 export const OID = {

@@ -1,6 +1,6 @@
 // X.509 CRLs as AMD publishes them (signed by the ARK), PEM or DER, read with the small DER reader.
-import { ParseError } from '../errors.js';
-import { utf8 } from './bytes.js';
+import { ParseError } from '../base/errors.js';
+import { utf8 } from '../base/bytes.js';
 import { decodeSignatureAlgorithm, type SignatureAlgorithm } from './certificate.js';
 import { children, content, decodeName, decodeTime, expectTag, integerHex, isDerSequence, readTlv, Tag, whole, type DistinguishedName } from './der.js';
 

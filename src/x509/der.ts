@@ -1,6 +1,6 @@
 // A minimal, bounds-checked DER reader: enough of X.509 and CRLs to read AMD's certificates without a
 // heavy ASN.1 library on the start-up path. Single-byte tags and definite lengths only (DER).
-import { ParseError } from '../errors.js';
+import { ParseError } from '../base/errors.js';
 
 export interface Tlv {
   readonly tag: number;

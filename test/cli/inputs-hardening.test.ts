@@ -14,7 +14,7 @@ import { readReplay } from '../../src/collect/tpm/file-replay.js';
 import { renderText, renderIdentity } from '../../src/cli/render-text.js';
 import { verifyEvidenceSync } from '../../src/verify/verify-evidence.js';
 import { hostileResult } from '../report/hostile-result.js';
-import { isCvmAttestError } from '../../src/errors.js';
+import { isCvmAttestError } from '../../src/base/errors.js';
 
 const ROOT = join(FIXTURES, '../..');
 const F = (p: string): string => join(FIXTURES, p);
@@ -397,7 +397,7 @@ describe('low item: E_IMDS_HTTP names the host and carries what IMDS said', () =
 describe('item 4: the certificate cache reads its entries bounded too', () => {
   it('an entry replaced by a symlink or a FIFO is a miss, without following or hanging', async () => {
     const { CertificateCache } = await import('../../src/collect/cert-cache.js');
-    const { parseEvidence } = await import('../../src/snp/evidence.js');
+    const { parseEvidence } = await import('../../src/platform/snp/evidence.js');
     const genoa = parseEvidence(readFileSync(F('azure-hcl/genoa/hcl-report.bin'))).report;
     const key = { product: genoa.product, chipId: genoa.chipId, reportedTcb: genoa.reportedTcb.raw };
     const dir = join(tmp, 'cache');

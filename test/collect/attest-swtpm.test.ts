@@ -17,7 +17,7 @@ import { startSimulator, type Simulator } from '../../scripts/swtpm-sim.js';
 import { startImdsEmulator, type ImdsEmulator } from '../emulators/imds.js';
 import { attest } from '../../src/collect/attest.js';
 import { parseTpmsAttest } from '../../src/index.js';
-import { CvmAttestError, ExitCode } from '../../src/errors.js';
+import { CvmAttestError, ExitCode } from '../../src/base/errors.js';
 
 const root = join(import.meta.dirname, '../..');
 const fixtures = join(root, 'test/fixtures');

@@ -5,12 +5,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync, statSync, readdirSync, rmSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseEvidence } from '../../src/snp/evidence.js';
+import { parseEvidence } from '../../src/platform/snp/evidence.js';
 import { CertificateCache, cacheFileName, defaultCacheDir } from '../../src/collect/cert-cache.js';
 import { vcekChipMismatch } from '../../src/collect/vcek-match.js';
 import { writeBundle, readBundle } from '../../src/collect/bundle.js';
 import type { Evidence } from '../../src/collect/evidence.js';
-import { InputError } from '../../src/errors.js';
+import { InputError } from '../../src/base/errors.js';
 
 const fx = (p: string): Buffer => readFileSync(join(import.meta.dirname, '../fixtures', p));
 const genoa = parseEvidence(fx('azure-hcl/genoa/hcl-report.bin')).report;

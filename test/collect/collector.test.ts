@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { startImdsEmulator, type ImdsEmulator, type ThimConfig, defaultThim } from '../emulators/imds.js';
 import { collectEvidence, type CollectOptions } from '../../src/collect/collector.js';
 import { CertificateCache } from '../../src/collect/cert-cache.js';
-import { formatTcbm } from '../../src/collect/thim.js';
-import { parseEvidence } from '../../src/snp/evidence.js';
-import { CvmAttestError, ExitCode } from '../../src/errors.js';
+import { formatTcbm } from '../../src/input/thim.js';
+import { parseEvidence } from '../../src/platform/snp/evidence.js';
+import { CvmAttestError, ExitCode } from '../../src/base/errors.js';
 
 const fixtures = join(import.meta.dirname, '../fixtures');
 const genoaDir = join(fixtures, 'azure-hcl/genoa');

@@ -6,10 +6,10 @@ import http from 'node:http';
 import fc from 'fast-check';
 import { startImdsEmulator, defaultThim, type ImdsEmulator } from '../emulators/imds.js';
 import { fetchThimCertificates, fetchInstanceIdentity, imdsGet, resolveImdsEndpoint, ImdsError, THIM_PATH } from '../../src/collect/imds.js';
-import { parseThimResponse, ImdsResponseError, formatTcbm } from '../../src/collect/thim.js';
+import { parseThimResponse, ImdsResponseError, formatTcbm } from '../../src/input/thim.js';
 import { parseInstanceMetadata, bindIdentity } from '../../src/collect/identity.js';
 import { parseRetryAfter, backoffDelay } from '../../src/collect/retry.js';
-import { CvmAttestError, InputError, ExitCode } from '../../src/errors.js';
+import { CvmAttestError, InputError, ExitCode } from '../../src/base/errors.js';
 
 const fast = { attempts: 3, baseDelayMs: 10, maxDelayMs: 20, timeoutMs: 1000, connectTimeoutMs: 500 };
 

@@ -13,7 +13,7 @@ import { attest } from '../../src/collect/attest.js';
 import { collectEvidence } from '../../src/collect/collector.js';
 import { readBundle, writeBundle } from '../../src/collect/bundle.js';
 import { verifyBundleDir } from '../../src/cli/bundle-verify.js';
-import { CollectionError } from '../../src/errors.js';
+import { CollectionError } from '../../src/base/errors.js';
 import { COLLATERAL_NAMES, TDX_NOW } from '../tdx/helpers.js';
 
 const root = join(import.meta.dirname, '../..');

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { findInstallation, parseCheckGroup, readStatusView, renderStatusText, resolveExtensionDir, HANDLER_NAME } from '../../src/cli/commands/status.js';
-import { InputError } from '../../src/errors.js';
+import { InputError } from '../../src/base/errors.js';
 import { procStartTime } from '../../src/extension/proc.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'cvm-attest-status-'));

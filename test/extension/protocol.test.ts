@@ -19,7 +19,7 @@ import { jitterMs } from '../../src/extension/state.js';
 import { runWorker, type Engine } from '../../src/extension/worker.js';
 import { makeContext } from '../../src/extension/handlers.js';
 import { createExtLogger } from '../../src/extension/logger.js';
-import type { VerificationResult, CheckResult } from '../../src/verify/result.js';
+import type { VerificationResult, CheckResult } from '../../src/result/result.js';
 import { agentPythonPath, startAgentHarness, root, type AgentHarness } from './agent-harness.js';
 
 const made: string[] = [];

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { renderHtmlReport } from '../../src/report/html.js';
-import { akCertificateDer } from '../../src/verify/ak-certificate.js';
+import { akCertificateDer } from '../../src/guest/ak-certificate.js';
 import { verifyEvidenceSync } from '../../src/verify/verify-evidence.js';
 import { fixture } from '../verify/fixtures.js';
 import { padded, withAkPub, withUserData } from '../verify/derive-report.js';

@@ -1,7 +1,7 @@
 // A hand-built result whose every evidence-derived string is an injection attempt. Real evidence could
 // carry these: the runtime-data JSON and certificate subjects are chosen by whoever made the evidence.
 // (Edge-case fixture only; the real verifier's results are rendered in html-browser.test.ts.)
-import type { VerificationResult } from '../../src/verify/result.js';
+import type { VerificationResult } from '../../src/result/result.js';
 
 export const HOSTILE = {
   script: '<script>window.__pwned = "script"</script>',

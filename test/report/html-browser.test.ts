@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { renderHtmlReport } from '../../src/report/html.js';
-import type { VerificationResult } from '../../src/verify/result.js';
+import type { VerificationResult } from '../../src/result/result.js';
 import { parsePolicy, verifyEvidence } from '../../src/index.js';
 import { hostileResult, HOSTILE } from './hostile-result.js';
 

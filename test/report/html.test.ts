@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { escapeHtml, revealInvisible } from '../../src/report/escape.js';
 import { renderHtmlReport, shownVerdict } from '../../src/report/html.js';
 import { tcbTable } from '../../src/report/tcb.js';
-import type { CheckGroup, CheckStatus, VerificationResult } from '../../src/verify/result.js';
+import type { CheckGroup, CheckStatus, VerificationResult } from '../../src/result/result.js';
 import { hostileResult, HOSTILE } from './hostile-result.js';
 
 /** Like assert.doesNotMatch, without dumping the whole document on failure. */

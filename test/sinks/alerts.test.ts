@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EMPTY_ALERT_STATE, evaluateAlerts, loadAlertState, saveAlertState, type AlertState, type SecurityAlert } from '../../src/sinks/alerts.js';
 import { ALERT_COLUMNS } from '../../src/sinks/record.js';
-import { CollectionError } from '../../src/errors.js';
+import { CollectionError } from '../../src/base/errors.js';
 import type { SinkOutcome } from '../../src/sinks/types.js';
 import { IDENTITY, makeResult, tempDir, type ResultOptions } from './helpers.js';
 

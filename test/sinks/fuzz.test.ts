@@ -9,7 +9,7 @@ import { evaluateAlerts, loadAlertState, type SecurityAlert } from '../../src/si
 import { formatCef, formatRfc5424 } from '../../src/sinks/syslog.js';
 import { buildRecord, RECORD_COLUMNS } from '../../src/sinks/record.js';
 import { validateRecord } from '../emulators/logs-ingestion.js';
-import { InputError } from '../../src/errors.js';
+import { InputError } from '../../src/base/errors.js';
 import { IDENTITY, makeResult, tempDir } from './helpers.js';
 
 const settings = { enabled: true, evidenceUnavailableAfter: 2, certificateExpiryDays: 30 };

@@ -2,7 +2,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { CheckResult, VerificationResult } from '../../src/verify/result.js';
+import type { CheckResult, VerificationResult } from '../../src/result/result.js';
 import type { SinkIdentity } from '../../src/sinks/types.js';
 
 export const IDENTITY: SinkIdentity = {

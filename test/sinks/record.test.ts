@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { verifyEvidence } from '../../src/index.js';
 import type { AttestOutcome } from '../../src/collect/attest.js';
-import { CollectionError } from '../../src/errors.js';
+import { CollectionError } from '../../src/base/errors.js';
 import { buildRecord, RECORD_COLUMNS } from '../../src/sinks/record.js';
 import { evaluateAlerts, EMPTY_ALERT_STATE } from '../../src/sinks/alerts.js';
 import { validateRecord } from '../emulators/logs-ingestion.js';

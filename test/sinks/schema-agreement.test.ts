@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { ALERT_COLUMNS, ALERT_STREAM, ALERT_TABLE, RECORD_COLUMNS, RECORD_STREAM, RECORD_TABLE, buildRecord, type ColumnDef } from '../../src/sinks/record.js';
 import { evaluateAlerts, EMPTY_ALERT_STATE, ALERT_KINDS } from '../../src/sinks/alerts.js';
-import { CollectionError } from '../../src/errors.js';
+import { CollectionError } from '../../src/base/errors.js';
 import { validateRecord } from '../emulators/logs-ingestion.js';
 import { IDENTITY, makeResult } from './helpers.js';
 import { tdxResult } from '../tdx/helpers.js';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { parseSinksSettings } from '../../src/sinks/settings.js';
 import { createSinks } from '../../src/sinks/index.js';
-import { InputError } from '../../src/errors.js';
+import { InputError } from '../../src/base/errors.js';
 import { fileURLToPath } from 'node:url';
 import { schemaValidator } from '../extension/json-schema.js';
 import { tempDir } from './helpers.js';

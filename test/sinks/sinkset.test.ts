@@ -8,7 +8,7 @@ import { startLogsIngestionEmulator, type LogsIngestionEmulator } from '../emula
 import { createSinks } from '../../src/sinks/index.js';
 import { ensureImdsBypassesProxy, type AzureMonitorClientOptions } from '../../src/sinks/azure-monitor.js';
 import { ALERT_STREAM, RECORD_STREAM } from '../../src/sinks/record.js';
-import { CollectionError } from '../../src/errors.js';
+import { CollectionError } from '../../src/base/errors.js';
 import { IDENTITY, isolateAzureEnv, makeResult, tempDir } from './helpers.js';
 
 let imds: ImdsTokenEmulator;

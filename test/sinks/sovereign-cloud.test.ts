@@ -9,7 +9,7 @@ import { startImdsTokenEmulator, type ImdsTokenEmulator } from '../emulators/imd
 import { startLogsIngestionEmulator, type LogsIngestionEmulator } from '../emulators/logs-ingestion.js';
 import { AzureMonitorSink } from '../../src/sinks/azure-monitor.js';
 import { parseSinksSettings } from '../../src/sinks/settings.js';
-import { InputError } from '../../src/errors.js';
+import { InputError } from '../../src/base/errors.js';
 import { RECORD_STREAM, buildRecord } from '../../src/sinks/record.js';
 import { IDENTITY, isolateAzureEnv, makeResult, tempDir } from './helpers.js';
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { Spool } from '../../src/sinks/spool.js';
-import { InputError } from '../../src/errors.js';
+import { InputError } from '../../src/base/errors.js';
 import { tempDir } from './helpers.js';
 
 const rec = (id: string, size = 10): { stream: string; id: string; record: Record<string, unknown> } => ({ stream: 'Custom-A', id, record: { RecordId: id, pad: 'p'.repeat(size) } });

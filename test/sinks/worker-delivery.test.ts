@@ -11,7 +11,7 @@ import { makeContext } from '../../src/extension/handlers.js';
 import { loadHandlerEnvironment } from '../../src/extension/handler-environment.js';
 import type { DeliveryLike } from '../../src/extension/status.js';
 import { engine as realEngine } from '../../src/extension/engine.js';
-import { CollectionError } from '../../src/errors.js';
+import { CollectionError } from '../../src/base/errors.js';
 import { startImdsEmulator } from '../emulators/imds.js';
 import { startImdsTokenEmulator } from '../emulators/imds-token.js';
 import { isolateAzureEnv, makeResult } from './helpers.js';

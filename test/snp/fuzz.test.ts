@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ParseError, parseEvidence, parseSnpReport, parseHclReport, parseCertificate, parseCertificateBundle, parseCrl, parseTpmsAttest, parseRuntimeData, parsePolicy, verifyEvidence, verifyEvidenceSync } from '../../src/index.js';
-import { readTlv } from '../../src/snp/der.js';
+import { readTlv } from '../../src/x509/der.js';
 import { fixture, NOW } from '../verify/fixtures.js';
 
 function onlyParseError(f: () => unknown): void {

@@ -4,10 +4,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseEvidence, parseSnpReport, parseCertificate, parseCertificateBundle, productFromCertificate, certificateRole, parseTpmsAttest, decodeTcb, verifyEvidenceSync, ParseError } from '../../src/index.js';
-import { checkChain } from '../../src/verify/chain.js';
-import { checkChipId, checkTcb } from '../../src/verify/tcb-chip.js';
-import { CertStore } from '../../src/verify/cert-store.js';
-import type { SnpReport } from '../../src/snp/report.js';
+import { checkChain } from '../../src/platform/snp/chain.js';
+import { checkChipId, checkTcb } from '../../src/platform/snp/tcb-chip.js';
+import { CertStore } from '../../src/x509/cert-store.js';
+import type { SnpReport } from '../../src/platform/snp/report.js';
 import { fixture, NOW } from '../verify/fixtures.js';
 
 describe('SNP report', () => {

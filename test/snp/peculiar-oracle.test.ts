@@ -12,8 +12,9 @@ import { AsnConvert, AsnProp, AsnPropTypes, AsnType, AsnTypeTypes } from '@pecul
 import { Certificate as AsnCertificate, AlgorithmIdentifier } from '@peculiar/asn1-x509';
 import { RsaSaPssParams } from '@peculiar/asn1-rsa';
 import { parseCertificateBundle, parseCrl, type Certificate } from '../../src/index.js';
-import { checkCrl } from '../../src/verify/crl-check.js';
-import { CertStore } from '../../src/verify/cert-store.js';
+import { checkCrl } from '../../src/platform/snp/crl-check.js';
+import { CertStore } from '../../src/x509/cert-store.js';
+import { AMD_PSS } from '../../src/platform/snp/amd-certificates.js';
 import { FIXTURES, fixture, NOW } from '../verify/fixtures.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
@@ -149,7 +150,7 @@ describe('DER reader vs @peculiar/x509', () => {
     let agreed = 0;
     for (const [, s, st] of pairs) {
       for (const [, i, it] of issuers) {
-        const ours = store.signedBy(s, i) === true;
+        const ours = store.signedBy(s, i, AMD_PSS) === true;
         const theirs = (await st.verify({ publicKey: it, signatureOnly: true })) && st.issuer === it.subject;
         assert.equal(ours, theirs, `${s.subject.cn} (${s.sha256.slice(0, 8)}) by ${i.subject.cn} (${i.sha256.slice(0, 8)})`);
         if (ours) agreed++;

@@ -6,10 +6,10 @@ import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
-import { parseCertificate, type Certificate } from '../../src/snp/certificate.js';
-import { parseCrl } from '../../src/snp/crl.js';
-import { CertStore } from '../../src/verify/cert-store.js';
-import { checkTdxCrls } from '../../src/verify/tdx/crls.js';
+import { parseCertificate, type Certificate } from '../../src/x509/certificate.js';
+import { parseCrl } from '../../src/x509/crl.js';
+import { CertStore } from '../../src/x509/cert-store.js';
+import { checkTdxCrls } from '../../src/platform/tdx/crls.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;

@@ -5,14 +5,14 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import fc from 'fast-check';
-import { ParseError } from '../../src/errors.js';
-import { parseTdQuote } from '../../src/tdx/quote.js';
-import { parseTdReport } from '../../src/tdx/td-report.js';
-import { parseTdxHclReport, isTdxHclReport } from '../../src/tdx/hcl.js';
-import { parsePckExtensions } from '../../src/tdx/pck-extensions.js';
-import { parseTcbInfo } from '../../src/tdx/tcb-info.js';
-import { parseQeIdentity } from '../../src/tdx/qe-identity.js';
-import { parseCollateral } from '../../src/tdx/collateral.js';
+import { ParseError } from '../../src/base/errors.js';
+import { parseTdQuote } from '../../src/platform/tdx/quote.js';
+import { parseTdReport } from '../../src/platform/tdx/td-report.js';
+import { parseTdxHclReport, isTdxHclReport } from '../../src/platform/tdx/hcl.js';
+import { parsePckExtensions } from '../../src/platform/tdx/pck-extensions.js';
+import { parseTcbInfo } from '../../src/platform/tdx/tcb-info.js';
+import { parseQeIdentity } from '../../src/platform/tdx/qe-identity.js';
+import { parseCollateral } from '../../src/platform/tdx/collateral.js';
 import { fixture } from '../verify/fixtures.js';
 import { collateral, intelQuote, tdQuote, tdxHcl } from './helpers.js';
 
@@ -208,7 +208,7 @@ describe('cross-check of the verdict', () => {
   it('non-Azure quote: @phala/dcap-qvl and cvm-attest agree (OutOfDate, same advisories)', async () => {
     const theirs = phala.verify(intelQuote(), col(), now);
     assert.equal(theirs.status, 'OutOfDate');
-    const { matchTdxTcb, converge } = await import('../../src/verify/tdx/tcb-status.js');
+    const { matchTdxTcb, converge } = await import('../../src/platform/tdx/tcb-status.js');
     const q = parseTdQuote(intelQuote());
     const m = matchTdxTcb(parseTcbInfo(fixture('intel/tcbinfov3_00806f050000.json')), parsePckExtensions(pemDer(q.pckChainPem[0]!)), q.body);
     assert.equal(converge(m.level!.tcbStatus, m.moduleLevel!.tcbStatus), 'OutOfDate');

@@ -1,8 +1,8 @@
 // TDX test inputs: the real vectors in test/fixtures/azure-tdx and intel (see PROVENANCE.md).
 import { fixture } from '../verify/fixtures.js';
-import type { CollateralFile } from '../../src/tdx/collateral.js';
-import type { QuoteInput } from '../../src/verify/freshness.js';
-import type { VerificationResult } from '../../src/verify/result.js';
+import type { CollateralFile } from '../../src/platform/tdx/collateral.js';
+import type { QuoteInput } from '../../src/guest/freshness.js';
+import type { VerificationResult } from '../../src/result/result.js';
 import { verifyEvidenceSync } from '../../src/verify/verify-evidence.js';
 
 /** Inside every collateral's validity (2025-02-13..2025-03-15) and the PCK chain's. */

@@ -7,12 +7,12 @@ import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, KeyObject, sign, webcrypto, type KeyObject as KO } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
-import { ParseError } from '../../src/errors.js';
+import { ParseError } from '../../src/base/errors.js';
 import { parsePolicy } from '../../src/policy/policy.js';
-import { evaluateTdxPolicy } from '../../src/policy/evaluate-tdx.js';
-import { parseTdQuote } from '../../src/tdx/quote.js';
+import { evaluateTdxPolicy } from '../../src/platform/tdx/policy.js';
+import { parseTdQuote } from '../../src/platform/tdx/quote.js';
 import { verifyEvidenceSync, type VerifyOptions } from '../../src/verify/verify-evidence.js';
-import type { VerificationResult } from '../../src/verify/result.js';
+import type { VerificationResult } from '../../src/result/result.js';
 import { check, failed, fixture, HCL_VECTORS } from '../verify/fixtures.js';
 import { collateral, intelQuote, TDX_NOW, tdQuote, tdxHcl, vtpmQuote } from './helpers.js';
 

@@ -6,7 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AZURE_NV_ATTRIBUTES, type Simulator } from '../../scripts/swtpm-sim.js';
 import { readNvBlob, readTpmEvidence } from '../../src/collect/tpm/index.js';
-import { akCertificateDer } from '../../src/verify/ak-certificate.js';
+import { akCertificateDer } from '../../src/guest/ak-certificate.js';
 import { AK_CERT_NV_INDEX } from '../../src/tpm/constants.js';
 import { FIXTURES, fixture } from '../verify/fixtures.js';
 import { startTestSimulator } from './sim-helpers.js';

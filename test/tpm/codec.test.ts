@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
-import { CvmAttestError, InputError } from '../../src/errors.js';
+import { CvmAttestError, InputError } from '../../src/base/errors.js';
 import {
   decodeGetCapabilityProperties,
   decodeNvRead,

@@ -5,10 +5,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
-import { ParseError } from '../../src/errors.js';
+import { ParseError } from '../../src/base/errors.js';
 import { deriveBootState } from '../../src/tpm/boot-state.js';
 import { EV, parseEventLog, replayEventLog } from '../../src/tpm/event-log.js';
-import { checkEventLog } from '../../src/verify/event-log-check.js';
+import { checkEventLog } from '../../src/guest/event-log-check.js';
 import { fixture } from '../verify/fixtures.js';
 
 interface Known { sha256Pcrs: Record<string, string>; efiAppDigests: string[] }

@@ -5,7 +5,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import type { Simulator } from '../../scripts/swtpm-sim.js';
-import { CollectionError, CvmAttestError, ExitCode, InputError } from '../../src/errors.js';
+import { CollectionError, CvmAttestError, ExitCode, InputError } from '../../src/base/errors.js';
 import { quote, readHclNvIndex, readTpmEvidence, TpmResponseError } from '../../src/collect/tpm/index.js';
 import { startTestSimulator, withTempDir } from './sim-helpers.js';
 

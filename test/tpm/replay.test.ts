@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { InputError } from '../../src/errors.js';
+import { InputError } from '../../src/base/errors.js';
 import { readTpmEvidence } from '../../src/collect/tpm/index.js';
 import { verifyEvidence } from '../../src/index.js';
 import { withTempDir } from './sim-helpers.js';

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { webcrypto, X509Certificate } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { parsePolicy } from '../../src/policy/policy.js';
-import { akCertificateDer, checkAkCertificate } from '../../src/verify/ak-certificate.js';
+import { akCertificateDer, checkAkCertificate } from '../../src/guest/ak-certificate.js';
 import { verifyEvidenceSync } from '../../src/verify/verify-evidence.js';
-import { parseRuntimeData } from '../../src/snp/runtime-data.js';
+import { parseRuntimeData } from '../../src/hcl/runtime-data.js';
 import { check, fixture } from './fixtures.js';
 import { withAkPub } from './derive-report.js';
 

@@ -10,7 +10,7 @@ import { createHash, createPublicKey, verify as nodeVerify, webcrypto } from 'no
 import * as x509 from '@peculiar/x509';
 import { AsnConvert, AsnProp, AsnPropTypes, AsnType, AsnTypeTypes } from '@peculiar/asn1-schema';
 import { parseCertificateBundle, verifyEvidence, type VerificationResult } from '../../src/index.js';
-import { PINNED_ARK_SPKI_SHA256 } from '../../src/verify/amd-roots.js';
+import { PINNED_ARK_SPKI_SHA256 } from '../../src/platform/snp/amd-roots.js';
 import { check, failed, fixture, NOW } from './fixtures.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);

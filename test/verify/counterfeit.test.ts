@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { constants, generateKeyPairSync, sign, X509Certificate, type KeyObject } from 'node:crypto';
 import { verifyEvidenceSync, parseCertificateBundle } from '../../src/index.js';
-import { children, readTlv, whole } from '../../src/snp/der.js';
+import { children, readTlv, whole } from '../../src/x509/der.js';
 import { check, failed, fixture, NOW } from './fixtures.js';
 
 function tlv(tag: number, body: Uint8Array): Buffer {

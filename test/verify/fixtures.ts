@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { CheckResult, VerificationResult } from '../../src/verify/result.js';
+import type { CheckResult, VerificationResult } from '../../src/result/result.js';
 
 export const FIXTURES = join(fileURLToPath(import.meta.url), '../../fixtures');
 export const fixture = (p: string): Buffer => readFileSync(join(FIXTURES, p));

@@ -3,11 +3,11 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { ParseError } from '../../src/errors.js';
-import type { HclReport } from '../../src/snp/hcl.js';
-import { parseRuntimeData } from '../../src/snp/runtime-data.js';
+import { ParseError } from '../../src/base/errors.js';
+import type { HclReport } from '../../src/platform/snp/hcl.js';
+import { parseRuntimeData } from '../../src/hcl/runtime-data.js';
 import { parseTpmsAttest } from '../../src/tpm/structures.js';
-import { checkFreshness } from '../../src/verify/freshness.js';
+import { checkFreshness } from '../../src/guest/freshness.js';
 import { verifyEvidence, verifyEvidenceSync } from '../../src/verify/verify-evidence.js';
 import { fixture, NOW } from './fixtures.js';
 

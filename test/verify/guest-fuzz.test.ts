@@ -3,11 +3,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { ParseError } from '../../src/errors.js';
-import { akCertificateDer, checkAkCertificate } from '../../src/verify/ak-certificate.js';
+import { ParseError } from '../../src/base/errors.js';
+import { akCertificateDer, checkAkCertificate } from '../../src/guest/ak-certificate.js';
 import { reportUserData } from '../../src/collect/tpm/report-user-data.js';
-import { checkReportUserData } from '../../src/verify/fresh-by.js';
-import { parseRuntimeData } from '../../src/snp/runtime-data.js';
+import { checkReportUserData } from '../../src/guest/fresh-by.js';
+import { parseRuntimeData } from '../../src/hcl/runtime-data.js';
 import { fixture } from './fixtures.js';
 
 const txt = fixture('azure-vtpm/azure_ak_certificates.txt').toString('utf8');

@@ -1,11 +1,11 @@
-// The embedded AMD roots (src/verify/amd-roots.ts) are AMD's: the same bytes as the KDS chains in
+// The embedded AMD roots (src/platform/snp/amd-roots.ts) are AMD's: the same bytes as the KDS chains in
 // test/fixtures/amd, each ARK self-signed and matching its published fingerprints, and each embedded
 // ASK/ASVK signed by its ARK, checked here with Node's X509Certificate (independent of our DER reader).
 // The verifier relies on this test instead of re-verifying the compiled-in ASK at every start-up.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, X509Certificate } from 'node:crypto';
-import { AMD_CERTIFICATES, PINNED_ARK_SPKI_SHA256 } from '../../src/verify/amd-roots.js';
+import { AMD_CERTIFICATES, PINNED_ARK_SPKI_SHA256 } from '../../src/platform/snp/amd-roots.js';
 import { fixture } from './fixtures.js';
 
 const ARK_DER_SHA256 = {

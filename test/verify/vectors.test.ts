@@ -276,9 +276,10 @@ describe('CRL', () => {
     assert.equal(r.certificates[1]!.serialNumber, '20002');
   });
   it('a certificate whose serial the real Genoa CRL revokes (0x020001, an old Genoa ASK) fails, even with the CRL stale', async () => {
-    const { checkCrl } = await import('../../src/verify/crl-check.js');
+    const { checkCrl } = await import('../../src/platform/snp/crl-check.js');
     const { parseCrl } = await import('../../src/index.js');
-    const { CertStore, pinnedArk } = await import('../../src/verify/cert-store.js');
+    const { CertStore } = await import('../../src/x509/cert-store.js');
+    const { pinnedArk } = await import('../../src/platform/snp/amd-certificates.js');
     const good = await verifyEvidence({ evidence: fixture('azure-hcl/genoa/hcl-report.bin'), vcek: fixture('azure-hcl/genoa/vcek.pem'), now: NOW });
     const certs = good.certificates.map((c) => (c.role === 'ASK' ? { ...c, serialNumber: '020001' } : c));
     const crl = parseCrl(fixture('amd/crl_genoa.pem'));

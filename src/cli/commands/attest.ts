@@ -1,7 +1,7 @@
 // `cvm-attest attest`: collect on this VM, verify, print. Exit 0 pass, 1 fail, 2 bad input,
 // 3 evidence could not be collected (no TPM, IMDS unreachable with nothing cached).
 import type { CliCommand } from '../command.js';
-import { ExitCode, InputError } from '../../errors.js';
+import { ExitCode, InputError } from '../../base/errors.js';
 import { collectorOptions, collectOptionsFrom } from '../collector-options.js';
 
 
@@ -21,7 +21,7 @@ const command: CliCommand = {
     const { parsePolicy } = await import('../../index.js');
     const policyPath = args['policy'];
     if (Array.isArray(policyPath)) throw new InputError('E_USAGE', '--policy is given twice: give it once');
-    const { readPolicyJson } = await import('./verify.js');
+    const { readPolicyJson } = await import('../verify-inputs.js');
     const policy = typeof policyPath === 'string' ? parsePolicy(readPolicyJson(policyPath)) : undefined;
     if (typeof args['verifier'] === 'string') {
       const { runRemoteAttest } = await import('../remote-attest.js');

@@ -1,10 +1,10 @@
 // `cvm-attest collect --out DIR`: read the vTPM and IMDS into an evidence bundle (docs/collector.md)
 // that `cvm-attest verify --bundle DIR` checks offline on any machine.
 import type { CliCommand } from '../command.js';
-import { ExitCode, InputError } from '../../errors.js';
+import { ExitCode, InputError } from '../../base/errors.js';
 import { collectorOptions, collectOptionsFrom } from '../collector-options.js';
 import { prepareOutDir } from '../../io/out-dir.js';
-import { escapeText as e } from '../../text-escape.js';
+import { escapeText as e } from '../../base/text-escape.js';
 
 const command: CliCommand = {
   command: 'collect',

@@ -3,7 +3,7 @@
 // extension folder; see docs/extension.md.
 import { resolve } from 'node:path';
 import type { CliCommand } from '../command.js';
-import { CvmAttestError, ExitCode } from '../../errors.js';
+import { CvmAttestError, ExitCode } from '../../base/errors.js';
 
 const OPERATIONS = ['install', 'enable', 'disable', 'uninstall', 'update', 'worker'] as const;
 type Operation = (typeof OPERATIONS)[number];

@@ -1,7 +1,7 @@
 // `cvm-attest serve`: the self-hosted remote verifier (src/service). Runs until SIGTERM/SIGINT, then
 // drains in-flight requests. Exit 2 for unusable options or files (bad key mode, no TLS off loopback).
 import type { CliCommand } from '../command.js';
-import { ExitCode } from '../../errors.js';
+import { ExitCode } from '../../base/errors.js';
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 

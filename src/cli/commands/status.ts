@@ -8,7 +8,7 @@
 import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
 import { join, resolve, basename } from 'node:path';
 import type { CliCommand } from '../command.js';
-import { ExitCode, InputError } from '../../errors.js';
+import { ExitCode, InputError } from '../../base/errors.js';
 import { isOurWorker } from '../../extension/proc.js';
 
 /** Where the Azure Linux agent unpacks extensions. */

@@ -1,7 +1,7 @@
 // Runs one TPM operation: opens a connection, sends commands one at a time (starting the TPM once if
 // it answers TPM_RC_INITIALIZE), and closes the connection whatever happens. Decoding problems in a
 // TPM's answer become CollectionErrors: the evidence could not be collected.
-import { CollectionError, isCvmAttestError, ParseError } from '../../errors.js';
+import { CollectionError, isCvmAttestError, ParseError } from '../../base/errors.js';
 import { encodeStartup, openResponse, responseCode, STARTUP_CTX } from './commands.js';
 import { DeviceTransport } from './device-transport.js';
 import { TPM_RC_INITIALIZE } from '../../tpm/response-codes.js';

@@ -1,7 +1,7 @@
 // Encoders for the TPM 2.0 commands the collector sends, and decoders for their responses. Pure: bytes
 // in, bytes or values out. A non-success response code becomes a TpmResponseError naming the
 // command, the handle/parameter/session and a hint; a malformed response a ParseError.
-import { ParseError } from '../../errors.js';
+import { ParseError } from '../../base/errors.js';
 import {
   MAX_RESPONSE_BYTES,
   TPM_ALG,

@@ -2,7 +2,7 @@
 // write one whole command, read one whole response. Uses raw fds so a timeout can close the fd even
 // while a read is blocked in the thread pool (FileHandle.close would wait for it).
 import { close, constants, open, read, write } from 'node:fs';
-import { CollectionError } from '../../errors.js';
+import { CollectionError } from '../../base/errors.js';
 import { HEADER_SIZE, responseSizeFromHeader } from './commands.js';
 import { MAX_RESPONSE_BYTES } from '../../tpm/constants.js';
 import { DEFAULT_DEVICE, FALLBACK_DEVICE, abortError, type TpmConnection, type TpmTransport } from './transport.js';

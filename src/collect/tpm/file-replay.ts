@@ -3,9 +3,9 @@
 // (hcl-report.bin [+ quote.msg quote.sig nonce.hex pcrs.json]) also yields its recorded quote.
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InputError } from '../../errors.js';
+import { InputError } from '../../base/errors.js';
 import { readFileBounded } from '../../io/bounded-read.js';
-import { parseJsonBounded } from '../../bounded-json.js';
+import { parseJsonBounded } from '../../base/bounded-json.js';
 import { PCR_COUNT, TPM_ALG } from '../../tpm/constants.js';
 import { parseQuoteAttest } from '../../tpm/structures.js';
 

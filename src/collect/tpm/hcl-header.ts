@@ -1,6 +1,6 @@
 // Minimal check of the HCL report header read from the NV index: enough to know how many bytes are
 // meaningful. Full parsing and verification belong to src/snp (the verifier). Pure.
-import { ParseError } from '../../errors.js';
+import { ParseError } from '../../base/errors.js';
 
 export const HCL_HEADER_SIZE = 0x20;
 const HCLA = 0x414c4348; // "HCLA" read as a little-endian u32

@@ -85,7 +85,7 @@ export interface TpmEvidence {
   readonly timings?: { readonly nvReadMs?: number; readonly quoteMs?: number; readonly totalMs: number };
 }
 
-/** Reads the HCL report and (by default) a fresh quote. Throws CollectionError / InputError (src/errors.ts). */
+/** Reads the HCL report and (by default) a fresh quote. Throws CollectionError / InputError (src/base/errors.ts). */
 export async function readTpmEvidence(options: ReadTpmEvidenceOptions = {}): Promise<TpmEvidence> {
   const t0 = performance.now();
   const spec = resolveTransportSpec(options.transport);

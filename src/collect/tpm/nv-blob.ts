@@ -1,7 +1,7 @@
 // Reads a whole NV index that is not the HCL report (the AK certificate at 0x01C101D0): size from
 // NV_ReadPublic, owner authorization, chunks of at most the TPM's NV buffer, in order. An index that is
 // not defined is `undefined` (not an error: older Azure VMs have no AK certificate).
-import { CollectionError } from '../../errors.js';
+import { CollectionError } from '../../base/errors.js';
 import { hex32, TPM_RH_OWNER } from '../../tpm/constants.js';
 import { TpmResponseError } from '../../tpm/response-codes.js';
 import { withTpm, type IoOptions } from './client.js';

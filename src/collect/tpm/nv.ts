@@ -2,7 +2,7 @@
 // larger than the TPM's NV buffer, offset 0 first and then in order (the paravisor regenerates the
 // report when a read starts at offset 0), meaningful length from the HCL header.
 import { performance } from 'node:perf_hooks';
-import { CollectionError, InputError, ParseError } from '../../errors.js';
+import { CollectionError, InputError, ParseError } from '../../base/errors.js';
 import { withTpm, type IoOptions, type TpmClient } from './client.js';
 import {
   decodeGetCapabilityProperties,

@@ -4,7 +4,7 @@
 // shipped as evidence that can never verify.
 import { createHash, createPublicKey, randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { CollectionError, InputError, isCvmAttestError } from '../../errors.js';
+import { CollectionError, InputError, isCvmAttestError } from '../../base/errors.js';
 import { withTpm, type IoOptions, type TpmClient } from './client.js';
 import { decodePcrRead, decodeQuote, decodeReadPublic, encodePcrRead, encodeQuote, encodeReadPublic, quoteCtx } from './commands.js';
 import { AZURE_AK_HANDLE, hex32, PCR_COUNT, TPM_ALG } from '../../tpm/constants.js';

@@ -2,7 +2,7 @@
 // is framed by the size in its 10-byte header. swtpm serves one client at a time, so the caller opens
 // a connection per operation and closes it at once.
 import { createConnection, type Socket } from 'node:net';
-import { CollectionError, ParseError } from '../../errors.js';
+import { CollectionError, ParseError } from '../../base/errors.js';
 import { HEADER_SIZE, responseSizeFromHeader } from './commands.js';
 import { abortError, sleep, type TpmConnection, type TpmTransport } from './transport.js';
 

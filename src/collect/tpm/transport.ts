@@ -1,6 +1,6 @@
 // Transport specs ("device:/dev/tpmrm0", "swtpm:host=H,port=P", "swtpm:path=S", "file:PATH") and the
 // connection contract the command layer uses. Parsing is pure; opening is done by the modules below.
-import { CollectionError, InputError } from '../../errors.js';
+import { CollectionError, InputError } from '../../base/errors.js';
 
 export const DEFAULT_DEVICE = '/dev/tpmrm0';
 export const FALLBACK_DEVICE = '/dev/tpm0';

@@ -4,7 +4,7 @@
 // owner hierarchy with an empty auth value, nameAlg SHA-256, 64 bytes, OWNERWRITE|OWNERREAD|AUTHWRITE|
 // AUTHREAD (what Microsoft's samples, azure-cvm-tooling and OpenHCL's guest test tool use). An index of
 // another size, or one the owner cannot write, is undefined and defined again.
-import { InputError } from '../../errors.js';
+import { InputError } from '../../base/errors.js';
 import { hex32, TPM_ALG, TPM_RH_OWNER, USER_DATA_NV_INDEX, USER_DATA_SIZE } from '../../tpm/constants.js';
 import { TpmResponseError } from '../../tpm/response-codes.js';
 import { withTpm, type IoOptions, type TpmClient } from './client.js';

@@ -4,7 +4,7 @@
 // The ARKs are the trust anchors: each is checked at first use against the SubjectPublicKeyInfo SHA-256
 // pinned below, and any ARK supplied from outside is used only if its key equals the pinned one. The ASK/ASVK are long-lived; an embedded one is
 // still verified against the pinned ARK before use.
-import type { Product } from './result.js';
+import type { Product } from '../../result/result.js';
 
 /** SHA-256 of each ARK's DER SubjectPublicKeyInfo (published fingerprints, PROVENANCE.md). */
 export const PINNED_ARK_SPKI_SHA256: Readonly<Record<Product, string>> = {

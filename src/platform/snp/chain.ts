@@ -1,13 +1,14 @@
 // Check 3: the chain VCEK (or VLEK) -> ASK (or ASVK) -> ARK, anchored only in the pinned ARK of the
 // product. Supplied intermediates must be signed by the pinned ARK; a supplied ARK must equal it.
 import type { KeyObject } from 'node:crypto';
-import type { CertificateBundle } from '../snp/cert-bundle.js';
-import { productFromCertificate } from '../snp/cert-bundle.js';
-import { OID, type Certificate } from '../snp/certificate.js';
-import type { SigningKey } from '../snp/report.js';
-import { embeddedIntermediate, pinnedArk, spkiSha256, type CertStore } from './cert-store.js';
+import type { CertificateBundle } from '../../input/certificates.js';
+import { productFromCertificate } from '../../input/certificates.js';
+import { OID, type Certificate } from '../../x509/certificate.js';
+import type { SigningKey } from './report.js';
+import { spkiSha256, type CertStore } from '../../x509/cert-store.js';
+import { AMD_PSS, embeddedIntermediate, pinnedArk } from './amd-certificates.js';
 import { PINNED_ARK_SPKI_SHA256 } from './amd-roots.js';
-import type { CertificateInfo, CheckResult, Product } from './result.js';
+import type { CertificateInfo, CheckResult, Product } from '../../result/result.js';
 
 export interface ChainOutcome {
   readonly check: CheckResult;
@@ -108,12 +109,12 @@ export function checkChain(input: ChainInput): ChainOutcome {
     const interProduct = productFromCertificate(supplied);
     if (interProduct !== product) problems.push(`the supplied ${interRole} is for ${interProduct ?? 'an unknown product'}, not ${product}`);
     else {
-      const ok = store.signedBy(supplied, ark);
+      const ok = store.signedBy(supplied, ark, AMD_PSS);
       if (ok !== true) problems.push(`the supplied ${interRole} is not signed by the pinned ARK-${product}: ${ok}`);
     }
   }
   if (problems.length === 0) {
-    const ok = store.signedBy(leaf, inter);
+    const ok = store.signedBy(leaf, inter, AMD_PSS);
     if (ok !== true) problems.push(`the ${leafRole} is not signed by ${interRole} "${inter.subject.cn}": ${ok}`);
   }
   for (const [c, role] of [[leaf, leafRole], [inter, interRole], [ark, 'ARK']] as const) {

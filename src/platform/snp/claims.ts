@@ -1,10 +1,10 @@
 // Claims: MAA's exact names and value formats for an SNP CVM (lowercase hex, numbers, booleans), emitted
 // flat at the top level as MAA does for attestation type "sevsnpvm", plus our own `cvm-attest-*` claims.
-import { toHex } from '../snp/bytes.js';
-import type { HclReport } from '../snp/hcl.js';
-import type { SnpReport } from '../snp/report.js';
-import { tcbComponents, tcbHex, type TcbVersion } from '../snp/tcb.js';
-import type { Claims, Product } from './result.js';
+import { toHex } from '../../base/bytes.js';
+import type { HclReport } from './hcl.js';
+import type { SnpReport } from './report.js';
+import { tcbComponents, tcbHex, type TcbVersion } from './tcb.js';
+import type { Claims, Product } from '../../result/result.js';
 
 export interface ClaimsInput {
   readonly report: SnpReport;

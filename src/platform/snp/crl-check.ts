@@ -2,11 +2,11 @@
 // VCEK/VLEK serials fail. A stale CRL (nextUpdate passed) still applies its revocations (a revocation
 // never expires) but only warns under policy crl "warn"; under "enforce" it fails, as does a missing CRL.
 import { constants, verify } from 'node:crypto';
-import type { Certificate } from '../snp/certificate.js';
-import type { Crl } from '../snp/crl.js';
-import type { CrlMode } from '../policy/policy.js';
-import type { CertStore } from './cert-store.js';
-import type { CertificateInfo, CheckResult } from './result.js';
+import type { Certificate } from '../../x509/certificate.js';
+import type { Crl } from '../../x509/crl.js';
+import type { CrlMode } from '../../policy/policy.js';
+import type { CertStore } from '../../x509/cert-store.js';
+import type { CertificateInfo, CheckResult } from '../../result/result.js';
 
 const base = { id: 'crl', group: 'crl' } as const;
 

@@ -1,6 +1,6 @@
 // Evidence detection: an HCL report (NV dump), a bare 1184-byte SNP report, or either as hex text.
-import { ParseError } from '../errors.js';
-import { utf8 } from './bytes.js';
+import { ParseError } from '../../base/errors.js';
+import { utf8 } from '../../base/bytes.js';
 import { isHclReport, MAX_HCL_REPORT_SIZE, parseHclReport, type HclReport } from './hcl.js';
 import { parseSnpReport, SNP_REPORT_SIZE, type SnpReport } from './report.js';
 

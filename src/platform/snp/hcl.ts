@@ -1,41 +1,25 @@
 // The Azure HCL report written by the paravisor into vTPM NV index 0x01400001: a 32-byte header, the SNP
 // report, then an IGVM request-data block whose variable part is the runtime-data JSON bound into the
 // report's REPORT_DATA. Every length comes from the header; bytes after it (NV padding) are ignored.
-import { ParseError } from '../errors.js';
-import { view } from './bytes.js';
+import { ParseError } from '../../base/errors.js';
+import { view } from '../../base/bytes.js';
+import { HCL_AK_CERT_REQUEST, HCL_HASH_TYPES, HCL_HEADER_SIZE, HCL_REPORT_TYPE_SNP, HCL_REPORT_TYPE_TDX, HCL_REQ_HEADER_SIZE, HCL_REQ_OFFSET, HCL_RUNTIME_OFFSET, HCL_SIGNATURE, MAX_HCL_REPORT_SIZE, type HclEnvelope } from '../../hcl/header.js';
 import { parseSnpReport, SNP_REPORT_SIZE, type SnpReport } from './report.js';
-import { parseRuntimeData, type RuntimeData } from './runtime-data.js';
+import { parseRuntimeData } from '../../hcl/runtime-data.js';
 
-export const HCL_SIGNATURE = 0x414c4348; // "HCLA"
-export const HCL_HEADER_SIZE = 0x20;
-/** IGVM request data header: data_size, version, report_type, hash_type, variable_data_size. */
-const REQ_HEADER_SIZE = 20;
-const REQ_OFFSET = HCL_HEADER_SIZE + SNP_REPORT_SIZE; // 0x4C0
-const RUNTIME_OFFSET = REQ_OFFSET + REQ_HEADER_SIZE; // 0x4D4
-/** The request type the paravisor uses for the report it leaves in the NV index. */
-const AK_CERT_REQUEST = 2;
-const REPORT_TYPE_SNP = 2;
-const REPORT_TYPE_TDX = 4;
+const REQ_OFFSET = HCL_REQ_OFFSET;
+const RUNTIME_OFFSET = HCL_RUNTIME_OFFSET;
+const REQ_HEADER_SIZE = HCL_REQ_HEADER_SIZE;
+const AK_CERT_REQUEST = HCL_AK_CERT_REQUEST;
+const REPORT_TYPE_SNP = HCL_REPORT_TYPE_SNP;
+const REPORT_TYPE_TDX = HCL_REPORT_TYPE_TDX;
 const TDX_REPORT_SIZE = 1024;
-/** Far above any real NV index; refused before any work. */
-export const MAX_HCL_REPORT_SIZE = 64 * 1024;
+export { HCL_HEADER_SIZE, HCL_SIGNATURE, MAX_HCL_REPORT_SIZE, isHclReport, type HclHashType } from '../../hcl/header.js';
+const HASH_TYPES = HCL_HASH_TYPES;
 
-export type HclHashType = 'sha256' | 'sha384' | 'sha512';
-const HASH_TYPES: Record<number, HclHashType> = { 1: 'sha256', 2: 'sha384', 3: 'sha512' };
-
-export interface HclReport {
-  readonly headerVersion: number;
-  /** report_size from the header: the meaningful length of the NV contents. */
-  readonly reportSize: number;
-  readonly requestType: number;
-  readonly hashType: HclHashType;
-  readonly runtimeData: RuntimeData;
+export interface HclReport extends HclEnvelope {
   /** The embedded SNP report bytes (1184). */
   readonly snpReportBytes: Uint8Array;
-}
-
-export function isHclReport(b: Uint8Array): boolean {
-  return b.length >= 4 && view(b).getUint32(0, true) === HCL_SIGNATURE;
 }
 
 /** Parses an HCL report (header v1 or v2). Throws ParseError on any inconsistent header or length. */

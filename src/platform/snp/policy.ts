@@ -1,10 +1,10 @@
 // Check 9: judge verified evidence against a policy. Each rule is its own `policy.<name>` check so a
 // person sees exactly which rule failed; optional rules appear only when the policy sets them.
-import { toHex } from '../snp/bytes.js';
-import type { SnpReport } from '../snp/report.js';
-import type { TcbVersion } from '../snp/tcb.js';
-import type { CheckResult, CheckStatus, Product } from '../verify/result.js';
-import { TCB_COMPONENT_NAMES, type Policy } from './policy.js';
+import { toHex } from '../../base/bytes.js';
+import type { SnpReport } from './report.js';
+import type { TcbVersion } from './tcb.js';
+import type { CheckResult, CheckStatus, Product } from '../../result/result.js';
+import { TCB_COMPONENT_NAMES, type Policy } from '../../policy/policy.js';
 
 export interface PolicyContext {
   readonly report: SnpReport;

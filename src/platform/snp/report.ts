@@ -1,9 +1,9 @@
 // The SEV-SNP ATTESTATION_REPORT (AMD SEV-SNP ABI, 1184 bytes), versions 2-5. Pure and bounds-checked.
 // Malformed lengths/versions throw ParseError; must-be-zero violations and similar are collected in
 // `structureIssues` so the verifier can report them as a failed `structure` check with the field named.
-import { ParseError } from '../errors.js';
-import type { Product } from '../verify/result.js';
-import { isAllZero, reversed, view } from './bytes.js';
+import { ParseError } from '../../base/errors.js';
+import type { Product } from '../../result/result.js';
+import { isAllZero, reversed, view } from '../../base/bytes.js';
 import { decodeTcb, tcbReservedNonZero, type TcbVersion } from './tcb.js';
 
 export const SNP_REPORT_SIZE = 1184;

@@ -1,10 +1,10 @@
 // Check 7 (HCL only): REPORT_DATA equals the hash, per the header's hash type, of exactly the runtime-data
 // bytes, zero-padded to 64 bytes. This is what ties the vTPM keys and VM configuration to the SNP report.
 import { createHash } from 'node:crypto';
-import { bytesEqual } from '../snp/bytes.js';
-import type { HclReport } from '../snp/hcl.js';
-import type { SnpReport } from '../snp/report.js';
-import type { CheckResult } from './result.js';
+import { bytesEqual } from '../../base/bytes.js';
+import type { HclReport } from './hcl.js';
+import type { SnpReport } from './report.js';
+import type { CheckResult } from '../../result/result.js';
 
 export function checkRuntimeBinding(report: SnpReport, hcl: HclReport | undefined): CheckResult {
   const base = { id: 'runtime-data', group: 'runtime-data' } as const;

@@ -5,9 +5,9 @@
 // signed, and nothing here keys a cache or a replay check on the whole report's bytes (certificates
 // are cached by their own bytes, verdicts never), so it cannot be used to pass anything twice.
 import { verify, type KeyObject } from 'node:crypto';
-import { isAllZero } from '../snp/bytes.js';
-import { SNP_SIGNED_SIZE, type SnpReport } from '../snp/report.js';
-import type { CheckResult } from './result.js';
+import { isAllZero } from '../../base/bytes.js';
+import { SNP_SIGNED_SIZE, type SnpReport } from './report.js';
+import type { CheckResult } from '../../result/result.js';
 
 export function checkSignature(report: SnpReport, key: KeyObject | undefined, keyName: string): CheckResult {
   const r: CheckResult = { id: 'signature', group: 'signature', status: 'fail', reason: '' };

@@ -1,10 +1,10 @@
 // Checks 4 and 5: the VCEK's SPL extensions equal the report's REPORTED_TCB (the product's layout, Turin
 // with its FMC), and its hwID equals CHIP_ID (Turin: 8 bytes; skipped with a warn when CHIP_ID is masked).
-import { bytesEqual, isAllZero, toHex } from '../snp/bytes.js';
-import type { Certificate } from '../snp/certificate.js';
-import type { SnpReport } from '../snp/report.js';
-import { tcbHex } from '../snp/tcb.js';
-import type { CheckResult, Product } from './result.js';
+import { bytesEqual, isAllZero, toHex } from '../../base/bytes.js';
+import type { Certificate } from '../../x509/certificate.js';
+import type { SnpReport } from './report.js';
+import { tcbHex } from './tcb.js';
+import type { CheckResult, Product } from '../../result/result.js';
 
 type SplName = 'fmc' | 'bootloader' | 'tee' | 'snp' | 'microcode';
 const SPLS: readonly (readonly [SplName, string])[] = [['bootloader', 'blSPL'], ['tee', 'teeSPL'], ['snp', 'snpSPL'], ['microcode', 'ucodeSPL']];

@@ -1,6 +1,6 @@
 // TCB_VERSION: a u64 whose bytes are per-component security patch levels. The byte layout differs
 // between Milan/Genoa and Turin (which adds the FMC and moves the others), so decoding needs the product.
-import type { Product, TcbComponents } from '../verify/result.js';
+import type { Product, TcbComponents } from '../../result/result.js';
 
 export interface TcbVersion {
   /** The u64 as read (little-endian) from the report. */

@@ -2,11 +2,11 @@
 // field of the signed quote body must equal the HCL report's TD report (which is only MAC'd), and
 // REPORTDATA must be the hash of exactly the runtime-data bytes, zero-padded: that binds the vTPM AK.
 import { createHash } from 'node:crypto';
-import { bytesEqual } from '../../snp/bytes.js';
-import type { TdxHclReport } from '../../tdx/hcl.js';
-import type { TdQuoteBody } from '../../tdx/quote.js';
-import type { TdMeasurements } from '../../tdx/td-report.js';
-import type { CheckResult } from '../result.js';
+import { bytesEqual } from '../../base/bytes.js';
+import type { TdxHclReport } from './hcl.js';
+import type { TdQuoteBody } from './quote.js';
+import type { TdMeasurements } from './td-report.js';
+import type { CheckResult } from '../../result/result.js';
 
 const FIELDS: readonly [keyof TdMeasurements, string][] = [
   ['teeTcbSvn', 'TEE_TCB_SVN'], ['mrSeam', 'MRSEAM'], ['mrSignerSeam', 'MRSIGNERSEAM'], ['seamAttributes', 'SEAMATTRIBUTES'],

@@ -1,11 +1,11 @@
 // Claims for a TDX CVM in the shape of Microsoft Azure Attestation's TDX EAT profile (`tdx_*` names,
 // lowercase hex), flat at the top level as MAA does, plus the same x-ms-runtime and cvm-attest-*
 // claims as on SNP.
-import { toHex } from '../../snp/bytes.js';
-import type { TdxHclReport } from '../../tdx/hcl.js';
-import type { TdQuote } from '../../tdx/quote.js';
-import { tdDebug } from '../../tdx/td-report.js';
-import type { Claims } from '../result.js';
+import { toHex } from '../../base/bytes.js';
+import type { TdxHclReport } from './hcl.js';
+import type { TdQuote } from './quote.js';
+import { tdDebug } from './td-report.js';
+import type { Claims } from '../../result/result.js';
 
 export interface TdxClaimsInput {
   readonly quote: TdQuote;

@@ -3,12 +3,12 @@
 // `nextUpdate`, or a TCB signing certificate expired at `now`, is stale collateral: a warning by
 // default (the signing certificate is then judged at the collateral's own issue time), a failure under
 // policy `collateral: "enforce"`.
-import type { Certificate } from '../../snp/certificate.js';
-import type { TdxCollateral } from '../../tdx/collateral.js';
-import type { QeIdentity } from '../../tdx/qe-identity.js';
-import type { TcbInfo } from '../../tdx/tcb-info.js';
-import type { CertStore } from '../cert-store.js';
-import type { CertificateInfo, CheckResult } from '../result.js';
+import type { Certificate } from '../../x509/certificate.js';
+import type { TdxCollateral } from './collateral.js';
+import type { QeIdentity } from './qe-identity.js';
+import type { TcbInfo } from './tcb-info.js';
+import type { CertStore } from '../../x509/cert-store.js';
+import type { CertificateInfo, CheckResult } from '../../result/result.js';
 import { certKey, ecdsaRawVerifies, ecdsaSignedBy, isPinnedIntelRoot, pinnedIntelRoot } from './ecdsa.js';
 import { certInfo, validityProblem } from './pck-chain.js';
 

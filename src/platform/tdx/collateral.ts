@@ -1,9 +1,9 @@
 // TDX collateral files recognised by their content, whatever their names: TCB info JSON, QE identity
 // JSON, CRLs (DER or PEM) and PEM certificates (issuer chains, as PCS sends them, raw or URL-encoded).
-import { ParseError } from '../errors.js';
-import { utf8 } from '../snp/bytes.js';
-import { parseCertificate, type Certificate } from '../snp/certificate.js';
-import { parseCrl, type Crl } from '../snp/crl.js';
+import { ParseError } from '../../base/errors.js';
+import { utf8 } from '../../base/bytes.js';
+import { parseCertificate, type Certificate } from '../../x509/certificate.js';
+import { parseCrl, type Crl } from '../../x509/crl.js';
 import { parseQeIdentity, type QeIdentity } from './qe-identity.js';
 import { MAX_COLLATERAL_JSON } from './signed-json.js';
 import { parseTcbInfo, type TcbInfo } from './tcb-info.js';

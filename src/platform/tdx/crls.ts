@@ -2,10 +2,10 @@
 // PCK, PCK CA or TCB signing certificate fails. A revocation never expires, so a stale CRL is still
 // applied; staleness and a missing CRL are judged like the rest of the collateral (policy
 // `collateral`: warn by default, fail with "enforce").
-import type { Certificate } from '../../snp/certificate.js';
-import type { Crl } from '../../snp/crl.js';
-import type { CertStore } from '../cert-store.js';
-import type { CheckResult } from '../result.js';
+import type { Certificate } from '../../x509/certificate.js';
+import type { Crl } from '../../x509/crl.js';
+import type { CertStore } from '../../x509/cert-store.js';
+import type { CheckResult } from '../../result/result.js';
 import { ecdsaDerVerifies, pinnedIntelRoot } from './ecdsa.js';
 
 export interface CrlDates {

@@ -3,10 +3,10 @@
 // signatures are remembered (bounded) when the verification caches, so a repeated quote pays only for
 // the two signatures that change with every quote.
 import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
-import { OID, type Certificate } from '../../snp/certificate.js';
-import type { CertStore } from '../cert-store.js';
+import { OID, type Certificate } from '../../x509/certificate.js';
+import type { CertStore } from '../../x509/cert-store.js';
 import { INTEL_SGX_ROOT_CA_PEM, INTEL_SGX_ROOT_SPKI_SHA256 } from './intel-root.js';
-import { rootStore } from '../cert-store.js';
+import { rootStore } from '../../x509/cert-store.js';
 
 const ECDSA_SHA256 = '1.2.840.10045.4.3.2';
 const P256 = '1.2.840.10045.3.1.7';

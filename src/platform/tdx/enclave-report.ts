@@ -1,7 +1,7 @@
 // The SGX enclave REPORT body (384 bytes): here the Quoting Enclave's report inside a TD quote, signed
 // by the PCK key. Its REPORTDATA binds the quote's attestation key.
-import { ParseError } from '../errors.js';
-import { view } from '../snp/bytes.js';
+import { ParseError } from '../../base/errors.js';
+import { view } from '../../base/bytes.js';
 
 export const ENCLAVE_REPORT_SIZE = 384;
 

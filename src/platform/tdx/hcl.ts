@@ -1,25 +1,19 @@
-// The HCL report of an Azure TDX CVM: the same container as on SNP (src/snp/hcl.ts) with report type 4;
+// The HCL report of an Azure TDX CVM: the same container as on SNP (src/platform/snp/hcl.ts) with report type 4;
 // the first 1024 bytes of the report area are the TDREPORT_STRUCT, then the same runtime-data JSON.
-import { ParseError } from '../errors.js';
-import { view } from '../snp/bytes.js';
-import { HCL_HEADER_SIZE, HCL_SIGNATURE, MAX_HCL_REPORT_SIZE, type HclHashType } from '../snp/hcl.js';
-import { parseRuntimeData, type RuntimeData } from '../snp/runtime-data.js';
+import { ParseError } from '../../base/errors.js';
+import { view } from '../../base/bytes.js';
+import { HCL_AK_CERT_REQUEST, HCL_HASH_TYPES, HCL_HEADER_SIZE, HCL_REPORT_AREA_SIZE, HCL_REPORT_TYPE_TDX, HCL_REQ_HEADER_SIZE, HCL_SIGNATURE, MAX_HCL_REPORT_SIZE, type HclEnvelope } from '../../hcl/header.js';
+import { parseRuntimeData } from '../../hcl/runtime-data.js';
 import { parseTdReport, TD_REPORT_SIZE, type TdReport } from './td-report.js';
 
-const REPORT_AREA = 1184;
-const REQ_OFFSET = HCL_HEADER_SIZE + REPORT_AREA; // 0x4C0
-const REQ_HEADER_SIZE = 20;
+const REQ_OFFSET = HCL_HEADER_SIZE + HCL_REPORT_AREA_SIZE; // 0x4C0
+const REQ_HEADER_SIZE = HCL_REQ_HEADER_SIZE;
 const RUNTIME_OFFSET = REQ_OFFSET + REQ_HEADER_SIZE;
-const REPORT_TYPE_TDX = 4;
-const AK_CERT_REQUEST = 2;
-const HASH_TYPES: Record<number, HclHashType> = { 1: 'sha256', 2: 'sha384', 3: 'sha512' };
+const REPORT_TYPE_TDX = HCL_REPORT_TYPE_TDX;
+const AK_CERT_REQUEST = HCL_AK_CERT_REQUEST;
+const HASH_TYPES = HCL_HASH_TYPES;
 
-export interface TdxHclReport {
-  readonly headerVersion: number;
-  readonly reportSize: number;
-  readonly requestType: number;
-  readonly hashType: HclHashType;
-  readonly runtimeData: RuntimeData;
+export interface TdxHclReport extends HclEnvelope {
   readonly tdReport: TdReport;
 }
 

@@ -2,12 +2,12 @@
 // Platform (or Processor) CA -> Intel SGX Root CA, anchored only in the pinned root: a root in the
 // quote is accepted only when its key is the pinned one. Every certificate must be valid at `now`.
 import type { KeyObject } from 'node:crypto';
-import { CvmAttestError } from '../../errors.js';
-import type { Certificate } from '../../snp/certificate.js';
-import { parsePckExtensions, type PckExtensions } from '../../tdx/pck-extensions.js';
-import type { TdQuote } from '../../tdx/quote.js';
-import type { CertStore } from '../cert-store.js';
-import type { CertificateInfo, CheckResult } from '../result.js';
+import { CvmAttestError } from '../../base/errors.js';
+import type { Certificate } from '../../x509/certificate.js';
+import { parsePckExtensions, type PckExtensions } from './pck-extensions.js';
+import type { TdQuote } from './quote.js';
+import type { CertStore } from '../../x509/cert-store.js';
+import type { CertificateInfo, CheckResult } from '../../result/result.js';
 import { certKey, ecdsaSignedBy, isP256, isPinnedIntelRoot, pinnedIntelRoot } from './ecdsa.js';
 
 export const PCK_CN = 'Intel SGX PCK Certificate';

@@ -1,8 +1,8 @@
 // The SGX extensions of an Intel PCK certificate (OID 1.2.840.113741.1.13.1, "PCK Certificate and CRL
 // Profile"): FMSPC, PCE-ID, the 16 TCB component SVNs, PCESVN, CPUSVN, SGX type. Read with the
-// bounds-checked DER reader of src/snp/der.ts (shared; to move down to a common layer in the redesign).
-import { ParseError } from '../errors.js';
-import { children, content, decodeOid, decodeSmallUint, expectTag, readTlv, Tag, type Tlv } from '../snp/der.js';
+// bounds-checked DER reader of src/x509/der.ts (shared; to move down to a common layer in the redesign).
+import { ParseError } from '../../base/errors.js';
+import { children, content, decodeOid, decodeSmallUint, expectTag, readTlv, Tag, type Tlv } from '../../x509/der.js';
 
 export const SGX_EXTENSIONS_OID = '1.2.840.113741.1.13.1';
 const ENUMERATED = 0x0a;

@@ -1,11 +1,11 @@
 // Check 11 on TDX: judge verified TD evidence against the policy, one `policy.<name>` check per rule.
 // Keys that judge only SEV-SNP are ignored here, with a note naming them.
-import { toHex } from '../snp/bytes.js';
-import type { TcbStatus } from '../tdx/signed-json.js';
-import type { TdQuoteBody } from '../tdx/quote.js';
-import { tdDebug } from '../tdx/td-report.js';
-import type { CheckResult, CheckStatus } from '../verify/result.js';
-import { defaultPolicy, SNP_ONLY_KEYS, TDX_ONLY_KEYS, type Policy } from './policy.js';
+import { toHex } from '../../base/bytes.js';
+import type { TcbStatus } from './signed-json.js';
+import type { TdQuoteBody } from './quote.js';
+import { tdDebug } from './td-report.js';
+import type { CheckResult, CheckStatus } from '../../result/result.js';
+import { defaultPolicy, SNP_ONLY_KEYS, TDX_ONLY_KEYS, type Policy } from '../../policy/policy.js';
 
 export interface TdxPolicyContext {
   readonly body: TdQuoteBody;

@@ -1,8 +1,8 @@
 // The Intel DCAP TD quote, version 4 and 5 (TDX DCAP Quoting Library API, appendix A.3). Every length
 // comes from the bytes and must add up: the signature data must end exactly where its own length says,
 // and only zero padding may follow it (IMDS returns quotes padded that way).
-import { ParseError } from '../errors.js';
-import { isAllZero, utf8, view } from '../snp/bytes.js';
+import { ParseError } from '../../base/errors.js';
+import { isAllZero, utf8, view } from '../../base/bytes.js';
 import { ENCLAVE_REPORT_SIZE, parseEnclaveReport, type EnclaveReport } from './enclave-report.js';
 import type { TdMeasurements } from './td-report.js';
 

@@ -2,7 +2,8 @@
 // the signature covers the exact bytes of the member's value as served, so the value's raw text is
 // cut out of the document here, never re-serialised.
 import { isUtf8 } from 'node:buffer';
-import { ParseError } from '../errors.js';
+import { ParseError } from '../../base/errors.js';
+import { TCB_STATUSES, type TcbStatus } from '../../result/tdx-tcb-status.js';
 
 /** Intel's are a few KiB. */
 export const MAX_COLLATERAL_JSON = 1024 * 1024;
@@ -136,8 +137,7 @@ export class Fields {
   }
 }
 
-export const TCB_STATUSES = ['UpToDate', 'SWHardeningNeeded', 'ConfigurationNeeded', 'ConfigurationAndSWHardeningNeeded', 'OutOfDate', 'OutOfDateConfigurationNeeded', 'Revoked'] as const;
-export type TcbStatus = (typeof TCB_STATUSES)[number];
+export { TCB_STATUSES, type TcbStatus } from '../../result/tdx-tcb-status.js';
 
 export function tcbStatus(f: Fields, v: unknown, path: string): TcbStatus {
   if (!(TCB_STATUSES as readonly unknown[]).includes(v)) f.fail(`${path} must be one of ${TCB_STATUSES.join(', ')}`);

@@ -3,12 +3,12 @@
 // components and PCESVN the PCK certificate meets and whose TDX components TEE_TCB_SVN meets; then
 // the TDX module's own level (TEE_TCB_SVN major version -> tdxModuleIdentities); then the QE's level.
 // Module and QE statuses can only lower the platform status. Pure.
-import type { EnclaveReport } from '../../tdx/enclave-report.js';
-import type { PckExtensions } from '../../tdx/pck-extensions.js';
-import type { QeIdentity, QeTcbLevel } from '../../tdx/qe-identity.js';
-import type { TcbStatus } from '../../tdx/signed-json.js';
-import type { TcbInfo, TdxModuleTcbLevel, TdxTcbLevel } from '../../tdx/tcb-info.js';
-import type { TdQuoteBody } from '../../tdx/quote.js';
+import type { EnclaveReport } from './enclave-report.js';
+import type { PckExtensions } from './pck-extensions.js';
+import type { QeIdentity, QeTcbLevel } from './qe-identity.js';
+import type { TcbStatus } from './signed-json.js';
+import type { TcbInfo, TdxModuleTcbLevel, TdxTcbLevel } from './tcb-info.js';
+import type { TdQuoteBody } from './quote.js';
 
 export interface TdxTcbMatch {
   readonly level?: TdxTcbLevel;

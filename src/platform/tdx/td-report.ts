@@ -1,7 +1,7 @@
 // The Intel TDX TDREPORT_STRUCT (1024 bytes) that the Azure paravisor puts in the HCL report's report
 // area: REPORTMACSTRUCT, TEE_TCB_INFO and TDINFO. It is MAC'd by the CPU, not signed: it becomes
 // verifiable only through a TD quote whose body must repeat these fields.
-import { ParseError } from '../errors.js';
+import { ParseError } from '../../base/errors.js';
 
 export const TD_REPORT_SIZE = 1024;
 /** REPORTTYPE.TYPE of a TDX report. */

@@ -3,17 +3,16 @@
 // report and its runtime data, vTPM freshness (the SNP code path), policy. Pure (no I/O): the inputs
 // are parsed already; a missing or wrong input fails closed as a check.
 import { createHash } from 'node:crypto';
-import { bytesEqual, isAllZero, toHex } from '../../snp/bytes.js';
-import type { HclReport } from '../../snp/hcl.js';
-import type { TdxCollateral } from '../../tdx/collateral.js';
-import type { TdxHclReport } from '../../tdx/hcl.js';
-import { INTEL_QE_VENDOR_ID, type TdQuote } from '../../tdx/quote.js';
-import type { TcbStatus } from '../../tdx/signed-json.js';
-import { evaluateTdxPolicy } from '../../policy/evaluate-tdx.js';
+import { bytesEqual, isAllZero, toHex } from '../../base/bytes.js';
+import type { TdxCollateral } from './collateral.js';
+import type { TdxHclReport } from './hcl.js';
+import { INTEL_QE_VENDOR_ID, type TdQuote } from './quote.js';
+import type { TcbStatus } from './signed-json.js';
+import { evaluateTdxPolicy } from './policy.js';
 import { policySummary, type Policy } from '../../policy/policy.js';
-import { CertStore } from '../cert-store.js';
-import { checkFreshness, type QuoteInput } from '../freshness.js';
-import type { CheckResult, TdxDetails, VerificationResult } from '../result.js';
+import { CertStore } from '../../x509/cert-store.js';
+import { checkFreshness, type QuoteInput } from '../../guest/freshness.js';
+import type { CheckResult, TdxDetails, VerificationResult } from '../../result/result.js';
 import { checkTdReportBinding, checkTdxRuntimeData } from './binding.js';
 import { buildTdxClaims } from './claims.js';
 import { checkCollateral } from './collateral-check.js';
@@ -118,8 +117,7 @@ export function verifyTdx(i: TdxInputs): VerificationResult {
   checks.push(binding);
 
   // Freshness: exactly the SNP code path (it reads only the runtime data's HCLAkPub).
-  const asHcl: HclReport = { headerVersion: hcl.headerVersion, reportSize: hcl.reportSize, requestType: hcl.requestType, hashType: hcl.hashType, runtimeData: hcl.runtimeData, snpReportBytes: new Uint8Array(0) };
-  const fresh = checkFreshness(i.vtpmQuote, asHcl, bindingOk, i.replayed);
+  const fresh = checkFreshness(i.vtpmQuote, hcl, bindingOk, i.replayed);
   checks.push(fresh.check);
   checks.push(...evaluateTdxPolicy(policy, { body: quote.body, tcbStatus: status, advisoryIds, freshness: fresh.check.status }));
 
