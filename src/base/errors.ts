@@ -1,7 +1,10 @@
 // Typed errors shared by every layer. Each carries a stable `code` (documented in the README's
 // troubleshooting table) and the CLI exit code it maps to, so no caller ever needs a stack trace.
 
-/** Exit codes of every command: 0 pass, 1 evaluated and failed, 2 unusable input/usage, 3 collection failed. */
+/**
+ * Exit codes of every command: 0 pass, 1 evaluated and failed, 2 unusable input/usage, 3 collection
+ * failed, 4 internal. The extension's status codes are the same numbers, from this table.
+ */
 export const ExitCode = { Pass: 0, Fail: 1, Input: 2, Collection: 3, Internal: 4 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
