@@ -1,5 +1,5 @@
 // Package entry: the offline verifier and its parsers (pure: no file or network I/O).
-export { verifyEvidence, verifyEvidenceSync, parseErrorInput, type VerifyOptions, type VerifyInput } from './verify/verify-evidence.js';
+export { verifyEvidence, verifyEvidenceSync, type VerifyOptions, type VerifyInput } from './verify/verify-evidence.js';
 export type { QuoteInput } from './guest/freshness.js';
 export type { VerificationResult, CheckResult, CheckGroup, CheckStatus, Claims, Product, CertificateInfo, PolicySummary, EvidenceSummary, TcbComponents } from './result/result.js';
 export { parseEvidence, type ParsedEvidence } from './platform/snp/evidence.js';
@@ -13,7 +13,7 @@ export { parseCrl, type Crl } from './x509/crl.js';
 export { parseTpmsAttest, type TpmsAttest } from './tpm/structures.js';
 export { parsePolicy, defaultPolicy, isParsedPolicy, canonicalPolicy, policySummary, type Policy, type CrlMode } from './policy/policy.js';
 export { PINNED_ARK_SPKI_SHA256 } from './platform/snp/amd-roots.js';
-export { ParseError, InputError, CollectionError, CvmAttestError, ExitCode } from './base/errors.js';
+export { ParseError, InputError, CollectionError, CvmAttestError, ExitCode, ERROR_CODES, type ErrorCode } from './base/errors.js';
 // Intel TDX.
 export type { Platform, TdxDetails } from './result/result.js';
 export { parseTdQuote, type TdQuote, type TdQuoteBody, type QuoteHeader } from './platform/tdx/quote.js';

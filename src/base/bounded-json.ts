@@ -2,7 +2,7 @@
 // settings): refuses text larger than a size cap or nested deeper than a depth cap before parsing it,
 // so a hostile document can neither take unbounded memory nor overflow the stack of whatever later
 // walks or serialises it (JSON.stringify recurses). A UTF-8 BOM is accepted, as for PEM and THIM. Pure.
-import { InputError, ParseError } from './errors.js';
+import { InputError, ParseError, type ErrorCode } from './errors.js';
 import { escapeTextCapped } from './text-escape.js';
 
 /** Far above any real input (runtime data is 4 levels deep, a policy 2). */
@@ -12,7 +12,7 @@ export interface JsonLimits {
   /** Names the input in errors, e.g. "policy file p.json". */
   readonly what: string;
   /** Error code, e.g. E_POLICY_FILE. */
-  readonly code: string;
+  readonly code: ErrorCode;
   /** Largest accepted text in UTF-16 code units (default 1 MiB). */
   readonly maxLength?: number;
   /** Deepest accepted nesting of arrays and objects (default MAX_JSON_DEPTH). */

@@ -1,7 +1,7 @@
 // Azure Instance Metadata Service client: THIM certificates and instance metadata. Plain node:http
 // to the link-local endpoint (never a proxy), header `Metadata: true`, per-attempt connect and total
 // timeouts, bounded retries with jittered backoff on 429 / 5xx / network errors honouring Retry-After.
-import { CollectionError, InputError } from '../base/errors.js';
+import { CollectionError, InputError, type ErrorCode } from '../base/errors.js';
 import { HttpFailure, httpGet, type HttpResponse } from './http.js';
 import { parseRetryAfter, withRetry, type AttemptOutcome } from './retry.js';
 import { parseThimResponse, THIM_MAX_BYTES, type ThimCertificates } from '../input/thim.js';
@@ -36,7 +36,7 @@ export interface ImdsOptions {
 /** IMDS could not give an answer (unreachable, timed out, HTTP error). `status` when it answered. */
 export class ImdsError extends CollectionError {
   readonly status: number | undefined;
-  constructor(code: string, message: string, status?: number, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, status?: number, options?: { cause?: unknown }) {
     super(code, message, options);
     this.status = status;
   }

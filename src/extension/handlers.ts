@@ -20,7 +20,8 @@ import { isOurWorker, procStartTime, procCmdline } from './proc.js';
 import { readStatus, writeStatus, writeHeartbeat } from './files.js';
 import { removeStaleTemps } from '../io/atomic-file.js';
 import { writeExtensionEvent, extensionVersion, type ExtensionEvent } from './telemetry.js';
-import { transitioningStatus, errorStatus, heartbeatFile, statusFile, StatusCode } from './status.js';
+import { transitioningStatus, errorStatus, heartbeatFile, statusFile } from './status.js';
+import { ExitCode } from '../base/errors.js';
 
 export interface HandlerContext {
   readonly env: HandlerEnvironment;
@@ -221,8 +222,8 @@ async function startWorkerOrReport(ctx: HandlerContext, seq: number): Promise<vo
   const r = await startWorker(ctx, seq);
   if (!('error' in r)) return;
   const message = `cvm-attest is not running: the worker could not be started (${r.error}); reinstall the extension`;
-  writeStatus(ctx.env, seq, errorStatus({ name: ctx.env.name, status: 'error', code: StatusCode.Internal, message, now: ctx.now() }));
-  writeHeartbeat(ctx.env, heartbeatFile('NotReady', message, StatusCode.Internal));
+  writeStatus(ctx.env, seq, errorStatus({ name: ctx.env.name, status: 'error', code: ExitCode.Internal, message, now: ctx.now() }));
+  writeHeartbeat(ctx.env, heartbeatFile('NotReady', message, ExitCode.Internal));
 }
 
 const event = (ctx: HandlerContext, e: ExtensionEvent): boolean => writeExtensionEvent(ctx.env, e, extensionVersion(ctx.processEnv), ctx.logger);
@@ -250,7 +251,7 @@ export async function enable(ctx: HandlerContext): Promise<number> {
   // Same seq, already reported: the agent re-runs enable after restarts, reboots and new goal
   // states with unchanged settings. Leave the status alone; only make sure the worker runs.
   if (existing && existing.status.operation === 'Enable' && isFinal(existing.status.status)) {
-    if (existing.status.code === StatusCode.Settings) {
+    if (existing.status.code === ExitCode.Input) {
       logger.info('enable: same seq, settings already reported as invalid; nothing to do', { seq });
       return 0;
     }
@@ -278,8 +279,8 @@ export async function enable(ctx: HandlerContext): Promise<number> {
     await stopWorker(ctx);
     writeMrseq(ctx.paths, seq);
     logger.warn('enable: invalid settings', { seq, setting: e.setting, error: e.message });
-    writeStatus(env, seq, errorStatus({ name: env.name, status: 'error', code: StatusCode.Settings, message: `cvm-attest is not running: ${e.message}`, now: ctx.now() }));
-    writeHeartbeat(env, heartbeatFile('NotReady', `invalid settings: ${e.message}`, StatusCode.Settings));
+    writeStatus(env, seq, errorStatus({ name: env.name, status: 'error', code: ExitCode.Input, message: `cvm-attest is not running: ${e.message}`, now: ctx.now() }));
+    writeHeartbeat(env, heartbeatFile('NotReady', `invalid settings: ${e.message}`, ExitCode.Input));
     event(ctx, { taskName: 'Enable', level: 'Error', message: `invalid settings: ${e.message}`, operationId: `seq-${seq}` });
     return 0;
   }

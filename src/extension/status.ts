@@ -5,6 +5,7 @@
 // cut by the agent, and still keep the top message to 1024 characters (what the portal shows in
 // full): the verdict and the key facts first, then one entry per check group, sinks, alerts, and
 // the claims last.
+import { ExitCode } from '../base/errors.js';
 import type { CheckGroup, CheckResult, VerificationResult } from '../result/result.js';
 
 export type ExtStatusValue = 'transitioning' | 'success' | 'warning' | 'error';
@@ -25,9 +26,6 @@ export interface StatusEntry {
   };
 }
 export type StatusFile = readonly [StatusEntry];
-
-/** Status codes (same numbers as the CLI's exit codes). */
-export const StatusCode = { Ok: 0, AttestationFailed: 1, Settings: 2, Collection: 3, Internal: 4 } as const;
 
 export const MAX_TOP_MESSAGE = 1024;
 export const MAX_SUBSTATUS_FIELD = 10 * 1024;
@@ -167,7 +165,7 @@ function groupSubstatus(group: CheckGroup, checks: readonly CheckResult[], failS
   const counts = (['fail', 'warn', 'pass', 'skip'] as const).map((st) => [st, checks.filter((c) => c.status === st).length] as const)
     .filter(([, n]) => n > 0).map(([st, n]) => `${n} ${st === 'skip' ? 'not checked' : st}`);
   const message = lines.length === 1 ? lines[0]! : `${checks.length} checks: ${counts.join(', ')} | ${lines.join(' | ')}`;
-  return sub(`check: ${group}`, status, message, worst === 'fail' ? StatusCode.AttestationFailed : 0);
+  return sub(`check: ${group}`, status, message, worst === 'fail' ? ExitCode.Fail : 0);
 }
 
 /** JSON of the claims, under 10 KiB: the largest values are replaced by a note until it fits. */
@@ -225,7 +223,7 @@ export function outcomeStatus(i: OutcomeStatusInput): StatusFile {
   return statusFile({
     name: i.name, operation: 'Enable',
     status: r.verdict === 'pass' ? 'success' : failStatus,
-    code: r.verdict === 'pass' ? StatusCode.Ok : StatusCode.AttestationFailed,
+    code: r.verdict === 'pass' ? ExitCode.Pass : ExitCode.Fail,
     message: topMessage(i), substatus: subs, now: i.now,
   });
 }

@@ -14,10 +14,10 @@ import { join } from 'node:path';
 import { procStartTime, isOurWorker } from './proc.js';
 import { writeStatus, writeHeartbeat } from './files.js';
 import { writeExtensionEvent, extensionVersion } from './telemetry.js';
-import { outcomeStatus, errorStatus, heartbeatFile, StatusCode, utcStamp, type DeliveryLike, type AlertLike, type Identity } from './status.js';
+import { outcomeStatus, errorStatus, heartbeatFile, utcStamp, type DeliveryLike, type AlertLike, type Identity } from './status.js';
 import { deepMerge, SettingsError } from './settings.js';
 import type { VerificationResult } from '../result/result.js';
-import { CvmAttestError } from '../base/errors.js';
+import { CvmAttestError, ExitCode } from '../base/errors.js';
 
 export interface OutcomeLike {
   readonly result: VerificationResult;
@@ -87,8 +87,8 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
     logger.error(m, { seq: o.seq, retryInMs: retryMs });
     if (superseded()) return;
     try {
-      writeStatus(env, o.seq, errorStatus({ name: env.name, status: 'error', code: StatusCode.Internal, message: `cvm-attest is not running: ${m}; retrying every ${Math.round(retryMs / 1000)} s`, now: ctx.now() }));
-      writeHeartbeat(env, heartbeatFile('NotReady', m, StatusCode.Internal));
+      writeStatus(env, o.seq, errorStatus({ name: env.name, status: 'error', code: ExitCode.Internal, message: `cvm-attest is not running: ${m}; retrying every ${Math.round(retryMs / 1000)} s`, now: ctx.now() }));
+      writeHeartbeat(env, heartbeatFile('NotReady', m, ExitCode.Internal));
     } catch (e) {
       logger.error('cannot write the status', { error: (e as Error).message });
     }
@@ -174,7 +174,7 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
       if (stop.signal.aborted) return 0;
       const m = e instanceof CvmAttestError ? e.message : `internal error: ${(e as Error).message}`;
       logger.error('worker cannot start', { error: m });
-      const code = e instanceof SettingsError ? StatusCode.Settings : StatusCode.Internal;
+      const code = e instanceof SettingsError ? ExitCode.Input : ExitCode.Internal;
       writeStatus(env, o.seq, errorStatus({ name: env.name, status: 'error', code, message: `cvm-attest is not running: ${m}`, now: ctx.now() }));
       writeHeartbeat(env, heartbeatFile('NotReady', m, code));
       return 0;
@@ -189,8 +189,8 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
         sinks = await o.engine.createSinks(sinkSettings, { stateDir: paths.stateDir, logger, signal: stop.signal, agentVersion: EXTENSION_VERSION, onStateChange: (d) => { if (!stop.signal.aborted) restatus?.(d); } });
       } catch (e) {
         const m = e instanceof CvmAttestError ? e.message : `sinks: ${(e as Error).message}`;
-        writeStatus(env, o.seq, errorStatus({ name: env.name, status: 'error', code: StatusCode.Settings, message: `cvm-attest is not running: ${m}`, now: ctx.now() }));
-        writeHeartbeat(env, heartbeatFile('NotReady', m, StatusCode.Settings));
+        writeStatus(env, o.seq, errorStatus({ name: env.name, status: 'error', code: ExitCode.Input, message: `cvm-attest is not running: ${m}`, now: ctx.now() }));
+        writeHeartbeat(env, heartbeatFile('NotReady', m, ExitCode.Input));
         return 0;
       }
     }
@@ -261,9 +261,9 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
           message: `verdict ${r.verdict}${r.product ? ` (${r.product})` : ''}${failed.length ? `; failed: ${failed.join(', ')}` : ''}` }, extensionVersion(ctx.processEnv), logger);
         logger.info('attestation run', { verdict: r.verdict, product: r.product, failed, ms: Math.round(mono() - started), nextRunAt: nextRunAt.toISOString() });
       } else {
-        const isCollection = failure instanceof CvmAttestError && failure.exitCode === StatusCode.Collection;
+        const isCollection = failure instanceof CvmAttestError && failure.exitCode === ExitCode.Collection;
         const m = failure instanceof CvmAttestError ? `${failure.message} [${failure.code}]` : `internal error: ${(failure as Error)?.message ?? String(failure)}`;
-        const code = failure instanceof SettingsError ? StatusCode.Settings : isCollection ? StatusCode.Collection : failure instanceof CvmAttestError ? failure.exitCode : StatusCode.Internal;
+        const code = failure instanceof SettingsError ? ExitCode.Input : isCollection ? ExitCode.Collection : failure instanceof CvmAttestError ? failure.exitCode : ExitCode.Internal;
         const render = (d: readonly DeliveryLike[], at: Date) => errorStatus({ name: env.name, status: s.statusOnFailure, code, message: `${isCollection ? 'evidence could not be collected' : 'attestation run failed'}: ${m}`, deliveries: d, alerts, nextRunAt, now: at });
         writeStatus(env, o.seq, render(deliveries, now));
         restatus = (d) => writeStatus(env, o.seq, render(d, ctx.now()));

@@ -6,7 +6,7 @@
 // paths, bundle members always) a symbolic link is refused rather than followed.
 import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { InputError } from '../base/errors.js';
+import { InputError, type ErrorCode } from '../base/errors.js';
 import { escapeTextCapped } from '../base/text-escape.js';
 
 export interface BoundedReadOptions {
@@ -17,7 +17,7 @@ export interface BoundedReadOptions {
   /** Refuse a symbolic link as the last path component (O_NOFOLLOW). */
   readonly noFollow?: boolean;
   /** Error codes: unreadable/missing (default E_FILE), not a regular file (default E_FILE_TYPE), too large (default E_FILE_SIZE). */
-  readonly codes?: { readonly missing?: string; readonly type?: string; readonly size?: string };
+  readonly codes?: { readonly missing?: ErrorCode; readonly type?: ErrorCode; readonly size?: ErrorCode };
 }
 
 function flags(noFollow: boolean | undefined): number {

@@ -56,7 +56,7 @@ export interface SinksSettings {
   readonly syslog?: SyslogSettings | undefined;
 }
 
-const fail = (path: string, msg: string): never => { throw new InputError('SINKS_SETTINGS', `invalid setting sinks.${path}: ${msg}`); };
+const fail = (path: string, msg: string): never => { throw new InputError('E_SINKS_SETTINGS', `invalid setting sinks.${path}: ${msg}`); };
 
 type Obj = Record<string, unknown>;
 function obj(v: unknown, path: string, allowed: readonly string[]): Obj {

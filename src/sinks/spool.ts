@@ -52,8 +52,8 @@ export class Spool {
     this.dir = opts.dir;
     this.maxRecords = opts.maxRecords ?? DEFAULT_SPOOL_MAX_RECORDS;
     this.maxBytes = opts.maxBytes ?? DEFAULT_SPOOL_MAX_BYTES;
-    if (!Number.isSafeInteger(this.maxRecords) || this.maxRecords < 1) throw new InputError('SPOOL_LIMIT', `spool maxRecords must be a positive integer, got ${this.maxRecords}`);
-    if (!Number.isSafeInteger(this.maxBytes) || this.maxBytes < 1024) throw new InputError('SPOOL_LIMIT', `spool maxBytes must be an integer >= 1024, got ${this.maxBytes}`);
+    if (!Number.isSafeInteger(this.maxRecords) || this.maxRecords < 1) throw new InputError('E_SPOOL_LIMIT', `spool maxRecords must be a positive integer, got ${this.maxRecords}`);
+    if (!Number.isSafeInteger(this.maxBytes) || this.maxBytes < 1024) throw new InputError('E_SPOOL_LIMIT', `spool maxBytes must be an integer >= 1024, got ${this.maxBytes}`);
   }
 
   /** Opens (creating) a spool directory and indexes what a previous process left in it. */

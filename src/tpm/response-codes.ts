@@ -1,6 +1,6 @@
 // TPM 2.0 response codes (TCG Library Part 2, TPM_RC) decoded into a name, the handle / parameter /
 // session they point at, and a hint the user can act on. Pure.
-import { CollectionError } from '../base/errors.js';
+import { CollectionError, TPM_RC_CODE_PREFIX, type TpmRcErrorCode } from '../base/errors.js';
 import { hex32 } from './constants.js';
 
 export const RC_SUCCESS = 0x000;
@@ -185,6 +185,15 @@ export interface CommandContext {
   readonly hints?: Readonly<Record<string, string>>;
 }
 
+/**
+ * The error code of a response code's name: E_TPM_RC_HANDLE for TPM_RC_HANDLE. The synthetic names
+ * of codes outside TPM 2.0 (LAYER_*, TPM_1.2_*) get the same prefix, so every code is in the family.
+ */
+export function tpmRcErrorCode(name: string): TpmRcErrorCode {
+  const n = name.replace(/[^A-Z0-9_]/g, '_');
+  return `${TPM_RC_CODE_PREFIX}${n.startsWith('TPM_RC_') ? n.slice('TPM_RC_'.length) : n}`;
+}
+
 /** A TPM answered a command with a non-success response code. */
 export class TpmResponseError extends CollectionError {
   readonly rc: number;
@@ -207,7 +216,7 @@ export class TpmResponseError extends CollectionError {
     const h = ctx.hints?.[d.name] ?? d.hint;
     const hint = h ? h.charAt(0).toUpperCase() + h.slice(1) : undefined;
     super(
-      `E_${d.name.replace(/[^A-Z0-9_]/g, '_')}`,
+      tpmRcErrorCode(d.name),
       `${ctx.command} failed: ${d.name} (0x${d.rc.toString(16).toUpperCase().padStart(3, '0')})${where}: ${d.description}.${hint ? ` ${hint}` : ''}`,
     );
     this.rc = d.rc;

@@ -2,7 +2,7 @@
 // Pure (no I/O). Unusable input bytes throw ParseError; everything else becomes a check result, and a
 // missing or wrong certificate fails closed.
 import { createHash } from 'node:crypto';
-import { ParseError } from '../base/errors.js';
+import { ParseError, type VerifyInput } from '../base/errors.js';
 import { defaultPolicy, isParsedPolicy, parsePolicy, policySummary, type Policy } from '../policy/policy.js';
 import { evaluatePolicy } from '../platform/snp/policy.js';
 import { mergeBundles, type CertificateBundle } from '../input/certificates.js';
@@ -61,21 +61,15 @@ export interface VerifyOptions {
   readonly collateral?: readonly CollateralFile[];
 }
 
-/** Which option a ParseError thrown by verifyEvidence came from. */
-export type VerifyInput = 'evidence' | 'vcek' | 'chain' | 'crl' | 'td-quote' | 'collateral';
-const inputs = new WeakMap<ParseError, VerifyInput>();
+/** Which option a ParseError thrown by verifyEvidence came from (its `input`). */
+export type { VerifyInput } from '../base/errors.js';
 
-/** The option (evidence, vcek, chain, crl) whose bytes a ParseError from verifyEvidence is about. */
-export function parseErrorInput(e: unknown): VerifyInput | undefined {
-  return e instanceof ParseError ? inputs.get(e) : undefined;
-}
-
+/** Names the option on a ParseError thrown while its bytes were parsed. */
 function tagged<T>(input: VerifyInput, f: () => T): T {
   try {
     return f();
   } catch (e) {
-    if (e instanceof ParseError && !inputs.has(e)) inputs.set(e, input);
-    throw e;
+    throw e instanceof ParseError ? e.withInput(input) : e;
   }
 }
 

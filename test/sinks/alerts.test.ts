@@ -23,7 +23,7 @@ function run(outcomes: SinkOutcome[], start: AlertState = EMPTY_ALERT_STATE): { 
   return { types, alerts, state };
 }
 const ok = (o: ResultOptions = {}): SinkOutcome => ({ result: makeResult(o), identity: IDENTITY });
-const down = (): SinkOutcome => ({ error: new CollectionError('TPM_UNAVAILABLE', 'no TPM device at /dev/tpmrm0'), identity: IDENTITY });
+const down = (): SinkOutcome => ({ error: new CollectionError('E_TPM_NO_DEVICE', 'no TPM device at /dev/tpmrm0'), identity: IDENTITY });
 const sigFail = { id: 'signature', group: 'signature' as const, status: 'fail' as const, reason: 'report signature does not verify' };
 const dbgFail = { id: 'policy.debug', group: 'policy' as const, status: 'fail' as const, reason: 'debug allowed' };
 
@@ -83,7 +83,7 @@ describe('alerts', () => {
     assert.deepEqual(types.map((t) => t.includes('EvidenceUnavailable')), [false, false, true, false, false, false, false, true]);
     const a = alerts[2]![0]!;
     assert.equal(a.StartTime, NOW.toISOString(), 'starts at the first failure');
-    assert.equal(a.ExtendedProperties.errorCode, 'TPM_UNAVAILABLE');
+    assert.equal(a.ExtendedProperties.errorCode, 'E_TPM_NO_DEVICE');
   });
 
   test('CertificateExpiringSoon once per certificate, inside the configured window', () => {

@@ -32,9 +32,9 @@ describe('attestation record', () => {
   });
 
   test('a failed collection is a record with Verdict error, its code and message', () => {
-    const rec = buildRecord({ error: new CollectionError('IMDS_UNREACHABLE', 'IMDS\n did not answer'), identity: IDENTITY }, { now: new Date('2026-01-02T03:04:05Z') });
+    const rec = buildRecord({ error: new CollectionError('E_IMDS_UNREACHABLE', 'IMDS\n did not answer'), identity: IDENTITY }, { now: new Date('2026-01-02T03:04:05Z') });
     assert.equal(rec.Verdict, 'error');
-    assert.equal(rec.ErrorCode, 'IMDS_UNREACHABLE');
+    assert.equal(rec.ErrorCode, 'E_IMDS_UNREACHABLE');
     assert.equal(rec.ErrorMessage, 'IMDS did not answer');
     assert.equal(rec.TimeGenerated, '2026-01-02T03:04:05.000Z');
     assert.equal(rec.VmName, 'cvm-01');

@@ -103,7 +103,7 @@ describe('schema agreement (code, DCR streams, tables)', () => {
     const emitted = [
       buildRecord({ result: makeResult(), identity: IDENTITY }, { agentVersion: '0.1.0' }),
       buildRecord({ result: makeResult({ failed: [{ id: 'signature', group: 'signature', status: 'fail', reason: 'x' }] }) }),
-      buildRecord({ error: new CollectionError('TPM', 'no tpm'), identity: IDENTITY }),
+      buildRecord({ error: new CollectionError('E_TPM_NO_DEVICE', 'no tpm'), identity: IDENTITY }),
       buildRecord({ result: tdxResult(), identity: IDENTITY }),
       // A record written by `cvm-attest serve`: attested VmId, the VM's claims in Claimed* columns.
       buildRecord({ result: makeResult(), reporter: { by: 'verifier', attestedVmId: '3404EF27-32A2-4A07-A4C7-1A1171624C5D', tokenId: 'ab'.repeat(32), claimed: IDENTITY } }),
@@ -120,7 +120,7 @@ describe('schema agreement (code, DCR streams, tables)', () => {
     const ctx = { settings: { enabled: true, evidenceUnavailableAfter: 1, certificateExpiryDays: 30000 }, recordId: 'r' };
     const alerts = [
       ...evaluateAlerts(EMPTY_ALERT_STATE, { result: makeResult({ debuggable: true, failed: [{ id: 'policy.debug', group: 'policy', status: 'fail', reason: 'd' }] }), identity: IDENTITY }, ctx).alerts,
-      ...evaluateAlerts(EMPTY_ALERT_STATE, { error: new CollectionError('TPM', 'no tpm') }, ctx).alerts,
+      ...evaluateAlerts(EMPTY_ALERT_STATE, { error: new CollectionError('E_TPM_NO_DEVICE', 'no tpm') }, ctx).alerts,
     ];
     const usedA = new Set<string>();
     for (const a of alerts) {

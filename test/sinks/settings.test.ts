@@ -15,7 +15,7 @@ const schema = JSON.parse(await readFile(new URL('../../extension/sinks.schema.j
 const AM = { endpoint: 'https://dcr-x.westeurope-1.ingest.monitor.azure.com/', dcrImmutableId: 'dcr-0123456789abcdef0123456789abcdef' };
 
 function rejects(raw: unknown, setting: string): void {
-  assert.throws(() => parseSinksSettings(raw), (e: unknown) => e instanceof InputError && e.code === 'SINKS_SETTINGS' && e.message.includes(`sinks.${setting}`), `expected an error naming sinks.${setting}`);
+  assert.throws(() => parseSinksSettings(raw), (e: unknown) => e instanceof InputError && e.code === 'E_SINKS_SETTINGS' && e.message.includes(`sinks.${setting}`), `expected an error naming sinks.${setting}`);
 }
 
 describe('sinks settings', () => {

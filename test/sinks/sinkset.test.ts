@@ -55,7 +55,7 @@ describe('SinkSet end to end', () => {
   test('failed collections: records with Verdict error, EvidenceUnavailable on the 2nd (setting), queued state persisted', async () => {
     const dir = await stateDir();
     const sinks = await createSinks({ ...am(), alerts: { evidenceUnavailableAfter: 2 } }, { stateDir: dir, azure: azure() });
-    const e = new CollectionError('TPM_UNAVAILABLE', 'no TPM');
+    const e = new CollectionError('E_TPM_NO_DEVICE', 'no TPM');
     assert.deepEqual((await sinks.deliver({ error: e })).alerts, []);
     li.setFault({ kind: 'status', status: 503 });
     const r2 = await sinks.deliver({ error: e });
@@ -69,7 +69,7 @@ describe('SinkSet end to end', () => {
     const [after] = await other.flush();
     assert.equal(after!.status, 'delivered', after!.message);
     assert.ok(li.received(ALERT_STREAM).some((a) => a.SystemAlertId === r2.alerts[0]!.SystemAlertId));
-    assert.ok(li.received(RECORD_STREAM).some((x) => x.RecordId === r2.recordId && x.Verdict === 'error' && x.ErrorCode === 'TPM_UNAVAILABLE'));
+    assert.ok(li.received(RECORD_STREAM).some((x) => x.RecordId === r2.recordId && x.Verdict === 'error' && x.ErrorCode === 'E_TPM_NO_DEVICE'));
   });
 
   test('after a failed delivery the set retries by itself (backoff with jitter) until delivered; close() stops it', async () => {
@@ -161,7 +161,7 @@ describe('SinkSet end to end', () => {
     await first.deliver({ result: makeResult(), identity: IDENTITY });
     await first.close();
     const sinks = await createSinks({ ...am(), alerts: { evidenceUnavailableAfter: 1 } }, { stateDir: dir, azure: azure(), retry: false });
-    const r = await sinks.deliver({ error: new CollectionError('TPM_UNAVAILABLE', 'no TPM') });
+    const r = await sinks.deliver({ error: new CollectionError('E_TPM_NO_DEVICE', 'no TPM') });
     const rec = li.received(RECORD_STREAM).find((x) => x.RecordId === r.recordId)!;
     assert.equal(rec.Verdict, 'error');
     assert.equal(rec.VmId, IDENTITY.vmId);
@@ -173,7 +173,7 @@ describe('SinkSet end to end', () => {
     assert.equal(alert.CompromisedEntity, IDENTITY.name);
     // An identity IMDS gave in the failed run itself wins.
     const other = { ...IDENTITY, vmId: '3dedc52a-6832-46ce-9910-e8c9980bf5a8', name: 'cvm-02' };
-    const r2 = await sinks.deliver({ error: new CollectionError('TPM_UNAVAILABLE', 'no TPM'), identity: other });
+    const r2 = await sinks.deliver({ error: new CollectionError('E_TPM_NO_DEVICE', 'no TPM'), identity: other });
     assert.equal(li.received(RECORD_STREAM).find((x) => x.RecordId === r2.recordId)!.VmId, other.vmId);
     await sinks.close();
   });

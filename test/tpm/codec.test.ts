@@ -26,7 +26,7 @@ import {
 } from '../../src/collect/tpm/commands.js';
 import { hclReportSize } from '../../src/collect/tpm/hcl-header.js';
 import { parsePcrsJson } from '../../src/collect/tpm/file-replay.js';
-import { decodeResponseCode, TpmResponseError } from '../../src/tpm/response-codes.js';
+import { decodeResponseCode, tpmRcErrorCode, TpmResponseError } from '../../src/tpm/response-codes.js';
 import { parsePublicArea, parseQuoteAttest } from '../../src/tpm/structures.js';
 import { parseTransport } from '../../src/collect/tpm/transport.js';
 
@@ -92,6 +92,12 @@ describe('response codes', () => {
       () => decodeQuote(Buffer.from('80010000000a000009a2', 'hex'), quoteCtx(0x81000003)),
       (e: unknown) => e instanceof TpmResponseError && /on session 1/.test(e.message) && /wrong/.test(e.message),
     );
+  });
+
+  it('every response code is an E_TPM_RC_ error code, the names outside TPM 2.0 too', () => {
+    assert.equal(tpmRcErrorCode('TPM_RC_HANDLE'), 'E_TPM_RC_HANDLE');
+    assert.equal(tpmRcErrorCode(decodeResponseCode(0x000a0008).name), 'E_TPM_RC_LAYER_A_RC_8');
+    assert.equal(tpmRcErrorCode(decodeResponseCode(0x01e).name), 'E_TPM_RC_TPM_1_2_RC_1E');
   });
 
   it('decodeResponseCode never throws for any 32-bit value', () => {

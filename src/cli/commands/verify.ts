@@ -9,7 +9,7 @@ import { readFileBoundedSync } from '../../io/bounded-read.js';
 import { parseJsonBounded } from '../../base/bounded-json.js';
 import { escapeText, escapeTextCapped } from '../../base/text-escape.js';
 import { parsePolicy } from '../../policy/policy.js';
-import { parseErrorInput, verifyEvidenceSync, type VerifyOptions } from '../../verify/verify-evidence.js';
+import { verifyEvidenceSync, type VerifyOptions } from '../../verify/verify-evidence.js';
 import type { VerificationResult } from '../../result/result.js';
 import { loadVerifyOptions, readInput, str, type VerifyFiles } from '../verify-inputs.js';
 import { tdxHclBytes } from '../../platform/tdx/hcl.js';
@@ -32,7 +32,7 @@ export function runVerify(options: VerifyOptions, files: VerifyFiles): Verificat
   try {
     return verifyEvidenceSync(options);
   } catch (e) {
-    const input = parseErrorInput(e);
+    const input = e instanceof ParseError ? e.input : undefined;
     const file = input === 'evidence' ? files.evidence : input === 'vcek' ? files.vcek : input === 'chain' ? files.chain : input === 'crl' ? files.crl : input === 'td-quote' ? files.tdQuote : undefined;
     if (e instanceof ParseError && input && file) {
       const what = input === 'vcek' ? 'VCEK' : input === 'crl' ? 'CRL' : input === 'td-quote' ? 'TD quote' : input;

@@ -1,6 +1,6 @@
 // The HCL report of an Azure TDX CVM: the same container as on SNP (src/platform/snp/hcl.ts) with report type 4;
 // the first 1024 bytes of the report area are the TDREPORT_STRUCT, then the same runtime-data JSON.
-import { ParseError } from '../../base/errors.js';
+import { ParseError, type ErrorCode } from '../../base/errors.js';
 import { view } from '../../base/bytes.js';
 import { HCL_AK_CERT_REQUEST, HCL_HASH_TYPES, HCL_HEADER_SIZE, HCL_REPORT_AREA_SIZE, HCL_REPORT_TYPE_TDX, HCL_REQ_HEADER_SIZE, HCL_SIGNATURE, MAX_HCL_REPORT_SIZE, type HclEnvelope } from '../../hcl/header.js';
 import { parseRuntimeData } from '../../hcl/runtime-data.js';
@@ -35,7 +35,7 @@ export function tdxHclBytes(b: Uint8Array): Uint8Array | undefined {
 }
 
 export function parseTdxHclReport(input: Uint8Array): TdxHclReport {
-  const bad = (code: string, msg: string): never => {
+  const bad = (code: ErrorCode, msg: string): never => {
     throw new ParseError(code, msg);
   };
   if (input.length > MAX_HCL_REPORT_SIZE) bad('E_HCL_SIZE', `HCL report is too large (${input.length} bytes, at most ${MAX_HCL_REPORT_SIZE})`);

@@ -2,7 +2,7 @@
 // the signature covers the exact bytes of the member's value as served, so the value's raw text is
 // cut out of the document here, never re-serialised.
 import { isUtf8 } from 'node:buffer';
-import { ParseError } from '../../base/errors.js';
+import { ParseError, type ErrorCode } from '../../base/errors.js';
 import { TCB_STATUSES, type TcbStatus } from '../../result/tdx-tcb-status.js';
 
 /** Intel's are a few KiB. */
@@ -17,7 +17,7 @@ export interface SignedJson {
   readonly signature: Uint8Array;
 }
 
-const bad = (code: string, what: string, msg: string): never => {
+const bad = (code: ErrorCode, what: string, msg: string): never => {
   throw new ParseError(code, `${what}: ${msg}`);
 };
 
@@ -74,7 +74,7 @@ function memberSpans(text: string): Map<string, [number, number]> {
 }
 
 /** Parses `{"<member>": {...}, "signature": "<128 hex>"}` keeping the member's raw bytes. */
-export function parseSignedJson(input: Uint8Array | string, member: string, code: string, what: string): SignedJson {
+export function parseSignedJson(input: Uint8Array | string, member: string, code: ErrorCode, what: string): SignedJson {
   if (typeof input !== 'string' && !(input instanceof Uint8Array)) bad(code, what, 'must be bytes or text');
   if (input.length > MAX_COLLATERAL_JSON) bad(code, what, `too large (${input.length} bytes)`);
   if (typeof input !== 'string' && !isUtf8(input)) bad(code, what, 'not UTF-8');
@@ -105,7 +105,7 @@ export function parseSignedJson(input: Uint8Array | string, member: string, code
 
 // Field readers shared by the TCB info and QE identity parsers.
 export class Fields {
-  constructor(readonly code: string, readonly what: string) {}
+  constructor(readonly code: ErrorCode, readonly what: string) {}
   fail(msg: string): never {
     throw new ParseError(this.code, `${this.what}: ${msg}`);
   }
