@@ -3,6 +3,7 @@
 // docs/*.md, and every command's --help (and the top-level one) shows examples.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { LAYERS } from '../architecture/layers.js';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -75,9 +76,9 @@ describe('README', () => {
     assert.equal(s.intervalMinutes, 60);
   });
 
-  test('the layout table names every folder of src/', () => {
-    for (const d of readdirSync(join(ROOT, 'src'), { withFileTypes: true }).filter((e) => e.isDirectory())) {
-      assert.ok(readme.includes(`| \`src/${d.name}/\` |`), `src/${d.name}/ is not in the layout table`);
+  test('the layout table names every layer of src/ (test/architecture/layers.ts)', () => {
+    for (const l of LAYERS.filter((x) => x.folder !== '.')) {
+      assert.ok(readme.includes(`| \`src/${l.folder}/\` |`), `src/${l.folder}/ is not in the layout table`);
     }
   });
 
