@@ -13,7 +13,7 @@ import { parsePckExtensions } from '../../src/platform/tdx/pck-extensions.js';
 import { parseTcbInfo } from '../../src/platform/tdx/tcb-info.js';
 import { parseQeIdentity } from '../../src/platform/tdx/qe-identity.js';
 import { parseCollateral } from '../../src/platform/tdx/collateral.js';
-import { fixture } from '../verify/fixtures.js';
+import { fixture } from '../helpers/fixtures.js';
 import { collateral, intelQuote, tdQuote, tdxHcl } from './helpers.js';
 import { onlyParseError } from '../helpers/parse-error.js';
 

@@ -1,7 +1,7 @@
 // Test helpers: the real vectors in test/fixtures (see PROVENANCE.md) and derived inputs.
 import type { CheckResult, VerificationResult } from '../../src/result/result.js';
 
-// The loader lives in test/helpers; re-exported for the verifier tests that import it from here.
+// The loader lives in test/helpers; re-exported for the tests that import it with the vectors.
 export { FIXTURES, fixture } from '../helpers/fixtures.js';
 /** All certificates of the vectors are valid on this date (the VLEK aside: it expired 2025-12-10). */
 export const NOW = new Date('2026-11-28T12:00:00Z');

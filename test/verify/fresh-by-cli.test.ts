@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FIXTURES, fixture } from './fixtures.js';
+import { FIXTURES, fixture } from '../helpers/fixtures.js';
 import { padded, withUserData } from './derive-report.js';
 import { cvmAttest, type Run } from '../helpers/cli.js';
 
