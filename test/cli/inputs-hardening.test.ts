@@ -3,12 +3,14 @@
 // errors are one clear line. Each test spawns the real CLI (through tsx) on real vectors.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FIXTURES, NOW } from '../verify/fixtures.js';
+import { NOW } from '../verify/fixtures.js';
+import { cvmAttest, ROOT, type Run } from '../helpers/cli.js';
+import { fixturePath as F } from '../helpers/fixtures.js';
 import { writeBundle } from '../../src/collect/bundle.js';
 import { readReplay } from '../../src/collect/tpm/file-replay.js';
 import { renderText, renderIdentity } from '../../src/cli/render-text.js';
@@ -16,23 +18,9 @@ import { verifyEvidenceSync } from '../../src/verify/verify-evidence.js';
 import { hostileResult } from '../report/hostile-result.js';
 import { isCvmAttestError } from '../../src/base/errors.js';
 
-const ROOT = join(FIXTURES, '../..');
-const F = (p: string): string => join(FIXTURES, p);
 const hcl = 'azure-hcl/milan-v3-a';
 
-interface Run { code: number | null; stdout: string; stderr: string; killed: boolean }
-function cli(args: string[], timeoutMs = 120_000): Promise<Run> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--max-old-space-size=512', '--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], { cwd: ROOT, env: { ...process.env, NODE_NO_WARNINGS: '1' } });
-    let stdout = '';
-    let stderr = '';
-    let killed = false;
-    const t = setTimeout(() => { killed = true; p.kill('SIGKILL'); }, timeoutMs);
-    p.stdout.on('data', (d: Buffer) => (stdout += d));
-    p.stderr.on('data', (d: Buffer) => (stderr += d));
-    p.on('close', (code) => { clearTimeout(t); resolve({ code, stdout, stderr, killed }); });
-  });
-}
+const cli = (args: string[], timeoutMs = 120_000): Promise<Run> => cvmAttest(args, { source: true, nodeArgs: ['--max-old-space-size=512'], timeoutMs });
 const verify = (...a: string[]): Promise<Run> => cli(['verify', ...a]);
 
 function oneLine(r: Run, code: number, ...mention: (string | RegExp)[]): void {

@@ -12,30 +12,20 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { createPublicKey, verify } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
 import { startSimulator, type Simulator } from '../../scripts/swtpm-sim.js';
 import { startImdsEmulator, type ImdsEmulator } from '../emulators/imds.js';
 import { attest } from '../../src/collect/attest.js';
 import { parseTpmsAttest } from '../../src/index.js';
 import { CvmAttestError, ExitCode } from '../../src/base/errors.js';
+import { cvmAttest, type Run } from '../helpers/cli.js';
+import { fixture, text } from '../helpers/fixtures.js';
 
-const root = join(import.meta.dirname, '../..');
-const fixtures = join(root, 'test/fixtures');
-const dump = readFileSync(join(fixtures, 'negative/hcl-report-foreign-vcek.bin'));
-const chainPem = readFileSync(join(fixtures, 'negative/hcl-report-foreign-vcek-chain.pem'), 'utf8');
+const dump = fixture('negative/hcl-report-foreign-vcek.bin');
+const chainPem = text('negative/hcl-report-foreign-vcek-chain.pem');
 const blocks = chainPem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----\n?/g) ?? [];
 const now = new Date('2026-11-28T12:00:00Z');
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args], { cwd: root, env: { ...process.env, NODE_NO_WARNINGS: '1' } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (c) => { stdout += c; });
-    p.stderr.on('data', (c) => { stderr += c; });
-    p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const cli = (args: string[]): Promise<Run> => cvmAttest(args, { source: true });
 
 describe('attest against swtpm + IMDS emulator (foreign-VCEK dump: verdict must be fail)', () => {
   let sim: Simulator;

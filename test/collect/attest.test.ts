@@ -11,34 +11,32 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
 import { startImdsEmulator, type ImdsEmulator, type ThimConfig } from '../emulators/imds.js';
 import { attest } from '../../src/collect/attest.js';
 import { parsePolicy, defaultPolicy } from '../../src/index.js';
+import { cvmAttest, type Run } from '../helpers/cli.js';
+import { fixture, fixturePath, text as fx } from '../helpers/fixtures.js';
 
-const root = join(import.meta.dirname, '../..');
-const fixtures = join(root, 'test/fixtures');
-const fx = (p: string): string => readFileSync(join(fixtures, p), 'utf8');
-const pemOf = (derFile: string): string => new X509Certificate(readFileSync(join(fixtures, derFile))).toString();
+const pemOf = (derFile: string): string => new X509Certificate(fixture(derFile)).toString();
 const pemBlocks = (t: string): string[] => t.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----\n?/g) ?? [];
 const now = new Date('2026-11-28T12:00:00Z');
 const GENOA_VMID = '390cbcf5-6c67-4d9b-98ef-c3f1699cc8fc';
 
 const vectors: Record<string, { tpm: string; thim: ThimConfig }> = {
   genoa: {
-    tpm: `file:${join(fixtures, 'azure-hcl/genoa')}`,
+    tpm: `file:${fixturePath('azure-hcl/genoa')}`,
     thim: { vcekPem: fx('azure-hcl/genoa/vcek.pem'), chainPem: fx('amd/ask_ark_genoa.pem'), tcbm: '541700000000000A' },
   },
   milan: {
-    tpm: `file:${join(fixtures, 'azure-hcl/milan-v3-a')}`,
+    tpm: `file:${fixturePath('azure-hcl/milan-v3-a')}`,
     thim: { vcekPem: fx('azure-hcl/milan-v3-a/vcek.pem'), chainPem: fx('amd/ask_ark_milan.pem'), tcbm: 'DB18000000000004' },
   },
   debug: {
-    tpm: `file:${join(fixtures, 'negative/debug-enabled-report.bin')}`,
+    tpm: `file:${fixturePath('negative/debug-enabled-report.bin')}`,
     thim: { vcekPem: pemOf('negative/debug-enabled-vcek.der'), chainPem: fx('amd/ask_ark_milan.pem'), tcbm: '4405000000000002' },
   },
   foreign: {
-    tpm: `file:${join(fixtures, 'negative/hcl-report-foreign-vcek.bin')}`,
+    tpm: `file:${fixturePath('negative/hcl-report-foreign-vcek.bin')}`,
     thim: { vcekPem: pemBlocks(fx('negative/hcl-report-foreign-vcek-chain.pem'))[0] ?? '', chainPem: fx('amd/ask_ark_milan.pem'), tcbm: '7308000000000003' },
   },
 };
@@ -116,16 +114,7 @@ describe('attest() in-process', () => {
   });
 });
 
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args], { cwd: root, env: { ...process.env, NODE_NO_WARNINGS: '1', ...env } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (c) => { stdout += c; });
-    p.stderr.on('data', (c) => { stderr += c; });
-    p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const cli = (args: string[], env: Record<string, string> = {}): Promise<Run> => cvmAttest(args, { source: true, env });
 
 describe('cvm-attest attest / collect (CLI)', () => {
   let genoa: ImdsEmulator;

@@ -11,8 +11,8 @@ import { vcekChipMismatch } from '../../src/collect/vcek-match.js';
 import { writeBundle, readBundle } from '../../src/collect/bundle.js';
 import type { Evidence } from '../../src/collect/evidence.js';
 import { InputError } from '../../src/base/errors.js';
+import { fixture as fx } from '../helpers/fixtures.js';
 
-const fx = (p: string): Buffer => readFileSync(join(import.meta.dirname, '../fixtures', p));
 const genoa = parseEvidence(fx('azure-hcl/genoa/hcl-report.bin')).report;
 const genoaVcek = fx('azure-hcl/genoa/vcek.pem').toString();
 const genoaChain = fx('amd/ask_ark_genoa.pem').toString();

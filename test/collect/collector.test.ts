@@ -4,7 +4,7 @@
 // CollectionError (exit 3), never a hang.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -14,17 +14,17 @@ import { CertificateCache } from '../../src/collect/cert-cache.js';
 import { formatTcbm } from '../../src/input/thim.js';
 import { parseEvidence } from '../../src/platform/snp/evidence.js';
 import { CvmAttestError, ExitCode } from '../../src/base/errors.js';
+import { fixture, fixturePath, text } from '../helpers/fixtures.js';
 
-const fixtures = join(import.meta.dirname, '../fixtures');
-const genoaDir = join(fixtures, 'azure-hcl/genoa');
-const genoaReport = parseEvidence(readFileSync(join(genoaDir, 'hcl-report.bin'))).report;
+const genoaDir = fixturePath('azure-hcl/genoa');
+const genoaReport = parseEvidence(fixture('azure-hcl/genoa/hcl-report.bin')).report;
 const genoaThim: ThimConfig = {
-  vcekPem: readFileSync(join(genoaDir, 'vcek.pem'), 'utf8'),
-  chainPem: readFileSync(join(fixtures, 'amd/ask_ark_genoa.pem'), 'utf8'),
+  vcekPem: text('azure-hcl/genoa/vcek.pem'),
+  chainPem: text('amd/ask_ark_genoa.pem'),
   tcbm: formatTcbm(genoaReport.reportedTcb.raw),
   cacheControl: '3600',
 };
-const foreignChain = readFileSync(join(fixtures, 'negative/hcl-report-foreign-vcek-chain.pem'), 'utf8');
+const foreignChain = text('negative/hcl-report-foreign-vcek-chain.pem');
 const pemBlocks = (t: string): string[] => t.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----\n?/g) ?? [];
 /** Another chip's (Milan) VCEK presented with the genoa report's tcbm: passes the tcbm guard, fails the chip guard. */
 const foreignVcekThim: ThimConfig = { vcekPem: pemBlocks(foreignChain)[0] ?? '', chainPem: genoaThim.chainPem, tcbm: genoaThim.tcbm };

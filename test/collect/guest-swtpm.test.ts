@@ -18,7 +18,7 @@ import { parsePolicy } from '../../src/policy/policy.js';
 import { parseEventLog, EV } from '../../src/tpm/event-log.js';
 import { startTestSimulator } from '../tpm/sim-helpers.js';
 import { withAkPub } from '../verify/derive-report.js';
-import { FIXTURES } from '../verify/fixtures.js';
+import { FIXTURES } from '../helpers/fixtures.js';
 
 const logPath = join(FIXTURES, 'eventlog/rhel8-uefi.bin');
 const log = readFileSync(logPath);

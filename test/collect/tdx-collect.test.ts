@@ -3,10 +3,9 @@
 // emulator through the disk cache; bundles that `verify --bundle` checks offline; the CLI end to end.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
 import { startImdsEmulator, type ImdsEmulator } from '../emulators/imds.js';
 import { startPcsEmulator, type PcsEmulator } from '../emulators/pcs.js';
 import { attest } from '../../src/collect/attest.js';
@@ -15,22 +14,13 @@ import { readBundle, writeBundle } from '../../src/collect/bundle.js';
 import { verifyBundleDir } from '../../src/cli/bundle-verify.js';
 import { CollectionError } from '../../src/base/errors.js';
 import { COLLATERAL_NAMES, TDX_NOW } from '../tdx/helpers.js';
+import { cvmAttest, type Run } from '../helpers/cli.js';
+import { fixture, fixturePath } from '../helpers/fixtures.js';
 
-const root = join(import.meta.dirname, '../..');
-const fixtures = join(root, 'test/fixtures');
-const HCL = join(fixtures, 'azure-tdx/hcl-report.bin');
+const HCL = fixturePath('azure-tdx/hcl-report.bin');
 const fast = { attempts: 3, baseDelayMs: 5, maxDelayMs: 10, timeoutMs: 2000 };
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args], { cwd: root, env: { ...process.env, NODE_NO_WARNINGS: '1' } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d));
-    p.stderr.on('data', (d: Buffer) => (stderr += d));
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = (args: string[]): Promise<Run> => cvmAttest(args, { source: true });
 
 describe('TDX collection', () => {
   let imds: ImdsEmulator;
@@ -43,7 +33,7 @@ describe('TDX collection', () => {
     tmp = mkdtempSync(join(tmpdir(), 'cvm-tdx-collect-'));
     colDir = join(tmp, 'collateral');
     mkdirSync(colDir);
-    for (const n of COLLATERAL_NAMES) copyFileSync(join(fixtures, 'intel', n), join(colDir, n));
+    for (const n of COLLATERAL_NAMES) copyFileSync(fixturePath(`intel/${n}`), join(colDir, n));
   });
   after(async () => {
     await imds.close();
@@ -57,7 +47,7 @@ describe('TDX collection', () => {
     const o = await attest({ ...base(), collateral: [colDir] });
     assert.equal(o.result.verdict, 'pass', JSON.stringify(o.result.checks));
     assert.equal(o.result.platform, 'TDX');
-    assert.deepEqual(Buffer.from(o.evidence.tdQuote!), readFileSync(join(fixtures, 'azure-tdx/td-quote.bin')));
+    assert.deepEqual(Buffer.from(o.evidence.tdQuote!), fixture('azure-tdx/td-quote.bin'));
     assert.equal(o.evidence.certificateSource, 'files');
     const r = imds.requests.slice(before).find((x) => x.path === '/acc/tdquote');
     assert.equal(r?.method, 'POST');
@@ -74,7 +64,7 @@ describe('TDX collection', () => {
     imds.setFault({ kind: 'bad-json' }, { path: 'tdquote' });
     await assert.rejects(attest({ ...base(), collateral: [colDir] }), (e: unknown) => e instanceof CollectionError && e.code === 'E_IMDS_BAD_RESPONSE');
     imds.setFault(undefined);
-    await assert.rejects(attest({ ...base(), tpm: `file:${join(fixtures, 'azure-tdx/hcl-report-tdx-noquote.bin')}`, collateral: [colDir] }), (e: unknown) => e instanceof CollectionError && e.code === 'E_IMDS_HTTP');
+    await assert.rejects(attest({ ...base(), tpm: `file:${fixturePath('azure-tdx/hcl-report-tdx-noquote.bin')}`, collateral: [colDir] }), (e: unknown) => e instanceof CollectionError && e.code === 'E_IMDS_HTTP');
   });
 
   test('collateral from PCS through the cache: fetched once, then served from the cache; stale cache kept when PCS fails', async () => {

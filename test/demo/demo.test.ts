@@ -4,27 +4,19 @@
 // on a demo VM kept with --keep, in text and JSON.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { cvmAttestSync, ROOT as root, runNode, type Run as Exited } from '../helpers/cli.js';
 
-const root = join(import.meta.dirname, '../..');
 const cli = join(root, 'dist/bundle/cli.mjs');
 
-interface Run { code: number; stdout: string; stderr: string; ms: number }
+interface Run extends Exited { ms: number }
 
-function runDemo(args: string[]): Promise<Run> {
+async function runDemo(args: string[]): Promise<Run> {
   const t0 = Date.now();
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [join(root, 'scripts/demo.mjs'), ...args], { cwd: root, env: { ...process.env, NODE_NO_WARNINGS: '1' } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (c) => { stdout += c; });
-    p.stderr.on('data', (c) => { stderr += c; });
-    const timer = setTimeout(() => p.kill('SIGKILL'), 60_000);
-    p.on('close', (code) => { clearTimeout(timer); resolve({ code: code ?? -1, stdout, stderr, ms: Date.now() - t0 }); });
-  });
+  const r = await runNode([join(root, 'scripts/demo.mjs'), ...args], { timeoutMs: 60_000 });
+  return { ...r, ms: Date.now() - t0 };
 }
 
 /** True while pid runs a cvm-attest worker (the demo's workers must all be gone). */
@@ -170,7 +162,7 @@ describe('cvm-attest status on the demo\'s VMs (--keep)', () => {
     const top = /Clean-up: .*?, (\/\S+) KEPT/.exec(run.stdout)?.[1];
     if (top && top.includes('cvm-attest-demo-')) rmSync(top, { recursive: true, force: true });
   });
-  const status = (args: string[]) => spawnSync(process.execPath, [join(root, 'bin/cvm-attest.js'), 'status', ...args], { encoding: 'utf8' });
+  const status = (args: string[]): Exited => cvmAttestSync(['status', ...args]);
 
   test('the kept folders are named and the workers were still stopped', () => {
     assert.equal(run.code, 0, run.stdout);
@@ -180,7 +172,7 @@ describe('cvm-attest status on the demo\'s VMs (--keep)', () => {
 
   test('text: the last result (disabled after the demo), the worker not running, the sink queue, the alerts', () => {
     const r = status(['--dir', dirs[1]!]);
-    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^cvm-attest status: DISABLED \(last verdict FAIL\)/);
     assert.match(r.stdout, /\n {2}last result {4}FAIL at \S+Z\n/, 'the failed VM never reads "success"');
     assert.doesNotMatch(r.stdout, /alerts\s+none/, 'not beside its active alerts');
@@ -193,7 +185,7 @@ describe('cvm-attest status on the demo\'s VMs (--keep)', () => {
 
   test('json: the same facts, machine-readable', () => {
     const r = status(['--dir', dirs[0]!, '--format', 'json']);
-    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.code, 0, r.stderr);
     const v = JSON.parse(r.stdout) as { seq: number; result: { operation: string; message: string }; worker: { running: boolean }; sinks: { name: string; queueDepth: number }[]; lastRun: { at: string; nextRunAt: string } };
     assert.equal(v.seq, 0);
     assert.equal(v.result.operation, 'Disable');
@@ -209,11 +201,11 @@ describe('cvm-attest status on the demo\'s VMs (--keep)', () => {
     const empty = mkdtempSync(join(tmpdir(), 'cvm-attest-status-'));
     try {
       const r = status(['--dir', empty]);
-      assert.equal(r.status, 2);
+      assert.equal(r.code, 2);
       assert.match(r.stderr, /not a cvm-attest extension folder.*\[E_NO_INSTALLATION\]\n$/);
       assert.equal(r.stderr.split('\n').length, 2, 'one line, no stack');
-      const r2 = spawnSync(process.execPath, [join(root, 'bin/cvm-attest.js'), 'status'], { encoding: 'utf8', env: { ...process.env, AZURE_GUEST_AGENT_EXTENSION_PATH: empty } });
-      assert.equal(r2.status, 2);
+      const r2 = cvmAttestSync(['status'], { env: { AZURE_GUEST_AGENT_EXTENSION_PATH: empty } });
+      assert.equal(r2.code, 2);
       assert.match(r2.stderr, /E_NO_INSTALLATION/);
     } finally {
       rmSync(empty, { recursive: true, force: true });

@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { findInstallation, parseCheckGroup, readStatusView, renderStatusText, resolveExtensionDir, HANDLER_NAME } from '../../src/cli/commands/status.js';
 import { InputError } from '../../src/base/errors.js';
 import { procStartTime } from '../../src/extension/proc.js';
+import { cvmAttestSync } from '../helpers/cli.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'cvm-attest-status-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -182,7 +183,7 @@ describe('after disable (the demo\'s --keep): the last verdict, the active alert
   });
 
   test('the help\'s jq example reads the verdict', () => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../../src/cli/main.ts'), 'status', '--help'], { encoding: 'utf8' });
+    const r = cvmAttestSync(['status', '--help'], { source: true });
     const help = r.stdout.replace(/\s+/g, ' '); // yargs may wrap an example
     assert.match(help, /jq -r .*\.result\.verdict/);
     assert.doesNotMatch(help, /\.result\.status/);

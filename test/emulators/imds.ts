@@ -19,10 +19,9 @@
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { fixture, text } from '../helpers/fixtures.js';
 
-const fixtures = join(dirname(fileURLToPath(import.meta.url)), '../fixtures');
 
 export interface ThimConfig {
   vcekPem: string;
@@ -80,8 +79,8 @@ export interface ImdsEmulatorOptions {
 
 /** The real DCesv5 TD report (from its HCL report) and the quote IMDS returned for it. */
 export function defaultTdQuotes(): Map<string, Uint8Array> {
-  const hcl = readFileSync(join(fixtures, 'azure-tdx/hcl-report.bin'));
-  return new Map([[hcl.subarray(0x20, 0x20 + 1024).toString('base64url'), readFileSync(join(fixtures, 'azure-tdx/td-quote.bin'))]]);
+  const hcl = fixture('azure-tdx/hcl-report.bin');
+  return new Map([[hcl.subarray(0x20, 0x20 + 1024).toString('base64url'), fixture('azure-tdx/td-quote.bin')]]);
 }
 
 export interface ImdsEmulator {
@@ -107,7 +106,7 @@ export const IMDS_API_VERSIONS = [
 ];
 
 export function defaultThim(): ThimConfig {
-  const j = JSON.parse(readFileSync(join(fixtures, 'azure-hcl/thim-response.json'), 'utf8')) as Record<string, string>;
+  const j = JSON.parse(text('azure-hcl/thim-response.json')) as Record<string, string>;
   return { vcekPem: j.vcekCert ?? '', chainPem: j.certificateChain ?? '', tcbm: j.tcbm ?? '', cacheControl: j.cacheControl ?? '86400' };
 }
 

@@ -7,13 +7,9 @@
 //   const pcs = await startPcsEmulator();  pcs.url; pcs.requests; pcs.setStatus(503, 2); await pcs.close();
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fixture as read } from '../helpers/fixtures.js';
 
-const F = join(dirname(fileURLToPath(import.meta.url)), '../fixtures');
-const read = (p: string): Buffer => readFileSync(join(F, p));
 
 export interface PcsEmulator {
   readonly url: string;

@@ -1,5 +1,6 @@
 // Node side of test/agent/harness.py: spawns Debian's python3 on the unpacked real agent and sends it
 // JSON-line commands. Also builds the extension zips with scripts/package.mjs.
+import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -90,4 +91,18 @@ export interface HandlerAggregate {
 export function handlerStatus(upload: unknown): HandlerAggregate | undefined {
   const u = upload as { aggregateStatus?: { handlerAggregateStatus?: HandlerAggregate[] } };
   return u.aggregateStatus?.handlerAggregateStatus?.find((h) => h.handlerName === HANDLER);
+}
+
+/** Reports until our extension's status for seq is not transitioning (or fails at the deadline). */
+export async function settleStatus(agent: AgentHarness, seq: number, timeoutMs: number): Promise<HandlerAggregate> {
+  const deadline = Date.now() + timeoutMs;
+  let last: HandlerAggregate | undefined;
+  for (;;) {
+    const r = await agent.call<{ upload: unknown }>({ op: 'report' });
+    last = handlerStatus(r.upload);
+    const s = last?.runtimeSettingsStatus;
+    if (s && s.sequenceNumber === seq && s.settingsStatus.status.status !== 'transitioning') return last as HandlerAggregate;
+    if (Date.now() > deadline) assert.fail(`status for seq ${seq} still not final: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }

@@ -8,15 +8,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { agentPythonPath, buildPackage, startAgentHarness, handlerStatus, HANDLER, root, type AgentHarness, type HandlerAggregate } from './agent-harness.js';
+import { agentPythonPath, buildPackage, startAgentHarness, settleStatus, HANDLER, type AgentHarness, type HandlerAggregate } from './agent-harness.js';
+import { fixturePath, text as fx } from '../helpers/fixtures.js';
 import { startImdsEmulator, type ImdsEmulator } from '../emulators/imds.js';
 import { freePort, relaxedPolicy, serve, tmp, writeKey, type Served } from '../service/helpers.js';
 
-const fixtures = join(root, 'test/fixtures');
-const fx = (p: string) => readFileSync(join(fixtures, p), 'utf8');
-const GENOA_TPM = `file:${join(fixtures, 'azure-hcl/genoa')}`;
+const GENOA_TPM = `file:${fixturePath('azure-hcl/genoa')}`;
 const V1 = '1.0.0';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function killWorkers(under: string): void {
   for (const d of readdirSync('/proc')) {
@@ -37,18 +35,7 @@ describe('VM extension verifier mode with the real Azure Linux agent', { timeout
   let relaxed: Served;
   let strict: Served;
 
-  async function settle(seq: number, timeoutMs = 60_000): Promise<HandlerAggregate> {
-    const deadline = Date.now() + timeoutMs;
-    let last: HandlerAggregate | undefined;
-    for (;;) {
-      const r = await agent.call<{ upload: unknown }>({ op: 'report' });
-      last = handlerStatus(r.upload);
-      const s = last?.runtimeSettingsStatus;
-      if (s && s.sequenceNumber === seq && s.settingsStatus.status.status !== 'transitioning') return last as HandlerAggregate;
-      if (Date.now() > deadline) assert.fail(`status for seq ${seq} still not final: ${JSON.stringify(last)}`);
-      await sleep(200);
-    }
-  }
+  const settle = (seq: number, timeoutMs = 60_000): Promise<HandlerAggregate> => settleStatus(agent, seq, timeoutMs);
 
   before(async () => {
     py = agentPythonPath();

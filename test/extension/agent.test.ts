@@ -12,14 +12,13 @@ import { legacyLockName } from '../../src/extension/lock.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
-import { agentPythonPath, buildPackage, startAgentHarness, handlerStatus, HANDLER, root, type AgentHarness, type HandlerAggregate } from './agent-harness.js';
+import { agentPythonPath, buildPackage, startAgentHarness, handlerStatus, settleStatus, HANDLER, type AgentHarness, type HandlerAggregate } from './agent-harness.js';
+import { fixture, fixturePath, text as fx } from '../helpers/fixtures.js';
 import { startImdsEmulator, type ImdsEmulator } from '../emulators/imds.js';
 import { parsePolicy, policySummary } from '../../src/policy/policy.js';
 
-const fixtures = join(root, 'test/fixtures');
-const fx = (p: string) => readFileSync(join(fixtures, p), 'utf8');
-const GENOA_TPM = `file:${join(fixtures, 'azure-hcl/genoa')}`;
-const DEBUG_TPM = `file:${join(fixtures, 'negative/debug-enabled-report.bin')}`;
+const GENOA_TPM = `file:${fixturePath('azure-hcl/genoa')}`;
+const DEBUG_TPM = `file:${fixturePath('negative/debug-enabled-report.bin')}`;
 const V1 = '1.0.0';
 const V2 = '1.0.1';
 
@@ -53,19 +52,7 @@ describe('VM extension with the real Azure Linux agent', { timeout: 240_000 }, (
   const savedFiles: string[] = [];
   let squatter: ChildProcess | undefined;
 
-  /** Reports until our extension's status is not transitioning (or the deadline). */
-  async function settle(seq: number, timeoutMs = 30_000): Promise<HandlerAggregate> {
-    const deadline = Date.now() + timeoutMs;
-    let last: HandlerAggregate | undefined;
-    for (;;) {
-      const r = await agent.call<{ upload: unknown }>({ op: 'report' });
-      last = handlerStatus(r.upload);
-      const s = last?.runtimeSettingsStatus;
-      if (s && s.sequenceNumber === seq && s.settingsStatus.status.status !== 'transitioning') return last as HandlerAggregate;
-      if (Date.now() > deadline) assert.fail(`status for seq ${seq} still not final: ${JSON.stringify(last)}`);
-      await sleep(200);
-    }
-  }
+  const settle = (seq: number, timeoutMs = 30_000): Promise<HandlerAggregate> => settleStatus(agent, seq, timeoutMs);
 
   /** Keeps a copy of the current status file so every kind the product writes is checked by parse_ext_status. */
   function keep(version: string, seq: number, label: string) {
@@ -83,7 +70,7 @@ describe('VM extension with the real Azure Linux agent', { timeout: 240_000 }, (
     const [z1, z2] = await Promise.all([buildPackage(V1, pkgDir), buildPackage(V2, pkgDir)]);
     for (const z of [z1, z2]) assert.ok(statSync(z).size < 50 * 1024 * 1024, `${z} under 50 MB`);
     genoa = await startImdsEmulator({ thim: { vcekPem: fx('azure-hcl/genoa/vcek.pem'), chainPem: fx('amd/ask_ark_genoa.pem'), tcbm: '541700000000000A' } });
-    debug = await startImdsEmulator({ thim: { vcekPem: new X509Certificate(readFileSync(join(fixtures, 'negative/debug-enabled-vcek.der'))).toString(), chainPem: fx('amd/ask_ark_milan.pem'), tcbm: '4405000000000002' } });
+    debug = await startImdsEmulator({ thim: { vcekPem: new X509Certificate(fixture('negative/debug-enabled-vcek.der')).toString(), chainPem: fx('amd/ask_ark_milan.pem'), tcbm: '4405000000000002' } });
     // The heartbeat timer at 200 ms (instead of minutes) so a hung run's heartbeat can be watched.
     agent = startAgentHarness(py, { CVM_ATTEST_TPM: GENOA_TPM, CVM_ATTEST_IMDS_ENDPOINT: genoa.url, CVM_ATTEST_HEARTBEAT_MS: '200' });
     const init = await agent.call<{ thumbprint: string; certWritten: boolean }>({ op: 'init', work, handler: HANDLER, packages: { [V1]: z1, [V2]: z2 } });

@@ -4,34 +4,13 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { root } from './agent-harness.js';
+import { errors, globalsFor, workspaceGlobals } from '../helpers/kusto.js';
 
-const require = createRequire(import.meta.url);
-require('@kusto/language-service-next/bridge.js');
-require('@kusto/language-service-next');
-interface Diagnostic { Severity: string; Code: string; Message: string; Start: number }
-interface KustoLanguage {
-  Symbols: { TableSymbol: { From(schema: string): { WithName(n: string): unknown } }; DatabaseSymbol: { $ctor1: new (name: string, members: unknown[], isOpen: boolean) => unknown } };
-  GlobalState: { Default: { WithDatabase(db: unknown): unknown } };
-  KustoCode: { ParseAndAnalyze(text: string, globals: unknown): { GetDiagnostics(): { Count: number; getItem(i: number): Diagnostic } } };
-}
-const K = (globalThis as unknown as { Kusto: { Language: KustoLanguage } }).Kusto.Language;
-const globalsFor = (tables: { name: string; columns: { name: string; type: string }[] }[]): unknown =>
-  K.GlobalState.Default.WithDatabase(new K.Symbols.DatabaseSymbol.$ctor1('db', tables.map((t) =>
-    K.Symbols.TableSymbol.From(`(${t.columns.map((c) => `['${c.name}']:${c.type.toLowerCase()}`).join(', ')})`).WithName(t.name)), false));
-function errors(query: string, globals: unknown): string[] {
-  const d = K.KustoCode.ParseAndAnalyze(query, globals).GetDiagnostics();
-  const out: string[] = [];
-  for (let i = 0; i < d.Count; i++) { const x = d.getItem(i); if (x.Severity === 'Error') out.push(`${x.Code} ${x.Message} at "${query.slice(x.Start, x.Start + 30)}"`); }
-  return out;
-}
-
-type Res = { type: string; name?: string; properties?: Record<string, unknown> & { schema?: { name: string; columns: { name: string; type: string }[] }; template?: { resources: Res[] } } };
+type Res = { type: string; name?: string; properties?: Record<string, unknown> };
 const tpl = JSON.parse(readFileSync(join(root, 'extension/azure/azuredeploy.json'), 'utf8')) as { resources: Res[]; variables: Record<string, string> };
-const flat = (rs: Res[]): Res[] => rs.flatMap((r) => [r, ...flat(r.properties?.template?.resources ?? [])]);
-const la = globalsFor(flat(tpl.resources).filter((r) => r.type === 'Microsoft.OperationalInsights/workspaces/tables').map((r) => r.properties!.schema!));
+const la = workspaceGlobals();
 
 // Resource Graph's Resources table (columns as documented for Azure Resource Graph).
 const RESOURCES = { name: 'Resources', columns: ['id', 'name', 'type', 'tenantId', 'kind', 'location', 'resourceGroup', 'subscriptionId', 'managedBy'].map((name) => ({ name, type: 'string' }))

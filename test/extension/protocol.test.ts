@@ -21,6 +21,7 @@ import { makeContext } from '../../src/extension/handlers.js';
 import { createExtLogger } from '../../src/extension/logger.js';
 import type { VerificationResult, CheckResult } from '../../src/result/result.js';
 import { agentPythonPath, startAgentHarness, root, type AgentHarness } from './agent-harness.js';
+import { cvmAttest, type Run } from '../helpers/cli.js';
 
 const made: string[] = [];
 const tmp = (p: string) => { const d = mkdtempSync(join(tmpdir(), `cvm-attest-ext-${p}`)); made.push(d); return d; };
@@ -350,12 +351,7 @@ describe('files, lock, jitter', () => {
 });
 
 describe('handler CLI errors: one line, an exit code, no stack trace', () => {
-  const cli = (args: string[]) => new Promise<{ code: number | null; stderr: string }>((resolve) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), ...args], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    p.stderr.on('data', (c) => { stderr += c; });
-    p.on('close', (code) => resolve({ code, stderr }));
-  });
+  const cli = (args: string[]): Promise<Run> => cvmAttest(args, { source: true });
   test('no HandlerEnvironment.json; worker without --seq; unknown operation', async () => {
     const none = await cli(['handler', 'enable', '--extension-dir', '/nonexistent-ext']);
     assert.equal(none.code, 2);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { LAYERS } from '../architecture/layers.js';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { cvmAttestSync } from '../helpers/cli.js';
 import { README, ROOT, errorCodesInSrc, withSettingsTables } from './tables.js';
 import { ERROR_CODES, TPM_RC_CODE_PREFIX } from '../../src/base/errors.js';
 import { validatePublicSettings, validateProtectedSettings, deepMerge } from '../../src/extension/settings.js';
@@ -101,7 +101,7 @@ describe('README', () => {
 describe('--help shows examples', () => {
   const main = readFileSync(join(ROOT, 'src/cli/main.ts'), 'utf8');
   const commands = [...main.matchAll(/^\s+(\w+): \['/gm)].map((m) => m[1]!);
-  const help = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args, '--help'], { encoding: 'utf8', cwd: ROOT, env: { ...process.env, NODE_NO_WARNINGS: '1' } });
+  const help = (args: string[]) => cvmAttestSync([...args, '--help'], { source: true });
 
   test('the router knows the commands', () => {
     assert.deepEqual(commands, ['verify', 'collect', 'attest', 'status', 'serve', 'handler']);
@@ -109,7 +109,7 @@ describe('--help shows examples', () => {
   for (const args of [[], ...commands.map((c) => [c])]) {
     test(`cvm-attest ${args.join(' ') || '(no command)'} --help`, () => {
       const r = help(args);
-      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /\nExamples:\n\s+\S/, 'an Examples section');
       assert.match(r.stdout, /Examples:[\s\S]*(cvm-attest|npm run|handler\.sh)/);
     });

@@ -6,7 +6,7 @@ import { X509Certificate } from 'node:crypto';
 import { renderHtmlReport } from '../../src/report/html.js';
 import { akCertificateDer } from '../../src/guest/ak-certificate.js';
 import { verifyEvidenceSync } from '../../src/verify/verify-evidence.js';
-import { fixture } from '../verify/fixtures.js';
+import { fixture } from '../helpers/fixtures.js';
 import { padded, withAkPub, withUserData } from '../verify/derive-report.js';
 
 const txt = fixture('azure-vtpm/azure_ak_certificates.txt').toString('utf8');

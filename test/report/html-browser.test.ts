@@ -3,7 +3,7 @@
 // page loads nothing but itself, and that injected markup stays inert. One browser for the whole file.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,10 +13,10 @@ import { renderHtmlReport } from '../../src/report/html.js';
 import type { VerificationResult } from '../../src/result/result.js';
 import { parsePolicy, verifyEvidence } from '../../src/index.js';
 import { hostileResult, HOSTILE } from './hostile-result.js';
+import { fixture } from '../helpers/fixtures.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const fixture = (p: string): Buffer => readFileSync(new URL(`../fixtures/${p}`, import.meta.url));
 
 let dir: string;
 let context: BrowserContext;

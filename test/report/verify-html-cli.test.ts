@@ -2,27 +2,16 @@
 // vectors. Exit codes, where the report goes, and clean usage/write errors.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { cvmAttest, type Run } from '../helpers/cli.js';
+import { fixturePath as fx } from '../helpers/fixtures.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const fx = (p: string): string => join(root, 'test/fixtures', p);
 const GENOA = ['--evidence', fx('azure-hcl/genoa/hcl-report.bin'), '--vcek', fx('azure-hcl/genoa/vcek.pem'), '--now', '2026-11-28T12:00:00Z'];
 const DEBUG = ['--evidence', fx('negative/debug-enabled-report.bin'), '--vcek', fx('negative/debug-enabled-vcek.der'), '--now', '2026-11-28T12:00:00Z'];
 
-interface Run { code: number; stdout: string; stderr: string }
-
-function cli(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'verify', ...args], { cwd: root, maxBuffer: 8 << 20, env: { ...process.env, NODE_NO_WARNINGS: '1' } }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[]): Promise<Run> => cvmAttest(['verify', ...args], { source: true });
 
 let dir: string;
 before(() => { dir = mkdtempSync(join(tmpdir(), 'cvm-attest-html-cli-')); });

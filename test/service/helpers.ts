@@ -7,11 +7,11 @@ import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { BIN } from '../helpers/cli.js';
+import { FIXTURES as FIX, fixture as fx } from '../helpers/fixtures.js';
 
-export const ROOT = join(import.meta.dirname, '../..');
-export const FIX = join(ROOT, 'test/fixtures');
-export const CLI = join(ROOT, 'bin/cvm-attest.js');
-const fx = (p: string): Buffer => readFileSync(join(FIX, p));
+export { ROOT } from '../helpers/cli.js';
+export { FIX };
 
 export const tmp = (prefix = 'serve-'): string => mkdtempSync(join(tmpdir(), prefix));
 
@@ -47,7 +47,7 @@ export interface Served {
 export async function serve(args: readonly string[], env: Record<string, string> = {}): Promise<Served> {
   const dir = tmp('serve-port-');
   const portFile = join(dir, 'port');
-  const proc = spawn(process.execPath, [CLI, 'serve', '--listen', '127.0.0.1:0', '--port-file', portFile, ...args], { env: { ...process.env, CVM_ATTEST_WORKERS: '2', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [BIN, 'serve', '--listen', '127.0.0.1:0', '--port-file', portFile, ...args], { env: { ...process.env, CVM_ATTEST_WORKERS: '2', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   proc.stdout!.on('data', (c) => (out += c));
@@ -77,22 +77,6 @@ export async function serve(args: readonly string[], env: Record<string, string>
       return exited;
     },
   };
-}
-
-/** Runs the CLI to completion (for start-up refusals). */
-export function runCli(args: readonly string[], env: Record<string, string> = {}, timeoutMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (c) => (stdout += c));
-    p.stderr.on('data', (c) => (stderr += c));
-    const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.on('exit', (code) => {
-      clearTimeout(t);
-      resolve({ code, stdout, stderr });
-    });
-  });
 }
 
 export interface Redis {

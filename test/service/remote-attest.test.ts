@@ -12,7 +12,9 @@ import { join } from 'node:path';
 import { startSimulator, type Simulator } from '../../scripts/swtpm-sim.js';
 import { startImdsEmulator, type ImdsEmulator } from '../emulators/imds.js';
 import { parseTpmsAttest } from '../../src/index.js';
-import { FIX, relaxedPolicy, runCli, serve, tmp, writeKey, freePort, type Served } from './helpers.js';
+import { relaxedPolicy, serve, tmp, writeKey, freePort, type Served } from './helpers.js';
+import { cvmAttest } from '../helpers/cli.js';
+import { text } from '../helpers/fixtures.js';
 
 describe('attest --verifier (swtpm + IMDS emulator + serve)', () => {
   let sim: Simulator;
@@ -23,7 +25,7 @@ describe('attest --verifier (swtpm + IMDS emulator + serve)', () => {
   before(async () => {
     dir = tmp();
     sim = await startSimulator({ dir: tmp('swtpm-') });
-    const blocks = readFileSync(join(FIX, 'negative/hcl-report-foreign-vcek-chain.pem'), 'utf8').match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----\n?/g) ?? [];
+    const blocks = text('negative/hcl-report-foreign-vcek-chain.pem').match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----\n?/g) ?? [];
     imds = await startImdsEmulator({ thim: { vcekPem: blocks[0] ?? '', chainPem: (blocks[1] ?? '') + (blocks[2] ?? ''), tcbm: '7308000000000003' } });
     const key = writeKey(join(dir, 'key.pem'));
     [strict, relaxed] = await Promise.all([serve(['--signing-key', key]), serve(['--signing-key', key, '--policy', relaxedPolicy(dir)])]);
@@ -38,7 +40,7 @@ describe('attest --verifier (swtpm + IMDS emulator + serve)', () => {
 
   it('a fresh swtpm quote over the service nonce with a real HCL report: fail on freshness (AK not HCLAkPub), no token', async () => {
     const tokenOut = join(dir, 'token.jwt');
-    const r = await runCli(['attest', '--verifier', strict.url, '--token-out', tokenOut, '--format', 'json', ...vmArgs()], { NO_PROXY: '127.0.0.1,localhost' }, 60_000);
+    const r = await cvmAttest(['attest', '--verifier', strict.url, '--token-out', tokenOut, '--format', 'json', ...vmArgs()], { env: { NO_PROXY: '127.0.0.1,localhost' }, timeoutMs: 60_000 });
     assert.equal(r.code, 1, r.stderr);
     const out = JSON.parse(r.stdout) as { remote: { verdict: string; jti: string | null; checks: { id: string; status: string; reason: string }[] }; local: { verdict: string } };
     assert.equal(out.remote.verdict, 'fail');
@@ -56,14 +58,14 @@ describe('attest --verifier (swtpm + IMDS emulator + serve)', () => {
   it('the swtpm quote carries the nonce the service issued (a bundle collected with it)', async () => {
     const out = tmp('bundle-');
     const n = ((await (await fetch(relaxed.url + '/v1/challenge', { method: 'POST' })).json()) as { nonce: string }).nonce;
-    const c = await runCli(['collect', '--out', out, '--nonce', n, ...vmArgs()], { NO_PROXY: '127.0.0.1,localhost' }, 60_000);
+    const c = await cvmAttest(['collect', '--out', out, '--nonce', n, ...vmArgs()], { env: { NO_PROXY: '127.0.0.1,localhost' }, timeoutMs: 60_000 });
     assert.equal(c.code, 0, c.stderr);
     const a = parseTpmsAttest(readFileSync(join(out, 'quote.msg')));
     assert.equal(Buffer.from(a.extraData).toString('hex'), n);
   });
 
   it('relaxed policy: a quote that fails is still a fail (a bad quote is never ignored)', async () => {
-    const r = await runCli(['attest', '--verifier', relaxed.url, ...vmArgs()], { NO_PROXY: '127.0.0.1,localhost' }, 60_000);
+    const r = await cvmAttest(['attest', '--verifier', relaxed.url, ...vmArgs()], { env: { NO_PROXY: '127.0.0.1,localhost' }, timeoutMs: 60_000 });
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stdout, /remote verdict: FAIL/);
     assert.match(r.stdout, /fail freshness: the quote signature does not verify with HCLAkPub/);
@@ -72,11 +74,11 @@ describe('attest --verifier (swtpm + IMDS emulator + serve)', () => {
   it('verifier down: exit 3 E_VERIFIER_UNAVAILABLE at once; http:// off loopback: exit 2', async () => {
     const port = await freePort();
     const t0 = Date.now();
-    const down = await runCli(['attest', '--verifier', `http://127.0.0.1:${port}`, ...vmArgs()]);
+    const down = await cvmAttest(['attest', '--verifier', `http://127.0.0.1:${port}`, ...vmArgs()], { timeoutMs: 20_000 });
     assert.equal(down.code, 3);
     assert.match(down.stderr, /unreachable.*\[E_VERIFIER_UNAVAILABLE\]/);
     assert.ok(Date.now() - t0 < 15_000);
-    const plain = await runCli(['attest', '--verifier', 'http://verifier.example.com', ...vmArgs()]);
+    const plain = await cvmAttest(['attest', '--verifier', 'http://verifier.example.com', ...vmArgs()], { timeoutMs: 20_000 });
     assert.equal(plain.code, 2);
     assert.match(plain.stderr, /must be https:\/\/.*\[E_VERIFIER_URL\]/);
   });

@@ -9,7 +9,8 @@ import { mkdirSync, utimesSync, writeFileSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { createRemoteJWKSet, jwtVerify, SignJWT, decodeProtectedHeader, errors as joseErrors } from 'jose';
-import { attestBody, challenge, post, relaxedPolicy, runCli, serve, tmp, vector, writeKey, type Served } from './helpers.js';
+import { attestBody, challenge, post, relaxedPolicy, serve, tmp, vector, writeKey, type Served } from './helpers.js';
+import { cvmAttest } from '../helpers/cli.js';
 
 const genoa = vector('genoa');
 
@@ -256,14 +257,14 @@ describe('serve: keys', () => {
   it('refuses a signing key readable by others (exit 2, E_SIGNING_KEY_MODE), plain HTTP off loopback, and a bad --listen', async () => {
     const dir = tmp();
     const loose = writeKey(join(dir, 'loose.pem'), 'rsa', 0o644);
-    const r = await runCli(['serve', '--listen', '127.0.0.1:0', '--signing-key', loose]);
+    const r = await cvmAttest(['serve', '--listen', '127.0.0.1:0', '--signing-key', loose], { timeoutMs: 20_000 });
     assert.equal(r.code, 2);
     assert.match(r.stderr, /must be 0600.*\[E_SIGNING_KEY_MODE\]/);
     const good = writeKey(join(dir, 'good.pem'));
-    const off = await runCli(['serve', '--listen', '0.0.0.0:0', '--signing-key', good]);
+    const off = await cvmAttest(['serve', '--listen', '0.0.0.0:0', '--signing-key', good], { timeoutMs: 20_000 });
     assert.equal(off.code, 2);
     assert.match(off.stderr, /plain HTTP is allowed only on loopback/);
-    const bad = await runCli(['serve', '--listen', 'nonsense', '--signing-key', good]);
+    const bad = await cvmAttest(['serve', '--listen', 'nonsense', '--signing-key', good], { timeoutMs: 20_000 });
     assert.equal(bad.code, 2);
     assert.doesNotMatch(r.stderr + off.stderr + bad.stderr, /\n\s+at /, 'no stack trace');
   });

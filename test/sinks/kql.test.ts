@@ -4,39 +4,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-
-const require = createRequire(import.meta.url);
-// The package is a Bridge.NET build: bridge.js defines the runtime, the main file defines globalThis.Kusto.
-require('@kusto/language-service-next/bridge.js');
-require('@kusto/language-service-next');
-interface Diagnostic { Severity: string; Code: string; Message: string; Start: number }
-interface KustoGlobal {
-  Language: {
-    Symbols: { TableSymbol: { From(schema: string): { WithName(n: string): unknown } }; DatabaseSymbol: { $ctor1: new (name: string, members: unknown[], isOpen: boolean) => unknown } };
-    GlobalState: { Default: { WithDatabase(db: unknown): unknown } };
-    KustoCode: { ParseAndAnalyze(text: string, globals: unknown): { GetDiagnostics(): { Count: number; getItem(i: number): Diagnostic } } };
-  };
-}
-const K = (globalThis as unknown as { Kusto: KustoGlobal }).Kusto.Language;
+import { describeDiagnostic, diagnostics, type Diagnostic } from '../helpers/kusto.js';
 
 const root = new URL('../../extension/azure/', import.meta.url);
-const tpl = JSON.parse(await readFile(new URL('azuredeploy.json', root), 'utf8')) as { resources: { type: string; properties: { schema?: { name: string; columns: { name: string; type: string }[] } } }[] };
-type Res = { type: string; properties?: { schema?: { name: string; columns: { name: string; type: string }[] }; template?: { resources: Res[] } } };
-// The tables sit in a nested deployment (the workspace may be in another resource group).
-const flat = (rs: Res[]): Res[] => rs.flatMap((r) => [r, ...flat(r.properties?.template?.resources ?? [])]);
-const tables = flat(tpl.resources as Res[]).filter((r) => r.type === 'Microsoft.OperationalInsights/workspaces/tables').map((r) => r.properties!.schema!);
-const db = new K.Symbols.DatabaseSymbol.$ctor1('workspace', tables.map((t) =>
-  K.Symbols.TableSymbol.From(`(${t.columns.map((c) => `${c.name}:${c.type.toLowerCase()}`).join(', ')})`).WithName(t.name)), false);
-const globals = K.GlobalState.Default.WithDatabase(db);
-
-function diagnostics(query: string): Diagnostic[] {
-  const d = K.KustoCode.ParseAndAnalyze(query, globals).GetDiagnostics();
-  const out: Diagnostic[] = [];
-  for (let i = 0; i < d.Count; i++) { const x = d.getItem(i); if (x.Severity === 'Error') out.push(x); }
-  return out;
-}
-const show = (q: string, ds: Diagnostic[]): string => ds.map((d) => `${d.Code} ${d.Message} at "${q.slice(d.Start, d.Start + 30)}"`).join('\n');
+const show = (q: string, ds: Diagnostic[]): string => ds.map((d) => describeDiagnostic(q, d)).join('\n');
 
 const files = (await readdir(new URL('queries/', root))).filter((f) => f.endsWith('.kql')).sort();
 const workbook = JSON.parse(await readFile(new URL('workbook.json', root), 'utf8')) as { items: { type: number; name?: string; content: { query?: string; items?: unknown[] } }[] };

@@ -11,8 +11,8 @@ import { evaluateAlerts, EMPTY_ALERT_STATE } from '../../src/sinks/alerts.js';
 import { validateRecord } from '../emulators/logs-ingestion.js';
 import type { SinkOutcome } from '../../src/sinks/types.js';
 import { IDENTITY, makeResult } from './helpers.js';
+import { fixturePath as fx } from '../helpers/fixtures.js';
 
-const fx = (p: string): URL => new URL(`../fixtures/${p}`, import.meta.url);
 // The collector's outcome must be accepted as it is by the sinks (compile-time check).
 const _assignable = (o: AttestOutcome): SinkOutcome => o;
 void _assignable;

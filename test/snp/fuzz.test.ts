@@ -6,15 +6,7 @@ import fc from 'fast-check';
 import { ParseError, parseEvidence, parseSnpReport, parseHclReport, parseCertificate, parseCertificateBundle, parseCrl, parseTpmsAttest, parseRuntimeData, parsePolicy, verifyEvidence, verifyEvidenceSync } from '../../src/index.js';
 import { readTlv } from '../../src/x509/der.js';
 import { fixture, NOW } from '../verify/fixtures.js';
-
-function onlyParseError(f: () => unknown): void {
-  try {
-    f();
-  } catch (e) {
-    if (!(e instanceof ParseError)) throw new Error(`threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
-    assert.match(e.code, /^E_[A-Z0-9_]+$/);
-  }
-}
+import { onlyParseError } from '../helpers/parse-error.js';
 
 const PEM_DER = (p: string): Uint8Array => {
   const t = fixture(p).toString();

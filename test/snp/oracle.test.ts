@@ -10,7 +10,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { parseCertificate, parseCertificateBundle, parseCrl, type Certificate } from '../../src/index.js';
 import { CertStore } from '../../src/x509/cert-store.js';
 import { AMD_PSS } from '../../src/platform/snp/amd-certificates.js';
-import { FIXTURES, fixture } from '../verify/fixtures.js';
+import { FIXTURES, fixture } from '../helpers/fixtures.js';
 
 function allCertificates(): [string, Certificate][] {
   const out: [string, Certificate][] = [];

@@ -2,29 +2,16 @@
 // path bin/cvm-attest.js uses (fastVerify): --td-quote, --collateral FILE|DIR (repeatable), exit codes.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FIXTURES } from '../verify/fixtures.js';
+import { cvmAttest, ROOT, runNode, type Run } from '../helpers/cli.js';
+import { fixturePath as F } from '../helpers/fixtures.js';
 import { COLLATERAL_NAMES } from './helpers.js';
 
-const ROOT = join(FIXTURES, '../..');
-const F = (p: string): string => join(FIXTURES, p);
-
-function run(fast: boolean, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const argv = fast
-    ? ['--import', 'tsx', '-e', `import(${JSON.stringify(join(ROOT, 'src/cli/commands/verify.ts'))}).then(async (m) => { const c = await m.fastVerify(${JSON.stringify(args)}); process.exitCode = c === undefined ? 99 : c; })`]
-    : ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'verify', ...args];
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, argv, { cwd: ROOT, env: { ...process.env, NODE_NO_WARNINGS: '1' } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d));
-    p.stderr.on('data', (d: Buffer) => (stderr += d));
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = (fast: boolean, args: string[]): Promise<Run> => fast
+  ? runNode(['--import', 'tsx', '-e', `import(${JSON.stringify(join(ROOT, 'src/cli/commands/verify.ts'))}).then(async (m) => { const c = await m.fastVerify(${JSON.stringify(args)}); process.exitCode = c === undefined ? 99 : c; })`])
+  : cvmAttest(['verify', ...args], { source: true });
 
 function oneCleanLine(stderr: string, ...mustMention: string[]): void {
   const lines = stderr.trim().split('\n');

@@ -13,23 +13,15 @@ import { parsePckExtensions } from '../../src/platform/tdx/pck-extensions.js';
 import { parseTcbInfo } from '../../src/platform/tdx/tcb-info.js';
 import { parseQeIdentity } from '../../src/platform/tdx/qe-identity.js';
 import { parseCollateral } from '../../src/platform/tdx/collateral.js';
-import { fixture } from '../verify/fixtures.js';
+import { fixture } from '../helpers/fixtures.js';
 import { collateral, intelQuote, tdQuote, tdxHcl } from './helpers.js';
+import { onlyParseError } from '../helpers/parse-error.js';
 
 const require = createRequire(import.meta.url);
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const phala = require('@phala/dcap-qvl') as { Quote: { parse(b: Uint8Array): any }; verify(q: Uint8Array, c: unknown, now: number): { status: string; advisory_ids: string[] } };
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const pemDer = (p: string): Uint8Array => new Uint8Array(Buffer.from(p.replace(/-----[A-Z ]+-----|\s/g, ''), 'base64'));
-
-function onlyParseError(f: () => unknown): void {
-  try {
-    f();
-  } catch (e) {
-    if (!(e instanceof ParseError)) throw new Error(`threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
-    assert.match(e.code, /^E_[A-Z0-9_]+$/);
-  }
-}
 
 describe('TD quote parser', () => {
   for (const [name, bytes] of [['Azure DCesv5', tdQuote()], ['non-Azure host', intelQuote()]] as const) {

@@ -1,5 +1,5 @@
 // TDX test inputs: the real vectors in test/fixtures/azure-tdx and intel (see PROVENANCE.md).
-import { fixture } from '../verify/fixtures.js';
+import { fixture } from '../helpers/fixtures.js';
 import type { CollateralFile } from '../../src/platform/tdx/collateral.js';
 import type { QuoteInput } from '../../src/guest/freshness.js';
 import type { VerificationResult } from '../../src/result/result.js';

@@ -8,7 +8,7 @@ import { AZURE_NV_ATTRIBUTES, type Simulator } from '../../scripts/swtpm-sim.js'
 import { readNvBlob, readTpmEvidence } from '../../src/collect/tpm/index.js';
 import { akCertificateDer } from '../../src/guest/ak-certificate.js';
 import { AK_CERT_NV_INDEX } from '../../src/tpm/constants.js';
-import { FIXTURES, fixture } from '../verify/fixtures.js';
+import { FIXTURES, fixture } from '../helpers/fixtures.js';
 import { startTestSimulator } from './sim-helpers.js';
 
 /** The second certificate of the txtar is a real NV dump: DER then the index's zero padding. */

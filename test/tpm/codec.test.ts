@@ -3,7 +3,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { CvmAttestError, InputError } from '../../src/base/errors.js';
 import {
@@ -29,9 +28,9 @@ import { parsePcrsJson } from '../../src/collect/tpm/file-replay.js';
 import { decodeResponseCode, tpmRcErrorCode, TpmResponseError } from '../../src/tpm/response-codes.js';
 import { parsePublicArea, parseQuoteAttest } from '../../src/tpm/structures.js';
 import { parseTransport } from '../../src/collect/tpm/transport.js';
+import { fixture as fx } from '../helpers/fixtures.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-const fx = (p: string): Buffer => readFileSync(new URL(`../fixtures/${p}`, import.meta.url));
 
 describe('command encoding (byte-exact, per the TPM 2.0 spec)', () => {
   it('NV_ReadPublic, NV_Read with owner auth and a password session, Startup, GetCapability', () => {

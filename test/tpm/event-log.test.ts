@@ -9,7 +9,7 @@ import { ParseError } from '../../src/base/errors.js';
 import { deriveBootState } from '../../src/tpm/boot-state.js';
 import { EV, parseEventLog, replayEventLog } from '../../src/tpm/event-log.js';
 import { checkEventLog } from '../../src/guest/event-log-check.js';
-import { fixture } from '../verify/fixtures.js';
+import { fixture } from '../helpers/fixtures.js';
 
 interface Known { sha256Pcrs: Record<string, string>; efiAppDigests: string[] }
 const LOGS = {

@@ -4,13 +4,12 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { InputError } from '../../src/base/errors.js';
 import { readTpmEvidence } from '../../src/collect/tpm/index.js';
 import { verifyEvidence } from '../../src/index.js';
 import { withTempDir } from './sim-helpers.js';
+import { FIXTURES as FX } from '../helpers/fixtures.js';
 
-const FX = fileURLToPath(new URL('../fixtures/', import.meta.url));
 
 describe('file: transport (replay)', () => {
   it('an NV dump file comes back byte for byte, without a quote', async () => {

@@ -12,6 +12,7 @@ import { stopSimulator } from '../../scripts/swtpm-sim.js';
 import { readHclNvIndex } from '../../src/collect/tpm/index.js';
 import { TPM_CC } from '../../src/tpm/constants.js';
 import { recordingTransport, startTestSimulator, withTempDir } from './sim-helpers.js';
+import { fixture } from '../helpers/fixtures.js';
 
 const run = promisify(execFile);
 const SCRIPT = fileURLToPath(new URL('../../scripts/swtpm-sim.ts', import.meta.url));
@@ -22,7 +23,7 @@ describe('scripts/swtpm-sim.ts', () => {
     const { dir, cleanup } = await withTempDir('cvm-sim-');
     try {
       const hcl = join(dir, 'report.bin');
-      const bytes = Buffer.from(readFileSync(fileURLToPath(new URL('../fixtures/negative/hcl-report-foreign-vcek.bin', import.meta.url))));
+      const bytes = Buffer.from(fixture('negative/hcl-report-foreign-vcek.bin'));
       await writeFile(hcl, bytes.subarray(0, 1900)); // an index smaller than the dump, still holding the 1819-byte report
       const { stdout } = await run(process.execPath, ['--import', 'tsx', SCRIPT, 'start', '--dir', join(dir, 'sim'), '--hcl', hcl]);
       const info = JSON.parse(stdout) as { transport: string; tcti: string; pid: number; akPublicPem: string };

@@ -2,25 +2,13 @@
 // input or usage with one line on stderr naming the file and never a stack trace.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FIXTURES } from './fixtures.js';
+import { cvmAttest, type Run } from '../helpers/cli.js';
+import { fixturePath as F } from '../helpers/fixtures.js';
 
-const ROOT = join(FIXTURES, '../..');
-const F = (p: string): string => join(FIXTURES, p);
-
-function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'verify', ...args], { cwd: ROOT, env: { ...process.env, NODE_NO_WARNINGS: '1' } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d));
-    p.stderr.on('data', (d: Buffer) => (stderr += d));
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = (...args: string[]): Promise<Run> => cvmAttest(['verify', ...args], { source: true });
 
 function oneCleanLine(stderr: string, ...mustMention: string[]): void {
   const lines = stderr.trim().split('\n');

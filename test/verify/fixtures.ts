@@ -1,11 +1,8 @@
 // Test helpers: the real vectors in test/fixtures (see PROVENANCE.md) and derived inputs.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { CheckResult, VerificationResult } from '../../src/result/result.js';
 
-export const FIXTURES = join(fileURLToPath(import.meta.url), '../../fixtures');
-export const fixture = (p: string): Buffer => readFileSync(join(FIXTURES, p));
+// The loader lives in test/helpers; re-exported for the tests that import it with the vectors.
+export { FIXTURES, fixture } from '../helpers/fixtures.js';
 /** All certificates of the vectors are valid on this date (the VLEK aside: it expired 2025-12-10). */
 export const NOW = new Date('2026-11-28T12:00:00Z');
 

@@ -2,26 +2,16 @@
 // carries N as user-data and fails on one that does not (the real reports: zero user data).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FIXTURES, fixture } from './fixtures.js';
+import { FIXTURES, fixture } from '../helpers/fixtures.js';
 import { padded, withUserData } from './derive-report.js';
+import { cvmAttest, type Run } from '../helpers/cli.js';
 
-const ROOT = join(FIXTURES, '../..');
 const N = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
 
-function verify(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [join(ROOT, 'bin/cvm-attest.js'), 'verify', ...args], { cwd: ROOT });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d));
-    p.stderr.on('data', (d: Buffer) => (stderr += d));
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const verify = (...args: string[]): Promise<Run> => cvmAttest(['verify', ...args]);
 
 describe('verify --nonce without a quote (freshness by report)', () => {
   let tmp: string;

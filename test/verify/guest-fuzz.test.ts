@@ -8,7 +8,7 @@ import { akCertificateDer, checkAkCertificate } from '../../src/guest/ak-certifi
 import { reportUserData } from '../../src/collect/tpm/report-user-data.js';
 import { checkReportUserData } from '../../src/guest/fresh-by.js';
 import { parseRuntimeData } from '../../src/hcl/runtime-data.js';
-import { fixture } from './fixtures.js';
+import { fixture } from '../helpers/fixtures.js';
 
 const txt = fixture('azure-vtpm/azure_ak_certificates.txt').toString('utf8');
 const der = Buffer.from(akCertificateDer(Buffer.from(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(txt)![0])));

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, X509Certificate } from 'node:crypto';
 import { AMD_CERTIFICATES, PINNED_ARK_SPKI_SHA256 } from '../../src/platform/snp/amd-roots.js';
-import { fixture } from './fixtures.js';
+import { fixture } from '../helpers/fixtures.js';
 
 const ARK_DER_SHA256 = {
   Milan: '69d063b45344d26a2e94e1f4210de49ef555308287d4c174445c95639a540bcd',
