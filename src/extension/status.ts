@@ -6,6 +6,7 @@
 // full): the verdict and the key facts first, then one entry per check group, sinks, alerts, and
 // the claims last.
 import type { CheckGroup, CheckResult, VerificationResult } from '../result/result.js';
+import { CHECK_GROUPS } from '../result/check-groups.js';
 
 export type ExtStatusValue = 'transitioning' | 'success' | 'warning' | 'error';
 export type Operation = 'Install' | 'Enable' | 'Disable' | 'Uninstall' | 'Update';
@@ -106,8 +107,6 @@ export interface OutcomeStatusInput {
   readonly notes?: readonly string[];
   readonly now: Date;
 }
-
-const GROUP_ORDER: readonly CheckGroup[] = ['structure', 'signature', 'chain', 'tcb', 'chip-id', 'crl', 'collateral', 'runtime-data', 'freshness', 'ak-certificate', 'event-log', 'policy'];
 
 function claim(claims: Readonly<Record<string, unknown>>, k: string): unknown {
   return claims[k];
@@ -215,7 +214,7 @@ export function outcomeStatus(i: OutcomeStatusInput): StatusFile {
   const r = i.result;
   const failStatus: ExtStatusValue = i.statusOnFailure;
   const subs: SubStatus[] = [];
-  for (const g of GROUP_ORDER) {
+  for (const g of CHECK_GROUPS) {
     const checks = r.checks.filter((c) => c.group === g);
     if (checks.length) subs.push(groupSubstatus(g, checks, failStatus));
   }

@@ -8,6 +8,7 @@ import { readFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fsyncDir, writeFileAtomic } from '../io/atomic-file.js';
 import type { TcbComponents } from '../result/result.js';
+import { AUTHENTICITY_GROUPS } from '../result/check-groups.js';
 import { readFacts, type LogRecord } from './record.js';
 import type { AlertSettings } from './settings.js';
 import { errorFacts, isFailedOutcome, type SinkIdentity, type SinkOutcome } from './types.js';
@@ -88,9 +89,6 @@ export interface AlertContext {
   readonly now?: Date;
   readonly agentVersion?: string | undefined;
 }
-
-// Failures in these groups mean the claims cannot be trusted as a baseline.
-const AUTHENTICITY_GROUPS = new Set(['structure', 'signature', 'chain', 'tcb', 'chip-id']);
 
 interface Condition { key: string; kind: AlertKind; fingerprint: string; description: string; props: Record<string, unknown> }
 

@@ -25,8 +25,6 @@ export interface SinksContext {
   readonly agentVersion?: string;
   /** Aborts a delivery in progress (the worker stopping). */
   readonly signal?: AbortSignal;
-  /** Unused; kept for the worker's contract (the SDK reads proxy settings from process.env). */
-  readonly env?: NodeJS.ProcessEnv;
   /** Azure SDK options (tests and demos: tlsOptions for an emulator's CA, short retries). */
   readonly azure?: AzureMonitorClientOptions;
   /** Path of util-linux `logger` for the syslog sink (default: from PATH). */
