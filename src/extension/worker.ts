@@ -13,6 +13,7 @@ import { writeFileAtomic } from '../io/atomic-file.js';
 import { join } from 'node:path';
 import { procStartTime, isOurWorker } from './proc.js';
 import { writeStatus, writeHeartbeat } from './files.js';
+import { lastResult, writeLastResult, type LastResultInput } from './last-result.js';
 import { writeExtensionEvent, extensionVersion } from './telemetry.js';
 import { outcomeStatus, errorStatus, heartbeatFile, StatusCode, utcStamp, type DeliveryLike, type AlertLike, type Identity } from './status.js';
 import { deepMerge, SettingsError } from './settings.js';
@@ -213,6 +214,10 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
     beat = setInterval(beatNow, heartbeatMs);
     beat.unref();
     let remoteFailures = 0;
+    // Written before the status, so whoever sees the new status finds this run's result.
+    const saveLastResult = (i: LastResultInput) => {
+      try { writeLastResult(paths.stateDir, lastResult(i)); } catch (e) { logger.warn('last result not written', { error: (e as Error).message }); }
+    };
 
     const runOnce = async (): Promise<void> => {
       const started = mono();
@@ -253,8 +258,10 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
           const local = outcomeStatus({ name: env.name, result: r, identity: outcome!.identity, warnings: outcome!.warnings ?? [], deliveries: d, alerts, statusOnFailure: s.statusOnFailure, nextRunAt, notes: s.notes, now: at });
           return outcome!.remote ? withRemote(local, outcome!.remote, s.statusOnFailure) : local;
         };
+        const record = (d: readonly DeliveryLike[]) => saveLastResult({ seq: o.seq, at: now, result: r, warnings: outcome!.warnings ?? [], deliveries: d, alerts, nextRunAt });
+        record(deliveries);
         writeStatus(env, o.seq, render(deliveries, now));
-        restatus = (d) => writeStatus(env, o.seq, render(d, ctx.now()));
+        restatus = (d) => { record(d); writeStatus(env, o.seq, render(d, ctx.now())); };
         lastSummary = `last run ${utcStamp(now)}: ${r.verdict.toUpperCase()}${r.product ? ` (${r.product})` : ''}; next ${utcStamp(nextRunAt)}`;
         const failed = r.checks.filter((c) => c.status === 'fail').map((c) => c.id);
         writeExtensionEvent(env, { taskName: 'Attestation', level: r.verdict === 'pass' ? 'Informational' : s.statusOnFailure === 'error' ? 'Error' : 'Warning', operationId: `seq-${o.seq}`,
@@ -265,8 +272,10 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
         const m = failure instanceof CvmAttestError ? `${failure.message} [${failure.code}]` : `internal error: ${(failure as Error)?.message ?? String(failure)}`;
         const code = failure instanceof SettingsError ? StatusCode.Settings : isCollection ? StatusCode.Collection : failure instanceof CvmAttestError ? failure.exitCode : StatusCode.Internal;
         const render = (d: readonly DeliveryLike[], at: Date) => errorStatus({ name: env.name, status: s.statusOnFailure, code, message: `${isCollection ? 'evidence could not be collected' : 'attestation run failed'}: ${m}`, deliveries: d, alerts, nextRunAt, now: at });
+        const record = (d: readonly DeliveryLike[]) => saveLastResult({ seq: o.seq, at: now, error: m, deliveries: d, alerts, nextRunAt });
+        record(deliveries);
         writeStatus(env, o.seq, render(deliveries, now));
-        restatus = (d) => writeStatus(env, o.seq, render(d, ctx.now()));
+        restatus = (d) => { record(d); writeStatus(env, o.seq, render(d, ctx.now())); };
         // the worker itself is healthy (Ready); the status says what failed
         lastSummary = `last run ${utcStamp(now)} failed: ${m}`;
         writeExtensionEvent(env, { taskName: 'Attestation', level: 'Error', operationId: `seq-${o.seq}`, message: `no verdict: ${m}` }, extensionVersion(ctx.processEnv), logger);
