@@ -5,8 +5,9 @@
 import { withRemote, type RemoteLike } from './remote-status.js';
 import type { VerifierSettings } from './verifier-settings.js';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { HandlerContext, LoadedSettings } from './handlers.js';
-import { loadSettings, policyInput, ownUid } from './handlers.js';
+import type { HandlerContext } from './handler-context.js';
+import { loadSettings, policyInput, type LoadedSettings } from './load-settings.js';
+import { ownUid } from './worker-process.js';
 import { tryWorkerLock, workerLockDir, type LockHolder, type WorkerLock } from './lock.js';
 import { writeWorkerRecord, removeWorkerRecord, readMrseq, jitterSeed, jitterMs, ensureStateDirs, isDisabled } from './state.js';
 import { writeFileAtomic } from '../io/atomic-file.js';

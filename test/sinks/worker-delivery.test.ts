@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runWorker, type Engine, type SinkSetLike } from '../../src/extension/worker.js';
-import { makeContext } from '../../src/extension/handlers.js';
+import { makeContext } from '../../src/extension/handler-context.js';
 import { loadHandlerEnvironment } from '../../src/extension/handler-environment.js';
 import type { DeliveryLike } from '../../src/extension/status.js';
 import { engine as realEngine } from '../../src/extension/engine.js';
