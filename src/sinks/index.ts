@@ -6,14 +6,16 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic-file.js';
-import { alertRecord, deliveryDroppedAlert, evaluateAlerts, loadAlertState, saveAlertState, type AlertState, type DropFacts, type SecurityAlert } from './alerts.js';
+import { alertRecord, type SecurityAlert } from './alert-catalogue.js';
+import { deliveryDroppedAlert, evaluateAlerts, type DropFacts } from './alert-rules.js';
+import { loadAlertState, saveAlertState, type AlertState } from './alert-state.js';
 import type { AzureMonitorClientOptions, AzureMonitorSink } from './azure-monitor.js';
 import { buildRecord } from './record.js';
 import { parseSinksSettings, type SinksSettings } from './settings.js';
 import type { SyslogSink } from './syslog.js';
 import { isFailedOutcome, type SinkDelivery, type SinkIdentity, type SinkLogger, type SinkOutcome } from './types.js';
 
-export type { SecurityAlert } from './alerts.js';
+export type { SecurityAlert } from './alert-catalogue.js';
 export type { SinkDelivery, SinkOutcome, SinkIdentity, SinkLogger } from './types.js';
 export type { SinksSettings } from './settings.js';
 export { parseSinksSettings } from './settings.js';

@@ -12,7 +12,7 @@ import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import type { AlertSeverity, SecurityAlert } from './alerts.js';
+import type { AlertSeverity, SecurityAlert } from './alert-catalogue.js';
 import type { SyslogFacility, SyslogSettings } from './settings.js';
 import { SYSLOG_FACILITIES } from './settings.js';
 import { Spool } from './spool.js';
