@@ -8,7 +8,8 @@ import { parseJsonBounded } from '../base/bounded-json.js';
 import { writeFileAtomicSync } from '../io/atomic-file.js';
 import type { CheckStatus, VerificationResult } from '../result/result.js';
 import { checkGroupIndex } from '../result/check-groups.js';
-import { claimsJson, MAX_ALERTS, type AlertLike, type DeliveryLike } from './status.js';
+import { claimsJson, MAX_ALERTS, type StatusAlert } from './status.js';
+import type { SinkDelivery } from '../sinks/types.js';
 
 export const LAST_RESULT_FILE = 'last-result.json';
 export const LAST_RESULT_VERSION = 1;
@@ -34,7 +35,7 @@ export interface LastResult {
   /** As the status shows them: under 10 KiB, the largest values replaced by a note. */
   readonly claims?: Readonly<Record<string, unknown>>;
   readonly warnings: readonly string[];
-  readonly sinks: readonly DeliveryLike[];
+  readonly sinks: readonly SinkDelivery[];
   readonly alerts: readonly LastResultAlert[];
   readonly nextRunAt?: string;
 }
@@ -56,8 +57,8 @@ export interface LastResultInput {
   readonly result?: VerificationResult;
   readonly error?: string;
   readonly warnings?: readonly string[];
-  readonly deliveries: readonly DeliveryLike[];
-  readonly alerts: readonly AlertLike[];
+  readonly deliveries: readonly SinkDelivery[];
+  readonly alerts: readonly StatusAlert[];
   readonly nextRunAt?: Date;
 }
 
@@ -107,9 +108,9 @@ export function readLastResult(stateDir: string): LastResult | undefined {
   return validate(doc, path);
 }
 
-const DELIVERY_STATUSES: readonly DeliveryLike['status'][] = ['delivered', 'queued', 'failed', 'disabled'];
+const DELIVERY_STATUSES: readonly SinkDelivery['status'][] = ['delivered', 'queued', 'failed', 'disabled'];
 
-function sinkOf(s: unknown): DeliveryLike | undefined {
+function sinkOf(s: unknown): SinkDelivery | undefined {
   if (!isObject(s) || !isStr(s['name']) || !isStr(s['message']) || typeof s['queueDepth'] !== 'number') return undefined;
   const status = DELIVERY_STATUSES.find((x) => x === s['status']);
   if (!status) return undefined;

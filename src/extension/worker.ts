@@ -16,28 +16,28 @@ import { procStartTime, isOurWorker } from './proc.js';
 import { writeStatus, writeHeartbeat } from './files.js';
 import { lastResult, writeLastResult, type LastResultInput } from './last-result.js';
 import { writeExtensionEvent, extensionVersion } from './telemetry.js';
-import { outcomeStatus, errorStatus, heartbeatFile, StatusCode, utcStamp, type DeliveryLike, type AlertLike, type Identity } from './status.js';
+import { outcomeStatus, errorStatus, heartbeatFile, StatusCode, utcStamp, type StatusAlert } from './status.js';
+import type { AttestOutcome } from '../collect/attest.js';
+import type { DeliverResult, SinkDelivery, SinkOutcome } from '../sinks/index.js';
 import { deepMerge, SettingsError, type ExtensionSettings } from './settings.js';
-import type { VerificationResult } from '../result/result.js';
 import { CvmAttestError } from '../base/errors.js';
 
-export interface OutcomeLike {
-  readonly result: VerificationResult;
-  readonly identity?: Identity & Record<string, unknown>;
-  readonly warnings?: readonly string[];
+/** One run's outcome: the collector's (verdict, IMDS identity, collection warnings), in verifier mode with the remote verdict. */
+export interface WorkerOutcome extends Pick<AttestOutcome, 'result' | 'identity'>, Partial<Pick<AttestOutcome, 'warnings'>> {
   /** Verifier mode: the remote verdict (or why there is none). */
   readonly remote?: RemoteLike;
 }
-export interface SinkSetLike {
-  deliver(outcome: unknown): Promise<{ deliveries: readonly DeliveryLike[]; alerts: readonly AlertLike[] }>;
+/** What the worker uses of the sink set (src/sinks/index.ts SinkSet). */
+export interface WorkerSinks {
+  deliver(outcome: SinkOutcome): Promise<Pick<DeliverResult, 'deliveries' | 'alerts'>>;
   close?(): Promise<void>;
 }
 /** The parts the worker drives: collector + verifier, policy, sinks (wired in engine.ts). */
 export interface Engine {
-  attest(o: { tpm?: string; imdsEndpoint?: string; policy?: unknown; cacheDir: string; quote: boolean; signal: AbortSignal; verifier?: VerifierSettings }): Promise<OutcomeLike>;
+  attest(o: { tpm?: string; imdsEndpoint?: string; policy?: unknown; cacheDir: string; quote: boolean; signal: AbortSignal; verifier?: VerifierSettings }): Promise<WorkerOutcome>;
   /** Throws SettingsError (naming the setting) when the policy is invalid. */
   buildPolicy(o: { policy?: Readonly<Record<string, unknown>>; minimumTcb?: Readonly<Record<string, number>>; from: string }): Promise<unknown>;
-  createSinks(settings: unknown, ctx: { stateDir: string; logger: HandlerContext['logger']; signal: AbortSignal; agentVersion: string; onStateChange?: (deliveries: readonly DeliveryLike[]) => void }): Promise<SinkSetLike | undefined>;
+  createSinks(settings: unknown, ctx: { stateDir: string; logger: HandlerContext['logger']; signal: AbortSignal; agentVersion: string; onStateChange?: (deliveries: readonly SinkDelivery[]) => void }): Promise<WorkerSinks | undefined>;
 }
 
 /** Set by scripts/package.mjs (esbuild define); 'dev' when run from source. */
@@ -249,9 +249,9 @@ async function startRunner(w: Session, seed: string): Promise<Runner | undefined
 
 /** The runs of one worker: the schedule, one run, the heartbeat. */
 class Runs implements Runner {
-  sinks: SinkSetLike | undefined;
+  sinks: WorkerSinks | undefined;
   /** Rewrites the last status (and last result) with a new delivery state. */
-  restatus: ((deliveries: readonly DeliveryLike[]) => void) | undefined;
+  restatus: ((deliveries: readonly SinkDelivery[]) => void) | undefined;
   readonly #w: Session;
   readonly #s: ExtensionSettings;
   readonly #policy: unknown;
@@ -333,7 +333,7 @@ class Runs implements Runner {
     const runSignal = AbortSignal.any([stop, AbortSignal.timeout(RUN_TIMEOUT_MS)]);
     const tpm = ctx.processEnv['CVM_ATTEST_TPM'] || s.tpm;
     const imds = ctx.processEnv['CVM_ATTEST_IMDS_ENDPOINT'] || s.imdsEndpoint;
-    let outcome: OutcomeLike | undefined;
+    let outcome: WorkerOutcome | undefined;
     let failure: unknown;
     try {
       outcome = await o.engine.attest({ ...(tpm ? { tpm } : {}), ...(imds ? { imdsEndpoint: imds } : {}), policy: this.#policy, cacheDir: paths.cacheDir, quote: s.freshness, signal: runSignal, ...(s.verifier ? { verifier: s.verifier } : {}) });
@@ -353,11 +353,11 @@ class Runs implements Runner {
     if (outcome) {
       const r = outcome.result;
       await writeHtmlReport(paths.stateDir, outcome, now).catch((e: unknown) => logger.warn('HTML report not written', { error: (e as Error).message }));
-      const render = (d: readonly DeliveryLike[], at: Date) => {
+      const render = (d: readonly SinkDelivery[], at: Date) => {
         const local = outcomeStatus({ name: env.name, result: r, identity: outcome.identity, warnings: outcome.warnings ?? [], deliveries: d, alerts, statusOnFailure: s.statusOnFailure, nextRunAt, notes: s.notes, now: at });
         return outcome.remote ? withRemote(local, outcome.remote, s.statusOnFailure) : local;
       };
-      const record = (d: readonly DeliveryLike[]) => saveLastResult({ seq: o.seq, at: now, result: r, warnings: outcome.warnings ?? [], deliveries: d, alerts, nextRunAt });
+      const record = (d: readonly SinkDelivery[]) => saveLastResult({ seq: o.seq, at: now, result: r, warnings: outcome.warnings ?? [], deliveries: d, alerts, nextRunAt });
       record(deliveries);
       writeStatus(env, o.seq, render(deliveries, now));
       this.restatus = (d) => { record(d); writeStatus(env, o.seq, render(d, ctx.now())); };
@@ -370,8 +370,8 @@ class Runs implements Runner {
       const isCollection = failure instanceof CvmAttestError && failure.exitCode === StatusCode.Collection;
       const m = failure instanceof CvmAttestError ? `${failure.message} [${failure.code}]` : `internal error: ${(failure as Error)?.message ?? String(failure)}`;
       const code = failure instanceof SettingsError ? StatusCode.Settings : isCollection ? StatusCode.Collection : failure instanceof CvmAttestError ? failure.exitCode : StatusCode.Internal;
-      const render = (d: readonly DeliveryLike[], at: Date) => errorStatus({ name: env.name, status: s.statusOnFailure, code, message: `${isCollection ? 'evidence could not be collected' : 'attestation run failed'}: ${m}`, deliveries: d, alerts, nextRunAt, now: at });
-      const record = (d: readonly DeliveryLike[]) => saveLastResult({ seq: o.seq, at: now, error: m, deliveries: d, alerts, nextRunAt });
+      const render = (d: readonly SinkDelivery[], at: Date) => errorStatus({ name: env.name, status: s.statusOnFailure, code, message: `${isCollection ? 'evidence could not be collected' : 'attestation run failed'}: ${m}`, deliveries: d, alerts, nextRunAt, now: at });
+      const record = (d: readonly SinkDelivery[]) => saveLastResult({ seq: o.seq, at: now, error: m, deliveries: d, alerts, nextRunAt });
       record(deliveries);
       writeStatus(env, o.seq, render(deliveries, now));
       this.restatus = (d) => { record(d); writeStatus(env, o.seq, render(d, ctx.now())); };
@@ -385,7 +385,7 @@ class Runs implements Runner {
   }
 
   /** Ms from this run's start to the next: the interval, sooner after a failed collection or a verifier that gave no verdict; plus the per-VM jitter. */
-  #nextWait(outcome: OutcomeLike | undefined, failure: unknown): number {
+  #nextWait(outcome: WorkerOutcome | undefined, failure: unknown): number {
     const intervalMs = this.#intervalMs;
     const jitter = jitterMs(intervalMs, this.#s.jitterPercent, outcome?.identity?.vmId ?? this.#seed);
     // Verifier mode: a verifier that gave no verdict is asked again with backoff (1, 2, 4... minutes, up to the interval).
@@ -395,7 +395,7 @@ class Runs implements Runner {
     return wait + jitter;
   }
 
-  async #deliver(outcome: OutcomeLike | undefined, failure: unknown): Promise<{ deliveries: readonly DeliveryLike[]; alerts: readonly AlertLike[] }> {
+  async #deliver(outcome: WorkerOutcome | undefined, failure: unknown): Promise<{ deliveries: readonly SinkDelivery[]; alerts: readonly StatusAlert[] }> {
     if (!this.sinks) return { deliveries: [], alerts: [] };
     try {
       return await this.sinks.deliver(outcome ?? { error: failure, identity: undefined });
@@ -421,11 +421,10 @@ function envMs(v: string | undefined): number | undefined {
 }
 
 /** The last verdict as a self-contained HTML file, state/report.html (see src/report/html.ts); renderer loaded lazily. */
-async function writeHtmlReport(stateDir: string, o: OutcomeLike, now: Date): Promise<void> {
+async function writeHtmlReport(stateDir: string, o: WorkerOutcome, now: Date): Promise<void> {
   const { renderHtmlReport } = await import('../report/html.js');
-  const id = o.identity ?? {};
-  const s = (k: string): string | undefined => (typeof id[k] === 'string' ? (id[k] as string) : undefined);
-  const identity = Object.fromEntries(Object.entries({ vmId: s('vmId'), vmName: s('name'), resourceId: s('resourceId'), location: s('location'), vmSize: s('vmSize') })
-    .filter(([, v]) => v !== undefined)) as Record<string, string>;
+  const id = o.identity;
+  const identity = Object.fromEntries(Object.entries({ vmId: id?.vmId, vmName: id?.name, resourceId: id?.resourceId, location: id?.location, vmSize: id?.vmSize })
+    .filter((e): e is [string, string] => typeof e[1] === 'string'));
   await writeFileAtomic(join(stateDir, 'report.html'), renderHtmlReport(o.result, { identity, generatedAt: now }), { mode: 0o644 });
 }

@@ -90,3 +90,25 @@ export function alertRecord(a: SecurityAlert): LogRecord {
 export function dropUndefined(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 }
+
+const SEVERITIES: readonly AlertSeverity[] = ['High', 'Medium', 'Low', 'Informational'];
+
+/** An alert read back from a spool file (written by alertRecord), checked column by column; undefined when it is not one. */
+export function securityAlertFrom(r: Readonly<Record<string, unknown>>): SecurityAlert | undefined {
+  const str = (k: string): string | undefined => (typeof r[k] === 'string' ? r[k] : undefined);
+  const kind = ALERT_KINDS.find((k) => r['AlertType'] === `CvmAttest_${k}`);
+  const severity = SEVERITIES.find((s) => s === r['AlertSeverity']);
+  const steps = r['RemediationSteps'];
+  const props = r['ExtendedProperties'];
+  const [TimeGenerated, SystemAlertId, AlertName, Description, CompromisedEntity, StartTime, EndTime, RecordId] =
+    ['TimeGenerated', 'SystemAlertId', 'AlertName', 'Description', 'CompromisedEntity', 'StartTime', 'EndTime', 'RecordId'].map(str);
+  if (!kind || !severity || !Array.isArray(steps) || !steps.every((s) => typeof s === 'string') || typeof props !== 'object' || props === null || Array.isArray(props)) return undefined;
+  if (TimeGenerated === undefined || SystemAlertId === undefined || AlertName === undefined || Description === undefined || CompromisedEntity === undefined
+    || StartTime === undefined || EndTime === undefined || RecordId === undefined) return undefined;
+  const VmId = str('VmId'), ResourceId = str('ResourceId'), SubscriptionId = str('SubscriptionId');
+  return {
+    TimeGenerated, SystemAlertId, AlertName, AlertType: `CvmAttest_${kind}`, AlertSeverity: severity, Description, RemediationSteps: steps, CompromisedEntity,
+    StartTime, EndTime, ProductName: 'cvm-attest', VendorName: 'cvm-attest', ...(VmId !== undefined ? { VmId } : {}), ...(ResourceId !== undefined ? { ResourceId } : {}),
+    ...(SubscriptionId !== undefined ? { SubscriptionId } : {}), RecordId, ExtendedProperties: props as Readonly<Record<string, unknown>>,
+  };
+}

@@ -12,7 +12,7 @@ import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import type { AlertSeverity, SecurityAlert } from './alert-catalogue.js';
+import { alertRecord, securityAlertFrom, type AlertSeverity, type SecurityAlert } from './alert-catalogue.js';
 import type { SyslogFacility, SyslogSettings } from './settings.js';
 import { SYSLOG_FACILITIES } from './settings.js';
 import { Spool } from './spool.js';
@@ -126,7 +126,7 @@ export class SyslogSink {
   }
 
   async enqueue(alerts: readonly SecurityAlert[]): Promise<void> {
-    const { dropped } = await this.spool.append(alerts.map((a) => ({ stream: 'syslog', id: a.SystemAlertId, record: a as unknown as Record<string, unknown> })));
+    const { dropped } = await this.spool.append(alerts.map((a) => ({ stream: 'syslog', id: a.SystemAlertId, record: alertRecord(a) })));
     if (dropped > 0) {
       this.#lastDrop = { at: new Date().toISOString(), why: `spool full (${this.spool.maxRecords} alerts): oldest dropped` };
       this.#ctx.logger?.error('syslog spool full: oldest alerts dropped', { dropped, total: this.spool.dropped });
@@ -138,7 +138,9 @@ export class SyslogSink {
     let sent = 0;
     try {
       for (const e of await this.spool.list(200)) {
-        await this.#send(e.record as unknown as SecurityAlert);
+        const alert = securityAlertFrom(e.record);
+        if (!alert) throw new Error(`spooled alert ${e.id} is malformed`); // stays queued, as any failed send
+        await this.#send(alert);
         await this.spool.ack([e.id]);
         sent++;
       }

@@ -11,7 +11,8 @@ import { findInstallation, readStatusView, renderStatusText, resolveExtensionDir
 import { InputError } from '../../src/base/errors.js';
 import { procStartTime } from '../../src/extension/proc.js';
 import { lastResult, writeLastResult } from '../../src/extension/last-result.js';
-import { outcomeStatus, type DeliveryLike } from '../../src/extension/status.js';
+import { outcomeStatus } from '../../src/extension/status.js';
+import type { SinkDelivery } from '../../src/sinks/types.js';
 import { makeResult } from '../sinks/helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'cvm-attest-status-'));
@@ -147,8 +148,8 @@ describe('checks', () => {
     const r = makeResult({ verdict: 'fail', failed: [{ id: 'policy.debug', group: 'policy', status: 'fail', reason: 'the guest policy allows debugging (POLICY.DEBUG = 1): the hypervisor can read' }] });
     const result = { ...r, checks: [...r.checks, { id: 'crl', group: 'crl' as const, status: 'skip' as const, reason: 'no CRL given' }] };
     const now = new Date('2026-03-01T10:00:00Z');
-    const deliveries: DeliveryLike[] = [{ name: 'syslog', status: 'delivered', message: '1 record(s) delivered', queueDepth: 0, lastDeliveryAt: '2026-03-01T10:00:00.000Z' }];
-    const alerts = [{ AlertName: 'DebugEnabled', AlertSeverity: 'High', Description: 'debugging is allowed' }];
+    const deliveries: SinkDelivery[] = [{ name: 'syslog', status: 'delivered', message: '1 record(s) delivered', queueDepth: 0, lastDeliveryAt: '2026-03-01T10:00:00.000Z' }];
+    const alerts = [{ AlertName: 'DebugEnabled', AlertSeverity: 'High' as const, Description: 'debugging is allowed' }];
     mkdirSync(join(d, 'state'), { recursive: true });
     writeLastResult(join(d, 'state'), lastResult({ seq: 2, at: now, result, deliveries, alerts }));
     const file = outcomeStatus({ name: HANDLER_NAME, result, deliveries, alerts, statusOnFailure: 'error', now });
