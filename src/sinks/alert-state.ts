@@ -4,6 +4,7 @@ import { readFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fsyncDir, writeFileAtomic } from '../io/atomic-file.js';
 import type { TcbComponents } from '../result/result.js';
+import { ALERT_STATE_FILE } from './layout.js';
 
 /** What earlier runs saw, persisted between runs (and agent restarts) in the state directory. */
 export interface AlertState {
@@ -21,13 +22,12 @@ export interface AlertState {
 
 export const EMPTY_ALERT_STATE: AlertState = { v: 1, collectionFailures: 0, tcbByChip: {}, active: {} };
 
-const STATE_FILE = 'alerts-state.json';
 
 /** Loads the drift state; a missing, torn or foreign file starts afresh (first run: no drift alerts). Every field is checked. */
 export async function loadAlertState(stateDir: string): Promise<AlertState> {
   let doc: unknown;
   try {
-    doc = JSON.parse(await readFile(join(stateDir, STATE_FILE), 'utf8'));
+    doc = JSON.parse(await readFile(join(stateDir, ALERT_STATE_FILE), 'utf8'));
   } catch {
     return EMPTY_ALERT_STATE;
   }
@@ -68,6 +68,6 @@ export function sanitizeAlertState(doc: unknown): AlertState {
 /** Saves the drift state atomically (temp file, fsync, rename, directory fsync). */
 export async function saveAlertState(stateDir: string, state: AlertState): Promise<void> {
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
-  await writeFileAtomic(join(stateDir, STATE_FILE), JSON.stringify(state), { syncDir: false });
+  await writeFileAtomic(join(stateDir, ALERT_STATE_FILE), JSON.stringify(state), { syncDir: false });
   await fsyncDir(stateDir);
 }

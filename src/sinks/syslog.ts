@@ -18,6 +18,7 @@ import { SYSLOG_FACILITIES } from './settings.js';
 import { Spool } from './spool.js';
 
 import type { SinkDelivery, SinkLogger } from './types.js';
+import { SPOOL_FOLDERS, spoolDir } from './layout.js';
 
 // util-linux's logger at its fixed path when present (the worker runs as root: not found through PATH).
 const DEFAULT_LOGGER = existsSync('/usr/bin/logger') ? '/usr/bin/logger' : 'logger';
@@ -114,7 +115,7 @@ export class SyslogSink {
   }
 
   static async create(settings: SyslogSettings, ctx: SyslogSinkContext): Promise<SyslogSink> {
-    const spool = await Spool.open({ dir: join(ctx.stateDir, 'spool', 'syslog'), maxRecords: 1000, maxBytes: 4 * 1024 * 1024 });
+    const spool = await Spool.open({ dir: spoolDir(ctx.stateDir, SPOOL_FOLDERS.syslog), maxRecords: 1000, maxBytes: 4 * 1024 * 1024 });
     const sink = new SyslogSink(settings, spool, ctx);
     const prev = ctx.previous;
     if (prev && prev.name === sink.name && prev.status !== 'disabled') {

@@ -12,6 +12,7 @@ import type { CliCommand } from '../command.js';
 import { ExitCode, InputError } from '../../base/errors.js';
 import { isOurWorker } from '../../extension/proc.js';
 import { statePaths, readMrseq } from '../../extension/state.js';
+import { ALERT_STATE_FILE, AZURE_MONITOR_ALERT_SPOOL, SINKS_STATUS_FILE, SPOOL_FOLDERS, spoolDir } from '../../sinks/layout.js';
 import { readLastResult, LastResultError, type LastResult } from '../../extension/last-result.js';
 
 /** Where the Azure Linux agent unpacks extensions. */
@@ -148,8 +149,6 @@ function countSpool(dir: string): { depth: number; dropped: number } {
   return { depth, dropped };
 }
 
-/** Spool folder name per sink (see src/sinks/azure-monitor.ts and syslog.ts). */
-const SPOOLS: Record<string, string> = { azureMonitor: 'azure-monitor', syslog: 'syslog' };
 
 /** Reads everything `status` shows. Pure reads: safe while the worker runs. */
 export function readStatusView(extensionDir: string): StatusView {
@@ -246,23 +245,23 @@ export function readStatusView(extensionDir: string): StatusView {
   // The sinks record their last state in sinks/status.json after every delivery (background retries
   // included); the status file's substatus is the fallback. The queue depth is counted live.
   const recorded = new Map<string, { status: string; message: string; lastDeliveryAt?: string }>();
-  const sj = readJsonFile(join(sinksDir, 'status.json'));
+  const sj = readJsonFile(join(sinksDir, SINKS_STATUS_FILE));
   for (const d of Array.isArray(sj) ? sj : []) {
     if (!isObject(d) || typeof d['name'] !== 'string' || typeof d['status'] !== 'string') continue;
     const at = str(d, 'lastDeliveryAt');
     recorded.set(d['name'], { status: d['status'], message: str(d, 'message') ?? '', ...(at ? { lastDeliveryAt: at } : {}) });
   }
-  for (const [name, folder] of Object.entries(SPOOLS)) {
-    const spoolDir = join(sinksDir, 'spool', folder);
+  for (const [name, folder] of Object.entries(SPOOL_FOLDERS)) {
+    const spool = spoolDir(sinksDir, folder);
     const fromStatus = recorded.get(name) ?? sinkFromStatus.get(name);
-    if (!existsSync(spoolDir) && (!fromStatus || fromStatus.status === 'disabled')) continue;
-    const { depth, dropped } = countSpool(spoolDir);
+    if (!existsSync(spool) && (!fromStatus || fromStatus.status === 'disabled')) continue;
+    const { depth, dropped } = countSpool(spool);
     // Azure Monitor keeps its alerts in a queue of their own (records cannot evict them).
-    const alertQ = name === 'azureMonitor' ? countSpool(join(sinksDir, 'spool', 'azure-monitor-alerts')) : { depth: 0, dropped: 0 };
+    const alertQ = name === 'azureMonitor' ? countSpool(spoolDir(sinksDir, AZURE_MONITOR_ALERT_SPOOL)) : { depth: 0, dropped: 0 };
     sinks.push({ name, queueDepth: depth + alertQ.depth, dropped: dropped + alertQ.dropped, ...(fromStatus ?? {}) });
   }
 
-  const as = readJsonFile(join(sinksDir, 'alerts-state.json'));
+  const as = readJsonFile(join(sinksDir, ALERT_STATE_FILE));
   const activeAlertConditions = isObject(as) && isObject(as['active'])
     ? Object.entries(as['active']).filter(([, v]) => isObject(v)).map(([key, v]) => ({ key, since: str(v as Record<string, unknown>, 'since') ?? '' }))
     : [];
