@@ -24,7 +24,7 @@ import {
   layOutExtension, makeTenantCertificate, installTenantCertificate, writeSettings, runHandler, readStatusEntry,
   waitForFinalStatus, workerPid, readHeartbeat,
 } from './demo/vm.mjs';
-import { formatPortal, checksFromStatus, formatChecks, formatRecord, portalStatus } from './demo/show.mjs';
+import { formatPortal, lastResultOf, formatChecks, formatRecord, portalStatus } from './demo/show.mjs';
 
 const t0 = Date.now();
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -194,10 +194,11 @@ try {
     const hb = readHeartbeat(vm);
     if (hb) say(`   heartbeat: ${hb.status} - ${hb.formattedMessage?.message}`);
 
-    const verdict = /^PASS/.test(final.status.formattedMessage.message) ? 'PASS' : /^FAIL/.test(final.status.formattedMessage.message) ? 'FAIL' : final.status.status.toUpperCase();
+    const last = await lastResultOf(vm.extDir); // written before the final status
+    const verdict = last && last.verdict !== 'none' ? last.verdict.toUpperCase() : final.status.status.toUpperCase();
     say();
     say(`${step++}. ${vm.label}: verdict ${verdict}`);
-    const checks = checksFromStatus(final);
+    const checks = last?.checks ?? [];
     say(formatChecks(checks));
     if (verdict.toLowerCase() !== vm.expect) { failed = true; say(`   UNEXPECTED: expected ${vm.expect.toUpperCase()}`); }
 

@@ -1,5 +1,5 @@
 // Printing for the demo: the extension status as the Azure portal shows it, the verdict's checks
-// from the status substatus, and records as Azure Monitor received them.
+// from the worker's last result, and records as Azure Monitor received them.
 
 /** The portal's words for an extension status (Extensions + applications blade). */
 export function portalStatus(s) {
@@ -28,20 +28,13 @@ export function formatPortal(entry, { indent = '   ', withSubstatus = true } = {
   return out.join('\n');
 }
 
-/** The individual checks, from the `check: <group>` substatus entries ("STATUS id: reason | ..."). */
-export function checksFromStatus(entry) {
-  const checks = [];
-  for (const s of entry.status.substatus ?? []) {
-    if (!s.name.startsWith('check: ')) continue;
-    // Same wording as src/cli/commands/status.ts parseCheckGroup: "N checks: counts | PASS id: reason",
-    // a skipped check as "NOT CHECKED id: why".
-    const body = s.formattedMessage.message.replace(/^\d+ checks: [^|]*\| /, '').replace(/^[A-Z]+: /, '');
-    for (const line of body.split(' | ')) {
-      const m = /^(PASS|FAIL|WARN|SKIP|NOT CHECKED) ([^\s:]+): (.*)$/s.exec(line);
-      if (m) checks.push({ status: m[1] === 'NOT CHECKED' ? 'skip' : m[1].toLowerCase(), id: m[2], reason: m[3] });
-    }
-  }
-  return checks;
+/**
+ * The worker's last result (state/last-result.json), through the extension's own reader
+ * (src/extension/last-result.ts: loaded after the demo registered tsx), not re-parsed portal strings.
+ */
+export async function lastResultOf(extDir) {
+  const { readLastResult } = await import('../../src/extension/last-result.ts');
+  return readLastResult(`${extDir}/state`);
 }
 
 export function formatChecks(checks, indent = '   ') {

@@ -1,14 +1,10 @@
 // What the collector hands to the verifier, to a bundle and to the extension: types only.
 import type { InstanceIdentity } from './identity.js';
+import type { QuoteInput } from '../guest/freshness.js';
 import type { CollateralFile } from '../platform/tdx/collateral.js';
 
-export interface QuoteEvidence {
-  /** TPMS_ATTEST bytes as the TPM returned them. */
-  readonly message: Uint8Array;
-  /** Raw RSASSA-PKCS1-v1_5 SHA-256 signature (256 bytes for RSA-2048). */
-  readonly signature: Uint8Array;
-  /** The qualifying data (nonce) the quote was asked for. */
-  readonly nonce: Uint8Array;
+/** The verifier's QuoteInput (message, signature, nonce), as collected: raw RSASSA-PKCS1-v1_5 SHA-256 signature. */
+export interface QuoteEvidence extends QuoteInput {
   /** SHA-256 PCR values as lowercase hex, index = PCR number ('' for PCRs not selected). */
   readonly pcrs: readonly string[];
   /** PCR numbers the quote covers. */

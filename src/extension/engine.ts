@@ -4,7 +4,9 @@ import { attest, type Policy } from '../collect/attest.js';
 import { policyFromSettings } from './policy-settings.js';
 import { CollectionError, InputError } from '../base/errors.js';
 import { SettingsError } from './settings-error.js';
-import type { Engine, OutcomeLike } from './worker.js';
+import type { Engine } from './worker.js';
+import type { InstanceIdentity } from '../collect/identity.js';
+import { isFailedOutcome } from '../sinks/types.js';
 
 /** How long a failed run waits for IMDS to say which VM this is (the run itself is already over). */
 export const FAILURE_IDENTITY_TIMEOUT_MS = 5000;
@@ -13,14 +15,14 @@ export const FAILURE_IDENTITY_TIMEOUT_MS = 5000;
 // the run threw: the worker hands the error back to deliver(), which asks (only when sinks are
 // configured) and puts the identity on the record and alerts (a failing VM stays its own row in
 // fleet queries).
-const failureIdentity = new WeakMap<object, () => Promise<Readonly<Record<string, unknown>> | undefined>>();
+const failureIdentity = new WeakMap<object, () => Promise<InstanceIdentity | undefined>>();
 
-async function identityAfterFailure(o: { imdsEndpoint?: string; signal: AbortSignal }): Promise<Readonly<Record<string, unknown>> | undefined> {
+async function identityAfterFailure(o: { imdsEndpoint?: string; signal: AbortSignal }): Promise<InstanceIdentity | undefined> {
   if (o.signal.aborted) return undefined;
   const { fetchInstanceIdentity } = await import('../collect/imds.js');
   const signal = AbortSignal.any([o.signal, AbortSignal.timeout(FAILURE_IDENTITY_TIMEOUT_MS)]);
   const id = await fetchInstanceIdentity({ ...(o.imdsEndpoint ? { endpoint: o.imdsEndpoint } : {}), signal, attempts: 2 }).catch(() => undefined);
-  return id ? { ...id } : undefined;
+  return id;
 }
 
 export const engine: Engine = {
@@ -39,7 +41,7 @@ export const engine: Engine = {
         return await attestForExtension(o.verifier, options);
       }
       const outcome = await attest(options);
-      return outcome as unknown as OutcomeLike;
+      return outcome;
     } catch (e) {
       // Only the evidence failed (TPM, certificates): IMDS may still say who this VM is. When IMDS
       // itself failed, asking it again would only add its timeout.
@@ -61,10 +63,8 @@ export const engine: Engine = {
         ...(ctx.onStateChange ? { onStateChange: ctx.onStateChange } : {}),
       });
       return {
-        deliver: async (o) => {
-          const run = o as Parameters<typeof set.deliver>[0];
-          const failed = run as { error?: unknown; identity?: unknown };
-          const ask = 'error' in failed && !failed.identity && typeof failed.error === 'object' && failed.error !== null ? failureIdentity.get(failed.error) : undefined;
+        deliver: async (run) => {
+          const ask = isFailedOutcome(run) && !run.identity && typeof run.error === 'object' && run.error !== null ? failureIdentity.get(run.error) : undefined;
           const id = ask ? await ask().catch(() => undefined) : undefined;
           return set.deliver(id ? { ...run, identity: id } : run);
         },

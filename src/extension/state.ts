@@ -4,6 +4,7 @@
 //   <ext>/state/                0700
 //     worker.json               the running worker: pid, /proc start time, seq, bundle path
 //     last-run.json             summary of the last run (verdict, status, times)
+//     last-result.json          the last run as data (last-result.ts): what `cvm-attest status` shows
 //     jitter-seed               random per-VM seed of the run jitter (stable across updates)
 //     disabled                  marker written by disable, removed by enable
 //     cache/                    IMDS certificate cache (collector)

@@ -7,6 +7,9 @@
 // the claims last.
 import { ExitCode } from '../base/errors.js';
 import type { CheckGroup, CheckResult, VerificationResult } from '../result/result.js';
+import { CHECK_GROUPS } from '../result/check-groups.js';
+import type { SinkDelivery, SinkIdentity } from '../sinks/types.js';
+import type { SecurityAlert } from '../sinks/alert-catalogue.js';
 
 export type ExtStatusValue = 'transitioning' | 'success' | 'warning' | 'error';
 export type Operation = 'Install' | 'Enable' | 'Disable' | 'Uninstall' | 'Update';
@@ -88,24 +91,23 @@ export function sub(name: string, status: ExtStatusValue, message: string, code 
 
 // ---- attestation outcome -> status ----
 
-export interface Identity { readonly vmId?: string; readonly resourceId?: string; readonly name?: string }
-export interface DeliveryLike { readonly name: string; readonly status: 'delivered' | 'queued' | 'failed' | 'disabled'; readonly message: string; readonly queueDepth: number; readonly lastDeliveryAt?: string; readonly dropped?: number; readonly lastDropAt?: string; readonly lastDropReason?: string }
-export interface AlertLike { readonly AlertName: string; readonly AlertSeverity: string; readonly Description: string }
+/** What the status says of the VM (the collector's IMDS identity, as the sinks carry it). */
+export type Identity = Pick<SinkIdentity, 'vmId' | 'resourceId' | 'name'>;
+/** What the status shows of an alert. */
+export type StatusAlert = Pick<SecurityAlert, 'AlertName' | 'AlertSeverity' | 'Description'>;
 
 export interface OutcomeStatusInput {
   readonly name: string;
   readonly result: VerificationResult;
   readonly identity?: Identity | undefined;
   readonly warnings?: readonly string[];
-  readonly deliveries?: readonly DeliveryLike[];
-  readonly alerts?: readonly AlertLike[];
+  readonly deliveries?: readonly SinkDelivery[];
+  readonly alerts?: readonly StatusAlert[];
   readonly statusOnFailure: 'error' | 'warning';
   readonly nextRunAt?: Date;
   readonly notes?: readonly string[];
   readonly now: Date;
 }
-
-const GROUP_ORDER: readonly CheckGroup[] = ['structure', 'signature', 'chain', 'tcb', 'chip-id', 'crl', 'collateral', 'runtime-data', 'freshness', 'ak-certificate', 'event-log', 'policy'];
 
 function claim(claims: Readonly<Record<string, unknown>>, k: string): unknown {
   return claims[k];
@@ -192,7 +194,7 @@ export function claimsJson(claims: Readonly<Record<string, unknown>>, max = MAX_
 export const DROP_WARNING_MS = 24 * 3600_000;
 
 /** failed (refused, spool unwritable, delivery threw) is an error; queued, or a recent drop, a warning. */
-export function sinkSubstatus(d: DeliveryLike, now: Date = new Date()): SubStatus {
+export function sinkSubstatus(d: SinkDelivery, now: Date = new Date()): SubStatus {
   const dropAt = d.lastDropAt ? Date.parse(d.lastDropAt) : NaN;
   const recentDrop = (d.dropped ?? 0) > 0 && Number.isFinite(dropAt) && now.getTime() - dropAt < DROP_WARNING_MS;
   const status: ExtStatusValue = d.status === 'failed' ? 'error'
@@ -204,7 +206,7 @@ export function sinkSubstatus(d: DeliveryLike, now: Date = new Date()): SubStatu
 }
 
 /** Alert substatus by severity: High is an error, Medium and Low a warning, Informational a success. */
-export function alertSubstatus(a: AlertLike): SubStatus {
+export function alertSubstatus(a: StatusAlert): SubStatus {
   const status: ExtStatusValue = a.AlertSeverity === 'High' ? 'error' : a.AlertSeverity === 'Informational' ? 'success' : 'warning';
   return sub(`alert: ${a.AlertName}`, status, cut(`${a.AlertSeverity}: ${a.Description}`, MAX_SIDE_MESSAGE));
 }
@@ -213,7 +215,7 @@ export function outcomeStatus(i: OutcomeStatusInput): StatusFile {
   const r = i.result;
   const failStatus: ExtStatusValue = i.statusOnFailure;
   const subs: SubStatus[] = [];
-  for (const g of GROUP_ORDER) {
+  for (const g of CHECK_GROUPS) {
     const checks = r.checks.filter((c) => c.group === g);
     if (checks.length) subs.push(groupSubstatus(g, checks, failStatus));
   }
@@ -234,8 +236,8 @@ export interface ErrorStatusInput {
   readonly status: 'error' | 'warning';
   readonly code: number;
   readonly message: string;
-  readonly deliveries?: readonly DeliveryLike[];
-  readonly alerts?: readonly AlertLike[];
+  readonly deliveries?: readonly SinkDelivery[];
+  readonly alerts?: readonly StatusAlert[];
   readonly nextRunAt?: Date;
   readonly now: Date;
 }

@@ -6,21 +6,21 @@ import { CvmAttestError } from '../base/errors.js';
 import { attestRemotely } from '../remote/attest-remote.js';
 import { VerifierRefusedError, VerifierUnavailableError } from '../remote/verifier-client.js';
 import type { VerifierSettings } from './verifier-settings.js';
-import type { OutcomeLike } from './worker.js';
+import type { WorkerOutcome } from './worker.js';
 
 const VERIFIER_TIMEOUT_MS = 30_000;
 
-export async function attestForExtension(v: VerifierSettings, options: AttestOptions): Promise<OutcomeLike> {
+export async function attestForExtension(v: VerifierSettings, options: AttestOptions): Promise<WorkerOutcome> {
   const endpoint = { endpoint: v.endpoint, ...(v.caCertificate ? { caCertificate: v.caCertificate } : {}), timeoutMs: VERIFIER_TIMEOUT_MS };
   try {
     const { remote, local } = await attestRemotely(endpoint, options);
     return {
-      ...(local as unknown as OutcomeLike),
+      ...local,
       remote: { endpoint: v.endpoint, verdict: remote.verdict, ...(remote.jti ? { jti: remote.jti } : {}), ...(remote.fresh !== undefined ? { fresh: remote.fresh } : {}), failed: remote.checks.filter((c) => c.status === 'fail').map((c) => c.id) },
     };
   } catch (e) {
     if (!(e instanceof VerifierUnavailableError || e instanceof VerifierRefusedError)) throw e;
     const local = await attest(options);
-    return { ...(local as unknown as OutcomeLike), remote: { endpoint: v.endpoint, error: `${(e as CvmAttestError).message} [${(e as CvmAttestError).code}]` } };
+    return { ...local, remote: { endpoint: v.endpoint, error: `${(e as CvmAttestError).message} [${(e as CvmAttestError).code}]` } };
   }
 }

@@ -15,7 +15,6 @@ export interface RuntimeData {
 }
 
 export const AK_KID = 'HCLAkPub';
-export const EK_KID = 'HCLEkPub';
 
 export function parseRuntimeData(raw: Uint8Array): RuntimeData {
   const buf = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);

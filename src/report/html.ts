@@ -3,6 +3,7 @@
 // inline CSS only, and a CSP that forbids everything else, so the file behaves the same offline, in a
 // mail client or in a browser years later. Every evidence-derived string is escaped (see escape.ts).
 import { renderTdxSection } from './html-tdx.js';
+import { checkGroupIndex } from '../result/check-groups.js';
 import type { CertificateInfo, CheckGroup, CheckResult, CheckStatus, Claims, VerificationResult } from '../result/result.js';
 import { escapeHtml as esc } from './escape.js';
 import { tcbTable } from './tcb.js';
@@ -40,7 +41,6 @@ const GROUP_LABELS: Readonly<Record<CheckGroup, string>> = {
   'event-log': 'TCG event log',
   policy: 'Policy',
 };
-const GROUP_ORDER = Object.keys(GROUP_LABELS) as CheckGroup[];
 
 const STATUS_LABELS: Readonly<Record<CheckStatus, string>> = { pass: 'PASS', fail: 'FAIL', warn: 'WARN', skip: 'SKIP' };
 const STATUS_MARKS: Readonly<Record<CheckStatus, string>> = { pass: '\u2713', fail: '\u2717', warn: '!', skip: '\u2013' };
@@ -132,12 +132,8 @@ function countStatuses(checks: readonly CheckResult[]): Record<CheckStatus, numb
 }
 
 function sortedChecks(checks: readonly CheckResult[]): CheckResult[] {
-  const order = (g: CheckGroup): number => {
-    const i = GROUP_ORDER.indexOf(g);
-    return i === -1 ? GROUP_ORDER.length : i;
-  };
   // Stable: the verifier's own order within a group.
-  return checks.map((c, i) => ({ c, i })).sort((a, b) => order(a.c.group) - order(b.c.group) || a.i - b.i).map((x) => x.c);
+  return checks.map((c, i) => ({ c, i })).sort((a, b) => checkGroupIndex(a.c.group) - checkGroupIndex(b.c.group) || a.i - b.i).map((x) => x.c);
 }
 
 /**

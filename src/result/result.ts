@@ -3,21 +3,8 @@
 export type Product = 'Milan' | 'Genoa' | 'Turin';
 export type CheckStatus = 'pass' | 'fail' | 'skip' | 'warn';
 
-/** Check groups, in the order they run; one extension substatus per group. */
-export type CheckGroup =
-  | 'structure'
-  | 'signature'
-  | 'chain'
-  | 'tcb'
-  | 'chip-id'
-  | 'crl'
-  /** Intel TDX only: TCB info and QE identity signatures and freshness. */
-  | 'collateral'
-  | 'runtime-data'
-  | 'freshness'
-  | 'ak-certificate'
-  | 'event-log'
-  | 'policy';
+export type { CheckGroup } from './check-groups.js';
+import type { CheckGroup } from './check-groups.js';
 
 export interface CheckResult {
   /** Stable id, `<group>` or `<group>.<name>` (e.g. `policy.debug`). */

@@ -14,6 +14,7 @@ import type { LogsIngestionClient, LogsIngestionClientOptions } from '@azure/mon
 import { join } from 'node:path';
 import { Spool, type SpoolEntry } from './spool.js';
 import type { LogRecord } from './record.js';
+import { AZURE_MONITOR_ALERT_SPOOL, SPOOL_FOLDERS, spoolDir } from './layout.js';
 import type { AzureMonitorSettings } from './settings.js';
 import type { SinkDelivery, SinkLogger } from './types.js';
 
@@ -91,8 +92,8 @@ export class AzureMonitorSink {
   }
 
   static async create(settings: AzureMonitorSettings, ctx: AzureMonitorSinkContext): Promise<AzureMonitorSink> {
-    const spool = await Spool.open({ dir: join(ctx.stateDir, 'spool', 'azure-monitor'), maxRecords: settings.spool.maxRecords, maxBytes: settings.spool.maxBytes });
-    const alertSpool = await Spool.open({ dir: join(ctx.stateDir, 'spool', 'azure-monitor-alerts'), maxRecords: ALERT_SPOOL_MAX_RECORDS, maxBytes: ALERT_SPOOL_MAX_BYTES });
+    const spool = await Spool.open({ dir: spoolDir(ctx.stateDir, SPOOL_FOLDERS.azureMonitor), maxRecords: settings.spool.maxRecords, maxBytes: settings.spool.maxBytes });
+    const alertSpool = await Spool.open({ dir: spoolDir(ctx.stateDir, AZURE_MONITOR_ALERT_SPOOL), maxRecords: ALERT_SPOOL_MAX_RECORDS, maxBytes: ALERT_SPOOL_MAX_BYTES });
     const sink = new AzureMonitorSink(settings, spool, alertSpool, ctx);
     const prev = ctx.previous;
     if (prev && prev.name === sink.name && prev.status !== 'disabled') {

@@ -6,14 +6,17 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic-file.js';
-import { alertRecord, deliveryDroppedAlert, evaluateAlerts, loadAlertState, saveAlertState, type AlertState, type DropFacts, type SecurityAlert } from './alerts.js';
+import { alertRecord, type SecurityAlert } from './alert-catalogue.js';
+import { deliveryDroppedAlert, evaluateAlerts, type DropFacts } from './alert-rules.js';
+import { loadAlertState, saveAlertState, type AlertState } from './alert-state.js';
+import { SINKS_STATUS_FILE } from './layout.js';
 import type { AzureMonitorClientOptions, AzureMonitorSink } from './azure-monitor.js';
 import { buildRecord } from './record.js';
 import { parseSinksSettings, type SinksSettings } from './settings.js';
 import type { SyslogSink } from './syslog.js';
 import { isFailedOutcome, type SinkDelivery, type SinkIdentity, type SinkLogger, type SinkOutcome } from './types.js';
 
-export type { SecurityAlert } from './alerts.js';
+export type { SecurityAlert } from './alert-catalogue.js';
 export type { SinkDelivery, SinkOutcome, SinkIdentity, SinkLogger } from './types.js';
 export type { SinksSettings } from './settings.js';
 export { parseSinksSettings } from './settings.js';
@@ -25,8 +28,6 @@ export interface SinksContext {
   readonly agentVersion?: string;
   /** Aborts a delivery in progress (the worker stopping). */
   readonly signal?: AbortSignal;
-  /** Unused; kept for the worker's contract (the SDK reads proxy settings from process.env). */
-  readonly env?: NodeJS.ProcessEnv;
   /** Azure SDK options (tests and demos: tlsOptions for an emulator's CA, short retries). */
   readonly azure?: AzureMonitorClientOptions;
   /** Path of util-linux `logger` for the syslog sink (default: from PATH). */
@@ -60,11 +61,10 @@ export interface SinkSet {
   close(): Promise<void>;
 }
 
-const STATUS_FILE = 'status.json';
 
 async function loadStatus(dir: string): Promise<Map<string, SinkDelivery>> {
   try {
-    const list = JSON.parse(await readFile(join(dir, STATUS_FILE), 'utf8')) as unknown;
+    const list = JSON.parse(await readFile(join(dir, SINKS_STATUS_FILE), 'utf8')) as unknown;
     if (!Array.isArray(list)) return new Map();
     return new Map(list.filter((d): d is SinkDelivery => typeof d === 'object' && d !== null && typeof (d as SinkDelivery).name === 'string'
       && typeof (d as SinkDelivery).status === 'string' && typeof (d as SinkDelivery).message === 'string').map((d) => [d.name, d]));
@@ -193,7 +193,7 @@ export async function createSinks(rawSettings: unknown, ctx: SinksContext): Prom
     if (dropAlert) { raised.push(dropAlert); await flushSinks(signal, opts.timeoutMs); }
     const now = state();
     // For `cvm-attest status` and the next process: the last delivery state, written atomically.
-    await writeFileAtomic(join(dir, STATUS_FILE), JSON.stringify(now), { syncDir: false }).catch((e: unknown) => ctx.logger?.warn('cannot write sinks status', { error: String(e) }));
+    await writeFileAtomic(join(dir, SINKS_STATUS_FILE), JSON.stringify(now), { syncDir: false }).catch((e: unknown) => ctx.logger?.warn('cannot write sinks status', { error: String(e) }));
     return now;
   };
 

@@ -12,12 +12,13 @@ import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import type { AlertSeverity, SecurityAlert } from './alerts.js';
+import { alertRecord, securityAlertFrom, type AlertSeverity, type SecurityAlert } from './alert-catalogue.js';
 import type { SyslogFacility, SyslogSettings } from './settings.js';
 import { SYSLOG_FACILITIES } from './settings.js';
 import { Spool } from './spool.js';
 
 import type { SinkDelivery, SinkLogger } from './types.js';
+import { SPOOL_FOLDERS, spoolDir } from './layout.js';
 
 // util-linux's logger at its fixed path when present (the worker runs as root: not found through PATH).
 const DEFAULT_LOGGER = existsSync('/usr/bin/logger') ? '/usr/bin/logger' : 'logger';
@@ -114,7 +115,7 @@ export class SyslogSink {
   }
 
   static async create(settings: SyslogSettings, ctx: SyslogSinkContext): Promise<SyslogSink> {
-    const spool = await Spool.open({ dir: join(ctx.stateDir, 'spool', 'syslog'), maxRecords: 1000, maxBytes: 4 * 1024 * 1024 });
+    const spool = await Spool.open({ dir: spoolDir(ctx.stateDir, SPOOL_FOLDERS.syslog), maxRecords: 1000, maxBytes: 4 * 1024 * 1024 });
     const sink = new SyslogSink(settings, spool, ctx);
     const prev = ctx.previous;
     if (prev && prev.name === sink.name && prev.status !== 'disabled') {
@@ -126,7 +127,7 @@ export class SyslogSink {
   }
 
   async enqueue(alerts: readonly SecurityAlert[]): Promise<void> {
-    const { dropped } = await this.spool.append(alerts.map((a) => ({ stream: 'syslog', id: a.SystemAlertId, record: a as unknown as Record<string, unknown> })));
+    const { dropped } = await this.spool.append(alerts.map((a) => ({ stream: 'syslog', id: a.SystemAlertId, record: alertRecord(a) })));
     if (dropped > 0) {
       this.#lastDrop = { at: new Date().toISOString(), why: `spool full (${this.spool.maxRecords} alerts): oldest dropped` };
       this.#ctx.logger?.error('syslog spool full: oldest alerts dropped', { dropped, total: this.spool.dropped });
@@ -138,7 +139,9 @@ export class SyslogSink {
     let sent = 0;
     try {
       for (const e of await this.spool.list(200)) {
-        await this.#send(e.record as unknown as SecurityAlert);
+        const alert = securityAlertFrom(e.record);
+        if (!alert) throw new Error(`spooled alert ${e.id} is malformed`); // stays queued, as any failed send
+        await this.#send(alert);
         await this.spool.ack([e.id]);
         sent++;
       }

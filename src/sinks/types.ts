@@ -1,17 +1,10 @@
-// What the sinks consume. Structural copies of the collector's outcome so this layer compiles and
-// tests on its own; the collector's AttestOutcome is assignable to SinkOutcome.
+// What the sinks consume: one run's outcome, from the collector (its AttestOutcome is a
+// VerifiedOutcome), from a run that failed, or from `cvm-attest serve` (a verifier's record).
 import type { VerificationResult } from '../result/result.js';
+import type { InstanceIdentity } from '../collect/identity.js';
 
-/** The VM's identity as the collector read it from IMDS (all optional: off Azure there is none). */
-export interface SinkIdentity {
-  readonly vmId?: string;
-  readonly resourceId?: string;
-  readonly subscriptionId?: string;
-  readonly resourceGroupName?: string;
-  readonly name?: string;
-  readonly location?: string;
-  readonly vmSize?: string;
-}
+/** The VM's identity as the collector read it from IMDS; every field optional (off Azure there is none, a verifier's claim may be partial). */
+export type SinkIdentity = Partial<Pick<InstanceIdentity, 'vmId' | 'resourceId' | 'subscriptionId' | 'resourceGroupName' | 'name' | 'location' | 'vmSize'>>;
 
 /** A run that produced a verdict. */
 export interface VerifiedOutcome {

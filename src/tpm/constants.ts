@@ -18,7 +18,6 @@ export const TPM_CC = {
 export const TPM_SU_CLEAR = 0x0000;
 export const TPM_RS_PW = 0x40000009;
 export const TPM_RH_OWNER = 0x40000001;
-export const TPM_RH_PLATFORM = 0x4000000c;
 
 export const TPM_CAP_TPM_PROPERTIES = 0x00000006;
 export const TPM_PT_NV_INDEX_MAX = 0x00000117;

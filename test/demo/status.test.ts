@@ -7,10 +7,14 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { findInstallation, parseCheckGroup, readStatusView, renderStatusText, resolveExtensionDir, HANDLER_NAME } from '../../src/cli/commands/status.js';
+import { findInstallation, readStatusView, renderStatusText, resolveExtensionDir, HANDLER_NAME } from '../../src/cli/commands/status.js';
 import { InputError } from '../../src/base/errors.js';
 import { procStartTime } from '../../src/extension/proc.js';
 import { cvmAttestSync } from '../helpers/cli.js';
+import { lastResult, writeLastResult } from '../../src/extension/last-result.js';
+import { outcomeStatus } from '../../src/extension/status.js';
+import type { SinkDelivery } from '../../src/sinks/types.js';
+import { makeResult } from '../sinks/helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'cvm-attest-status-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -106,13 +110,15 @@ describe('stale signs', () => {
 });
 
 describe('sinks', () => {
-  test('the sinks\' own status.json wins over the portal substatus; the queue is counted live', () => {
+  test('the sinks\' own status.json wins over the last result; the queue is counted live', () => {
     const d = ext(join(tmp, 'lib7'), '1.0.0');
     writeFileSync(join(d, 'mrseq'), '0');
     writeFileSync(join(d, 'status/0.status'), JSON.stringify([{ version: 1, timestampUTC: '2026-01-01T00:00:00Z', status: { name: HANDLER_NAME, operation: 'Enable', status: 'success', code: 0,
-      formattedMessage: { lang: 'en-US', message: 'PASS: ...' }, substatus: [
-        { name: 'sink: azureMonitor', status: 'warning', code: 0, formattedMessage: { lang: 'en-US', message: 'queued: 1 waiting: HTTP 503; queue 1' } }] } }]));
+      formattedMessage: { lang: 'en-US', message: 'PASS: ...' }, substatus: [] } }]));
     const sinks = join(d, 'state/sinks');
+    mkdirSync(sinks, { recursive: true });
+    writeLastResult(join(d, 'state'), lastResult({ seq: 0, at: new Date('2026-01-01T00:00:00Z'), result: makeResult(), alerts: [],
+      deliveries: [{ name: 'azureMonitor', status: 'queued', message: '1 waiting: HTTP 503', queueDepth: 1 }] }));
     mkdirSync(join(sinks, 'spool/azure-monitor'), { recursive: true });
     writeFileSync(join(sinks, 'status.json'), JSON.stringify([{ name: 'azureMonitor', status: 'delivered', message: '1 record(s) delivered', queueDepth: 0, lastDeliveryAt: '2026-01-01T00:05:00.000Z' },
       { name: 'syslog', status: 'disabled', message: 'not configured', queueDepth: 0 }]));
@@ -120,27 +126,72 @@ describe('sinks', () => {
     assert.deepEqual(v.sinks, [{ name: 'azureMonitor', queueDepth: 0, dropped: 0, status: 'delivered', message: '1 record(s) delivered', lastDeliveryAt: '2026-01-01T00:05:00.000Z' }]);
     rmSync(join(sinks, 'status.json'));
     const w = readStatusView(d);
-    assert.equal(w.sinks[0]?.status, 'queued', 'without status.json: the substatus');
+    assert.equal(w.sinks[0]?.status, 'queued', 'without status.json: the last result');
     assert.match(w.sinks[0]?.message ?? '', /HTTP 503/);
   });
 });
 
 describe('checks', () => {
-  test('each check of a `check: <group>` substatus, with its status and reason', () => {
-    assert.deepEqual(parseCheckGroup('policy', 'FAIL: PASS policy.vmpl: VMPL 0 <= 0 | FAIL policy.debug: the guest policy allows debugging (POLICY.DEBUG = 1): the hypervisor can read'), [
-      { group: 'policy', id: 'policy.vmpl', status: 'pass', reason: 'VMPL 0 <= 0' },
-      { group: 'policy', id: 'policy.debug', status: 'fail', reason: 'the guest policy allows debugging (POLICY.DEBUG = 1): the hypervisor can read' },
-    ]);
-    // A group of one check reads as the check itself.
-    assert.deepEqual(parseCheckGroup('crl', 'SKIP crl: no CRL given'), [{ group: 'crl', id: 'crl', status: 'skip', reason: 'no CRL given' }]);
-    // The current form: counts first, skipped checks as NOT CHECKED.
-    assert.deepEqual(parseCheckGroup('policy', '2 checks: 1 pass, 1 not checked | PASS policy.vmpl: VMPL 0 <= 0 | NOT CHECKED policy.x: off'), [
-      { group: 'policy', id: 'policy.vmpl', status: 'pass', reason: 'VMPL 0 <= 0' },
-      { group: 'policy', id: 'policy.x', status: 'skip', reason: 'off' },
-    ]);
-    assert.deepEqual(parseCheckGroup('crl', 'NOT CHECKED crl: no CRL given'), [{ group: 'crl', id: 'crl', status: 'skip', reason: 'no CRL given' }]);
-    // A message cut by the agent's limits (or of another shape) stays one entry for the group.
-    assert.deepEqual(parseCheckGroup('chain', 'FAIL: something else'), [{ group: 'chain', id: 'chain', status: 'fail', reason: 'something else' }]);
+  // The substatus parser `status` used before state/last-result.json: the checks it read back from
+  // the portal strings must be what the last result now says (the output did not change).
+  function fromPortal(name: string, message: string): { group: string; id: string; status: string; reason: string }[] {
+    const group = name.slice('check: '.length);
+    const body = message.replace(/^\d+ checks: [^|]*\| /, '');
+    return body.split(' | ').map((part) => {
+      const m = /^(PASS|FAIL|WARN|SKIP|NOT CHECKED) ([^\s:]+): ([\s\S]*)$/.exec(part)!;
+      return { group, id: m[2]!, status: m[1] === 'NOT CHECKED' ? 'skip' : m[1]!.toLowerCase(), reason: m[3]! };
+    });
+  }
+
+  test('each check of the last run, in the status\'s group order, as the portal substatus lists them', () => {
+    const d = ext(join(tmp, 'lib-checks'), '1.0.0');
+    writeFileSync(join(d, 'mrseq'), '2');
+    const r = makeResult({ verdict: 'fail', failed: [{ id: 'policy.debug', group: 'policy', status: 'fail', reason: 'the guest policy allows debugging (POLICY.DEBUG = 1): the hypervisor can read' }] });
+    const result = { ...r, checks: [...r.checks, { id: 'crl', group: 'crl' as const, status: 'skip' as const, reason: 'no CRL given' }] };
+    const now = new Date('2026-03-01T10:00:00Z');
+    const deliveries: SinkDelivery[] = [{ name: 'syslog', status: 'delivered', message: '1 record(s) delivered', queueDepth: 0, lastDeliveryAt: '2026-03-01T10:00:00.000Z' }];
+    const alerts = [{ AlertName: 'DebugEnabled', AlertSeverity: 'High' as const, Description: 'debugging is allowed' }];
+    mkdirSync(join(d, 'state'), { recursive: true });
+    writeLastResult(join(d, 'state'), lastResult({ seq: 2, at: now, result, deliveries, alerts }));
+    const file = outcomeStatus({ name: HANDLER_NAME, result, deliveries, alerts, statusOnFailure: 'error', now });
+    writeFileSync(join(d, 'status', '2.status'), JSON.stringify(file));
+    const v = readStatusView(d);
+    const portal = file[0].status.substatus.filter((x) => x.name.startsWith('check: ')).flatMap((x) => fromPortal(x.name, x.formattedMessage.message));
+    assert.ok(portal.length >= 3);
+    assert.deepEqual(v.result?.checks, portal);
+    assert.equal(v.result?.verdict, 'fail');
+    assert.equal(v.result?.verdictAt, '2026-03-01T10:00:00Z');
+    assert.deepEqual(v.alerts, [{ name: 'DebugEnabled', severity: 'High', description: 'debugging is allowed' }]);
+    assert.equal(v.result?.claims?.['x-ms-sevsnpvm-vmpl'], 0);
+    const text = renderStatusText(v);
+    assert.match(text, /^cvm-attest status: FAIL\n/);
+    assert.match(text, /\n {4}\[FAIL\] policy\.debug\s+the guest policy allows debugging/);
+    assert.match(text, /\n {4}\[skip\] crl\s+no CRL given\n/);
+    assert.match(text, /\n {2}alert {10}High DebugEnabled: debugging is allowed\n/);
+  });
+
+  test('a new seq\'s first run shows no verdict, though the last result of the earlier seq is there', () => {
+    const d = ext(join(tmp, 'lib-new-seq'), '1.0.0');
+    writeFileSync(join(d, 'mrseq'), '5');
+    mkdirSync(join(d, 'state'), { recursive: true });
+    writeLastResult(join(d, 'state'), lastResult({ seq: 4, at: new Date('2026-03-01T10:00:00Z'), result: makeResult(), deliveries: [], alerts: [] }));
+    writeFileSync(join(d, 'status', '5.status'), JSON.stringify([{ version: 1, timestampUTC: '2026-03-01T11:00:00Z', status: { name: HANDLER_NAME, operation: 'Enable', status: 'transitioning', code: 0,
+      formattedMessage: { lang: 'en-US', message: 'cvm-attest starting: first attestation now' }, substatus: [] } }]));
+    const v = readStatusView(d);
+    assert.equal(v.result?.verdict, 'none');
+    assert.deepEqual(v.result?.checks, []);
+    assert.match(renderStatusText(v), /^cvm-attest status: RUNNING FIRST ATTESTATION\n/);
+  });
+
+  test('a torn last-result.json reads as no verdict, not a crash', () => {
+    const d = ext(join(tmp, 'lib-torn-result'), '1.0.0');
+    writeFileSync(join(d, 'mrseq'), '0');
+    mkdirSync(join(d, 'state'), { recursive: true });
+    writeFileSync(join(d, 'state', 'last-result.json'), '{"v":1,"seq":0,"at":"2026-');
+    writeFileSync(join(d, 'status', '0.status'), JSON.stringify(outcomeStatus({ name: HANDLER_NAME, result: makeResult(), statusOnFailure: 'error', now: new Date('2026-03-01T10:00:00Z') })));
+    const v = readStatusView(d);
+    assert.equal(v.result?.verdict, 'none');
+    assert.equal(v.result?.status, 'success');
   });
 });
 
@@ -153,6 +204,7 @@ describe('after disable (the demo\'s --keep): the last verdict, the active alert
     writeFileSync(join(d, 'status', '0.status'), statusDoc({ name: HANDLER_NAME, operation: 'Disable', status: 'success', code: 0,
       formattedMessage: { lang: 'en-US', message: 'cvm-attest disabled: worker stopped; no further attestation runs. Last result (2026-12-01T21:08:13Z): FAIL: 1 check failed: policy.debug (debug) | product Milan' } }));
     mkdirSync(join(d, 'state', 'sinks'), { recursive: true });
+    writeLastResult(join(d, 'state'), lastResult({ seq: 0, at: new Date('2026-12-01T21:08:13Z'), result: makeResult({ verdict: 'fail' }), deliveries: [], alerts: [] }));
     writeFileSync(join(d, 'state', 'sinks', 'alerts-state.json'), JSON.stringify({ v: 1, active: { DebugEnabled: { fingerprint: 'x', since: '2026-12-01T21:08:12.795Z' } } }));
     writeFileSync(join(d, 'state', 'report.html'), '<!DOCTYPE html>');
     writeFileSync(join(d, 'state', 'last-report.html'), '<!DOCTYPE html>');
@@ -171,10 +223,12 @@ describe('after disable (the demo\'s --keep): the last verdict, the active alert
     assert.match(text, /\(CvmAttest\.Security\.SnpAttestation 0\.1\.0, settings seq 0\)/);
   });
 
-  test('an enabled run: verdict from the status message; no alert anywhere says none', () => {
+  test('an enabled run: verdict from the last result; no alert anywhere says none', () => {
     const d = ext(join(tmp, 'lib-enabled'), '0.1.0');
     writeFileSync(join(d, 'mrseq'), '3');
     writeFileSync(join(d, 'status', '3.status'), statusDoc({ name: HANDLER_NAME, operation: 'Enable', status: 'success', code: 0, formattedMessage: { lang: 'en-US', message: 'PASS: every check passed | product Genoa' } }));
+    mkdirSync(join(d, 'state'), { recursive: true });
+    writeLastResult(join(d, 'state'), lastResult({ seq: 3, at: new Date('2026-12-01T21:08:15Z'), result: makeResult(), deliveries: [], alerts: [] }));
     const v = readStatusView(d);
     assert.equal(v.result?.verdict, 'pass');
     assert.match(renderStatusText(v), /\n {2}alerts {9}none\n/);

@@ -17,7 +17,7 @@ import { writeFileAtomicSync } from '../../src/io/atomic-file.js';
 import { tryWorkerLock, workerLockDir, lockHolderRecord, legacyLockName, LockError } from '../../src/extension/lock.js';
 import { jitterMs } from '../../src/extension/state.js';
 import { runWorker, type Engine } from '../../src/extension/worker.js';
-import { makeContext } from '../../src/extension/handlers.js';
+import { makeContext } from '../../src/extension/handler-context.js';
 import { createExtLogger } from '../../src/extension/logger.js';
 import type { VerificationResult, CheckResult } from '../../src/result/result.js';
 import { agentPythonPath, startAgentHarness, root, type AgentHarness } from './agent-harness.js';
@@ -523,7 +523,7 @@ describe('worker lock: another local user cannot hold it or fake it', () => {
     t.after(() => { old.kill('SIGKILL'); });
     await new Promise((r) => old.stdout.once('data', r));
     const { loadHandlerEnvironment } = await import('../../src/extension/handler-environment.js');
-    const h = await import('../../src/extension/handlers.js');
+    const h = await import('../../src/extension/worker-process.js');
     const ctx = makeContext(loadHandlerEnvironment(ext), quiet, {});
     assert.equal(await h.stopWorker(ctx, 2000), true, 'found by the old lock');
     await new Promise((r) => (old.exitCode !== null ? r(undefined) : old.once('close', r)));

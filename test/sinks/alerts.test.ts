@@ -1,6 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EMPTY_ALERT_STATE, evaluateAlerts, loadAlertState, saveAlertState, type AlertState, type SecurityAlert } from '../../src/sinks/alerts.js';
+import { evaluateAlerts } from '../../src/sinks/alert-rules.js';
+import { EMPTY_ALERT_STATE, loadAlertState, saveAlertState, type AlertState } from '../../src/sinks/alert-state.js';
+import type { SecurityAlert } from '../../src/sinks/alert-catalogue.js';
 import { ALERT_COLUMNS } from '../../src/sinks/record.js';
 import { CollectionError } from '../../src/base/errors.js';
 import type { SinkOutcome } from '../../src/sinks/types.js';

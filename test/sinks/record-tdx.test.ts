@@ -3,7 +3,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildRecord, RECORD_COLUMNS } from '../../src/sinks/record.js';
-import { evaluateAlerts, EMPTY_ALERT_STATE } from '../../src/sinks/alerts.js';
+import { evaluateAlerts } from '../../src/sinks/alert-rules.js';
+import { EMPTY_ALERT_STATE } from '../../src/sinks/alert-state.js';
 import { validateRecord } from '../emulators/logs-ingestion.js';
 import { tdxResult } from '../tdx/helpers.js';
 import { IDENTITY, makeResult } from './helpers.js';

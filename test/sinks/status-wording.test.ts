@@ -1,5 +1,6 @@
 // How sink deliveries and alerts read in the extension status: a failed sink is an error, a
 // recent drop a warning; an alert's substatus follows its severity.
+import type { AlertSeverity } from '../../src/sinks/alert-catalogue.js';
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { alertSubstatus, errorStatus, outcomeStatus, sinkSubstatus } from '../../src/extension/status.js';
@@ -27,7 +28,7 @@ describe('sink and alert substatus', () => {
   });
 
   test('alert substatus by severity', () => {
-    const a = (sev: string) => alertSubstatus({ AlertName: 'x', AlertSeverity: sev, Description: 'd' });
+    const a = (sev: AlertSeverity) => alertSubstatus({ AlertName: 'x', AlertSeverity: sev, Description: 'd' });
     assert.equal(a('High').status, 'error');
     assert.equal(a('Medium').status, 'warning');
     assert.equal(a('Low').status, 'warning');

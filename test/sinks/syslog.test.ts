@@ -8,7 +8,8 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createSinks } from '../../src/sinks/index.js';
 import { formatCef, formatRfc5424 } from '../../src/sinks/syslog.js';
-import { evaluateAlerts, EMPTY_ALERT_STATE } from '../../src/sinks/alerts.js';
+import { evaluateAlerts } from '../../src/sinks/alert-rules.js';
+import { EMPTY_ALERT_STATE } from '../../src/sinks/alert-state.js';
 import { IDENTITY, makeResult, tempDir } from './helpers.js';
 
 let dir: string;

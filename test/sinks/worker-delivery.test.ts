@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runWorker, type Engine, type SinkSetLike } from '../../src/extension/worker.js';
-import { makeContext } from '../../src/extension/handlers.js';
+import { runWorker, type Engine, type WorkerSinks } from '../../src/extension/worker.js';
+import { makeContext } from '../../src/extension/handler-context.js';
 import { loadHandlerEnvironment } from '../../src/extension/handler-environment.js';
-import type { DeliveryLike } from '../../src/extension/status.js';
+import type { SinkDelivery } from '../../src/sinks/types.js';
 import { engine as realEngine } from '../../src/extension/engine.js';
 import { CollectionError } from '../../src/base/errors.js';
 import { startImdsEmulator } from '../emulators/imds.js';
@@ -44,11 +44,11 @@ async function until(fn: () => boolean, ms = 5000): Promise<void> {
 describe('worker delivery status', () => {
   test('a retry that delivers the queue rewrites the status at once (not "queued" until the next run)', async () => {
     const ext = extDir();
-    let tell: ((d: readonly DeliveryLike[]) => void) | undefined;
+    let tell: ((d: readonly SinkDelivery[]) => void) | undefined;
     const engine: Engine = {
       async attest() { return { result: makeResult(), warnings: [] }; },
       async buildPolicy() { return undefined; },
-      async createSinks(_s, c): Promise<SinkSetLike> {
+      async createSinks(_s, c): Promise<WorkerSinks> {
         tell = c.onStateChange;
         return { deliver: async () => ({ deliveries: [{ name: 'azureMonitor', status: 'queued', message: '1 waiting: HTTP 503', queueDepth: 1 }], alerts: [] }) };
       },
@@ -74,7 +74,7 @@ describe('worker delivery status', () => {
     const engine: Engine = {
       async attest() { return { result: makeResult(), warnings: [] }; },
       async buildPolicy() { return undefined; },
-      async createSinks(): Promise<SinkSetLike> { return { deliver: async () => { throw new Error('EROFS: read-only file system'); } }; },
+      async createSinks(): Promise<WorkerSinks> { return { deliver: async () => { throw new Error('EROFS: read-only file system'); } }; },
     };
     const stop = new AbortController();
     const done = runWorker(makeContext(loadHandlerEnvironment(ext), quiet, {}), { seq: 0, engine, signal: stop.signal });

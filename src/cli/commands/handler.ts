@@ -30,7 +30,8 @@ const command: CliCommand = {
     const h = await import('../../extension/handlers.js');
     const env = loadHandlerEnvironment(extensionDirFrom(args));
     const logger = createExtLogger({ logFolder: env.logFolder, operation: op, level: process.env['CVM_ATTEST_LOG_LEVEL'] ?? 'info' });
-    const ctx = h.makeContext(env, logger);
+    const { makeContext } = await import('../../extension/handler-context.js');
+    const ctx = makeContext(env, logger);
     let code: number = ExitCode.Internal;
     try {
       switch (op) {

@@ -1,6 +1,7 @@
 // `cvm-attest status`: what the extension on this VM (or in the demo's folder) last did, read from the
 // files it keeps, without side effects: nothing is created, locked, signalled or rewritten.
-//   status/<seq>.status   the last result as the portal shows it (verdict, checks, sinks, alerts)
+//   status/<seq>.status   the portal status of the last operation (its status, code and message)
+//   state/last-result.json the last run's verdict, checks, claims, sinks and alerts (src/extension/last-result.ts)
 //   state/last-run.json   when the worker last ran and when it runs next
 //   state/worker.json     the worker's pid, checked against /proc the way the handlers check it
 //   state/sinks/...       each sink's last delivery (status.json), spooled records (queue depth),
@@ -10,6 +11,9 @@ import { join, resolve, basename } from 'node:path';
 import type { CliCommand } from '../command.js';
 import { ExitCode, InputError } from '../../base/errors.js';
 import { isOurWorker } from '../../extension/proc.js';
+import { statePaths, readMrseq } from '../../extension/state.js';
+import { ALERT_STATE_FILE, AZURE_MONITOR_ALERT_SPOOL, SINKS_STATUS_FILE, SPOOL_FOLDERS, spoolDir } from '../../sinks/layout.js';
+import { readLastResult, LastResultError, type LastResult } from '../../extension/last-result.js';
 
 /** Where the Azure Linux agent unpacks extensions. */
 export const WAAGENT_LIB = '/var/lib/waagent';
@@ -32,22 +36,6 @@ export interface CheckView {
   /** pass, fail, warn or skip (as the verifier said); the group's portal status when it cannot be split. */
   readonly status: string;
   readonly reason: string;
-}
-
-/**
- * Splits a `check: <group>` substatus message into checks: "2 checks: 1 pass, 1 fail | PASS id: reason |
- * FAIL id: reason", "PASS id: reason" for one check ("NOT CHECKED id: why" for a skipped one), and
- * the earlier "FAIL: PASS id: reason | ..." form.
- */
-export function parseCheckGroup(group: string, message: string): CheckView[] {
-  const body = message.replace(/^\d+ checks: [^|]*\| /, '').replace(/^[A-Z]+: /, '');
-  const out: CheckView[] = [];
-  for (const part of body.split(' | ')) {
-    const m = /^(PASS|FAIL|WARN|SKIP|NOT CHECKED) ([^\s:]+): ([\s\S]*)$/.exec(part);
-    if (!m) return [{ group, id: group, status: /^([A-Z]+):/.exec(message)?.[1]?.toLowerCase() ?? 'unknown', reason: body }];
-    out.push({ group, id: m[2]!, status: m[1] === 'NOT CHECKED' ? 'skip' : m[1]!.toLowerCase(), reason: m[3]! });
-  }
-  return out;
 }
 
 export interface AlertView {
@@ -73,7 +61,7 @@ export interface StatusView {
     readonly code: number;
     readonly at: string;
     readonly message: string;
-    /** Each check, from the `check: <group>` substatus entries ("STATUS id: reason | ..."). */
+    /** Each check of the last run (state/last-result.json), in the status's group order. */
     readonly checks: readonly CheckView[];
     readonly claims?: Readonly<Record<string, unknown>>;
   };
@@ -97,6 +85,11 @@ function readJsonFile(path: string, max = 1024 * 1024): unknown {
   } catch {
     return undefined;
   }
+}
+
+/** The status files' time format (seconds, Z), as the disable status quoted it. */
+function utcSeconds(iso: string): string {
+  return iso.replace(/\.\d{3}Z$/, 'Z');
 }
 
 function str(o: Record<string, unknown>, k: string): string | undefined {
@@ -156,8 +149,6 @@ function countSpool(dir: string): { depth: number; dropped: number } {
   return { depth, dropped };
 }
 
-/** Spool folder name per sink (see src/sinks/azure-monitor.ts and syslog.ts). */
-const SPOOLS: Record<string, string> = { azureMonitor: 'azure-monitor', syslog: 'syslog' };
 
 /** Reads everything `status` shows. Pure reads: safe while the worker runs. */
 export function readStatusView(extensionDir: string): StatusView {
@@ -169,16 +160,22 @@ export function readStatusView(extensionDir: string): StatusView {
   const statusFolder = resolve(dir, str(henv, 'statusFolder') ?? 'status');
   const heartbeatFile = str(henv, 'heartbeatFile');
 
-  let seq: number | undefined;
-  try {
-    const t = readFileSync(join(dir, 'mrseq'), 'utf8').trim();
-    if (/^\d{1,9}$/.test(t)) seq = Number(t);
-  } catch { /* never enabled */ }
+  const paths = statePaths(dir);
+  let seq = readMrseq(paths); // undefined: never enabled
   if (seq === undefined) {
     try {
       const seqs = readdirSync(statusFolder).map((n) => /^(\d{1,9})\.status$/.exec(n)?.[1]).filter((s): s is string => !!s).map(Number);
       if (seqs.length) seq = Math.max(...seqs);
     } catch { /* no status yet */ }
+  }
+
+  const stateDir = paths.stateDir;
+  let last: LastResult | undefined;
+  try {
+    last = readLastResult(stateDir);
+  } catch (e) {
+    if (!(e instanceof LastResultError)) throw e;
+    last = undefined; // torn or from another version: read as no result, like a torn status file
   }
 
   let result: StatusView['result'];
@@ -190,46 +187,34 @@ export function readStatusView(extensionDir: string): StatusView {
     const s = isObject(e) && isObject(e['status']) ? e['status'] : undefined;
     if (isObject(e) && s) {
       const fm = isObject(s['formattedMessage']) ? s['formattedMessage'] : {};
-      const checks: CheckView[] = [];
-      let claims: Record<string, unknown> | undefined;
-      for (const x of Array.isArray(s['substatus']) ? s['substatus'] : []) {
-        if (!isObject(x)) continue;
-        const name = str(x, 'name') ?? '';
-        const xs = str(x, 'status') ?? '';
-        const m = isObject(x['formattedMessage']) ? str(x['formattedMessage'], 'message') ?? '' : '';
-        if (name.startsWith('check: ')) checks.push(...parseCheckGroup(name.slice(7), m));
-        else if (name.startsWith('sink: ')) {
-          const st = /^(\w+): (.*?)(?:; queue \d+)(?:; last delivery (\S+))?/.exec(m);
-          sinkFromStatus.set(name.slice(6), { status: st?.[1] ?? xs, message: st?.[2] ?? m, ...(st?.[3] ? { lastDeliveryAt: st[3] } : {}) });
-        } else if (name.startsWith('alert: ')) {
-          const i = m.indexOf(': ');
-          alerts.push({ name: name.slice(7), severity: i > 0 ? m.slice(0, i) : '', description: i > 0 ? m.slice(i + 2) : m });
-        } else if (name === 'claims') {
-          try { const c = JSON.parse(m) as unknown; if (isObject(c)) claims = c; } catch { /* cut or absent */ }
-        }
-      }
-      const message = str(fm, 'message') ?? '';
-      // Enable writes "PASS: ..." / "FAIL: ..."; disable keeps "Last result (<time>): PASS|FAIL: ...".
-      const last = /Last result \(([^)]*)\): (PASS|FAIL)\b/.exec(message);
-      const lead = /^(PASS|FAIL)\b/.exec(message);
-      const verdict = last ? last[2]! : lead ? lead[1]! : undefined;
+      const operation = str(s, 'operation') ?? '';
+      const portal = str(s, 'status') ?? '';
       const at = str(e, 'timestampUTC') ?? '';
+      // The status file shows the last run while it is this seq's final Enable status; a disable
+      // keeps quoting its verdict; a new seq's first run (transitioning) or a worker that could not
+      // start shows none.
+      const shown = last !== undefined && last.seq === seq && operation === 'Enable' && portal !== 'transitioning' && portal !== '' ? last : undefined;
+      const quoted = operation === 'Disable' ? last : undefined;
+      if (shown) {
+        for (const d of shown.sinks) sinkFromStatus.set(d.name, { status: d.status, message: d.message, ...(d.lastDeliveryAt ? { lastDeliveryAt: d.lastDeliveryAt } : {}) });
+        alerts.push(...shown.alerts);
+      }
+      const verdict = shown?.verdict ?? quoted?.verdict ?? 'none';
       result = {
-        verdict: verdict === 'PASS' ? 'pass' : verdict === 'FAIL' ? 'fail' : 'none',
-        ...(last ? { verdictAt: last[1]! } : verdict ? { verdictAt: at } : {}),
-        operation: str(s, 'operation') ?? '', status: str(s, 'status') ?? '', code: typeof s['code'] === 'number' ? s['code'] : -1,
-        at: str(e, 'timestampUTC') ?? '', message: str(fm, 'message') ?? '', checks, ...(claims ? { claims } : {}),
+        verdict,
+        ...(verdict === 'none' ? {} : shown ? { verdictAt: at } : { verdictAt: utcSeconds(quoted!.at) }),
+        operation, status: portal, code: typeof s['code'] === 'number' ? s['code'] : -1,
+        at, message: str(fm, 'message') ?? '', checks: shown?.checks ?? [], ...(shown?.claims ? { claims: shown.claims } : {}),
       };
     }
   }
 
-  const stateDir = join(dir, 'state');
-  const lr = readJsonFile(join(stateDir, 'last-run.json'));
+  const lr = readJsonFile(paths.lastRunFile);
   const lastRun = isObject(lr)
     ? { ...(str(lr, 'at') ? { at: str(lr, 'at') } : {}), ...(str(lr, 'nextRunAt') ? { nextRunAt: str(lr, 'nextRunAt') } : {}), ...(str(lr, 'summary') ? { summary: str(lr, 'summary') } : {}) }
     : undefined;
 
-  const wr = readJsonFile(join(stateDir, 'worker.json'));
+  const wr = readJsonFile(paths.workerFile);
   let worker: StatusView['worker'];
   if (isObject(wr) && Number.isInteger(wr['pid']) && Number.isInteger(wr['startTime'])) {
     const pid = wr['pid'] as number;
@@ -255,28 +240,28 @@ export function readStatusView(extensionDir: string): StatusView {
     }
   }
 
-  const sinksDir = join(stateDir, 'sinks');
+  const sinksDir = paths.sinksDir;
   const sinks: SinkView[] = [];
   // The sinks record their last state in sinks/status.json after every delivery (background retries
   // included); the status file's substatus is the fallback. The queue depth is counted live.
   const recorded = new Map<string, { status: string; message: string; lastDeliveryAt?: string }>();
-  const sj = readJsonFile(join(sinksDir, 'status.json'));
+  const sj = readJsonFile(join(sinksDir, SINKS_STATUS_FILE));
   for (const d of Array.isArray(sj) ? sj : []) {
     if (!isObject(d) || typeof d['name'] !== 'string' || typeof d['status'] !== 'string') continue;
     const at = str(d, 'lastDeliveryAt');
     recorded.set(d['name'], { status: d['status'], message: str(d, 'message') ?? '', ...(at ? { lastDeliveryAt: at } : {}) });
   }
-  for (const [name, folder] of Object.entries(SPOOLS)) {
-    const spoolDir = join(sinksDir, 'spool', folder);
+  for (const [name, folder] of Object.entries(SPOOL_FOLDERS)) {
+    const spool = spoolDir(sinksDir, folder);
     const fromStatus = recorded.get(name) ?? sinkFromStatus.get(name);
-    if (!existsSync(spoolDir) && (!fromStatus || fromStatus.status === 'disabled')) continue;
-    const { depth, dropped } = countSpool(spoolDir);
+    if (!existsSync(spool) && (!fromStatus || fromStatus.status === 'disabled')) continue;
+    const { depth, dropped } = countSpool(spool);
     // Azure Monitor keeps its alerts in a queue of their own (records cannot evict them).
-    const alertQ = name === 'azureMonitor' ? countSpool(join(sinksDir, 'spool', 'azure-monitor-alerts')) : { depth: 0, dropped: 0 };
+    const alertQ = name === 'azureMonitor' ? countSpool(spoolDir(sinksDir, AZURE_MONITOR_ALERT_SPOOL)) : { depth: 0, dropped: 0 };
     sinks.push({ name, queueDepth: depth + alertQ.depth, dropped: dropped + alertQ.dropped, ...(fromStatus ?? {}) });
   }
 
-  const as = readJsonFile(join(sinksDir, 'alerts-state.json'));
+  const as = readJsonFile(join(sinksDir, ALERT_STATE_FILE));
   const activeAlertConditions = isObject(as) && isObject(as['active'])
     ? Object.entries(as['active']).filter(([, v]) => isObject(v)).map(([key, v]) => ({ key, since: str(v as Record<string, unknown>, 'since') ?? '' }))
     : [];
@@ -315,8 +300,7 @@ function verdictOf(v: StatusView): string {
   if (!r) return 'no result yet';
   if (r.operation === 'Disable') return r.verdict === 'none' ? 'DISABLED' : `DISABLED (last verdict ${r.verdict.toUpperCase()})`;
   if (r.status === 'transitioning') return 'RUNNING FIRST ATTESTATION';
-  if (r.message.startsWith('PASS')) return 'PASS';
-  if (r.message.startsWith('FAIL')) return 'FAIL';
+  if (r.verdict !== 'none') return r.verdict.toUpperCase();
   return r.status.toUpperCase();
 }
 

@@ -8,16 +8,14 @@ import { readFileBounded } from '../../io/bounded-read.js';
 import { parseJsonBounded } from '../../base/bounded-json.js';
 import { PCR_COUNT, TPM_ALG } from '../../tpm/constants.js';
 import { parseQuoteAttest } from '../../tpm/structures.js';
+import type { QuoteInput } from '../../guest/freshness.js';
 
 const MAX_EVIDENCE_BYTES = 1 << 20;
 const MAX_SMALL_FILE = 64 * 1024;
 
 export interface ReplayedEvidence {
   readonly hclReport: Uint8Array;
-  readonly quote?: {
-    readonly message: Uint8Array;
-    readonly signature: Uint8Array;
-    readonly nonce: Uint8Array;
+  readonly quote?: QuoteInput & {
     readonly pcrs: string[];
     readonly pcrSelection: number[];
   };

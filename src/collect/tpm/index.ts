@@ -10,6 +10,7 @@ import { AK_CERT_NV_INDEX } from '../../tpm/constants.js';
 import { quote } from './quote.js';
 import { resolveTransportSpec } from './transport.js';
 
+import type { QuoteInput } from '../../guest/freshness.js';
 export { parseTransport, resolveTransportSpec, DEFAULT_TRANSPORT, TRANSPORT_ENV, type TransportSpec, type TpmTransport, type TpmConnection } from './transport.js';
 export { readHclNvIndex, type ReadNvOptions, type NvReadResult } from './nv.js';
 export { writeUserData, userDataFor, USER_DATA_ATTRIBUTES, type UserDataWrite } from './user-data.js';
@@ -53,12 +54,8 @@ export interface TpmEvidenceUserData {
   readonly reads: number;
 }
 
-export interface TpmEvidenceQuote {
-  /** TPMS_ATTEST bytes. */
-  readonly message: Uint8Array;
-  /** Raw signature (RSASSA-PKCS1-v1_5 on Azure), TPMT_SIGNATURE framing stripped. */
-  readonly signature: Uint8Array;
-  readonly nonce: Uint8Array;
+/** A quote as the TPM returned it: the verifier's QuoteInput (raw RSASSA-PKCS1-v1_5 signature on Azure, TPMT_SIGNATURE framing stripped) and what was read. */
+export interface TpmEvidenceQuote extends QuoteInput {
   /** Always 24 entries indexed by PCR number: hex SHA-256 of each PCR read; '' for PCRs not selected (or not recorded, for replays). */
   readonly pcrs: string[];
   readonly pcrSelection: number[];

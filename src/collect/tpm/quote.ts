@@ -10,6 +10,7 @@ import { decodePcrRead, decodeQuote, decodeReadPublic, encodePcrRead, encodeQuot
 import { AZURE_AK_HANDLE, hex32, PCR_COUNT, TPM_ALG } from '../../tpm/constants.js';
 import { normalizePcrList, parseQuoteAttest, publicKeyToJwk } from '../../tpm/structures.js';
 import type { TpmTransport, TransportSpec } from './transport.js';
+import type { QuoteInput } from '../../guest/freshness.js';
 
 export const DEFAULT_PCRS: readonly number[] = [0, 1, 2, 3, 4, 5, 6, 7];
 export const DEFAULT_NONCE_BYTES = 32;
@@ -25,11 +26,8 @@ export interface QuoteOptions extends IoOptions {
   readonly akPassword?: Uint8Array;
 }
 
-export interface QuoteResult {
-  /** TPMS_ATTEST bytes: what the signature covers. */
-  readonly message: Uint8Array;
-  /** RSASSA/RSAPSS: the raw signature; ECDSA: r||s. TPMT_SIGNATURE framing stripped. */
-  readonly signature: Uint8Array;
+/** The verifier's QuoteInput (RSASSA/RSAPSS: the raw signature; ECDSA: r||s; TPMT_SIGNATURE framing stripped) and how it was made. */
+export interface QuoteResult extends QuoteInput {
   /** TPM_ALG_ID of the signature scheme (0x14 RSASSA) and its hash (0x0B SHA-256). */
   readonly sigAlg: number;
   readonly hashAlg: number;
