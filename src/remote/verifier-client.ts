@@ -124,8 +124,11 @@ export function attestRequestBody(nonce: string, e: Evidence): Record<string, un
     nonce,
     evidence: {
       hclReport: Buffer.from(e.hclReport).toString('base64'),
-      vcek: e.vcekPem,
+      // On TDX the VCEK and chain are empty: the TD quote and its collateral go instead.
+      ...(e.vcekPem ? { vcek: e.vcekPem } : {}),
       ...(e.chainPem ? { chain: e.chainPem } : {}),
+      ...(e.tdQuote ? { tdQuote: Buffer.from(e.tdQuote).toString('base64') } : {}),
+      ...(e.tdQuote && e.collateral?.length ? { collateral: Object.fromEntries(e.collateral.map((f, i) => [`collateral-${String(i + 1).padStart(2, '0')}`, Buffer.from(f.bytes).toString('base64')])) } : {}),
       ...(q ? { quote: { message: Buffer.from(q.message).toString('base64'), signature: Buffer.from(q.signature).toString('base64'), pcrs: [...q.pcrs] } } : {}),
       ...(e.instance ? { instance: { ...e.instance } } : {}),
     },
