@@ -32,7 +32,7 @@ export interface SinkSetLike {
 }
 /** The parts the worker drives: collector + verifier, policy, sinks (wired in engine.ts). */
 export interface Engine {
-  attest(o: { tpm?: string; imdsEndpoint?: string; policy?: unknown; cacheDir: string; quote: boolean; signal: AbortSignal; verifier?: VerifierSettings }): Promise<OutcomeLike>;
+  attest(o: { tpm?: string; imdsEndpoint?: string; pcsEndpoint?: string; policy?: unknown; cacheDir: string; quote: boolean; signal: AbortSignal; verifier?: VerifierSettings }): Promise<OutcomeLike>;
   /** Throws SettingsError (naming the setting) when the policy is invalid. */
   buildPolicy(o: { policy?: Readonly<Record<string, unknown>>; minimumTcb?: Readonly<Record<string, number>>; from: string }): Promise<unknown>;
   createSinks(settings: unknown, ctx: { stateDir: string; logger: HandlerContext['logger']; signal: AbortSignal; agentVersion: string; onStateChange?: (deliveries: readonly DeliveryLike[]) => void }): Promise<SinkSetLike | undefined>;
@@ -198,6 +198,7 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
     const intervalMs = s.intervalMinutes * minuteMs;
     const tpm = ctx.processEnv['CVM_ATTEST_TPM'] || s.tpm;
     const imds = ctx.processEnv['CVM_ATTEST_IMDS_ENDPOINT'] || s.imdsEndpoint;
+    const pcs = ctx.processEnv['CVM_ATTEST_PCS_ENDPOINT'] || s.pcsEndpoint;
     // The schedule runs on the monotonic clock: the host sets guest time, and a step of the wall
     // clock must neither stall nor rush the next run. Times shown are wall-clock: now + remaining.
     const mono = o.monotonic ?? (() => performance.now());
@@ -220,7 +221,7 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
       let outcome: OutcomeLike | undefined;
       let failure: unknown;
       try {
-        outcome = await o.engine.attest({ ...(tpm ? { tpm } : {}), ...(imds ? { imdsEndpoint: imds } : {}), policy, cacheDir: paths.cacheDir, quote: s.freshness, signal: runSignal, ...(s.verifier ? { verifier: s.verifier } : {}) });
+        outcome = await o.engine.attest({ ...(tpm ? { tpm } : {}), ...(imds ? { imdsEndpoint: imds } : {}), ...(pcs ? { pcsEndpoint: pcs } : {}), policy, cacheDir: paths.cacheDir, quote: s.freshness, signal: runSignal, ...(s.verifier ? { verifier: s.verifier } : {}) });
       } catch (e) {
         failure = e;
       }
