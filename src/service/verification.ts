@@ -89,6 +89,8 @@ export class Verifier {
         ...(ev.chain ? { chain: certInput(ev.chain) } : {}),
         ...(ev.tdQuote !== undefined ? { tdQuote: b64(ev.tdQuote), collateral: collateral! } : {}),
         ...(quote ? { quote } : {}),
+        ...(ev.akCertificate !== undefined ? { akCertificate: b64(ev.akCertificate) } : {}),
+        ...(ev.eventLog !== undefined ? { eventLog: b64(ev.eventLog) } : {}),
         ...(crl ? { crl } : {}),
         policy: this.#policy,
         now,

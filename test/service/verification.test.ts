@@ -16,6 +16,8 @@ import { collateral, TDX_NOW, tdQuote, tdxHcl, vtpmQuote } from '../tdx/helpers.
 import { attestRequestBody } from '../../src/remote/verifier-client.js';
 import { requestValidator } from '../../src/service/request.js';
 import type { Evidence } from '../../src/collect/evidence.js';
+import { akCertificateDer } from '../../src/guest/ak-certificate.js';
+import { fixture } from '../verify/fixtures.js';
 
 function verifier(policy: unknown): { v: Verifier; jwks: ReturnType<typeof createLocalJWKSet> } {
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -124,5 +126,30 @@ describe('the VM side: the attest request body for TDX evidence', () => {
     const o = await v.attest({ ...req, nonce: nonceHex }, TDX_NOW);
     assert.equal(o.verdict, 'pass', JSON.stringify(o.checks.filter((c) => c.status === 'fail')));
     assert.equal(o.fresh, true);
+  });
+});
+
+describe('the AK certificate and the event log travel with the request', () => {
+  it('the VM sends them; the verifier runs ak-certificate and event-log on them (here: another vTPM\'s certificate, another boot\'s log: both fail)', async () => {
+    const q = vtpmQuote();
+    const log = fixture('eventlog/ubuntu-2404-amd-sevsnp.bin');
+    const ak = Buffer.from(akCertificateDer(Buffer.from(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(fixture('azure-vtpm/azure_ak_certificates.txt').toString('utf8'))![0])));
+    const evidence: Evidence = {
+      hclReport: tdxHcl(), vcekPem: '', chainPem: '', tdQuote: tdQuote(), collateral: collateral(), akCertificate: ak, eventLog: log,
+      quote: { message: q.message, signature: q.signature, pcrs: q.pcrs!, nonce: q.nonce, pcrSelection: q.pcrs!.map((_, i) => i) },
+      warnings: [], replayed: false, transport: 'test', certificateSource: 'pcs',
+    };
+    const nonceHex = Buffer.from(q.nonce).toString('hex');
+    const body = attestRequestBody(nonceHex.padEnd(64, '0'), evidence) as { evidence: Record<string, unknown> };
+    assert.equal(body.evidence.akCertificate, ak.toString('base64'));
+    assert.equal(body.evidence.eventLog, log.toString('base64'));
+    const req = (await requestValidator())(Buffer.from(JSON.stringify(body)));
+    const { v } = verifier({ requireFreshness: true });
+    const o = await v.attest({ ...req, nonce: nonceHex }, new Date('2026-06-01T00:00:00Z'));
+    assert.equal(o.checks.find((c) => c.id === 'ak-certificate')!.status, 'fail');
+    assert.match(o.checks.find((c) => c.id === 'ak-certificate')!.reason, /not the HCLAkPub/);
+    assert.equal(o.checks.find((c) => c.id === 'event-log')!.status, 'fail');
+    assert.equal(o.verdict, 'fail');
+    assert.equal(o.token, undefined);
   });
 });
