@@ -186,7 +186,13 @@ async function collectWith(options: CollectOptions & { signal: AbortSignal }): P
       warnings.push(`${e.message}: the boot state is not judged`);
     }
   }
-  if (isTdxHclReport(tpm.hclReport)) return collectTdx(tpm, options, warnings, identityP, wantQuote, tpmMs);
+  // The guest parts (user data, AK certificate, event log) are the vTPM's: the same on TDX.
+  const guest = {
+    ...(tpm.userData && nonce ? { userData: { nonce, matched: tpm.userData.matched } } : {}),
+    ...(tpm.akCertificate ? { akCertificate: tpm.akCertificate } : {}),
+    ...(eventLog ? { eventLog } : {}),
+  };
+  if (isTdxHclReport(tpm.hclReport)) return collectTdx(tpm, options, warnings, identityP, wantQuote, tpmMs, guest);
 
   let parsed: ParsedEvidence;
   try {
@@ -213,9 +219,7 @@ async function collectWith(options: CollectOptions & { signal: AbortSignal }): P
     chainPem: certs.chainPem,
     // --no-quote also drops a replayed capture's recorded quote: the user asked for none.
     ...(tpm.quote && wantQuote ? { quote: quoteEvidence(tpm.quote) } : {}),
-    ...(tpm.userData && nonce ? { userData: { nonce, matched: tpm.userData.matched } } : {}),
-    ...(tpm.akCertificate ? { akCertificate: tpm.akCertificate } : {}),
-    ...(eventLog ? { eventLog } : {}),
+    ...guest,
     ...(identity ? { instance: identity } : {}),
     warnings,
     replayed: tpm.replayed,
@@ -232,7 +236,7 @@ export async function collectEvidence(options: CollectOptions = {}): Promise<Evi
 
 
 /** An Intel TDX CVM: the TD quote and collateral take the place of the VCEK and its chain. */
-async function collectTdx(tpm: TpmEvidence, options: CollectOptions & { signal: AbortSignal }, warnings: string[], identityP: Promise<InstanceIdentity | undefined>, wantQuote: boolean, tpmMs: number): Promise<Collected> {
+async function collectTdx(tpm: TpmEvidence, options: CollectOptions & { signal: AbortSignal }, warnings: string[], identityP: Promise<InstanceIdentity | undefined>, wantQuote: boolean, tpmMs: number, guest: Pick<Evidence, 'userData' | 'akCertificate' | 'eventLog'>): Promise<Collected> {
   const t1 = performance.now();
   const { collectTdxParts } = await import('./tdx-collector.js');
   const tdx = await collectTdxParts(tpm.hclReport, tpm.replayed, options, warnings);
@@ -243,6 +247,7 @@ async function collectTdx(tpm: TpmEvidence, options: CollectOptions & { signal: 
   const id = vc && typeof vc === 'object' ? (vc as Record<string, unknown>).vmUniqueId : undefined;
   const identity = instance ? bindIdentity(instance, typeof id === 'string' ? id : undefined) : undefined;
   if (identity?.boundToReport === false) warnings.push(`IMDS vmId ${identity.vmId} differs from the vmUniqueId signed into the report: the identity does not belong to this evidence`);
+  if (tpm.userData && !tpm.userData.matched) warnings.push('the HCL report read after writing the nonce to NV 0x01400002 does not carry it (no paravisor answered in time): freshness rests on the quote');
   if (wantQuote && !tpm.quote) warnings.push(tpm.replayed ? 'replayed evidence carries no quote: freshness cannot be shown' : 'the TPM returned no quote');
   const evidence: Evidence = {
     hclReport: tpm.hclReport,
@@ -251,6 +256,7 @@ async function collectTdx(tpm: TpmEvidence, options: CollectOptions & { signal: 
     tdQuote: tdx.tdQuote,
     collateral: tdx.collateral,
     ...(tpm.quote && wantQuote ? { quote: quoteEvidence(tpm.quote) } : {}),
+    ...guest,
     ...(identity ? { instance: identity } : {}),
     warnings,
     replayed: tpm.replayed,

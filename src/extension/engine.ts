@@ -31,6 +31,7 @@ export const engine: Engine = {
       const options = {
         ...(o.tpm ? { tpm: o.tpm } : {}),
         ...(o.imdsEndpoint ? { imdsEndpoint: o.imdsEndpoint } : {}),
+        ...(o.pcsEndpoint ? { pcsEndpoint: o.pcsEndpoint } : {}),
         ...(o.policy ? { policy: o.policy as Policy } : {}),
         cacheDir: o.cacheDir,
         quote: o.quote,

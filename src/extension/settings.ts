@@ -25,6 +25,8 @@ export interface ExtensionSettings {
   readonly tpm?: string;
   /** IMDS base URL; env CVM_ATTEST_IMDS_ENDPOINT wins. */
   readonly imdsEndpoint?: string;
+  /** Intel TDX: PCS v4 (or a cache with its API) base URL for collateral; env CVM_ATTEST_PCS_ENDPOINT wins. */
+  readonly pcsEndpoint?: string;
   /** Sink configuration, passed as is to the sinks (they validate it). */
   readonly sinks?: unknown;
   readonly statusOnFailure: StatusOnFailure;
@@ -45,7 +47,9 @@ export interface HandlerSettings {
 export const SETTINGS_MAX_BYTES = 1024 * 1024;
 export const DEFAULTS = { intervalMinutes: 60, jitterPercent: 10, freshness: true, statusOnFailure: 'error', logLevel: 'info' } as const;
 const TCB_COMPONENTS = new Set(['bootloader', 'tee', 'snp', 'microcode', 'fmc']);
-const KNOWN = new Set(['intervalMinutes', 'jitterPercent', 'policy', 'minimumTcb', 'freshness', 'tpm', 'imdsEndpoint', 'sinks', 'statusOnFailure', 'logLevel', 'AttestationConfig', 'verifier']);
+const KNOWN = new Set(['intervalMinutes', 'jitterPercent', 'policy', 'minimumTcb', 'freshness', 'tpm', 'imdsEndpoint', 'pcsEndpoint', 'sinks', 'statusOnFailure', 'logLevel', 'AttestationConfig', 'verifier']);
+
+const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\])$/i;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -135,6 +139,21 @@ export function validatePublicSettings(pub: Readonly<Record<string, unknown>>): 
     if (!ok) throw new SettingsError('publicSettings.imdsEndpoint', 'must be a plain http://host[:port] URL (IMDS speaks plain http; no path, query or credentials)');
     imdsEndpoint = v as string;
   }
+  let pcsEndpoint: string | undefined;
+  if (pub['pcsEndpoint'] !== undefined) {
+    const v = pub['pcsEndpoint'];
+    // Collateral is verified to the pinned Intel root whatever serves it; https keeps the fetch itself
+    // private and unaltered on the way, plain http only to a loopback cache. No query or credentials (the collector's rule).
+    let ok = false;
+    if (typeof v === 'string' && v.length < 2048) {
+      try {
+        const u = new URL(v);
+        ok = !u.username && !u.password && !u.search && !u.hash && (u.protocol === 'https:' || (u.protocol === 'http:' && LOOPBACK.test(u.hostname)));
+      } catch { ok = false; }
+    }
+    if (!ok) throw new SettingsError('publicSettings.pcsEndpoint', 'must be an https://host[:port][/path] URL (http:// only for loopback addresses; no query or credentials)');
+    pcsEndpoint = v as string;
+  }
   const sinks = pub['sinks'];
   if (sinks !== undefined && !isObject(sinks)) throw new SettingsError('publicSettings.sinks', 'must be an object (see extension/sinks.schema.json)');
   let statusOnFailure: StatusOnFailure = DEFAULTS.statusOnFailure;
@@ -155,7 +174,7 @@ export function validatePublicSettings(pub: Readonly<Record<string, unknown>>): 
   return {
     intervalMinutes, jitterPercent, freshness, statusOnFailure, logLevel, notes,
     ...(policy ? { policy } : {}), ...(minimumTcb ? { minimumTcb } : {}), ...(tpm ? { tpm } : {}),
-    ...(imdsEndpoint ? { imdsEndpoint } : {}), ...(sinks !== undefined ? { sinks } : {}),
+    ...(imdsEndpoint ? { imdsEndpoint } : {}), ...(pcsEndpoint ? { pcsEndpoint } : {}), ...(sinks !== undefined ? { sinks } : {}),
     ...(pub['verifier'] !== undefined ? { verifier: parseVerifierSettings(pub['verifier']) } : {}),
   };
 }

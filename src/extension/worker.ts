@@ -34,7 +34,7 @@ export interface WorkerSinks {
 }
 /** The parts the worker drives: collector + verifier, policy, sinks (wired in engine.ts). */
 export interface Engine {
-  attest(o: { tpm?: string; imdsEndpoint?: string; policy?: unknown; cacheDir: string; quote: boolean; signal: AbortSignal; verifier?: VerifierSettings }): Promise<WorkerOutcome>;
+  attest(o: { tpm?: string; imdsEndpoint?: string; pcsEndpoint?: string; policy?: unknown; cacheDir: string; quote: boolean; signal: AbortSignal; verifier?: VerifierSettings }): Promise<WorkerOutcome>;
   /** Throws SettingsError (naming the setting) when the policy is invalid. */
   buildPolicy(o: { policy?: Readonly<Record<string, unknown>>; minimumTcb?: Readonly<Record<string, number>>; from: string }): Promise<unknown>;
   createSinks(settings: unknown, ctx: { stateDir: string; logger: HandlerContext['logger']; signal: AbortSignal; agentVersion: string; onStateChange?: (deliveries: readonly SinkDelivery[]) => void }): Promise<WorkerSinks | undefined>;
@@ -333,10 +333,11 @@ class Runs implements Runner {
     const runSignal = AbortSignal.any([stop, AbortSignal.timeout(RUN_TIMEOUT_MS)]);
     const tpm = ctx.processEnv['CVM_ATTEST_TPM'] || s.tpm;
     const imds = ctx.processEnv['CVM_ATTEST_IMDS_ENDPOINT'] || s.imdsEndpoint;
+    const pcs = ctx.processEnv['CVM_ATTEST_PCS_ENDPOINT'] || s.pcsEndpoint;
     let outcome: WorkerOutcome | undefined;
     let failure: unknown;
     try {
-      outcome = await o.engine.attest({ ...(tpm ? { tpm } : {}), ...(imds ? { imdsEndpoint: imds } : {}), policy: this.#policy, cacheDir: paths.cacheDir, quote: s.freshness, signal: runSignal, ...(s.verifier ? { verifier: s.verifier } : {}) });
+      outcome = await o.engine.attest({ ...(tpm ? { tpm } : {}), ...(imds ? { imdsEndpoint: imds } : {}), ...(pcs ? { pcsEndpoint: pcs } : {}), policy: this.#policy, cacheDir: paths.cacheDir, quote: s.freshness, signal: runSignal, ...(s.verifier ? { verifier: s.verifier } : {}) });
     } catch (e) {
       failure = e;
     }

@@ -48,6 +48,8 @@ export interface RemoteVerdict {
 }
 
 const MAX_ANSWER = 4 * 1024 * 1024;
+/** The largest event log sent (bytes): its base64 fits the request schema's eventLog member. */
+const MAX_EVENT_LOG_MEMBER = 512 * 1024;
 const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\])$/i;
 
 /** Validates a verifier URL: https, or http on a loopback host only. Throws InputError-like E_USAGE. */
@@ -124,9 +126,15 @@ export function attestRequestBody(nonce: string, e: Evidence): Record<string, un
     nonce,
     evidence: {
       hclReport: Buffer.from(e.hclReport).toString('base64'),
-      vcek: e.vcekPem,
+      // On TDX the VCEK and chain are empty: the TD quote and its collateral go instead.
+      ...(e.vcekPem ? { vcek: e.vcekPem } : {}),
       ...(e.chainPem ? { chain: e.chainPem } : {}),
+      ...(e.tdQuote ? { tdQuote: Buffer.from(e.tdQuote).toString('base64') } : {}),
+      ...(e.tdQuote && e.collateral?.length ? { collateral: Object.fromEntries(e.collateral.map((f, i) => [`collateral-${String(i + 1).padStart(2, '0')}`, Buffer.from(f.bytes).toString('base64')])) } : {}),
       ...(q ? { quote: { message: Buffer.from(q.message).toString('base64'), signature: Buffer.from(q.signature).toString('base64'), pcrs: [...q.pcrs] } } : {}),
+      ...(e.akCertificate && e.akCertificate.length <= 12288 ? { akCertificate: Buffer.from(e.akCertificate).toString('base64') } : {}),
+      // A log past the request's room (the body is capped at 1 MiB) is left out: the verifier then skips event-log.
+      ...(e.eventLog && e.eventLog.length <= MAX_EVENT_LOG_MEMBER ? { eventLog: Buffer.from(e.eventLog).toString('base64') } : {}),
       ...(e.instance ? { instance: { ...e.instance } } : {}),
     },
   };

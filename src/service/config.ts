@@ -1,8 +1,10 @@
 // `serve` inputs read from disk once at start-up: the listen address, the policy (the service
-// requires freshness unless the file says otherwise) and the --collateral folder's CRLs.
+// requires freshness unless the file says otherwise) and the --collateral folder: AMD CRLs named for
+// their product, and Intel TDX collateral (every other file, recognised by its content).
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InputError } from '../base/errors.js';
+import { InputError, ParseError } from '../base/errors.js';
+import { MAX_COLLATERAL_FILES, parseCollateral, type CollateralFile } from '../platform/tdx/collateral.js';
 import { parsePolicy } from '../policy/policy.js';
 import type { Product } from '../result/result.js';
 
@@ -45,9 +47,44 @@ export async function loadServicePolicy(file: string | undefined): Promise<Recor
 
 const PRODUCTS: readonly Product[] = ['Milan', 'Genoa', 'Turin'];
 
-/** --collateral DIR: AMD CRLs as PEM, one per product, named for it (crl_genoa.pem, Milan.crl...). */
-export async function loadCollateral(dir: string | undefined): Promise<Partial<Record<Product, string>>> {
-  if (dir === undefined) return {};
+export interface ServiceCollateral {
+  /** AMD CRLs as PEM, by product. */
+  readonly crls: Partial<Record<Product, string>>;
+  /** Intel TDX collateral (TCB info, QE identity, CRLs, issuer chains) for requests that bring none. */
+  readonly tdx: CollateralFile[];
+}
+
+const isAmdCrlName = (n: string): boolean => /\.(pem|crl)$/i.test(n) && PRODUCTS.some((p) => n.toLowerCase().includes(p.toLowerCase()));
+
+/**
+ * --collateral DIR: AMD CRLs as PEM, one per product, named for it (crl_genoa.pem, Milan.crl...); every
+ * other regular file (dot files aside) is Intel TDX collateral, parsed here once so a bad file stops
+ * the start, not each request.
+ */
+export async function loadCollateral(dir: string | undefined): Promise<ServiceCollateral> {
+  if (dir === undefined) return { crls: {}, tdx: [] };
+  let entries;
+  try {
+    entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1));
+  } catch (e) {
+    throw new InputError('E_USAGE', `--collateral ${dir} is not a readable folder`, { cause: e });
+  }
+  const tdx: CollateralFile[] = [];
+  for (const d of entries) {
+    if (!d.isFile() || d.name.startsWith('.') || isAmdCrlName(d.name)) continue;
+    if (tdx.length >= MAX_COLLATERAL_FILES) throw new InputError('E_USAGE', `--collateral ${dir} holds more than ${MAX_COLLATERAL_FILES} TDX collateral files`);
+    tdx.push({ name: d.name, bytes: new Uint8Array(await readCapped(join(dir, d.name), '--collateral file')) });
+  }
+  try {
+    parseCollateral(tdx);
+  } catch (e) {
+    if (e instanceof ParseError) throw new InputError('E_USAGE', `--collateral ${dir}: ${e.message}`, { cause: e });
+    throw e;
+  }
+  return { crls: await loadAmdCrls(dir), tdx };
+}
+
+async function loadAmdCrls(dir: string): Promise<Partial<Record<Product, string>>> {
   let names: string[];
   try {
     names = (await readdir(dir)).sort();

@@ -12,6 +12,8 @@ export interface AttestRequest {
     readonly quote?: { readonly message: string; readonly signature: string; readonly pcrs?: readonly string[] };
     readonly tdQuote?: string;
     readonly collateral?: Readonly<Record<string, string>>;
+    readonly akCertificate?: string;
+    readonly eventLog?: string;
     readonly instance?: Readonly<Record<string, unknown>>;
   };
 }

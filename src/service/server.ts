@@ -66,7 +66,7 @@ export async function startService(o: ServeOptions, onVerdict?: VerdictListener)
   if (process.env.CVM_ATTEST_TOKEN_ALG && !['RS256', 'PS256', 'ES256'].includes(process.env.CVM_ATTEST_TOKEN_ALG)) throw new InputError('E_USAGE', 'CVM_ATTEST_TOKEN_ALG must be RS256, PS256 or ES256 (ES256 comes from an EC P-256 key)');
   const keys: KeySet = await loadSigningKeys(o.signingKey, rsaAlg);
   const policy = await loadServicePolicy(o.policy);
-  const crls = await loadCollateral(o.collateral);
+  const collateral = await loadCollateral(o.collateral);
   const validate = await requestValidator();
   // Nonce lifetime: 5 minutes (CVM_ATTEST_NONCE_LIFETIME_SECONDS, 1..3600, e.g. for slow collectors).
   const nonceLifetime = Number(process.env.CVM_ATTEST_NONCE_LIFETIME_SECONDS);
@@ -200,7 +200,7 @@ export async function startService(o: ServeOptions, onVerdict?: VerdictListener)
   const workers = o.workers ?? (process.env.CVM_ATTEST_WORKERS ? Number(process.env.CVM_ATTEST_WORKERS) : undefined);
   const current = keys.current;
   pool = new VerificationPool(
-    { policy, crls, issuer, jwksUri, tokenLifetimeSeconds: lifetime, key: { pem: current.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string, kid: current.kid, alg: current.alg } },
+    { policy, crls: collateral.crls, tdxCollateral: collateral.tdx, issuer, jwksUri, tokenLifetimeSeconds: lifetime, key: { pem: current.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string, kid: current.kid, alg: current.alg } },
     { ...(workers ? { size: workers } : {}), onEvent: (m, meta) => log.warn(m, meta) },
   );
   ready = true;

@@ -6,6 +6,7 @@ import { CvmAttestError } from '../base/errors.js';
 import { parsePolicy, type Policy } from '../policy/policy.js';
 import { verifyEvidence } from '../verify/verify-evidence.js';
 import type { CheckResult, Claims, Product, VerificationResult } from '../result/result.js';
+import type { CollateralFile } from '../platform/tdx/collateral.js';
 import type { SigningKey, TokenAlg } from './keys.js';
 import type { AttestRequest } from './request.js';
 import { signToken } from './token.js';
@@ -15,6 +16,8 @@ export interface VerifierConfig {
   readonly policy: unknown;
   /** PEM CRLs by product, from --collateral. */
   readonly crls: Readonly<Partial<Record<Product, string>>>;
+  /** Intel TDX collateral from --collateral, for TDX requests that bring none. */
+  readonly tdxCollateral?: readonly CollateralFile[];
   readonly issuer: string;
   readonly jwksUri: string;
   readonly tokenLifetimeSeconds: number;
@@ -74,18 +77,20 @@ export class Verifier {
 
   async attest(req: AttestRequest, now: Date = new Date()): Promise<AttestOutcome> {
     const ev = req.evidence;
-    if (ev.hclReport === undefined) {
-      // TDX evidence is accepted by the schema and handed on; its verifier lands separately (src/tdx).
-      throw new EvidenceError('E_REQUEST_EVIDENCE', 'TDX evidence (tdQuote) was received but this build has no TDX verifier');
-    }
+    if (ev.hclReport === undefined) throw new EvidenceError('E_REQUEST_EVIDENCE', 'evidence needs hclReport (on TDX too: the TD quote alone carries neither the runtime data nor the vTPM key)');
     const nonce = Buffer.from(req.nonce, 'hex');
     const quote = ev.quote ? { message: b64(ev.quote.message), signature: b64(ev.quote.signature), nonce, ...(ev.quote.pcrs && ev.quote.pcrs.some((p) => p !== '') ? { pcrs: ev.quote.pcrs } : {}) } : undefined;
+    // TDX: the request's collateral (base64 file contents, recognised by content), else the service's.
+    const collateral: readonly CollateralFile[] | undefined = ev.tdQuote === undefined ? undefined : ev.collateral && Object.keys(ev.collateral).length ? Object.entries(ev.collateral).map(([name, v]) => ({ name, bytes: b64(v) })) : (this.#config.tdxCollateral ?? []);
     const run = (crl?: string): Promise<VerificationResult> =>
       verifyEvidence({
         evidence: b64(ev.hclReport!),
         ...(ev.vcek !== undefined ? { vcek: certInput(ev.vcek) } : {}),
         ...(ev.chain ? { chain: certInput(ev.chain) } : {}),
+        ...(ev.tdQuote !== undefined ? { tdQuote: b64(ev.tdQuote), collateral: collateral! } : {}),
         ...(quote ? { quote } : {}),
+        ...(ev.akCertificate !== undefined ? { akCertificate: b64(ev.akCertificate) } : {}),
+        ...(ev.eventLog !== undefined ? { eventLog: b64(ev.eventLog) } : {}),
         ...(crl ? { crl } : {}),
         policy: this.#policy,
         now,
@@ -105,7 +110,7 @@ export class Verifier {
     const id = attestedVmId(result.claims);
     const base = {
       verdict: result.verdict,
-      platform: 'sevsnp' as const,
+      platform: result.platform === 'TDX' ? ('tdx' as const) : ('sevsnp' as const),
       checks,
       claims: result.claims,
       fresh,

@@ -102,7 +102,7 @@ export function evaluateAlerts(prev: AlertState, outcome: SinkOutcome, ctx: Aler
       expiring.add(key);
       const days = Math.max(0, Math.floor((t - Date.parse(now)) / 86_400_000));
       conditions.push({ key, kind: 'CertificateExpiringSoon', fingerprint: cert.notAfter,
-        description: `The ${cert.role} certificate (${cert.subject}) ${t < Date.parse(now) ? 'expired' : 'expires'} on ${cert.notAfter} (${days} day(s)).`,
+        description: `The ${cert.role} certificate (${cert.subject}) ${t < Date.parse(now) ? 'expired' : 'expires'} on ${cert.notAfter} (${fromNow(t - Date.parse(now))}).`,
         props: { role: cert.role, subject: cert.subject, notAfter: cert.notAfter, sha256: cert.sha256, daysLeft: days } });
     }
     for (const k of Object.keys(active)) if (k.startsWith('CertificateExpiringSoon:') && !expiring.has(k)) clear.push(k);
@@ -144,3 +144,10 @@ function fmtTcb(t: TcbComponents): string {
   return `{${Object.entries(t).map(([k, v]) => `${k}: ${v}`).join(', ')}}`;
 }
 
+/** How far a time is from now, in words that stay true: "in 10 days", "in 5 hours", "560 days ago", "less than an hour ago". */
+export function fromNow(ms: number): string {
+  const abs = Math.abs(ms);
+  const unit = (n: number, w: string): string => `${n} ${w}${n === 1 ? '' : 's'}`;
+  const n = abs >= 86_400_000 ? unit(Math.floor(abs / 86_400_000), 'day') : abs >= 3_600_000 ? unit(Math.floor(abs / 3_600_000), 'hour') : 'less than an hour';
+  return ms < 0 ? `${n} ago` : `in ${n}`;
+}

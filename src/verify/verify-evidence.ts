@@ -170,5 +170,6 @@ function runTdx(options: VerifyOptions, policy: Policy, now: Date): Verification
   if (!(options.tdQuote instanceof Uint8Array)) throw new ParseError('E_OPTIONS', 'tdQuote must be bytes');
   const quote = tagged('td-quote', () => parseTdQuote(options.tdQuote!));
   const collateral = options.collateral ? tagged('collateral', () => (options.cache === false ? parseCollateral : parseCollateralCached)(options.collateral!)) : EMPTY_COLLATERAL;
-  return verifyTdx({ hcl, quote, collateral, policy, ...(options.quote ? { vtpmQuote: options.quote } : {}), now, cache: options.cache !== false, replayed: options.replayed === true });
+  const guest = { ...(options.akCertificate !== undefined ? { akCertificate: options.akCertificate } : {}), ...(options.akIntermediates !== undefined ? { akIntermediates: options.akIntermediates } : {}), ...(options.eventLog !== undefined ? { eventLog: options.eventLog } : {}) };
+  return verifyTdx({ hcl, quote, collateral, policy, ...(options.quote ? { vtpmQuote: options.quote } : {}), ...(options.nonce ? { nonce: options.nonce } : {}), guest, now, cache: options.cache !== false, replayed: options.replayed === true });
 }

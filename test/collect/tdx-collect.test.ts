@@ -3,7 +3,7 @@
 // emulator through the disk cache; bundles that `verify --bundle` checks offline; the CLI end to end.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startImdsEmulator, type ImdsEmulator } from '../emulators/imds.js';
@@ -41,6 +41,18 @@ describe('TDX collection', () => {
     rmSync(tmp, { recursive: true, force: true });
   });
   const base = () => ({ tpm: `file:${HCL}`, imdsEndpoint: imds.url, cacheDir: mkdtempSync(join(tmp, 'cache-')), now: TDX_NOW, imds: fast, pcs: { attempts: 2, baseDelayMs: 5 } });
+
+  test('attest: the guest parts are kept on TDX too: the event log goes to the evidence, the bundle and the event-log check', async () => {
+    const log = fixturePath('eventlog/ubuntu-2404-amd-sevsnp.bin');
+    const o = await attest({ ...base(), collateral: [colDir], eventLog: log });
+    assert.deepEqual(Buffer.from(o.evidence.eventLog!), readFileSync(log));
+    const c = o.result.checks.find((x) => x.id === 'event-log')!;
+    assert.equal(c.status, 'warn', 'a replay has no quote to judge the log against');
+    assert.match(c.reason, /no verified quote/);
+    const dir = join(tmp, 'bundle-guest');
+    await writeBundle(dir, o.evidence);
+    assert.deepEqual(readFileSync(join(dir, 'eventlog.bin')), readFileSync(log));
+  });
 
   test('attest: the TD quote from POST /acc/tdquote, collateral from a folder: pass, identity bound', async () => {
     const before = imds.requests.length;

@@ -40,12 +40,14 @@ describe('settings schemas agree with the extension', () => {
   const good: Record<string, unknown>[] = [
     {}, { intervalMinutes: 5, jitterPercent: 0, freshness: false, statusOnFailure: 'warning', logLevel: 'debug' },
     { minimumTcb: { bootloader: 10, snp: 23 }, tpm: 'swtpm:path=/run/s.sock', imdsEndpoint: 'http://127.0.0.1:8080' },
+    { pcsEndpoint: 'https://api.trustedservices.intel.com' }, { pcsEndpoint: 'http://127.0.0.1:8080/pcs' }, { pcsEndpoint: 'http://[::1]:9' },
     { policy: { allowDebug: false, maxVmpl: 0 } },
     { AttestationConfig: { MaaSettings: { maaEndpoint: '', maaTenantName: 'GuestAttestation' }, AscSettings: { ascReportingEndpoint: '', ascReportingFrequency: '' }, useCustomToken: 'false', disableAlerts: 'false' } },
   ];
   const bad: Record<string, unknown>[] = [
     { intervalMinutes: 0 }, { intervalMinutes: 1.5 }, { jitterPercent: 60 }, { statusOnFailure: 'fail' }, { freshness: 'true' },
     { minimumTcb: {} }, { minimumTcb: { cpu: 1 } }, { tpm: 'tpm0' }, { imdsEndpoint: 'ftp://x' }, { imdsEndpoint: 'https://169.254.169.254' }, { imdsEndpoint: 'http://127.0.0.1:8080/metadata' }, { unknown: 1 }, { logLevel: 'trace' },
+    { pcsEndpoint: 'http://pcs.example' }, { pcsEndpoint: 'https://pcs.example/?q=1' }, { pcsEndpoint: 'https://u@pcs.example' },
   ];
   test('valid settings pass both; invalid fail both', () => {
     for (const s of good) {

@@ -80,6 +80,10 @@ describe('settings', () => {
       // what the collector refuses is refused at enable, not found by the worker on every run
       [{ imdsEndpoint: 'https://169.254.169.254' }, 'publicSettings.imdsEndpoint'], [{ imdsEndpoint: 'http://127.0.0.1:8080/metadata' }, 'publicSettings.imdsEndpoint'],
       [{ imdsEndpoint: 'http://u:p@127.0.0.1' }, 'publicSettings.imdsEndpoint'], [{ imdsEndpoint: 'http://127.0.0.1/?x=1' }, 'publicSettings.imdsEndpoint'], [{ minimumTcb: { snp: 300 } }, 'publicSettings.minimumTcb.snp'],
+      // the PCS endpoint: https, plain http only to loopback, no query or credentials
+      [{ pcsEndpoint: 'http://pcs.example' }, 'publicSettings.pcsEndpoint'], [{ pcsEndpoint: 'http://10.0.0.1:8080' }, 'publicSettings.pcsEndpoint'],
+      [{ pcsEndpoint: 'ftp://127.0.0.1' }, 'publicSettings.pcsEndpoint'], [{ pcsEndpoint: 'https://u:p@pcs.example' }, 'publicSettings.pcsEndpoint'],
+      [{ pcsEndpoint: 'https://pcs.example/?x=1' }, 'publicSettings.pcsEndpoint'], [{ pcsEndpoint: 'not a url' }, 'publicSettings.pcsEndpoint'], [{ pcsEndpoint: 1 }, 'publicSettings.pcsEndpoint'],
       [{ minimumTcb: { cpu: 1 } }, 'publicSettings.minimumTcb.cpu'], [{ policy: [] }, 'publicSettings.policy'],
       [{ sinks: 'x' }, 'publicSettings.sinks'], [{ intervalMinute: 5 }, 'publicSettings.intervalMinute'], [{ logLevel: 'trace' }, 'publicSettings.logLevel'],
     ];
@@ -88,6 +92,12 @@ describe('settings', () => {
     }
     assert.throws(() => validateProtectedSettings({ secret: 1 }), (e: unknown) => e instanceof SettingsError && e.setting === 'protectedSettings.secret');
     assert.throws(() => parseSettingsFile('{"runtimeSettings":[{"handlerSettings":{"protectedSettings":"AAAA","protectedSettingsCertThumbprint":"xyz"}}]}'), SettingsError);
+  });
+  test('pcsEndpoint: https, or http on a loopback address', () => {
+    for (const u of ['https://api.trustedservices.intel.com', 'https://cache.example:8443/pcs/', 'http://127.0.0.1:8080', 'http://localhost', 'http://[::1]:9']) {
+      assert.equal(validatePublicSettings({ pcsEndpoint: u }).pcsEndpoint, u);
+    }
+    assert.equal(validatePublicSettings({}).pcsEndpoint, undefined);
   });
   test('Guest Attestation settings are accepted with a note', () => {
     const s = validatePublicSettings({ AttestationConfig: { MaaSettings: { maaEndpoint: '', maaTenantName: 'GuestAttestation' } } });
@@ -664,6 +674,21 @@ describe('worker: every "cannot run" is a status, never stuck', () => {
       assert.ok(Math.abs(shown - (realNow() - 3_600_000)) < 5_000, `next run ${next} is shown on the (stepped) wall clock`);
     } finally {
       Date.now = realNow;
+    }
+  });
+
+  test('pcsEndpoint reaches the collector; CVM_ATTEST_PCS_ENDPOINT set for the agent wins', async () => {
+    const { loadHandlerEnvironment } = await import('../../src/extension/handler-environment.js');
+    for (const [env, want] of [[{}, 'https://pcs.example'], [{ CVM_ATTEST_PCS_ENDPOINT: 'http://127.0.0.1:9' }, 'http://127.0.0.1:9']] as const) {
+      const { ext } = mkExt('pcs-', { freshness: false, pcsEndpoint: 'https://pcs.example' });
+      let seen: string | undefined | null = null;
+      const engine: Engine = { ...passEngine(), async attest(o) { seen = o.pcsEndpoint; return { result: result('pass'), warnings: [] }; } };
+      const stop = new AbortController();
+      const done = runWorker(makeContext(loadHandlerEnvironment(ext), quiet, { ...env }), { seq: 0, engine, signal: stop.signal });
+      await until(() => (seen !== null ? true : undefined), 3000, 'the run');
+      stop.abort();
+      assert.equal(await done, 0);
+      assert.equal(seen, want);
     }
   });
 

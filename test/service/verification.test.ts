@@ -11,6 +11,13 @@ import { jwkThumbprint } from '../../src/service/keys.js';
 import { NonceAuthority } from '../../src/service/nonce.js';
 import { attestBody, vector } from './helpers.js';
 import type { AttestRequest } from '../../src/service/request.js';
+import { parseTdQuote } from '../../src/platform/tdx/quote.js';
+import { collateral, TDX_NOW, tdQuote, tdxHcl, vtpmQuote } from '../tdx/helpers.js';
+import { attestRequestBody } from '../../src/remote/verifier-client.js';
+import { requestValidator } from '../../src/service/request.js';
+import type { Evidence } from '../../src/collect/evidence.js';
+import { akCertificateDer } from '../../src/guest/ak-certificate.js';
+import { fixture } from '../verify/fixtures.js';
 
 function verifier(policy: unknown): { v: Verifier; jwks: ReturnType<typeof createLocalJWKSet> } {
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -47,7 +54,38 @@ describe('Verifier (the worker step)', () => {
     assert.equal(o.token, undefined);
   });
 
-  it('TDX evidence is accepted by the schema and handed on; without a TDX verifier it is a typed refusal', async () => {
+  it('TDX: the real DCesv5 evidence with its collateral and its vTPM quote over its recorded nonce: fresh pass, tdx claims in the token', async () => {
+    const { v, jwks } = verifier({ requireFreshness: true });
+    const q = vtpmQuote();
+    const nonceHex = Buffer.from(q.nonce).toString('hex');
+    const req: AttestRequest = {
+      nonce: nonceHex,
+      evidence: {
+        hclReport: tdxHcl().toString('base64'),
+        tdQuote: tdQuote().toString('base64'),
+        collateral: Object.fromEntries(collateral().map((f) => [f.name, Buffer.from(f.bytes).toString('base64')])),
+        quote: { message: Buffer.from(q.message).toString('base64'), signature: Buffer.from(q.signature).toString('base64'), pcrs: q.pcrs! },
+      },
+    };
+    const o = await v.attest(req, TDX_NOW);
+    assert.equal(o.verdict, 'pass', JSON.stringify(o.checks.filter((c) => c.status === 'fail')));
+    assert.equal(o.platform, 'tdx');
+    assert.equal(o.fresh, true);
+    assert.equal(o.claims['cvm-attest-fresh-by'], 'quote');
+    assert.match(o.attestedVmId ?? '', /^[0-9A-F-]{36}$/);
+    const { payload } = await jwtVerify(o.token!, jwks, { issuer: 'https://v.example', currentDate: new Date(TDX_NOW.getTime() + 1000) });
+    assert.equal(payload['x-ms-attestation-type'], 'tdxvm');
+    assert.equal(payload.tdx_mrtd, Buffer.from(parseTdQuote(tdQuote()).body.mrTd).toString('hex'));
+    assert.equal(payload.attester_tcb_status, 'OutOfDate');
+    assert.equal(payload['x-ms-cvm-attest-fresh'], true);
+    // Without the service's or the request's collateral the TCB cannot be judged: fail, no token.
+    const bare = await v.attest({ ...req, evidence: { ...req.evidence, collateral: {} } }, TDX_NOW);
+    assert.equal(bare.verdict, 'fail');
+    assert.equal(bare.checks.find((c) => c.id === 'collateral')!.status, 'fail');
+    assert.equal(bare.token, undefined);
+  });
+
+  it('a TD quote without its HCL report is a typed refusal (no runtime data, no vTPM key)', async () => {
     const { v } = verifier({});
     await assert.rejects(v.attest({ nonce: 'ab'.repeat(32), evidence: { tdQuote: 'AAAA', collateral: { pckCrl: 'x' } } }), { code: 'E_REQUEST_EVIDENCE' });
   });
@@ -65,5 +103,53 @@ describe('NonceAuthority', () => {
     const flipped = (n.nonce[0] === '0' ? '1' : '0') + n.nonce.slice(1);
     assert.throws(() => b.check(flipped, new Date('2026-01-01T00:04:00Z')), { code: 'E_NONCE_UNKNOWN' });
     assert.throws(() => b.check(n.nonce.toUpperCase()), { code: 'E_NONCE_MALFORMED' });
+  });
+});
+
+describe('the VM side: the attest request body for TDX evidence', () => {
+  it('carries hclReport, tdQuote and the collateral (base64 members), no empty vcek; the schema accepts it and the Verifier passes it', async () => {
+    const q = vtpmQuote();
+    const evidence: Evidence = {
+      hclReport: tdxHcl(), vcekPem: '', chainPem: '', tdQuote: tdQuote(), collateral: collateral(),
+      quote: { message: q.message, signature: q.signature, pcrs: q.pcrs!, nonce: q.nonce, pcrSelection: q.pcrs!.map((_, i) => i) },
+      warnings: [], replayed: false, transport: 'test', certificateSource: 'pcs',
+    };
+    const nonceHex = Buffer.from(q.nonce).toString('hex');
+    const body = attestRequestBody(nonceHex.padEnd(64, '0'), evidence) as { evidence: Record<string, unknown> };
+    assert.equal(body.evidence.vcek, undefined);
+    assert.equal(body.evidence.tdQuote, tdQuote().toString('base64'));
+    const members = body.evidence.collateral as Record<string, string>;
+    assert.deepEqual(Object.values(members).map((v) => Buffer.from(v, 'base64')), collateral().map((f) => Buffer.from(f.bytes)));
+    const validate = await requestValidator();
+    const req = validate(Buffer.from(JSON.stringify(body)));
+    const { v } = verifier({ requireFreshness: true });
+    const o = await v.attest({ ...req, nonce: nonceHex }, TDX_NOW);
+    assert.equal(o.verdict, 'pass', JSON.stringify(o.checks.filter((c) => c.status === 'fail')));
+    assert.equal(o.fresh, true);
+  });
+});
+
+describe('the AK certificate and the event log travel with the request', () => {
+  it('the VM sends them; the verifier runs ak-certificate and event-log on them (here: another vTPM\'s certificate, another boot\'s log: both fail)', async () => {
+    const q = vtpmQuote();
+    const log = fixture('eventlog/ubuntu-2404-amd-sevsnp.bin');
+    const ak = Buffer.from(akCertificateDer(Buffer.from(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(fixture('azure-vtpm/azure_ak_certificates.txt').toString('utf8'))![0])));
+    const evidence: Evidence = {
+      hclReport: tdxHcl(), vcekPem: '', chainPem: '', tdQuote: tdQuote(), collateral: collateral(), akCertificate: ak, eventLog: log,
+      quote: { message: q.message, signature: q.signature, pcrs: q.pcrs!, nonce: q.nonce, pcrSelection: q.pcrs!.map((_, i) => i) },
+      warnings: [], replayed: false, transport: 'test', certificateSource: 'pcs',
+    };
+    const nonceHex = Buffer.from(q.nonce).toString('hex');
+    const body = attestRequestBody(nonceHex.padEnd(64, '0'), evidence) as { evidence: Record<string, unknown> };
+    assert.equal(body.evidence.akCertificate, ak.toString('base64'));
+    assert.equal(body.evidence.eventLog, log.toString('base64'));
+    const req = (await requestValidator())(Buffer.from(JSON.stringify(body)));
+    const { v } = verifier({ requireFreshness: true });
+    const o = await v.attest({ ...req, nonce: nonceHex }, new Date('2026-06-01T00:00:00Z'));
+    assert.equal(o.checks.find((c) => c.id === 'ak-certificate')!.status, 'fail');
+    assert.match(o.checks.find((c) => c.id === 'ak-certificate')!.reason, /not the HCLAkPub/);
+    assert.equal(o.checks.find((c) => c.id === 'event-log')!.status, 'fail');
+    assert.equal(o.verdict, 'fail');
+    assert.equal(o.token, undefined);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { evaluateAlerts } from '../../src/sinks/alert-rules.js';
+import { evaluateAlerts, fromNow } from '../../src/sinks/alert-rules.js';
 import { EMPTY_ALERT_STATE, loadAlertState, saveAlertState, type AlertState } from '../../src/sinks/alert-state.js';
 import type { SecurityAlert } from '../../src/sinks/alert-catalogue.js';
 import { ALERT_COLUMNS } from '../../src/sinks/record.js';
@@ -93,7 +93,22 @@ describe('alerts', () => {
     const { types, alerts } = run([ok({ vcekNotAfter: soon }), ok({ vcekNotAfter: soon }), ok()]);
     assert.deepEqual(types.map((t) => t.includes('CertificateExpiringSoon')), [true, false, false]);
     assert.equal(alerts[0]![0]!.ExtendedProperties.daysLeft, 10);
+    assert.match(alerts[0]![0]!.Description, /expires on \S+ \(in 10 days\)\.$/);
     assert.deepEqual(run([ok({ vcekNotAfter: new Date(NOW.getTime() + 40 * 86_400_000).toISOString() })]).types, [[]]);
+  });
+
+  test('CertificateExpiringSoon says how long ago an expired certificate (stale collateral signer) expired, never "0 days"', () => {
+    const expired = new Date(NOW.getTime() - 3 * 86_400_000 - 5_000).toISOString();
+    const { alerts } = run([ok({ vcekNotAfter: expired })]);
+    const a = alerts[0]!.find((x) => x.AlertType === 'CvmAttest_CertificateExpiringSoon')!;
+    assert.match(a.Description, /expired on \S+ \(3 days ago\)\.$/);
+    assert.equal(a.ExtendedProperties.daysLeft, 0);
+    const hours = new Date(NOW.getTime() + 5 * 3_600_000 + 5_000).toISOString();
+    assert.match(run([ok({ vcekNotAfter: hours })]).alerts[0]!.find((x) => x.AlertType === 'CvmAttest_CertificateExpiringSoon')!.Description, /expires on \S+ \(in 5 hours\)\.$/);
+  });
+
+  test('fromNow: days, hours, under an hour, either side of now', () => {
+    assert.deepEqual([fromNow(86_400_000), fromNow(2 * 86_400_000 + 1), fromNow(-3_600_000), fromNow(-7_200_000), fromNow(60_000), fromNow(-1)], ['in 1 day', 'in 2 days', '1 hour ago', '2 hours ago', 'in less than an hour', 'less than an hour ago']);
   });
 
   test('alerts carry exactly the alert stream columns', () => {

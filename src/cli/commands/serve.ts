@@ -17,7 +17,7 @@ const command: CliCommand = {
       .option('tls-cert', { type: 'string', describe: 'TLS certificate chain (PEM)' })
       .option('tls-key', { type: 'string', describe: 'TLS private key (PEM)' })
       .option('policy', { type: 'string', describe: 'policy JSON file (freshness is required unless it sets "requireFreshness": false)' })
-      .option('collateral', { type: 'string', describe: 'folder of AMD CRLs (PEM, named for the product: crl_genoa.pem...)' })
+      .option('collateral', { type: 'string', describe: 'folder of AMD CRLs (PEM, named for the product: crl_genoa.pem...) and Intel TDX collateral (any other file)' })
       .option('replay-store', { type: 'string', describe: 'redis://HOST:PORT (or rediss://) shared by all replicas; default: in memory' })
       .option('sinks', { type: 'string', describe: 'sinks settings JSON: each verdict is written to Azure Monitor / syslog by the verifier' })
       .option('token-lifetime', { type: 'number', describe: 'token lifetime in seconds (default 28800 = 8 h)' })

@@ -54,7 +54,7 @@ export function evaluateTdxPolicy(p: Policy, ctx: TdxPolicyContext): CheckResult
     const hit = ctx.advisoryIds.filter((a) => p.deniedAdvisoryIds!.includes(a.toUpperCase()));
     out.push(hit.length ? check('advisories', 'fail', `the TCB level names denied advisories: ${hit.join(', ')}`) : check('advisories', 'pass', 'no denied advisory applies'));
   }
-  if (p.requireFreshness) out.push(check('freshness', ctx.freshness === 'pass' ? 'pass' : 'fail', ctx.freshness === 'pass' ? 'a fresh vTPM quote was verified' : 'policy requires a fresh vTPM quote, none was verified'));
+  if (p.requireFreshness) out.push(check('freshness', ctx.freshness === 'pass' ? 'pass' : 'fail', ctx.freshness === 'pass' ? 'freshness was verified (a report carrying the nonce, or a quote over it)' : 'policy requires freshness: neither a report carrying the nonce nor a quote over it was verified'));
   out.push(...allow('mrtd', 'MRTD', p.allowedMrtd, b.mrTd));
   for (let i = 0; i < 4; i++) out.push(...allow(`rtmr${i}`, `RTMR${i}`, p[`allowedRtmr${i}` as 'allowedRtmr0'], b.rtmr[i]!));
   out.push(...allow('mrconfigid', 'MRCONFIGID', p.allowedMrConfigId, b.mrConfigId));

@@ -1,6 +1,7 @@
 // Every check of an Intel TDX CVM's evidence, in order: quote structure and signature, PCK chain to
 // the pinned Intel root, QE report, CRLs, collateral, TCB status, QE identity, binding to the HCL
-// report and its runtime data, vTPM freshness (the SNP code path), policy. Pure (no I/O): the inputs
+// report and its runtime data, freshness by report or vTPM quote and the guest checks (AK certificate,
+// event log: the SNP code path in guest/), policy. Pure (no I/O): the inputs
 // are parsed already; a missing or wrong input fails closed as a check.
 import { createHash } from 'node:crypto';
 import { bytesEqual, isAllZero, toHex } from '../../base/bytes.js';
@@ -11,7 +12,9 @@ import type { TcbStatus } from './signed-json.js';
 import { evaluateTdxPolicy } from './policy.js';
 import { policySummary, type Policy } from '../../policy/policy.js';
 import { CertStore } from '../../x509/cert-store.js';
-import { checkFreshness, type QuoteInput } from '../../guest/freshness.js';
+import type { QuoteInput } from '../../guest/freshness.js';
+import { checkFreshnessBy } from '../../guest/fresh-by.js';
+import { checkGuest, type GuestInput } from '../../guest/guest.js';
 import type { CheckResult, TdxDetails, VerificationResult } from '../../result/result.js';
 import { checkTdReportBinding, checkTdxRuntimeData } from './binding.js';
 import { buildTdxClaims } from './claims.js';
@@ -27,6 +30,10 @@ export interface TdxInputs {
   readonly collateral: TdxCollateral;
   readonly policy: Policy;
   readonly vtpmQuote?: QuoteInput;
+  /** The verifier's nonce for the runtime data's user-data (default: the vTPM quote's nonce). */
+  readonly nonce?: Uint8Array;
+  /** The AK certificate, its extra intermediates and the event log, as verifyEvidence takes them. */
+  readonly guest?: GuestInput['options'];
   readonly now: Date;
   readonly cache: boolean;
   readonly replayed: boolean;
@@ -116,10 +123,13 @@ export function verifyTdx(i: TdxInputs): VerificationResult {
   if (binding.status === 'fail' && !policy.requireRuntimeDataBinding) binding = { ...binding, status: 'warn', reason: `${binding.reason} (allowed by policy)` };
   checks.push(binding);
 
-  // Freshness: exactly the SNP code path (it reads only the runtime data's HCLAkPub).
-  const fresh = checkFreshness(i.vtpmQuote, hcl, bindingOk, i.replayed);
+  // Freshness and the guest checks: exactly the SNP code path (it reads only the runtime data, the same on TDX).
+  const fresh = checkFreshnessBy({ ...(i.vtpmQuote ? { quote: i.vtpmQuote } : {}), ...(i.nonce ? { nonce: i.nonce } : {}), hcl, bindingOk, replayed: i.replayed });
   checks.push(fresh.check);
+  const guest = checkGuest({ options: { ...i.guest, cache }, runtimeData: hcl.runtimeData, bindingOk, now, policy, attestedPcrs: fresh.attestedPcrs });
+  checks.push(...guest.checks);
   checks.push(...evaluateTdxPolicy(policy, { body: quote.body, tcbStatus: status, advisoryIds, freshness: fresh.check.status }));
+  checks.push(...guest.policyChecks);
 
   const summary = policySummary(policy);
   const tdx: TdxDetails = {
@@ -141,7 +151,7 @@ export function verifyTdx(i: TdxInputs): VerificationResult {
     product: undefined,
     platform: 'TDX',
     checks,
-    claims: buildTdxClaims({ quote, hcl, runtimeBound: bindingOk, policyHash: summary.hash, ...(status ? { tcbStatus: status } : {}), advisoryIds, ...(chain.extensions ? { fmspc: chain.extensions.fmspc } : {}), ...(fresh.attestedPcrs ? { attestedPcrs: fresh.attestedPcrs } : {}) }),
+    claims: { ...buildTdxClaims({ quote, hcl, runtimeBound: bindingOk, policyHash: summary.hash, ...(status ? { tcbStatus: status } : {}), advisoryIds, ...(chain.extensions ? { fmspc: chain.extensions.fmspc } : {}), ...(fresh.attestedPcrs ? { attestedPcrs: fresh.attestedPcrs } : {}) }), 'cvm-attest-fresh-by': fresh.check.status === 'pass' || fresh.check.status === 'warn' ? (fresh.freshBy ?? null) : null, ...guest.claims },
     warnings: checks.filter((c) => c.status === 'warn').map((c) => `${c.id}: ${c.reason}`),
     verifiedAt: now.toISOString(),
     certificates: [...chain.certificates, ...col.certificates],
