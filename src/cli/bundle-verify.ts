@@ -7,7 +7,8 @@ import { readBundle } from '../collect/bundle.js';
 import { verifyCollected } from '../collect/attest.js';
 import type { VerificationResult } from '../result/result.js';
 import { loadVerifyOptions, type VerifyFiles } from './verify-inputs.js';
-import { parseNonce } from './collector-options.js';
+import { NONCE_OPTION } from './collector-options.js';
+import { parseNonceHex } from '../input/nonce.js';
 
 export async function verifyBundleDir(dir: string, files: VerifyFiles, now?: Date): Promise<VerificationResult> {
   const clash = (['evidence', 'vcek', 'chain', 'quoteMsg', 'quoteSig', 'pcrs', 'tdQuote', 'akCert', 'eventLog'] as const).filter((k) => files[k] !== undefined);
@@ -19,7 +20,7 @@ export async function verifyBundleDir(dir: string, files: VerifyFiles, now?: Dat
   let nonce: Uint8Array | undefined;
   if (files.nonce !== undefined) {
     // Your own nonce: the quote must carry it, or the report its zero-padded user-data.
-    nonce = parseNonce(files.nonce);
+    nonce = parseNonceHex(files.nonce, NONCE_OPTION);
     ev = { ...evidence, ...(evidence.quote ? { quote: { ...evidence.quote, nonce } } : {}), replayed: false };
   }
   // Newer collateral than the bundle's may be given (TDX): it replaces the bundle's.

@@ -5,7 +5,8 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../../base/errors.js';
 import { readFileBounded } from '../../io/bounded-read.js';
-import { parseJsonBounded } from '../../base/bounded-json.js';
+import { parseNonceHex } from '../../input/nonce.js';
+import { parsePcrValues } from '../../input/pcrs.js';
 import { PCR_COUNT, TPM_ALG } from '../../tpm/constants.js';
 import { parseQuoteAttest } from '../../tpm/structures.js';
 
@@ -54,14 +55,7 @@ async function exists(path: string): Promise<boolean> {
 
 /** Parses pcrs.json: an array of up to 24 hex SHA-256 values ('' for PCRs not recorded). */
 export function parsePcrsJson(text: string, what: string): string[] {
-  const v = parseJsonBounded(text, { what, code: 'E_REPLAY_PCRS', input: true, maxDepth: 2 });
-  if (!Array.isArray(v) || v.length > PCR_COUNT) throw new InputError('E_REPLAY_PCRS', `${what} must be a JSON array of at most ${PCR_COUNT} hex strings`);
-  const out = v.map((x, i) => {
-    if (typeof x !== 'string' || !/^([0-9a-fA-F]{64})?$/.test(x)) throw new InputError('E_REPLAY_PCRS', `${what}[${i}] is not a 64-digit hex SHA-256 value or ''`);
-    return x.toLowerCase();
-  });
-  while (out.length < PCR_COUNT) out.push('');
-  return out;
+  return parsePcrValues(text, { code: 'E_REPLAY_PCRS', what }).pcrs;
 }
 
 export async function readReplay(path: string): Promise<ReplayedEvidence> {
@@ -79,8 +73,8 @@ export async function readReplay(path: string): Promise<ReplayedEvidence> {
   if (!(await exists(msgPath))) return { hclReport, ...guest };
   const message = await readBounded(msgPath, MAX_SMALL_FILE, 'quote message');
   const signature = await readBounded(join(path, 'quote.sig'), MAX_SMALL_FILE, 'quote signature');
-  const nonceText = new TextDecoder().decode(await readBounded(join(path, 'nonce.hex'), MAX_SMALL_FILE, 'nonce')).trim();
-  if (!/^([0-9a-fA-F]{2}){1,64}$/.test(nonceText)) throw new InputError('E_REPLAY_NONCE', `${join(path, 'nonce.hex')} is not 1-64 bytes of hex`);
+  const noncePath = join(path, 'nonce.hex');
+  const nonce = parseNonceHex(new TextDecoder().decode(await readBounded(noncePath, MAX_SMALL_FILE, 'nonce')), { code: 'E_REPLAY_NONCE', what: noncePath });
   let pcrSelection: number[];
   try {
     const att = parseQuoteAttest(message);
@@ -92,5 +86,5 @@ export async function readReplay(path: string): Promise<ReplayedEvidence> {
   const pcrs = (await exists(pcrsPath))
     ? parsePcrsJson(new TextDecoder().decode(await readBounded(pcrsPath, MAX_SMALL_FILE, 'PCR values')), pcrsPath)
     : Array.from({ length: PCR_COUNT }, () => '');
-  return { hclReport, quote: { message, signature, nonce: Uint8Array.from(Buffer.from(nonceText, 'hex')), pcrs, pcrSelection }, ...guest };
+  return { hclReport, quote: { message, signature, nonce, pcrs, pcrSelection }, ...guest };
 }
