@@ -1,12 +1,11 @@
 // `verify --bundle DIR`: verify an evidence bundle (written by `collect`) offline. Every file is
 // checked against manifest.json first. A bundle's quote is recorded, so freshness is a warning,
 // unless the verifier gives --nonce: the nonce it chose itself, which the quote must carry.
-import { join } from 'node:path';
 import { InputError } from '../base/errors.js';
 import { readBundle } from '../collect/bundle.js';
 import { verifyCollected } from '../collect/attest.js';
 import type { VerificationResult } from '../result/result.js';
-import { loadVerifyOptions, type VerifyFiles } from './verify-inputs.js';
+import { loadPolicyAndCrl, type VerifyFiles } from './verify-inputs.js';
 import { NONCE_OPTION } from './collector-options.js';
 import { parseNonceHex } from '../input/nonce.js';
 
@@ -14,8 +13,8 @@ export async function verifyBundleDir(dir: string, files: VerifyFiles, now?: Dat
   const clash = (['evidence', 'vcek', 'chain', 'quoteMsg', 'quoteSig', 'pcrs', 'tdQuote', 'akCert', 'eventLog'] as const).filter((k) => files[k] !== undefined);
   if (clash.length) throw new InputError('E_USAGE', `--bundle supplies the evidence, certificates and quote: drop --${clash.map((k) => k.replace(/[A-Z]/, (c) => '-' + c.toLowerCase())).join(', --')}`);
   const { evidence } = await readBundle(dir);
-  // Policy and CRL files are read and checked as verify does it; the bundle's report stands in as evidence.
-  const extra = loadVerifyOptions({ evidence: join(dir, 'hcl-report.bin'), ...(files.policy ? { policy: files.policy } : {}), ...(files.crl ? { crl: files.crl } : {}) });
+  // Policy and CRL files are read and checked as verify does it; the evidence is the bundle's, read once, checked.
+  const extra = loadPolicyAndCrl(files);
   let ev = evidence;
   let nonce: Uint8Array | undefined;
   if (files.nonce !== undefined) {

@@ -67,6 +67,17 @@ export interface VerifyFiles {
   eventLog?: string;
 }
 
+/** --policy (parsed) and --crl: read alike by `verify` and `verify --bundle` (whose evidence is the bundle's). */
+export function loadPolicyAndCrl(f: Pick<VerifyFiles, 'policy' | 'crl'>): Pick<VerifyOptions, 'policy' | 'crl'> {
+  const out: { -readonly [K in 'policy' | 'crl']?: VerifyOptions[K] } = {};
+  if (f.crl) out.crl = readInput(f.crl, 'CRL');
+  if (f.policy) {
+    const j = readPolicyJson(f.policy);
+    out.policy = named(f.policy, 'policy', () => parsePolicy(j));
+  }
+  return out;
+}
+
 /** Reads every file (the policy is parsed here; evidence and certificates by verifyEvidence, see runVerify). */
 export function loadVerifyOptions(f: VerifyFiles): Omit<VerifyOptions, 'now' | 'cache' | 'replayed'> {
   if (!f.evidence) throw new InputError('E_USAGE', 'give --evidence FILE (an HCL report, NV dump or SNP report)');
@@ -78,16 +89,10 @@ export function loadVerifyOptions(f: VerifyFiles): Omit<VerifyOptions, 'now' | '
   if (f.chain) {
     out.chain = readInput(f.chain, 'chain');
   }
-  if (f.crl) {
-    out.crl = readInput(f.crl, 'CRL');
-  }
   if (f.akCert) out.akCertificate = readInput(f.akCert, 'AK certificate');
   if (f.akChain) out.akIntermediates = readInput(f.akChain, 'AK intermediates');
   if (f.eventLog) out.eventLog = readInput(f.eventLog, 'event log');
-  if (f.policy) {
-    const j = readPolicyJson(f.policy);
-    out.policy = named(f.policy, 'policy', () => parsePolicy(j));
-  }
+  Object.assign(out, loadPolicyAndCrl(f));
   const quoteParts = [f.quoteMsg, f.quoteSig, f.nonce];
   let nonce: Uint8Array | undefined;
   if (f.nonce !== undefined) {

@@ -1,11 +1,15 @@
 // The file: transport: replays captured evidence instead of asking a TPM. A file is returned as it is
-// (an NV dump or anything `verify --evidence` takes); a directory laid out like an evidence bundle
-// (hcl-report.bin [+ quote.msg quote.sig nonce.hex pcrs.json]) also yields its recorded quote.
+// (an NV dump or anything `verify --evidence` takes). A folder is one of two formats:
+// - an evidence bundle (it has manifest.json): read by collect/bundle.ts, every file digest-checked;
+// - a capture folder without a manifest (the test vectors: hcl-report.bin [+ quote.msg quote.sig
+//   nonce.hex pcrs.json] [+ ak-cert.der eventlog.bin]), read here, file by file, nothing to check against.
+// Both yield the recorded quote.
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../../base/errors.js';
 import { readFileBounded } from '../../io/bounded-read.js';
 import { parseNonceHex } from '../../input/nonce.js';
+import { readBundle } from '../bundle.js';
 import { parsePcrValues } from '../../input/pcrs.js';
 import { PCR_COUNT, TPM_ALG } from '../../tpm/constants.js';
 import { parseQuoteAttest } from '../../tpm/structures.js';
@@ -58,6 +62,17 @@ export function parsePcrsJson(text: string, what: string): string[] {
   return parsePcrValues(text, { code: 'E_REPLAY_PCRS', what }).pcrs;
 }
 
+/** A bundle folder, through the one digest-checking bundle reader. */
+async function fromBundle(path: string): Promise<ReplayedEvidence> {
+  const { evidence: e } = await readBundle(path);
+  return {
+    hclReport: e.hclReport,
+    ...(e.quote ? { quote: { message: e.quote.message, signature: e.quote.signature, nonce: e.quote.nonce, pcrs: [...e.quote.pcrs], pcrSelection: [...e.quote.pcrSelection] } } : {}),
+    ...(e.akCertificate ? { akCertificate: e.akCertificate } : {}),
+    ...(e.eventLog ? { eventLog: e.eventLog } : {}),
+  };
+}
+
 export async function readReplay(path: string): Promise<ReplayedEvidence> {
   let isDir: boolean;
   try {
@@ -66,6 +81,7 @@ export async function readReplay(path: string): Promise<ReplayedEvidence> {
     throw new InputError('E_REPLAY_MISSING', `file: transport: ${path} does not exist or cannot be read (${(e as NodeJS.ErrnoException).code ?? ''})`, { cause: e });
   }
   if (!isDir) return { hclReport: await readBounded(path, MAX_EVIDENCE_BYTES, 'evidence file') };
+  if (await exists(join(path, 'manifest.json'))) return fromBundle(path);
 
   const hclReport = await readBounded(join(path, 'hcl-report.bin'), MAX_EVIDENCE_BYTES, 'HCL report');
   const msgPath = join(path, 'quote.msg');
