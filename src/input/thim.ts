@@ -35,7 +35,7 @@ const imdsFail: ThimFail = (m, cause) => new ImdsResponseError(m, cause === unde
 export function pemCertificates(text: string, what: string, fail: ThimFail = imdsFail): Buffer[] {
   let blocks: PemBlock[];
   try {
-    const pem = readPem(text, { what, maxBlocks: 8 });
+    const pem = readPem(text, { what, code: 'E_IMDS_BAD_RESPONSE', maxBlocks: 8 });
     if (pem.outside !== '' || pem.blocks.some((b) => b.label !== 'CERTIFICATE')) throw fail(`${what}: unexpected text outside PEM CERTIFICATE blocks`);
     blocks = pem.blocks;
   } catch (e) {

@@ -21,8 +21,8 @@ export interface PemText {
 export interface PemOptions {
   /** Names the input in errors. */
   readonly what: string;
-  /** Error code (default E_PEM). */
-  readonly code?: string;
+  /** The error code users see for this input. */
+  readonly code: string;
   /** At most this many blocks (default 64). */
   readonly maxBlocks?: number;
 }
@@ -35,7 +35,7 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 
 /** Every PEM block in `text`, in order. Throws ParseError on a malformed or unterminated block. */
 export function readPem(text: string, o: PemOptions): PemText {
-  const code = o.code ?? 'E_PEM';
+  const code = o.code;
   const maxBlocks = o.maxBlocks ?? 64;
   if (text.length > PEM_MAX_TEXT) throw new ParseError(code, `${o.what} is too large for PEM (${text.length} characters, at most ${PEM_MAX_TEXT})`);
   const blocks: PemBlock[] = [];
