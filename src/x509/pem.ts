@@ -66,3 +66,11 @@ export function readPem(text: string, o: PemOptions): PemText {
 export function pemDers(text: string, label: string, o: PemOptions): Uint8Array[] {
   return readPem(text, o).blocks.flatMap((b) => (b.label === label ? [b.der] : []));
 }
+
+/** The DER of a text that is exactly one PEM block labelled `label` (e.g. one certificate). */
+export function pemDer(text: string, label: string, o: PemOptions): Uint8Array {
+  const r = readPem(text, { ...o, maxBlocks: 1 });
+  const b = r.blocks[0];
+  if (!b || b.label !== label || r.outside !== '') throw new ParseError(o.code, `${o.what} is not one PEM ${label} block`);
+  return b.der;
+}

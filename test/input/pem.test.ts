@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { ParseError } from '../../src/base/errors.js';
-import { pemDers, readPem } from '../../src/x509/pem.js';
+import { pemDer, pemDers, readPem } from '../../src/x509/pem.js';
 
 const fx = (p: string): string => readFileSync(new URL(`../fixtures/${p}`, import.meta.url), 'utf8');
 const o = { what: 'test PEM', code: 'E_TEST_PEM' };
@@ -66,5 +66,15 @@ describe('readPem', () => {
         assert.ok(e instanceof ParseError && e.code === 'E_TEST_PEM', String(e));
       }
     }), { numRuns: 3000 });
+  });
+});
+
+describe('pemDer', () => {
+  it('the DER of exactly one block with the label, else the caller\'s ParseError', () => {
+    const cert = fx('snp/milan-v3-vcek.pem');
+    assert.deepEqual(pemDer(cert, 'CERTIFICATE', o), readPem(cert, o).blocks[0]!.der);
+    for (const bad of [cert + cert, 'x' + cert, fx('amd/crl_milan.pem'), '']) {
+      assert.throws(() => pemDer(bad, 'CERTIFICATE', o), (e: unknown) => e instanceof ParseError && e.code === 'E_TEST_PEM');
+    }
   });
 });
