@@ -1,13 +1,13 @@
 // A nonce given as hex text: the --nonce option, a bundle's nonce.hex, a replayed folder's nonce.hex.
 // One format everywhere (1-64 bytes, the most a TPM2B_DATA and the report's user-data hold); each
 // caller names the input and keeps its own error code. Pure.
-import { InputError } from '../base/errors.js';
+import { InputError, type ErrorCode } from '../base/errors.js';
 
 export const NONCE_MAX_BYTES = 64;
 
 export interface HexInputOptions {
   /** The error code users see for this input (e.g. E_NONCE, E_BUNDLE_FORMAT). */
-  readonly code: string;
+  readonly code: ErrorCode;
   /** Names the input in the message (e.g. "--nonce", "bundle nonce.hex"). */
   readonly what: string;
 }

@@ -2,7 +2,7 @@
 // collateral and quote chains, AK certificates. Linear scan (no backtracking regex), bounded, and
 // strict: base64 with padding only at the end, BEGIN and END labels alike, no unterminated block.
 // Which labels and what text outside the blocks are acceptable is the caller's to decide. Pure.
-import { ParseError } from '../base/errors.js';
+import { ParseError, type ErrorCode } from '../base/errors.js';
 
 export interface PemBlock {
   /** The armour label, e.g. CERTIFICATE or X509 CRL. */
@@ -22,7 +22,7 @@ export interface PemOptions {
   /** Names the input in errors. */
   readonly what: string;
   /** The error code users see for this input. */
-  readonly code: string;
+  readonly code: ErrorCode;
   /** At most this many blocks (default 64). */
   readonly maxBlocks?: number;
 }

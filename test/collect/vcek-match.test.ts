@@ -13,7 +13,7 @@ import { parseSnpReport, type SnpReport } from '../../src/platform/snp/report.js
 import type { Product } from '../../src/result/result.js';
 
 const fx = (p: string): Buffer => readFileSync(new URL(`../fixtures/${p}`, import.meta.url));
-const der = (p: string): Uint8Array => (p.endsWith('.pem') ? pemDers(fx(p).toString('utf8'), 'CERTIFICATE', { what: p, code: 'E_TEST_PEM' })[0]! : Uint8Array.from(fx(p)));
+const der = (p: string): Uint8Array => (p.endsWith('.pem') ? pemDers(fx(p).toString('utf8'), 'CERTIFICATE', { what: p, code: 'E_CERT_INPUT' })[0]! : Uint8Array.from(fx(p)));
 const pem = (d: Uint8Array): string => `-----BEGIN CERTIFICATE-----\n${Buffer.from(d).toString('base64').replace(/.{1,64}/g, '$&\n')}-----END CERTIFICATE-----\n`;
 
 /** The extension's extnValue content, found by its encoded OID (independent of the DER walker). */

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { InputError } from '../../src/base/errors.js';
 import { parseNonceHex } from '../../src/input/nonce.js';
 
-const opts = { code: 'E_TEST_NONCE', what: 'test nonce' };
+const opts = { code: 'E_NONCE', what: 'test nonce' } as const;
 
 describe('parseNonceHex', () => {
   it('accepts 1-64 bytes, trimmed, with an optional 0x, any case', () => {
@@ -16,7 +16,7 @@ describe('parseNonceHex', () => {
 
   for (const bad of ['', '0x', 'a', 'abc', 'zz', '00'.repeat(65), 'ab cd', '0x0xab', '-1']) {
     it(`refuses ${JSON.stringify(bad.slice(0, 20))} with the caller's code and name`, () => {
-      assert.throws(() => parseNonceHex(bad, opts), (e: unknown) => e instanceof InputError && e.code === 'E_TEST_NONCE' && /^test nonce must be 1-64 bytes of hex/.test(e.message));
+      assert.throws(() => parseNonceHex(bad, opts), (e: unknown) => e instanceof InputError && e.code === 'E_NONCE' && /^test nonce must be 1-64 bytes of hex/.test(e.message));
     });
   }
 
@@ -33,7 +33,7 @@ describe('parseNonceHex', () => {
         const n = parseNonceHex(t, opts);
         assert.ok(n.length >= 1 && n.length <= 64);
       } catch (e) {
-        assert.ok(e instanceof InputError && e.code === 'E_TEST_NONCE', String(e));
+        assert.ok(e instanceof InputError && e.code === 'E_NONCE', String(e));
       }
     }), { numRuns: 2000 });
   });

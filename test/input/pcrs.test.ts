@@ -6,10 +6,10 @@ import fc from 'fast-check';
 import { InputError } from '../../src/base/errors.js';
 import { parsePcrValues } from '../../src/input/pcrs.js';
 
-const opts = { code: 'E_TEST_PCRS', what: 'test pcrs' };
+const opts = { code: 'E_PCRS', what: 'test pcrs' } as const;
 const h = (c: string): string => c.repeat(64);
 const refused = (text: string, message: RegExp): void => {
-  assert.throws(() => parsePcrValues(text, opts), (e: unknown) => e instanceof InputError && e.code === 'E_TEST_PCRS' && message.test(e.message));
+  assert.throws(() => parsePcrValues(text, opts), (e: unknown) => e instanceof InputError && e.code === 'E_PCRS' && message.test(e.message));
 };
 
 describe('parsePcrValues', () => {
@@ -44,7 +44,7 @@ describe('parsePcrValues', () => {
         const v = parsePcrValues(t, opts);
         assert.equal(v.pcrs.length, 24);
       } catch (e) {
-        assert.ok(e instanceof InputError && e.code === 'E_TEST_PCRS', String(e));
+        assert.ok(e instanceof InputError && e.code === 'E_PCRS', String(e));
       }
     }), { numRuns: 2000 });
   });

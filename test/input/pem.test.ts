@@ -7,9 +7,9 @@ import { ParseError } from '../../src/base/errors.js';
 import { pemDer, pemDers, readPem } from '../../src/x509/pem.js';
 
 const fx = (p: string): string => readFileSync(new URL(`../fixtures/${p}`, import.meta.url), 'utf8');
-const o = { what: 'test PEM', code: 'E_TEST_PEM' };
+const o = { what: 'test PEM', code: 'E_CERT_INPUT' } as const;
 const refused = (text: string, message: RegExp): void => {
-  assert.throws(() => readPem(text, o), (e: unknown) => e instanceof ParseError && e.code === 'E_TEST_PEM' && message.test(e.message));
+  assert.throws(() => readPem(text, o), (e: unknown) => e instanceof ParseError && e.code === 'E_CERT_INPUT' && message.test(e.message));
 };
 
 describe('readPem', () => {
@@ -63,7 +63,7 @@ describe('readPem', () => {
       try {
         readPem(t, { ...o, maxBlocks: 4 });
       } catch (e) {
-        assert.ok(e instanceof ParseError && e.code === 'E_TEST_PEM', String(e));
+        assert.ok(e instanceof ParseError && e.code === 'E_CERT_INPUT', String(e));
       }
     }), { numRuns: 3000 });
   });
@@ -74,7 +74,7 @@ describe('pemDer', () => {
     const cert = fx('snp/milan-v3-vcek.pem');
     assert.deepEqual(pemDer(cert, 'CERTIFICATE', o), readPem(cert, o).blocks[0]!.der);
     for (const bad of [cert + cert, 'x' + cert, fx('amd/crl_milan.pem'), '']) {
-      assert.throws(() => pemDer(bad, 'CERTIFICATE', o), (e: unknown) => e instanceof ParseError && e.code === 'E_TEST_PEM');
+      assert.throws(() => pemDer(bad, 'CERTIFICATE', o), (e: unknown) => e instanceof ParseError && e.code === 'E_CERT_INPUT');
     }
   });
 });
