@@ -2,7 +2,7 @@
 // Shape (formats.md): {"vcekCert": PEM, "tcbm": 16 hex digits (REPORTED_TCB as big-endian u64 text),
 // "certificateChain": PEM ASK + PEM ARK, "cacheControl": seconds as a decimal string}.
 import { CollectionError, ParseError } from '../base/errors.js';
-import { readPem, type PemBlock } from '../x509/pem.js';
+import { readPem, type PemText } from '../x509/pem.js';
 import { jsonDepth, MAX_JSON_DEPTH } from '../base/bounded-json.js';
 
 export interface ThimCertificates {
@@ -33,16 +33,15 @@ const imdsFail: ThimFail = (m, cause) => new ImdsResponseError(m, cause === unde
 
 /** The DER bytes of each PEM CERTIFICATE block in `text`; throws (by `fail`) when anything else is there. */
 export function pemCertificates(text: string, what: string, fail: ThimFail = imdsFail): Buffer[] {
-  let blocks: PemBlock[];
+  let pem: PemText;
   try {
-    const pem = readPem(text, { what, code: 'E_IMDS_BAD_RESPONSE', maxBlocks: 8 });
-    if (pem.outside !== '' || pem.blocks.some((b) => b.label !== 'CERTIFICATE')) throw fail(`${what}: unexpected text outside PEM CERTIFICATE blocks`);
-    blocks = pem.blocks;
+    pem = readPem(text, { what, code: 'E_IMDS_BAD_RESPONSE', maxBlocks: 8 });
   } catch (e) {
     if (e instanceof ParseError) throw fail(e.message, e);
     throw e;
   }
-  return blocks.map((b) => {
+  if (pem.outside !== '' || pem.blocks.some((b) => b.label !== 'CERTIFICATE')) throw fail(`${what}: unexpected text outside PEM CERTIFICATE blocks`);
+  return pem.blocks.map((b) => {
     // A DER certificate is a SEQUENCE with a long-form length: 30 82 .. ..
     if (b.der.length < 64 || b.der[0] !== 0x30) throw fail(`${what}: a PEM block does not hold a DER certificate`);
     return Buffer.from(b.der);

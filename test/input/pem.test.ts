@@ -78,3 +78,15 @@ describe('pemDer', () => {
     }
   });
 });
+
+describe('THIM bodies read by the one THIM parser', () => {
+  it('a saved THIM body as a certificate input: its errors name the input once', async () => {
+    const { parseCertificateBundle } = await import('../../src/input/certificates.js');
+    const thim = JSON.parse(fx('azure-hcl/thim-response.json')) as Record<string, string>;
+    assert.ok(parseCertificateBundle(JSON.stringify(thim), { name: 'f.json' }).vcek);
+    const bad = JSON.stringify({ ...thim, vcekCert: 'junk\n' + thim['vcekCert'] });
+    assert.throws(() => parseCertificateBundle(bad, { name: 'f.json' }), (e: unknown) => e instanceof ParseError && e.code === 'E_CERT_INPUT' && /^f\.json: THIM vcekCert: unexpected text outside/.test(e.message));
+    const cut = JSON.stringify({ ...thim, vcekCert: thim['vcekCert']!.slice(0, 200) });
+    assert.throws(() => parseCertificateBundle(cut, { name: 'f.json' }), (e: unknown) => e instanceof ParseError && e.code === 'E_CERT_INPUT' && /^f\.json: THIM vcekCert: the PEM CERTIFICATE block has no END line/.test(e.message));
+  });
+});
