@@ -9,13 +9,6 @@ export function toHex(b: Uint8Array): string {
 /** Shared decoder (constructing one per call costs more than decoding a few KiB). */
 export const utf8 = new TextDecoder();
 
-/** Parses hex text (whitespace and an optional 0x prefix ignored); throws ParseError naming `what`. */
-export function fromHex(text: string, what: string): Uint8Array {
-  const t = text.replace(/^0x/i, '').replace(/\s+/g, '');
-  if (t.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(t)) throw new ParseError('E_HEX', `${what} is not valid hex`);
-  return Uint8Array.from(Buffer.from(t, 'hex'));
-}
-
 export function isAllZero(b: Uint8Array, start = 0, end = b.length): boolean {
   for (let i = start; i < end; i++) if (b[i] !== 0) return false;
   return true;

@@ -2,6 +2,7 @@
 import type { Argv } from 'yargs';
 import { InputError } from '../base/errors.js';
 import type { CollectOptions } from '../collect/collector.js';
+import { parseNonceHex } from '../input/nonce.js';
 
 export function collectorOptions(y: Argv): Argv {
   return y
@@ -26,11 +27,8 @@ function str(args: Record<string, unknown>, name: string): string | undefined {
   return v;
 }
 
-export function parseNonce(hex: string): Uint8Array {
-  const t = hex.trim().replace(/^0x/i, '');
-  if (!/^([0-9a-fA-F]{2}){1,64}$/.test(t)) throw new InputError('E_NONCE', '--nonce must be 1-64 bytes of hex (2-128 hex digits)');
-  return new Uint8Array(Buffer.from(t, 'hex'));
-}
+/** --nonce of collect, attest and verify. */
+export const NONCE_OPTION = { code: 'E_NONCE', what: '--nonce' } as const;
 
 export function parsePcrList(text: string): number[] {
   const out: number[] = [];
@@ -61,7 +59,7 @@ export function collectOptionsFrom(args: Record<string, unknown>): CollectOption
     ...(tpm ? { tpm } : {}),
     ...(imdsEndpoint ? { imdsEndpoint } : {}),
     ...(cacheDir ? { cacheDir } : {}),
-    ...(nonce ? { nonce: parseNonce(nonce) } : {}),
+    ...(nonce ? { nonce: parseNonceHex(nonce, NONCE_OPTION) } : {}),
     ...(pcrs ? { pcrs: parsePcrList(pcrs) } : {}),
     quote: args['quote'] !== false,
     reportNonce: args['report-nonce'] !== false,

@@ -8,6 +8,9 @@ import { parsePolicy } from '../policy/policy.js';
 import type { VerifyOptions } from '../verify/verify-evidence.js';
 import type { QuoteInput } from '../guest/freshness.js';
 import { readCollateralPaths, readTdQuoteFile } from '../collect/tdx-inputs.js';
+import { parseNonceHex } from '../input/nonce.js';
+import { parsePcrValues } from '../input/pcrs.js';
+import { NONCE_OPTION } from './collector-options.js';
 
 /** Per input file; real ones are a few KiB. Read from one descriptor, never much more than this (see io/bounded-read.ts). */
 export const MAX_FILE = 1024 * 1024;
@@ -42,11 +45,7 @@ export function str(args: Record<string, unknown>, name: string): string | undef
 
 function parsePcrsFile(path: string): string[] {
   const text = readInput(path, 'PCR values').toString('utf8');
-  const j = parseJsonBounded(text, { what: `PCR values file ${escapeTextCapped(path, 300)}`, code: 'E_PCRS', input: true, maxDepth: 2 });
-  if (!Array.isArray(j) || j.length > 24 || !j.every((x) => typeof x === 'string' && (x === '' || /^[0-9a-fA-F]{64}$/.test(x)))) {
-    throw new InputError('E_PCRS', `PCR values file ${escapeTextCapped(path, 300)} must be a JSON array of up to 24 SHA-256 hex values indexed by PCR number ("" for unused)`);
-  }
-  return j as string[];
+  return parsePcrValues(text, { code: 'E_PCRS', what: `PCR values file ${escapeTextCapped(path, 300)}` }).pcrs;
 }
 
 /** The inputs of one verification from the command line. */
@@ -68,6 +67,17 @@ export interface VerifyFiles {
   eventLog?: string;
 }
 
+/** --policy (parsed) and --crl: read alike by `verify` and `verify --bundle` (whose evidence is the bundle's). */
+export function loadPolicyAndCrl(f: Pick<VerifyFiles, 'policy' | 'crl'>): Pick<VerifyOptions, 'policy' | 'crl'> {
+  const out: { -readonly [K in 'policy' | 'crl']?: VerifyOptions[K] } = {};
+  if (f.crl) out.crl = readInput(f.crl, 'CRL');
+  if (f.policy) {
+    const j = readPolicyJson(f.policy);
+    out.policy = named(f.policy, 'policy', () => parsePolicy(j));
+  }
+  return out;
+}
+
 /** Reads every file (the policy is parsed here; evidence and certificates by verifyEvidence, see runVerify). */
 export function loadVerifyOptions(f: VerifyFiles): Omit<VerifyOptions, 'now' | 'cache' | 'replayed'> {
   if (!f.evidence) throw new InputError('E_USAGE', 'give --evidence FILE (an HCL report, NV dump or SNP report)');
@@ -79,22 +89,14 @@ export function loadVerifyOptions(f: VerifyFiles): Omit<VerifyOptions, 'now' | '
   if (f.chain) {
     out.chain = readInput(f.chain, 'chain');
   }
-  if (f.crl) {
-    out.crl = readInput(f.crl, 'CRL');
-  }
   if (f.akCert) out.akCertificate = readInput(f.akCert, 'AK certificate');
   if (f.akChain) out.akIntermediates = readInput(f.akChain, 'AK intermediates');
   if (f.eventLog) out.eventLog = readInput(f.eventLog, 'event log');
-  if (f.policy) {
-    const j = readPolicyJson(f.policy);
-    out.policy = named(f.policy, 'policy', () => parsePolicy(j));
-  }
+  Object.assign(out, loadPolicyAndCrl(f));
   const quoteParts = [f.quoteMsg, f.quoteSig, f.nonce];
   let nonce: Uint8Array | undefined;
   if (f.nonce !== undefined) {
-    const nonceText = f.nonce.trim().replace(/^0x/i, '');
-    if (!/^([0-9a-fA-F]{2}){1,64}$/.test(nonceText)) throw new InputError('E_NONCE', '--nonce must be 1-64 bytes of hex');
-    nonce = new Uint8Array(Buffer.from(nonceText, 'hex'));
+    nonce = parseNonceHex(f.nonce, NONCE_OPTION);
     // Without a quote, the nonce is checked against the report's user-data (freshness by report).
     out.nonce = nonce;
   }

@@ -10,6 +10,8 @@ import { outError, prepareOutDir } from '../io/out-dir.js';
 import { parseJsonBounded } from '../base/bounded-json.js';
 import type { Evidence, QuoteEvidence } from './evidence.js';
 import { identityFromCompute, type InstanceIdentity } from './identity.js';
+import { parseNonceHex } from '../input/nonce.js';
+import { parsePcrValues } from '../input/pcrs.js';
 
 export const BUNDLE_FORMAT = 'cvm-attest-evidence-bundle';
 export const BUNDLE_VERSION = 1;
@@ -44,16 +46,6 @@ function pcrsJson(q: QuoteEvidence): string {
   const out: string[] = [];
   for (let i = 0; i < 24; i++) out.push(q.pcrSelection.includes(i) ? (q.pcrs[i] ?? '') : '');
   return JSON.stringify(out, null, 2) + '\n';
-}
-
-function parsePcrsJson(text: string): { pcrs: string[]; pcrSelection: number[] } {
-  const j = parseJsonBounded(text, { what: 'bundle pcrs.json', code: 'E_BUNDLE_FORMAT', input: true, maxDepth: 2 });
-  if (!Array.isArray(j) || j.length > 24 || !j.every((v) => typeof v === 'string' && /^([0-9a-fA-F]{64})?$/.test(v))) {
-    throw new InputError('E_BUNDLE_FORMAT', "bundle pcrs.json must be an array of at most 24 SHA-256 hex values ('' for PCRs not quoted)");
-  }
-  const pcrs = (j as string[]).map((v) => v.toLowerCase());
-  while (pcrs.length < 24) pcrs.push('');
-  return { pcrs, pcrSelection: pcrs.flatMap((v, i) => (v ? [i] : [])) };
 }
 
 /**
@@ -153,13 +145,11 @@ export async function readBundle(dir: string): Promise<{ evidence: Evidence; man
   const text = (n: BundleFile): string => (data[n] ?? Buffer.alloc(0)).toString('utf8');
   let quote: QuoteEvidence | undefined;
   if (data['quote.msg']) {
-    const nonceText = text('nonce.hex').trim();
-    if (!/^([0-9a-fA-F]{2}){1,64}$/.test(nonceText)) throw new InputError('E_BUNDLE_FORMAT', 'bundle nonce.hex must be 1-64 bytes of hex');
     quote = {
       message: data['quote.msg'],
       signature: data['quote.sig'] ?? Buffer.alloc(0),
-      nonce: Buffer.from(nonceText, 'hex'),
-      ...parsePcrsJson(text('pcrs.json')),
+      nonce: parseNonceHex(text('nonce.hex'), { code: 'E_BUNDLE_FORMAT', what: 'bundle nonce.hex' }),
+      ...parsePcrValues(text('pcrs.json'), { code: 'E_BUNDLE_FORMAT', what: 'bundle pcrs.json' }),
     };
   }
   let instance: InstanceIdentity | undefined;

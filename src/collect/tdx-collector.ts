@@ -7,6 +7,7 @@ import { parseTdxHclReport } from '../platform/tdx/hcl.js';
 import { parsePckExtensions } from '../platform/tdx/pck-extensions.js';
 import { parseTdQuote } from '../platform/tdx/quote.js';
 import { CertStore } from '../x509/cert-store.js';
+import { pemDer } from '../x509/pem.js';
 import { checkCollateral } from '../platform/tdx/collateral-check.js';
 import { defaultCacheDir } from './cert-cache.js';
 import { collateralDir, readCachedCollateral, writeCachedCollateral } from './collateral-cache.js';
@@ -42,7 +43,7 @@ export async function collectTdxParts(hclReport: Uint8Array, replayed: boolean, 
 
   const quote = parseTdQuote(tdQuote);
   const pckPem = quote.pckChainPem[0]!;
-  const pckDer = new Uint8Array(Buffer.from(pckPem.replace(/-----[A-Z ]+-----|\s/g, ''), 'base64'));
+  const pckDer = pemDer(pckPem, 'CERTIFICATE', { what: 'the PCK certificate', code: 'E_TDX_QUOTE' });
   const ext = parsePckExtensions(pckDer);
   const ca: 'platform' | 'processor' = /Processor CA/.test(quote.pckChainPem.join('')) ? 'processor' : 'platform';
   const now = options.now ?? new Date();

@@ -7,6 +7,7 @@
 import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
 import { ParseError } from '../base/errors.js';
 import { readTlv } from '../x509/der.js';
+import { pemDers } from '../x509/pem.js';
 import { AK_KID, akPublicKey, findRuntimeKey, type RuntimeData } from '../hcl/runtime-data.js';
 import { AZURE_VTPM_INTERMEDIATES, AZURE_VTPM_ROOT_2023, AZURE_VTPM_ROOT_SPKI_SHA256 } from './azure-vtpm-roots.js';
 import type { CheckResult } from '../result/result.js';
@@ -32,7 +33,6 @@ export interface AkCertificateOutcome {
   readonly info?: AkCertificateInfo;
 }
 
-const PEM_RE = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+)-----END CERTIFICATE-----/g;
 
 /**
  * The DER certificate inside NV contents (DER, possibly followed by padding; its length comes from the
@@ -44,10 +44,10 @@ export function akCertificateDer(input: Uint8Array): Uint8Array {
   const byDer = (b: Uint8Array): Uint8Array => b.slice(0, readTlv(b, 0, b.length, 'AK certificate').end);
   if (input[0] === 0x30) return byDer(input);
   const text = Buffer.from(input).toString('latin1');
-  const m = [...text.matchAll(PEM_RE)];
+  const m = pemDers(text, 'CERTIFICATE', { what: 'the AK certificate', code: 'E_AK_CERT' });
   // PEM of an NV dump carries the index's padding too: cut at the DER's own length.
   if (m.length === 1) {
-    const der = new Uint8Array(Buffer.from(m[0]![1]!.replace(/\s+/g, ''), 'base64'));
+    const der = m[0]!;
     if (der[0] === 0x30) return byDer(der);
   }
   throw new ParseError('E_AK_CERT', m.length > 1 ? 'the AK certificate input holds more than one certificate' : 'the AK certificate is neither DER nor one PEM certificate');
@@ -57,9 +57,9 @@ export function akCertificateDer(input: Uint8Array): Uint8Array {
 export function parseIntermediates(input: Uint8Array | string): X509Certificate[] {
   const text = typeof input === 'string' ? input : Buffer.from(input).toString('latin1');
   const out: X509Certificate[] = [];
-  for (const m of text.matchAll(PEM_RE)) {
+  for (const der of pemDers(text, 'CERTIFICATE', { what: 'the AK intermediates', code: 'E_AK_CHAIN' })) {
     try {
-      out.push(new X509Certificate(Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64')));
+      out.push(new X509Certificate(der));
     } catch (e) {
       throw new ParseError('E_AK_CHAIN', 'an AK intermediate certificate is malformed', { cause: e });
     }

@@ -6,6 +6,8 @@ import { isDerSequence } from '../x509/der.js';
 import { parseJsonBounded } from '../base/bounded-json.js';
 import type { Product } from '../result/result.js';
 import { parseCertificate, type Certificate } from '../x509/certificate.js';
+import { pemDers } from '../x509/pem.js';
+import { thimFields } from './thim.js';
 
 export type CertificateRole = 'VCEK' | 'VLEK' | 'ASK' | 'ASVK' | 'ARK';
 
@@ -34,7 +36,6 @@ export interface BundleOptions {
 
 export const MAX_BUNDLE_SIZE = 256 * 1024;
 const PRODUCTS: readonly Product[] = ['Milan', 'Genoa', 'Turin'];
-const PEM_RE = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]*?)-----END CERTIFICATE-----/g;
 
 function productOfCn(cn: string | undefined, prefix: string): Product | undefined {
   if (!cn?.startsWith(prefix)) return undefined;
@@ -74,23 +75,16 @@ function toText(input: Uint8Array | string): string | undefined {
   return utf8.decode(input);
 }
 
-function pemBlocks(text: string): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  for (const m of text.matchAll(PEM_RE)) out.push(Uint8Array.from(Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64')));
-  return out;
+/** The certificates of a PEM bundle; other blocks (a key, a CRL) and text around them are ignored. */
+function pemBlocks(text: string, name: string): Uint8Array[] {
+  return pemDers(text, 'CERTIFICATE', { what: name || 'certificate input', code: 'E_CERT_INPUT' });
 }
 
+/** A THIM body saved to a file: read by the IMDS parser (input/thim.ts), its chain and cacheControl optional. */
 function thimBody(text: string, pre: string): { ders: Uint8Array[]; thim: ThimInfo } {
   const j = parseJsonBounded(text, { what: `${pre}THIM body`, code: 'E_CERT_INPUT', maxDepth: 8 });
-  if (j === null || typeof j !== 'object' || Array.isArray(j)) throw new ParseError('E_CERT_INPUT', `${pre}not a THIM JSON object`);
-  const o = j as Record<string, unknown>;
-  if (typeof o.vcekCert !== 'string') throw new ParseError('E_CERT_INPUT', `${pre}THIM body has no vcekCert`);
-  if (typeof o.tcbm !== 'string' || !/^[0-9a-fA-F]{16}$/.test(o.tcbm)) throw new ParseError('E_CERT_INPUT', `${pre}THIM tcbm must be 16 hex digits`);
-  if (o.certificateChain !== undefined && typeof o.certificateChain !== 'string') throw new ParseError('E_CERT_INPUT', `${pre}THIM certificateChain must be a string`);
-  if (o.cacheControl !== undefined && typeof o.cacheControl !== 'string') throw new ParseError('E_CERT_INPUT', `${pre}THIM cacheControl must be a string`);
-  const ders = [...pemBlocks(o.vcekCert), ...pemBlocks(typeof o.certificateChain === 'string' ? o.certificateChain : '')];
-  if (pemBlocks(o.vcekCert).length !== 1) throw new ParseError('E_CERT_INPUT', `${pre}THIM vcekCert must hold one PEM certificate`);
-  return { ders, thim: { tcbm: o.tcbm.toLowerCase(), ...(typeof o.cacheControl === 'string' ? { cacheControl: o.cacheControl } : {}) } };
+  const f = thimFields(j, { complete: false, fail: (m, cause) => new ParseError('E_CERT_INPUT', `${pre}${m}`, cause === undefined ? undefined : { cause }) });
+  return { ders: f.ders, thim: { tcbm: f.tcbm.toLowerCase(), ...(f.cacheControl !== undefined ? { cacheControl: f.cacheControl } : {}) } };
 }
 
 /** Parses certificate input (PEM, DER, PEM bundle or THIM JSON) and sorts it by role. Throws ParseError. */
@@ -107,7 +101,7 @@ export function parseCertificateBundle(input: Uint8Array | string, options: Bund
   if (text === undefined) ders = [input as Uint8Array];
   else if (text.trimStart().startsWith('{')) ({ ders, thim } = thimBody(text, pre));
   else {
-    ders = pemBlocks(text);
+    ders = pemBlocks(text, name);
     if (ders.length === 0) throw new ParseError('E_CERT_INPUT', `${pre}no PEM certificate, DER certificate or THIM JSON found`);
   }
   const out: { -readonly [K in keyof CertificateBundle]: CertificateBundle[K] } = {};

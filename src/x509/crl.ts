@@ -2,6 +2,7 @@
 import { ParseError } from '../base/errors.js';
 import { utf8 } from '../base/bytes.js';
 import { decodeSignatureAlgorithm, type SignatureAlgorithm } from './certificate.js';
+import { pemDers } from './pem.js';
 import { children, content, decodeName, decodeTime, expectTag, integerHex, isDerSequence, readTlv, Tag, whole, type DistinguishedName } from './der.js';
 
 export const MAX_CRL_SIZE = 1024 * 1024;
@@ -25,9 +26,9 @@ export function parseCrl(input: Uint8Array | string): Crl {
   // DER only when one SEQUENCE spans the input: a PEM file may start with "0" (0x30) too.
   const text = typeof input === 'string' ? input : isDerSequence(input) ? undefined : utf8.decode(input);
   if (text !== undefined) {
-    const m = text.match(/-----BEGIN X509 CRL-----([A-Za-z0-9+/=\s]*?)-----END X509 CRL-----/);
-    if (!m) throw new ParseError('E_CRL', 'no PEM "X509 CRL" block or DER CRL found');
-    der = Uint8Array.from(Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64'));
+    const first = pemDers(text, 'X509 CRL', { what: 'CRL', code: 'E_CRL' })[0];
+    if (!first) throw new ParseError('E_CRL', 'no PEM "X509 CRL" block or DER CRL found');
+    der = first;
   } else der = (input as Uint8Array).slice();
   try {
     const top = expectTag(readTlv(der, 0, der.length, 'CRL'), Tag.Sequence, 'CRL');

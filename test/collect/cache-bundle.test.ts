@@ -9,6 +9,7 @@ import { parseEvidence } from '../../src/platform/snp/evidence.js';
 import { CertificateCache, cacheFileName, defaultCacheDir } from '../../src/collect/cert-cache.js';
 import { vcekChipMismatch } from '../../src/collect/vcek-match.js';
 import { writeBundle, readBundle } from '../../src/collect/bundle.js';
+import { readTpmEvidence } from '../../src/collect/tpm/index.js';
 import type { Evidence } from '../../src/collect/evidence.js';
 import { InputError } from '../../src/base/errors.js';
 import { fixture as fx } from '../helpers/fixtures.js';
@@ -164,6 +165,22 @@ describe('evidence bundle', () => {
       writeFileSync(join(dir, name), b);
       await assert.rejects(readBundle(dir), (e: unknown) => e instanceof InputError && e.code === 'E_BUNDLE_DIGEST' && e.exitCode === 2 && e.message.includes(name), name);
     }
+  });
+
+  test('file:BUNDLE replays through the digest-checking reader', async () => {
+    const dir = join(tmp(), 'b');
+    const ev = evidence();
+    await writeBundle(dir, ev);
+    const r = await readTpmEvidence({ transport: `file:${dir}` });
+    assert.equal(r.replayed, true);
+    assert.deepEqual(Buffer.from(r.hclReport), Buffer.from(ev.hclReport));
+    assert.deepEqual(Buffer.from(r.quote?.signature ?? []), Buffer.from(ev.quote?.signature ?? []));
+    assert.deepEqual(Buffer.from(r.quote?.nonce ?? []), Buffer.from('challenge'));
+    assert.deepEqual(r.quote?.pcrSelection, [0, 1, 2, 3, 4, 5, 6, 7]);
+    const b = readFileSync(join(dir, 'quote.sig'));
+    b.writeUInt8(b.readUInt8(0) ^ 1, 0);
+    writeFileSync(join(dir, 'quote.sig'), b);
+    await assert.rejects(readTpmEvidence({ transport: `file:${dir}` }), (e: unknown) => e instanceof InputError && e.code === 'E_BUNDLE_DIGEST' && e.message.includes('quote.sig'));
   });
 
   test('missing files, broken manifests: clear InputErrors', async () => {

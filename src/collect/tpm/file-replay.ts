@@ -1,11 +1,16 @@
 // The file: transport: replays captured evidence instead of asking a TPM. A file is returned as it is
-// (an NV dump or anything `verify --evidence` takes); a directory laid out like an evidence bundle
-// (hcl-report.bin [+ quote.msg quote.sig nonce.hex pcrs.json]) also yields its recorded quote.
+// (an NV dump or anything `verify --evidence` takes). A folder is one of two formats:
+// - an evidence bundle (it has manifest.json): read by collect/bundle.ts, every file digest-checked;
+// - a capture folder without a manifest (the test vectors: hcl-report.bin [+ quote.msg quote.sig
+//   nonce.hex pcrs.json] [+ ak-cert.der eventlog.bin]), read here, file by file, nothing to check against.
+// Both yield the recorded quote.
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../../base/errors.js';
 import { readFileBounded } from '../../io/bounded-read.js';
-import { parseJsonBounded } from '../../base/bounded-json.js';
+import { parseNonceHex } from '../../input/nonce.js';
+import { readBundle } from '../bundle.js';
+import { parsePcrValues } from '../../input/pcrs.js';
 import { PCR_COUNT, TPM_ALG } from '../../tpm/constants.js';
 import { parseQuoteAttest } from '../../tpm/structures.js';
 import type { QuoteInput } from '../../guest/freshness.js';
@@ -52,14 +57,18 @@ async function exists(path: string): Promise<boolean> {
 
 /** Parses pcrs.json: an array of up to 24 hex SHA-256 values ('' for PCRs not recorded). */
 export function parsePcrsJson(text: string, what: string): string[] {
-  const v = parseJsonBounded(text, { what, code: 'E_REPLAY_PCRS', input: true, maxDepth: 2 });
-  if (!Array.isArray(v) || v.length > PCR_COUNT) throw new InputError('E_REPLAY_PCRS', `${what} must be a JSON array of at most ${PCR_COUNT} hex strings`);
-  const out = v.map((x, i) => {
-    if (typeof x !== 'string' || !/^([0-9a-fA-F]{64})?$/.test(x)) throw new InputError('E_REPLAY_PCRS', `${what}[${i}] is not a 64-digit hex SHA-256 value or ''`);
-    return x.toLowerCase();
-  });
-  while (out.length < PCR_COUNT) out.push('');
-  return out;
+  return parsePcrValues(text, { code: 'E_REPLAY_PCRS', what }).pcrs;
+}
+
+/** A bundle folder, through the one digest-checking bundle reader. */
+async function fromBundle(path: string): Promise<ReplayedEvidence> {
+  const { evidence: e } = await readBundle(path);
+  return {
+    hclReport: e.hclReport,
+    ...(e.quote ? { quote: { message: e.quote.message, signature: e.quote.signature, nonce: e.quote.nonce, pcrs: [...e.quote.pcrs], pcrSelection: [...e.quote.pcrSelection] } } : {}),
+    ...(e.akCertificate ? { akCertificate: e.akCertificate } : {}),
+    ...(e.eventLog ? { eventLog: e.eventLog } : {}),
+  };
 }
 
 export async function readReplay(path: string): Promise<ReplayedEvidence> {
@@ -70,6 +79,7 @@ export async function readReplay(path: string): Promise<ReplayedEvidence> {
     throw new InputError('E_REPLAY_MISSING', `file: transport: ${path} does not exist or cannot be read (${(e as NodeJS.ErrnoException).code ?? ''})`, { cause: e });
   }
   if (!isDir) return { hclReport: await readBounded(path, MAX_EVIDENCE_BYTES, 'evidence file') };
+  if (await exists(join(path, 'manifest.json'))) return fromBundle(path);
 
   const hclReport = await readBounded(join(path, 'hcl-report.bin'), MAX_EVIDENCE_BYTES, 'HCL report');
   const msgPath = join(path, 'quote.msg');
@@ -77,8 +87,8 @@ export async function readReplay(path: string): Promise<ReplayedEvidence> {
   if (!(await exists(msgPath))) return { hclReport, ...guest };
   const message = await readBounded(msgPath, MAX_SMALL_FILE, 'quote message');
   const signature = await readBounded(join(path, 'quote.sig'), MAX_SMALL_FILE, 'quote signature');
-  const nonceText = new TextDecoder().decode(await readBounded(join(path, 'nonce.hex'), MAX_SMALL_FILE, 'nonce')).trim();
-  if (!/^([0-9a-fA-F]{2}){1,64}$/.test(nonceText)) throw new InputError('E_REPLAY_NONCE', `${join(path, 'nonce.hex')} is not 1-64 bytes of hex`);
+  const noncePath = join(path, 'nonce.hex');
+  const nonce = parseNonceHex(new TextDecoder().decode(await readBounded(noncePath, MAX_SMALL_FILE, 'nonce')), { code: 'E_REPLAY_NONCE', what: noncePath });
   let pcrSelection: number[];
   try {
     const att = parseQuoteAttest(message);
@@ -90,5 +100,5 @@ export async function readReplay(path: string): Promise<ReplayedEvidence> {
   const pcrs = (await exists(pcrsPath))
     ? parsePcrsJson(new TextDecoder().decode(await readBounded(pcrsPath, MAX_SMALL_FILE, 'PCR values')), pcrsPath)
     : Array.from({ length: PCR_COUNT }, () => '');
-  return { hclReport, quote: { message, signature, nonce: Uint8Array.from(Buffer.from(nonceText, 'hex')), pcrs, pcrSelection }, ...guest };
+  return { hclReport, quote: { message, signature, nonce, pcrs, pcrSelection }, ...guest };
 }

@@ -4,6 +4,7 @@ import { ParseError } from '../../base/errors.js';
 import { utf8 } from '../../base/bytes.js';
 import { parseCertificate, type Certificate } from '../../x509/certificate.js';
 import { parseCrl, type Crl } from '../../x509/crl.js';
+import { readPem } from '../../x509/pem.js';
 import { parseQeIdentity, type QeIdentity } from './qe-identity.js';
 import { MAX_COLLATERAL_JSON } from './signed-json.js';
 import { parseTcbInfo, type TcbInfo } from './tcb-info.js';
@@ -24,14 +25,13 @@ export const EMPTY_COLLATERAL: TdxCollateral = { tcbInfos: [], qeIdentities: [],
 /** More files than a collateral set ever has. */
 export const MAX_COLLATERAL_FILES = 64;
 
-const PEM = /-----BEGIN (CERTIFICATE|X509 CRL)-----([A-Za-z0-9+/=\s]*?)-----END \1-----/g;
-
+/** The certificates and CRLs of a PEM file (other blocks are skipped); how many were read. */
 function fromPem(text: string, out: { crls: Crl[]; certificates: Certificate[] }): number {
   let n = 0;
-  for (const m of text.matchAll(PEM)) {
-    const der = new Uint8Array(Buffer.from(m[2]!.replace(/\s+/g, ''), 'base64'));
-    if (m[1] === 'CERTIFICATE') out.certificates.push(parseCertificate(der));
-    else out.crls.push(parseCrl(der));
+  for (const b of readPem(text, { what: 'PEM text', code: 'E_COLLATERAL' }).blocks) {
+    if (b.label === 'CERTIFICATE') out.certificates.push(parseCertificate(b.der));
+    else if (b.label === 'X509 CRL') out.crls.push(parseCrl(b.der));
+    else continue;
     n++;
   }
   return n;

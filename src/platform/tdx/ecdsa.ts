@@ -7,6 +7,7 @@ import { OID, type Certificate } from '../../x509/certificate.js';
 import type { CertStore } from '../../x509/cert-store.js';
 import { INTEL_SGX_ROOT_CA_PEM, INTEL_SGX_ROOT_SPKI_SHA256 } from './intel-root.js';
 import { rootStore } from '../../x509/cert-store.js';
+import { pemDer } from '../../x509/pem.js';
 
 const ECDSA_SHA256 = '1.2.840.10045.4.3.2';
 const P256 = '1.2.840.10045.3.1.7';
@@ -26,8 +27,7 @@ let root: Certificate | undefined;
 /** The embedded Intel SGX Root CA; its key must hash to the pinned value. */
 export function pinnedIntelRoot(): Certificate {
   if (root) return root;
-  const der = Buffer.from(INTEL_SGX_ROOT_CA_PEM.replace(/-----[A-Z ]+-----|\s/g, ''), 'base64');
-  const c = rootStore.parse(new Uint8Array(der));
+  const c = rootStore.parse(pemDer(INTEL_SGX_ROOT_CA_PEM, 'CERTIFICATE', { what: 'the embedded Intel SGX Root CA', code: 'E_INTERNAL' }));
   if (spkiHash(c) !== INTEL_SGX_ROOT_SPKI_SHA256) throw new Error('embedded Intel SGX Root CA does not match its pinned key');
   root = c;
   return c;

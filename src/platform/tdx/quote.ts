@@ -5,6 +5,7 @@ import { ParseError } from '../../base/errors.js';
 import { isAllZero, utf8, view } from '../../base/bytes.js';
 import { ENCLAVE_REPORT_SIZE, parseEnclaveReport, type EnclaveReport } from './enclave-report.js';
 import type { TdMeasurements } from './td-report.js';
+import { readPem } from '../../x509/pem.js';
 
 /** Real quotes are ~5 KB (8 KB padded); a PCK chain never needs more. */
 export const MAX_QUOTE_SIZE = 64 * 1024;
@@ -115,11 +116,10 @@ export function splitPemChain(data: Uint8Array): string[] {
   let end = data.length;
   while (end > 0 && data[end - 1] === 0) end--;
   const text = utf8.decode(data.subarray(0, end));
-  const blocks = text.match(/-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\r\n ]+?-----END CERTIFICATE-----/g) ?? [];
-  const rest = text.replace(/-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\r\n ]+?-----END CERTIFICATE-----/g, '').trim();
-  if (rest !== '') bad('the PCK certificate chain holds something other than PEM certificates');
-  if (blocks.length === 0 || blocks.length > 8) bad(`the PCK certificate chain has ${blocks.length} certificates`);
-  return blocks;
+  const pem = readPem(text, { what: 'the PCK certificate chain', code: 'E_TDX_QUOTE', maxBlocks: 9 });
+  if (pem.outside !== '' || pem.blocks.some((b) => b.label !== 'CERTIFICATE')) bad('the PCK certificate chain holds something other than PEM certificates');
+  if (pem.blocks.length === 0 || pem.blocks.length > 8) bad(`the PCK certificate chain has ${pem.blocks.length} certificates`);
+  return pem.blocks.map((b) => b.pem);
 }
 
 /** Parses a DCAP v4 or v5 TD quote. Throws ParseError (E_TDX_QUOTE) on anything that does not add up. */
