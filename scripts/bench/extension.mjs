@@ -7,7 +7,6 @@ import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { X509Certificate } from 'node:crypto';
 import { startImdsEmulator } from '../../test/emulators/imds.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');

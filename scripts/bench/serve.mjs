@@ -46,7 +46,9 @@ const rssTimer = setInterval(() => {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'));
     if (m) peakRss = Math.max(peakRss, Number(m[1]) / 1024);
-  } catch {}
+  } catch {
+    // The server exited between two samples: the peak so far stands.
+  }
 }, 100);
 
 let failures = 0;

@@ -97,7 +97,7 @@ async function main(argv: string[]): Promise<number> {
     }
     const cmd = mod.default;
     y.command(cmd.command, cmd.describe, (b) => flushExamples(cmd.builder(b)), async (args) => {
-      code = await cmd.run(args as Record<string, unknown>);
+      code = await cmd.run(args);
     });
   } else {
     for (const [n, [describe]] of Object.entries(commands)) y.command(n, describe);

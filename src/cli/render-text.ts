@@ -67,7 +67,8 @@ export function renderText(result: VerificationResult): string {
   if (c['x-ms-sevsnpvm-launchmeasurement']) lines.push(`  measurement   ${e(c['x-ms-sevsnpvm-launchmeasurement'])}`);
   if (tcb) lines.push(`  reported TCB  ${Object.entries(tcb).filter(([k]) => k !== 'raw').map(([k, v]) => `${e(k)} ${e(v)}`).join(', ')} (0x${e(tcb.raw)})`);
   if (c['cvm-attest-firmware-version']) lines.push(`  SNP firmware  ${e(c['cvm-attest-firmware-version'])}`);
-  if (c['cvm-attest-chip-id']) lines.push(`  chip id       ${e(String(c['cvm-attest-chip-id']).slice(0, 32))}...`);
+  const chipId = c['cvm-attest-chip-id'];
+  if (typeof chipId === 'string' && chipId) lines.push(`  chip id       ${e(chipId.slice(0, 32))}...`);
   if (!tdx) lines.push(`  guest         vmpl ${e(c['x-ms-sevsnpvm-vmpl'])}, debuggable ${e(c['x-ms-sevsnpvm-is-debuggable'])}, migration ${e(c['x-ms-sevsnpvm-migration-allowed'])}, signing key ${e(c['cvm-attest-signing-key'])}`);
   const rt = c['x-ms-runtime'] as { 'vm-configuration'?: Record<string, unknown> } | undefined;
   if (rt?.['vm-configuration']) {

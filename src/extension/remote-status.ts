@@ -24,7 +24,7 @@ const host = (endpoint: string): string => {
 
 /** Adds the remote verdict to a status file made from the local outcome. */
 export function withRemote(file: StatusFile, remote: RemoteLike, statusOnFailure: 'error' | 'warning'): StatusFile {
-  const entry = file[0]!;
+  const entry = file[0];
   const local = entry.status;
   const where = host(remote.endpoint);
   let status: ExtStatusValue;

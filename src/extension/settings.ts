@@ -82,7 +82,7 @@ export function parseSettingsFile(text: string): HandlerSettings {
     protectedSettings = prot.replace(/\s+/g, '');
     thumbprint = thumb.toUpperCase();
   }
-  return { publicSettings: (pub as Record<string, unknown> | null | undefined) ?? {}, protectedSettings, protectedSettingsCertThumbprint: thumbprint };
+  return { publicSettings: (pub) ?? {}, protectedSettings, protectedSettingsCertThumbprint: thumbprint };
 }
 
 function intIn(v: unknown, name: string, min: number, max: number): number {
@@ -194,7 +194,7 @@ export function validateProtectedSettings(v: unknown): ProtectedSettings {
   }
   if (v['sinks'] !== undefined && !isObject(v['sinks'])) throw new SettingsError('protectedSettings.sinks', 'must be an object');
   if (v['policy'] !== undefined && !isObject(v['policy'])) throw new SettingsError('protectedSettings.policy', 'must be a policy object');
-  return v as ProtectedSettings;
+  return v;
 }
 
 /** Deep merge of plain objects (b wins); arrays and scalars are replaced. */

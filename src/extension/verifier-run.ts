@@ -2,7 +2,6 @@
 // if the verifier gives no verdict (down, timing out, refusing), the evidence is still judged locally
 // and the status says why the remote verdict is missing. Collection failures stay failures.
 import { attest, type AttestOptions } from '../collect/attest.js';
-import { CvmAttestError } from '../base/errors.js';
 import { attestRemotely } from '../remote/attest-remote.js';
 import { VerifierRefusedError, VerifierUnavailableError } from '../remote/verifier-client.js';
 import type { VerifierSettings } from './verifier-settings.js';
@@ -21,6 +20,6 @@ export async function attestForExtension(v: VerifierSettings, options: AttestOpt
   } catch (e) {
     if (!(e instanceof VerifierUnavailableError || e instanceof VerifierRefusedError)) throw e;
     const local = await attest(options);
-    return { ...local, remote: { endpoint: v.endpoint, error: `${(e as CvmAttestError).message} [${(e as CvmAttestError).code}]` } };
+    return { ...local, remote: { endpoint: v.endpoint, error: `${(e).message} [${(e).code}]` } };
   }
 }

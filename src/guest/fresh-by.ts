@@ -67,7 +67,7 @@ export function checkFreshnessBy(i: FreshByInput): FreshByOutcome {
   if (quote && !quoteOk) return { check: { ...base, status: 'fail', reason: `${quote.check.reason}${report?.ok ? ' (the report does carry the nonce, but a bad quote is not accepted)' : ''}` } };
   const freshBy: FreshBy | undefined = report?.ok && quoteOk ? 'report+quote' : report?.ok ? 'report' : quoteOk ? 'quote' : undefined;
   if (!freshBy) return { check: { ...base, status: 'fail', reason: `not fresh: ${report!.reason}, and no quote was given` } };
-  const parts = [report?.ok ? report.reason : undefined, quoteOk ? quote!.check.reason : undefined, !report?.ok && report ? `not fresh by report: ${report.reason}` : undefined].filter(Boolean);
+  const parts = [report?.ok ? report.reason : undefined, quoteOk ? quote.check.reason : undefined, !report?.ok && report ? `not fresh by report: ${report.reason}` : undefined].filter(Boolean);
   const reason = `fresh by ${freshBy}: ${parts.join('; ')}`;
   const check = { ...base, status: i.replayed ? 'warn' : 'pass', reason: i.replayed ? `evidence replayed from a capture: ${reason} (fresh when captured, not now)` : reason } as const;
   return { check, freshBy, ...(quote?.attestedPcrs ? { attestedPcrs: quote.attestedPcrs } : {}) };

@@ -2,7 +2,7 @@
 // Unknown keys are an error, so a typo never silently weakens a policy. Pure: no file I/O here.
 import { createHash } from 'node:crypto';
 import { ParseError } from '../base/errors.js';
-import type { PolicySummary, Product, TcbComponents } from '../result/result.js';
+import type { PolicySummary, Product } from '../result/result.js';
 import { TCB_STATUSES, type TcbStatus } from '../result/tdx-tcb-status.js';
 
 export type CrlMode = 'off' | 'warn' | 'enforce';
@@ -241,5 +241,5 @@ function computeSummary(p: Policy): PolicySummary {
   const hash = createHash('sha256').update(text).digest('hex');
   // rules: a copy of what the hash covers, so a report can list the policy, not only its hash.
   const rules = JSON.parse(text) as Record<string, unknown>;
-  return p.minimumTcb ? { hash, minimumTcb: { ...p.minimumTcb } as TcbComponents, rules } : { hash, rules };
+  return p.minimumTcb ? { hash, minimumTcb: { ...p.minimumTcb }, rules } : { hash, rules };
 }

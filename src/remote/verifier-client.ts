@@ -160,5 +160,5 @@ export async function submitEvidence(v: VerifierEndpoint, nonce: string, evidenc
   const payload = token ? tokenPayload(token) : {};
   const jti = typeof payload.jti === 'string' ? payload.jti.slice(0, 128) : undefined;
   const tokenFresh = payload['x-ms-cvm-attest-fresh'];
-  return { verdict: j.verdict, checks: j.checks, claims: (j.claims ?? {}) as Claims, ...(token ? { token } : {}), ...(jti ? { jti } : {}), ...(typeof tokenFresh === 'boolean' ? { fresh: tokenFresh } : {}) };
+  return { verdict: j.verdict, checks: j.checks, claims: (j.claims ?? {}), ...(token ? { token } : {}), ...(jti ? { jti } : {}), ...(typeof tokenFresh === 'boolean' ? { fresh: tokenFresh } : {}) };
 }

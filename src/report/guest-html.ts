@@ -16,7 +16,7 @@ const code = (v: string): string => `<code>${esc(v)}</code>`;
 
 /** `unauthenticated`: the report's signature or chain did not verify, so what follows is only what the evidence claims. */
 export function renderGuest(result: VerificationResult, unauthenticated = false): string {
-  const checks = Array.isArray(result.checks) ? result.checks : [];
+  const checks: readonly CheckResult[] = Array.isArray(result.checks) ? result.checks : [];
   const c = result.claims ?? {};
   const fresh = checks.find((x) => x.group === 'freshness');
   const akCheck = checks.find((x) => x.group === 'ak-certificate');

@@ -601,7 +601,7 @@ export function renderHtmlReport(input: VerificationResult, options: HtmlReportO
   const result: VerificationResult = {
     ...input,
     // A status this renderer does not know is shown as a failure, never silently as a pass.
-    checks: (Array.isArray(input.checks) ? input.checks : []).map((c) =>
+    checks: ((Array.isArray(input.checks) ? input.checks : []) as readonly CheckResult[]).map((c) =>
       Object.hasOwn(STATUS_LABELS, c.status) ? c : { ...c, status: 'fail' as const, reason: `unknown status "${String(c.status)}": ${c.reason}` }),
     warnings: Array.isArray(input.warnings) ? input.warnings : [],
     certificates: Array.isArray(input.certificates) ? input.certificates : [],

@@ -86,6 +86,8 @@ export async function startService(o: ServeOptions, onVerdict?: VerdictListener)
   let ready = false;
   let draining = false;
   let inFlight = 0;
+  // Assigned once start-up has read the keys; the handlers above are defined before it exists.
+  // eslint-disable-next-line prefer-const
   let pool: VerificationPool | undefined;
   let issuer = o.issuer ?? '';
   let discovery = '';
@@ -182,7 +184,7 @@ export async function startService(o: ServeOptions, onVerdict?: VerdictListener)
     else socket.destroy();
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (e) => reject(new InputError('E_USAGE', `cannot listen on ${o.listen}: ${(e as Error).message}`, { cause: e })));
+    server.once('error', (e) => reject(new InputError('E_USAGE', `cannot listen on ${o.listen}: ${(e).message}`, { cause: e })));
     server.listen(port, host, () => resolve());
   });
   const bound = (server.address() as AddressInfo).port;

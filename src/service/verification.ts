@@ -50,7 +50,7 @@ const certInput = (s: string): string | Buffer => (s.includes('-----BEGIN') || s
 /** The report's user data carries the nonce when the VM refreshed its HCL report with it (NV 0x01400002). */
 function userDataCheck(claims: Claims, nonce: string): CheckResult {
   const runtime = claims['x-ms-runtime'] as Record<string, unknown> | undefined;
-  const ud = typeof runtime?.['user-data'] === 'string' ? (runtime['user-data'] as string).toLowerCase() : undefined;
+  const ud = typeof runtime?.['user-data'] === 'string' ? (runtime['user-data']).toLowerCase() : undefined;
   const base = { id: 'freshness.user-data', group: 'freshness' } as const;
   if (ud === undefined) return { ...base, status: 'skip', reason: 'the report carries no bound user data' };
   if (ud.startsWith(nonce) && /^0*$/.test(ud.slice(nonce.length))) return { ...base, status: 'pass', reason: "the report's user data is this nonce: the HCL report itself was made for this challenge" };

@@ -22,7 +22,7 @@ export async function selfSignedCertificate(key: SigningKey, now: Date = new Dat
     notBefore,
     notAfter: new Date(notBefore.getTime() + 10 * 365 * 86400_000),
     signingAlgorithm: ec ? { name: 'ECDSA', hash: 'SHA-256' } : alg,
-    keys: { privateKey, publicKey } as unknown as Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[0]['keys'],
+    keys: { privateKey, publicKey },
     extensions: [new x509.BasicConstraintsExtension(false, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true)],
   });
   return Buffer.from(cert.rawData).toString('base64');

@@ -79,7 +79,7 @@ export function evaluateAlerts(prev: AlertState, outcome: SinkOutcome, ctx: Aler
       }
       if (f.chipId && f.reportedTcb) {
         const before = prev.tcbByChip[f.chipId];
-        const lower = before ? Object.entries(before).filter(([k, v]) => f.reportedTcb![k] !== undefined && f.reportedTcb![k]! < v).map(([k]) => k) : [];
+        const lower = before ? Object.entries(before).filter(([k, v]) => f.reportedTcb![k] !== undefined && f.reportedTcb![k] < v).map(([k]) => k) : [];
         if (before && lower.length > 0) {
           conditions.push({ key: 'TcbRollback', kind: 'TcbRollback', fingerprint: `${canonical(before)}>${canonical(f.reportedTcb)}`,
             description: `Reported TCB on chip ${f.chipId.slice(0, 16)}... went down from ${fmtTcb(before)} to ${fmtTcb(f.reportedTcb)} (${lower.join(', ')}).`,

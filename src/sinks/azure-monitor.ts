@@ -11,7 +11,6 @@
 // with the service's message until a retry succeeds.
 import type { TokenCredential } from '@azure/identity';
 import type { LogsIngestionClient, LogsIngestionClientOptions } from '@azure/monitor-ingestion';
-import { join } from 'node:path';
 import { Spool, type SpoolEntry } from './spool.js';
 import type { LogRecord } from './record.js';
 import { AZURE_MONITOR_ALERT_SPOOL, SPOOL_FOLDERS, spoolDir } from './layout.js';

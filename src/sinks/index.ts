@@ -81,15 +81,15 @@ const IDENTITY_KEYS = ['vmId', 'resourceId', 'subscriptionId', 'resourceGroupNam
 async function loadIdentity(dir: string): Promise<{ identity: SinkIdentity; at: string } | undefined> {
   try {
     const doc = JSON.parse(await readFile(join(dir, IDENTITY_FILE), 'utf8')) as { identity?: Record<string, unknown>; at?: unknown };
-    const id = Object.fromEntries(IDENTITY_KEYS.flatMap((k) => (typeof doc.identity?.[k] === 'string' && (doc.identity[k] as string).length <= 1024 ? [[k, doc.identity[k]]] : [])));
-    return typeof id.vmId === 'string' && typeof doc.at === 'string' ? { identity: id as SinkIdentity, at: doc.at } : undefined;
+    const id = Object.fromEntries(IDENTITY_KEYS.flatMap((k) => (typeof doc.identity?.[k] === 'string' && (doc.identity[k]).length <= 1024 ? [[k, doc.identity[k]]] : [])));
+    return typeof id.vmId === 'string' && typeof doc.at === 'string' ? { identity: id, at: doc.at } : undefined;
   } catch {
     return undefined;
   }
 }
 function pickIdentity(id: SinkIdentity | undefined): SinkIdentity | undefined {
   if (!id?.vmId) return undefined;
-  return Object.fromEntries(IDENTITY_KEYS.flatMap((k) => (typeof id[k] === 'string' ? [[k, id[k]]] : []))) as SinkIdentity;
+  return Object.fromEntries(IDENTITY_KEYS.flatMap((k) => (typeof id[k] === 'string' ? [[k, id[k]]] : [])));
 }
 
 async function loadDropsAlerted(dir: string): Promise<Record<string, number>> {

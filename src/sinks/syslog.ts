@@ -11,7 +11,6 @@ import { existsSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
 import { alertRecord, securityAlertFrom, type AlertSeverity, type SecurityAlert } from './alert-catalogue.js';
 import type { SyslogFacility, SyslogSettings } from './settings.js';
 import { SYSLOG_FACILITIES } from './settings.js';

@@ -169,7 +169,7 @@ export function replayEventLog(log: EventLog, alg: number = TPM_ALG.SHA256): Rep
   const name = HASH_NAMES[alg];
   const size = log.algorithms.find((a) => a.alg === alg)?.size;
   if (!name || size === undefined) throw new ParseError('E_EVENTLOG_BANK', `the event log has no ${name ?? `0x${alg.toString(16)}`} digests`);
-  const pcrs: (Buffer | undefined)[] = new Array(24).fill(undefined);
+  const pcrs = new Array<Buffer | undefined>(24).fill(undefined);
   const counts = new Array<number>(24).fill(0);
   for (const e of log.events) {
     if (e.type === EV.NO_ACTION) continue; // never extended

@@ -74,7 +74,7 @@ function tagged<T>(input: VerifyInput, f: () => T): T {
 }
 
 export async function verifyEvidence(options: VerifyOptions): Promise<VerificationResult> {
-  return run(options, true) as Promise<VerificationResult>;
+  return run(options, true);
 }
 
 /** The same as verifyEvidence, synchronously (a little slower on a VCEK not seen before). */

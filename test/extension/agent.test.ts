@@ -104,7 +104,7 @@ describe('VM extension with the real Azure Linux agent', { timeout: 240_000 }, (
           .listen('\\0' + process.env.LOCK, () => console.log('ready'));`;
       const sq = spawn(process.execPath, ['-e', script, 'handler', 'worker'], { uid: 65534, gid: 65534, env: { LOCK: legacyLockName(lib, HANDLER).slice(1) }, stdio: ['ignore', 'pipe', 'inherit'] });
       squatter = sq;
-      await new Promise<void>((res, rej) => { sq.stdout!.once('data', () => res()); sq.once('exit', (c) => rej(new Error(`squatter exited ${c}`))); });
+      await new Promise<void>((res, rej) => { sq.stdout.once('data', () => res()); sq.once('exit', (c) => rej(new Error(`squatter exited ${c}`))); });
     }
 
     // --- install + enable, protected settings encrypted to the agent's certificate ---
@@ -128,7 +128,7 @@ describe('VM extension with the real Azure Linux agent', { timeout: 240_000 }, (
     const hash = policySummary(parsePolicy(protectedPolicy)).hash.slice(0, 12);
     assert.ok(st.formattedMessage!.message.includes(`policy ${hash}`), st.formattedMessage!.message);
     const names = (st.substatus ?? []).map((s) => s.name);
-    for (const g of ['check: signature', 'check: chain', 'check: tcb', 'check: runtime-data', 'claims']) assert.ok(names.includes(g), `substatus ${g} in ${names}`);
+    for (const g of ['check: signature', 'check: chain', 'check: tcb', 'check: runtime-data', 'claims']) assert.ok(names.includes(g), `substatus ${g} in ${names.join(', ')}`);
     const claims = JSON.parse(st.substatus!.find((s) => s.name === 'claims')!.formattedMessage!.message) as Record<string, unknown>;
     assert.equal(claims['x-ms-sevsnpvm-is-debuggable'], false);
     keep(V1, 0, 'success');

@@ -100,8 +100,8 @@ export function armValidator(): ArmValidator {
   const compiled = new Map<string, ValidateFunction>();
   const validate = (ref: string, value: unknown): string[] => {
     let check = compiled.get(ref);
-    if (!check) { check = ajv.getSchema(ref) ?? ajv.compile({ $ref: ref }); compiled.set(ref, check!); }
-    return check!(value) ? [] : (check!.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'} (${e.schemaPath})`);
+    if (!check) { check = ajv.getSchema(ref) ?? ajv.compile({ $ref: ref }); compiled.set(ref, check); }
+    return check(value) ? [] : (check.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'} (${e.schemaPath})`);
   };
   cached = {
     resourceTypes,

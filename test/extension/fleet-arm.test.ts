@@ -41,8 +41,8 @@ function assertAllUsed(name: string, t: Obj): void {
     return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, k === 'template' && typeof x === 'object' && x !== null && 'resources' in x ? '<inner>' : strip(x)]));
   };
   const text = JSON.stringify(strip({ ...t, parameters: undefined, variables: undefined })) + JSON.stringify(strip(t['variables'] ?? {}));
-  for (const p of Object.keys((t['parameters'] ?? {}) as Obj)) assert.ok(text.includes(`parameters('${p}')`), `${name}: parameter ${p} unused`);
-  for (const v of Object.keys((t['variables'] ?? {}) as Obj)) assert.ok(text.includes(`variables('${v}')`), `${name}: variable ${v} unused`);
+  for (const p of Object.keys((t['parameters'] ?? {}))) assert.ok(text.includes(`parameters('${p}')`), `${name}: parameter ${p} unused`);
+  for (const v of Object.keys((t['variables'] ?? {}))) assert.ok(text.includes(`variables('${v}')`), `${name}: variable ${v} unused`);
 }
 
 describe('the official schemas catch what they should (so a pass means something)', () => {

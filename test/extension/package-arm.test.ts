@@ -78,7 +78,7 @@ describe('ARM template (extension/arm)', () => {
   const text = JSON.stringify({ resources: tpl['resources'], outputs: tpl['outputs'], variables: tpl['variables'] });
   test('every parameter and variable is used; the parameters file names only real parameters', () => {
     for (const p of Object.keys(tpl['parameters'] as object)) assert.ok(text.includes(`parameters('${p}')`), `parameter ${p} unused`);
-    for (const v of Object.keys((tpl['variables'] ?? {}) as object)) assert.ok(text.includes(`variables('${v}')`), `variable ${v} unused`);
+    for (const v of Object.keys((tpl['variables'] ?? {}))) assert.ok(text.includes(`variables('${v}')`), `variable ${v} unused`);
     const declared = tpl['parameters'] as Record<string, Record<string, unknown>>;
     for (const p of Object.keys(params['parameters'] as object)) assert.ok(p in declared, `unknown parameter ${p}`);
     for (const [p, d] of Object.entries(declared)) if (!('defaultValue' in d)) assert.ok(p in (params['parameters'] as object), `required ${p} not given`);

@@ -190,7 +190,7 @@ describe('status files', () => {
     let agent: AgentHarness | undefined;
     before(() => { agent = startAgentHarness(agentPythonPath()); });
     after(async () => { await agent?.close(); });
-    test('transitioning, success, warning, error (settings, collection), disable, huge substatus', async (t) => {
+    test('transitioning, success, warning, error (settings, collection), disable, huge substatus', async () => {
       assert.ok(agent, 'the agent harness started');
       const h: AgentHarness = agent;
       const now = new Date();
@@ -224,7 +224,7 @@ describe('status files', () => {
   test('fuzz: any checks, claims, warnings and sink messages keep the agent limits', () => {
     const check = fc.record({ id: fc.string({ maxLength: 40 }), group: fc.constantFrom('structure', 'signature', 'chain', 'tcb', 'chip-id', 'crl', 'runtime-data', 'freshness', 'policy'), status: fc.constantFrom('pass', 'fail', 'skip', 'warn'), reason: fc.string({ maxLength: 3000 }) });
     fc.assert(fc.property(fc.array(check, { maxLength: 60 }), fc.dictionary(fc.string({ maxLength: 30 }), fc.jsonValue(), { maxKeys: 40 }), fc.array(fc.string({ maxLength: 2000 }), { maxLength: 20 }), fc.array(fc.string({ maxLength: 20_000 }), { maxLength: 10 }), (checks, claims, warnings, sinkMsgs) => {
-      const r = result('pass', { checks: checks as CheckResult[], claims, warnings, verdict: checks.some((c) => c.status === 'fail') ? 'fail' : 'pass' });
+      const r = result('pass', { checks: checks, claims, warnings, verdict: checks.some((c) => c.status === 'fail') ? 'fail' : 'pass' });
       const [e] = outcomeStatus({ ...base, result: r, warnings, deliveries: sinkMsgs.map((m, i) => ({ name: `s${i}`, status: 'failed' as const, message: m, queueDepth: i })) });
       const text = JSON.stringify([e]);
       assert.deepEqual(JSON.parse(text), [e]);

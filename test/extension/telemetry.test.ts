@@ -77,9 +77,9 @@ describe('extension telemetry events (the real agent collects them)', () => {
     const c = collect(env.eventsFolder!);
     const byTask = Object.fromEntries(c.events.map((e) => [e['TaskName'], e]));
     assert.equal(byTask['Install']?.['EventName'], `${HANDLER}-0.1.5`);
-    assert.match(byTask['Install']!['Context1']!, /installed/);
+    assert.match(byTask['Install']!['Context1'], /installed/);
     assert.equal(byTask['Enable']?.['CapabilityUsed'], 'Error');
-    assert.match(byTask['Enable']!['Context1']!, /invalid settings: .*intervalMinutes/);
+    assert.match(byTask['Enable']!['Context1'], /invalid settings: .*intervalMinutes/);
     assert.equal(byTask['Enable']!['Context3'], 'seq-0');
 
     const { eventsFolder: _e, ...noEvents } = env;

@@ -44,8 +44,8 @@ export function runNode(argv: readonly string[], o: RunOptions = {}): Promise<Ru
     let stderr = '';
     let killed = false;
     const t = o.timeoutMs === undefined ? undefined : setTimeout(() => { killed = true; p.kill('SIGKILL'); }, o.timeoutMs);
-    p.stdout.on('data', (d: Buffer) => (stdout += d));
-    p.stderr.on('data', (d: Buffer) => (stderr += d));
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     p.stdin.on('error', () => { /* the child may exit without reading stdin */ });
     p.stdin.end(o.input);
     p.on('close', (code) => { clearTimeout(t); resolve({ code, stdout, stderr, killed }); });

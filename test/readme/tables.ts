@@ -34,7 +34,7 @@ const load = (f: string): Schema => JSON.parse(readFileSync(join(ROOT, 'extensio
 function resolveLocal(s: Schema, root: Schema): Schema {
   if (s.$ref?.startsWith('#/$defs/')) {
     const d = root.$defs?.[s.$ref.slice('#/$defs/'.length)];
-    if (d) return { ...d, ...s, $ref: undefined } as Schema;
+    if (d) return { ...d, ...s, $ref: undefined };
   }
   return s;
 }
@@ -46,7 +46,7 @@ function typeOf(s: Schema, root: Schema): string {
   if (r.type === 'array') {
     const it = r.items ? resolveLocal(r.items, root) : undefined;
     if (it?.enum) return `array of ${it.enum.map((v) => `\`${JSON.stringify(v)}\``).join(' \\| ')}`;
-    return `array of ${it?.type ?? 'any'}${it?.pattern ? ` (\`${it.pattern}\`)` : ''}`;
+    return `array of ${String(it?.type ?? 'any')}${it?.pattern ? ` (\`${it.pattern}\`)` : ''}`;
   }
   let t = Array.isArray(r.type) ? r.type.join(' \\| ') : r.type ?? 'any';
   if (r.minimum !== undefined || r.maximum !== undefined) t += ` ${r.minimum ?? ''}..${r.maximum ?? ''}`;

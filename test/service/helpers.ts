@@ -17,7 +17,7 @@ export const tmp = (prefix = 'serve-'): string => mkdtempSync(join(tmpdir(), pre
 
 export function writeKey(file: string, type: 'rsa' | 'ec' = 'rsa', mode = 0o600): string {
   const { privateKey } = type === 'rsa' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  writeFileSync(file, privateKey.export({ format: 'pem', type: 'pkcs8' }) as string, { mode });
+  writeFileSync(file, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode });
   return file;
 }
 
@@ -50,8 +50,8 @@ export async function serve(args: readonly string[], env: Record<string, string>
   const proc = spawn(process.execPath, [BIN, 'serve', '--listen', '127.0.0.1:0', '--port-file', portFile, ...args], { env: { ...process.env, CVM_ATTEST_WORKERS: '2', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
-  proc.stdout!.on('data', (c) => (out += c));
-  proc.stderr!.on('data', (c) => (err += c));
+  proc.stdout.on('data', (c) => (out += c));
+  proc.stderr.on('data', (c) => (err += c));
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
   const deadline = Date.now() + 20_000;
   let done = false;

@@ -60,7 +60,7 @@ describe('serve: Intel TDX evidence (relaxed policy, --collateral folder)', () =
     const { payload } = await jwtVerify(r.json.token as string, JWKS, { issuer: s.url });
     assert.equal(payload['x-ms-attestation-type'], 'tdxvm');
     assert.equal(payload.tdx_mrtd, Buffer.from(body.mrTd).toString('hex'));
-    assert.equal(payload.tdx_rtmr0, Buffer.from(body.rtmr[0]!).toString('hex'));
+    assert.equal(payload.tdx_rtmr0, Buffer.from(body.rtmr[0]).toString('hex'));
     assert.equal(payload.attester_tcb_status, 'OutOfDate');
     assert.equal(payload.tdx_td_attributes_debug, false);
     assert.equal(payload.nonce, nonce);

@@ -57,7 +57,7 @@ describe('sinks settings', () => {
         assert.deepEqual(allowed, Object.keys(node.properties!).sort(), `${path}: parser and schema keys`);
       };
       probe('typoKey');
-      for (const [k, child] of Object.entries(node.properties!)) walk(child, path ? `${path}.${k}` : k);
+      for (const [k, child] of Object.entries(node.properties)) walk(child, path ? `${path}.${k}` : k);
     };
     walk(schema, '');
     assert.deepEqual(schema.properties!.azureMonitor!.required, ['endpoint', 'dcrImmutableId']);

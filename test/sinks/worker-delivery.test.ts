@@ -59,7 +59,7 @@ describe('worker delivery status', () => {
       await until(() => sinkSub(ext)?.status === 'warning');
       assert.match(sinkSub(ext)!.formattedMessage.message, /^queued/);
       assert.ok(tell, 'the worker gives the sinks a state callback');
-      tell!([{ name: 'azureMonitor', status: 'delivered', message: '1 record delivered', queueDepth: 0, lastDeliveryAt: new Date().toISOString() }]);
+      tell([{ name: 'azureMonitor', status: 'delivered', message: '1 record delivered', queueDepth: 0, lastDeliveryAt: new Date().toISOString() }]);
       const s = sinkSub(ext)!;
       assert.equal(s.status, 'success');
       assert.match(s.formattedMessage.message, /^delivered: 1 record delivered/);

@@ -89,7 +89,7 @@ describe('HCL report', () => {
     assert.equal(g.hcl?.headerVersion, 2);
     const keys = g.hcl?.runtimeData.json?.keys as { kid: string }[];
     assert.deepEqual(keys.map((k) => k.kid).sort(), ['HCLAkPub', 'HCLEkPub']);
-    assert.equal(g.hcl?.runtimeData.raw.length, g.hcl!.reportSize - 0x4d4);
+    assert.equal(g.hcl?.runtimeData.raw.length, g.hcl.reportSize - 0x4d4);
   });
 });
 
@@ -117,10 +117,10 @@ describe('AMD certificates', () => {
     assert.equal(checkTcb(report, c, 'VCEK', 'Turin').status, 'pass');
     assert.equal(checkChipId(report, c, 'VCEK', 'Turin').status, 'pass');
     // Read with the Milan layout the same u64 does not match.
-    assert.equal(checkTcb({ ...report, reportedTcb: decodeTcb(raw, 'Milan') } as SnpReport, c, 'VCEK', 'Turin').status, 'fail');
+    assert.equal(checkTcb({ ...report, reportedTcb: decodeTcb(raw, 'Milan') }, c, 'VCEK', 'Turin').status, 'fail');
     chipId[3]! ^= 1;
     assert.equal(checkChipId(report, c, 'VCEK', 'Turin').status, 'fail');
-    assert.equal(checkChipId({ ...report, chipId: new Uint8Array(64) } as SnpReport, c, 'VCEK', 'Turin').status, 'warn');
+    assert.equal(checkChipId({ ...report, chipId: new Uint8Array(64) }, c, 'VCEK', 'Turin').status, 'warn');
   });
 
   it('both hwID encodings of the broken trustee VCEKs decode to the same 64 bytes', () => {

@@ -18,7 +18,7 @@ import { collateral, intelQuote, tdQuote, tdxHcl } from './helpers.js';
 import { onlyParseError } from '../helpers/parse-error.js';
 
 const require = createRequire(import.meta.url);
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const phala = require('@phala/dcap-qvl') as { Quote: { parse(b: Uint8Array): any }; verify(q: Uint8Array, c: unknown, now: number): { status: string; advisory_ids: string[] } };
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const pemDer = (p: string): Uint8Array => new Uint8Array(Buffer.from(p.replace(/-----[A-Z ]+-----|\s/g, ''), 'base64'));

@@ -167,7 +167,7 @@ describe('TDX counterfeits', () => {
     let forgedNoRoot: Buffer;
     before(async () => {
       const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
-      const gen = () => webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']) as Promise<webcrypto.CryptoKeyPair>;
+      const gen = () => webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
       const [rootK, caK, pckK] = [await gen(), await gen(), await gen()];
       const real = parseTdQuote(tdQuote());
       const realPck = new x509.X509Certificate(real.pckChainPem[0]!);

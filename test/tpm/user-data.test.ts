@@ -102,7 +102,7 @@ describe('a report carrying the nonce (swtpm provisioned with a derived report)'
     const e = await readTpmEvidence({ transport: sim.transport, reportNonce: NONCE, quote: false, reportWaitMs: 3000 });
     assert.equal(e.userData?.matched, true);
     assert.equal(e.userData?.reads, 1, 'no waiting once the report carries it');
-    assert.deepEqual(Buffer.from(e.userData!.data), padded(NONCE));
+    assert.deepEqual(Buffer.from(e.userData.data), padded(NONCE));
     assert.equal(reportUserData(e.hclReport), padded(NONCE).toString('hex').toUpperCase());
     assert.ok(Buffer.from(e.hclReport).equals(derived.subarray(0, derived.readUInt32LE(8))));
     // The same sequence over a recording transport: write before the report read.

@@ -9,7 +9,7 @@ const OPERATIONS = ['install', 'enable', 'disable', 'uninstall', 'update', 'work
 type Operation = (typeof OPERATIONS)[number];
 
 function extensionDirFrom(args: Record<string, unknown>): string {
-  const fromArg = typeof args['extension-dir'] === 'string' ? (args['extension-dir'] as string) : undefined;
+  const fromArg = typeof args['extension-dir'] === 'string' ? (args['extension-dir']) : undefined;
   return resolve(fromArg ?? process.env['CVM_ATTEST_EXTENSION_DIR'] ?? process.env['AZURE_GUEST_AGENT_EXTENSION_PATH'] ?? process.cwd());
 }
 

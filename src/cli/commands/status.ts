@@ -154,7 +154,7 @@ function countSpool(dir: string): { depth: number; dropped: number } {
 export function readStatusView(extensionDir: string): StatusView {
   const dir = resolve(extensionDir);
   const he = readJsonFile(join(dir, 'HandlerEnvironment.json'));
-  const first = Array.isArray(he) ? he[0] : he;
+  const first: unknown = Array.isArray(he) ? (he as unknown[])[0] : he;
   const henv = isObject(first) && isObject(first['handlerEnvironment']) ? first['handlerEnvironment'] : {};
   const handlerName = isObject(first) && typeof first['name'] === 'string' ? first['name'] : HANDLER_NAME;
   const statusFolder = resolve(dir, str(henv, 'statusFolder') ?? 'status');
@@ -183,7 +183,7 @@ export function readStatusView(extensionDir: string): StatusView {
   const alerts: AlertView[] = [];
   if (seq !== undefined) {
     const doc = readJsonFile(join(statusFolder, `${seq}.status`));
-    const e = Array.isArray(doc) ? doc[0] : undefined;
+    const e: unknown = Array.isArray(doc) ? (doc as unknown[])[0] : undefined;
     const s = isObject(e) && isObject(e['status']) ? e['status'] : undefined;
     if (isObject(e) && s) {
       const fm = isObject(s['formattedMessage']) ? s['formattedMessage'] : {};

@@ -4,7 +4,7 @@
 import { ParseError } from '../../base/errors.js';
 import { view } from '../../base/bytes.js';
 import { HCL_AK_CERT_REQUEST, HCL_HASH_TYPES, HCL_HEADER_SIZE, HCL_REPORT_TYPE_SNP, HCL_REPORT_TYPE_TDX, HCL_REQ_HEADER_SIZE, HCL_REQ_OFFSET, HCL_RUNTIME_OFFSET, HCL_SIGNATURE, MAX_HCL_REPORT_SIZE, type HclEnvelope } from '../../hcl/header.js';
-import { parseSnpReport, SNP_REPORT_SIZE, type SnpReport } from './report.js';
+import { parseSnpReport, type SnpReport } from './report.js';
 import { parseRuntimeData } from '../../hcl/runtime-data.js';
 
 const REQ_OFFSET = HCL_REQ_OFFSET;

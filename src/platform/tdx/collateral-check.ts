@@ -43,12 +43,12 @@ export function checkCollateral(col: TdxCollateral, fmspc: string | undefined, p
   }
   if (!signer) return fail(`the ${TCB_SIGNING_CN} certificate is not signed by the pinned Intel SGX Root CA: ${why}`);
   const certificates = [certInfo(signer, 'TCB-SIGNING')];
-  const id = (what: string, raw: Uint8Array, sig: Uint8Array): string | undefined => (cache ? `${what}:${signer!.sha256}:${Buffer.from(sig).toString('hex')}:${Buffer.from(raw).toString('latin1')}` : undefined);
+  const id = (what: string, raw: Uint8Array, sig: Uint8Array): string | undefined => (cache ? `${what}:${signer.sha256}:${Buffer.from(sig).toString('hex')}:${Buffer.from(raw).toString('latin1')}` : undefined);
   if (!fmspc) return { checks: [{ ...base, status: 'skip', reason: 'no verified PCK certificate: its FMSPC selects the TCB info' }], certificates, tcbSigning: signer };
   // Several versions may be given (a cache and a newer download): the newest one Intel signed wins.
   const newest = <T extends { tcbEvaluationDataNumber: number; issueDate: Date; raw: Uint8Array; signature: Uint8Array }>(xs: readonly T[], what: string): T | undefined =>
     [...xs].sort((a, b) => b.tcbEvaluationDataNumber - a.tcbEvaluationDataNumber || b.issueDate.getTime() - a.issueDate.getTime())
-      .find((x) => ecdsaRawVerifies(x.raw, x.signature, certKey(store, signer!, cache), id(what, x.raw, x.signature)));
+      .find((x) => ecdsaRawVerifies(x.raw, x.signature, certKey(store, signer, cache), id(what, x.raw, x.signature)));
   const forPlatform = col.tcbInfos.filter((t) => t.fmspc === fmspc && t.pceId === pceId);
   const tcbInfo = newest(forPlatform, 'tcb') ?? forPlatform[0];
   if (!tcbInfo) {

@@ -75,7 +75,7 @@ export function parsePckExtensions(der: Uint8Array): PckExtensions {
       switch (sub) {
         case '1': out.ppid = octets(b, valT, 16, 'PPID'); break;
         case '2': {
-          const tcb: number[] = new Array(16).fill(-1);
+          const tcb = new Array<number>(16).fill(-1);
           for (const c of children(b, expectTag(valT, Tag.Sequence, 'TCB'), 'TCB')) {
             const [cOid, cVal] = children(b, expectTag(c, Tag.Sequence, 'TCB component'), 'TCB component');
             const co = decodeOid(b, expectTag(cOid, Tag.Oid, 'TCB component id'));

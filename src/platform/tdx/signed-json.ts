@@ -119,15 +119,15 @@ export class Fields {
   }
   uint(v: unknown, path: string, max = 0xffffffff): number {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) this.fail(`${path} must be an integer 0..${max}`);
-    return v as number;
+    return v;
   }
   str(v: unknown, path: string, max = 256): string {
     if (typeof v !== 'string' || v.length > max) this.fail(`${path} must be a string`);
-    return v as string;
+    return v;
   }
   hex(v: unknown, path: string, bytes: number): Uint8Array {
     if (typeof v !== 'string' || v.length !== bytes * 2 || !/^[0-9a-fA-F]*$/.test(v)) this.fail(`${path} must be ${bytes * 2} hex digits`);
-    return new Uint8Array(Buffer.from(v as string, 'hex'));
+    return new Uint8Array(Buffer.from(v, 'hex'));
   }
   date(v: unknown, path: string): Date {
     const s = this.str(v, path, 64);
