@@ -6,10 +6,12 @@
 const argv = process.argv.slice(2);
 const full = () => import('../dist/bundle/cli.mjs');
 if (argv[0] === 'verify') {
-  loadVerify().fastVerify(argv.slice(1)).then((code) => {
-    if (code === undefined) return full();
-    process.exitCode = code;
-  });
+  loadVerify()
+    .fastVerify(argv.slice(1))
+    .then((code) => {
+      if (code === undefined) return full();
+      process.exitCode = code;
+    });
 } else {
   full();
 }

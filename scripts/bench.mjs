@@ -10,11 +10,16 @@ const dir = join(fileURLToPath(import.meta.url), '../bench');
 const filters = process.argv.slice(2);
 let failed = 0;
 const bad = [];
-for (const f of readdirSync(dir).filter((n) => n.endsWith('.mjs') && !n.startsWith('_')).sort()) {
+for (const f of readdirSync(dir)
+  .filter((n) => n.endsWith('.mjs') && !n.startsWith('_'))
+  .sort()) {
   if (filters.length && !filters.some((s) => f.includes(s))) continue;
   console.log(`\n== ${f} ==`);
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(dir, f)], { stdio: 'inherit' });
-  if (r.status !== 0) { failed++; bad.push(f); }
+  if (r.status !== 0) {
+    failed++;
+    bad.push(f);
+  }
 }
 console.log(failed ? `\nbench: ${bad.join(', ')} missed a floor or failed (see its "floors:" line): exit 1` : '\nbench: every floor met');
 process.exit(failed ? 1 : 0);

@@ -12,9 +12,9 @@ const skipTsc = process.argv.includes('--no-tsc');
 rmSync(join(root, 'dist'), { recursive: true, force: true });
 if (!skipTsc) {
   try {
-    execFileSync(process.execPath, [join(root, "node_modules/typescript7/bin/tsc"), "-p", join(root, "tsconfig.build.json")], { stdio: "inherit", cwd: root });
+    execFileSync(process.execPath, [join(root, 'node_modules/typescript7/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit', cwd: root });
   } catch {
-    console.error("build: type-check failed (see above)");
+    console.error('build: type-check failed (see above)');
     process.exit(1);
   }
 }

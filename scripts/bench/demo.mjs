@@ -10,7 +10,10 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const RUNS = 3;
-const median = (a) => { const s = [...a].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; };
+const median = (a) => {
+  const s = [...a].sort((x, y) => x - y);
+  return s[Math.floor(s.length / 2)];
+};
 const time = (args, env = process.env) => {
   const t0 = process.hrtime.bigint();
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', cwd: root, env });
@@ -33,5 +36,9 @@ for (let i = 0; i < RUNS; i++) {
 rmSync(reports, { recursive: true, force: true });
 const m = median(runs.map((x) => x.ms));
 console.log(`demo (2 VMs: install, enable, first run, Azure Monitor upload, status, disable, uninstall)`);
-console.log(`  wall time  median ${(m / 1000).toFixed(2)} s of ${RUNS} (runs: ${runs.map((x) => (x.ms / 1000).toFixed(2)).join(', ')} s; demo's own "done in": ${runs.map((x) => (x.own / 1000).toFixed(2)).join(', ')} s)`);
-console.log(`  demo wall time ${(m / 1000).toFixed(2)} s ${floor('demo wall time', Number((m / 1000).toFixed(2)), 10, 's')}; node -e '' baseline ${baseline.toFixed(0)} ms`);
+console.log(
+  `  wall time  median ${(m / 1000).toFixed(2)} s of ${RUNS} (runs: ${runs.map((x) => (x.ms / 1000).toFixed(2)).join(', ')} s; demo's own "done in": ${runs.map((x) => (x.own / 1000).toFixed(2)).join(', ')} s)`,
+);
+console.log(
+  `  demo wall time ${(m / 1000).toFixed(2)} s ${floor('demo wall time', Number((m / 1000).toFixed(2)), 10, 's')}; node -e '' baseline ${baseline.toFixed(0)} ms`,
+);

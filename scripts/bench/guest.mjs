@@ -17,7 +17,6 @@ const { checkEventLog } = await import(join(root, 'src/guest/event-log-check.ts'
 const { checkAkCertificate, akCertificateDer } = await import(join(root, 'src/guest/ak-certificate.ts'));
 const { parseRuntimeData } = await import(join(root, 'src/hcl/runtime-data.ts'));
 
-
 console.log('event log (median):');
 for (const name of ['rhel8-uefi', 'ubuntu-2404-amd-sevsnp']) {
   const bin = fx(`eventlog/${name}.bin`);
@@ -28,7 +27,9 @@ for (const name of ['rhel8-uefi', 'ubuntu-2404-amd-sevsnp']) {
   const derive = median(() => deriveBootState(log, new Set(Object.keys(quoted).map(Number))), { warmup: 100, runs: 1000 });
   const whole = median(() => checkEventLog(bin, quoted), { warmup: 100, runs: 1000 });
   const wholeCold = median(() => checkEventLog(bin, quoted, false), { warmup: 50, runs: 500 });
-  console.log(`  ${name.padEnd(24)} ${bin.length} bytes, ${log.events.length} events: parse + replay ${ms(parseReplay)} ${floor(`event-log parse + replay (${name})`, parseReplay, 2)}; boot state ${ms(derive)}; whole event-log check ${ms(wholeCold)} (cache off), ${ms(whole)} (same log again, cached)`);
+  console.log(
+    `  ${name.padEnd(24)} ${bin.length} bytes, ${log.events.length} events: parse + replay ${ms(parseReplay)} ${floor(`event-log parse + replay (${name})`, parseReplay, 2)}; boot state ${ms(derive)}; whole event-log check ${ms(wholeCold)} (cache off), ${ms(whole)} (same log again, cached)`,
+  );
 }
 
 // AK certificate check on a real certificate (runtime data naming its key).
@@ -65,7 +66,11 @@ for (const cache of [true, false]) {
   }
   const ta = med(a);
   const tb = med(b);
-  console.log(`full verification (median of 15 medians, milan-v3-a + quote, cache ${cache ? 'on (default: certificates, AK chain and event log reused by their bytes)' : 'off (everything parsed and verified anew)'}):`);
+  console.log(
+    `full verification (median of 15 medians, milan-v3-a + quote, cache ${cache ? 'on (default: certificates, AK chain and event log reused by their bytes)' : 'off (everything parsed and verified anew)'}):`,
+  );
   console.log(`  without guest inputs                    ${ms(ta)}`);
-  console.log(`  with nonce + AK certificate + event log ${ms(tb)}   ratio ${(tb / ta).toFixed(2)}x ${floor(`verification with guest inputs / without, cache ${cache ? 'on' : 'off'}`, Number((tb / ta).toFixed(2)), 1.3, 'x')}`);
+  console.log(
+    `  with nonce + AK certificate + event log ${ms(tb)}   ratio ${(tb / ta).toFixed(2)}x ${floor(`verification with guest inputs / without, cache ${cache ? 'on' : 'off'}`, Number((tb / ta).toFixed(2)), 1.3, 'x')}`,
+  );
 }

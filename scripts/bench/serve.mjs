@@ -21,7 +21,12 @@ const p384 = generateKeyPairSync('ec', { namedCurve: 'secp384r1' });
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const msg = randomBytes(0x2a0);
 const ecSig = sign('sha384', msg, p384.privateKey);
-const time = (n, f) => { for (let i = 0; i < 50; i++) f(); const t0 = process.hrtime.bigint(); for (let i = 0; i < n; i++) f(); return Number(process.hrtime.bigint() - t0) / 1e6 / n; };
+const time = (n, f) => {
+  for (let i = 0; i < 50; i++) f();
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) f();
+  return Number(process.hrtime.bigint() - t0) / 1e6 / n;
+};
 const verifyMs = time(1000, () => verify('sha384', msg, p384.publicKey, ecSig));
 const signMs = time(300, () => sign('sha256', msg, rsa.privateKey));
 const limit = (cores * 1000) / (verifyMs + signMs);
@@ -33,13 +38,32 @@ const dir = mkdtempSync(join(tmpdir(), 'bench-serve-'));
 writeFileSync(join(dir, 'key.pem'), rsa.privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
 writeFileSync(join(dir, 'policy.json'), JSON.stringify({ requireFreshness: false }));
 const portFile = join(dir, 'port');
-const proc = spawn(process.execPath, [join(root, 'bin/cvm-attest.js'), 'serve', '--listen', '127.0.0.1:0', '--port-file', portFile, '--signing-key', join(dir, 'key.pem'), '--policy', join(dir, 'policy.json')], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, CVM_ATTEST_LOG_LEVEL: 'warn' } });
+const proc = spawn(
+  process.execPath,
+  [
+    join(root, 'bin/cvm-attest.js'),
+    'serve',
+    '--listen',
+    '127.0.0.1:0',
+    '--port-file',
+    portFile,
+    '--signing-key',
+    join(dir, 'key.pem'),
+    '--policy',
+    join(dir, 'policy.json'),
+  ],
+  { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, CVM_ATTEST_LOG_LEVEL: 'warn' } },
+);
 for (let i = 0; !existsSync(portFile); i++) {
   if (i > 400) throw new Error('serve did not start');
   await new Promise((r) => setTimeout(r, 50));
 }
 const url = `http://127.0.0.1:${readFileSync(portFile, 'utf8').trim()}`;
-const evidence = { hclReport: fx('azure-hcl/genoa/hcl-report.bin').toString('base64'), vcek: fx('azure-hcl/genoa/vcek.pem').toString('utf8'), chain: fx('amd/ask_ark_genoa.pem').toString('utf8') };
+const evidence = {
+  hclReport: fx('azure-hcl/genoa/hcl-report.bin').toString('base64'),
+  vcek: fx('azure-hcl/genoa/vcek.pem').toString('utf8'),
+  chain: fx('amd/ask_ark_genoa.pem').toString('utf8'),
+};
 
 let peakRss = 0;
 const rssTimer = setInterval(() => {
@@ -53,11 +77,23 @@ const rssTimer = setInterval(() => {
 
 let failures = 0;
 const requests = [
-  { method: 'POST', path: '/v1/challenge', headers: { 'content-type': 'application/json' }, body: '{}', onResponse: (status, body, context) => { context.nonce = status === 200 ? JSON.parse(body).nonce : ''; } },
   {
-    method: 'POST', path: '/v1/attest', headers: { 'content-type': 'application/json' },
+    method: 'POST',
+    path: '/v1/challenge',
+    headers: { 'content-type': 'application/json' },
+    body: '{}',
+    onResponse: (status, body, context) => {
+      context.nonce = status === 200 ? JSON.parse(body).nonce : '';
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/attest',
+    headers: { 'content-type': 'application/json' },
     setupRequest: (req, context) => ({ ...req, body: JSON.stringify({ nonce: context.nonce, evidence }) }),
-    onResponse: (status, body) => { if (status !== 200 || !body.includes('"token"')) failures++; },
+    onResponse: (status, body) => {
+      if (status !== 200 || !body.includes('"token"')) failures++;
+    },
   },
 ];
 const run = (o) => new Promise((resolve, reject) => autocannon({ url, requests, duration: DURATION, ...o }, (e, r) => (e ? reject(e) : resolve(r))));
@@ -65,10 +101,14 @@ const run = (o) => new Promise((resolve, reject) => autocannon({ url, requests, 
 await run({ connections: 4, duration: 2 }); // warm-up
 const sat = await run({ connections: 16 });
 const satPairs = sat.requests.average / 2;
-console.log(`saturation: ${satPairs.toFixed(0)} challenge+attest pairs/s (${sat.requests.average.toFixed(0)} req/s, 16 connections, ${DURATION} s), ratio to crypto limit ${(satPairs / limit).toFixed(2)} ${atLeast('serve saturation / crypto limit', Number((satPairs / limit).toFixed(2)), 0.5)}; errors ${sat.errors + sat.non2xx}, bad attest answers ${failures}`);
+console.log(
+  `saturation: ${satPairs.toFixed(0)} challenge+attest pairs/s (${sat.requests.average.toFixed(0)} req/s, 16 connections, ${DURATION} s), ratio to crypto limit ${(satPairs / limit).toFixed(2)} ${atLeast('serve saturation / crypto limit', Number((satPairs / limit).toFixed(2)), 0.5)}; errors ${sat.errors + sat.non2xx}, bad attest answers ${failures}`,
+);
 const rate = Math.max(1, Math.floor(sat.requests.average * 0.8));
 const at80 = await run({ connections: 8, overallRate: rate });
-console.log(`at 80% of saturation (${rate} req/s): p50 ${at80.latency.p50} ms, p99 ${at80.latency.p99} ms ${floor('serve p99 at 80% of saturation', at80.latency.p99, 50)}, max ${at80.latency.max} ms`);
+console.log(
+  `at 80% of saturation (${rate} req/s): p50 ${at80.latency.p50} ms, p99 ${at80.latency.p99} ms ${floor('serve p99 at 80% of saturation', at80.latency.p99, 50)}, max ${at80.latency.max} ms`,
+);
 clearInterval(rssTimer);
 console.log(`service RSS under load: peak ${peakRss.toFixed(0)} MB ${floor('serve RSS under load', Number(peakRss.toFixed(0)), 200, 'MB')}`);
 console.log('note: autocannon runs on the same cores as the service, so these figures include its CPU use.');

@@ -24,11 +24,18 @@ const evidence = fx('azure-tdx/hcl-report.bin');
 const tdQuote = fx('azure-tdx/td-quote.bin');
 const now = new Date('2025-03-01T00:00:00Z');
 
-
 // What must be done again for every quote: two P-256 verifies and the SHA-256s (QE REPORTDATA, runtime data).
 const q = parseTdQuote(tdQuote);
 const hcl = parseTdxHclReport(evidence);
-const att = createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: Buffer.from(q.attestationKey.subarray(0, 32)).toString('base64url'), y: Buffer.from(q.attestationKey.subarray(32)).toString('base64url') }, format: 'jwk' });
+const att = createPublicKey({
+  key: {
+    kty: 'EC',
+    crv: 'P-256',
+    x: Buffer.from(q.attestationKey.subarray(0, 32)).toString('base64url'),
+    y: Buffer.from(q.attestationKey.subarray(32)).toString('base64url'),
+  },
+  format: 'jwk',
+});
 const pckPem = q.pckChainPem[0];
 const pck = createPublicKey(pckPem);
 const base = median(() => {
@@ -46,7 +53,9 @@ const first = median(() => verifyEvidenceSync({ ...opts, cache: false }), { warm
 
 console.log('in-process (median, real DCesv5 TD quote + Intel collateral):');
 console.log(`  2 x ECDSA P-256 verify + SHA-256s (floor)    ${ms(base)}`);
-console.log(`  full TDX verification, cached certs/collat.  ${ms(cached)}   ratio ${(cached / base).toFixed(2)}x ${floor('TDX cached verification / 2 P-256 verifies + SHA-256s', Number((cached / base).toFixed(2)), 1.5, 'x')}`);
+console.log(
+  `  full TDX verification, cached certs/collat.  ${ms(cached)}   ratio ${(cached / base).toFixed(2)}x ${floor('TDX cached verification / 2 P-256 verifies + SHA-256s', Number((cached / base).toFixed(2)), 1.5, 'x')}`,
+);
 console.log(`  first verification, every signature checked ${ms(first)}   ${floor('TDX first verification', first, 5)}`);
 
 const bin = join(root, 'bin/cvm-attest.js');
@@ -55,7 +64,20 @@ if (!existsSync(join(root, 'dist/bundle/verify.cjs'))) {
 } else {
   const dir = mkdtempSync(join(tmpdir(), 'cvm-attest-bench-tdx-'));
   for (const n of NAMES) copyFileSync(join(root, 'test/fixtures/intel', n), join(dir, n));
-  const args = [bin, 'verify', '--evidence', join(root, 'test/fixtures/azure-tdx/hcl-report.bin'), '--td-quote', join(root, 'test/fixtures/azure-tdx/td-quote.bin'), '--collateral', dir, '--now', '2025-03-01T00:00:00Z', '--format', 'json'];
+  const args = [
+    bin,
+    'verify',
+    '--evidence',
+    join(root, 'test/fixtures/azure-tdx/hcl-report.bin'),
+    '--td-quote',
+    join(root, 'test/fixtures/azure-tdx/td-quote.bin'),
+    '--collateral',
+    dir,
+    '--now',
+    '2025-03-01T00:00:00Z',
+    '--format',
+    'json',
+  ];
   const p = spawnSync(process.execPath, args, { encoding: 'utf8' });
   if (p.status !== 0) console.log(`process: verify exited ${p.status}: ${p.stderr.trim().split('\n')[0]}`);
   const time = (argv) => {
@@ -63,16 +85,23 @@ if (!existsSync(join(root, 'dist/bundle/verify.cjs'))) {
     spawnSync(process.execPath, argv, { stdio: 'ignore' });
     return Number(process.hrtime.bigint() - t0) / 1e6;
   };
-  for (let i = 0; i < 3; i++) { time(['-e', '']); time(args); }
-  const base = [], cli = [];
+  for (let i = 0; i < 3; i++) {
+    time(['-e', '']);
+    time(args);
+  }
+  const base = [],
+    cli = [];
   for (let i = 0; i < 15; i++) {
     base.push(time(['-e', '']));
     cli.push(time(args));
   }
   const med = (a) => a.sort((x, y) => x - y)[a.length >> 1];
-  const b = med(base), c = med(cli);
+  const b = med(base),
+    c = med(cli);
   console.log('process (median of 15, spawn to exit):');
   console.log(`  node -e ''                                   ${ms(b)}`);
-  console.log(`  cvm-attest verify (TDX HCL report)           ${ms(c)}   ratio ${(c / b).toFixed(2)}x ${floor('TDX verify process / node -e', Number((c / b).toFixed(2)), 1.3, 'x')}`);
+  console.log(
+    `  cvm-attest verify (TDX HCL report)           ${ms(c)}   ratio ${(c / b).toFixed(2)}x ${floor('TDX verify process / node -e', Number((c / b).toFixed(2)), 1.3, 'x')}`,
+  );
   rmSync(dir, { recursive: true, force: true });
 }

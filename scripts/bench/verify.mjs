@@ -19,7 +19,6 @@ const vcekPem = fx(`${dir}/vcek.pem`);
 const quote = { message: fx(`${dir}/quote.msg`), signature: fx(`${dir}/quote.sig`), nonce: Buffer.from('challenge'), pcrs: JSON.parse(fx(`${dir}/pcrs.json`)) };
 const now = new Date('2026-11-28T12:00:00Z');
 
-
 // Primitives.
 const bundle = parseCertificateBundle(vcekPem);
 const vcekDer = bundle.vcek.der;
@@ -47,7 +46,9 @@ console.log(`  ECDSA P-384 report signature verify     ${ms(ecdsa)}`);
 console.log(`  RSA-4096 PSS certificate signature      ${ms(rsaPss)}`);
 console.log(`  certificate parse: node X509Certificate ${ms(x509Parse)}, our DER reader ${ms(ownParse)}`);
 console.log(`  full verification, VCEK fresh           ${ms(fresh)}   ${floor('full verification, VCEK fresh', fresh, 1.0)}`);
-console.log(`  full verification, VCEK cached          ${ms(cached)}   ${floor('full verification, VCEK cached', cached, 0.72)} ${floor('cached verification / ECDSA', Number((cached / ecdsa).toFixed(2)), 1.15, 'x')} (${(cached / ecdsa).toFixed(2)}x ECDSA)`);
+console.log(
+  `  full verification, VCEK cached          ${ms(cached)}   ${floor('full verification, VCEK cached', cached, 0.72)} ${floor('cached verification / ECDSA', Number((cached / ecdsa).toFixed(2)), 1.15, 'x')} (${(cached / ecdsa).toFixed(2)}x ECDSA)`,
+);
 console.log(`  full verification + quote, cached       ${ms(withQuote)}`);
 console.log(`  verifyEvidenceSync, VCEK fresh          ${ms(freshSync)}   (createPublicKey instead of WebCrypto raw import)`);
 
@@ -56,7 +57,16 @@ const bin = join(root, 'bin/cvm-attest.js');
 if (!existsSync(join(root, 'dist/bundle/cli.mjs'))) {
   console.log('process: dist/bundle/cli.mjs missing (run `node scripts/build.mjs --no-tsc`); skipped');
 } else {
-  const args = [bin, 'verify', '--evidence', join(root, 'test/fixtures', dir, 'hcl-report.bin'), '--vcek', join(root, 'test/fixtures', dir, 'vcek.pem'), '--format', 'json'];
+  const args = [
+    bin,
+    'verify',
+    '--evidence',
+    join(root, 'test/fixtures', dir, 'hcl-report.bin'),
+    '--vcek',
+    join(root, 'test/fixtures', dir, 'vcek.pem'),
+    '--format',
+    'json',
+  ];
   const probe = spawnSync(process.execPath, args, { encoding: 'utf8' });
   if (probe.status !== 0) console.log(`process: verify exited ${probe.status}: ${probe.stderr.trim().split('\n')[0]}`);
   const time = (argv, n) => {
@@ -72,14 +82,18 @@ if (!existsSync(join(root, 'dist/bundle/cli.mjs'))) {
   time(['-e', ''], 3);
   time(args, 3);
   // Interleave to share the machine's noise.
-  const base = [], cli = [];
+  const base = [],
+    cli = [];
   for (let i = 0; i < 15; i++) {
     base.push(time(['-e', ''], 1));
     cli.push(time(args, 1));
   }
   const med = (a) => a.sort((x, y) => x - y)[a.length >> 1];
-  const b = med(base), c = med(cli);
+  const b = med(base),
+    c = med(cli);
   console.log('process (median of 15, spawn to exit):');
   console.log(`  node -e ''                              ${ms(b)}`);
-  console.log(`  cvm-attest verify (bundle)              ${ms(c)}   ratio ${(c / b).toFixed(2)}x ${floor('verify process / node -e', Number((c / b).toFixed(2)), 1.25, 'x')}`);
+  console.log(
+    `  cvm-attest verify (bundle)              ${ms(c)}   ratio ${(c / b).toFixed(2)}x ${floor('verify process / node -e', Number((c / b).toFixed(2)), 1.25, 'x')}`,
+  );
 }

@@ -4,11 +4,16 @@
 /** The portal's words for an extension status (Extensions + applications blade). */
 export function portalStatus(s) {
   switch (s) {
-    case 'success': return 'Provisioning succeeded';
-    case 'transitioning': return 'Transitioning';
-    case 'warning': return 'Provisioning succeeded (warning)';
-    case 'error': return 'Provisioning failed';
-    default: return `Unknown (${s})`;
+    case 'success':
+      return 'Provisioning succeeded';
+    case 'transitioning':
+      return 'Transitioning';
+    case 'warning':
+      return 'Provisioning succeeded (warning)';
+    case 'error':
+      return 'Provisioning failed';
+    default:
+      return `Unknown (${s})`;
   }
 }
 
@@ -45,10 +50,12 @@ export function formatChecks(checks, indent = '   ') {
 /** A record as received, one column per line (compact JSON, long values shortened; Claims counted). */
 export function formatRecord(rec, indent = '     ') {
   const w = Math.max(...Object.keys(rec).map((k) => k.length));
-  return Object.entries(rec).map(([k, v]) => {
-    let text;
-    if (k === 'Claims' && v && typeof v === 'object') text = `{ ${Object.keys(v).length} claims: ${Object.keys(v).slice(0, 3).join(', ')}, ... }`;
-    else text = typeof v === 'string' ? v : JSON.stringify(v);
-    return `${indent}${k.padEnd(w)}  ${cut(text, 120)}`;
-  }).join('\n');
+  return Object.entries(rec)
+    .map(([k, v]) => {
+      let text;
+      if (k === 'Claims' && v && typeof v === 'object') text = `{ ${Object.keys(v).length} claims: ${Object.keys(v).slice(0, 3).join(', ')}, ... }`;
+      else text = typeof v === 'string' ? v : JSON.stringify(v);
+      return `${indent}${k.padEnd(w)}  ${cut(text, 120)}`;
+    })
+    .join('\n');
 }

@@ -24,7 +24,8 @@ export function layOutExtension({ root, repo, version = JSON.parse(readFileSync(
   const lib = join(root, 'var/lib/waagent');
   const extDir = join(lib, `${name}-${version}`);
   const logDir = join(root, 'var/log/azure', name);
-  for (const d of [join(extDir, 'bin'), join(extDir, 'runtime'), join(extDir, 'config'), join(extDir, 'status'), logDir]) mkdirSync(d, { recursive: true, mode: 0o755 });
+  for (const d of [join(extDir, 'bin'), join(extDir, 'runtime'), join(extDir, 'config'), join(extDir, 'status'), logDir])
+    mkdirSync(d, { recursive: true, mode: 0o755 });
   writeFileSync(join(extDir, 'HandlerManifest.json'), manifestText);
   copyFileSync(join(repo, 'extension/bin/handler.sh'), join(extDir, 'bin/handler.sh'));
   chmodSync(join(extDir, 'bin/handler.sh'), 0o755); // the agent adds u+x to every file it unzips
@@ -33,17 +34,26 @@ export function layOutExtension({ root, repo, version = JSON.parse(readFileSync(
   symlinkSync(cli, join(extDir, 'bin/cvm-attest.mjs'));
   symlinkSync(process.execPath, join(extDir, 'runtime/node'));
   // Written by the agent before it runs any handler command.
-  writeFileSync(join(extDir, 'HandlerEnvironment.json'), JSON.stringify([{
-    name, version: 1.0,
-    handlerEnvironment: {
-      logFolder: logDir,
-      configFolder: join(extDir, 'config'),
-      statusFolder: join(extDir, 'status'),
-      heartbeatFile: join(extDir, 'heartbeat.log'),
-      eventsFolder: join(logDir, 'events'),
-      deploymentid: '', rolename: '', instance: '', hostResolverAddress: '',
-    },
-  }]));
+  writeFileSync(
+    join(extDir, 'HandlerEnvironment.json'),
+    JSON.stringify([
+      {
+        name,
+        version: 1.0,
+        handlerEnvironment: {
+          logFolder: logDir,
+          configFolder: join(extDir, 'config'),
+          statusFolder: join(extDir, 'status'),
+          heartbeatFile: join(extDir, 'heartbeat.log'),
+          eventsFolder: join(logDir, 'events'),
+          deploymentid: '',
+          rolename: '',
+          instance: '',
+          hostResolverAddress: '',
+        },
+      },
+    ]),
+  );
   return { name, version, lib, extDir, logDir, manifest: manifest[0].handlerManifest };
 }
 
@@ -55,8 +65,16 @@ export function makeTenantCertificate(dir) {
   mkdirSync(dir, { recursive: true });
   const crt = join(dir, 'tenant.crt');
   const prv = join(dir, 'tenant.prv');
-  execFileSync('openssl', ['req', '-x509', '-nodes', '-newkey', 'rsa:2048', '-subj', '/CN=Windows Azure CRP Certificate Generator', '-days', '1', '-keyout', prv, '-out', crt], { stdio: 'ignore' });
-  const thumbprint = execFileSync('openssl', ['x509', '-in', crt, '-noout', '-fingerprint', '-sha1'], { encoding: 'utf8' }).trim().split('=')[1].replaceAll(':', '').toUpperCase();
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-nodes', '-newkey', 'rsa:2048', '-subj', '/CN=Windows Azure CRP Certificate Generator', '-days', '1', '-keyout', prv, '-out', crt],
+    { stdio: 'ignore' },
+  );
+  const thumbprint = execFileSync('openssl', ['x509', '-in', crt, '-noout', '-fingerprint', '-sha1'], { encoding: 'utf8' })
+    .trim()
+    .split('=')[1]
+    .replaceAll(':', '')
+    .toUpperCase();
   return { crt, prv, thumbprint };
 }
 
@@ -107,12 +125,24 @@ export function runHandler(vm, operation, { seq, env = {} }) {
       },
     });
     let output = '';
-    child.stdout.on('data', (c) => { output += c; });
-    child.stderr.on('data', (c) => { output += c; });
+    child.stdout.on('data', (c) => {
+      output += c;
+    });
+    child.stderr.on('data', (c) => {
+      output += c;
+    });
     // The agent's timeouts: enable 300 s, others 900 s. The demo is far stricter.
-    const timer = setTimeout(() => { child.kill('SIGKILL'); }, 30_000);
-    child.on('error', (e) => { clearTimeout(timer); reject(e); });
-    child.on('close', (code) => { clearTimeout(timer); resolve({ code: code ?? -1, output: output.slice(0, 3200), ms: Date.now() - started }); });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+    }, 30_000);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, output: output.slice(0, 3200), ms: Date.now() - started });
+    });
   });
 }
 

@@ -11,7 +11,11 @@ import { parseNonceHex } from '../input/nonce.js';
 
 export async function verifyBundleDir(dir: string, files: VerifyFiles, now?: Date): Promise<VerificationResult> {
   const clash = (['evidence', 'vcek', 'chain', 'quoteMsg', 'quoteSig', 'pcrs', 'tdQuote', 'akCert', 'eventLog'] as const).filter((k) => files[k] !== undefined);
-  if (clash.length) throw new InputError('E_USAGE', `--bundle supplies the evidence, certificates and quote: drop --${clash.map((k) => k.replace(/[A-Z]/, (c) => '-' + c.toLowerCase())).join(', --')}`);
+  if (clash.length)
+    throw new InputError(
+      'E_USAGE',
+      `--bundle supplies the evidence, certificates and quote: drop --${clash.map((k) => k.replace(/[A-Z]/, (c) => '-' + c.toLowerCase())).join(', --')}`,
+    );
   const { evidence } = await readBundle(dir);
   // Policy and CRL files are read and checked as verify does it; the evidence is the bundle's, read once, checked.
   const extra = loadPolicyAndCrl(files);
@@ -27,5 +31,10 @@ export async function verifyBundleDir(dir: string, files: VerifyFiles, now?: Dat
     const { readCollateralPaths } = await import('../collect/tdx-inputs.js');
     ev = { ...ev, collateral: readCollateralPaths(files.collateral) };
   }
-  return verifyCollected(ev, { ...(nonce ? { nonce } : {}), ...(extra.policy ? { policy: extra.policy } : {}), ...(extra.crl !== undefined ? { crl: extra.crl } : {}), ...(now ? { now } : {}) });
+  return verifyCollected(ev, {
+    ...(nonce ? { nonce } : {}),
+    ...(extra.policy ? { policy: extra.policy } : {}),
+    ...(extra.crl !== undefined ? { crl: extra.crl } : {}),
+    ...(now ? { now } : {}),
+  });
 }

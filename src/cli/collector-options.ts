@@ -6,17 +6,31 @@ import { parseNonceHex } from '../input/nonce.js';
 
 export function collectorOptions(y: Argv): Argv {
   return y
-    .option('tpm', { type: 'string', describe: 'TPM transport: device:/dev/tpmrm0 (default), swtpm:path=SOCK, swtpm:host=H,port=P, file:PATH (replay a dump or bundle folder). Env CVM_ATTEST_TPM' })
+    .option('tpm', {
+      type: 'string',
+      describe:
+        'TPM transport: device:/dev/tpmrm0 (default), swtpm:path=SOCK, swtpm:host=H,port=P, file:PATH (replay a dump or bundle folder). Env CVM_ATTEST_TPM',
+    })
     .option('imds-endpoint', { type: 'string', describe: 'IMDS base URL (default http://169.254.169.254). Env CVM_ATTEST_IMDS_ENDPOINT' })
     .option('cache-dir', { type: 'string', describe: 'certificate cache folder (default ~/.cache/cvm-attest/certs). Env CVM_ATTEST_CACHE_DIR' })
-    .option('nonce', { type: 'string', describe: 'nonce as hex, 1-64 bytes, for the quote and the report\'s user-data (default: 32 random bytes)' })
-    .option('report-nonce', { type: 'boolean', default: true, describe: 'write the nonce to vTPM NV 0x01400002 first, so the HCL report itself carries it (fresh by report; --no-report-nonce: leave the index alone)' })
+    .option('nonce', { type: 'string', describe: "nonce as hex, 1-64 bytes, for the quote and the report's user-data (default: 32 random bytes)" })
+    .option('report-nonce', {
+      type: 'boolean',
+      default: true,
+      describe: 'write the nonce to vTPM NV 0x01400002 first, so the HCL report itself carries it (fresh by report; --no-report-nonce: leave the index alone)',
+    })
     .option('quote', { type: 'boolean', default: true, describe: 'take a fresh vTPM quote (--no-quote: HCL report and certificates only)' })
-    .option('event-log', { type: 'string', describe: `TCG event log to include (default on the device: ${'/sys/kernel/security/tpm0/binary_bios_measurements'}; --no-event-log: none)` })
+    .option('event-log', {
+      type: 'string',
+      describe: `TCG event log to include (default on the device: ${'/sys/kernel/security/tpm0/binary_bios_measurements'}; --no-event-log: none)`,
+    })
     .option('pcrs', { type: 'string', describe: 'SHA-256 PCRs to quote, comma-separated (default 0-7)' })
 
     .option('collateral', { type: 'string', array: true, describe: 'Intel TDX: collateral FILE or DIR, repeatable (default: the cache, filled from PCS)' })
-    .option('pcs-endpoint', { type: 'string', describe: 'Intel TDX: PCS v4 (or a cache with its API) base URL (default https://api.trustedservices.intel.com). Env CVM_ATTEST_PCS_ENDPOINT' });
+    .option('pcs-endpoint', {
+      type: 'string',
+      describe: 'Intel TDX: PCS v4 (or a cache with its API) base URL (default https://api.trustedservices.intel.com). Env CVM_ATTEST_PCS_ENDPOINT',
+    });
 }
 
 function str(args: Record<string, unknown>, name: string): string | undefined {
@@ -63,6 +77,10 @@ export function collectOptionsFrom(args: Record<string, unknown>): CollectOption
     ...(pcrs ? { pcrs: parsePcrList(pcrs) } : {}),
     quote: args['quote'] !== false,
     reportNonce: args['report-nonce'] !== false,
-    ...(args['event-log'] === false ? { eventLog: false as const } : typeof args['event-log'] === 'string' && args['event-log'] !== '' ? { eventLog: args['event-log'] } : {}),
+    ...(args['event-log'] === false
+      ? { eventLog: false as const }
+      : typeof args['event-log'] === 'string' && args['event-log'] !== ''
+        ? { eventLog: args['event-log'] }
+        : {}),
   };
 }

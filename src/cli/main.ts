@@ -50,7 +50,10 @@ async function main(argv: string[]): Promise<number> {
   const entry = name !== undefined ? commands[name] : undefined;
   // Fast path: loading yargs costs more than Node's own start-up, so a command may parse plain arguments itself.
   if (entry && argv[0] === name) {
-    const fast = await entry[1]().then((m) => m.fast, () => undefined);
+    const fast = await entry[1]().then(
+      (m) => m.fast,
+      () => undefined,
+    );
     const code = await fast?.(argv.slice(1));
     if (code !== undefined) return code;
   }
@@ -65,7 +68,9 @@ async function main(argv: string[]): Promise<number> {
     .wrap(width)
     .fail((msg, err) => {
       // yargs' own messages can span lines ("Invalid values:\n  Argument: ..."): one line, one hint.
-      const text = String(msg ?? '').replace(/\s*\n\s*/g, ' ').replace(/\s*\(see --help\)\s*$/, '');
+      const text = String(msg ?? '')
+        .replace(/\s*\n\s*/g, ' ')
+        .replace(/\s*\(see --help\)\s*$/, '');
       throw err ?? new CvmAttestError('E_USAGE', `${text} (see --help)`, ExitCode.Input);
     });
   // Examples as an epilogue, each command on lines of its own, never cut mid-command (yargs would cut a
@@ -86,7 +91,8 @@ async function main(argv: string[]): Promise<number> {
     }
     return lines.join(' \\\n      ');
   };
-  const flushExamples = (b: typeof y): typeof y => (examples.length ? b.epilogue(`Examples:\n${examples.map(([c, d]) => `  ${fit(c)}\n      ${d}`).join('\n')}`) : b);
+  const flushExamples = (b: typeof y): typeof y =>
+    examples.length ? b.epilogue(`Examples:\n${examples.map(([c, d]) => `  ${fit(c)}\n      ${d}`).join('\n')}`) : b;
   let code: number = ExitCode.Input;
   if (entry) {
     let mod: CommandModule;
@@ -96,12 +102,17 @@ async function main(argv: string[]): Promise<number> {
       throw new CvmAttestError('E_USAGE', `command '${name}' is not available in this build`, ExitCode.Input, { cause: e });
     }
     const cmd = mod.default;
-    y.command(cmd.command, cmd.describe, (b) => flushExamples(cmd.builder(b)), async (args) => {
-      code = await cmd.run(args);
-    });
+    y.command(
+      cmd.command,
+      cmd.describe,
+      (b) => flushExamples(cmd.builder(b)),
+      async (args) => {
+        code = await cmd.run(args);
+      },
+    );
   } else {
     for (const [n, [describe]] of Object.entries(commands)) y.command(n, describe);
-    y.option('version', { type: 'boolean', describe: 'print the version (package.json\'s) and exit' });
+    y.option('version', { type: 'boolean', describe: "print the version (package.json's) and exit" });
     y.example('npm run demo', 'see the whole product work on two simulated VMs (from a clone of the repository)')
       .example('cvm-attest attest', 'on an Azure Confidential VM: collect and verify, print the verdict')
       .example('cvm-attest verify --evidence hcl-report.bin --vcek vcek.pem', 'verify captured evidence offline')
@@ -114,6 +125,10 @@ async function main(argv: string[]): Promise<number> {
 }
 
 main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
-  (e: unknown) => { process.exitCode = printError(e); },
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.exitCode = printError(e);
+  },
 );

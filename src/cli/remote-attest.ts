@@ -11,7 +11,17 @@ export async function runRemoteAttest(args: Record<string, unknown>, collect: Co
   const tokenOut = typeof args['token-out'] === 'string' ? args['token-out'] : undefined;
   if (tokenOut && remote.token) await writeFileAtomic(tokenOut, remote.token + '\n', { mode: 0o600 });
   if (args['format'] === 'json') {
-    process.stdout.write(JSON.stringify({ remote: { verdict: remote.verdict, fresh: remote.fresh ?? false, jti: remote.jti ?? null, checks: remote.checks, claims: remote.claims }, local: local.result, identity: local.identity ?? null }, null, 2) + '\n');
+    process.stdout.write(
+      JSON.stringify(
+        {
+          remote: { verdict: remote.verdict, fresh: remote.fresh ?? false, jti: remote.jti ?? null, checks: remote.checks, claims: remote.claims },
+          local: local.result,
+          identity: local.identity ?? null,
+        },
+        null,
+        2,
+      ) + '\n',
+    );
   } else {
     const failed = remote.checks.filter((c) => c.status === 'fail');
     let text = `remote verdict: ${remote.verdict.toUpperCase()}${remote.jti ? ` (token jti ${remote.jti}${remote.fresh ? ', fresh' : ', NOT fresh'})` : ''}\n`;

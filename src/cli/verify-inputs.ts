@@ -114,4 +114,3 @@ export function loadVerifyOptions(f: VerifyFiles): Omit<VerifyOptions, 'now' | '
   if (f.collateral?.length) out.collateral = readCollateralPaths(f.collateral);
   return out as VerifyOptions;
 }
-

@@ -37,7 +37,10 @@ export interface AttestOutcome {
 }
 
 /** Verifies evidence (collected or read from a bundle) with the verifier; collection warnings are appended to the result's. */
-export async function verifyCollected(evidence: Evidence, options: { policy?: Policy; now?: Date; crl?: Uint8Array | string; nonce?: Uint8Array } = {}): Promise<VerificationResult> {
+export async function verifyCollected(
+  evidence: Evidence,
+  options: { policy?: Policy; now?: Date; crl?: Uint8Array | string; nonce?: Uint8Array } = {},
+): Promise<VerificationResult> {
   const q = evidence.quote;
   // PCR values only when some were recorded (replays of older captures have none): the verifier
   // then checks signature and nonce and says the pcrDigest was not checked.

@@ -17,7 +17,20 @@ export const BUNDLE_FORMAT = 'cvm-attest-evidence-bundle';
 export const BUNDLE_VERSION = 1;
 /** Intel TDX collateral members: recognised by content on read, so numbered, not named. */
 const COLLATERAL_FILES = Array.from({ length: 16 }, (_, i) => `collateral-${String(i + 1).padStart(2, '0')}` as const);
-export const BUNDLE_FILES = ['hcl-report.bin', 'vcek.pem', 'chain.pem', 'quote.msg', 'quote.sig', 'pcrs.json', 'nonce.hex', 'instance.json', 'td-quote.bin', 'ak-cert.der', 'eventlog.bin', ...COLLATERAL_FILES] as const;
+export const BUNDLE_FILES = [
+  'hcl-report.bin',
+  'vcek.pem',
+  'chain.pem',
+  'quote.msg',
+  'quote.sig',
+  'pcrs.json',
+  'nonce.hex',
+  'instance.json',
+  'td-quote.bin',
+  'ak-cert.der',
+  'eventlog.bin',
+  ...COLLATERAL_FILES,
+] as const;
 export type BundleFile = (typeof BUNDLE_FILES)[number];
 /** SEV-SNP; a TDX bundle has td-quote.bin (and its collateral) instead of vcek.pem and chain.pem. */
 const REQUIRED: readonly BundleFile[] = ['hcl-report.bin', 'vcek.pem', 'chain.pem'];
@@ -69,7 +82,8 @@ async function writeBundleFiles(dir: string, evidence: Evidence, now: Date): Pro
     ? { 'hcl-report.bin': evidence.hclReport, 'td-quote.bin': evidence.tdQuote }
     : { 'hcl-report.bin': evidence.hclReport, 'vcek.pem': Buffer.from(evidence.vcekPem), 'chain.pem': Buffer.from(evidence.chainPem) };
   const col = evidence.collateral ?? [];
-  if (col.length > COLLATERAL_FILES.length) throw new InputError('E_BUNDLE_FORMAT', `a bundle holds at most ${COLLATERAL_FILES.length} collateral files, got ${col.length}`);
+  if (col.length > COLLATERAL_FILES.length)
+    throw new InputError('E_BUNDLE_FORMAT', `a bundle holds at most ${COLLATERAL_FILES.length} collateral files, got ${col.length}`);
   col.forEach((f, i) => (contents[COLLATERAL_FILES[i]!] = f.bytes));
   if (evidence.quote) {
     contents['quote.msg'] = evidence.quote.message;
@@ -112,17 +126,23 @@ function readCapped(file: string, max: number, what: string): Promise<Buffer> {
 function parseManifest(text: string): BundleManifest {
   const m = parseJsonBounded(text, { what: 'bundle manifest.json', code: 'E_BUNDLE_FORMAT', input: true, maxDepth: 8 });
   const o = m as Partial<BundleManifest> | null;
-  if (!o || typeof o !== 'object' || o.format !== BUNDLE_FORMAT) throw new InputError('E_BUNDLE_FORMAT', `bundle manifest.json is not a ${BUNDLE_FORMAT} manifest`);
-  if (o.version !== BUNDLE_VERSION) throw new InputError('E_BUNDLE_FORMAT', `bundle version ${String(o.version)} is not supported (expected ${BUNDLE_VERSION})`);
+  if (!o || typeof o !== 'object' || o.format !== BUNDLE_FORMAT)
+    throw new InputError('E_BUNDLE_FORMAT', `bundle manifest.json is not a ${BUNDLE_FORMAT} manifest`);
+  if (o.version !== BUNDLE_VERSION)
+    throw new InputError('E_BUNDLE_FORMAT', `bundle version ${String(o.version)} is not supported (expected ${BUNDLE_VERSION})`);
   if (!o.files || typeof o.files !== 'object') throw new InputError('E_BUNDLE_FORMAT', 'bundle manifest.json has no "files"');
   for (const [name, f] of Object.entries(o.files)) {
-    if (!(BUNDLE_FILES as readonly string[]).includes(name)) throw new InputError('E_BUNDLE_FORMAT', `bundle manifest lists an unknown file "${name.slice(0, 80)}"`);
+    if (!(BUNDLE_FILES as readonly string[]).includes(name))
+      throw new InputError('E_BUNDLE_FORMAT', `bundle manifest lists an unknown file "${name.slice(0, 80)}"`);
     const e = f as { sha256?: unknown; size?: unknown } | null;
-    if (!e || typeof e.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(e.sha256) || typeof e.size !== 'number') throw new InputError('E_BUNDLE_FORMAT', `bundle manifest entry for ${name} needs sha256 and size`);
+    if (!e || typeof e.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(e.sha256) || typeof e.size !== 'number')
+      throw new InputError('E_BUNDLE_FORMAT', `bundle manifest entry for ${name} needs sha256 and size`);
   }
-  for (const r of o.files['td-quote.bin'] ? REQUIRED_TDX : REQUIRED) if (!o.files[r]) throw new InputError('E_BUNDLE_FORMAT', `bundle manifest does not list ${r}`);
+  for (const r of o.files['td-quote.bin'] ? REQUIRED_TDX : REQUIRED)
+    if (!o.files[r]) throw new InputError('E_BUNDLE_FORMAT', `bundle manifest does not list ${r}`);
   const quoteListed = QUOTE_FILES.filter((f) => o.files?.[f]);
-  if (quoteListed.length !== 0 && quoteListed.length !== QUOTE_FILES.length) throw new InputError('E_BUNDLE_FORMAT', `bundle has part of a quote (${quoteListed.join(', ')}); needs all of ${QUOTE_FILES.join(', ')}`);
+  if (quoteListed.length !== 0 && quoteListed.length !== QUOTE_FILES.length)
+    throw new InputError('E_BUNDLE_FORMAT', `bundle has part of a quote (${quoteListed.join(', ')}); needs all of ${QUOTE_FILES.join(', ')}`);
   return o as BundleManifest;
 }
 
@@ -166,7 +186,9 @@ export async function readBundle(dir: string): Promise<{ evidence: Evidence; man
     hclReport: data['hcl-report.bin'] ?? Buffer.alloc(0),
     vcekPem: text('vcek.pem'),
     chainPem: text('chain.pem'),
-    ...(data['td-quote.bin'] ? { tdQuote: data['td-quote.bin'], collateral: COLLATERAL_FILES.flatMap((n) => (data[n] ? [{ name: `${dir}/${n}`, bytes: data[n] }] : [])) } : {}),
+    ...(data['td-quote.bin']
+      ? { tdQuote: data['td-quote.bin'], collateral: COLLATERAL_FILES.flatMap((n) => (data[n] ? [{ name: `${dir}/${n}`, bytes: data[n] }] : [])) }
+      : {}),
     ...(quote ? { quote } : {}),
     ...(instance ? { instance } : {}),
     ...(data['ak-cert.der'] ? { akCertificate: data['ak-cert.der'] } : {}),

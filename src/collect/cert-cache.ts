@@ -83,7 +83,8 @@ export class CertificateCache {
     }
     if (s === null || typeof s !== 'object' || s.format !== 'cvm-attest-cert-cache' || s.version !== 1) return undefined;
     // The name is the key, but check the content too: a renamed or hand-edited file must not serve another chip.
-    if (s.chipId !== Buffer.from(key.chipId).toString('hex') || s.reportedTcb !== formatTcbm(key.reportedTcb) || s.tcbm !== formatTcbm(key.reportedTcb)) return undefined;
+    if (s.chipId !== Buffer.from(key.chipId).toString('hex') || s.reportedTcb !== formatTcbm(key.reportedTcb) || s.tcbm !== formatTcbm(key.reportedTcb))
+      return undefined;
     if (typeof s.vcekPem !== 'string' || typeof s.chainPem !== 'string' || typeof s.fetchedAt !== 'string') return undefined;
     if (typeof s.cacheControlSeconds !== 'number' || !Number.isFinite(s.cacheControlSeconds) || s.cacheControlSeconds < 0) return undefined;
     try {

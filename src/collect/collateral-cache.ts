@@ -22,7 +22,11 @@ export function collateralDir(cacheDir: string, fmspc: string, ca: string): stri
 /** The earliest nextUpdate of a collateral set (undefined when it has no dated member). */
 export function earliestNextUpdate(files: readonly CollateralFile[]): Date | undefined {
   const c = parseCollateral(files);
-  const dates = [...c.tcbInfos.map((t) => t.nextUpdate), ...c.qeIdentities.map((q) => q.nextUpdate), ...c.crls.flatMap((x) => (x.nextUpdate ? [x.nextUpdate] : []))];
+  const dates = [
+    ...c.tcbInfos.map((t) => t.nextUpdate),
+    ...c.qeIdentities.map((q) => q.nextUpdate),
+    ...c.crls.flatMap((x) => (x.nextUpdate ? [x.nextUpdate] : [])),
+  ];
   return dates.length ? new Date(Math.min(...dates.map((d) => d.getTime()))) : undefined;
 }
 

@@ -58,11 +58,7 @@ function ageText(seconds: number): string {
 }
 
 /** Certificates for the report: a fresh cache entry, else THIM (checked, then cached), else a stale cache entry with a warning. */
-async function certificatesFor(
-  key: CacheKey,
-  options: CollectOptions,
-  warnings: string[],
-): Promise<{ certs: ThimCertificates; source: CertificateSource }> {
+async function certificatesFor(key: CacheKey, options: CollectOptions, warnings: string[]): Promise<{ certs: ThimCertificates; source: CertificateSource }> {
   const cache = new CertificateCache(options.cacheDir);
   const now = options.now ?? new Date();
   const cached: CacheLookup | undefined = await cache.get(key, now);
@@ -79,7 +75,10 @@ async function certificatesFor(
     });
     if (served.tcbm !== key.reportedTcb) {
       // A VCEK for another TCB cannot sign this report's TCB claims: never cache it.
-      throw new CollectionError('E_THIM_TCBM_MISMATCH', `IMDS served a VCEK for TCB ${formatTcbm(served.tcbm)} but the report's REPORTED_TCB is ${formatTcbm(key.reportedTcb)} (the host's certificate cache is stale; retry later)`);
+      throw new CollectionError(
+        'E_THIM_TCBM_MISMATCH',
+        `IMDS served a VCEK for TCB ${formatTcbm(served.tcbm)} but the report's REPORTED_TCB is ${formatTcbm(key.reportedTcb)} (the host's certificate cache is stale; retry later)`,
+      );
     }
     const chip = vcekChipMismatch(served.vcekPem, key.chipId);
     if (chip === undefined) {
@@ -98,7 +97,9 @@ async function certificatesFor(
     served = undefined;
   }
   if (cached) {
-    warnings.push(`${failure.message}; using the cached certificates fetched ${ageText(cached.ageSeconds)} ago for this chip and TCB (cacheControl ${cached.entry.cacheControlSeconds} s)`);
+    warnings.push(
+      `${failure.message}; using the cached certificates fetched ${ageText(cached.ageSeconds)} ago for this chip and TCB (cacheControl ${cached.entry.cacheControlSeconds} s)`,
+    );
     return { certs: cached.entry, source: 'cache-stale' };
   }
   if (served && failure.code === 'E_THIM_WRONG_CHIP') {
@@ -148,19 +149,20 @@ async function collectWith(options: CollectOptions & { signal: AbortSignal }): P
   if (nonce && (nonce.length < 1 || nonce.length > 64)) throw new InputError('E_NONCE', `nonce must be 1-64 bytes (got ${nonce.length})`);
 
   const t0 = performance.now();
-  const identityP: Promise<InstanceIdentity | undefined> = options.instance === false
-    ? Promise.resolve(undefined)
-    : fetchInstanceIdentity({
-      ...options.imds,
-      ...(options.imdsEndpoint !== undefined ? { endpoint: options.imdsEndpoint } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-    }).catch((e: unknown) => {
-      if (e instanceof CvmAttestError && e.code !== 'E_IMDS_ABORTED' && e.exitCode === 3) {
-        warnings.push(`VM identity unavailable: ${e.message}`);
-        return undefined;
-      }
-      throw e;
-    });
+  const identityP: Promise<InstanceIdentity | undefined> =
+    options.instance === false
+      ? Promise.resolve(undefined)
+      : fetchInstanceIdentity({
+          ...options.imds,
+          ...(options.imdsEndpoint !== undefined ? { endpoint: options.imdsEndpoint } : {}),
+          ...(options.signal ? { signal: options.signal } : {}),
+        }).catch((e: unknown) => {
+          if (e instanceof CvmAttestError && e.code !== 'E_IMDS_ABORTED' && e.exitCode === 3) {
+            warnings.push(`VM identity unavailable: ${e.message}`);
+            return undefined;
+          }
+          throw e;
+        });
   // Settle the identity fetch even if the TPM read throws (no unhandled rejection).
   identityP.catch(() => undefined);
 
@@ -211,7 +213,10 @@ async function collectWith(options: CollectOptions & { signal: AbortSignal }): P
   if (identity?.boundToReport === false) {
     warnings.push(`IMDS vmId ${identity.vmId} differs from the vmUniqueId signed into the report: the identity does not belong to this evidence`);
   }
-  if (tpm.userData && !tpm.userData.matched) warnings.push('the HCL report read after writing the nonce to NV 0x01400002 does not carry it (no paravisor answered in time): freshness rests on the quote');
+  if (tpm.userData && !tpm.userData.matched)
+    warnings.push(
+      'the HCL report read after writing the nonce to NV 0x01400002 does not carry it (no paravisor answered in time): freshness rests on the quote',
+    );
   if (wantQuote && !tpm.quote) warnings.push(tpm.replayed ? 'replayed evidence carries no quote: freshness cannot be shown' : 'the TPM returned no quote');
   const evidence: Evidence = {
     hclReport: tpm.hclReport,
@@ -234,9 +239,16 @@ export async function collectEvidence(options: CollectOptions = {}): Promise<Evi
   return (await collect(options)).evidence;
 }
 
-
 /** An Intel TDX CVM: the TD quote and collateral take the place of the VCEK and its chain. */
-async function collectTdx(tpm: TpmEvidence, options: CollectOptions & { signal: AbortSignal }, warnings: string[], identityP: Promise<InstanceIdentity | undefined>, wantQuote: boolean, tpmMs: number, guest: Pick<Evidence, 'userData' | 'akCertificate' | 'eventLog'>): Promise<Collected> {
+async function collectTdx(
+  tpm: TpmEvidence,
+  options: CollectOptions & { signal: AbortSignal },
+  warnings: string[],
+  identityP: Promise<InstanceIdentity | undefined>,
+  wantQuote: boolean,
+  tpmMs: number,
+  guest: Pick<Evidence, 'userData' | 'akCertificate' | 'eventLog'>,
+): Promise<Collected> {
   const t1 = performance.now();
   const { collectTdxParts } = await import('./tdx-collector.js');
   const tdx = await collectTdxParts(tpm.hclReport, tpm.replayed, options, warnings);
@@ -246,8 +258,12 @@ async function collectTdx(tpm: TpmEvidence, options: CollectOptions & { signal: 
   const vc = parseTdxHclReport(tpm.hclReport).runtimeData.json?.['vm-configuration'];
   const id = vc && typeof vc === 'object' ? (vc as Record<string, unknown>).vmUniqueId : undefined;
   const identity = instance ? bindIdentity(instance, typeof id === 'string' ? id : undefined) : undefined;
-  if (identity?.boundToReport === false) warnings.push(`IMDS vmId ${identity.vmId} differs from the vmUniqueId signed into the report: the identity does not belong to this evidence`);
-  if (tpm.userData && !tpm.userData.matched) warnings.push('the HCL report read after writing the nonce to NV 0x01400002 does not carry it (no paravisor answered in time): freshness rests on the quote');
+  if (identity?.boundToReport === false)
+    warnings.push(`IMDS vmId ${identity.vmId} differs from the vmUniqueId signed into the report: the identity does not belong to this evidence`);
+  if (tpm.userData && !tpm.userData.matched)
+    warnings.push(
+      'the HCL report read after writing the nonce to NV 0x01400002 does not carry it (no paravisor answered in time): freshness rests on the quote',
+    );
   if (wantQuote && !tpm.quote) warnings.push(tpm.replayed ? 'replayed evidence carries no quote: freshness cannot be shown' : 'the TPM returned no quote');
   const evidence: Evidence = {
     hclReport: tpm.hclReport,

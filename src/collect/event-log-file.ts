@@ -10,7 +10,14 @@ export const DEFAULT_EVENT_LOG_PATH = '/sys/kernel/security/tpm0/binary_bios_mea
 /** The log's bytes, or undefined when the file does not exist. CollectionError when it cannot be read or is too large. */
 export async function readEventLogFile(path: string, max: number = MAX_EVENT_LOG_BYTES): Promise<Uint8Array | undefined> {
   try {
-    return new Uint8Array(await readFileBounded(path, { max, what: 'the event log', noFollow: true, codes: { missing: 'E_EVENTLOG_READ', type: 'E_EVENTLOG_READ', size: 'E_EVENTLOG_SIZE' } }));
+    return new Uint8Array(
+      await readFileBounded(path, {
+        max,
+        what: 'the event log',
+        noFollow: true,
+        codes: { missing: 'E_EVENTLOG_READ', type: 'E_EVENTLOG_READ', size: 'E_EVENTLOG_SIZE' },
+      }),
+    );
   } catch (e) {
     if (!(e instanceof InputError)) throw e;
     // A missing log is normal (no TPM log exposed): the caller notes it. Anything else is a collection problem, not bad input.

@@ -69,7 +69,10 @@ export function httpGet(url: URL, options: HttpGetOptions): Promise<HttpResponse
     timers.push(setTimeout(() => finish(new HttpFailure('timeout', `no complete response within ${options.totalTimeoutMs} ms`)), options.totalTimeoutMs));
     req.on('socket', (socket) => {
       if (socket.connecting) {
-        const t = setTimeout(() => finish(new HttpFailure('connect-timeout', `could not connect within ${options.connectTimeoutMs} ms`)), options.connectTimeoutMs);
+        const t = setTimeout(
+          () => finish(new HttpFailure('connect-timeout', `could not connect within ${options.connectTimeoutMs} ms`)),
+          options.connectTimeoutMs,
+        );
         timers.push(t);
         socket.once('connect', () => clearTimeout(t));
       }

@@ -64,7 +64,9 @@ function describeStatus(res: HttpResponse): string {
   try {
     const j = JSON.parse(text) as { error?: unknown; error_description?: unknown };
     if (typeof j.error === 'string') detail = typeof j.error_description === 'string' ? `${j.error}: ${j.error_description}` : j.error;
-  } catch { /* not JSON (or cut at 2 KiB): the text itself */ }
+  } catch {
+    /* not JSON (or cut at 2 KiB): the text itself */
+  }
   return `HTTP ${res.status}${detail ? `: ${escapeTextCapped(detail, 200)}` : ''}`;
 }
 
@@ -118,20 +120,28 @@ async function imdsCall(path: string, maxBytes: number, options: ImdsOptions, bo
       return { ok: false, retryable: true, error: new ImdsError('E_IMDS_SERVER', msg, res.status), ...(ra !== undefined ? { retryAfterMs: ra } : {}) };
     }
     if (res.status === 404) {
-      return { ok: false, retryable: false, error: new ImdsError('E_IMDS_NOT_FOUND', `${msg} (not an Azure confidential VM, or this IMDS does not serve it)`, 404) };
+      return {
+        ok: false,
+        retryable: false,
+        error: new ImdsError('E_IMDS_NOT_FOUND', `${msg} (not an Azure confidential VM, or this IMDS does not serve it)`, 404),
+      };
     }
     return { ok: false, retryable: false, error: new ImdsError('E_IMDS_HTTP', msg, res.status) };
   };
   const attempts = options.attempts ?? 4;
   try {
-    return await withRetry(attempt, {
-      attempts,
-      baseDelayMs: options.baseDelayMs ?? 250,
-      maxDelayMs: options.maxDelayMs ?? 4000,
-      retryAfterCapMs: options.retryAfterCapMs ?? 10_000,
-      ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.random ? { random: options.random } : {}),
-    }, (err, delay, n) => options.onRetry?.(`${err.message}; retry ${n}/${attempts - 1} in ${delay} ms`));
+    return await withRetry(
+      attempt,
+      {
+        attempts,
+        baseDelayMs: options.baseDelayMs ?? 250,
+        maxDelayMs: options.maxDelayMs ?? 4000,
+        retryAfterCapMs: options.retryAfterCapMs ?? 10_000,
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.random ? { random: options.random } : {}),
+      },
+      (err, delay, n) => options.onRetry?.(`${err.message}; retry ${n}/${attempts - 1} in ${delay} ms`),
+    );
   } catch (e) {
     if (e instanceof CollectionError) throw e;
     // sleep() rejected: the caller aborted between attempts.

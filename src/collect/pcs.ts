@@ -30,7 +30,8 @@ export function resolvePcsEndpoint(explicit?: string, env: NodeJS.ProcessEnv = p
   } catch {
     throw new InputError('E_PCS_ENDPOINT', `PCS endpoint "${raw}" is not a URL`);
   }
-  if ((u.protocol !== 'https:' && u.protocol !== 'http:') || u.username || u.password || u.search) throw new InputError('E_PCS_ENDPOINT', `PCS endpoint "${raw}" must be an http(s)://host[:port][/path] URL`);
+  if ((u.protocol !== 'https:' && u.protocol !== 'http:') || u.username || u.password || u.search)
+    throw new InputError('E_PCS_ENDPOINT', `PCS endpoint "${raw}" must be an http(s)://host[:port][/path] URL`);
   return u;
 }
 
@@ -54,7 +55,11 @@ function request(url: URL, timeoutMs: number, signal?: AbortSignal): Promise<Pcs
         }
         chunks.push(c);
       });
-      res.on('end', () => (res.complete ? resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }) : reject(new Error('connection closed early'))));
+      res.on('end', () =>
+        res.complete
+          ? resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) })
+          : reject(new Error('connection closed early')),
+      );
       res.on('error', reject);
     });
     const timer = setTimeout(() => req.destroy(new Error(`no complete response within ${timeoutMs} ms`)), timeoutMs);
@@ -76,11 +81,18 @@ async function pcsGet(base: URL, path: string, o: PcsOptions): Promise<PcsRespon
       return { ok: false, retryable: true, error: new CollectionError('E_PCS_UNREACHABLE', `${what} at ${url.host}: ${(e as Error).message}`, { cause: e }) };
     }
     if (res.status === 200) return { ok: true, value: res };
-    const err = new CollectionError(res.status === 404 ? 'E_PCS_NOT_FOUND' : 'E_PCS_HTTP', `${what} answered HTTP ${res.status}${res.headers['error-message'] ? `: ${String(res.headers['error-message']).slice(0, 200)}` : ''}`);
+    const err = new CollectionError(
+      res.status === 404 ? 'E_PCS_NOT_FOUND' : 'E_PCS_HTTP',
+      `${what} answered HTTP ${res.status}${res.headers['error-message'] ? `: ${String(res.headers['error-message']).slice(0, 200)}` : ''}`,
+    );
     const ra = parseRetryAfter(res.headers['retry-after']);
     return { ok: false, retryable: res.status === 429 || res.status >= 500, error: err, ...(ra !== undefined ? { retryAfterMs: ra } : {}) };
   };
-  return withRetry(attempt, { attempts: o.attempts ?? 3, baseDelayMs: o.baseDelayMs ?? 500, maxDelayMs: 5000, retryAfterCapMs: 10_000, ...(o.signal ? { signal: o.signal } : {}) }, (e, d, n) => o.onRetry?.(`${e.message}; retry ${n} in ${d} ms`));
+  return withRetry(
+    attempt,
+    { attempts: o.attempts ?? 3, baseDelayMs: o.baseDelayMs ?? 500, maxDelayMs: 5000, retryAfterCapMs: 10_000, ...(o.signal ? { signal: o.signal } : {}) },
+    (e, d, n) => o.onRetry?.(`${e.message}; retry ${n} in ${d} ms`),
+  );
 }
 
 function chainHeader(res: PcsResponse, name: string, what: string): Buffer {

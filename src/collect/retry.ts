@@ -15,9 +15,7 @@ export interface RetryOptions {
 }
 
 /** What one attempt reports: a value, or an error with whether to retry and a server-requested delay. */
-export type AttemptOutcome<T> =
-  | { ok: true; value: T }
-  | { ok: false; error: Error; retryable: boolean; retryAfterMs?: number };
+export type AttemptOutcome<T> = { ok: true; value: T } | { ok: false; error: Error; retryable: boolean; retryAfterMs?: number };
 
 export function backoffDelay(retry: number, o: Pick<RetryOptions, 'baseDelayMs' | 'maxDelayMs' | 'random'>): number {
   const ceiling = Math.min(o.maxDelayMs, o.baseDelayMs * 2 ** Math.max(0, retry - 1));
@@ -70,9 +68,7 @@ export async function withRetry<T>(
     const outcome = await attempt(n);
     if (outcome.ok) return outcome.value;
     if (!outcome.retryable || n >= attempts || options.signal?.aborted) throw outcome.error;
-    const delay = outcome.retryAfterMs !== undefined
-      ? Math.min(outcome.retryAfterMs, options.retryAfterCapMs)
-      : backoffDelay(n, options);
+    const delay = outcome.retryAfterMs !== undefined ? Math.min(outcome.retryAfterMs, options.retryAfterCapMs) : backoffDelay(n, options);
     onRetry?.(outcome.error, delay, n);
     await sleep(delay, options.signal);
   }

@@ -18,7 +18,9 @@ export function parseTdQuoteResponse(body: Buffer | string): Uint8Array {
   try {
     parseTdQuote(bytes);
   } catch (e) {
-    throw new ImdsResponseError(`IMDS /acc/tdquote answered something that is not a TD quote: ${e instanceof CvmAttestError ? e.message : String(e)}`, { cause: e });
+    throw new ImdsResponseError(`IMDS /acc/tdquote answered something that is not a TD quote: ${e instanceof CvmAttestError ? e.message : String(e)}`, {
+      cause: e,
+    });
   }
   return bytes;
 }

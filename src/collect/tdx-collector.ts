@@ -51,10 +51,15 @@ export async function collectTdxParts(hclReport: Uint8Array, replayed: boolean, 
   const cached = await readCachedCollateral(dir, now);
   if (cached?.fresh) return { tdQuote, collateral: cached.files, collateralSource: 'cache' };
   try {
-    const files = await fetchTdxCollateral(ext.fmspc, ca, { ...options.pcs, ...(options.pcsEndpoint ? { endpoint: options.pcsEndpoint } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+    const files = await fetchTdxCollateral(ext.fmspc, ca, {
+      ...options.pcs,
+      ...(options.pcsEndpoint ? { endpoint: options.pcsEndpoint } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
     // Never cache what Intel did not sign (the verifier would refuse it anyway).
     const signed = checkCollateral(parseCollateral(files), ext.fmspc, ext.pceId, new CertStore(false), now, false, false).checks[0];
-    if (signed?.status !== 'pass') throw new CollectionError('E_PCS_BAD_RESPONSE', `PCS collateral for FMSPC ${ext.fmspc} does not verify: ${signed?.reason ?? 'unknown'}`);
+    if (signed?.status !== 'pass')
+      throw new CollectionError('E_PCS_BAD_RESPONSE', `PCS collateral for FMSPC ${ext.fmspc} does not verify: ${signed?.reason ?? 'unknown'}`);
     try {
       await writeCachedCollateral(dir, files);
     } catch (e) {

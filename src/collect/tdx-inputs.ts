@@ -49,7 +49,12 @@ export function readCollateralPaths(paths: readonly string[]): CollateralFile[] 
     } catch (e) {
       throw new InputError('E_FILE', `collateral ${p} cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`, { cause: e });
     }
-    const names = isDir ? readdirSync(p, { withFileTypes: true }).filter((d) => d.isFile() && !d.name.startsWith('.')).map((d) => join(p, d.name)).sort() : [p];
+    const names = isDir
+      ? readdirSync(p, { withFileTypes: true })
+          .filter((d) => d.isFile() && !d.name.startsWith('.'))
+          .map((d) => join(p, d.name))
+          .sort()
+      : [p];
     for (const n of names) {
       if (out.length >= MAX_COLLATERAL_FILES) throw new InputError('E_COLLATERAL', `more than ${MAX_COLLATERAL_FILES} collateral files`);
       out.push({ name: n, bytes: readNoFollow(n, 'collateral', MAX_COLLATERAL_FILE) });

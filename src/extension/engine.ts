@@ -60,7 +60,10 @@ export const engine: Engine = {
     const { createSinks } = await import('../sinks/index.js');
     try {
       const set = await createSinks(settings, {
-        stateDir: ctx.stateDir, logger: ctx.logger, signal: ctx.signal, agentVersion: ctx.agentVersion,
+        stateDir: ctx.stateDir,
+        logger: ctx.logger,
+        signal: ctx.signal,
+        agentVersion: ctx.agentVersion,
         ...(ctx.onStateChange ? { onStateChange: ctx.onStateChange } : {}),
       });
       return {

@@ -16,7 +16,11 @@ export interface HandlerContext {
 
 export function makeContext(env: HandlerEnvironment, logger: ExtLogger, processEnv: NodeJS.ProcessEnv = process.env): HandlerContext {
   return {
-    env, logger, processEnv, paths: statePaths(env.extensionDir), now: () => new Date(),
+    env,
+    logger,
+    processEnv,
+    paths: statePaths(env.extensionDir),
+    now: () => new Date(),
     self: { execPath: process.execPath, args: [...process.execArgv, process.argv[1] ?? ''] },
   };
 }

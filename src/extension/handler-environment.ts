@@ -47,9 +47,10 @@ export function parseHandlerEnvironment(text: string, extensionDir: string): Han
   if (typeof first !== 'object' || first === null) throw new ParseError('E_HANDLER_ENV', 'HandlerEnvironment.json must be a one-element array');
   const top = first as Record<string, unknown>;
   const he = top['handlerEnvironment'];
-  if (typeof he !== 'object' || he === null || Array.isArray(he)) throw new ParseError('E_HANDLER_ENV', 'HandlerEnvironment.json: handlerEnvironment is missing');
+  if (typeof he !== 'object' || he === null || Array.isArray(he))
+    throw new ParseError('E_HANDLER_ENV', 'HandlerEnvironment.json: handlerEnvironment is missing');
   const h = he as Record<string, unknown>;
-  const name = typeof top['name'] === 'string' ? (top['name']) : 'cvm-attest';
+  const name = typeof top['name'] === 'string' ? top['name'] : 'cvm-attest';
   const abs = (p: string) => resolve(extensionDir, p);
   const configFolder = abs(str(h, 'configFolder', true));
   const events = str(h, 'eventsFolder', false);

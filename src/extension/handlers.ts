@@ -79,7 +79,11 @@ export async function enable(ctx: HandlerContext): Promise<number> {
     await stopWorker(ctx);
     writeMrseq(ctx.paths, seq);
     logger.warn('enable: invalid settings', { seq, setting: e.setting, error: e.message });
-    writeStatus(env, seq, errorStatus({ name: env.name, status: 'error', code: ExitCode.Input, message: `cvm-attest is not running: ${e.message}`, now: ctx.now() }));
+    writeStatus(
+      env,
+      seq,
+      errorStatus({ name: env.name, status: 'error', code: ExitCode.Input, message: `cvm-attest is not running: ${e.message}`, now: ctx.now() }),
+    );
     writeHeartbeat(env, heartbeatFile('NotReady', `invalid settings: ${e.message}`, ExitCode.Input));
     event(ctx, { taskName: 'Enable', level: 'Error', message: `invalid settings: ${e.message}`, operationId: `seq-${seq}` });
     return 0;
@@ -87,12 +91,25 @@ export async function enable(ctx: HandlerContext): Promise<number> {
   if (worker) await stopWorker(ctx);
   writeMrseq(ctx.paths, seq);
   const s = loaded.settings;
-  writeStatus(env, seq, transitioningStatus(env.name, 'Enable',
-    `cvm-attest starting: first attestation now, then every ${s.intervalMinutes} min (+ up to ${s.jitterPercent}% per-VM jitter); failure status: ${s.statusOnFailure}`, ctx.now()));
+  writeStatus(
+    env,
+    seq,
+    transitioningStatus(
+      env.name,
+      'Enable',
+      `cvm-attest starting: first attestation now, then every ${s.intervalMinutes} min (+ up to ${s.jitterPercent}% per-VM jitter); failure status: ${s.statusOnFailure}`,
+      ctx.now(),
+    ),
+  );
   writeHeartbeat(env, heartbeatFile('Ready', 'cvm-attest worker starting'));
   await startWorkerOrReport(ctx, seq);
   logger.info('enabled', { seq });
-  event(ctx, { taskName: 'Enable', level: 'Informational', message: `enabled with settings seq ${seq}: every ${s.intervalMinutes} min, statusOnFailure ${s.statusOnFailure}`, operationId: `seq-${seq}` });
+  event(ctx, {
+    taskName: 'Enable',
+    level: 'Informational',
+    message: `enabled with settings seq ${seq}: every ${s.intervalMinutes} min, statusOnFailure ${s.statusOnFailure}`,
+    operationId: `seq-${seq}`,
+  });
   return 0;
 }
 
@@ -100,12 +117,26 @@ export async function disable(ctx: HandlerContext): Promise<number> {
   setDisabled(ctx.paths, true); // a worker started a moment ago exits instead of running
   const stopped = await stopWorker(ctx, 3000);
   let seq: number | undefined;
-  try { seq = resolveSequenceNumber(ctx.processEnv, ctx.env.configFolder); } catch { seq = undefined; }
+  try {
+    seq = resolveSequenceNumber(ctx.processEnv, ctx.env.configFolder);
+  } catch {
+    seq = undefined;
+  }
   if (seq !== undefined) {
     const last = readStatus(ctx.env, seq);
     const lastMsg = last ? ` Last result (${last.timestampUTC}): ${last.status.formattedMessage.message}` : '';
-    writeStatus(ctx.env, seq, statusFile({ name: ctx.env.name, operation: 'Disable', status: 'success', code: 0,
-      message: `cvm-attest disabled: worker ${stopped ? 'stopped' : 'was not running'}; no further attestation runs.${lastMsg}`, now: ctx.now() }));
+    writeStatus(
+      ctx.env,
+      seq,
+      statusFile({
+        name: ctx.env.name,
+        operation: 'Disable',
+        status: 'success',
+        code: 0,
+        message: `cvm-attest disabled: worker ${stopped ? 'stopped' : 'was not running'}; no further attestation runs.${lastMsg}`,
+        now: ctx.now(),
+      }),
+    );
   }
   writeHeartbeat(ctx.env, heartbeatFile('NotReady', 'cvm-attest disabled'));
   ctx.logger.info('disabled', { stopped });

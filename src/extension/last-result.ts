@@ -16,8 +16,17 @@ export const LAST_RESULT_VERSION = 1;
 /** Far above a real file (the claims are capped at 10 KiB as in the status). */
 export const MAX_LAST_RESULT_BYTES = 1024 * 1024;
 
-export interface LastResultCheck { readonly group: string; readonly id: string; readonly status: CheckStatus; readonly reason: string }
-export interface LastResultAlert { readonly name: string; readonly severity: string; readonly description: string }
+export interface LastResultCheck {
+  readonly group: string;
+  readonly id: string;
+  readonly status: CheckStatus;
+  readonly reason: string;
+}
+export interface LastResultAlert {
+  readonly name: string;
+  readonly severity: string;
+  readonly description: string;
+}
 
 export interface LastResult {
   readonly v: typeof LAST_RESULT_VERSION;
@@ -65,12 +74,21 @@ export interface LastResultInput {
 /** Pure: the file's content for one run. */
 export function lastResult(i: LastResultInput): LastResult {
   const r = i.result;
-  const checks = r ? r.checks.map((c, n) => ({ c, n })).sort((a, b) => checkGroupIndex(a.c.group) - checkGroupIndex(b.c.group) || a.n - b.n)
-    .map(({ c }) => ({ group: c.group, id: c.id, status: c.status, reason: c.reason })) : [];
+  const checks = r
+    ? r.checks
+        .map((c, n) => ({ c, n }))
+        .sort((a, b) => checkGroupIndex(a.c.group) - checkGroupIndex(b.c.group) || a.n - b.n)
+        .map(({ c }) => ({ group: c.group, id: c.id, status: c.status, reason: c.reason }))
+    : [];
   return {
-    v: LAST_RESULT_VERSION, seq: i.seq, at: i.at.toISOString(), verdict: r ? r.verdict : 'none',
-    ...(i.error !== undefined ? { error: i.error } : {}), ...(r?.product ? { product: r.product } : {}),
-    checks, ...(r ? { claims: JSON.parse(claimsJson(r.claims)) as Record<string, unknown> } : {}),
+    v: LAST_RESULT_VERSION,
+    seq: i.seq,
+    at: i.at.toISOString(),
+    verdict: r ? r.verdict : 'none',
+    ...(i.error !== undefined ? { error: i.error } : {}),
+    ...(r?.product ? { product: r.product } : {}),
+    checks,
+    ...(r ? { claims: JSON.parse(claimsJson(r.claims)) as Record<string, unknown> } : {}),
     warnings: [...new Set([...(i.warnings ?? []), ...(r?.warnings ?? [])])],
     sinks: i.deliveries,
     alerts: i.alerts.slice(0, MAX_ALERTS).map((a) => ({ name: a.AlertName, severity: a.AlertSeverity, description: a.Description })),
@@ -115,32 +133,58 @@ function sinkOf(s: unknown): SinkDelivery | undefined {
   const status = DELIVERY_STATUSES.find((x) => x === s['status']);
   if (!status) return undefined;
   const o = (k: string): string | undefined => (isStr(s[k]) ? s[k] : undefined);
-  const lastDeliveryAt = o('lastDeliveryAt'), lastDropAt = o('lastDropAt'), lastDropReason = o('lastDropReason');
+  const lastDeliveryAt = o('lastDeliveryAt'),
+    lastDropAt = o('lastDropAt'),
+    lastDropReason = o('lastDropReason');
   return {
-    name: s['name'], status, message: s['message'], queueDepth: s['queueDepth'],
-    ...(lastDeliveryAt !== undefined ? { lastDeliveryAt } : {}), ...(typeof s['dropped'] === 'number' ? { dropped: s['dropped'] } : {}),
-    ...(lastDropAt !== undefined ? { lastDropAt } : {}), ...(lastDropReason !== undefined ? { lastDropReason } : {}),
+    name: s['name'],
+    status,
+    message: s['message'],
+    queueDepth: s['queueDepth'],
+    ...(lastDeliveryAt !== undefined ? { lastDeliveryAt } : {}),
+    ...(typeof s['dropped'] === 'number' ? { dropped: s['dropped'] } : {}),
+    ...(lastDropAt !== undefined ? { lastDropAt } : {}),
+    ...(lastDropReason !== undefined ? { lastDropReason } : {}),
   };
 }
 
 function validate(d: unknown, path: string): LastResult {
-  const bad = (what: string): never => { throw new LastResultError(`${path}: ${what}`); };
+  const bad = (what: string): never => {
+    throw new LastResultError(`${path}: ${what}`);
+  };
   if (!isObject(d)) return bad('not an object');
   if (d['v'] !== LAST_RESULT_VERSION) return bad(`unknown version ${JSON.stringify(d['v'])?.slice(0, 20)} (this build reads ${LAST_RESULT_VERSION})`);
   if (!Number.isInteger(d['seq']) || !isStr(d['at']) || !['pass', 'fail', 'none'].includes(d['verdict'] as string)) bad('seq, at or verdict missing');
   const arr = (k: string): unknown[] => (Array.isArray(d[k]) ? d[k] : bad(`${k} is not a list`));
-  const checks = arr('checks').map((c) => isObject(c) && isStr(c['group']) && isStr(c['id']) && isStr(c['reason']) && ['pass', 'fail', 'warn', 'skip'].includes(c['status'] as string)
-    ? { group: c['group'], id: c['id'], status: c['status'] as CheckStatus, reason: c['reason'] } : bad('a check is malformed'));
+  const checks = arr('checks').map((c) =>
+    isObject(c) && isStr(c['group']) && isStr(c['id']) && isStr(c['reason']) && ['pass', 'fail', 'warn', 'skip'].includes(c['status'] as string)
+      ? { group: c['group'], id: c['id'], status: c['status'] as CheckStatus, reason: c['reason'] }
+      : bad('a check is malformed'),
+  );
   const sinks = arr('sinks').map((s) => sinkOf(s) ?? bad('a sink is malformed'));
-  const alerts = arr('alerts').map((a) => isObject(a) && isStr(a['name']) && isStr(a['severity']) && isStr(a['description'])
-    ? { name: a['name'], severity: a['severity'], description: a['description'] } : bad('an alert is malformed'));
+  const alerts = arr('alerts').map((a) =>
+    isObject(a) && isStr(a['name']) && isStr(a['severity']) && isStr(a['description'])
+      ? { name: a['name'], severity: a['severity'], description: a['description'] }
+      : bad('an alert is malformed'),
+  );
   const warnings = arr('warnings').map((w) => (isStr(w) ? w : bad('a warning is not text')));
   if (d['claims'] !== undefined && !isObject(d['claims'])) bad('claims is not an object');
   const opt = (k: string): string | undefined => (d[k] === undefined ? undefined : isStr(d[k]) ? d[k] : bad(`${k} is not text`));
-  const error = opt('error'), product = opt('product'), nextRunAt = opt('nextRunAt');
+  const error = opt('error'),
+    product = opt('product'),
+    nextRunAt = opt('nextRunAt');
   return {
-    v: LAST_RESULT_VERSION, seq: d['seq'] as number, at: d['at'] as string, verdict: d['verdict'] as LastResult['verdict'],
-    ...(error !== undefined ? { error } : {}), ...(product !== undefined ? { product } : {}), checks,
-    ...(isObject(d['claims']) ? { claims: d['claims'] } : {}), warnings, sinks, alerts, ...(nextRunAt !== undefined ? { nextRunAt } : {}),
+    v: LAST_RESULT_VERSION,
+    seq: d['seq'] as number,
+    at: d['at'] as string,
+    verdict: d['verdict'] as LastResult['verdict'],
+    ...(error !== undefined ? { error } : {}),
+    ...(product !== undefined ? { product } : {}),
+    checks,
+    ...(isObject(d['claims']) ? { claims: d['claims'] } : {}),
+    warnings,
+    sinks,
+    alerts,
+    ...(nextRunAt !== undefined ? { nextRunAt } : {}),
   };
 }

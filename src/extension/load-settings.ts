@@ -4,8 +4,13 @@ import { join } from 'node:path';
 import { openSync, closeSync, fstatSync, readSync, constants } from 'node:fs';
 import type { HandlerEnvironment } from './handler-environment.js';
 import {
-  parseSettingsFile, validatePublicSettings, validateProtectedSettings, SettingsError, SETTINGS_MAX_BYTES,
-  type ExtensionSettings, type ProtectedSettings,
+  parseSettingsFile,
+  validatePublicSettings,
+  validateProtectedSettings,
+  SettingsError,
+  SETTINGS_MAX_BYTES,
+  type ExtensionSettings,
+  type ProtectedSettings,
 } from './settings.js';
 import { decryptProtectedSettings } from './protected-settings.js';
 import { policyFromSettings } from './policy-settings.js';
@@ -24,7 +29,9 @@ export async function loadSettings(env: HandlerEnvironment, seq: number, signal?
   let protectedSettings: ProtectedSettings = {};
   if (hs.protectedSettings !== null && hs.protectedSettingsCertThumbprint !== null) {
     const plain = await decryptProtectedSettings({
-      protectedSettings: hs.protectedSettings, thumbprint: hs.protectedSettingsCertThumbprint, libDir: env.libDir,
+      protectedSettings: hs.protectedSettings,
+      thumbprint: hs.protectedSettingsCertThumbprint,
+      libDir: env.libDir,
       ...(signal ? { signal } : {}),
     });
     protectedSettings = validateProtectedSettings(plain);
@@ -56,7 +63,11 @@ function readSettingsText(file: string, seq: number): string {
     let n = 0;
     for (;;) {
       let r: number;
-      try { r = readSync(fd, buf, n, buf.length - n, null); } catch (e) { throw cannot((e as NodeJS.ErrnoException).code ?? 'error'); }
+      try {
+        r = readSync(fd, buf, n, buf.length - n, null);
+      } catch (e) {
+        throw cannot((e as NodeJS.ErrnoException).code ?? 'error');
+      }
       if (r === 0) break;
       n += r;
       if (n > SETTINGS_MAX_BYTES) throw new SettingsError('runtimeSettings', 'the settings file is larger than 1 MiB');
@@ -67,7 +78,10 @@ function readSettingsText(file: string, seq: number): string {
   }
 }
 
-export function policyInput(s: ExtensionSettings, p: ProtectedSettings): { policy?: Readonly<Record<string, unknown>>; minimumTcb?: Readonly<Record<string, number>>; from: string } {
+export function policyInput(
+  s: ExtensionSettings,
+  p: ProtectedSettings,
+): { policy?: Readonly<Record<string, unknown>>; minimumTcb?: Readonly<Record<string, number>>; from: string } {
   const policy = p.policy ?? s.policy;
   return {
     ...(policy ? { policy } : {}),

@@ -24,7 +24,11 @@ export class LockError extends CvmAttestError {
   }
 }
 
-export interface LockHolder { readonly pid: number; readonly startTime: number; readonly seq: number }
+export interface LockHolder {
+  readonly pid: number;
+  readonly startTime: number;
+  readonly seq: number;
+}
 
 export interface WorkerLock {
   readonly dir: string;
@@ -53,7 +57,11 @@ function openLockDir(dir: string, uid: number): number {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new LockError(`cannot create the worker lock folder ${dir} (${errno(e)})`);
   }
   let l;
-  try { l = lstatSync(dir); } catch (e) { throw new LockError(`cannot stat the worker lock folder ${dir} (${errno(e)})`); }
+  try {
+    l = lstatSync(dir);
+  } catch (e) {
+    throw new LockError(`cannot stat the worker lock folder ${dir} (${errno(e)})`);
+  }
   if (l.isSymbolicLink()) throw new LockError(`the worker lock folder ${dir} is a symbolic link; remove it`);
   if (!l.isDirectory()) throw new LockError(`the worker lock folder ${dir} is not a folder; remove it`);
   let fd: number;
@@ -63,9 +71,14 @@ function openLockDir(dir: string, uid: number): number {
     throw new LockError(`cannot open the worker lock folder ${dir} (${errno(e)})`);
   }
   const s = fstatSync(fd);
-  const bad = s.ino !== l.ino || s.dev !== l.dev ? 'was replaced while being opened'
-    : s.uid !== uid ? `is owned by uid ${s.uid}, not ${uid}`
-      : (s.mode & 0o077) !== 0 ? `has mode ${(s.mode & 0o777).toString(8).padStart(4, '0')} (group/other access)` : undefined;
+  const bad =
+    s.ino !== l.ino || s.dev !== l.dev
+      ? 'was replaced while being opened'
+      : s.uid !== uid
+        ? `is owned by uid ${s.uid}, not ${uid}`
+        : (s.mode & 0o077) !== 0
+          ? `has mode ${(s.mode & 0o777).toString(8).padStart(4, '0')} (group/other access)`
+          : undefined;
   if (bad) {
     closeSync(fd);
     throw new LockError(`the worker lock folder ${dir} ${bad}: refusing it; remove it (it is recreated 0700)`);
@@ -109,7 +122,8 @@ export function tryWorkerLock(dir: string, self: LockHolder, uid: number): { loc
       throw new LockError(`cannot open ${join(dir, 'worker.lock')} (${errno(e)})`);
     }
     const s = fstatSync(fd);
-    if (!s.isFile() || s.uid !== uid || (s.mode & 0o077) !== 0) throw new LockError(`${join(dir, 'worker.lock')} is not a private regular file of uid ${uid}; remove it`);
+    if (!s.isFile() || s.uid !== uid || (s.mode & 0o077) !== 0)
+      throw new LockError(`${join(dir, 'worker.lock')} is not a private regular file of uid ${uid}; remove it`);
     if (!flockNonBlocking(fd)) {
       closeSync(fd);
       fd = undefined;
@@ -146,7 +160,11 @@ export function tryWorkerLock(dir: string, self: LockHolder, uid: number): { loc
 /** Who holds the lock, by its record (no attempt to take it); undefined when free or unknown. */
 export function lockHolderRecord(dir: string, uid: number): LockHolder | undefined {
   let dfd: number;
-  try { dfd = openLockDir(dir, uid); } catch { return undefined; }
+  try {
+    dfd = openLockDir(dir, uid);
+  } catch {
+    return undefined;
+  }
   closeSync(dfd);
   return readHolder(dir);
 }
@@ -167,10 +185,17 @@ export function legacyLockHolder(name: string, timeoutMs = 500): Promise<{ pid: 
   return new Promise((resolve) => {
     let buf = '';
     const sock = createConnection(name);
-    const done = (v: { pid: number } | undefined) => { clearTimeout(t); sock.destroy(); resolve(v); };
+    const done = (v: { pid: number } | undefined) => {
+      clearTimeout(t);
+      sock.destroy();
+      resolve(v);
+    };
     const t = setTimeout(() => done(undefined), timeoutMs);
     sock.setEncoding('utf8');
-    sock.on('data', (c: string) => { buf += c; if (buf.length > 256) done(undefined); });
+    sock.on('data', (c: string) => {
+      buf += c;
+      if (buf.length > 256) done(undefined);
+    });
     sock.on('end', () => {
       try {
         const o = JSON.parse(buf) as { pid?: unknown };

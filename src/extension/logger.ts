@@ -51,7 +51,9 @@ export interface LoggerOptions {
 export function createExtLogger(o: LoggerOptions): ExtLogger {
   try {
     mkdirSync(o.logFolder, { recursive: true, mode: 0o755 });
-  } catch { /* the File transport reports the error below */ }
+  } catch {
+    /* the File transport reports the error below */
+  }
   const file = new winston.transports.File({
     filename: join(o.logFolder, LOG_FILE),
     maxsize: o.maxBytes ?? LOG_MAX_BYTES,
@@ -68,15 +70,28 @@ export function createExtLogger(o: LoggerOptions): ExtLogger {
   w.on('error', () => undefined); // a full disk must not crash the handler
   let closed: Promise<void> | undefined;
   return {
-    error: (m, meta) => { w.error(m, meta); },
-    warn: (m, meta) => { w.warn(m, meta); },
-    info: (m, meta) => { w.info(m, meta); },
-    debug: (m, meta) => { w.debug(m, meta); },
-    setLevel: (level) => { w.level = level; },
+    error: (m, meta) => {
+      w.error(m, meta);
+    },
+    warn: (m, meta) => {
+      w.warn(m, meta);
+    },
+    info: (m, meta) => {
+      w.info(m, meta);
+    },
+    debug: (m, meta) => {
+      w.debug(m, meta);
+    },
+    setLevel: (level) => {
+      w.level = level;
+    },
     close: () => {
       closed ??= new Promise<void>((resolve) => {
         const t = setTimeout(resolve, 2000);
-        file.on('finish', () => { clearTimeout(t); resolve(); });
+        file.on('finish', () => {
+          clearTimeout(t);
+          resolve();
+        });
         w.end();
       });
       return closed;

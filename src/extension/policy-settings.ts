@@ -16,7 +16,7 @@ export function policyFromSettings(o: PolicyInput): Policy {
   try {
     if (!o.policy && !o.minimumTcb) return defaultPolicy;
     const doc: Record<string, unknown> = { ...(o.policy ?? {}) };
-    if (o.minimumTcb) doc['minimumTcb'] = { ...((o.policy?.['minimumTcb']) ?? {}), ...o.minimumTcb };
+    if (o.minimumTcb) doc['minimumTcb'] = { ...(o.policy?.['minimumTcb'] ?? {}), ...o.minimumTcb };
     return parsePolicy(doc);
   } catch (e) {
     if (e instanceof ParseError) throw new SettingsError(o.policy ? o.from : 'publicSettings.minimumTcb', e.message, { cause: e });

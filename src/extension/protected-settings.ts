@@ -62,7 +62,10 @@ export async function decryptProtectedSettings(opts: DecryptOptions): Promise<un
       if (opts.signal?.aborted) throw e;
       continue;
     }
-    if (r.code === 0 && r.stdout.length > 0) { plain = r.stdout; break; }
+    if (r.code === 0 && r.stdout.length > 0) {
+      plain = r.stdout;
+      break;
+    }
     r.stdout.fill(0);
   }
   if (!plain) throw new SettingsError('protectedSettings', `cannot be decrypted with the certificate ${thumb} (openssl cms and smime both failed)`);

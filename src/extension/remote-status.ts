@@ -44,5 +44,16 @@ export function withRemote(file: StatusFile, remote: RemoteLike, statusOnFailure
     detail = `${headline}${remote.failed?.length ? `; failed: ${remote.failed.join(', ')}` : ''}`;
   }
   const message = cut(`${headline} | local: ${local.formattedMessage.message}`, 1024);
-  return [{ ...entry, status: { ...local, status, code: status === 'success' ? local.code : local.code || 1, formattedMessage: { lang: 'en-US', message }, substatus: [sub('remote verifier', subStatus, cut(detail, 4096)), ...(local.substatus ?? [])] } }];
+  return [
+    {
+      ...entry,
+      status: {
+        ...local,
+        status,
+        code: status === 'success' ? local.code : local.code || 1,
+        formattedMessage: { lang: 'en-US', message },
+        substatus: [sub('remote verifier', subStatus, cut(detail, 4096)), ...(local.substatus ?? [])],
+      },
+    },
+  ];
 }

@@ -47,7 +47,21 @@ export interface HandlerSettings {
 export const SETTINGS_MAX_BYTES = 1024 * 1024;
 export const DEFAULTS = { intervalMinutes: 60, jitterPercent: 10, freshness: true, statusOnFailure: 'error', logLevel: 'info' } as const;
 const TCB_COMPONENTS = new Set(['bootloader', 'tee', 'snp', 'microcode', 'fmc']);
-const KNOWN = new Set(['intervalMinutes', 'jitterPercent', 'policy', 'minimumTcb', 'freshness', 'tpm', 'imdsEndpoint', 'pcsEndpoint', 'sinks', 'statusOnFailure', 'logLevel', 'AttestationConfig', 'verifier']);
+const KNOWN = new Set([
+  'intervalMinutes',
+  'jitterPercent',
+  'policy',
+  'minimumTcb',
+  'freshness',
+  'tpm',
+  'imdsEndpoint',
+  'pcsEndpoint',
+  'sinks',
+  'statusOnFailure',
+  'logLevel',
+  'AttestationConfig',
+  'verifier',
+]);
 
 const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\])$/i;
 
@@ -78,15 +92,17 @@ export function parseSettingsFile(text: string): HandlerSettings {
   let thumbprint: string | null = null;
   if (prot !== undefined && prot !== null && prot !== '') {
     if (typeof prot !== 'string' || !/^[A-Za-z0-9+/=\s]+$/.test(prot)) throw new SettingsError('protectedSettings', 'must be base64 text');
-    if (typeof thumb !== 'string' || !/^[0-9A-Fa-f]{40}$/.test(thumb)) throw new SettingsError('protectedSettingsCertThumbprint', 'must be a SHA-1 thumbprint (40 hex digits)');
+    if (typeof thumb !== 'string' || !/^[0-9A-Fa-f]{40}$/.test(thumb))
+      throw new SettingsError('protectedSettingsCertThumbprint', 'must be a SHA-1 thumbprint (40 hex digits)');
     protectedSettings = prot.replace(/\s+/g, '');
     thumbprint = thumb.toUpperCase();
   }
-  return { publicSettings: (pub) ?? {}, protectedSettings, protectedSettingsCertThumbprint: thumbprint };
+  return { publicSettings: pub ?? {}, protectedSettings, protectedSettingsCertThumbprint: thumbprint };
 }
 
 function intIn(v: unknown, name: string, min: number, max: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new SettingsError(`publicSettings.${name}`, `must be an integer from ${min} to ${max} (got ${JSON.stringify(v)})`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+    throw new SettingsError(`publicSettings.${name}`, `must be an integer from ${min} to ${max} (got ${JSON.stringify(v)})`);
   return v;
 }
 
@@ -121,7 +137,8 @@ export function validatePublicSettings(pub: Readonly<Record<string, unknown>>): 
   let tpm: string | undefined;
   if (pub['tpm'] !== undefined) {
     const v = pub['tpm'];
-    if (typeof v !== 'string' || !/^(device|swtpm|file):\S{1,1024}$/.test(v)) throw new SettingsError('publicSettings.tpm', 'must be device:PATH, swtpm:host=H,port=P, swtpm:path=SOCKET or file:PATH');
+    if (typeof v !== 'string' || !/^(device|swtpm|file):\S{1,1024}$/.test(v))
+      throw new SettingsError('publicSettings.tpm', 'must be device:PATH, swtpm:host=H,port=P, swtpm:path=SOCKET or file:PATH');
     tpm = v;
   }
   let imdsEndpoint: string | undefined;
@@ -134,9 +151,12 @@ export function validatePublicSettings(pub: Readonly<Record<string, unknown>>): 
       try {
         const u = new URL(v);
         ok = u.protocol === 'http:' && !u.username && !u.password && (u.pathname === '/' || u.pathname === '') && !u.search && !u.hash;
-      } catch { ok = false; }
+      } catch {
+        ok = false;
+      }
     }
-    if (!ok) throw new SettingsError('publicSettings.imdsEndpoint', 'must be a plain http://host[:port] URL (IMDS speaks plain http; no path, query or credentials)');
+    if (!ok)
+      throw new SettingsError('publicSettings.imdsEndpoint', 'must be a plain http://host[:port] URL (IMDS speaks plain http; no path, query or credentials)');
     imdsEndpoint = v as string;
   }
   let pcsEndpoint: string | undefined;
@@ -149,22 +169,30 @@ export function validatePublicSettings(pub: Readonly<Record<string, unknown>>): 
       try {
         const u = new URL(v);
         ok = !u.username && !u.password && !u.search && !u.hash && (u.protocol === 'https:' || (u.protocol === 'http:' && LOOPBACK.test(u.hostname)));
-      } catch { ok = false; }
+      } catch {
+        ok = false;
+      }
     }
-    if (!ok) throw new SettingsError('publicSettings.pcsEndpoint', 'must be an https://host[:port][/path] URL (http:// only for loopback addresses; no query or credentials)');
+    if (!ok)
+      throw new SettingsError(
+        'publicSettings.pcsEndpoint',
+        'must be an https://host[:port][/path] URL (http:// only for loopback addresses; no query or credentials)',
+      );
     pcsEndpoint = v as string;
   }
   const sinks = pub['sinks'];
   if (sinks !== undefined && !isObject(sinks)) throw new SettingsError('publicSettings.sinks', 'must be an object (see extension/sinks.schema.json)');
   let statusOnFailure: StatusOnFailure = DEFAULTS.statusOnFailure;
   if (pub['statusOnFailure'] !== undefined) {
-    if (pub['statusOnFailure'] !== 'error' && pub['statusOnFailure'] !== 'warning') throw new SettingsError('publicSettings.statusOnFailure', 'must be "error" or "warning"');
+    if (pub['statusOnFailure'] !== 'error' && pub['statusOnFailure'] !== 'warning')
+      throw new SettingsError('publicSettings.statusOnFailure', 'must be "error" or "warning"');
     statusOnFailure = pub['statusOnFailure'];
   }
   let logLevel: LogLevel = DEFAULTS.logLevel;
   if (pub['logLevel'] !== undefined) {
     const v = pub['logLevel'];
-    if (v !== 'error' && v !== 'warn' && v !== 'info' && v !== 'debug') throw new SettingsError('publicSettings.logLevel', 'must be error, warn, info or debug');
+    if (v !== 'error' && v !== 'warn' && v !== 'info' && v !== 'debug')
+      throw new SettingsError('publicSettings.logLevel', 'must be error, warn, info or debug');
     logLevel = v;
   }
   if (pub['AttestationConfig'] !== undefined) {
@@ -172,9 +200,18 @@ export function validatePublicSettings(pub: Readonly<Record<string, unknown>>): 
     notes.push('AttestationConfig (Guest Attestation settings) is accepted for compatibility and ignored: cvm-attest does not use MAA');
   }
   return {
-    intervalMinutes, jitterPercent, freshness, statusOnFailure, logLevel, notes,
-    ...(policy ? { policy } : {}), ...(minimumTcb ? { minimumTcb } : {}), ...(tpm ? { tpm } : {}),
-    ...(imdsEndpoint ? { imdsEndpoint } : {}), ...(pcsEndpoint ? { pcsEndpoint } : {}), ...(sinks !== undefined ? { sinks } : {}),
+    intervalMinutes,
+    jitterPercent,
+    freshness,
+    statusOnFailure,
+    logLevel,
+    notes,
+    ...(policy ? { policy } : {}),
+    ...(minimumTcb ? { minimumTcb } : {}),
+    ...(tpm ? { tpm } : {}),
+    ...(imdsEndpoint ? { imdsEndpoint } : {}),
+    ...(pcsEndpoint ? { pcsEndpoint } : {}),
+    ...(sinks !== undefined ? { sinks } : {}),
     ...(pub['verifier'] !== undefined ? { verifier: parseVerifierSettings(pub['verifier']) } : {}),
   };
 }
@@ -218,6 +255,8 @@ export function resolveSequenceNumber(env: NodeJS.ProcessEnv, configFolder: stri
       const m = /^(\d{1,9})\.settings$/.exec(n);
       if (m) max = Math.max(max, Number(m[1]));
     }
-  } catch { /* no config folder yet */ }
+  } catch {
+    /* no config folder yet */
+  }
   return max < 0 ? 0 : max;
 }

@@ -94,7 +94,9 @@ export function jitterSeed(p: StatePaths): string {
   try {
     const s = readFileSync(p.seedFile, 'utf8').trim();
     if (/^[0-9a-f]{32}$/.test(s)) return s;
-  } catch { /* create below */ }
+  } catch {
+    /* create below */
+  }
   const s = randomBytes(16).toString('hex');
   mkdirSync(dirname(p.seedFile), { recursive: true, mode: 0o700 });
   writeFileAtomicSync(p.seedFile, s + '\n');
@@ -130,7 +132,9 @@ export function carryState(fromExtensionDir: string, to: StatePaths): boolean {
   if (!existsSync(from.stateDir)) return false;
   mkdirSync(to.stateDir, { recursive: true, mode: 0o700 });
   cpSync(from.stateDir, to.stateDir, {
-    recursive: true, force: true, preserveTimestamps: true,
+    recursive: true,
+    force: true,
+    preserveTimestamps: true,
     filter: (src) => basename(src) !== 'worker.json' && basename(src) !== 'disabled' && !basename(src).endsWith('.tmp'),
   });
   return true;

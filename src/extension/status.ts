@@ -14,8 +14,16 @@ import type { SecurityAlert } from '../sinks/alert-catalogue.js';
 export type ExtStatusValue = 'transitioning' | 'success' | 'warning' | 'error';
 export type Operation = 'Install' | 'Enable' | 'Disable' | 'Uninstall' | 'Update';
 
-export interface FormattedMessage { readonly lang: 'en-US'; readonly message: string }
-export interface SubStatus { readonly name: string; readonly status: ExtStatusValue; readonly code: number; readonly formattedMessage: FormattedMessage }
+export interface FormattedMessage {
+  readonly lang: 'en-US';
+  readonly message: string;
+}
+export interface SubStatus {
+  readonly name: string;
+  readonly status: ExtStatusValue;
+  readonly code: number;
+  readonly formattedMessage: FormattedMessage;
+}
 export interface StatusEntry {
   readonly version: 1;
   readonly timestampUTC: string;
@@ -75,9 +83,17 @@ export function statusFile(i: StatusInput): StatusFile {
   let total = Buffer.byteLength(JSON.stringify([top]), 'utf8') + OMITTED_RESERVE;
   let omitted = 0;
   for (const s of i.substatus ?? []) {
-    const e: SubStatus = { name: cut(s.name, 256), status: s.status, code: s.code, formattedMessage: msg(cut(s.formattedMessage.message, MAX_SUBSTATUS_FIELD)) };
+    const e: SubStatus = {
+      name: cut(s.name, 256),
+      status: s.status,
+      code: s.code,
+      formattedMessage: msg(cut(s.formattedMessage.message, MAX_SUBSTATUS_FIELD)),
+    };
     const bytes = Buffer.byteLength(JSON.stringify(e), 'utf8') + 1; // + the comma
-    if (total + bytes > MAX_STATUS_FILE_BYTES) { omitted++; continue; }
+    if (total + bytes > MAX_STATUS_FILE_BYTES) {
+      omitted++;
+      continue;
+    }
     total += bytes;
     subs.push(e);
   }
@@ -116,7 +132,12 @@ function claim(claims: Readonly<Record<string, unknown>>, k: string): unknown {
 function tcbFact(result: VerificationResult): string | undefined {
   const c = result.claims;
   const parts: string[] = [];
-  for (const [label, key] of [['bl', 'x-ms-sevsnpvm-bootloader-svn'], ['tee', 'x-ms-sevsnpvm-tee-svn'], ['snp', 'x-ms-sevsnpvm-snpfw-svn'], ['ucode', 'x-ms-sevsnpvm-microcode-svn']] as const) {
+  for (const [label, key] of [
+    ['bl', 'x-ms-sevsnpvm-bootloader-svn'],
+    ['tee', 'x-ms-sevsnpvm-tee-svn'],
+    ['snp', 'x-ms-sevsnpvm-snpfw-svn'],
+    ['ucode', 'x-ms-sevsnpvm-microcode-svn'],
+  ] as const) {
     const v = claim(c, key);
     if (typeof v === 'number' || typeof v === 'string') parts.push(`${label}=${v}`);
   }
@@ -131,16 +152,18 @@ function shortHex(v: unknown, n = 16): string | undefined {
 export function topMessage(i: OutcomeStatusInput): string {
   const r = i.result;
   const failed = r.checks.filter((c) => c.status === 'fail');
-  const head = r.verdict === 'pass'
-    ? r.platform === 'TDX'
-      ? `PASS: genuine Intel TDX, verified against the pinned Intel SGX root without MAA`
-      : `PASS: genuine AMD SEV-SNP${r.product ? ` (${r.product})` : ''}, verified against pinned AMD roots without MAA`
-    : `FAIL: ${failed.length} check${failed.length === 1 ? '' : 's'} failed: ${failed.map((c) => `${c.id} (${c.reason})`).join('; ')}`;
+  const head =
+    r.verdict === 'pass'
+      ? r.platform === 'TDX'
+        ? `PASS: genuine Intel TDX, verified against the pinned Intel SGX root without MAA`
+        : `PASS: genuine AMD SEV-SNP${r.product ? ` (${r.product})` : ''}, verified against pinned AMD roots without MAA`
+      : `FAIL: ${failed.length} check${failed.length === 1 ? '' : 's'} failed: ${failed.map((c) => `${c.id} (${c.reason})`).join('; ')}`;
   const facts: string[] = [];
   if (r.verdict !== 'pass' && r.product) facts.push(`product ${r.product}`);
   const tcb = tcbFact(r);
   if (tcb) facts.push(tcb);
-  if (r.platform === 'TDX' && r.tdx) facts.push(`TCB ${r.tdx.tcbStatus ?? 'undetermined'}${r.tdx.advisoryIds.length ? ` (${r.tdx.advisoryIds.join(' ')})` : ''}`);
+  if (r.platform === 'TDX' && r.tdx)
+    facts.push(`TCB ${r.tdx.tcbStatus ?? 'undetermined'}${r.tdx.advisoryIds.length ? ` (${r.tdx.advisoryIds.join(' ')})` : ''}`);
   const m = shortHex(claim(r.claims, 'x-ms-sevsnpvm-launchmeasurement') ?? claim(r.claims, 'tdx_mrtd'));
   if (m) facts.push(`${r.platform === 'TDX' ? 'MRTD' : 'measurement'} ${m}`);
   const dbg = claim(r.claims, 'x-ms-sevsnpvm-is-debuggable') ?? claim(r.claims, 'tdx_td_attributes_debug');
@@ -158,14 +181,22 @@ export function topMessage(i: OutcomeStatusInput): string {
 }
 
 function groupSubstatus(group: CheckGroup, checks: readonly CheckResult[], failStatus: ExtStatusValue): SubStatus {
-  const worst = checks.some((c) => c.status === 'fail') ? 'fail' : checks.some((c) => c.status === 'warn') ? 'warn' : checks.every((c) => c.status === 'skip') ? 'skip' : 'pass';
+  const worst = checks.some((c) => c.status === 'fail')
+    ? 'fail'
+    : checks.some((c) => c.status === 'warn')
+      ? 'warn'
+      : checks.every((c) => c.status === 'skip')
+        ? 'skip'
+        : 'pass';
   // A check that was not made is not a success: a group of skipped checks is a warning that says so.
   const status: ExtStatusValue = worst === 'fail' ? failStatus : worst === 'warn' || worst === 'skip' ? 'warning' : 'success';
   const word = (st: CheckResult['status']) => (st === 'skip' ? 'NOT CHECKED' : st.toUpperCase());
   const lines = checks.map((c) => `${word(c.status)} ${c.id}: ${c.reason}`);
   // One check reads as itself; a group of several leads with its counts.
-  const counts = (['fail', 'warn', 'pass', 'skip'] as const).map((st) => [st, checks.filter((c) => c.status === st).length] as const)
-    .filter(([, n]) => n > 0).map(([st, n]) => `${n} ${st === 'skip' ? 'not checked' : st}`);
+  const counts = (['fail', 'warn', 'pass', 'skip'] as const)
+    .map((st) => [st, checks.filter((c) => c.status === st).length] as const)
+    .filter(([, n]) => n > 0)
+    .map(([st, n]) => `${n} ${st === 'skip' ? 'not checked' : st}`);
   const message = lines.length === 1 ? lines[0]! : `${checks.length} checks: ${counts.join(', ')} | ${lines.join(' | ')}`;
   return sub(`check: ${group}`, status, message, worst === 'fail' ? ExitCode.Fail : 0);
 }
@@ -179,7 +210,10 @@ export function claimsJson(claims: Readonly<Record<string, unknown>>, max = MAX_
     let bigLen = -1;
     for (const [k, v] of Object.entries(c)) {
       const l = JSON.stringify(v)?.length ?? 0;
-      if (l > bigLen && !(typeof v === 'string' && v.startsWith('[omitted'))) { bigLen = l; bigKey = k; }
+      if (l > bigLen && !(typeof v === 'string' && v.startsWith('[omitted'))) {
+        bigLen = l;
+        bigKey = k;
+      }
     }
     if (bigKey === undefined || bigLen <= 40) {
       return JSON.stringify({ omitted: `claims too large (${s.length} bytes)` });
@@ -197,8 +231,7 @@ export const DROP_WARNING_MS = 24 * 3600_000;
 export function sinkSubstatus(d: SinkDelivery, now: Date = new Date()): SubStatus {
   const dropAt = d.lastDropAt ? Date.parse(d.lastDropAt) : NaN;
   const recentDrop = (d.dropped ?? 0) > 0 && Number.isFinite(dropAt) && now.getTime() - dropAt < DROP_WARNING_MS;
-  const status: ExtStatusValue = d.status === 'failed' ? 'error'
-    : d.status === 'queued' || recentDrop ? 'warning' : 'success';
+  const status: ExtStatusValue = d.status === 'failed' ? 'error' : d.status === 'queued' || recentDrop ? 'warning' : 'success';
   const parts = [`${d.status}: ${d.message}`, `queue ${d.queueDepth}`];
   if (d.lastDeliveryAt) parts.push(`last delivery ${d.lastDeliveryAt}`);
   if (d.dropped) parts.push(`dropped ${d.dropped}${d.lastDropAt ? ` (last ${d.lastDropAt}${d.lastDropReason ? `: ${d.lastDropReason}` : ''})` : ''}`);
@@ -223,10 +256,13 @@ export function outcomeStatus(i: OutcomeStatusInput): StatusFile {
   for (const a of (i.alerts ?? []).slice(0, MAX_ALERTS)) subs.push(alertSubstatus(a));
   subs.push(sub('claims', 'success', claimsJson(r.claims)));
   return statusFile({
-    name: i.name, operation: 'Enable',
+    name: i.name,
+    operation: 'Enable',
     status: r.verdict === 'pass' ? 'success' : failStatus,
     code: r.verdict === 'pass' ? ExitCode.Pass : ExitCode.Fail,
-    message: topMessage(i), substatus: subs, now: i.now,
+    message: topMessage(i),
+    substatus: subs,
+    now: i.now,
   });
 }
 
@@ -247,7 +283,15 @@ export function errorStatus(i: ErrorStatusInput): StatusFile {
   for (const d of i.deliveries ?? []) subs.push(sinkSubstatus(d, i.now));
   for (const a of (i.alerts ?? []).slice(0, MAX_ALERTS)) subs.push(alertSubstatus(a));
   const next = i.nextRunAt ? ` | next run ${utcStamp(i.nextRunAt)}` : '';
-  return statusFile({ name: i.name, operation: i.operation ?? 'Enable', status: i.status, code: i.code, message: `${i.message}${next}`, substatus: subs, now: i.now });
+  return statusFile({
+    name: i.name,
+    operation: i.operation ?? 'Enable',
+    status: i.status,
+    code: i.code,
+    message: `${i.message}${next}`,
+    substatus: subs,
+    now: i.now,
+  });
 }
 
 export function transitioningStatus(name: string, operation: Operation, message: string, now: Date): StatusFile {

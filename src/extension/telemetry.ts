@@ -33,8 +33,13 @@ export interface ExtensionEvent {
 export function formatEvent(e: ExtensionEvent, version: string, now: Date, pid: number): Record<string, string> {
   const clean = (s: string, max: number): string => s.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, ' ').slice(0, max);
   const base = {
-    Version: clean(version, 64), Timestamp: now.toISOString(), TaskName: clean(e.taskName, 64), EventLevel: e.level,
-    EventPid: String(pid), EventTid: '0', OperationId: clean(e.operationId, 128),
+    Version: clean(version, 64),
+    Timestamp: now.toISOString(),
+    TaskName: clean(e.taskName, 64),
+    EventLevel: e.level,
+    EventPid: String(pid),
+    EventTid: '0',
+    OperationId: clean(e.operationId, 128),
   };
   const room = EVENT_LIMITS.eventChars - Object.values(base).reduce((n, v) => n + v.length, 0);
   const message = clean(e.message.trim(), Math.min(EVENT_LIMITS.messageChars, room)) || '(no message)';
@@ -48,7 +53,9 @@ export function eventFileName(now: Date): string {
   return `${now.getTime()}${String(process.pid % 100000).padStart(5, '0')}${String(counter).padStart(3, '0')}.json`;
 }
 
-export interface TelemetryLogger { warn(msg: string, meta?: Record<string, unknown>): void }
+export interface TelemetryLogger {
+  warn(msg: string, meta?: Record<string, unknown>): void;
+}
 
 /** Writes one event file; false (and a log line) when it was not written. */
 export function writeExtensionEvent(env: HandlerEnvironment, e: ExtensionEvent, version: string, logger?: TelemetryLogger, now = new Date()): boolean {

@@ -15,11 +15,17 @@ export async function attestForExtension(v: VerifierSettings, options: AttestOpt
     const { remote, local } = await attestRemotely(endpoint, options);
     return {
       ...local,
-      remote: { endpoint: v.endpoint, verdict: remote.verdict, ...(remote.jti ? { jti: remote.jti } : {}), ...(remote.fresh !== undefined ? { fresh: remote.fresh } : {}), failed: remote.checks.filter((c) => c.status === 'fail').map((c) => c.id) },
+      remote: {
+        endpoint: v.endpoint,
+        verdict: remote.verdict,
+        ...(remote.jti ? { jti: remote.jti } : {}),
+        ...(remote.fresh !== undefined ? { fresh: remote.fresh } : {}),
+        failed: remote.checks.filter((c) => c.status === 'fail').map((c) => c.id),
+      },
     };
   } catch (e) {
     if (!(e instanceof VerifierUnavailableError || e instanceof VerifierRefusedError)) throw e;
     const local = await attest(options);
-    return { ...local, remote: { endpoint: v.endpoint, error: `${(e).message} [${(e).code}]` } };
+    return { ...local, remote: { endpoint: v.endpoint, error: `${e.message} [${e.code}]` } };
   }
 }

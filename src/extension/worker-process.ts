@@ -9,7 +9,11 @@ import { readWorkerRecord, removeWorkerRecord } from './state.js';
 import { lockHolderRecord, workerLockDir, legacyLockHolder, legacyLockName } from './lock.js';
 import { isOurWorker, procStartTime, procCmdline } from './proc.js';
 
-export interface LiveWorker { readonly pid: number; readonly startTime: number; readonly seq: number }
+export interface LiveWorker {
+  readonly pid: number;
+  readonly startTime: number;
+  readonly seq: number;
+}
 
 /**
  * The running worker, if any: the one recorded in state/worker.json, else the holder of the worker
@@ -43,7 +47,10 @@ export async function findWorker(ctx: HandlerContext): Promise<LiveWorker | unde
  */
 function workerSeq(pid: number, env: HandlerEnvironment): number | undefined {
   const argv = procCmdline(pid);
-  const arg = (k: string) => { const i = argv.indexOf(k); return i >= 0 ? argv[i + 1] : undefined; };
+  const arg = (k: string) => {
+    const i = argv.indexOf(k);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
   const dir = arg('--extension-dir');
   if (dir === undefined || dirname(resolve(dir)) !== resolve(env.libDir) || !basename(dir).startsWith(`${env.name}-`)) return undefined;
   const v = arg('--seq');
@@ -69,12 +76,24 @@ export async function stopWorker(ctx: HandlerContext, timeoutMs = 400): Promise<
   const w = await findWorker(ctx);
   if (!w) return false;
   ctx.logger.info('stopping worker', { pid: w.pid, seq: w.seq });
-  try { process.kill(w.pid, 'SIGTERM'); } catch { /* exited meanwhile */ }
+  try {
+    process.kill(w.pid, 'SIGTERM');
+  } catch {
+    /* exited meanwhile */
+  }
   const deadline = Date.now() + timeoutMs;
   while (alive(w.pid) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 25));
   if (alive(w.pid) && isOurWorker(w.pid, w.startTime, ownUid())) {
     ctx.logger.warn('worker did not stop in time; killing its process group', { pid: w.pid });
-    try { process.kill(-w.pid, 'SIGKILL'); } catch { try { process.kill(w.pid, 'SIGKILL'); } catch { /* gone */ } }
+    try {
+      process.kill(-w.pid, 'SIGKILL');
+    } catch {
+      try {
+        process.kill(w.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
     const d2 = Date.now() + 300;
     while (alive(w.pid) && Date.now() < d2) await new Promise((res) => setTimeout(res, 25));
   }

@@ -34,10 +34,28 @@ export interface WorkerSinks {
 }
 /** The parts the worker drives: collector + verifier, policy, sinks (wired in engine.ts). */
 export interface Engine {
-  attest(o: { tpm?: string; imdsEndpoint?: string; pcsEndpoint?: string; policy?: unknown; cacheDir: string; quote: boolean; signal: AbortSignal; verifier?: VerifierSettings }): Promise<WorkerOutcome>;
+  attest(o: {
+    tpm?: string;
+    imdsEndpoint?: string;
+    pcsEndpoint?: string;
+    policy?: unknown;
+    cacheDir: string;
+    quote: boolean;
+    signal: AbortSignal;
+    verifier?: VerifierSettings;
+  }): Promise<WorkerOutcome>;
   /** Throws SettingsError (naming the setting) when the policy is invalid. */
   buildPolicy(o: { policy?: Readonly<Record<string, unknown>>; minimumTcb?: Readonly<Record<string, number>>; from: string }): Promise<unknown>;
-  createSinks(settings: unknown, ctx: { stateDir: string; logger: HandlerContext['logger']; signal: AbortSignal; agentVersion: string; onStateChange?: (deliveries: readonly SinkDelivery[]) => void }): Promise<WorkerSinks | undefined>;
+  createSinks(
+    settings: unknown,
+    ctx: {
+      stateDir: string;
+      logger: HandlerContext['logger'];
+      signal: AbortSignal;
+      agentVersion: string;
+      onStateChange?: (deliveries: readonly SinkDelivery[]) => void;
+    },
+  ): Promise<WorkerSinks | undefined>;
 }
 
 /** Set by scripts/package.mjs (esbuild define); 'dev' when run from source. */
@@ -86,7 +104,10 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
   const signals = listenForStop(logger, o.signal);
   const w = session(ctx, o, signals.signal);
   const lock = await acquireLock(w);
-  if (!lock) { signals.off(); return 0; }
+  if (!lock) {
+    signals.off();
+    return 0;
+  }
   let runner: Runner | undefined;
   try {
     const why = w.superseded();
@@ -102,7 +123,11 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
     return 0;
   } finally {
     await runner?.close();
-    try { removeWorkerRecord(paths, process.pid); } catch { /* state/ unwritable: reported above */ }
+    try {
+      removeWorkerRecord(paths, process.pid);
+    } catch {
+      /* state/ unwritable: reported above */
+    }
     lock.release();
     signals.off();
     logger.info('worker stopped', { seq: o.seq });
@@ -112,26 +137,47 @@ export async function runWorker(ctx: HandlerContext, o: WorkerOptions): Promise<
 /** SIGTERM and SIGINT (disable, a new seq) stop the worker; SIGHUP (the agent's session going away) does not. */
 function listenForStop(logger: HandlerContext['logger'], external?: AbortSignal): { signal: AbortSignal; off(): void } {
   const stop = new AbortController();
-  const onSignal = (sig: string) => { logger.info('worker stopping', { signal: sig }); stop.abort(); };
+  const onSignal = (sig: string) => {
+    logger.info('worker stopping', { signal: sig });
+    stop.abort();
+  };
   const onHup = () => undefined;
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   process.on('SIGHUP', onHup);
   external?.addEventListener('abort', () => stop.abort(), { once: true });
-  return { signal: stop.signal, off: () => { process.off('SIGTERM', onSignal); process.off('SIGINT', onSignal); process.off('SIGHUP', onHup); } };
+  return {
+    signal: stop.signal,
+    off: () => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      process.off('SIGHUP', onHup);
+    },
+  };
 }
 
 function session(ctx: HandlerContext, o: WorkerOptions, stop: AbortSignal): Session {
   const { env, logger, paths } = ctx;
   const retryMs = o.lockRetryMs ?? LOCK_RETRY_MS;
-  const superseded = (): string | undefined => isDisabled(paths) ? 'the extension is disabled' : readMrseq(paths) !== o.seq ? 'a newer enable superseded this worker' : undefined;
+  const superseded = (): string | undefined =>
+    isDisabled(paths) ? 'the extension is disabled' : readMrseq(paths) !== o.seq ? 'a newer enable superseded this worker' : undefined;
   // Every way the worker can fail to start reports and tries again every retryMs, so attestation
   // resumes by itself once the cause is gone.
   const cannotRun = (m: string) => {
     logger.error(m, { seq: o.seq, retryInMs: retryMs });
     if (superseded()) return;
     try {
-      writeStatus(env, o.seq, errorStatus({ name: env.name, status: 'error', code: ExitCode.Internal, message: `cvm-attest is not running: ${m}; retrying every ${Math.round(retryMs / 1000)} s`, now: ctx.now() }));
+      writeStatus(
+        env,
+        o.seq,
+        errorStatus({
+          name: env.name,
+          status: 'error',
+          code: ExitCode.Internal,
+          message: `cvm-attest is not running: ${m}; retrying every ${Math.round(retryMs / 1000)} s`,
+          now: ctx.now(),
+        }),
+      );
       writeHeartbeat(env, heartbeatFile('NotReady', m, ExitCode.Internal));
     } catch (e) {
       logger.error('cannot write the status', { error: (e as Error).message });
@@ -142,7 +188,12 @@ function session(ctx: HandlerContext, o: WorkerOptions, stop: AbortSignal): Sess
 
 /** The worker lock, retried every retryMs while another process holds it; undefined: exit (stopped, superseded, or another worker serves this seq). */
 async function acquireLock(w: Session): Promise<WorkerLock | undefined> {
-  const { ctx: { env, logger }, o, stop, uid } = w;
+  const {
+    ctx: { env, logger },
+    o,
+    stop,
+    uid,
+  } = w;
   const self = { pid: process.pid, startTime: w.startTime, seq: o.seq };
   const lockDir = workerLockDir(env.libDir, env.name);
   for (;;) {
@@ -177,9 +228,12 @@ async function acquireLock(w: Session): Promise<WorkerLock | undefined> {
     }
     if (!failure) {
       const h = holder;
-      failure = h === undefined ? `the worker lock ${lockDir} is held by a process that does not say who it is`
-        : isOurWorker(h.pid, h.startTime, uid) ? `the worker for seq ${h.seq} (pid ${h.pid}) still holds the worker lock`
-          : `the worker lock ${lockDir} is held by a process that is not a live cvm-attest worker (record: pid ${h.pid})`;
+      failure =
+        h === undefined
+          ? `the worker lock ${lockDir} is held by a process that does not say who it is`
+          : isOurWorker(h.pid, h.startTime, uid)
+            ? `the worker for seq ${h.seq} (pid ${h.pid}) still holds the worker lock`
+            : `the worker lock ${lockDir} is held by a process that is not a live cvm-attest worker (record: pid ${h.pid})`;
     }
     w.cannotRun(failure);
     await delay(w.retryMs, undefined, { signal: stop }).catch(() => undefined);
@@ -188,7 +242,11 @@ async function acquireLock(w: Session): Promise<WorkerLock | undefined> {
 
 /** state/ must be writable (ENOSPC, EROFS, a folder where a file goes): say so and retry. The jitter seed, or undefined: exit. */
 async function prepareState(w: Session): Promise<string | undefined> {
-  const { ctx: { logger, paths }, o, stop } = w;
+  const {
+    ctx: { logger, paths },
+    o,
+    stop,
+  } = w;
   for (;;) {
     try {
       ensureStateDirs(paths);
@@ -200,7 +258,10 @@ async function prepareState(w: Session): Promise<string | undefined> {
     await delay(w.retryMs, undefined, { signal: stop }).catch(() => undefined);
     if (stop.aborted) return undefined;
     const gone = w.superseded();
-    if (gone) { logger.info(`${gone}; exiting`, { seq: o.seq }); return undefined; }
+    if (gone) {
+      logger.info(`${gone}; exiting`, { seq: o.seq });
+      return undefined;
+    }
   }
 }
 
@@ -238,7 +299,15 @@ async function startRunner(w: Session, seed: string): Promise<Runner | undefined
   if (sinkSettings !== undefined) {
     try {
       // A retry the sinks run by themselves rewrites the last status with the new delivery state.
-      runs.sinks = await o.engine.createSinks(sinkSettings, { stateDir: paths.stateDir, logger, signal: stop, agentVersion: EXTENSION_VERSION, onStateChange: (d) => { if (!stop.aborted) runs.restatus?.(d); } });
+      runs.sinks = await o.engine.createSinks(sinkSettings, {
+        stateDir: paths.stateDir,
+        logger,
+        signal: stop,
+        agentVersion: EXTENSION_VERSION,
+        onStateChange: (d) => {
+          if (!stop.aborted) runs.restatus?.(d);
+        },
+      });
     } catch (e) {
       refuse(ExitCode.Input, e instanceof CvmAttestError ? e.message : `sinks: ${(e as Error).message}`);
       return undefined;
@@ -285,11 +354,19 @@ class Runs implements Runner {
   }
 
   #beatNow(): void {
-    try { writeHeartbeat(this.#w.ctx.env, heartbeatFile('Ready', this.#lastSummary)); } catch (e) { this.#w.ctx.logger.warn('heartbeat not written', { error: (e as Error).message }); }
+    try {
+      writeHeartbeat(this.#w.ctx.env, heartbeatFile('Ready', this.#lastSummary));
+    } catch (e) {
+      this.#w.ctx.logger.warn('heartbeat not written', { error: (e as Error).message });
+    }
   }
 
   async schedule(): Promise<void> {
-    const { ctx: { logger }, o, stop } = this.#w;
+    const {
+      ctx: { logger },
+      o,
+      stop,
+    } = this.#w;
     // The heartbeat is refreshed on its own timer, so a run that takes longer than the agent's
     // 10 minutes (an IMDS hang with retries) never makes the handler look Unresponsive.
     this.#beat = setInterval(() => this.#beatNow(), this.#heartbeatMs);
@@ -316,9 +393,19 @@ class Runs implements Runner {
         if (stop.aborted) return resolve();
         // One timer to the next run (or to the superseded check); the heartbeat has its own.
         const wait = Math.max(0, Math.min(this.#nextRunMono - this.#mono(), this.#heartbeatMs));
-        this.#timer = setTimeout(() => { void tick(); }, wait);
+        this.#timer = setTimeout(() => {
+          void tick();
+        }, wait);
       };
-      stop.addEventListener('abort', () => { if (this.#timer) clearTimeout(this.#timer); this.#timer = undefined; resolve(); }, { once: true });
+      stop.addEventListener(
+        'abort',
+        () => {
+          if (this.#timer) clearTimeout(this.#timer);
+          this.#timer = undefined;
+          resolve();
+        },
+        { once: true },
+      );
       void tick();
     });
   }
@@ -337,7 +424,16 @@ class Runs implements Runner {
     let outcome: WorkerOutcome | undefined;
     let failure: unknown;
     try {
-      outcome = await o.engine.attest({ ...(tpm ? { tpm } : {}), ...(imds ? { imdsEndpoint: imds } : {}), ...(pcs ? { pcsEndpoint: pcs } : {}), policy: this.#policy, cacheDir: paths.cacheDir, quote: s.freshness, signal: runSignal, ...(s.verifier ? { verifier: s.verifier } : {}) });
+      outcome = await o.engine.attest({
+        ...(tpm ? { tpm } : {}),
+        ...(imds ? { imdsEndpoint: imds } : {}),
+        ...(pcs ? { pcsEndpoint: pcs } : {}),
+        policy: this.#policy,
+        cacheDir: paths.cacheDir,
+        quote: s.freshness,
+        signal: runSignal,
+        ...(s.verifier ? { verifier: s.verifier } : {}),
+      });
     } catch (e) {
       failure = e;
     }
@@ -349,40 +445,97 @@ class Runs implements Runner {
     const nextRunAt = this.#wallAt(this.#nextRunMono);
     // Written before the status, so whoever sees the new status finds this run's result.
     const saveLastResult = (i: LastResultInput) => {
-      try { writeLastResult(paths.stateDir, lastResult(i)); } catch (e) { logger.warn('last result not written', { error: (e as Error).message }); }
+      try {
+        writeLastResult(paths.stateDir, lastResult(i));
+      } catch (e) {
+        logger.warn('last result not written', { error: (e as Error).message });
+      }
     };
     if (outcome) {
       const r = outcome.result;
       await writeHtmlReport(paths.stateDir, outcome, now).catch((e: unknown) => logger.warn('HTML report not written', { error: (e as Error).message }));
       const render = (d: readonly SinkDelivery[], at: Date) => {
-        const local = outcomeStatus({ name: env.name, result: r, identity: outcome.identity, warnings: outcome.warnings ?? [], deliveries: d, alerts, statusOnFailure: s.statusOnFailure, nextRunAt, notes: s.notes, now: at });
+        const local = outcomeStatus({
+          name: env.name,
+          result: r,
+          identity: outcome.identity,
+          warnings: outcome.warnings ?? [],
+          deliveries: d,
+          alerts,
+          statusOnFailure: s.statusOnFailure,
+          nextRunAt,
+          notes: s.notes,
+          now: at,
+        });
         return outcome.remote ? withRemote(local, outcome.remote, s.statusOnFailure) : local;
       };
-      const record = (d: readonly SinkDelivery[]) => saveLastResult({ seq: o.seq, at: now, result: r, warnings: outcome.warnings ?? [], deliveries: d, alerts, nextRunAt });
+      const record = (d: readonly SinkDelivery[]) =>
+        saveLastResult({ seq: o.seq, at: now, result: r, warnings: outcome.warnings ?? [], deliveries: d, alerts, nextRunAt });
       record(deliveries);
       writeStatus(env, o.seq, render(deliveries, now));
-      this.restatus = (d) => { record(d); writeStatus(env, o.seq, render(d, ctx.now())); };
+      this.restatus = (d) => {
+        record(d);
+        writeStatus(env, o.seq, render(d, ctx.now()));
+      };
       this.#lastSummary = `last run ${utcStamp(now)}: ${r.verdict.toUpperCase()}${r.product ? ` (${r.product})` : ''}; next ${utcStamp(nextRunAt)}`;
       const failed = r.checks.filter((c) => c.status === 'fail').map((c) => c.id);
-      writeExtensionEvent(env, { taskName: 'Attestation', level: r.verdict === 'pass' ? 'Informational' : s.statusOnFailure === 'error' ? 'Error' : 'Warning', operationId: `seq-${o.seq}`,
-        message: `verdict ${r.verdict}${r.product ? ` (${r.product})` : ''}${failed.length ? `; failed: ${failed.join(', ')}` : ''}` }, extensionVersion(ctx.processEnv), logger);
+      writeExtensionEvent(
+        env,
+        {
+          taskName: 'Attestation',
+          level: r.verdict === 'pass' ? 'Informational' : s.statusOnFailure === 'error' ? 'Error' : 'Warning',
+          operationId: `seq-${o.seq}`,
+          message: `verdict ${r.verdict}${r.product ? ` (${r.product})` : ''}${failed.length ? `; failed: ${failed.join(', ')}` : ''}`,
+        },
+        extensionVersion(ctx.processEnv),
+        logger,
+      );
       logger.info('attestation run', { verdict: r.verdict, product: r.product, failed, ms: Math.round(mono() - started), nextRunAt: nextRunAt.toISOString() });
     } else {
       const isCollection = failure instanceof CvmAttestError && failure.exitCode === ExitCode.Collection;
-      const m = failure instanceof CvmAttestError ? `${failure.message} [${failure.code}]` : `internal error: ${(failure as Error)?.message ?? String(failure)}`;
-      const code = failure instanceof SettingsError ? ExitCode.Input : isCollection ? ExitCode.Collection : failure instanceof CvmAttestError ? failure.exitCode : ExitCode.Internal;
-      const render = (d: readonly SinkDelivery[], at: Date) => errorStatus({ name: env.name, status: s.statusOnFailure, code, message: `${isCollection ? 'evidence could not be collected' : 'attestation run failed'}: ${m}`, deliveries: d, alerts, nextRunAt, now: at });
+      const m =
+        failure instanceof CvmAttestError ? `${failure.message} [${failure.code}]` : `internal error: ${(failure as Error)?.message ?? String(failure)}`;
+      const code =
+        failure instanceof SettingsError
+          ? ExitCode.Input
+          : isCollection
+            ? ExitCode.Collection
+            : failure instanceof CvmAttestError
+              ? failure.exitCode
+              : ExitCode.Internal;
+      const render = (d: readonly SinkDelivery[], at: Date) =>
+        errorStatus({
+          name: env.name,
+          status: s.statusOnFailure,
+          code,
+          message: `${isCollection ? 'evidence could not be collected' : 'attestation run failed'}: ${m}`,
+          deliveries: d,
+          alerts,
+          nextRunAt,
+          now: at,
+        });
       const record = (d: readonly SinkDelivery[]) => saveLastResult({ seq: o.seq, at: now, error: m, deliveries: d, alerts, nextRunAt });
       record(deliveries);
       writeStatus(env, o.seq, render(deliveries, now));
-      this.restatus = (d) => { record(d); writeStatus(env, o.seq, render(d, ctx.now())); };
+      this.restatus = (d) => {
+        record(d);
+        writeStatus(env, o.seq, render(d, ctx.now()));
+      };
       // the worker itself is healthy (Ready); the status says what failed
       this.#lastSummary = `last run ${utcStamp(now)} failed: ${m}`;
-      writeExtensionEvent(env, { taskName: 'Attestation', level: 'Error', operationId: `seq-${o.seq}`, message: `no verdict: ${m}` }, extensionVersion(ctx.processEnv), logger);
+      writeExtensionEvent(
+        env,
+        { taskName: 'Attestation', level: 'Error', operationId: `seq-${o.seq}`, message: `no verdict: ${m}` },
+        extensionVersion(ctx.processEnv),
+        logger,
+      );
       logger.warn('attestation run failed', { code, error: m, nextRunAt: nextRunAt.toISOString() });
     }
     this.#beatNow();
-    await writeFileAtomic(paths.lastRunFile, JSON.stringify({ seq: o.seq, at: now.toISOString(), nextRunAt: nextRunAt.toISOString(), summary: this.#lastSummary }) + '\n').catch(() => undefined);
+    await writeFileAtomic(
+      paths.lastRunFile,
+      JSON.stringify({ seq: o.seq, at: now.toISOString(), nextRunAt: nextRunAt.toISOString(), summary: this.#lastSummary }) + '\n',
+    ).catch(() => undefined);
   }
 
   /** Ms from this run's start to the next: the interval, sooner after a failed collection or a verifier that gave no verdict; plus the per-VM jitter. */
@@ -391,8 +544,11 @@ class Runs implements Runner {
     const jitter = jitterMs(intervalMs, this.#s.jitterPercent, outcome?.identity?.vmId ?? this.#seed);
     // Verifier mode: a verifier that gave no verdict is asked again with backoff (1, 2, 4... minutes, up to the interval).
     this.#remoteFailures = outcome?.remote?.error !== undefined ? this.#remoteFailures + 1 : 0;
-    const wait = failure ? Math.min(intervalMs, COLLECTION_RETRY_MS * (this.#minuteMs / 60_000))
-      : this.#remoteFailures > 0 ? Math.min(intervalMs, this.#minuteMs * 2 ** Math.min(this.#remoteFailures - 1, 16)) : intervalMs;
+    const wait = failure
+      ? Math.min(intervalMs, COLLECTION_RETRY_MS * (this.#minuteMs / 60_000))
+      : this.#remoteFailures > 0
+        ? Math.min(intervalMs, this.#minuteMs * 2 ** Math.min(this.#remoteFailures - 1, 16))
+        : intervalMs;
     return wait + jitter;
   }
 
@@ -403,7 +559,10 @@ class Runs implements Runner {
     } catch (e) {
       // The sinks' substatus never just disappears.
       this.#w.ctx.logger.warn('sink delivery failed', { error: (e as Error).message });
-      return { deliveries: [{ name: 'sinks', status: 'failed', message: `delivery failed: ${(e as Error)?.message ?? String(e)}`, queueDepth: 0 }], alerts: [] };
+      return {
+        deliveries: [{ name: 'sinks', status: 'failed', message: `delivery failed: ${(e as Error)?.message ?? String(e)}`, queueDepth: 0 }],
+        alerts: [],
+      };
     }
   }
 
@@ -425,7 +584,10 @@ function envMs(v: string | undefined): number | undefined {
 async function writeHtmlReport(stateDir: string, o: WorkerOutcome, now: Date): Promise<void> {
   const { renderHtmlReport } = await import('../report/html.js');
   const id = o.identity;
-  const identity = Object.fromEntries(Object.entries({ vmId: id?.vmId, vmName: id?.name, resourceId: id?.resourceId, location: id?.location, vmSize: id?.vmSize })
-    .filter((e): e is [string, string] => typeof e[1] === 'string'));
+  const identity = Object.fromEntries(
+    Object.entries({ vmId: id?.vmId, vmName: id?.name, resourceId: id?.resourceId, location: id?.location, vmSize: id?.vmSize }).filter(
+      (e): e is [string, string] => typeof e[1] === 'string',
+    ),
+  );
   await writeFileAtomic(join(stateDir, 'report.html'), renderHtmlReport(o.result, { identity, generatedAt: now }), { mode: 0o644 });
 }

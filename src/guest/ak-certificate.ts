@@ -33,14 +33,14 @@ export interface AkCertificateOutcome {
   readonly info?: AkCertificateInfo;
 }
 
-
 /**
  * The DER certificate inside NV contents (DER, possibly followed by padding; its length comes from the
  * DER header) or PEM text. ParseError when neither.
  */
 export function akCertificateDer(input: Uint8Array): Uint8Array {
   if (!(input instanceof Uint8Array) || input.length === 0) throw new ParseError('E_AK_CERT', 'the AK certificate is empty');
-  if (input.length > MAX_AK_CERT_INPUT) throw new ParseError('E_AK_CERT', `the AK certificate input is too large (${input.length} bytes, at most ${MAX_AK_CERT_INPUT})`);
+  if (input.length > MAX_AK_CERT_INPUT)
+    throw new ParseError('E_AK_CERT', `the AK certificate input is too large (${input.length} bytes, at most ${MAX_AK_CERT_INPUT})`);
   const byDer = (b: Uint8Array): Uint8Array => b.slice(0, readTlv(b, 0, b.length, 'AK certificate').end);
   if (input[0] === 0x30) return byDer(input);
   const text = Buffer.from(input).toString('latin1');
@@ -50,7 +50,10 @@ export function akCertificateDer(input: Uint8Array): Uint8Array {
     const der = m[0]!;
     if (der[0] === 0x30) return byDer(der);
   }
-  throw new ParseError('E_AK_CERT', m.length > 1 ? 'the AK certificate input holds more than one certificate' : 'the AK certificate is neither DER nor one PEM certificate');
+  throw new ParseError(
+    'E_AK_CERT',
+    m.length > 1 ? 'the AK certificate input holds more than one certificate' : 'the AK certificate is neither DER nor one PEM certificate',
+  );
 }
 
 /** Extra intermediates given by the user (PEM bundle): used only when the pinned root signed them. */
@@ -70,7 +73,10 @@ export function parseIntermediates(input: Uint8Array | string): X509Certificate[
 }
 
 let anchors: { root: X509Certificate; shipped: X509Certificate[] } | undefined;
-const spki = (k: KeyObject): string => createHash('sha256').update(k.export({ type: 'spki', format: 'der' })).digest('hex');
+const spki = (k: KeyObject): string =>
+  createHash('sha256')
+    .update(k.export({ type: 'spki', format: 'der' }))
+    .digest('hex');
 
 function trustAnchors(): { root: X509Certificate; shipped: X509Certificate[] } {
   if (!anchors) {
@@ -147,7 +153,15 @@ function leafFacts(der: Uint8Array, useCache: boolean): LeafFacts {
   const hit = useCache ? leaves.get(h) : undefined;
   if (hit) return hit;
   const leaf = new X509Certificate(der);
-  const f: LeafFacts = { info: infoOf(leaf, der), leaf, spki: spki(leaf.publicKey), from: new Date(leaf.validFrom).getTime(), to: new Date(leaf.validTo).getTime(), ca: leaf.ca, eku: leaf.keyUsage };
+  const f: LeafFacts = {
+    info: infoOf(leaf, der),
+    leaf,
+    spki: spki(leaf.publicKey),
+    from: new Date(leaf.validFrom).getTime(),
+    to: new Date(leaf.validTo).getTime(),
+    ca: leaf.ca,
+    eku: leaf.keyUsage,
+  };
   if (useCache) {
     if (leaves.size >= MAX_CACHED) leaves.clear();
     leaves.set(h, f);
@@ -180,17 +194,24 @@ export function checkAkCertificate(i: AkCertificateInput): AkCertificateOutcome 
     }
   }
   if (!issuer) {
-    return fail(candidates.length
-      ? `the AK certificate's issuer "${cn(leaf.issuer)}" is known, but its signature (or the issuer's, by the pinned Azure Virtual TPM root) does not verify`
-      : `the AK certificate is issued by "${cn(leaf.issuer)}", which is not a Global Virtual TPM CA signed by the pinned Azure Virtual TPM Root Certificate Authority 2023`, info);
+    return fail(
+      candidates.length
+        ? `the AK certificate's issuer "${cn(leaf.issuer)}" is known, but its signature (or the issuer's, by the pinned Azure Virtual TPM root) does not verify`
+        : `the AK certificate is issued by "${cn(leaf.issuer)}", which is not a Global Virtual TPM CA signed by the pinned Azure Virtual TPM Root Certificate Authority 2023`,
+      info,
+    );
   }
   const t = i.now.getTime();
   if (!(f.from <= t && t <= f.to)) return fail(`the AK certificate is not valid at ${i.now.toISOString()} (${info.notBefore} .. ${info.notAfter})`, info);
-  for (const [what, c] of [[`intermediate ${cn(issuer.subject)}`, issuer], ['Azure Virtual TPM root', root]] as const) {
+  for (const [what, c] of [
+    [`intermediate ${cn(issuer.subject)}`, issuer],
+    ['Azure Virtual TPM root', root],
+  ] as const) {
     if (!validAt(c, i.now)) return fail(`the ${what} is not valid at ${i.now.toISOString()} (${iso(c.validFrom)} .. ${iso(c.validTo)})`, info);
   }
   const eku = f.eku;
-  if (eku && eku.length > 0 && !eku.includes(OID_TCG_KP_AIK_CERTIFICATE)) return fail(`the AK certificate is not for attestation keys (extended key usage ${eku.join(', ')} lacks ${OID_TCG_KP_AIK_CERTIFICATE})`, info);
+  if (eku && eku.length > 0 && !eku.includes(OID_TCG_KP_AIK_CERTIFICATE))
+    return fail(`the AK certificate is not for attestation keys (extended key usage ${eku.join(', ')} lacks ${OID_TCG_KP_AIK_CERTIFICATE})`, info);
   if (!i.runtimeData) return fail('no runtime data names the attestation key (HCLAkPub) this certificate should be for', info);
   let ak: KeyObject;
   let n: string;
@@ -202,6 +223,13 @@ export function checkAkCertificate(i: AkCertificateInput): AkCertificateOutcome 
     return fail(e instanceof ParseError ? e.message : 'no usable HCLAkPub key', info);
   }
   if (jwkSpki(ak, n) !== f.spki) return fail("the AK certificate's public key is not the HCLAkPub of the runtime data: a certificate for another vTPM", info);
-  if (!i.bindingOk) return fail("the AK certificate is for HCLAkPub, but the runtime data is not bound to the signed report", info);
-  return { check: { ...base, status: 'pass', reason: `${cn(leaf.subject)} -> ${cn(issuer.subject)} -> pinned Azure Virtual TPM Root CA 2023, valid until ${info.notAfter}, key = HCLAkPub` }, info };
+  if (!i.bindingOk) return fail('the AK certificate is for HCLAkPub, but the runtime data is not bound to the signed report', info);
+  return {
+    check: {
+      ...base,
+      status: 'pass',
+      reason: `${cn(leaf.subject)} -> ${cn(issuer.subject)} -> pinned Azure Virtual TPM Root CA 2023, valid until ${info.notAfter}, key = HCLAkPub`,
+    },
+    info,
+  };
 }

@@ -57,23 +57,52 @@ function evaluate(log: Uint8Array, attestedPcrs: Readonly<Record<number, string>
   }
   const events = parsed.events.length;
   if (!attestedPcrs || Object.keys(attestedPcrs).length === 0) {
-    return { check: { ...base, status: 'warn', reason: `event log of ${events} events not checked: no verified quote with PCR values to replay it against, so nothing in it is trusted` }, events };
+    return {
+      check: {
+        ...base,
+        status: 'warn',
+        reason: `event log of ${events} events not checked: no verified quote with PCR values to replay it against, so nothing in it is trusted`,
+      },
+      events,
+    };
   }
   // Firmware PCRs 0-7 are all in a firmware log; a quoted higher PCR the log never extends (IMA in 10,
   // systemd-stub in 11+) is measured by the running OS and left out.
-  const quoted = Object.keys(attestedPcrs).map(Number).filter((i) => i <= 7 || replay.pcrs[i] !== '').sort((a, b) => a - b);
-  if (quoted.length === 0) return { check: { ...base, status: 'warn', reason: `the quote covers no PCR this event log extends: nothing in it is trusted` }, events };
+  const quoted = Object.keys(attestedPcrs)
+    .map(Number)
+    .filter((i) => i <= 7 || replay.pcrs[i] !== '')
+    .sort((a, b) => a - b);
+  if (quoted.length === 0)
+    return { check: { ...base, status: 'warn', reason: `the quote covers no PCR this event log extends: nothing in it is trusted` }, events };
   const mismatch = quoted.filter((i) => {
     const want = attestedPcrs[i]!.toLowerCase();
     const got = replay.pcrs[i] || (i === 0 && parsed.startupLocality ? `${'0'.repeat(62)}${parsed.startupLocality.toString(16).padStart(2, '0')}` : ZERO);
     return got !== want;
   });
-  if (mismatch.length) return { check: { ...base, status: 'fail', reason: `the event log does not replay to the quoted PCR${mismatch.length > 1 ? 's' : ''} ${mismatch.join(',')}: it is not this boot's log, or it was altered` }, events };
+  if (mismatch.length)
+    return {
+      check: {
+        ...base,
+        status: 'fail',
+        reason: `the event log does not replay to the quoted PCR${mismatch.length > 1 ? 's' : ''} ${mismatch.join(',')}: it is not this boot's log, or it was altered`,
+      },
+      events,
+    };
   const trusted = new Set(quoted);
   const boot = deriveBootState(parsed, trusted);
-  if (boot.inconsistencies.length) return { check: { ...base, status: 'fail', reason: `the event log replays, but ${boot.inconsistencies.join('; ')}: its data was altered` }, events };
+  if (boot.inconsistencies.length)
+    return { check: { ...base, status: 'fail', reason: `the event log replays, but ${boot.inconsistencies.join('; ')}: its data was altered` }, events };
   const outside = [...new Set(parsed.events.filter((e) => e.type !== 3 && !trusted.has(e.pcr)).map((e) => e.pcr))].sort((a, b) => a - b);
   const sb = boot.secureBoot === undefined ? 'Secure Boot state not measured' : `Secure Boot ${boot.secureBoot ? 'on' : 'OFF'}`;
   const note = outside.length ? `; events in PCR ${outside.join(',')} are not quoted and not used` : '';
-  return { check: { ...base, status: 'pass', reason: `${events} events replay to quoted PCRs ${quoted.join(',')}; ${sb}; ${boot.bootApplications.length} boot application(s)${boot.kernelCmdline !== undefined ? '; kernel command line measured' : ''}${note}` }, boot, replayedPcrs: quoted, events };
+  return {
+    check: {
+      ...base,
+      status: 'pass',
+      reason: `${events} events replay to quoted PCRs ${quoted.join(',')}; ${sb}; ${boot.bootApplications.length} boot application(s)${boot.kernelCmdline !== undefined ? '; kernel command line measured' : ''}${note}`,
+    },
+    boot,
+    replayedPcrs: quoted,
+    events,
+  };
 }

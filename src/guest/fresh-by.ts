@@ -48,7 +48,12 @@ export function checkReportUserData(rd: RuntimeData | undefined, nonce: Uint8Arr
   const got = Uint8Array.from(Buffer.from(u, 'hex'));
   if (!bytesEqual(got, want)) {
     const zero = got.every((b) => b === 0);
-    return { ok: false, reason: zero ? "the report's user-data is zero (the guest wrote no nonce to NV 0x01400002 before this report)" : `the report's user-data ${toHex(got).slice(0, 32)}... is not the nonce ${toHex(want).slice(0, 32)}...` };
+    return {
+      ok: false,
+      reason: zero
+        ? "the report's user-data is zero (the guest wrote no nonce to NV 0x01400002 before this report)"
+        : `the report's user-data ${toHex(got).slice(0, 32)}... is not the nonce ${toHex(want).slice(0, 32)}...`,
+    };
   }
   if (!bindingOk) return { ok: false, reason: "the report's user-data is the nonce, but the runtime data is not bound to the signed report" };
   return { ok: true, reason: "the signed report's runtime data carries the nonce as user-data" };
@@ -64,11 +69,26 @@ export function checkFreshnessBy(i: FreshByInput): FreshByOutcome {
   const quoteOk = quote?.check.status === 'pass';
   // A quote that was given and does not verify is never normal (forged, foreign or replayed): fail,
   // whatever the report says. A report without the nonce is normal (written before the nonce).
-  if (quote && !quoteOk) return { check: { ...base, status: 'fail', reason: `${quote.check.reason}${report?.ok ? ' (the report does carry the nonce, but a bad quote is not accepted)' : ''}` } };
+  if (quote && !quoteOk)
+    return {
+      check: {
+        ...base,
+        status: 'fail',
+        reason: `${quote.check.reason}${report?.ok ? ' (the report does carry the nonce, but a bad quote is not accepted)' : ''}`,
+      },
+    };
   const freshBy: FreshBy | undefined = report?.ok && quoteOk ? 'report+quote' : report?.ok ? 'report' : quoteOk ? 'quote' : undefined;
   if (!freshBy) return { check: { ...base, status: 'fail', reason: `not fresh: ${report!.reason}, and no quote was given` } };
-  const parts = [report?.ok ? report.reason : undefined, quoteOk ? quote.check.reason : undefined, !report?.ok && report ? `not fresh by report: ${report.reason}` : undefined].filter(Boolean);
+  const parts = [
+    report?.ok ? report.reason : undefined,
+    quoteOk ? quote.check.reason : undefined,
+    !report?.ok && report ? `not fresh by report: ${report.reason}` : undefined,
+  ].filter(Boolean);
   const reason = `fresh by ${freshBy}: ${parts.join('; ')}`;
-  const check = { ...base, status: i.replayed ? 'warn' : 'pass', reason: i.replayed ? `evidence replayed from a capture: ${reason} (fresh when captured, not now)` : reason } as const;
+  const check = {
+    ...base,
+    status: i.replayed ? 'warn' : 'pass',
+    reason: i.replayed ? `evidence replayed from a capture: ${reason} (fresh when captured, not now)` : reason,
+  } as const;
   return { check, freshBy, ...(quote?.attestedPcrs ? { attestedPcrs: quote.attestedPcrs } : {}) };
 }

@@ -67,7 +67,9 @@ export function checkFreshness(quote: QuoteInput | undefined, hcl: HclEnvelope |
   }
   if (!ok) return fail('the quote signature does not verify with HCLAkPub from the runtime data');
   if (!bytesEqual(attest.extraData, quote.nonce)) {
-    return fail(`the quote's nonce (extraData ${toHex(attest.extraData).slice(0, 32)}) is not the expected ${toHex(quote.nonce).slice(0, 32)}: a replayed or foreign quote`);
+    return fail(
+      `the quote's nonce (extraData ${toHex(attest.extraData).slice(0, 32)}) is not the expected ${toHex(quote.nonce).slice(0, 32)}: a replayed or foreign quote`,
+    );
   }
   let pcrNote = 'PCR values not given: pcrDigest not checked';
   let attestedPcrs: Record<number, string> | undefined;
@@ -88,6 +90,12 @@ export function checkFreshness(quote: QuoteInput | undefined, hcl: HclEnvelope |
     pcrNote = `pcrDigest matches PCRs ${Object.keys(attestedPcrs).join(',')}`;
   }
   const reason = `quote signed by HCLAkPub over the expected nonce; ${pcrNote}`;
-  const out: FreshnessOutcome = { check: { ...base, status: replayed ? 'warn' : 'pass', reason: replayed ? `evidence replayed from a capture: ${reason} (fresh when captured, not now)` : reason } };
+  const out: FreshnessOutcome = {
+    check: {
+      ...base,
+      status: replayed ? 'warn' : 'pass',
+      reason: replayed ? `evidence replayed from a capture: ${reason} (fresh when captured, not now)` : reason,
+    },
+  };
   return attestedPcrs ? { ...out, attestedPcrs } : out;
 }

@@ -11,7 +11,12 @@ import { checkEventLog } from './event-log-check.js';
 import type { CheckResult, Claims } from '../result/result.js';
 
 export interface GuestInput {
-  readonly options: { readonly akCertificate?: Uint8Array; readonly akIntermediates?: Uint8Array | string; readonly eventLog?: Uint8Array; readonly cache?: boolean };
+  readonly options: {
+    readonly akCertificate?: Uint8Array;
+    readonly akIntermediates?: Uint8Array | string;
+    readonly eventLog?: Uint8Array;
+    readonly cache?: boolean;
+  };
   readonly runtimeData?: RuntimeData;
   readonly bindingOk: boolean;
   readonly now: Date;
@@ -27,7 +32,8 @@ export interface GuestOutcome {
 
 export function checkGuest(i: GuestInput): GuestOutcome {
   const intermediates = i.options.akIntermediates !== undefined ? parseIntermediates(i.options.akIntermediates) : undefined;
-  if (i.options.akCertificate !== undefined && !(i.options.akCertificate instanceof Uint8Array)) throw new ParseError('E_OPTIONS', 'akCertificate must be bytes');
+  if (i.options.akCertificate !== undefined && !(i.options.akCertificate instanceof Uint8Array))
+    throw new ParseError('E_OPTIONS', 'akCertificate must be bytes');
   const ak = checkAkCertificate({
     ...(i.options.akCertificate !== undefined ? { certificate: i.options.akCertificate } : {}),
     ...(intermediates ? { intermediates } : {}),
@@ -43,22 +49,29 @@ export function checkGuest(i: GuestInput): GuestOutcome {
     'cvm-attest-ak-certificate': ak.info ? { status: ak.check.status, ...ak.info } : null,
   };
   // MAA's names where one exists: the attested PCR indices, and Secure Boot as MAA's azurevm tokens carry it.
-  if (i.attestedPcrs) claims['x-ms-azurevm-attested-pcrs'] = Object.keys(i.attestedPcrs).map(Number).sort((a, b) => a - b);
+  if (i.attestedPcrs)
+    claims['x-ms-azurevm-attested-pcrs'] = Object.keys(i.attestedPcrs)
+      .map(Number)
+      .sort((a, b) => a - b);
   if (boot?.secureBoot !== undefined) claims['secureboot'] = boot.secureBoot;
   claims['cvm-attest-event-log'] = boot
     ? {
-      events: log.events,
-      replayedPcrs: log.replayedPcrs,
-      secureBoot: boot.secureBoot ?? null,
-      firmwareDebugMode: boot.firmwareDebugMode ?? null,
-      secureBootVariables: boot.secureBootVariables,
-      bootApplications: boot.bootApplications,
-      kernelCmdline: boot.kernelCmdline ?? null,
-    }
+        events: log.events,
+        replayedPcrs: log.replayedPcrs,
+        secureBoot: boot.secureBoot ?? null,
+        firmwareDebugMode: boot.firmwareDebugMode ?? null,
+        secureBootVariables: boot.secureBootVariables,
+        bootApplications: boot.bootApplications,
+        kernelCmdline: boot.kernelCmdline ?? null,
+      }
     : null;
   return {
     checks: [ak.check, log.check],
-    policyChecks: evaluateGuestPolicy(i.policy, { akCertificate: ak.check.status, ...(i.attestedPcrs ? { attestedPcrs: i.attestedPcrs } : {}), ...(boot ? { boot } : {}) }),
+    policyChecks: evaluateGuestPolicy(i.policy, {
+      akCertificate: ak.check.status,
+      ...(i.attestedPcrs ? { attestedPcrs: i.attestedPcrs } : {}),
+      ...(boot ? { boot } : {}),
+    }),
     claims,
   };
 }

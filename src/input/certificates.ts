@@ -58,12 +58,18 @@ export function certificateRole(c: Certificate): CertificateRole | undefined {
 /** The AMD product a certificate belongs to, from its issuer (VCEK/VLEK) or subject (ASK/ASVK/ARK). */
 export function productFromCertificate(c: Certificate): Product | undefined {
   switch (certificateRole(c)) {
-    case 'VCEK': return productOfCn(c.issuer.cn, 'SEV-');
-    case 'VLEK': return productOfCn(c.issuer.cn, 'SEV-VLEK-');
-    case 'ASK': return productOfCn(c.subject.cn, 'SEV-');
-    case 'ASVK': return productOfCn(c.subject.cn, 'SEV-VLEK-');
-    case 'ARK': return productOfCn(c.subject.cn, 'ARK-');
-    default: return undefined;
+    case 'VCEK':
+      return productOfCn(c.issuer.cn, 'SEV-');
+    case 'VLEK':
+      return productOfCn(c.issuer.cn, 'SEV-VLEK-');
+    case 'ASK':
+      return productOfCn(c.subject.cn, 'SEV-');
+    case 'ASVK':
+      return productOfCn(c.subject.cn, 'SEV-VLEK-');
+    case 'ARK':
+      return productOfCn(c.subject.cn, 'ARK-');
+    default:
+      return undefined;
   }
 }
 

@@ -59,27 +59,45 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, opt
     fsyncSync(fd);
   } catch (e) {
     closeSync(fd);
-    try { unlinkSync(tmp); } catch { /* already gone */ }
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* already gone */
+    }
     throw e;
   }
   closeSync(fd);
   try {
     renameSync(tmp, path);
   } catch (e) {
-    try { unlinkSync(tmp); } catch { /* already gone */ }
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* already gone */
+    }
     throw e;
   }
   if (options.syncDir === false) return;
   try {
     const dfd = openSync(dirname(path), 'r');
-    try { fsyncSync(dfd); } finally { closeSync(dfd); }
-  } catch { /* some filesystems refuse fsync on folders; the rename is still atomic */ }
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
+  } catch {
+    /* some filesystems refuse fsync on folders; the rename is still atomic */
+  }
 }
 
 /** fsyncs a folder so renames and unlinks in it are durable. Throws what the filesystem says. */
 export async function fsyncDir(dir: string): Promise<void> {
   const fh = await open(dir, 'r');
-  try { await fh.sync(); } finally { await fh.close(); }
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
 }
 
 /**
@@ -89,17 +107,31 @@ export async function fsyncDir(dir: string): Promise<void> {
 export function removeStaleTemps(dir: string): number {
   let removed = 0;
   let names: string[];
-  try { names = readdirSync(dir); } catch { return 0; }
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return 0;
+  }
   for (const n of names) {
     const m = TEMP_RE.exec(n);
     if (!m) continue;
     const pid = Number(m[1]);
     let alive = pid === process.pid;
     if (!alive) {
-      try { process.kill(pid, 0); alive = true; } catch (e) { alive = (e as NodeJS.ErrnoException).code === 'EPERM'; }
+      try {
+        process.kill(pid, 0);
+        alive = true;
+      } catch (e) {
+        alive = (e as NodeJS.ErrnoException).code === 'EPERM';
+      }
     }
     if (alive) continue;
-    try { unlinkSync(join(dir, n)); removed++; } catch { /* raced with another cleaner */ }
+    try {
+      unlinkSync(join(dir, n));
+      removed++;
+    } catch {
+      /* raced with another cleaner */
+    }
   }
   return removed;
 }

@@ -38,7 +38,8 @@ function openError(path: string, o: BoundedReadOptions, e: unknown): InputError 
   const code = (e as NodeJS.ErrnoException).code ?? String(e);
   const p = escapeTextCapped(path, 300);
   // O_NOFOLLOW on a symlink fails with ELOOP.
-  if (o.noFollow && code === 'ELOOP') return new InputError(o.codes?.type ?? 'E_FILE_TYPE', `${o.what} ${p} is a symbolic link (refused: it could point outside)`, { cause: e });
+  if (o.noFollow && code === 'ELOOP')
+    return new InputError(o.codes?.type ?? 'E_FILE_TYPE', `${o.what} ${p} is a symbolic link (refused: it could point outside)`, { cause: e });
   return new InputError(o.codes?.missing ?? 'E_FILE', `${o.what} ${p} cannot be read (${code})`, { cause: e });
 }
 

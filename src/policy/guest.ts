@@ -13,7 +13,12 @@ export interface GuestPolicyContext {
   readonly boot?: BootState;
 }
 
-const check = (name: string, ok: boolean, pass: string, fail: string): CheckResult => ({ id: `policy.${name}`, group: 'policy', status: ok ? 'pass' : 'fail', reason: ok ? pass : fail });
+const check = (name: string, ok: boolean, pass: string, fail: string): CheckResult => ({
+  id: `policy.${name}`,
+  group: 'policy',
+  status: ok ? 'pass' : 'fail',
+  reason: ok ? pass : fail,
+});
 const short = (h: string): string => `${h.slice(0, 16)}...`;
 
 /** The PCRs a quote must cover for this policy to be judged: 0-7 plus allowedPcrs' and, for the kernel command line, 8 (grub) and 9. */
@@ -26,7 +31,15 @@ export function pcrsForPolicy(p: Policy | undefined, base: readonly number[] = [
 
 export function evaluateGuestPolicy(p: Policy, ctx: GuestPolicyContext): CheckResult[] {
   const out: CheckResult[] = [];
-  if (p.requireAkCertificate) out.push(check('ak-certificate', ctx.akCertificate === 'pass', 'the AK certificate chains to the pinned Azure Virtual TPM root and is for HCLAkPub', ctx.akCertificate === 'skip' ? 'policy requires the vTPM AK certificate, none was given' : 'policy requires a valid vTPM AK certificate for HCLAkPub'));
+  if (p.requireAkCertificate)
+    out.push(
+      check(
+        'ak-certificate',
+        ctx.akCertificate === 'pass',
+        'the AK certificate chains to the pinned Azure Virtual TPM root and is for HCLAkPub',
+        ctx.akCertificate === 'skip' ? 'policy requires the vTPM AK certificate, none was given' : 'policy requires a valid vTPM AK certificate for HCLAkPub',
+      ),
+    );
   if (p.allowedPcrs) {
     const bad: string[] = [];
     for (const [k, list] of Object.entries(p.allowedPcrs)) {
@@ -34,21 +47,56 @@ export function evaluateGuestPolicy(p: Policy, ctx: GuestPolicyContext): CheckRe
       if (v === undefined) bad.push(`PCR ${k} is not covered by a verified quote`);
       else if (!list.includes(v)) bad.push(`PCR ${k} is ${short(v)}`);
     }
-    out.push(check('pcrs', bad.length === 0, `quoted PCRs ${Object.keys(p.allowedPcrs).join(',')} have allowed values`, `${bad.join('; ')} (not in allowedPcrs)`));
+    out.push(
+      check('pcrs', bad.length === 0, `quoted PCRs ${Object.keys(p.allowedPcrs).join(',')} have allowed values`, `${bad.join('; ')} (not in allowedPcrs)`),
+    );
   }
   const boot = ctx.boot;
   const noLog = 'no event log that replays to the quoted PCRs';
   if (p.requireSecureBoot) {
-    out.push(check('secure-boot', boot?.secureBoot === true, 'the replayed event log shows Secure Boot on', !boot ? `policy requires Secure Boot, but there is ${noLog}` : boot.secureBoot === undefined ? 'policy requires Secure Boot, but the quoted PCR 7 events do not measure the SecureBoot variable' : 'Secure Boot is OFF (the SecureBoot variable measured into PCR 7 is not 1)'));
+    out.push(
+      check(
+        'secure-boot',
+        boot?.secureBoot === true,
+        'the replayed event log shows Secure Boot on',
+        !boot
+          ? `policy requires Secure Boot, but there is ${noLog}`
+          : boot.secureBoot === undefined
+            ? 'policy requires Secure Boot, but the quoted PCR 7 events do not measure the SecureBoot variable'
+            : 'Secure Boot is OFF (the SecureBoot variable measured into PCR 7 is not 1)',
+      ),
+    );
   }
   if (p.allowedBootApplicationDigests) {
     const apps = boot?.bootApplications ?? [];
     const unknown = apps.filter((d) => !p.allowedBootApplicationDigests!.includes(d));
-    out.push(check('boot-applications', !!boot && apps.length > 0 && unknown.length === 0, `all ${apps.length} boot applications are allowed`, !boot ? `policy restricts boot applications, but there is ${noLog}` : apps.length === 0 ? 'policy restricts boot applications, but the quoted PCR 4 events measure none' : `boot application(s) ${unknown.map(short).join(', ')} not in allowedBootApplicationDigests`));
+    out.push(
+      check(
+        'boot-applications',
+        !!boot && apps.length > 0 && unknown.length === 0,
+        `all ${apps.length} boot applications are allowed`,
+        !boot
+          ? `policy restricts boot applications, but there is ${noLog}`
+          : apps.length === 0
+            ? 'policy restricts boot applications, but the quoted PCR 4 events measure none'
+            : `boot application(s) ${unknown.map(short).join(', ')} not in allowedBootApplicationDigests`,
+      ),
+    );
   }
   if (p.allowedKernelCmdlines) {
     const c = boot?.kernelCmdline;
-    out.push(check('kernel-cmdline', c !== undefined && p.allowedKernelCmdlines.includes(c), 'the measured kernel command line is allowed', !boot ? `policy restricts the kernel command line, but there is ${noLog}` : c === undefined ? 'policy restricts the kernel command line, but no quoted PCR 8 event measures one (quote PCR 8)' : `kernel command line "${c.slice(0, 120)}" is not in allowedKernelCmdlines`));
+    out.push(
+      check(
+        'kernel-cmdline',
+        c !== undefined && p.allowedKernelCmdlines.includes(c),
+        'the measured kernel command line is allowed',
+        !boot
+          ? `policy restricts the kernel command line, but there is ${noLog}`
+          : c === undefined
+            ? 'policy restricts the kernel command line, but no quoted PCR 8 event measures one (quote PCR 8)'
+            : `kernel command line "${c.slice(0, 120)}" is not in allowedKernelCmdlines`,
+      ),
+    );
   }
   return out;
 }

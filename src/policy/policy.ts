@@ -68,8 +68,35 @@ export interface Policy {
 
 export type CollateralMode = 'warn' | 'enforce';
 /** The keys that judge only one platform: set on the other, they are ignored with a note. */
-export const TDX_ONLY_KEYS = ['allowedTdxTcbStatuses', 'deniedAdvisoryIds', 'allowedMrtd', 'allowedRtmr0', 'allowedRtmr1', 'allowedRtmr2', 'allowedRtmr3', 'allowedMrConfigId', 'allowedMrOwner', 'minimumTeeTcbSvn', 'collateral'] as const;
-export const SNP_ONLY_KEYS = ['maxVmpl', 'allowMigrationAgent', 'allowVlek', 'minimumTcb', 'minimumTcbCommitted', 'minimumGuestSvn', 'allowedMeasurements', 'allowedHostData', 'allowedIdKeyDigests', 'allowedFamilyIds', 'allowedImageIds', 'allowedProducts', 'minimumFirmwareVersion', 'crl'] as const;
+export const TDX_ONLY_KEYS = [
+  'allowedTdxTcbStatuses',
+  'deniedAdvisoryIds',
+  'allowedMrtd',
+  'allowedRtmr0',
+  'allowedRtmr1',
+  'allowedRtmr2',
+  'allowedRtmr3',
+  'allowedMrConfigId',
+  'allowedMrOwner',
+  'minimumTeeTcbSvn',
+  'collateral',
+] as const;
+export const SNP_ONLY_KEYS = [
+  'maxVmpl',
+  'allowMigrationAgent',
+  'allowVlek',
+  'minimumTcb',
+  'minimumTcbCommitted',
+  'minimumGuestSvn',
+  'allowedMeasurements',
+  'allowedHostData',
+  'allowedIdKeyDigests',
+  'allowedFamilyIds',
+  'allowedImageIds',
+  'allowedProducts',
+  'minimumFirmwareVersion',
+  'crl',
+] as const;
 
 export const defaultPolicy: Policy = Object.freeze({
   allowDebug: false,
@@ -106,8 +133,34 @@ const HEX_LISTS = {
   allowedMrConfigId: 48,
   allowedMrOwner: 48,
 } as const;
-const BOOLS = ['allowDebug', 'allowMigrationAgent', 'allowVlek', 'requireRuntimeDataBinding', 'requireFreshness', 'requireAkCertificate', 'requireSecureBoot', 'minimumTcbCommitted'] as const;
-const KNOWN = new Set<string>(['$schema', ...BOOLS, 'maxVmpl', 'minimumTcb', 'minimumGuestSvn', ...Object.keys(HEX_LISTS), 'allowedProducts', 'minimumFirmwareVersion', 'crl', 'allowedPcrs', 'allowedBootApplicationDigests', 'allowedKernelCmdlines', 'allowedTdxTcbStatuses', 'deniedAdvisoryIds', 'minimumTeeTcbSvn', 'collateral']);
+const BOOLS = [
+  'allowDebug',
+  'allowMigrationAgent',
+  'allowVlek',
+  'requireRuntimeDataBinding',
+  'requireFreshness',
+  'requireAkCertificate',
+  'requireSecureBoot',
+  'minimumTcbCommitted',
+] as const;
+const KNOWN = new Set<string>([
+  '$schema',
+  ...BOOLS,
+  'maxVmpl',
+  'minimumTcb',
+  'minimumGuestSvn',
+  ...Object.keys(HEX_LISTS),
+  'allowedProducts',
+  'minimumFirmwareVersion',
+  'crl',
+  'allowedPcrs',
+  'allowedBootApplicationDigests',
+  'allowedKernelCmdlines',
+  'allowedTdxTcbStatuses',
+  'deniedAdvisoryIds',
+  'minimumTeeTcbSvn',
+  'collateral',
+]);
 const PRODUCTS: readonly Product[] = ['Milan', 'Genoa', 'Turin'];
 
 const bad = (msg: string): never => {
@@ -154,33 +207,39 @@ export function parsePolicy(json: unknown): Policy {
   }
   if (o.allowedProducts !== undefined) {
     const v = o.allowedProducts;
-    if (!Array.isArray(v) || v.length === 0 || !v.every((x) => PRODUCTS.includes(x as Product))) bad(`allowedProducts must be a non-empty array of ${PRODUCTS.join(', ')}`);
+    if (!Array.isArray(v) || v.length === 0 || !v.every((x) => PRODUCTS.includes(x as Product)))
+      bad(`allowedProducts must be a non-empty array of ${PRODUCTS.join(', ')}`);
     p.allowedProducts = [...(v as Product[])];
   }
   if (o.minimumFirmwareVersion !== undefined) {
     const v = o.minimumFirmwareVersion;
-    if (typeof v !== 'string' || !/^\d{1,3}\.\d{1,3}(\.\d{1,3})?$/.test(v) || v.split('.').some((x) => Number(x) > 255)) bad('minimumFirmwareVersion must be "major.minor" or "major.minor.build" (each 0..255)');
+    if (typeof v !== 'string' || !/^\d{1,3}\.\d{1,3}(\.\d{1,3})?$/.test(v) || v.split('.').some((x) => Number(x) > 255))
+      bad('minimumFirmwareVersion must be "major.minor" or "major.minor.build" (each 0..255)');
     p.minimumFirmwareVersion = v;
   }
   if (o.allowedPcrs !== undefined) {
     const v = o.allowedPcrs;
-    if (v === null || typeof v !== 'object' || Array.isArray(v) || Object.keys(v).length === 0) bad('allowedPcrs must be a non-empty object {"<PCR 0-23>": ["<SHA-256 hex>", ...]}');
+    if (v === null || typeof v !== 'object' || Array.isArray(v) || Object.keys(v).length === 0)
+      bad('allowedPcrs must be a non-empty object {"<PCR 0-23>": ["<SHA-256 hex>", ...]}');
     const out: Record<string, string[]> = {};
     for (const [k, list] of Object.entries(v as Record<string, unknown>)) {
       if (!/^(1?[0-9]|2[0-3])$/.test(k)) bad(`allowedPcrs: "${k.slice(0, 20)}" is not a PCR index 0-23`);
-      if (!Array.isArray(list) || list.length === 0 || !list.every((x) => typeof x === 'string' && /^[0-9a-fA-F]{64}$/.test(x))) bad(`allowedPcrs.${k} must be a non-empty array of SHA-256 values (64 hex digits)`);
+      if (!Array.isArray(list) || list.length === 0 || !list.every((x) => typeof x === 'string' && /^[0-9a-fA-F]{64}$/.test(x)))
+        bad(`allowedPcrs.${k} must be a non-empty array of SHA-256 values (64 hex digits)`);
       out[k] = Object.freeze((list as string[]).map((x) => x.toLowerCase())) as string[];
     }
     p.allowedPcrs = out;
   }
   if (o.allowedBootApplicationDigests !== undefined) {
     const v = o.allowedBootApplicationDigests;
-    if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'string' && /^[0-9a-fA-F]{64}$/.test(x))) bad('allowedBootApplicationDigests must be a non-empty array of SHA-256 values (64 hex digits)');
+    if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'string' && /^[0-9a-fA-F]{64}$/.test(x)))
+      bad('allowedBootApplicationDigests must be a non-empty array of SHA-256 values (64 hex digits)');
     p.allowedBootApplicationDigests = (v as string[]).map((x) => x.toLowerCase());
   }
   if (o.allowedKernelCmdlines !== undefined) {
     const v = o.allowedKernelCmdlines;
-    if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'string' && x.length <= 4096)) bad('allowedKernelCmdlines must be a non-empty array of strings (at most 4096 characters each)');
+    if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'string' && x.length <= 4096))
+      bad('allowedKernelCmdlines must be a non-empty array of strings (at most 4096 characters each)');
     p.allowedKernelCmdlines = [...(v as string[])];
   }
   if (o.crl !== undefined) {
@@ -189,16 +248,19 @@ export function parsePolicy(json: unknown): Policy {
   }
   if (o.allowedTdxTcbStatuses !== undefined) {
     const v = o.allowedTdxTcbStatuses;
-    if (!Array.isArray(v) || v.length === 0 || !v.every((x) => (TCB_STATUSES as readonly unknown[]).includes(x))) bad(`allowedTdxTcbStatuses must be a non-empty array of ${TCB_STATUSES.join(', ')}`);
+    if (!Array.isArray(v) || v.length === 0 || !v.every((x) => (TCB_STATUSES as readonly unknown[]).includes(x)))
+      bad(`allowedTdxTcbStatuses must be a non-empty array of ${TCB_STATUSES.join(', ')}`);
     p.allowedTdxTcbStatuses = [...new Set(v as TcbStatus[])];
   }
   if (o.deniedAdvisoryIds !== undefined) {
     const v = o.deniedAdvisoryIds;
-    if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(x))) bad('deniedAdvisoryIds must be a non-empty array of advisory ids (e.g. "INTEL-SA-00960")');
+    if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(x)))
+      bad('deniedAdvisoryIds must be a non-empty array of advisory ids (e.g. "INTEL-SA-00960")');
     p.deniedAdvisoryIds = (v as string[]).map((x) => x.toUpperCase());
   }
   if (o.minimumTeeTcbSvn !== undefined) {
-    if (typeof o.minimumTeeTcbSvn !== 'string' || !/^[0-9a-fA-F]{32}$/.test(o.minimumTeeTcbSvn)) bad('minimumTeeTcbSvn must be 32 hex digits (the 16 TEE_TCB_SVN bytes)');
+    if (typeof o.minimumTeeTcbSvn !== 'string' || !/^[0-9a-fA-F]{32}$/.test(o.minimumTeeTcbSvn))
+      bad('minimumTeeTcbSvn must be 32 hex digits (the 16 TEE_TCB_SVN bytes)');
     p.minimumTeeTcbSvn = (o.minimumTeeTcbSvn as string).toLowerCase();
   }
   if (o.collateral !== undefined) {
@@ -214,7 +276,11 @@ export function parsePolicy(json: unknown): Policy {
 function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
   if (v !== null && typeof v === 'object') {
-    return `{${Object.keys(v).sort().filter((k) => (v as Record<string, unknown>)[k] !== undefined).map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
+    return `{${Object.keys(v)
+      .sort()
+      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(v);
 }

@@ -63,7 +63,11 @@ export function verifierUrl(endpoint: string): URL {
   if (u.username || u.password) throw new CvmAttestError('E_VERIFIER_URL', 'verifier endpoint must not carry credentials', ExitCode.Input);
   if (u.protocol === 'https:') return u;
   if (u.protocol === 'http:' && LOOPBACK.test(u.hostname.startsWith('[') ? u.hostname : u.hostname.includes(':') ? `[${u.hostname}]` : u.hostname)) return u;
-  throw new CvmAttestError('E_VERIFIER_URL', `verifier endpoint must be https:// (http:// only for loopback addresses), got ${u.protocol}//${u.host}`, ExitCode.Input);
+  throw new CvmAttestError(
+    'E_VERIFIER_URL',
+    `verifier endpoint must be https:// (http:// only for loopback addresses), got ${u.protocol}//${u.host}`,
+    ExitCode.Input,
+  );
 }
 
 function post(v: VerifierEndpoint, path: string, body: unknown): Promise<{ status: number; json: unknown }> {
@@ -73,27 +77,36 @@ function post(v: VerifierEndpoint, path: string, body: unknown): Promise<{ statu
   const timeoutMs = v.timeoutMs ?? 30_000;
   return new Promise((resolve, reject) => {
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const req = send(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': data.length, accept: 'application/json' }, ...(v.caCertificate ? { ca: v.caCertificate } : {}), timeout: timeoutMs }, (res) => {
-      const parts: Buffer[] = [];
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size > MAX_ANSWER) {
-          req.destroy();
-          reject(new VerifierUnavailableError(`verifier ${url.host} sent an answer over ${MAX_ANSWER} bytes`));
-        } else parts.push(c);
-      });
-      res.on('end', () => {
-        let json: unknown;
-        try {
-          json = JSON.parse(Buffer.concat(parts).toString('utf8'));
-        } catch {
-          return reject(new VerifierUnavailableError(`verifier ${url.host} answered ${res.statusCode} with a body that is not JSON`));
-        }
-        resolve({ status: res.statusCode ?? 0, json });
-      });
-      res.on('error', (e) => reject(new VerifierUnavailableError(`verifier ${url.host}: ${e.message}`, { cause: e })));
-    });
+    const req = send(
+      url,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': data.length, accept: 'application/json' },
+        ...(v.caCertificate ? { ca: v.caCertificate } : {}),
+        timeout: timeoutMs,
+      },
+      (res) => {
+        const parts: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > MAX_ANSWER) {
+            req.destroy();
+            reject(new VerifierUnavailableError(`verifier ${url.host} sent an answer over ${MAX_ANSWER} bytes`));
+          } else parts.push(c);
+        });
+        res.on('end', () => {
+          let json: unknown;
+          try {
+            json = JSON.parse(Buffer.concat(parts).toString('utf8'));
+          } catch {
+            return reject(new VerifierUnavailableError(`verifier ${url.host} answered ${res.statusCode} with a body that is not JSON`));
+          }
+          resolve({ status: res.statusCode ?? 0, json });
+        });
+        res.on('error', (e) => reject(new VerifierUnavailableError(`verifier ${url.host}: ${e.message}`, { cause: e })));
+      },
+    );
     // One deadline for the whole exchange, not only idle time between packets.
     const deadline = setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
     req.on('close', () => clearTimeout(deadline));
@@ -107,7 +120,9 @@ function answerError(status: number, json: unknown, host: string): Error {
   const err = (json as { error?: { code?: unknown; message?: unknown } } | null)?.error;
   const code = typeof err?.code === 'string' ? err.code.slice(0, 40) : `HTTP_${status}`;
   const message = typeof err?.message === 'string' ? err.message.slice(0, 300) : `HTTP ${status}`;
-  return status >= 500 || status === 429 || status === 408 ? new VerifierUnavailableError(`verifier ${host}: ${message} [${code}]`) : new VerifierRefusedError(code, `verifier ${host} refused the request: ${message} [${code}]`);
+  return status >= 500 || status === 429 || status === 408
+    ? new VerifierUnavailableError(`verifier ${host}: ${message} [${code}]`)
+    : new VerifierRefusedError(code, `verifier ${host} refused the request: ${message} [${code}]`);
 }
 
 export async function requestChallenge(v: VerifierEndpoint): Promise<Challenge> {
@@ -130,8 +145,16 @@ export function attestRequestBody(nonce: string, e: Evidence): Record<string, un
       ...(e.vcekPem ? { vcek: e.vcekPem } : {}),
       ...(e.chainPem ? { chain: e.chainPem } : {}),
       ...(e.tdQuote ? { tdQuote: Buffer.from(e.tdQuote).toString('base64') } : {}),
-      ...(e.tdQuote && e.collateral?.length ? { collateral: Object.fromEntries(e.collateral.map((f, i) => [`collateral-${String(i + 1).padStart(2, '0')}`, Buffer.from(f.bytes).toString('base64')])) } : {}),
-      ...(q ? { quote: { message: Buffer.from(q.message).toString('base64'), signature: Buffer.from(q.signature).toString('base64'), pcrs: [...q.pcrs] } } : {}),
+      ...(e.tdQuote && e.collateral?.length
+        ? {
+            collateral: Object.fromEntries(
+              e.collateral.map((f, i) => [`collateral-${String(i + 1).padStart(2, '0')}`, Buffer.from(f.bytes).toString('base64')]),
+            ),
+          }
+        : {}),
+      ...(q
+        ? { quote: { message: Buffer.from(q.message).toString('base64'), signature: Buffer.from(q.signature).toString('base64'), pcrs: [...q.pcrs] } }
+        : {}),
       ...(e.akCertificate && e.akCertificate.length <= 12288 ? { akCertificate: Buffer.from(e.akCertificate).toString('base64') } : {}),
       // A log past the request's room (the body is capped at 1 MiB) is left out: the verifier then skips event-log.
       ...(e.eventLog && e.eventLog.length <= MAX_EVENT_LOG_MEMBER ? { eventLog: Buffer.from(e.eventLog).toString('base64') } : {}),
@@ -155,10 +178,18 @@ export async function submitEvidence(v: VerifierEndpoint, nonce: string, evidenc
   const host = verifierUrl(v.endpoint).host;
   if (status !== 200) throw answerError(status, json, host);
   const j = json as Partial<RemoteVerdict> | null;
-  if (!j || (j.verdict !== 'pass' && j.verdict !== 'fail') || !Array.isArray(j.checks)) throw new VerifierUnavailableError(`verifier ${host} sent an answer without a verdict`);
+  if (!j || (j.verdict !== 'pass' && j.verdict !== 'fail') || !Array.isArray(j.checks))
+    throw new VerifierUnavailableError(`verifier ${host} sent an answer without a verdict`);
   const token = typeof j.token === 'string' ? j.token : undefined;
   const payload = token ? tokenPayload(token) : {};
   const jti = typeof payload.jti === 'string' ? payload.jti.slice(0, 128) : undefined;
   const tokenFresh = payload['x-ms-cvm-attest-fresh'];
-  return { verdict: j.verdict, checks: j.checks, claims: (j.claims ?? {}), ...(token ? { token } : {}), ...(jti ? { jti } : {}), ...(typeof tokenFresh === 'boolean' ? { fresh: tokenFresh } : {}) };
+  return {
+    verdict: j.verdict,
+    checks: j.checks,
+    claims: j.claims ?? {},
+    ...(token ? { token } : {}),
+    ...(jti ? { jti } : {}),
+    ...(typeof tokenFresh === 'boolean' ? { fresh: tokenFresh } : {}),
+  };
 }

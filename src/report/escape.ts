@@ -14,7 +14,8 @@ const HTML_ESCAPES: Readonly<Record<string, string>> = {
  * C0/C1 controls except tab and newline, the bidi embeddings/overrides/isolates, zero-width and
  * line/paragraph separators, BOM, and lone surrogates.
  */
-const INVISIBLE = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u200B-\u200F\u2028-\u202E\u2060-\u2069\uFEFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const INVISIBLE =
+  /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u200B-\u200F\u2028-\u202E\u2060-\u2069\uFEFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 /** Replaces invisible or direction-changing characters with a visible `\u{XXXX}` marker. */
 export function revealInvisible(s: string): string {

@@ -4,7 +4,8 @@
 import type { CheckResult, VerificationResult } from '../result/result.js';
 import { escapeHtml as esc } from './escape.js';
 
-const obj = (v: unknown): Record<string, unknown> | undefined => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
+const obj = (v: unknown): Record<string, unknown> | undefined =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const badge = (c: CheckResult | undefined): string => {
   const s = c?.status ?? 'skip';
@@ -24,11 +25,19 @@ export function renderGuest(result: VerificationResult, unauthenticated = false)
   if (!fresh && !akCheck && !logCheck) return '';
   const by = str(c['cvm-attest-fresh-by']);
   const rows: string[] = [];
-  rows.push(row('Freshness', `${badge(fresh)} ${by ? `fresh by <strong>${esc(by)}</strong>` : 'not shown fresh'}${fresh ? ` &middot; ${esc(fresh.reason)}` : ''}`));
+  rows.push(
+    row('Freshness', `${badge(fresh)} ${by ? `fresh by <strong>${esc(by)}</strong>` : 'not shown fresh'}${fresh ? ` &middot; ${esc(fresh.reason)}` : ''}`),
+  );
   const ak = obj(c['cvm-attest-ak-certificate']);
   rows.push(row('vTPM AK certificate', `${badge(akCheck)} ${akCheck ? esc(akCheck.reason) : 'not checked'}`));
   if (ak) {
-    for (const [k, label] of [['subject', 'AK subject'], ['issuer', 'AK issuer'], ['notBefore', 'AK valid from'], ['notAfter', 'AK valid until'], ['sha256', 'AK certificate SHA-256']] as const) {
+    for (const [k, label] of [
+      ['subject', 'AK subject'],
+      ['issuer', 'AK issuer'],
+      ['notBefore', 'AK valid from'],
+      ['notAfter', 'AK valid until'],
+      ['sha256', 'AK certificate SHA-256'],
+    ] as const) {
       const v = str(ak[k]);
       if (v) rows.push(row(label, code(v)));
     }
@@ -48,12 +57,16 @@ export function renderGuest(result: VerificationResult, unauthenticated = false)
       if (v) rows.push(row(`${k} (SHA-256)`, `<code class="hash">${esc(v)}</code>`));
     }
     const apps = Array.isArray(log.bootApplications) ? log.bootApplications.filter((x): x is string => typeof x === 'string') : [];
-    rows.push(row('Boot applications (PCR 4)', apps.length ? `<ol>${apps.map((a) => `<li><code class="hash">${esc(a)}</code></li>`).join('')}</ol>` : 'none measured'));
+    rows.push(
+      row('Boot applications (PCR 4)', apps.length ? `<ol>${apps.map((a) => `<li><code class="hash">${esc(a)}</code></li>`).join('')}</ol>` : 'none measured'),
+    );
     const cmd = str(log.kernelCmdline);
     rows.push(row('Kernel command line (PCR 8)', cmd !== undefined ? code(cmd) : 'not measured in the quoted PCRs'));
   }
   const tag = unauthenticated ? ' <span class="tag-unauth">unauthenticated</span>' : '';
-  const unauthNote = unauthenticated ? ' The evidence is unauthenticated (its signature or certificate chain did not verify): these are only the values it claims.' : '';
+  const unauthNote = unauthenticated
+    ? ' The evidence is unauthenticated (its signature or certificate chain did not verify): these are only the values it claims.'
+    : '';
   return `<section aria-label="Guest"${unauthenticated ? ' class="unauth-section"' : ''}>
 <h2>Guest${tag}</h2>
 <p class="lede${unauthenticated ? ' unauth-note' : ''}">What the evidence proves about the guest beyond the platform: freshness (the report\u2019s own user data, or a vTPM quote, over the verifier\u2019s nonce), Azure\u2019s certificate for the vTPM attestation key, and the boot state taken from the TCG event log only as far as it replays to the quoted PCRs.${unauthNote}</p>

@@ -25,7 +25,9 @@ export function renderTdxSection(result: VerificationResult, authenticated = tru
   const measurements = rows.map(([k, v]) => `<tr><th scope="row">${esc(k)}</th><td><code class="hash">${esc(v)}</code></td></tr>`).join('\n');
   const advisories = t?.advisoryIds.length ? t.advisoryIds.map((a) => `<code>${esc(a)}</code>`).join(', ') : 'none';
   const status = t?.tcbStatus ?? 'undetermined';
-  const collateral = (t?.collateral ?? []).map((d) => `<tr><th scope="row">${esc(d.what)}</th><td>${esc(d.issueDate ?? '\u2014')}</td><td>${esc(d.nextUpdate ?? '\u2014')}</td></tr>`).join('\n');
+  const collateral = (t?.collateral ?? [])
+    .map((d) => `<tr><th scope="row">${esc(d.what)}</th><td>${esc(d.issueDate ?? '\u2014')}</td><td>${esc(d.nextUpdate ?? '\u2014')}</td></tr>`)
+    .join('\n');
   return `<section aria-label="Intel TDX">
 <h2>Intel TDX trust domain</h2>${authenticated ? '' : '\n<p class="lede unauth-note">The quote or its chain did NOT verify: these values are shown as supplied, not attested.</p>'}
 <p class="lede">TCB status <strong class="${status === 'UpToDate' ? 'ok' : 'below'}">${esc(status)}</strong>${t?.fmspc ? ` for FMSPC <code>${esc(t.fmspc)}</code>` : ''}${t?.tdxModule ? `, TDX module ${esc(t.tdxModule)}` : ''}${t?.qeTcbStatus ? `, Quoting Enclave ${esc(t.qeTcbStatus)}` : ''}. Intel advisories: ${advisories}.</p>

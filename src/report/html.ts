@@ -91,7 +91,12 @@ function formatTime(value: string | Date | undefined): string {
   if (value === undefined) return '\u2014';
   const t = value instanceof Date ? value.getTime() : Date.parse(value);
   if (Number.isNaN(t)) return esc(String(value));
-  return esc(new Date(t).toISOString().replace('T', ' ').replace(/(\.\d+)?Z$/, ' UTC'));
+  return esc(
+    new Date(t)
+      .toISOString()
+      .replace('T', ' ')
+      .replace(/(\.\d+)?Z$/, ' UTC'),
+  );
 }
 
 function statusBadge(status: CheckStatus): string {
@@ -133,7 +138,10 @@ function countStatuses(checks: readonly CheckResult[]): Record<CheckStatus, numb
 
 function sortedChecks(checks: readonly CheckResult[]): CheckResult[] {
   // Stable: the verifier's own order within a group.
-  return checks.map((c, i) => ({ c, i })).sort((a, b) => checkGroupIndex(a.c.group) - checkGroupIndex(b.c.group) || a.i - b.i).map((x) => x.c);
+  return checks
+    .map((c, i) => ({ c, i }))
+    .sort((a, b) => checkGroupIndex(a.c.group) - checkGroupIndex(b.c.group) || a.i - b.i)
+    .map((x) => x.c);
 }
 
 /**
@@ -211,16 +219,28 @@ function renderHeader(result: VerificationResult, options: HtmlReportOptions, au
   }
   if (shown > 0) {
     const checked = typeof identity.vmId === 'string' && identity.vmId !== '' && signedVmId !== undefined;
-    rows.push(['Identity source', `<span class="muted">Azure IMDS, as the VM saw it: labels, not attested${checked ? `; the VM id is compared with the vmUniqueId ${auth.ok ? 'signed into' : 'claimed by'} the runtime data` : ''}</span>`, true]);
+    rows.push([
+      'Identity source',
+      `<span class="muted">Azure IMDS, as the VM saw it: labels, not attested${checked ? `; the VM id is compared with the vmUniqueId ${auth.ok ? 'signed into' : 'claimed by'} the runtime data` : ''}</span>`,
+      true,
+    ]);
   }
   rows.push(['Evaluated at', formatTime(result.verifiedAt), false]);
   if (options.generatedAt) rows.push(['Report generated', formatTime(options.generatedAt), false]);
   rows.push(['Processor', result.platform === 'TDX' ? 'Intel Xeon (TDX)' : result.product ? esc(`AMD EPYC (${result.product})`) : 'unknown', false]);
   const ev = result.evidence;
-  rows.push(['Evidence (SHA-256)', typeof ev?.sha256 === 'string' ? `<code class="hash">${esc(ev.sha256)}</code>` : '<span class="muted">not recorded in this result</span>', true]);
-  rows.push(['Quote nonce', typeof ev?.nonce === 'string'
-    ? `<code class="hash">${esc(ev.nonce)}</code>`
-    : `<span class="muted">${ev ? 'none: no vTPM quote was given' : 'not recorded in this result'}</span>`, true]);
+  rows.push([
+    'Evidence (SHA-256)',
+    typeof ev?.sha256 === 'string' ? `<code class="hash">${esc(ev.sha256)}</code>` : '<span class="muted">not recorded in this result</span>',
+    true,
+  ]);
+  rows.push([
+    'Quote nonce',
+    typeof ev?.nonce === 'string'
+      ? `<code class="hash">${esc(ev.nonce)}</code>`
+      : `<span class="muted">${ev ? 'none: no vTPM quote was given' : 'not recorded in this result'}</span>`,
+    true,
+  ]);
   if (result.policy?.hash) rows.push(['Policy (SHA-256)', `<code class="hash">${esc(result.policy.hash)}</code>`, true]);
   return `<header class="doc-head">
 <p class="eyebrow">cvm-attest &middot; ${result.platform === 'TDX' ? 'Intel TDX' : 'AMD SEV-SNP'} confidential VM attestation</p>
@@ -259,7 +279,10 @@ function renderVerdict(result: VerificationResult, auth: Authenticity): string {
     notes.push('Freshness was not established: no vTPM quote over a fresh nonce was verified, so this evidence could have been recorded at any earlier boot.');
   }
   const counts = (['pass', 'fail', 'warn', 'skip'] as const)
-    .map((s) => `<li class="c-${s}"><strong>${n[s]}</strong> ${COUNT_LABELS[s](n[s])}${s === 'pass' && !auth.ok && n.pass > 0 ? ' (on unauthenticated evidence)' : ''}</li>`)
+    .map(
+      (s) =>
+        `<li class="c-${s}"><strong>${n[s]}</strong> ${COUNT_LABELS[s](n[s])}${s === 'pass' && !auth.ok && n.pass > 0 ? ' (on unauthenticated evidence)' : ''}</li>`,
+    )
     .join('');
   return `<section class="verdict ${pass ? 'v-pass' : 'v-fail'}" aria-label="Verdict">
 <div class="verdict-word">${pass ? 'PASS' : 'FAIL'}</div>
@@ -300,7 +323,9 @@ function renderChecks(result: VerificationResult, auth: Authenticity): string {
     // A pass on unauthenticated data is not green: it says what the evidence claims, not what is true.
     const unauth = c.status === 'pass' && !passIsAuthentic(c, auth);
     const badge = unauth ? `<span class="badge b-unauth"><span aria-hidden="true">?</span> PASS</span> ${UNAUTH_TAG}` : statusBadge(c.status);
-    rows.push(`<tr class="row-${esc(c.status)}${unauth ? ' row-unauth' : ''}"><td class="st">${badge}</td><td><code class="check-id">${esc(c.id)}</code></td><td class="reason">${esc(c.reason)}</td></tr>`);
+    rows.push(
+      `<tr class="row-${esc(c.status)}${unauth ? ' row-unauth' : ''}"><td class="st">${badge}</td><td><code class="check-id">${esc(c.id)}</code></td><td class="reason">${esc(c.reason)}</td></tr>`,
+    );
   }
   const body = rows.length > 0 ? rows.join('\n') : '<tr><td colspan="3" class="empty">No checks were run.</td></tr>';
   return `<section aria-label="Checks">
@@ -319,17 +344,21 @@ function renderTcb(result: VerificationResult, auth: Authenticity): string {
   const t = tcbTable(result.claims ?? {}, result.policy?.minimumTcb);
   if (t.columns.length === 0 && !t.minimum) return '';
   const head = t.columns.map((c) => `<th scope="col">${esc(c.name.charAt(0).toUpperCase() + c.name.slice(1))}</th>`).join('');
-  const rows = t.components.map((k) => {
-    const cells = t.columns.map((c) => {
-      const v = c.values[k];
-      if (v === undefined) return '<td class="num">\u2014</td>';
-      return t.below[c.name]?.[k]
-        ? `<td class="num below"><span class="below-mark">${v} <span class="tag">below minimum</span></span></td>`
-        : `<td class="num">${v}</td>`;
-    }).join('');
-    const min = t.minimum?.[k];
-    return `<tr><th scope="row">${esc(label(TCB_LABELS, k, k))}</th>${cells}<td class="num min">${min === undefined ? '\u2014' : min}</td></tr>`;
-  }).join('\n');
+  const rows = t.components
+    .map((k) => {
+      const cells = t.columns
+        .map((c) => {
+          const v = c.values[k];
+          if (v === undefined) return '<td class="num">\u2014</td>';
+          return t.below[c.name]?.[k]
+            ? `<td class="num below"><span class="below-mark">${v} <span class="tag">below minimum</span></span></td>`
+            : `<td class="num">${v}</td>`;
+        })
+        .join('');
+      const min = t.minimum?.[k];
+      return `<tr><th scope="row">${esc(label(TCB_LABELS, k, k))}</th>${cells}<td class="num min">${min === undefined ? '\u2014' : min}</td></tr>`;
+    })
+    .join('\n');
   const note = t.minimum
     ? 'Values below the policy\u2019s minimum are marked. The policy judges REPORTED_TCB (and COMMITTED_TCB when it says so); its verdict is the policy check above.'
     : 'The policy sets no minimum TCB.';
@@ -371,7 +400,10 @@ const RULE_LABELS: Readonly<Record<string, string>> = {
 
 function ruleValue(v: unknown): string {
   if (Array.isArray(v)) return v.map((x) => `<code>${esc(String(x))}</code>`).join(', ');
-  if (v !== null && typeof v === 'object') return Object.entries(v as Record<string, unknown>).map(([k, x]) => `<code>${esc(k)} ${esc(String(x))}</code>`).join(', ');
+  if (v !== null && typeof v === 'object')
+    return Object.entries(v as Record<string, unknown>)
+      .map(([k, x]) => `<code>${esc(k)} ${esc(String(x))}</code>`)
+      .join(', ');
   return `<code>${esc(String(v))}</code>`;
 }
 
@@ -384,8 +416,9 @@ function renderPolicy(result: VerificationResult): string {
 ${hash}<p class="empty">This result does not record the policy\u2019s rules, only its hash.</p>
 </section>`;
   }
-  const rows = Object.entries(rules).map(([k, v]) =>
-    `<tr><th scope="row"><code>${esc(k)}</code></th><td>${ruleValue(v)}</td><td class="muted">${esc(label(RULE_LABELS, k, ''))}</td></tr>`).join('\n');
+  const rows = Object.entries(rules)
+    .map(([k, v]) => `<tr><th scope="row"><code>${esc(k)}</code></th><td>${ruleValue(v)}</td><td class="muted">${esc(label(RULE_LABELS, k, ''))}</td></tr>`)
+    .join('\n');
   return `<section aria-label="Policy">
 <h2>Policy</h2>
 <p class="lede">The rules the evidence was judged by, defaults filled in; a rule not set by the policy file has its default value.</p>
@@ -411,30 +444,41 @@ function renderCertificates(result: VerificationResult, auth: Authenticity): str
   if (certs.length === 0) {
     return `<section aria-label="Certificate chain"><h2>Certificate chain</h2><p class="empty">No certificate could be parsed.</p></section>`;
   }
-  const cards = certs.map((c, i) => {
-    const valid = validAt(c, result.verifiedAt);
-    const leaf = c.role === 'VCEK' || c.role === 'VLEK';
-    // The badge says what this certificate is worth for this report: only a verified chain makes it trusted.
-    const anchor = c.role === 'SGX-ROOT'
-      ? (c.pinned ? (auth.chainOk ? '<span class="badge b-pass">Pinned Intel root</span>' : '<span class="badge b-skip">Equals the pinned Intel root; the chain to it did not verify</span>') : '<span class="badge b-fail">Not the pinned Intel root</span>')
-      : c.role === 'ARK'
-      ? c.pinned
-        ? auth.chainOk ? '<span class="badge b-pass">Pinned AMD root</span>' : '<span class="badge b-skip">Equals the pinned AMD root; the chain to it did not verify</span>'
-        : '<span class="badge b-fail">Not the pinned AMD root</span>'
-      : !auth.chainOk
-        ? '<span class="badge b-fail">Not verified: no valid chain to the pinned AMD root</span>'
-        : leaf && !auth.signatureOk
-          ? '<span class="badge b-fail">Did not sign this report</span>'
-          : '';
-    // Dates alone prove nothing: green only when the whole evidence is authenticated.
-    const validity = valid === 'yes'
-      ? auth.ok ? '<span class="ok">valid at evaluation time</span>' : '<span class="muted">dates cover the evaluation time</span>'
-      : valid === 'no'
-        ? '<span class="bad">NOT valid at evaluation time</span>'
-        : '<span class="bad">validity unknown</span>';
-    const bad = (c.role === 'ARK' && !c.pinned) || (!auth.chainOk && c.role !== 'ARK') || (leaf && !auth.signatureOk);
-    const link = i < certs.length - 1 ? '<div class="chain-link" aria-hidden="true">issued by \u25BC</div>' : '';
-    return `<article class="cert${bad ? ' cert-bad' : ''}">
+  const cards = certs
+    .map((c, i) => {
+      const valid = validAt(c, result.verifiedAt);
+      const leaf = c.role === 'VCEK' || c.role === 'VLEK';
+      // The badge says what this certificate is worth for this report: only a verified chain makes it trusted.
+      const anchor =
+        c.role === 'SGX-ROOT'
+          ? c.pinned
+            ? auth.chainOk
+              ? '<span class="badge b-pass">Pinned Intel root</span>'
+              : '<span class="badge b-skip">Equals the pinned Intel root; the chain to it did not verify</span>'
+            : '<span class="badge b-fail">Not the pinned Intel root</span>'
+          : c.role === 'ARK'
+            ? c.pinned
+              ? auth.chainOk
+                ? '<span class="badge b-pass">Pinned AMD root</span>'
+                : '<span class="badge b-skip">Equals the pinned AMD root; the chain to it did not verify</span>'
+              : '<span class="badge b-fail">Not the pinned AMD root</span>'
+            : !auth.chainOk
+              ? '<span class="badge b-fail">Not verified: no valid chain to the pinned AMD root</span>'
+              : leaf && !auth.signatureOk
+                ? '<span class="badge b-fail">Did not sign this report</span>'
+                : '';
+      // Dates alone prove nothing: green only when the whole evidence is authenticated.
+      const validity =
+        valid === 'yes'
+          ? auth.ok
+            ? '<span class="ok">valid at evaluation time</span>'
+            : '<span class="muted">dates cover the evaluation time</span>'
+          : valid === 'no'
+            ? '<span class="bad">NOT valid at evaluation time</span>'
+            : '<span class="bad">validity unknown</span>';
+      const bad = (c.role === 'ARK' && !c.pinned) || (!auth.chainOk && c.role !== 'ARK') || (leaf && !auth.signatureOk);
+      const link = i < certs.length - 1 ? '<div class="chain-link" aria-hidden="true">issued by \u25BC</div>' : '';
+      return `<article class="cert${bad ? ' cert-bad' : ''}">
 <header><span class="role">${esc(c.role)}</span> <span class="role-name">${esc(label(ROLE_LABELS, c.role, ''))}</span> ${anchor}</header>
 <dl>
 <div><dt>Subject</dt><dd><code>${esc(c.subject)}</code></dd></div>
@@ -444,15 +488,17 @@ function renderCertificates(result: VerificationResult, auth: Authenticity): str
 <div><dt>SHA-256</dt><dd><code class="hash fp">${esc(c.sha256)}</code></dd></div>
 </dl>
 </article>${link}`;
-  }).join('\n');
+    })
+    .join('\n');
   return `<section aria-label="Certificate chain">
 <h2>Certificate chain</h2>
 <p class="lede">${result.platform === 'TDX' ? 'The PCK certificate (which signed the Quoting Enclave\u2019s report) up to Intel\u2019s root, and the TCB signing certificate of the collateral. Only a root whose key equals the Intel SGX Root CA pinned in cvm-attest is trusted.' : 'The report\u2019s signing key up to AMD\u2019s root. Only an ARK equal to the root pinned in cvm-attest is trusted; an ARK supplied with the evidence is never used as an anchor.'} Fingerprints are SHA-256 over each certificate\u2019s DER encoding.</p>${
-  !auth.chainOk
-    ? '\n<p class="lede unauth-note">The chain did NOT verify: these certificates are shown as supplied, and none of them is trusted.</p>'
-    : !auth.signatureOk
-      ? '\n<p class="lede unauth-note">The chain verified, but the report\u2019s signature does not verify with its key: the report was altered, or signed by another chip.</p>'
-      : ''}
+    !auth.chainOk
+      ? '\n<p class="lede unauth-note">The chain did NOT verify: these certificates are shown as supplied, and none of them is trusted.</p>'
+      : !auth.signatureOk
+        ? '\n<p class="lede unauth-note">The chain verified, but the report\u2019s signature does not verify with its key: the report was altered, or signed by another chip.</p>'
+        : ''
+  }
 <div class="chain">
 ${cards}
 </div>
@@ -602,7 +648,8 @@ export function renderHtmlReport(input: VerificationResult, options: HtmlReportO
     ...input,
     // A status this renderer does not know is shown as a failure, never silently as a pass.
     checks: ((Array.isArray(input.checks) ? input.checks : []) as readonly CheckResult[]).map((c) =>
-      Object.hasOwn(STATUS_LABELS, c.status) ? c : { ...c, status: 'fail' as const, reason: `unknown status "${String(c.status)}": ${c.reason}` }),
+      Object.hasOwn(STATUS_LABELS, c.status) ? c : { ...c, status: 'fail' as const, reason: `unknown status "${String(c.status)}": ${c.reason}` },
+    ),
     warnings: Array.isArray(input.warnings) ? input.warnings : [],
     certificates: Array.isArray(input.certificates) ? input.certificates : [],
     claims: input.claims !== null && typeof input.claims === 'object' ? input.claims : {},

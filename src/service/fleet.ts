@@ -41,7 +41,16 @@ export function claimedIdentity(req: AttestRequest): SinkIdentity | undefined {
 
 /** What the sinks need from the verifier's outcome, as a VerificationResult. */
 function asResult(o: AttestOutcome): VerificationResult {
-  return { verdict: o.verdict, product: o.product, checks: o.checks, claims: o.claims, warnings: o.warnings, verifiedAt: o.verifiedAt, certificates: [], policy: { hash: o.policyHash } };
+  return {
+    verdict: o.verdict,
+    product: o.product,
+    checks: o.checks,
+    claims: o.claims,
+    warnings: o.warnings,
+    verifiedAt: o.verifiedAt,
+    certificates: [],
+    policy: { hash: o.policyHash },
+  };
 }
 
 export async function createFleetRecorder(sinksFile: string, log: ServiceLogger, agentVersion?: string): Promise<FleetRecorder> {
@@ -70,7 +79,10 @@ export async function createFleetRecorder(sinksFile: string, log: ServiceLogger,
       }
       pending++;
       sinks
-        .deliver({ result: asResult(outcome), reporter: { by: 'verifier', attestedVmId: outcome.attestedVmId, tokenId: outcome.jti, claimed: claimedIdentity(request) } })
+        .deliver({
+          result: asResult(outcome),
+          reporter: { by: 'verifier', attestedVmId: outcome.attestedVmId, tokenId: outcome.jti, claimed: claimedIdentity(request) },
+        })
         .catch((e: unknown) => log.error('fleet record not spooled', { error: (e as Error).message }))
         .finally(() => pending--);
     },

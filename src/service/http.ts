@@ -9,7 +9,13 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent) return void res.destroy();
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...headers });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    ...headers,
+  });
   res.end(text);
 }
 
@@ -20,20 +26,26 @@ export function sendError(res: ServerResponse, e: unknown, headers: Record<strin
 
 /** 405 unless the method is allowed. */
 export function requireMethod(req: IncomingMessage, allowed: readonly string[]): void {
-  if (!allowed.includes(req.method ?? '')) throw new ServiceError('E_METHOD', `${(req.method ?? '').slice(0, 16)} is not allowed here (${allowed.join(', ')})`, 405);
+  if (!allowed.includes(req.method ?? ''))
+    throw new ServiceError('E_METHOD', `${(req.method ?? '').slice(0, 16)} is not allowed here (${allowed.join(', ')})`, 405);
 }
 
 /** 415 unless the body is declared application/json (charset utf-8 or none). */
 export function requireJson(req: IncomingMessage): void {
-  const ct = (req.headers['content-type'] ?? '').toLowerCase().split(';').map((s) => s.trim());
+  const ct = (req.headers['content-type'] ?? '')
+    .toLowerCase()
+    .split(';')
+    .map((s) => s.trim());
   const charset = ct.slice(1).find((p) => p.startsWith('charset='));
-  if (ct[0] !== 'application/json' || (charset !== undefined && charset !== 'charset=utf-8')) throw new ServiceError('E_CONTENT_TYPE', 'the request body must be application/json', 415);
+  if (ct[0] !== 'application/json' || (charset !== undefined && charset !== 'charset=utf-8'))
+    throw new ServiceError('E_CONTENT_TYPE', 'the request body must be application/json', 415);
 }
 
 /** Reads the body, at most `max` bytes: a larger declared or actual length is a 413, before or while reading. */
 export function readBody(req: IncomingMessage, max = MAX_BODY_BYTES): Promise<Buffer> {
   const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > max) return Promise.reject(new ServiceError('E_REQUEST_TOO_LARGE', `the request body is larger than ${max} bytes`, 413));
+  if (declared !== undefined && Number(declared) > max)
+    return Promise.reject(new ServiceError('E_REQUEST_TOO_LARGE', `the request body is larger than ${max} bytes`, 413));
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
     let size = 0;

@@ -38,7 +38,10 @@ function algFor(key: KeyObject, source: string, rsaAlg: 'RS256' | 'PS256'): Toke
     return rsaAlg;
   }
   if (key.asymmetricKeyType === 'ec' && d.namedCurve === 'prime256v1') return 'ES256';
-  throw new InputError('E_SIGNING_KEY', `${source}: signing keys must be RSA (RS256/PS256) or EC P-256 (ES256), not ${key.asymmetricKeyType}${d.namedCurve ? ' ' + d.namedCurve : ''}`);
+  throw new InputError(
+    'E_SIGNING_KEY',
+    `${source}: signing keys must be RSA (RS256/PS256) or EC P-256 (ES256), not ${key.asymmetricKeyType}${d.namedCurve ? ' ' + d.namedCurve : ''}`,
+  );
 }
 
 async function checkedRead(file: string): Promise<{ text: string; mtimeMs: number }> {
@@ -49,7 +52,11 @@ async function checkedRead(file: string): Promise<{ text: string; mtimeMs: numbe
     throw new InputError('E_SIGNING_KEY', `signing key ${file} is missing or unreadable`, { cause: e });
   }
   if (!st.isFile()) throw new InputError('E_SIGNING_KEY', `signing key ${file} is not a file`);
-  if ((st.mode & 0o077) !== 0) throw new InputError('E_SIGNING_KEY_MODE', `signing key ${file} has mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}: it must be 0600 (chmod 600 ${file})`);
+  if ((st.mode & 0o077) !== 0)
+    throw new InputError(
+      'E_SIGNING_KEY_MODE',
+      `signing key ${file} has mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}: it must be 0600 (chmod 600 ${file})`,
+    );
   if (st.size > MAX_KEY_FILE) throw new InputError('E_SIGNING_KEY', `signing key ${file} is too large (${st.size} bytes)`);
   return { text: await readFile(file, 'utf8'), mtimeMs: st.mtimeMs };
 }
@@ -59,7 +66,8 @@ function parseKeys(text: string, file: string, rsaAlg: 'RS256' | 'PS256'): Signi
   if (blocks.length === 0) throw new InputError('E_SIGNING_KEY', `${file} holds no PEM private key`);
   return blocks.map((pem, i) => {
     const source = blocks.length > 1 ? `${file} (key ${i + 1})` : file;
-    if (pem.includes('ENCRYPTED')) throw new InputError('E_SIGNING_KEY', `${source}: encrypted keys are not supported (protect the file instead: mode 0600, a secret mount)`);
+    if (pem.includes('ENCRYPTED'))
+      throw new InputError('E_SIGNING_KEY', `${source}: encrypted keys are not supported (protect the file instead: mode 0600, a secret mount)`);
     let privateKey: KeyObject;
     try {
       privateKey = createPrivateKey(pem);
@@ -106,13 +114,14 @@ export async function loadSigningKeys(path: string, rsaAlg: 'RS256' | 'PS256' = 
   if (keys.length > MAX_KEYS) throw new InputError('E_SIGNING_KEY', `--signing-key ${path}: at most ${MAX_KEYS} keys`);
   // The same key twice (a copy left in the folder) is published once; its newest position counts.
   const seen = new Set<string>();
-  const unique = keys.reverse().filter((k) => (seen.has(k.kid) ? false : (seen.add(k.kid), true))).reverse();
+  const unique = keys
+    .reverse()
+    .filter((k) => (seen.has(k.kid) ? false : (seen.add(k.kid), true)))
+    .reverse();
   return { keys: unique, current: unique[unique.length - 1]! };
 }
 
 /** Key material for the nonce HMAC: every replica with the same keys derives the same nonce key. */
 export function nonceKeyMaterial(set: KeySet): Buffer {
-  return Buffer.concat(
-    [...set.keys].sort((a, b) => a.kid.localeCompare(b.kid)).map((k) => k.privateKey.export({ format: 'der', type: 'pkcs8' }) as Buffer),
-  );
+  return Buffer.concat([...set.keys].sort((a, b) => a.kid.localeCompare(b.kid)).map((k) => k.privateKey.export({ format: 'der', type: 'pkcs8' }) as Buffer));
 }

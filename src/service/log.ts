@@ -19,19 +19,24 @@ const redact = winston.format((info) => {
 
 export function serviceLogger(level = process.env.CVM_ATTEST_LOG_LEVEL ?? 'info'): ServiceLogger {
   const stream = new winston.transports.Stream({ stream: process.stdout });
-  const logger = winston.createLogger({ level, format: winston.format.combine(winston.format.timestamp(), redact(), winston.format.json()), transports: [stream] });
+  const logger = winston.createLogger({
+    level,
+    format: winston.format.combine(winston.format.timestamp(), redact(), winston.format.json()),
+    transports: [stream],
+  });
   // A line logged after close (a late timer during shutdown) is dropped, not a crash.
   let open = true;
   return {
     error: (m, meta) => void (open && logger.error(m, meta)),
     warn: (m, meta) => void (open && logger.warn(m, meta)),
     info: (m, meta) => void (open && logger.info(m, meta)),
-    close: () => new Promise((resolve) => {
-      if (!open) return resolve();
-      open = false;
-      logger.on('finish', () => resolve());
-      logger.end();
-      setTimeout(resolve, 200).unref();
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        if (!open) return resolve();
+        open = false;
+        logger.on('finish', () => resolve());
+        logger.end();
+        setTimeout(resolve, 200).unref();
+      }),
   };
 }

@@ -30,9 +30,16 @@ export class Metrics {
     const out: string[] = [];
     out.push('# HELP cvm_attest_verifications_total Verifications by verdict and platform.', '# TYPE cvm_attest_verifications_total counter');
     for (const [k, v] of this.#verifications) out.push(`cvm_attest_verifications_total{${k}} ${v}`);
-    out.push('# HELP cvm_attest_attest_duration_seconds Time to answer POST /v1/attest (verification and signing included).', '# TYPE cvm_attest_attest_duration_seconds histogram');
+    out.push(
+      '# HELP cvm_attest_attest_duration_seconds Time to answer POST /v1/attest (verification and signing included).',
+      '# TYPE cvm_attest_attest_duration_seconds histogram',
+    );
     BUCKETS.forEach((b, i) => out.push(`cvm_attest_attest_duration_seconds_bucket{le="${b}"} ${this.#buckets[i]}`));
-    out.push(`cvm_attest_attest_duration_seconds_bucket{le="+Inf"} ${this.#count}`, `cvm_attest_attest_duration_seconds_sum ${this.#sum}`, `cvm_attest_attest_duration_seconds_count ${this.#count}`);
+    out.push(
+      `cvm_attest_attest_duration_seconds_bucket{le="+Inf"} ${this.#count}`,
+      `cvm_attest_attest_duration_seconds_sum ${this.#sum}`,
+      `cvm_attest_attest_duration_seconds_count ${this.#count}`,
+    );
     out.push('# HELP cvm_attest_nonces_total Challenge nonces issued and the outcome of each presented.', '# TYPE cvm_attest_nonces_total counter');
     for (const [k, v] of this.#nonces) out.push(`cvm_attest_nonces_total{result="${label(k)}"} ${v}`);
     for (const [k, v] of Object.entries(extra)) out.push(`# TYPE ${k} gauge`, `${k} ${v}`);

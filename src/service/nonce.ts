@@ -35,7 +35,11 @@ export class NonceAuthority {
   }
 
   #mac(body: Uint8Array): Buffer {
-    return createHmac('sha256', this.#key).update(DOMAIN).update(body).digest().subarray(0, NONCE_BYTES - BODY);
+    return createHmac('sha256', this.#key)
+      .update(DOMAIN)
+      .update(body)
+      .digest()
+      .subarray(0, NONCE_BYTES - BODY);
   }
 
   issue(now: Date = new Date()): IssuedNonce {
@@ -49,11 +53,14 @@ export class NonceAuthority {
 
   /** Checks form, MAC and expiry (not use: that is the replay store's job). Throws ServiceError 400. */
   check(hex: unknown, now: Date = new Date()): CheckedNonce {
-    if (typeof hex !== 'string' || !/^[0-9a-f]{64}$/.test(hex)) throw new ServiceError('E_NONCE_MALFORMED', 'nonce must be 64 lowercase hex digits from POST /v1/challenge', 400);
+    if (typeof hex !== 'string' || !/^[0-9a-f]{64}$/.test(hex))
+      throw new ServiceError('E_NONCE_MALFORMED', 'nonce must be 64 lowercase hex digits from POST /v1/challenge', 400);
     const bytes = Buffer.from(hex, 'hex');
-    if (!timingSafeEqual(this.#mac(bytes.subarray(0, BODY)), bytes.subarray(BODY))) throw new ServiceError('E_NONCE_UNKNOWN', 'nonce was not issued by this verifier', 400);
+    if (!timingSafeEqual(this.#mac(bytes.subarray(0, BODY)), bytes.subarray(BODY)))
+      throw new ServiceError('E_NONCE_UNKNOWN', 'nonce was not issued by this verifier', 400);
     const expiresAt = new Date(bytes.readUInt32BE(0) * 1000);
-    if (expiresAt.getTime() <= now.getTime()) throw new ServiceError('E_NONCE_EXPIRED', `nonce expired at ${expiresAt.toISOString()}: ask for a new challenge`, 400);
+    if (expiresAt.getTime() <= now.getTime())
+      throw new ServiceError('E_NONCE_EXPIRED', `nonce expired at ${expiresAt.toISOString()}: ask for a new challenge`, 400);
     return { bytes, hex, expiresAt };
   }
 }

@@ -72,7 +72,14 @@ export class VerificationPool {
       if (!t || t.id !== r.id) return;
       this.#finish(slot);
       if (r.ok) t.resolve(r.outcome);
-      else t.reject(new ServiceError(r.evidence ? 'E_REQUEST_EVIDENCE' : 'E_INTERNAL', r.evidence ? r.message : 'internal error during verification', r.evidence ? 400 : 500));
+      else
+        t.reject(
+          new ServiceError(
+            r.evidence ? 'E_REQUEST_EVIDENCE' : 'E_INTERNAL',
+            r.evidence ? r.message : 'internal error during verification',
+            r.evidence ? 400 : 500,
+          ),
+        );
     });
     worker.on('error', (e) => this.#replace(slot, e));
     worker.on('exit', (code) => {

@@ -67,12 +67,19 @@ export class RedisReplayStore implements ReplayStore {
     } catch {
       throw new ServiceError('E_REPLAY_STORE', '--replay-store must be a redis:// or rediss:// URL', 400);
     }
-    if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new ServiceError('E_REPLAY_STORE', '--replay-store must be a redis:// or rediss:// URL', 400);
+    if (u.protocol !== 'redis:' && u.protocol !== 'rediss:')
+      throw new ServiceError('E_REPLAY_STORE', '--replay-store must be a redis:// or rediss:// URL', 400);
     // ioredis is CommonJS: under the bundler its exports arrive on `default`.
     const m = (await import('ioredis')) as unknown as { Redis?: typeof import('ioredis').Redis; default?: { Redis?: typeof import('ioredis').Redis } };
     const Redis = m.Redis ?? m.default!.Redis!;
     // No offline queue and one try per command: while Redis is away, claims fail at once (503) instead of piling up.
-    const client = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2000, connectTimeout: timeoutMs, lazyConnect: true }) as unknown as RedisClient & { connect(): Promise<void> };
+    const client = new Redis(url, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      commandTimeout: 2000,
+      connectTimeout: timeoutMs,
+      lazyConnect: true,
+    }) as unknown as RedisClient & { connect(): Promise<void> };
     client.on('error', (e) => onError(e as Error));
     const store = new RedisReplayStore(client, onError);
     try {

@@ -24,7 +24,10 @@ export type RequestValidator = (body: Buffer) => AttestRequest;
 
 export async function requestValidator(schemaUrl: URL = REQUEST_SCHEMA_URL): Promise<RequestValidator> {
   // Ajv is CommonJS: under the bundler its exports arrive on `default`.
-  const m = (await import('ajv/dist/2020.js')) as unknown as { Ajv2020?: typeof import('ajv/dist/2020.js').Ajv2020; default?: { Ajv2020: typeof import('ajv/dist/2020.js').Ajv2020 } };
+  const m = (await import('ajv/dist/2020.js')) as unknown as {
+    Ajv2020?: typeof import('ajv/dist/2020.js').Ajv2020;
+    default?: { Ajv2020: typeof import('ajv/dist/2020.js').Ajv2020 };
+  };
   const Ajv2020 = m.Ajv2020 ?? m.default!.Ajv2020;
   const schema = JSON.parse(readFileSync(schemaUrl, 'utf8')) as object;
   const ajv = new Ajv2020({ allErrors: false, strict: true, strictRequired: false, allowUnionTypes: true });
@@ -39,7 +42,11 @@ export async function requestValidator(schemaUrl: URL = REQUEST_SCHEMA_URL): Pro
     if (!validate(json)) {
       const e = validate.errors?.[0];
       // The path and rule only: never echo the submitted value.
-      throw new ServiceError('E_REQUEST_SCHEMA', `request does not match attest-request.schema.json: ${e?.instancePath || '/'} ${e?.message ?? 'is invalid'}`.slice(0, 300), 400);
+      throw new ServiceError(
+        'E_REQUEST_SCHEMA',
+        `request does not match attest-request.schema.json: ${e?.instancePath || '/'} ${e?.message ?? 'is invalid'}`.slice(0, 300),
+        400,
+      );
     }
     return json as AttestRequest;
   };

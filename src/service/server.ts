@@ -58,20 +58,28 @@ export async function startService(o: ServeOptions, onVerdict?: VerdictListener)
   const { host, port } = parseListen(o.listen);
   const tls = o.tlsCert !== undefined || o.tlsKey !== undefined;
   if (tls && (o.tlsCert === undefined || o.tlsKey === undefined)) throw new InputError('E_USAGE', '--tls-cert and --tls-key go together');
-  if (!tls && !isLoopback(host)) throw new InputError('E_USAGE', `plain HTTP is allowed only on loopback addresses: give --tls-cert and --tls-key to listen on ${host}`);
+  if (!tls && !isLoopback(host))
+    throw new InputError('E_USAGE', `plain HTTP is allowed only on loopback addresses: give --tls-cert and --tls-key to listen on ${host}`);
   const lifetime = o.tokenLifetime ?? DEFAULT_TOKEN_LIFETIME;
-  if (!Number.isInteger(lifetime) || lifetime < 60 || lifetime > 7 * 86400) throw new InputError('E_USAGE', '--token-lifetime must be a whole number of seconds, 60..604800');
+  if (!Number.isInteger(lifetime) || lifetime < 60 || lifetime > 7 * 86400)
+    throw new InputError('E_USAGE', '--token-lifetime must be a whole number of seconds, 60..604800');
   if (o.issuer !== undefined && !/^https?:\/\/[^\s/]+(\/[^\s]*)?$/.test(o.issuer)) throw new InputError('E_USAGE', '--issuer must be an http(s) URL');
   const rsaAlg = process.env.CVM_ATTEST_TOKEN_ALG === 'PS256' ? 'PS256' : 'RS256';
-  if (process.env.CVM_ATTEST_TOKEN_ALG && !['RS256', 'PS256', 'ES256'].includes(process.env.CVM_ATTEST_TOKEN_ALG)) throw new InputError('E_USAGE', 'CVM_ATTEST_TOKEN_ALG must be RS256, PS256 or ES256 (ES256 comes from an EC P-256 key)');
+  if (process.env.CVM_ATTEST_TOKEN_ALG && !['RS256', 'PS256', 'ES256'].includes(process.env.CVM_ATTEST_TOKEN_ALG))
+    throw new InputError('E_USAGE', 'CVM_ATTEST_TOKEN_ALG must be RS256, PS256 or ES256 (ES256 comes from an EC P-256 key)');
   const keys: KeySet = await loadSigningKeys(o.signingKey, rsaAlg);
   const policy = await loadServicePolicy(o.policy);
   const collateral = await loadCollateral(o.collateral);
   const validate = await requestValidator();
   // Nonce lifetime: 5 minutes (CVM_ATTEST_NONCE_LIFETIME_SECONDS, 1..3600, e.g. for slow collectors).
   const nonceLifetime = Number(process.env.CVM_ATTEST_NONCE_LIFETIME_SECONDS);
-  const nonces = new NonceAuthority(deriveNonceKey(nonceKeyMaterial(keys)), Number.isInteger(nonceLifetime) && nonceLifetime >= 1 && nonceLifetime <= 3600 ? nonceLifetime * 1000 : undefined);
-  const jwks = { keys: await Promise.all(keys.keys.map(async (k) => ({ ...k.publicJwk, kid: k.kid, use: 'sig', alg: k.alg, x5c: [await selfSignedCertificate(k)] }))) };
+  const nonces = new NonceAuthority(
+    deriveNonceKey(nonceKeyMaterial(keys)),
+    Number.isInteger(nonceLifetime) && nonceLifetime >= 1 && nonceLifetime <= 3600 ? nonceLifetime * 1000 : undefined,
+  );
+  const jwks = {
+    keys: await Promise.all(keys.keys.map(async (k) => ({ ...k.publicJwk, kid: k.kid, use: 'sig', alg: k.alg, x5c: [await selfSignedCertificate(k)] }))),
+  };
   let tlsOptions: { cert: Buffer; key: Buffer } | undefined;
   if (tls) {
     try {
@@ -80,7 +88,9 @@ export async function startService(o: ServeOptions, onVerdict?: VerdictListener)
       throw new InputError('E_USAGE', '--tls-cert/--tls-key cannot be read', { cause: e });
     }
   }
-  const store: ReplayStore = o.replayStore ? await RedisReplayStore.connect(o.replayStore, (e) => log.warn('replay store error', { error: e.message })) : new MemoryReplayStore();
+  const store: ReplayStore = o.replayStore
+    ? await RedisReplayStore.connect(o.replayStore, (e) => log.warn('replay store error', { error: e.message }))
+    : new MemoryReplayStore();
   const metrics = new Metrics();
 
   let ready = false;
@@ -113,7 +123,15 @@ export async function startService(o: ServeOptions, onVerdict?: VerdictListener)
     const outcome = await pool!.run(body);
     metrics.verification(outcome.verdict, outcome.platform);
     metrics.latency((performance.now() - t0) / 1000);
-    log.info('attestation', { verdict: outcome.verdict, platform: outcome.platform, fresh: outcome.fresh, vmId: outcome.attestedVmId ?? null, jti: outcome.jti ?? null, failed: outcome.checks.filter((c) => c.status === 'fail').map((c) => c.id), ms: Math.round(performance.now() - t0) });
+    log.info('attestation', {
+      verdict: outcome.verdict,
+      platform: outcome.platform,
+      fresh: outcome.fresh,
+      vmId: outcome.attestedVmId ?? null,
+      jti: outcome.jti ?? null,
+      failed: outcome.checks.filter((c) => c.status === 'fail').map((c) => c.id),
+      ms: Math.round(performance.now() - t0),
+    });
     try {
       onVerdict?.(outcome, body);
     } catch (e) {
@@ -150,7 +168,11 @@ export async function startService(o: ServeOptions, onVerdict?: VerdictListener)
         requireMethod(req, ['GET', 'HEAD']);
         const storeOk = await store.ping();
         const ok = ready && !draining && storeOk;
-        return sendJson(res, ok ? 200 : 503, { status: ok ? 'ok' : draining ? 'draining' : 'unavailable', replayStore: { kind: store.kind, ok: storeOk }, workers: pool?.size ?? 0 });
+        return sendJson(res, ok ? 200 : 503, {
+          status: ok ? 'ok' : draining ? 'draining' : 'unavailable',
+          replayStore: { kind: store.kind, ok: storeOk },
+          workers: pool?.size ?? 0,
+        });
       }
       case '/metrics': {
         requireMethod(req, ['GET', 'HEAD']);
@@ -180,11 +202,14 @@ export async function startService(o: ServeOptions, onVerdict?: VerdictListener)
   const server: Server = tlsOptions ? createHttpsServer({ ...tlsOptions, ...httpOptions }, handler) : createHttpServer(httpOptions, handler);
   server.maxHeadersCount = 64;
   server.on('clientError', (_e, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"error":{"code":"E_REQUEST_JSON","message":"malformed or timed-out HTTP request"}}');
+    if (socket.writable)
+      socket.end(
+        'HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"error":{"code":"E_REQUEST_JSON","message":"malformed or timed-out HTTP request"}}',
+      );
     else socket.destroy();
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (e) => reject(new InputError('E_USAGE', `cannot listen on ${o.listen}: ${(e).message}`, { cause: e })));
+    server.once('error', (e) => reject(new InputError('E_USAGE', `cannot listen on ${o.listen}: ${e.message}`, { cause: e })));
     server.listen(port, host, () => resolve());
   });
   const bound = (server.address() as AddressInfo).port;
@@ -197,17 +222,46 @@ export async function startService(o: ServeOptions, onVerdict?: VerdictListener)
     jwks_uri: jwksUri,
     response_types_supported: ['token'],
     id_token_signing_alg_values_supported: [...new Set(keys.keys.map((k) => k.alg))],
-    claims_supported: ['iss', 'iat', 'nbf', 'exp', 'jti', 'nonce', 'x-ms-attestation-type', 'x-ms-isolation-tee', 'x-ms-policy-hash', 'x-ms-runtime', 'x-ms-cvm-attest-fresh'],
+    claims_supported: [
+      'iss',
+      'iat',
+      'nbf',
+      'exp',
+      'jti',
+      'nonce',
+      'x-ms-attestation-type',
+      'x-ms-isolation-tee',
+      'x-ms-policy-hash',
+      'x-ms-runtime',
+      'x-ms-cvm-attest-fresh',
+    ],
   });
   const workers = o.workers ?? (process.env.CVM_ATTEST_WORKERS ? Number(process.env.CVM_ATTEST_WORKERS) : undefined);
   const current = keys.current;
   pool = new VerificationPool(
-    { policy, crls: collateral.crls, tdxCollateral: collateral.tdx, issuer, jwksUri, tokenLifetimeSeconds: lifetime, key: { pem: current.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string, kid: current.kid, alg: current.alg } },
+    {
+      policy,
+      crls: collateral.crls,
+      tdxCollateral: collateral.tdx,
+      issuer,
+      jwksUri,
+      tokenLifetimeSeconds: lifetime,
+      key: { pem: current.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string, kid: current.kid, alg: current.alg },
+    },
     { ...(workers ? { size: workers } : {}), onEvent: (m, meta) => log.warn(m, meta) },
   );
   ready = true;
   if (o.portFile) await writeFileAtomic(o.portFile, `${bound}\n`, { mode: 0o644 });
-  log.info('serving', { url, issuer, kid: current.kid, alg: current.alg, published: keys.keys.length, replayStore: store.kind, workers: pool.size, freshnessRequired: policy.requireFreshness !== false });
+  log.info('serving', {
+    url,
+    issuer,
+    kid: current.kid,
+    alg: current.alg,
+    published: keys.keys.length,
+    replayStore: store.kind,
+    workers: pool.size,
+    freshnessRequired: policy.requireFreshness !== false,
+  });
 
   let closing: Promise<void> | undefined;
   const close = (drainMs = 25_000): Promise<void> =>

@@ -50,10 +50,11 @@ const certInput = (s: string): string | Buffer => (s.includes('-----BEGIN') || s
 /** The report's user data carries the nonce when the VM refreshed its HCL report with it (NV 0x01400002). */
 function userDataCheck(claims: Claims, nonce: string): CheckResult {
   const runtime = claims['x-ms-runtime'] as Record<string, unknown> | undefined;
-  const ud = typeof runtime?.['user-data'] === 'string' ? (runtime['user-data']).toLowerCase() : undefined;
+  const ud = typeof runtime?.['user-data'] === 'string' ? runtime['user-data'].toLowerCase() : undefined;
   const base = { id: 'freshness.user-data', group: 'freshness' } as const;
   if (ud === undefined) return { ...base, status: 'skip', reason: 'the report carries no bound user data' };
-  if (ud.startsWith(nonce) && /^0*$/.test(ud.slice(nonce.length))) return { ...base, status: 'pass', reason: "the report's user data is this nonce: the HCL report itself was made for this challenge" };
+  if (ud.startsWith(nonce) && /^0*$/.test(ud.slice(nonce.length)))
+    return { ...base, status: 'pass', reason: "the report's user data is this nonce: the HCL report itself was made for this challenge" };
   return { ...base, status: 'skip', reason: "the report's user data is not this nonce: the report predates the challenge (the quote proves freshness)" };
 }
 
@@ -77,11 +78,27 @@ export class Verifier {
 
   async attest(req: AttestRequest, now: Date = new Date()): Promise<AttestOutcome> {
     const ev = req.evidence;
-    if (ev.hclReport === undefined) throw new EvidenceError('E_REQUEST_EVIDENCE', 'evidence needs hclReport (on TDX too: the TD quote alone carries neither the runtime data nor the vTPM key)');
+    if (ev.hclReport === undefined)
+      throw new EvidenceError(
+        'E_REQUEST_EVIDENCE',
+        'evidence needs hclReport (on TDX too: the TD quote alone carries neither the runtime data nor the vTPM key)',
+      );
     const nonce = Buffer.from(req.nonce, 'hex');
-    const quote = ev.quote ? { message: b64(ev.quote.message), signature: b64(ev.quote.signature), nonce, ...(ev.quote.pcrs && ev.quote.pcrs.some((p) => p !== '') ? { pcrs: ev.quote.pcrs } : {}) } : undefined;
+    const quote = ev.quote
+      ? {
+          message: b64(ev.quote.message),
+          signature: b64(ev.quote.signature),
+          nonce,
+          ...(ev.quote.pcrs && ev.quote.pcrs.some((p) => p !== '') ? { pcrs: ev.quote.pcrs } : {}),
+        }
+      : undefined;
     // TDX: the request's collateral (base64 file contents, recognised by content), else the service's.
-    const collateral: readonly CollateralFile[] | undefined = ev.tdQuote === undefined ? undefined : ev.collateral && Object.keys(ev.collateral).length ? Object.entries(ev.collateral).map(([name, v]) => ({ name, bytes: b64(v) })) : (this.#config.tdxCollateral ?? []);
+    const collateral: readonly CollateralFile[] | undefined =
+      ev.tdQuote === undefined
+        ? undefined
+        : ev.collateral && Object.keys(ev.collateral).length
+          ? Object.entries(ev.collateral).map(([name, v]) => ({ name, bytes: b64(v) }))
+          : (this.#config.tdxCollateral ?? []);
     const run = (crl?: string): Promise<VerificationResult> =>
       verifyEvidence({
         evidence: b64(ev.hclReport!),
@@ -121,7 +138,15 @@ export class Verifier {
       verifiedAt: result.verifiedAt,
     };
     if (result.verdict !== 'pass') return base;
-    const t = await signToken(this.#key, { result, nonce: req.nonce, fresh, issuer: this.#config.issuer, jwksUri: this.#config.jwksUri, lifetimeSeconds: this.#config.tokenLifetimeSeconds, now });
+    const t = await signToken(this.#key, {
+      result,
+      nonce: req.nonce,
+      fresh,
+      issuer: this.#config.issuer,
+      jwksUri: this.#config.jwksUri,
+      lifetimeSeconds: this.#config.tokenLifetimeSeconds,
+      now,
+    });
     return { ...base, token: t.token, jti: t.jti };
   }
 }

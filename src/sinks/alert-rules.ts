@@ -33,9 +33,13 @@ export function evaluateAlerts(prev: AlertState, outcome: SinkOutcome, ctx: Aler
     const since = prev.firstCollectionFailureAt ?? now;
     if (failures >= ctx.settings.evidenceUnavailableAfter) {
       const err = errorFacts(outcome.error);
-      conditions.push({ key: 'EvidenceUnavailable', kind: 'EvidenceUnavailable', fingerprint: 'unavailable',
+      conditions.push({
+        key: 'EvidenceUnavailable',
+        kind: 'EvidenceUnavailable',
+        fingerprint: 'unavailable',
         description: `No attestation evidence could be collected in ${failures} consecutive runs since ${since}: ${err.code}: ${err.message}`.slice(0, 2000),
-        props: { consecutiveFailures: failures, firstFailureAt: since, errorCode: err.code, errorMessage: err.message } });
+        props: { consecutiveFailures: failures, firstFailureAt: since, errorCode: err.code, errorMessage: err.message },
+      });
     }
     state = { ...prev, collectionFailures: failures, firstCollectionFailureAt: since, active };
   } else {
@@ -47,22 +51,38 @@ export function evaluateAlerts(prev: AlertState, outcome: SinkOutcome, ctx: Aler
 
     if (r.verdict === 'fail') {
       const idsList = failed.map((c) => c.id).sort();
-      conditions.push({ key: 'AttestationFailed', kind: 'AttestationFailed', fingerprint: idsList.join(',') || 'fail',
+      conditions.push({
+        key: 'AttestationFailed',
+        kind: 'AttestationFailed',
+        fingerprint: idsList.join(',') || 'fail',
         description: `Attestation failed: ${failed.map((c) => `${c.id}: ${c.reason}`).join('; ') || 'verdict fail'}`.slice(0, 2000),
-        props: { failedChecks: failed.map((c) => ({ id: c.id, group: c.group, reason: c.reason })), product: r.product } });
+        props: { failedChecks: failed.map((c) => ({ id: c.id, group: c.group, reason: c.reason })), product: r.product },
+      });
     } else clear.push('AttestationFailed');
 
     if (f.isDebuggable === true) {
-      conditions.push({ key: 'DebugEnabled', kind: 'DebugEnabled', fingerprint: f.measurement ?? 'debug',
-        description: 'The SNP guest policy of this VM allows debugging: the hypervisor can read and change its memory.', props: { measurement: f.measurement, authentic } });
+      conditions.push({
+        key: 'DebugEnabled',
+        kind: 'DebugEnabled',
+        fingerprint: f.measurement ?? 'debug',
+        description: 'The SNP guest policy of this VM allows debugging: the hypervisor can read and change its memory.',
+        props: { measurement: f.measurement, authentic },
+      });
     } else if (f.isDebuggable === false) clear.push('DebugEnabled');
 
     const min = r.policy?.minimumTcb;
     if (min && f.reportedTcb) {
-      const below = Object.entries(min).filter(([k, v]) => (f.reportedTcb![k] ?? -1) < v).map(([k]) => k);
+      const below = Object.entries(min)
+        .filter(([k, v]) => (f.reportedTcb![k] ?? -1) < v)
+        .map(([k]) => k);
       if (below.length > 0) {
-        conditions.push({ key: 'TcbBelowMinimum', kind: 'TcbBelowMinimum', fingerprint: canonical(f.reportedTcb),
-          description: `Reported TCB ${fmtTcb(f.reportedTcb)} is below the policy minimum ${fmtTcb(min)} (${below.join(', ')}).`, props: { reportedTcb: f.reportedTcb, minimumTcb: min, components: below } });
+        conditions.push({
+          key: 'TcbBelowMinimum',
+          kind: 'TcbBelowMinimum',
+          fingerprint: canonical(f.reportedTcb),
+          description: `Reported TCB ${fmtTcb(f.reportedTcb)} is below the policy minimum ${fmtTcb(min)} (${below.join(', ')}).`,
+          props: { reportedTcb: f.reportedTcb, minimumTcb: min, components: below },
+        });
       } else clear.push('TcbBelowMinimum');
     } else if (!min) clear.push('TcbBelowMinimum');
 
@@ -70,20 +90,38 @@ export function evaluateAlerts(prev: AlertState, outcome: SinkOutcome, ctx: Aler
     const tcbByChip: Record<string, TcbComponents> = { ...prev.tcbByChip };
     if (authentic) {
       if (f.chipId && prev.chipId && f.chipId !== prev.chipId) {
-        conditions.push({ key: 'ChipChanged', kind: 'ChipChanged', fingerprint: f.chipId,
-          description: `The VM now runs on chip ${f.chipId.slice(0, 16)}... (was ${prev.chipId.slice(0, 16)}...).`, props: { previousChipId: prev.chipId, chipId: f.chipId } });
+        conditions.push({
+          key: 'ChipChanged',
+          kind: 'ChipChanged',
+          fingerprint: f.chipId,
+          description: `The VM now runs on chip ${f.chipId.slice(0, 16)}... (was ${prev.chipId.slice(0, 16)}...).`,
+          props: { previousChipId: prev.chipId, chipId: f.chipId },
+        });
       }
       if (f.measurement && prev.measurement && f.measurement !== prev.measurement) {
-        conditions.push({ key: 'MeasurementChanged', kind: 'MeasurementChanged', fingerprint: f.measurement,
-          description: `Launch measurement changed from ${prev.measurement} to ${f.measurement}.`, props: { previousMeasurement: prev.measurement, measurement: f.measurement } });
+        conditions.push({
+          key: 'MeasurementChanged',
+          kind: 'MeasurementChanged',
+          fingerprint: f.measurement,
+          description: `Launch measurement changed from ${prev.measurement} to ${f.measurement}.`,
+          props: { previousMeasurement: prev.measurement, measurement: f.measurement },
+        });
       }
       if (f.chipId && f.reportedTcb) {
         const before = prev.tcbByChip[f.chipId];
-        const lower = before ? Object.entries(before).filter(([k, v]) => f.reportedTcb![k] !== undefined && f.reportedTcb![k] < v).map(([k]) => k) : [];
+        const lower = before
+          ? Object.entries(before)
+              .filter(([k, v]) => f.reportedTcb![k] !== undefined && f.reportedTcb![k] < v)
+              .map(([k]) => k)
+          : [];
         if (before && lower.length > 0) {
-          conditions.push({ key: 'TcbRollback', kind: 'TcbRollback', fingerprint: `${canonical(before)}>${canonical(f.reportedTcb)}`,
+          conditions.push({
+            key: 'TcbRollback',
+            kind: 'TcbRollback',
+            fingerprint: `${canonical(before)}>${canonical(f.reportedTcb)}`,
             description: `Reported TCB on chip ${f.chipId.slice(0, 16)}... went down from ${fmtTcb(before)} to ${fmtTcb(f.reportedTcb)} (${lower.join(', ')}).`,
-            props: { chipId: f.chipId, previousTcb: before, reportedTcb: f.reportedTcb, components: lower } });
+            props: { chipId: f.chipId, previousTcb: before, reportedTcb: f.reportedTcb, components: lower },
+          });
         }
         tcbByChip[f.chipId] = f.reportedTcb;
       }
@@ -101,9 +139,13 @@ export function evaluateAlerts(prev: AlertState, outcome: SinkOutcome, ctx: Aler
       const key = `CertificateExpiringSoon:${cert.sha256}`;
       expiring.add(key);
       const days = Math.max(0, Math.floor((t - Date.parse(now)) / 86_400_000));
-      conditions.push({ key, kind: 'CertificateExpiringSoon', fingerprint: cert.notAfter,
+      conditions.push({
+        key,
+        kind: 'CertificateExpiringSoon',
+        fingerprint: cert.notAfter,
         description: `The ${cert.role} certificate (${cert.subject}) ${t < Date.parse(now) ? 'expired' : 'expires'} on ${cert.notAfter} (${fromNow(t - Date.parse(now))}).`,
-        props: { role: cert.role, subject: cert.subject, notAfter: cert.notAfter, sha256: cert.sha256, daysLeft: days } });
+        props: { role: cert.role, subject: cert.subject, notAfter: cert.notAfter, sha256: cert.sha256, daysLeft: days },
+      });
     }
     for (const k of Object.keys(active)) if (k.startsWith('CertificateExpiringSoon:') && !expiring.has(k)) clear.push(k);
     state = { v: 1, collectionFailures: 0, firstCollectionFailureAt: undefined, chipId, measurement, tcbByChip, active };
@@ -126,22 +168,47 @@ export function evaluateAlerts(prev: AlertState, outcome: SinkOutcome, ctx: Aler
 }
 
 /** What a sink dropped since the last DeliveryDropped alert. */
-export interface DropFacts { readonly sink: string; readonly dropped: number; readonly total: number; readonly reason?: string | undefined }
+export interface DropFacts {
+  readonly sink: string;
+  readonly dropped: number;
+  readonly total: number;
+  readonly reason?: string | undefined;
+}
 
 /** An alert for records a sink dropped (spool full, or refused alone by the service): every drop is alerted. */
-export function deliveryDroppedAlert(drops: readonly DropFacts[], identity: SinkIdentity | undefined, ctx: { recordId: string; now?: Date; agentVersion?: string | undefined }): SecurityAlert {
+export function deliveryDroppedAlert(
+  drops: readonly DropFacts[],
+  identity: SinkIdentity | undefined,
+  ctx: { recordId: string; now?: Date; agentVersion?: string | undefined },
+): SecurityAlert {
   const now = (ctx.now ?? new Date()).toISOString();
   const n = drops.reduce((a, d) => a + d.dropped, 0);
   const what = drops.map((d) => `${d.sink}: ${d.dropped} dropped${d.reason ? ` (${d.reason})` : ''}`).join('; ');
-  return makeAlert({ key: 'DeliveryDropped', kind: 'DeliveryDropped', fingerprint: String(n), description: `${n} record(s) or alert(s) were dropped before delivery: ${what}`.slice(0, 2000),
-    props: { drops: drops.map((d) => dropUndefined({ sink: d.sink, dropped: d.dropped, totalDropped: d.total, reason: d.reason })) } }, identity, now, now, ctx);
+  return makeAlert(
+    {
+      key: 'DeliveryDropped',
+      kind: 'DeliveryDropped',
+      fingerprint: String(n),
+      description: `${n} record(s) or alert(s) were dropped before delivery: ${what}`.slice(0, 2000),
+      props: { drops: drops.map((d) => dropUndefined({ sink: d.sink, dropped: d.dropped, totalDropped: d.total, reason: d.reason })) },
+    },
+    identity,
+    now,
+    now,
+    ctx,
+  );
 }
 
 function canonical(t: TcbComponents): string {
-  return Object.keys(t).sort().map((k) => `${k}=${t[k]}`).join(',');
+  return Object.keys(t)
+    .sort()
+    .map((k) => `${k}=${t[k]}`)
+    .join(',');
 }
 function fmtTcb(t: TcbComponents): string {
-  return `{${Object.entries(t).map(([k, v]) => `${k}: ${v}`).join(', ')}}`;
+  return `{${Object.entries(t)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join(', ')}}`;
 }
 
 /** How far a time is from now, in words that stay true: "in 10 days", "in 5 hours", "560 days ago", "less than an hour ago". */

@@ -22,7 +22,6 @@ export interface AlertState {
 
 export const EMPTY_ALERT_STATE: AlertState = { v: 1, collectionFailures: 0, tcbByChip: {}, active: {} };
 
-
 /** Loads the drift state; a missing, torn or foreign file starts afresh (first run: no drift alerts). Every field is checked. */
 export async function loadAlertState(stateDir: string): Promise<AlertState> {
   let doc: unknown;
@@ -39,7 +38,8 @@ const optStr = (v: unknown): string | undefined => (typeof v === 'string' && v.l
 
 export function sanitizeAlertState(doc: unknown): AlertState {
   if (!isObj(doc) || doc.v !== 1) return EMPTY_ALERT_STATE;
-  const failures = typeof doc.collectionFailures === 'number' && Number.isSafeInteger(doc.collectionFailures) && doc.collectionFailures >= 0 ? doc.collectionFailures : 0;
+  const failures =
+    typeof doc.collectionFailures === 'number' && Number.isSafeInteger(doc.collectionFailures) && doc.collectionFailures >= 0 ? doc.collectionFailures : 0;
   const tcbByChip: Record<string, TcbComponents> = {};
   if (isObj(doc.tcbByChip)) {
     for (const [chip, t] of Object.entries(doc.tcbByChip).slice(0, 64)) {

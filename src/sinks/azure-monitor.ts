@@ -52,10 +52,17 @@ const SERVICE_MAX_BYTES = 1_000_000;
 const CONTENT_REFUSED = new Set([400, 413]);
 
 class DeadlineError extends Error {
-  constructor(ms: number) { super(`no answer within ${ms} ms (deadline)`); this.name = 'DeadlineError'; }
+  constructor(ms: number) {
+    super(`no answer within ${ms} ms (deadline)`);
+    this.name = 'DeadlineError';
+  }
 }
 
-interface Outcome { ok: boolean; status?: number | undefined; message: string }
+interface Outcome {
+  ok: boolean;
+  status?: number | undefined;
+  message: string;
+}
 
 /** What one stream's batches came to in a flush: how many were acked, records refused alone, the failure that stopped it. */
 interface StreamResult {
@@ -91,14 +98,23 @@ export class AzureMonitorSink {
   }
 
   static async create(settings: AzureMonitorSettings, ctx: AzureMonitorSinkContext): Promise<AzureMonitorSink> {
-    const spool = await Spool.open({ dir: spoolDir(ctx.stateDir, SPOOL_FOLDERS.azureMonitor), maxRecords: settings.spool.maxRecords, maxBytes: settings.spool.maxBytes });
-    const alertSpool = await Spool.open({ dir: spoolDir(ctx.stateDir, AZURE_MONITOR_ALERT_SPOOL), maxRecords: ALERT_SPOOL_MAX_RECORDS, maxBytes: ALERT_SPOOL_MAX_BYTES });
+    const spool = await Spool.open({
+      dir: spoolDir(ctx.stateDir, SPOOL_FOLDERS.azureMonitor),
+      maxRecords: settings.spool.maxRecords,
+      maxBytes: settings.spool.maxBytes,
+    });
+    const alertSpool = await Spool.open({
+      dir: spoolDir(ctx.stateDir, AZURE_MONITOR_ALERT_SPOOL),
+      maxRecords: ALERT_SPOOL_MAX_RECORDS,
+      maxBytes: ALERT_SPOOL_MAX_BYTES,
+    });
     const sink = new AzureMonitorSink(settings, spool, alertSpool, ctx);
     const prev = ctx.previous;
     if (prev && prev.name === sink.name && prev.status !== 'disabled') {
       sink.#last = { status: prev.status, message: prev.message };
       sink.#lastDeliveryAt = prev.lastDeliveryAt;
-      if (typeof prev.lastDropAt === 'string') sink.#lastDrop = { at: prev.lastDropAt, count: 0, why: typeof prev.lastDropReason === 'string' ? prev.lastDropReason : '' };
+      if (typeof prev.lastDropAt === 'string')
+        sink.#lastDrop = { at: prev.lastDropAt, count: 0, why: typeof prev.lastDropReason === 'string' ? prev.lastDropReason : '' };
     } else if (sink.#depth > 0) sink.#last = { status: 'queued', message: `${sink.#depth} record(s) and alert(s) left from a previous run` };
     return sink;
   }
@@ -109,26 +125,38 @@ export class AzureMonitorSink {
       if (rs.length === 0) return;
       const { dropped } = await spool.append(rs.map((r) => ({ stream, record: r, id: idOf(r) })));
       if (dropped === 0) return;
-      this.#lastDrop = { at: new Date().toISOString(), count: dropped, why: `${what} queue full (${spool.maxRecords} / ${spool.maxBytes} bytes): oldest dropped` };
+      this.#lastDrop = {
+        at: new Date().toISOString(),
+        count: dropped,
+        why: `${what} queue full (${spool.maxRecords} / ${spool.maxBytes} bytes): oldest dropped`,
+      };
       this.#ctx.logger?.error(`azure monitor ${what} queue full: oldest dropped`, { dropped, total: spool.dropped });
     };
     await spooled(this.spool, this.settings.streamName, records, 'record');
     await spooled(this.alertSpool, this.settings.alertsStreamName, alerts, 'alert');
   }
 
-  get #depth(): number { return this.spool.depth + this.alertSpool.depth; }
+  get #depth(): number {
+    return this.spool.depth + this.alertSpool.depth;
+  }
 
   /** Uploads what is spooled (one flush at a time); resolves to the delivery state, never throws. */
   flush(opts: FlushOptions = {}): Promise<SinkDelivery> {
-    this.#flushing ??= this.#flush(opts).finally(() => { this.#flushing = undefined; });
+    this.#flushing ??= this.#flush(opts).finally(() => {
+      this.#flushing = undefined;
+    });
     return this.#flushing;
   }
 
   state(): SinkDelivery {
     return {
       name: this.name,
-      status: this.#depth > 0 && this.#last.status === 'delivered' ? 'queued'
-        : this.#depth === 0 && this.#last.status === 'queued' && this.#lastDeliveryAt ? 'delivered' : this.#last.status,
+      status:
+        this.#depth > 0 && this.#last.status === 'delivered'
+          ? 'queued'
+          : this.#depth === 0 && this.#last.status === 'queued' && this.#lastDeliveryAt
+            ? 'delivered'
+            : this.#last.status,
       message: this.#last.message,
       queueDepth: this.#depth,
       ...(this.#lastDeliveryAt ? { lastDeliveryAt: this.#lastDeliveryAt } : {}),
@@ -162,15 +190,23 @@ export class AzureMonitorSink {
     const dropped: { count: number; why?: string } = { count: 0 };
     try {
       // Alerts first: they are few and matter most.
-      const entries = [...await this.alertSpool.list(MAX_FLUSH_RECORDS), ...await this.spool.list(MAX_FLUSH_RECORDS)];
+      const entries = [...(await this.alertSpool.list(MAX_FLUSH_RECORDS)), ...(await this.spool.list(MAX_FLUSH_RECORDS))];
       if (entries.length === 0) {
-        if (this.#last.status !== 'failed') this.#last = { status: this.#lastDeliveryAt ? 'delivered' : this.#last.status, message: this.#lastDeliveryAt ? 'all records delivered' : this.#last.message };
+        if (this.#last.status !== 'failed')
+          this.#last = {
+            status: this.#lastDeliveryAt ? 'delivered' : this.#last.status,
+            message: this.#lastDeliveryAt ? 'all records delivered' : this.#last.message,
+          };
         return this.state();
       }
       const client = await Promise.race([this.#getClient(), deadline]);
       // Records spooled under stream names the settings no longer use go to the current streams.
-      const streamOf = (e: SpoolEntry): string => (e.stream === this.settings.streamName || e.stream === this.settings.alertsStreamName ? e.stream
-        : 'SystemAlertId' in e.record ? this.settings.alertsStreamName : this.settings.streamName);
+      const streamOf = (e: SpoolEntry): string =>
+        e.stream === this.settings.streamName || e.stream === this.settings.alertsStreamName
+          ? e.stream
+          : 'SystemAlertId' in e.record
+            ? this.settings.alertsStreamName
+            : this.settings.streamName;
       for (const stream of [this.settings.alertsStreamName, this.settings.streamName]) {
         const group = entries.filter((e) => streamOf(e) === stream);
         const r: StreamResult = { acked: 0, accepted: false, suspects: [] };
@@ -178,11 +214,17 @@ export class AzureMonitorSink {
           await this.#send(client, stream, batch, ac.signal, deadline, r);
           if (r.failure) break;
         }
-        if (stream === this.settings.alertsStreamName) sent.alerts += r.acked; else sent.records += r.acked;
+        if (stream === this.settings.alertsStreamName) sent.alerts += r.acked;
+        else sent.records += r.acked;
         if (r.accepted && r.suspects.length > 0) {
           // Proven bad: refused alone while the stream took other records.
           const why = r.suspects[0]!.why.message;
-          for (const x of r.suspects) this.#ctx.logger?.error('azure monitor refused a record sent alone while accepting others; dropped', { id: x.entry.id, stream, error: x.why.message });
+          for (const x of r.suspects)
+            this.#ctx.logger?.error('azure monitor refused a record sent alone while accepting others; dropped', {
+              id: x.entry.id,
+              stream,
+              error: x.why.message,
+            });
           for (const sp of [this.spool, this.alertSpool]) await sp.discard(r.suspects.map((x) => x.entry.id));
           dropped.count += r.suspects.length;
           dropped.why ??= why;
@@ -212,17 +254,29 @@ export class AzureMonitorSink {
       this.#last = { status: permanent ? 'failed' : 'queued', message: [did, drop, `${this.#depth} waiting: ${failure.message}`].filter(Boolean).join('; ') };
       this.#ctx.logger?.warn('azure monitor upload failed; records stay spooled', { sent: total, waiting: this.#depth, error: failure.message });
     } else {
-      this.#last = this.#depth === 0
-        ? { status: 'delivered', message: [did || 'nothing to send', drop].filter(Boolean).join('; ') }
-        : { status: 'queued', message: [did, drop, `${this.#depth} waiting for the next flush`].filter(Boolean).join('; ') };
+      this.#last =
+        this.#depth === 0
+          ? { status: 'delivered', message: [did || 'nothing to send', drop].filter(Boolean).join('; ') }
+          : { status: 'queued', message: [did, drop, `${this.#depth} waiting for the next flush`].filter(Boolean).join('; ') };
     }
     return this.state();
   }
 
   /** Uploads one batch into `r`; a content refusal (400/413) goes to #bisect. */
-  async #send(client: LogsIngestionClient, stream: string, batch: readonly SpoolEntry[], signal: AbortSignal, deadline: Promise<never>, r: StreamResult): Promise<void> {
+  async #send(
+    client: LogsIngestionClient,
+    stream: string,
+    batch: readonly SpoolEntry[],
+    signal: AbortSignal,
+    deadline: Promise<never>,
+    r: StreamResult,
+  ): Promise<void> {
     const out = await this.#upload(client, stream, batch, signal, deadline);
-    if (out === undefined) { r.acked += batch.length; r.accepted = true; return; }
+    if (out === undefined) {
+      r.acked += batch.length;
+      r.accepted = true;
+      return;
+    }
     if (isRefusal(out)) return this.#bisect(client, stream, batch, out, signal, deadline, r);
     r.failure = out;
     r.streamOnly = isStreamLevel(out);
@@ -235,36 +289,82 @@ export class AzureMonitorSink {
    * bisection stops (a few requests, not one per record). On 413 the first half is halved until a
    * piece fits; a single record under the service limit refused with 413 is request-level.
    */
-  async #bisect(client: LogsIngestionClient, stream: string, batch: readonly SpoolEntry[], out: Outcome, signal: AbortSignal, deadline: Promise<never>, r: StreamResult): Promise<void> {
+  async #bisect(
+    client: LogsIngestionClient,
+    stream: string,
+    batch: readonly SpoolEntry[],
+    out: Outcome,
+    signal: AbortSignal,
+    deadline: Promise<never>,
+    r: StreamResult,
+  ): Promise<void> {
     if (batch.length === 1) {
       const size = Buffer.byteLength(JSON.stringify(batch[0]!.record));
       if (out.status === 400 || size > SERVICE_MAX_BYTES) r.suspects.push({ entry: batch[0]!, why: out });
-      else { r.failure = { ...out, message: `${out.message} (for a single record of ${size} bytes: a limit on the path, not the record)` }; r.streamOnly = true; }
+      else {
+        r.failure = { ...out, message: `${out.message} (for a single record of ${size} bytes: a limit on the path, not the record)` };
+        r.streamOnly = true;
+      }
       return;
     }
     const mid = Math.ceil(batch.length / 2);
     const halves = [batch.slice(0, mid), batch.slice(mid)];
     if (out.status === 413) {
-      for (const h of halves) { await this.#send(client, stream, h, signal, deadline, r); if (r.failure) return; }
+      for (const h of halves) {
+        await this.#send(client, stream, h, signal, deadline, r);
+        if (r.failure) return;
+      }
       return;
     }
     const refusedHalves: [readonly SpoolEntry[], Outcome][] = [];
     for (const h of halves) {
       const o = await this.#upload(client, stream, h, signal, deadline);
-      if (o === undefined) { r.acked += h.length; r.accepted = true; continue; }
-      if (!isRefusal(o)) { r.failure = o; r.streamOnly = isStreamLevel(o); return; }
+      if (o === undefined) {
+        r.acked += h.length;
+        r.accepted = true;
+        continue;
+      }
+      if (!isRefusal(o)) {
+        r.failure = o;
+        r.streamOnly = isStreamLevel(o);
+        return;
+      }
       refusedHalves.push([h, o]);
     }
-    if (refusedHalves.length === 2 && !r.accepted) { r.failure = out; r.streamOnly = true; return; }
-    for (const [h, o] of refusedHalves) { await this.#bisect(client, stream, h, o, signal, deadline, r); if (r.failure) return; }
+    if (refusedHalves.length === 2 && !r.accepted) {
+      r.failure = out;
+      r.streamOnly = true;
+      return;
+    }
+    for (const [h, o] of refusedHalves) {
+      await this.#bisect(client, stream, h, o, signal, deadline, r);
+      if (r.failure) return;
+    }
   }
 
   /** One upload, acked on success; resolves to the failure (undefined when accepted). */
-  async #upload(client: LogsIngestionClient, stream: string, batch: readonly SpoolEntry[], signal: AbortSignal, deadline: Promise<never>): Promise<Outcome | undefined> {
+  async #upload(
+    client: LogsIngestionClient,
+    stream: string,
+    batch: readonly SpoolEntry[],
+    signal: AbortSignal,
+    deadline: Promise<never>,
+  ): Promise<Outcome | undefined> {
     let cause: unknown;
     try {
       await Promise.race([
-        client.upload(this.settings.dcrImmutableId, stream, batch.map((e) => e.record as Record<string, unknown>), { abortSignal: signal, maxConcurrency: 1, onError: (err) => { cause = err.cause; } }),
+        client.upload(
+          this.settings.dcrImmutableId,
+          stream,
+          batch.map((e) => e.record as Record<string, unknown>),
+          {
+            abortSignal: signal,
+            maxConcurrency: 1,
+            onError: (err) => {
+              cause = err.cause;
+            },
+          },
+        ),
         deadline,
       ]);
     } catch (e) {
@@ -282,7 +382,11 @@ export class AzureMonitorSink {
     ensureImdsBypassesProxy(process.env);
     const [{ LogsIngestionClient: Client, KnownMonitorAudience }, credential] = await Promise.all([import('@azure/monitor-ingestion'), this.#credential()]);
     // The token audience of the endpoint's cloud (sovereign clouds refuse a public-cloud token).
-    const audience = { AzurePublicCloud: KnownMonitorAudience.AzurePublicCloud, AzureUSGovernment: KnownMonitorAudience.AzureGovernment, AzureChinaCloud: KnownMonitorAudience.AzureChina }[this.settings.cloud];
+    const audience = {
+      AzurePublicCloud: KnownMonitorAudience.AzurePublicCloud,
+      AzureUSGovernment: KnownMonitorAudience.AzureGovernment,
+      AzureChinaCloud: KnownMonitorAudience.AzureChina,
+    }[this.settings.cloud];
     this.#client = new Client(this.settings.endpoint, credential, { audience, ...this.#ctx.clientOptions });
     return this.#client;
   }
@@ -323,7 +427,11 @@ function* batches(entries: readonly SpoolEntry[]): Generator<SpoolEntry[]> {
   let size = 2;
   for (const e of entries) {
     const n = Buffer.byteLength(JSON.stringify(e.record)) + 1;
-    if (cur.length > 0 && size + n > MAX_BATCH_JSON_BYTES) { yield cur; cur = []; size = 2; }
+    if (cur.length > 0 && size + n > MAX_BATCH_JSON_BYTES) {
+      yield cur;
+      cur = [];
+      size = 2;
+    }
     cur.push(e);
     size += n;
   }
@@ -338,7 +446,10 @@ function describe(e: unknown): Outcome {
   const status = typeof err?.statusCode === 'number' ? err.statusCode : undefined;
   const code = typeof err?.code === 'string' ? err.code : undefined;
   let msg = typeof err?.message === 'string' ? err.message : String(e);
-  msg = msg.replace(/Bearer\s+[A-Za-z0-9._~+/=-]+/g, 'Bearer [redacted]').replace(/\s+/g, ' ').slice(0, 300);
+  msg = msg
+    .replace(/Bearer\s+[A-Za-z0-9._~+/=-]+/g, 'Bearer [redacted]')
+    .replace(/\s+/g, ' ')
+    .slice(0, 300);
   const name = typeof err?.name === 'string' ? err.name : 'Error';
   if (name === 'CredentialUnavailableError' || name === 'AuthenticationError') return { ok: false, message: `managed identity token: ${msg}` };
   return { ok: false, status, message: `${status !== undefined ? `HTTP ${status} ` : ''}${code ? `${code}: ` : ''}${msg}` };
@@ -349,7 +460,13 @@ export function ensureImdsBypassesProxy(env: NodeJS.ProcessEnv): void {
   const proxied = env.HTTPS_PROXY ?? env.https_proxy ?? env.HTTP_PROXY ?? env.http_proxy;
   if (!proxied) return;
   const current = env.NO_PROXY ?? env.no_proxy ?? '';
-  if (current.split(',').map((s) => s.trim()).includes('169.254.169.254')) return;
+  if (
+    current
+      .split(',')
+      .map((s) => s.trim())
+      .includes('169.254.169.254')
+  )
+    return;
   const next = current ? `${current},169.254.169.254` : '169.254.169.254';
   env.NO_PROXY = next;
   if (env.no_proxy !== undefined) env.no_proxy = next;

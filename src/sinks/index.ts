@@ -61,13 +61,22 @@ export interface SinkSet {
   close(): Promise<void>;
 }
 
-
 async function loadStatus(dir: string): Promise<Map<string, SinkDelivery>> {
   try {
     const list = JSON.parse(await readFile(join(dir, SINKS_STATUS_FILE), 'utf8')) as unknown;
     if (!Array.isArray(list)) return new Map();
-    return new Map(list.filter((d): d is SinkDelivery => typeof d === 'object' && d !== null && typeof (d as SinkDelivery).name === 'string'
-      && typeof (d as SinkDelivery).status === 'string' && typeof (d as SinkDelivery).message === 'string').map((d) => [d.name, d]));
+    return new Map(
+      list
+        .filter(
+          (d): d is SinkDelivery =>
+            typeof d === 'object' &&
+            d !== null &&
+            typeof (d as SinkDelivery).name === 'string' &&
+            typeof (d as SinkDelivery).status === 'string' &&
+            typeof (d as SinkDelivery).message === 'string',
+        )
+        .map((d) => [d.name, d]),
+    );
   } catch {
     return new Map();
   }
@@ -81,7 +90,9 @@ const IDENTITY_KEYS = ['vmId', 'resourceId', 'subscriptionId', 'resourceGroupNam
 async function loadIdentity(dir: string): Promise<{ identity: SinkIdentity; at: string } | undefined> {
   try {
     const doc = JSON.parse(await readFile(join(dir, IDENTITY_FILE), 'utf8')) as { identity?: Record<string, unknown>; at?: unknown };
-    const id = Object.fromEntries(IDENTITY_KEYS.flatMap((k) => (typeof doc.identity?.[k] === 'string' && (doc.identity[k]).length <= 1024 ? [[k, doc.identity[k]]] : [])));
+    const id = Object.fromEntries(
+      IDENTITY_KEYS.flatMap((k) => (typeof doc.identity?.[k] === 'string' && doc.identity[k].length <= 1024 ? [[k, doc.identity[k]]] : [])),
+    );
     return typeof id.vmId === 'string' && typeof doc.at === 'string' ? { identity: id, at: doc.at } : undefined;
   } catch {
     return undefined;
@@ -118,7 +129,13 @@ export async function createSinks(rawSettings: unknown, ctx: SinksContext): Prom
   }
   if (settings.syslog) {
     const { SyslogSink: Sink } = await import('./syslog.js');
-    syslog = await Sink.create(settings.syslog, { stateDir: dir, logger: ctx.logger, agentVersion: ctx.agentVersion, previous: previous.get('syslog'), ...(ctx.loggerPath ? { loggerPath: ctx.loggerPath } : {}) });
+    syslog = await Sink.create(settings.syslog, {
+      stateDir: dir,
+      logger: ctx.logger,
+      agentVersion: ctx.agentVersion,
+      previous: previous.get('syslog'),
+      ...(ctx.loggerPath ? { loggerPath: ctx.loggerPath } : {}),
+    });
   }
   let alertState: AlertState | undefined;
   let lastIdentity: { identity: SinkIdentity; at: string } | undefined | null = null;
@@ -127,31 +144,55 @@ export async function createSinks(rawSettings: unknown, ctx: SinksContext): Prom
   let closed = false;
   let retryTimer: NodeJS.Timeout | undefined;
   let retryAttempt = 0;
-  const retryBase = ctx.retry === false ? 0 : ctx.retry?.baseMs ?? 30_000;
-  const retryMax = ctx.retry === false ? 0 : ctx.retry?.maxMs ?? 15 * 60_000;
+  const retryBase = ctx.retry === false ? 0 : (ctx.retry?.baseMs ?? 30_000);
+  const retryMax = ctx.retry === false ? 0 : (ctx.retry?.maxMs ?? 15 * 60_000);
   let chain: Promise<unknown> = Promise.resolve();
-  const serial = <T>(fn: () => Promise<T>): Promise<T> => { const p = chain.then(fn, fn); chain = p.catch(() => undefined); return p; };
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const p = chain.then(fn, fn);
+    chain = p.catch(() => undefined);
+    return p;
+  };
 
   const scheduleRetry = (deliveries: readonly SinkDelivery[]): void => {
     clearTimeout(retryTimer);
     retryTimer = undefined;
     const waiting = deliveries.filter((d) => d.queueDepth > 0 && (d.status === 'queued' || d.status === 'failed'));
-    if (closed || ctx.signal?.aborted || retryBase <= 0 || waiting.length === 0) { retryAttempt = 0; return; }
+    if (closed || ctx.signal?.aborted || retryBase <= 0 || waiting.length === 0) {
+      retryAttempt = 0;
+      return;
+    }
     // Exponential backoff with jitter; a refusal (failed: 400 schema drift, 403 role not granted yet)
     // starts 4x slower than throttling and outages, and both stop growing at maxMs.
     const start = waiting.some((d) => d.status === 'queued') ? retryBase : retryBase * 4;
     const base = Math.min(retryMax, start * 2 ** Math.min(retryAttempt, 20));
     retryAttempt++;
-    retryTimer = setTimeout(() => {
-      void serial(() => flush()).then((d) => {
-        scheduleRetry(d);
-        try { ctx.onStateChange?.(d); } catch (e) { ctx.logger?.warn('cannot update the status after a retry', { error: errText(e) }); }
-      }, () => undefined);
-    }, Math.round(base * (0.5 + Math.random() * 0.5)));
+    retryTimer = setTimeout(
+      () => {
+        void serial(() => flush()).then(
+          (d) => {
+            scheduleRetry(d);
+            try {
+              ctx.onStateChange?.(d);
+            } catch (e) {
+              ctx.logger?.warn('cannot update the status after a retry', { error: errText(e) });
+            }
+          },
+          () => undefined,
+        );
+      },
+      Math.round(base * (0.5 + Math.random() * 0.5)),
+    );
     retryTimer.unref();
   };
 
-  ctx.signal?.addEventListener('abort', () => { clearTimeout(retryTimer); retryTimer = undefined; }, { once: true });
+  ctx.signal?.addEventListener(
+    'abort',
+    () => {
+      clearTimeout(retryTimer);
+      retryTimer = undefined;
+    },
+    { once: true },
+  );
 
   const state = (): SinkDelivery[] => [azure?.state() ?? disabled('azureMonitor'), syslog?.state() ?? disabled('syslog')];
 
@@ -189,11 +230,19 @@ export async function createSinks(rawSettings: unknown, ctx: SinksContext): Prom
   const flush = async (opts: { signal?: AbortSignal; timeoutMs?: number } = {}, raised: SecurityAlert[] = []): Promise<SinkDelivery[]> => {
     const signal = opts.signal ?? ctx.signal;
     await flushSinks(signal, opts.timeoutMs);
-    const dropAlert = await alertNewDrops().catch((e: unknown) => { ctx.logger?.error('cannot raise the DeliveryDropped alert', { error: errText(e) }); return undefined; });
-    if (dropAlert) { raised.push(dropAlert); await flushSinks(signal, opts.timeoutMs); }
+    const dropAlert = await alertNewDrops().catch((e: unknown) => {
+      ctx.logger?.error('cannot raise the DeliveryDropped alert', { error: errText(e) });
+      return undefined;
+    });
+    if (dropAlert) {
+      raised.push(dropAlert);
+      await flushSinks(signal, opts.timeoutMs);
+    }
     const now = state();
     // For `cvm-attest status` and the next process: the last delivery state, written atomically.
-    await writeFileAtomic(join(dir, SINKS_STATUS_FILE), JSON.stringify(now), { syncDir: false }).catch((e: unknown) => ctx.logger?.warn('cannot write sinks status', { error: String(e) }));
+    await writeFileAtomic(join(dir, SINKS_STATUS_FILE), JSON.stringify(now), { syncDir: false }).catch((e: unknown) =>
+      ctx.logger?.warn('cannot write sinks status', { error: String(e) }),
+    );
     return now;
   };
 
@@ -208,11 +257,18 @@ export async function createSinks(rawSettings: unknown, ctx: SinksContext): Prom
       const known = await knownIdentity();
       if (!known || JSON.stringify(known.identity) !== JSON.stringify(own)) {
         lastIdentity = { identity: own, at: new Date().toISOString() };
-        await writeFileAtomic(join(dir, IDENTITY_FILE), JSON.stringify(lastIdentity), { syncDir: false }).catch((e: unknown) => ctx.logger?.warn('cannot save the VM identity', { error: errText(e) }));
+        await writeFileAtomic(join(dir, IDENTITY_FILE), JSON.stringify(lastIdentity), { syncDir: false }).catch((e: unknown) =>
+          ctx.logger?.warn('cannot save the VM identity', { error: errText(e) }),
+        );
       }
     } else if (isFailedOutcome(outcome)) {
       const known = await knownIdentity();
-      if (known) run = { ...outcome, identity: known.identity, warnings: [...(outcome.warnings ?? []), `VM identity from the run of ${known.at}: IMDS gave none in this run`] };
+      if (known)
+        run = {
+          ...outcome,
+          identity: known.identity,
+          warnings: [...(outcome.warnings ?? []), `VM identity from the run of ${known.at}: IMDS gave none in this run`],
+        };
     }
     const record = buildRecord(run, { agentVersion: ctx.agentVersion, recordId });
     alertState ??= await loadAlertState(dir);
@@ -221,10 +277,17 @@ export async function createSinks(rawSettings: unknown, ctx: SinksContext): Prom
     // A sink whose spool cannot be written (read-only, full disk) is an error for this run; the alert
     // state then stays as it was, so its alerts are raised again on the next run.
     const spoolErrors = new Map<string, string>();
-    await azure?.enqueue([record], alerts.map(alertRecord)).catch((e: unknown) => { spoolErrors.set('azureMonitor', errText(e)); });
-    if (alerts.length > 0) await syslog?.enqueue(alerts).catch((e: unknown) => { spoolErrors.set('syslog', errText(e)); });
+    await azure?.enqueue([record], alerts.map(alertRecord)).catch((e: unknown) => {
+      spoolErrors.set('azureMonitor', errText(e));
+    });
+    if (alerts.length > 0)
+      await syslog?.enqueue(alerts).catch((e: unknown) => {
+        spoolErrors.set('syslog', errText(e));
+      });
     if (spoolErrors.size === 0) {
-      await saveAlertState(dir, next).catch((e: unknown) => { spoolErrors.set('*', `cannot save the alert state: ${errText(e)}`); });
+      await saveAlertState(dir, next).catch((e: unknown) => {
+        spoolErrors.set('*', `cannot save the alert state: ${errText(e)}`);
+      });
       if (!spoolErrors.has('*')) alertState = next;
     }
     for (const [sink, error] of spoolErrors) ctx.logger?.error('cannot spool this run for delivery', { sink, error });
@@ -246,18 +309,31 @@ export async function createSinks(rawSettings: unknown, ctx: SinksContext): Prom
 
   return {
     settings,
-    deliver: (outcome) => serial(async () => {
-      try {
-        return await deliverOnce(outcome);
-      } catch (e) {
-        // Never let the sinks' substatus vanish: whatever failed, every configured sink says so.
-        const m = errText(e);
-        ctx.logger?.error('sink delivery failed', { error: m });
-        return { deliveries: state().map((d): SinkDelivery => (d.status === 'disabled' ? d : { ...d, status: 'failed', message: `delivery failed: ${m}` })), alerts: [], recordId: lastRecordId ?? '' };
-      }
-    }),
+    deliver: (outcome) =>
+      serial(async () => {
+        try {
+          return await deliverOnce(outcome);
+        } catch (e) {
+          // Never let the sinks' substatus vanish: whatever failed, every configured sink says so.
+          const m = errText(e);
+          ctx.logger?.error('sink delivery failed', { error: m });
+          return {
+            deliveries: state().map((d): SinkDelivery => (d.status === 'disabled' ? d : { ...d, status: 'failed', message: `delivery failed: ${m}` })),
+            alerts: [],
+            recordId: lastRecordId ?? '',
+          };
+        }
+      }),
     state,
-    flush: (opts) => serial(() => flush(opts)).then((d) => { scheduleRetry(d); return d; }),
-    close: async () => { closed = true; clearTimeout(retryTimer); await chain; },
+    flush: (opts) =>
+      serial(() => flush(opts)).then((d) => {
+        scheduleRetry(d);
+        return d;
+      }),
+    close: async () => {
+      closed = true;
+      clearTimeout(retryTimer);
+      await chain;
+    },
   };
 }

@@ -5,8 +5,17 @@ import type { ColumnDef, RecordValue } from './record.js';
 
 export const TDX_RECORD_COLUMNS: readonly ColumnDef[] = [
   { name: 'Platform', type: 'string', description: 'TEE of the evidence: `SNP` (AMD SEV-SNP) or `TDX` (Intel TDX).' },
-  { name: 'TdxTcbStatus', type: 'string', description: 'Intel TDX: TCB status by Intel\'s collateral (UpToDate, SWHardeningNeeded, ConfigurationNeeded, ConfigurationAndSWHardeningNeeded, OutOfDate, OutOfDateConfigurationNeeded, Revoked).' },
-  { name: 'AdvisoryIds', type: 'dynamic', description: 'Intel TDX: array of the Intel security advisory ids (INTEL-SA-xxxxx) of the matched TCB level, TDX module and QE.' },
+  {
+    name: 'TdxTcbStatus',
+    type: 'string',
+    description:
+      "Intel TDX: TCB status by Intel's collateral (UpToDate, SWHardeningNeeded, ConfigurationNeeded, ConfigurationAndSWHardeningNeeded, OutOfDate, OutOfDateConfigurationNeeded, Revoked).",
+  },
+  {
+    name: 'AdvisoryIds',
+    type: 'dynamic',
+    description: 'Intel TDX: array of the Intel security advisory ids (INTEL-SA-xxxxx) of the matched TCB level, TDX module and QE.',
+  },
   { name: 'Mrtd', type: 'string', description: 'Intel TDX: MRTD, lowercase hex (96 characters); also in Measurement.' },
   { name: 'Rtmrs', type: 'dynamic', description: 'Intel TDX: array of RTMR0..RTMR3, lowercase hex.' },
   { name: 'TeeTcbSvn', type: 'string', description: 'Intel TDX: TEE_TCB_SVN, lowercase hex (32 characters).' },

@@ -22,10 +22,19 @@ export const ALERT_STREAM = 'Custom-CvmAttestationAlert';
 
 /** One row per attestation run. */
 export const RECORD_COLUMNS: readonly ColumnDef[] = [
-  { name: 'TimeGenerated', type: 'datetime', description: 'When the run was evaluated (the verifier\'s clock; the agent\'s clock for a failed collection).' },
-  { name: 'AttestedAt', type: 'datetime', description: 'When the run happened, as TimeGenerated, but never rewritten: Log Analytics replaces a TimeGenerated over 2 days old (a record delivered after a long outage) with the ingestion time.' },
-  { name: 'RecordId', type: 'string', description: 'Random UUID of this run; a re-sent record keeps it, so `summarize arg_max(TimeGenerated, *) by RecordId` removes duplicates.' },
-  { name: 'VmId', type: 'string', description: 'The VM\'s unique id (IMDS compute.vmId).' },
+  { name: 'TimeGenerated', type: 'datetime', description: "When the run was evaluated (the verifier's clock; the agent's clock for a failed collection)." },
+  {
+    name: 'AttestedAt',
+    type: 'datetime',
+    description:
+      'When the run happened, as TimeGenerated, but never rewritten: Log Analytics replaces a TimeGenerated over 2 days old (a record delivered after a long outage) with the ingestion time.',
+  },
+  {
+    name: 'RecordId',
+    type: 'string',
+    description: 'Random UUID of this run; a re-sent record keeps it, so `summarize arg_max(TimeGenerated, *) by RecordId` removes duplicates.',
+  },
+  { name: 'VmId', type: 'string', description: "The VM's unique id (IMDS compute.vmId)." },
   { name: 'ResourceId', type: 'string', description: 'ARM resource id of the VM.' },
   { name: 'SubscriptionId', type: 'string', description: 'Subscription of the VM.' },
   { name: 'ResourceGroup', type: 'string', description: 'Resource group of the VM.' },
@@ -47,21 +56,48 @@ export const RECORD_COLUMNS: readonly ColumnDef[] = [
   { name: 'Vmpl', type: 'int', description: 'VMPL the report was requested at.' },
   { name: 'ReportVersion', type: 'int', description: 'SNP attestation report version.' },
   { name: 'HclHeaderVersion', type: 'int', description: 'Version field of the HCL report header (absent for a bare SNP report).' },
-  { name: 'Fresh', type: 'boolean', description: 'True when freshness was verified: the HCL report carries the nonce as user-data, or a vTPM quote over it verified against the attested key (see FreshBy).' },
-  { name: 'FreshBy', type: 'string', description: 'How freshness was shown: `report` (the HCL report\'s user-data is the nonce), `quote` (a vTPM quote over the nonce), `report+quote`; absent when not fresh.' },
-  { name: 'SecureBoot', type: 'boolean', description: 'Secure Boot state from the TCG event log replayed to the quoted PCR 7 (absent when no log replays to a quote).' },
-  { name: 'AkCertificate', type: 'string', description: 'The vTPM AK certificate check: `pass` (chains to the pinned Azure Virtual TPM root, for HCLAkPub), `fail`, or `absent`.' },
+  {
+    name: 'Fresh',
+    type: 'boolean',
+    description:
+      'True when freshness was verified: the HCL report carries the nonce as user-data, or a vTPM quote over it verified against the attested key (see FreshBy).',
+  },
+  {
+    name: 'FreshBy',
+    type: 'string',
+    description:
+      "How freshness was shown: `report` (the HCL report's user-data is the nonce), `quote` (a vTPM quote over the nonce), `report+quote`; absent when not fresh.",
+  },
+  {
+    name: 'SecureBoot',
+    type: 'boolean',
+    description: 'Secure Boot state from the TCG event log replayed to the quoted PCR 7 (absent when no log replays to a quote).',
+  },
+  {
+    name: 'AkCertificate',
+    type: 'string',
+    description: 'The vTPM AK certificate check: `pass` (chains to the pinned Azure Virtual TPM root, for HCLAkPub), `fail`, or `absent`.',
+  },
   { name: 'PolicyHash', type: 'string', description: 'SHA-256 of the canonical JSON of the policy that judged the evidence.' },
   { name: 'AgentVersion', type: 'string', description: 'cvm-attest version that produced the record.' },
   { name: 'ErrorCode', type: 'string', description: 'For Verdict `error`: the stable error code (e.g. a collection failure code).' },
   { name: 'ErrorMessage', type: 'string', description: 'For Verdict `error`: one line saying what failed.' },
-  { name: 'Claims', type: 'dynamic', description: 'Every claim: MAA\'s `x-ms-*` names and formats plus cvm-attest\'s `cvm-attest-*` claims.' },
+  { name: 'Claims', type: 'dynamic', description: "Every claim: MAA's `x-ms-*` names and formats plus cvm-attest's `cvm-attest-*` claims." },
   ...TDX_RECORD_COLUMNS,
   // Written by `cvm-attest serve` (the remote verifier): there VmId is the attested vmUniqueId and
   // what the VM says about itself goes only in the Claimed* columns.
-  { name: 'ReportedBy', type: 'string', description: '`verifier` for a record written by cvm-attest serve (VmId is then the vmUniqueId attested in the report\'s runtime data); absent or `vm` when the VM wrote it itself.' },
+  {
+    name: 'ReportedBy',
+    type: 'string',
+    description:
+      "`verifier` for a record written by cvm-attest serve (VmId is then the vmUniqueId attested in the report's runtime data); absent or `vm` when the VM wrote it itself.",
+  },
   { name: 'TokenId', type: 'string', description: 'jti of the token the verifier issued (pass only).' },
-  { name: 'ClaimedVmId', type: 'string', description: 'Verifier records: the vmId the VM claimed (IMDS), unverified; differs from VmId when a VM reports in another\'s name.' },
+  {
+    name: 'ClaimedVmId',
+    type: 'string',
+    description: "Verifier records: the vmId the VM claimed (IMDS), unverified; differs from VmId when a VM reports in another's name.",
+  },
   { name: 'ClaimedVmName', type: 'string', description: 'Verifier records: the VM name the VM claimed, unverified.' },
   { name: 'ClaimedResourceId', type: 'string', description: 'Verifier records: the ARM resource id the VM claimed, unverified.' },
   { name: 'ClaimedSubscriptionId', type: 'string', description: 'Verifier records: the subscription the VM claimed, unverified.' },
@@ -73,16 +109,21 @@ export const ALERT_COLUMNS: readonly ColumnDef[] = [
   { name: 'TimeGenerated', type: 'datetime', description: 'When the alert was raised.' },
   { name: 'SystemAlertId', type: 'string', description: 'Unique id of the alert (UUID); a re-sent alert keeps it.' },
   { name: 'AlertName', type: 'string', description: 'Display name, e.g. "Confidential VM attestation failed".' },
-  { name: 'AlertType', type: 'string', description: 'Stable type: CvmAttest_AttestationFailed, _DebugEnabled, _TcbBelowMinimum, _TcbRollback, _MeasurementChanged, _ChipChanged, _EvidenceUnavailable, _CertificateExpiringSoon, _DeliveryDropped.' },
-  { name: 'AlertSeverity', type: 'string', description: 'High, Medium, Low or Informational (Defender\'s scale).' },
+  {
+    name: 'AlertType',
+    type: 'string',
+    description:
+      'Stable type: CvmAttest_AttestationFailed, _DebugEnabled, _TcbBelowMinimum, _TcbRollback, _MeasurementChanged, _ChipChanged, _EvidenceUnavailable, _CertificateExpiringSoon, _DeliveryDropped.',
+  },
+  { name: 'AlertSeverity', type: 'string', description: "High, Medium, Low or Informational (Defender's scale)." },
   { name: 'Description', type: 'string', description: 'What happened, with the values involved.' },
-  { name: 'RemediationSteps', type: 'dynamic', description: 'Array of steps, as Defender\'s RemediationSteps.' },
+  { name: 'RemediationSteps', type: 'dynamic', description: "Array of steps, as Defender's RemediationSteps." },
   { name: 'CompromisedEntity', type: 'string', description: 'The VM (name, else resource id, else vmId).' },
   { name: 'StartTime', type: 'datetime', description: 'First run that showed the condition.' },
   { name: 'EndTime', type: 'datetime', description: 'Run that raised the alert.' },
   { name: 'ProductName', type: 'string', description: 'Always "cvm-attest".' },
   { name: 'VendorName', type: 'string', description: 'Always "cvm-attest".' },
-  { name: 'VmId', type: 'string', description: 'The VM\'s unique id.' },
+  { name: 'VmId', type: 'string', description: "The VM's unique id." },
   { name: 'ResourceId', type: 'string', description: 'ARM resource id of the VM.' },
   { name: 'SubscriptionId', type: 'string', description: 'Subscription of the VM.' },
   { name: 'RecordId', type: 'string', description: 'RecordId of the attestation record of the run that raised the alert.' },

@@ -14,7 +14,11 @@ export interface ManagedIdentitySelector {
 export const MONITOR_CLOUDS = ['AzurePublicCloud', 'AzureUSGovernment', 'AzureChinaCloud'] as const;
 export type MonitorCloud = (typeof MONITOR_CLOUDS)[number];
 // The host suffix of each cloud's ingestion endpoints (DCR and DCE): a known one implies the cloud.
-const CLOUD_HOSTS: Readonly<Record<MonitorCloud, string>> = { AzurePublicCloud: '.monitor.azure.com', AzureUSGovernment: '.monitor.azure.us', AzureChinaCloud: '.monitor.azure.cn' };
+const CLOUD_HOSTS: Readonly<Record<MonitorCloud, string>> = {
+  AzurePublicCloud: '.monitor.azure.com',
+  AzureUSGovernment: '.monitor.azure.us',
+  AzureChinaCloud: '.monitor.azure.cn',
+};
 
 export interface AzureMonitorSettings {
   readonly endpoint: string;
@@ -37,8 +41,28 @@ export interface AlertSettings {
   readonly certificateExpiryDays: number;
 }
 
-export const SYSLOG_FACILITIES = ['kern', 'user', 'mail', 'daemon', 'auth', 'syslog', 'lpr', 'news', 'uucp', 'cron', 'authpriv', 'ftp',
-  'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7'] as const;
+export const SYSLOG_FACILITIES = [
+  'kern',
+  'user',
+  'mail',
+  'daemon',
+  'auth',
+  'syslog',
+  'lpr',
+  'news',
+  'uucp',
+  'cron',
+  'authpriv',
+  'ftp',
+  'local0',
+  'local1',
+  'local2',
+  'local3',
+  'local4',
+  'local5',
+  'local6',
+  'local7',
+] as const;
 export type SyslogFacility = (typeof SYSLOG_FACILITIES)[number];
 
 export interface SyslogSettings {
@@ -56,7 +80,9 @@ export interface SinksSettings {
   readonly syslog?: SyslogSettings | undefined;
 }
 
-const fail = (path: string, msg: string): never => { throw new InputError('E_SINKS_SETTINGS', `invalid setting sinks.${path}: ${msg}`); };
+const fail = (path: string, msg: string): never => {
+  throw new InputError('E_SINKS_SETTINGS', `invalid setting sinks.${path}: ${msg}`);
+};
 
 type Obj = Record<string, unknown>;
 function obj(v: unknown, path: string, allowed: readonly string[]): Obj {
@@ -101,7 +127,7 @@ function parseAzureMonitor(v: unknown): AzureMonitorSettings | undefined {
   const p = 'azureMonitor';
   const o = obj(v, p, ['enabled', 'endpoint', 'cloud', 'dcrImmutableId', 'streamName', 'alertsStreamName', 'identity', 'credential', 'timeoutMs', 'spool']);
   if (!bool(o, 'enabled', p, true)) return undefined;
-  const endpoint = string(o, 'endpoint', p, /^https:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, 'an https URL (the DCR\'s logsIngestion endpoint)').replace(/\/+$/, '');
+  const endpoint = string(o, 'endpoint', p, /^https:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, "an https URL (the DCR's logsIngestion endpoint)").replace(/\/+$/, '');
   const host = new URL(endpoint).hostname.toLowerCase();
   const hostCloud = MONITOR_CLOUDS.find((c) => host.endsWith(CLOUD_HOSTS[c]));
   if (o.cloud !== undefined && !(MONITOR_CLOUDS as readonly unknown[]).includes(o.cloud)) fail(`${p}.cloud`, `must be one of ${MONITOR_CLOUDS.join(', ')}`);
@@ -114,12 +140,24 @@ function parseAzureMonitor(v: unknown): AzureMonitorSettings | undefined {
     const given = Object.keys(i).filter((k) => i[k] !== undefined);
     if (given.length !== 1) fail(`${p}.identity`, 'give exactly one of clientId, resourceId, objectId (omit identity for the system-assigned one)');
     const k = given[0]!;
-    const val = k === 'resourceId'
-      ? string(i, k, `${p}.identity`, /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.ManagedIdentity\/userAssignedIdentities\/[^/]+$/i, 'a user-assigned identity resource id')
-      : string(i, k, `${p}.identity`, GUID, 'a GUID');
+    const val =
+      k === 'resourceId'
+        ? string(
+            i,
+            k,
+            `${p}.identity`,
+            /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.ManagedIdentity\/userAssignedIdentities\/[^/]+$/i,
+            'a user-assigned identity resource id',
+          )
+        : string(i, k, `${p}.identity`, GUID, 'a GUID');
     identity = { [k]: val };
   }
-  const credential = o.credential === undefined ? 'managedIdentity' : o.credential === 'managedIdentity' || o.credential === 'default' ? o.credential : fail(`${p}.credential`, 'must be "managedIdentity" or "default"');
+  const credential =
+    o.credential === undefined
+      ? 'managedIdentity'
+      : o.credential === 'managedIdentity' || o.credential === 'default'
+        ? o.credential
+        : fail(`${p}.credential`, 'must be "managedIdentity" or "default"');
   const spoolRaw = o.spool === undefined ? {} : obj(o.spool, `${p}.spool`, ['maxRecords', 'maxBytes']);
   return {
     endpoint,
@@ -145,14 +183,20 @@ function parseSyslog(v: unknown): SyslogSettings | undefined {
   let target: SyslogSettings['target'];
   if (o.target !== undefined) {
     const t = obj(o.target, `${p}.target`, ['host', 'port', 'protocol']);
-    const protocol = t.protocol === undefined ? 'udp' : t.protocol === 'udp' || t.protocol === 'tcp' ? t.protocol : fail(`${p}.target.protocol`, 'must be "udp" or "tcp"');
+    const protocol =
+      t.protocol === undefined ? 'udp' : t.protocol === 'udp' || t.protocol === 'tcp' ? t.protocol : fail(`${p}.target.protocol`, 'must be "udp" or "tcp"');
     target = {
       host: string(t, 'host', `${p}.target`, /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|localhost)$/, 'a loopback address (the local syslog daemon)', '127.0.0.1'),
       port: int(t, 'port', `${p}.target`, 514, 1, 65535),
       protocol,
     };
   }
-  const facility = o.facility === undefined ? 'local4' : (SYSLOG_FACILITIES as readonly unknown[]).includes(o.facility) ? (o.facility as SyslogFacility) : fail(`${p}.facility`, `must be one of ${SYSLOG_FACILITIES.join(', ')}`);
+  const facility =
+    o.facility === undefined
+      ? 'local4'
+      : (SYSLOG_FACILITIES as readonly unknown[]).includes(o.facility)
+        ? (o.facility as SyslogFacility)
+        : fail(`${p}.facility`, `must be one of ${SYSLOG_FACILITIES.join(', ')}`);
   return {
     socket: string(o, 'socket', p, /^\/[^\0]{1,107}$/, 'an absolute path of a unix socket (at most 108 bytes)', '/dev/log'),
     target,

@@ -32,7 +32,11 @@ export interface SpoolEntry {
   readonly bytes: number;
 }
 
-interface IndexEntry { readonly name: string; readonly id: string; readonly bytes: number }
+interface IndexEntry {
+  readonly name: string;
+  readonly id: string;
+  readonly bytes: number;
+}
 
 export const DEFAULT_SPOOL_MAX_RECORDS = 5000;
 export const DEFAULT_SPOOL_MAX_BYTES = 16 * 1024 * 1024;
@@ -52,8 +56,10 @@ export class Spool {
     this.dir = opts.dir;
     this.maxRecords = opts.maxRecords ?? DEFAULT_SPOOL_MAX_RECORDS;
     this.maxBytes = opts.maxBytes ?? DEFAULT_SPOOL_MAX_BYTES;
-    if (!Number.isSafeInteger(this.maxRecords) || this.maxRecords < 1) throw new InputError('E_SPOOL_LIMIT', `spool maxRecords must be a positive integer, got ${this.maxRecords}`);
-    if (!Number.isSafeInteger(this.maxBytes) || this.maxBytes < 1024) throw new InputError('E_SPOOL_LIMIT', `spool maxBytes must be an integer >= 1024, got ${this.maxBytes}`);
+    if (!Number.isSafeInteger(this.maxRecords) || this.maxRecords < 1)
+      throw new InputError('E_SPOOL_LIMIT', `spool maxRecords must be a positive integer, got ${this.maxRecords}`);
+    if (!Number.isSafeInteger(this.maxBytes) || this.maxBytes < 1024)
+      throw new InputError('E_SPOOL_LIMIT', `spool maxBytes must be an integer >= 1024, got ${this.maxBytes}`);
   }
 
   /** Opens (creating) a spool directory and indexes what a previous process left in it. */
@@ -64,11 +70,17 @@ export class Spool {
   }
 
   /** Records waiting. */
-  get depth(): number { return this.#index.length; }
+  get depth(): number {
+    return this.#index.length;
+  }
   /** Bytes of records waiting. */
-  get bytes(): number { return this.#bytes; }
+  get bytes(): number {
+    return this.#bytes;
+  }
   /** Records dropped because the spool was full (or unreadable), since the spool was created. */
-  get dropped(): number { return this.#dropped; }
+  get dropped(): number {
+    return this.#dropped;
+  }
 
   /** Adds records durably (fsynced before the promise resolves); returns how many old ones were dropped. */
   append(items: readonly SpoolItem[]): Promise<{ dropped: number }> {
@@ -77,7 +89,11 @@ export class Spool {
       for (const item of items) {
         const id = safeId(item.id) ?? randomUUID();
         const body = Buffer.from(JSON.stringify({ v: 1, id, stream: item.stream, record: item.record }));
-        if (body.length > this.maxBytes) { dropped++; this.#dropped++; continue; }
+        if (body.length > this.maxBytes) {
+          dropped++;
+          this.#dropped++;
+          continue;
+        }
         const name = `${this.#nextSeq()}-${id}.json`;
         await writeFileAtomic(join(this.dir, name), body, { syncDir: false });
         this.#index.push({ name, id, bytes: body.length });
@@ -139,12 +155,17 @@ export class Spool {
     try {
       const st = JSON.parse(await readFile(join(this.dir, 'state.json'), 'utf8')) as { dropped?: unknown };
       if (typeof st.dropped === 'number' && Number.isSafeInteger(st.dropped) && st.dropped >= 0) this.#dropped = st.dropped;
-    } catch { /* absent or torn: starts at 0 */ }
+    } catch {
+      /* absent or torn: starts at 0 */
+    }
     removeStaleTemps(this.dir);
     const names = (await readdir(this.dir)).sort();
     for (const name of names) {
       // Temp names of earlier versions (`.tmp-<pid>-<uuid>`).
-      if (name.startsWith('.tmp-')) { await unlink(join(this.dir, name)).catch(() => undefined); continue; }
+      if (name.startsWith('.tmp-')) {
+        await unlink(join(this.dir, name)).catch(() => undefined);
+        continue;
+      }
       const m = FILE_RE.exec(name);
       if (!m) continue;
       const st = await stat(join(this.dir, name)).catch(() => undefined);
@@ -181,7 +202,10 @@ export class Spool {
   async #remove(entries: readonly IndexEntry[]): Promise<void> {
     if (entries.length === 0) return;
     const names = new Set(entries.map((e) => e.name));
-    for (const e of entries) await unlink(join(this.dir, e.name)).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOENT') throw err; });
+    for (const e of entries)
+      await unlink(join(this.dir, e.name)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+      });
     await fsyncDir(this.dir);
     this.#index = this.#index.filter((e) => !names.has(e.name));
     this.#bytes = this.#index.reduce((a, e) => a + e.bytes, 0);

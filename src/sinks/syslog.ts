@@ -25,21 +25,35 @@ const DEFAULT_LOGGER = existsSync('/usr/bin/logger') ? '/usr/bin/logger' : 'logg
 const CEF_SEVERITY: Record<AlertSeverity, number> = { High: 8, Medium: 5, Low: 3, Informational: 1 };
 // syslog severities: 2 crit, 4 warning, 5 notice, 6 info
 const SYSLOG_SEVERITY: Record<AlertSeverity, { n: number; name: string }> = {
-  High: { n: 2, name: 'crit' }, Medium: { n: 4, name: 'warning' }, Low: { n: 5, name: 'notice' }, Informational: { n: 6, name: 'info' },
+  High: { n: 2, name: 'crit' },
+  Medium: { n: 4, name: 'warning' },
+  Low: { n: 5, name: 'notice' },
+  Informational: { n: 6, name: 'info' },
 };
 const FACILITY_CODE: Record<SyslogFacility, number> = Object.fromEntries(
-  SYSLOG_FACILITIES.map((f) => [f, ({ kern: 0, user: 1, mail: 2, daemon: 3, auth: 4, syslog: 5, lpr: 6, news: 7, uucp: 8, cron: 9, authpriv: 10, ftp: 11 } as Record<string, number>)[f] ?? 16 + Number(f.slice(5))]),
+  SYSLOG_FACILITIES.map((f) => [
+    f,
+    ({ kern: 0, user: 1, mail: 2, daemon: 3, auth: 4, syslog: 5, lpr: 6, news: 7, uucp: 8, cron: 9, authpriv: 10, ftp: 11 } as Record<string, number>)[f] ??
+      16 + Number(f.slice(5)),
+  ]),
 ) as Record<SyslogFacility, number>;
 
 // Control characters (C0, DEL, C1), line/paragraph separators, bidi overrides and BOM: a terminal or
 // a SIEM viewer would act on them (ESC sequences redraw a screen, BEL rings, bidi reorders text).
 const CONTROLS = /[\u0000-\u0009\u000b\u000c\u000e-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g;
 /** Each control character as the visible text `\xHH` / `\uHHHH`, its backslash escaped as CEF wants. */
-export const showControls = (s: string): string => s.replace(CONTROLS, (c) => {
-  const n = c.charCodeAt(0);
-  return n <= 0xff ? `\\\\x${n.toString(16).padStart(2, '0')}` : `\\\\u${n.toString(16).padStart(4, '0')}`;
-});
-const escHeader = (s: string): string => showControls(s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/[\r\n]+/g, ' '));
+export const showControls = (s: string): string =>
+  s.replace(CONTROLS, (c) => {
+    const n = c.charCodeAt(0);
+    return n <= 0xff ? `\\\\x${n.toString(16).padStart(2, '0')}` : `\\\\u${n.toString(16).padStart(4, '0')}`;
+  });
+const escHeader = (s: string): string =>
+  showControls(
+    s
+      .replace(/\\/g, '\\\\')
+      .replace(/\|/g, '\\|')
+      .replace(/[\r\n]+/g, ' '),
+  );
 const escExt = (s: string): string => showControls(s.replace(/\\/g, '\\\\').replace(/=/g, '\\=').replace(/\r/g, '\\r').replace(/\n/g, '\\n'));
 
 /** CEF:0|Vendor|Product|Version|SignatureID|Name|Severity|Extension, one line. */
@@ -52,15 +66,23 @@ export function formatCef(a: SecurityAlert, agentVersion = '0'): string {
     ['cat', a.AlertType],
     ['dvchost', a.CompromisedEntity],
     ['msg', a.Description.slice(0, 1000)],
-    ['cs1Label', 'VmId'], ['cs1', a.VmId],
-    ['cs2Label', 'ResourceId'], ['cs2', a.ResourceId],
-    ['cs3Label', 'RecordId'], ['cs3', a.RecordId],
-    ['cs4Label', 'SubscriptionId'], ['cs4', a.SubscriptionId],
-    ['cs5Label', 'RemediationSteps'], ['cs5', a.RemediationSteps.join(' ').slice(0, 800)],
-    ['cs6Label', 'ExtendedProperties'], ['cs6', boundedJson(a.ExtendedProperties, 1200)],
+    ['cs1Label', 'VmId'],
+    ['cs1', a.VmId],
+    ['cs2Label', 'ResourceId'],
+    ['cs2', a.ResourceId],
+    ['cs3Label', 'RecordId'],
+    ['cs3', a.RecordId],
+    ['cs4Label', 'SubscriptionId'],
+    ['cs4', a.SubscriptionId],
+    ['cs5Label', 'RemediationSteps'],
+    ['cs5', a.RemediationSteps.join(' ').slice(0, 800)],
+    ['cs6Label', 'ExtendedProperties'],
+    ['cs6', boundedJson(a.ExtendedProperties, 1200)],
   ];
-  const extension = ext.filter(([, v]) => v !== undefined && v !== '' && !(typeof v === 'number' && !Number.isFinite(v)))
-    .map(([k, v]) => `${k}=${escExt(String(v))}`).join(' ');
+  const extension = ext
+    .filter(([, v]) => v !== undefined && v !== '' && !(typeof v === 'number' && !Number.isFinite(v)))
+    .map(([k, v]) => `${k}=${escExt(String(v))}`)
+    .join(' ');
   return `CEF:0|cvm-attest|cvm-attest|${escHeader(agentVersion)}|${escHeader(a.AlertType)}|${escHeader(a.AlertName)}|${CEF_SEVERITY[a.AlertSeverity]}|${extension}`;
 }
 
@@ -82,7 +104,7 @@ export const MAX_MESSAGE_BYTES = 4096;
 /** `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID - MSG` (RFC 5424, no structured data). */
 export function formatRfc5424(a: SecurityAlert, s: Pick<SyslogSettings, 'facility' | 'appName'>, agentVersion?: string, host = hostname()): string {
   const pri = FACILITY_CODE[s.facility] * 8 + SYSLOG_SEVERITY[a.AlertSeverity].n;
-  const field = (x: string, max: number): string => (x.replace(/[^!-~]/g, '').slice(0, max) || '-');
+  const field = (x: string, max: number): string => x.replace(/[^!-~]/g, '').slice(0, max) || '-';
   return `<${pri}>1 ${new Date(Date.parse(a.TimeGenerated) || Date.now()).toISOString()} ${field(host, 255)} ${field(s.appName, 48)} ${process.pid} ${field(a.AlertType, 32)} - ${formatCef(a, agentVersion)}`;
 }
 
@@ -120,7 +142,8 @@ export class SyslogSink {
     if (prev && prev.name === sink.name && prev.status !== 'disabled') {
       sink.#last = { status: prev.status, message: prev.message };
       sink.#lastDeliveryAt = prev.lastDeliveryAt;
-      if (typeof prev.lastDropAt === 'string') sink.#lastDrop = { at: prev.lastDropAt, why: typeof prev.lastDropReason === 'string' ? prev.lastDropReason : '' };
+      if (typeof prev.lastDropAt === 'string')
+        sink.#lastDrop = { at: prev.lastDropAt, why: typeof prev.lastDropReason === 'string' ? prev.lastDropReason : '' };
     }
     return sink;
   }
@@ -157,9 +180,15 @@ export class SyslogSink {
 
   state(): SinkDelivery {
     const status = this.spool.depth > 0 && this.#last.status === 'delivered' ? 'queued' : this.#last.status;
-    return { name: this.name, status, message: this.#last.message, queueDepth: this.spool.depth,
-      ...(this.#lastDeliveryAt ? { lastDeliveryAt: this.#lastDeliveryAt } : {}), dropped: this.spool.dropped,
-      ...(this.#lastDrop ? { lastDropAt: this.#lastDrop.at, lastDropReason: this.#lastDrop.why } : {}) };
+    return {
+      name: this.name,
+      status,
+      message: this.#last.message,
+      queueDepth: this.spool.depth,
+      ...(this.#lastDeliveryAt ? { lastDeliveryAt: this.#lastDeliveryAt } : {}),
+      dropped: this.spool.dropped,
+      ...(this.#lastDrop ? { lastDropAt: this.#lastDrop.at, lastDropReason: this.#lastDrop.why } : {}),
+    };
   }
 
   #send(a: SecurityAlert): Promise<void> {
@@ -171,15 +200,38 @@ export class SyslogSink {
   }
 
   #sendWithLogger(a: SecurityAlert, timeoutMs: number): Promise<void> {
-    const args = [`--socket=${this.settings.socket}`, '--udp', '--rfc5424', '--socket-errors=on',
-      '-p', `${this.settings.facility}.${SYSLOG_SEVERITY[a.AlertSeverity].name}`, '-t', this.settings.appName,
-      `--id=${process.pid}`, `--msgid=${a.AlertType.slice(0, 32)}`, `--size=${MAX_MESSAGE_BYTES}`, '--', formatCef(a, this.#ctx.agentVersion)];
+    const args = [
+      `--socket=${this.settings.socket}`,
+      '--udp',
+      '--rfc5424',
+      '--socket-errors=on',
+      '-p',
+      `${this.settings.facility}.${SYSLOG_SEVERITY[a.AlertSeverity].name}`,
+      '-t',
+      this.settings.appName,
+      `--id=${process.pid}`,
+      `--msgid=${a.AlertType.slice(0, 32)}`,
+      `--size=${MAX_MESSAGE_BYTES}`,
+      '--',
+      formatCef(a, this.#ctx.agentVersion),
+    ];
     return new Promise<void>((resolve, reject) => {
-      const child = spawn(this.#ctx.loggerPath ?? DEFAULT_LOGGER, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' } });
+      const child = spawn(this.#ctx.loggerPath ?? DEFAULT_LOGGER, args, {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' },
+      });
       let err = '';
-      child.stderr.on('data', (d: Buffer) => { if (err.length < 500) err += d.toString(); });
-      const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`logger gave no answer within ${timeoutMs} ms`)); }, timeoutMs);
-      child.on('error', (e) => { clearTimeout(timer); reject(new Error(`cannot run logger (util-linux): ${e.message}`)); });
+      child.stderr.on('data', (d: Buffer) => {
+        if (err.length < 500) err += d.toString();
+      });
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`logger gave no answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      child.on('error', (e) => {
+        clearTimeout(timer);
+        reject(new Error(`cannot run logger (util-linux): ${e.message}`));
+      });
       child.on('close', (code) => {
         clearTimeout(timer);
         if (code === 0) resolve();
@@ -192,7 +244,11 @@ export class SyslogSink {
 function sendUdp(line: string, host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const sock = createSocket(host.includes(':') ? 'udp6' : 'udp4');
-    sock.send(Buffer.from(line), port, host, (err) => { sock.close(); if (err) reject(err); else resolve(); });
+    sock.send(Buffer.from(line), port, host, (err) => {
+      sock.close();
+      if (err) reject(err);
+      else resolve();
+    });
   });
 }
 
@@ -200,7 +256,10 @@ function sendTcp(line: string, host: string, port: number, timeoutMs: number): P
   return new Promise((resolve, reject) => {
     const body = Buffer.from(line);
     const sock = connect({ host, port });
-    sock.setTimeout(timeoutMs, () => { sock.destroy(); reject(new Error(`syslog ${host}:${port}: no answer within ${timeoutMs} ms`)); });
+    sock.setTimeout(timeoutMs, () => {
+      sock.destroy();
+      reject(new Error(`syslog ${host}:${port}: no answer within ${timeoutMs} ms`));
+    });
     sock.on('error', (e) => reject(new Error(`syslog ${host}:${port}: ${e.message}`)));
     sock.on('connect', () => sock.end(Buffer.concat([Buffer.from(`${body.length} `), body]), () => resolve()));
   });

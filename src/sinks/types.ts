@@ -12,7 +12,12 @@ export interface VerifiedOutcome {
   readonly identity?: SinkIdentity | undefined;
   readonly warnings?: readonly string[];
   /** Set by `cvm-attest serve`: the record is the verifier's, keyed by the attested vmUniqueId. */
-  readonly reporter?: { readonly by: 'verifier'; readonly attestedVmId?: string | undefined; readonly tokenId?: string | undefined; readonly claimed?: SinkIdentity | undefined };
+  readonly reporter?: {
+    readonly by: 'verifier';
+    readonly attestedVmId?: string | undefined;
+    readonly tokenId?: string | undefined;
+    readonly claimed?: SinkIdentity | undefined;
+  };
 }
 
 /** A run whose evidence could not be collected (or verified at all). */

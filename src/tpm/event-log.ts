@@ -34,8 +34,19 @@ export const EV = {
 } as const;
 
 /** Digest sizes of the algorithms a log may carry. */
-const DIGEST_SIZES: Readonly<Record<number, number>> = { [TPM_ALG.SHA1]: 20, [TPM_ALG.SHA256]: 32, [TPM_ALG.SHA384]: 48, [TPM_ALG.SHA512]: 64, 0x0012: 32 /* SM3_256 */ };
-export const HASH_NAMES: Readonly<Record<number, string>> = { [TPM_ALG.SHA1]: 'sha1', [TPM_ALG.SHA256]: 'sha256', [TPM_ALG.SHA384]: 'sha384', [TPM_ALG.SHA512]: 'sha512' };
+const DIGEST_SIZES: Readonly<Record<number, number>> = {
+  [TPM_ALG.SHA1]: 20,
+  [TPM_ALG.SHA256]: 32,
+  [TPM_ALG.SHA384]: 48,
+  [TPM_ALG.SHA512]: 64,
+  0x0012: 32 /* SM3_256 */,
+};
+export const HASH_NAMES: Readonly<Record<number, string>> = {
+  [TPM_ALG.SHA1]: 'sha1',
+  [TPM_ALG.SHA256]: 'sha256',
+  [TPM_ALG.SHA384]: 'sha384',
+  [TPM_ALG.SHA512]: 'sha512',
+};
 
 export interface TcgEvent {
   /** Position in the log (0 = the Spec ID event). */
@@ -61,9 +72,13 @@ export interface EventLog {
 
 class Reader {
   off = 0;
-  constructor(private readonly b: Uint8Array, private readonly dv: DataView) {}
+  constructor(
+    private readonly b: Uint8Array,
+    private readonly dv: DataView,
+  ) {}
   need(n: number, what: string): void {
-    if (n < 0 || this.off + n > this.b.length) throw new ParseError('E_EVENTLOG_TRUNCATED', `event log: ${what} runs past the end (offset ${this.off}, ${n} bytes, log ${this.b.length})`);
+    if (n < 0 || this.off + n > this.b.length)
+      throw new ParseError('E_EVENTLOG_TRUNCATED', `event log: ${what} runs past the end (offset ${this.off}, ${n} bytes, log ${this.b.length})`);
   }
   u8(what: string): number {
     this.need(1, what);
@@ -99,14 +114,19 @@ const latin1 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.
 export function parseEventLog(input: Uint8Array): EventLog {
   if (!(input instanceof Uint8Array)) throw new ParseError('E_EVENTLOG', 'the event log must be bytes');
   if (input.length === 0) throw new ParseError('E_EVENTLOG', 'the event log is empty');
-  if (input.length > MAX_EVENT_LOG_BYTES) throw new ParseError('E_EVENTLOG_SIZE', `the event log is too large (${input.length} bytes, at most ${MAX_EVENT_LOG_BYTES})`);
+  if (input.length > MAX_EVENT_LOG_BYTES)
+    throw new ParseError('E_EVENTLOG_SIZE', `the event log is too large (${input.length} bytes, at most ${MAX_EVENT_LOG_BYTES})`);
   const r = new Reader(input, new DataView(input.buffer, input.byteOffset, input.byteLength));
   // First event: SHA-1 layout, EV_NO_ACTION, PCR 0, zero digest, the Spec ID event.
   const pcr0 = r.u32('first event pcrIndex');
   const type0 = r.u32('first event eventType');
   r.bytes(20, 'first event digest');
   const size0 = r.u32('first event eventSize');
-  if (pcr0 !== 0 || type0 !== EV.NO_ACTION) throw new ParseError('E_EVENTLOG_FORMAT', `the event log does not start with a Spec ID event (PCR ${pcr0}, type 0x${type0.toString(16)}): not a crypto-agile TCG log`);
+  if (pcr0 !== 0 || type0 !== EV.NO_ACTION)
+    throw new ParseError(
+      'E_EVENTLOG_FORMAT',
+      `the event log does not start with a Spec ID event (PCR ${pcr0}, type 0x${type0.toString(16)}): not a crypto-agile TCG log`,
+    );
   const spec = new Reader(r.bytes(size0, 'Spec ID event'), new DataView(input.buffer, input.byteOffset + r.off - size0, size0));
   const sig = latin1(spec.bytes(16, 'Spec ID signature'));
   if (sig !== SPEC_ID) throw new ParseError('E_EVENTLOG_FORMAT', 'the first event is not "Spec ID Event03": a SHA-1-only (TPM 1.2 style) log is not supported');
@@ -116,13 +136,15 @@ export function parseEventLog(input: Uint8Array): EventLog {
   const errata = spec.u8('specErrata');
   spec.u8('uintnSize');
   const nAlg = spec.u32('numberOfAlgorithms');
-  if (nAlg === 0 || nAlg > MAX_ALGORITHMS) throw new ParseError('E_EVENTLOG_FORMAT', `the Spec ID event declares ${nAlg} digest algorithms (1-${MAX_ALGORITHMS})`);
+  if (nAlg === 0 || nAlg > MAX_ALGORITHMS)
+    throw new ParseError('E_EVENTLOG_FORMAT', `the Spec ID event declares ${nAlg} digest algorithms (1-${MAX_ALGORITHMS})`);
   const algorithms: { alg: number; size: number }[] = [];
   for (let i = 0; i < nAlg; i++) {
     const alg = spec.u16(`algorithm[${i}].algorithmId`);
     const size = spec.u16(`algorithm[${i}].digestSize`);
     if (size === 0 || size > 64) throw new ParseError('E_EVENTLOG_FORMAT', `algorithm 0x${alg.toString(16)} has digest size ${size}`);
-    if (DIGEST_SIZES[alg] !== undefined && DIGEST_SIZES[alg] !== size) throw new ParseError('E_EVENTLOG_FORMAT', `algorithm 0x${alg.toString(16)} is declared with ${size}-byte digests, not ${DIGEST_SIZES[alg]}`);
+    if (DIGEST_SIZES[alg] !== undefined && DIGEST_SIZES[alg] !== size)
+      throw new ParseError('E_EVENTLOG_FORMAT', `algorithm 0x${alg.toString(16)} is declared with ${size}-byte digests, not ${DIGEST_SIZES[alg]}`);
     if (algorithms.some((a) => a.alg === alg)) throw new ParseError('E_EVENTLOG_FORMAT', `algorithm 0x${alg.toString(16)} is declared twice`);
     algorithms.push({ alg, size });
   }
@@ -144,7 +166,8 @@ export function parseEventLog(input: Uint8Array): EventLog {
     for (let i = 0; i < count; i++) {
       const alg = r.u16(`${at} digest[${i}].hashAlg`);
       const size = sizeOf.get(alg);
-      if (size === undefined) throw new ParseError('E_EVENTLOG_FORMAT', `${at} has a digest of algorithm 0x${alg.toString(16)}, not declared by the Spec ID event`);
+      if (size === undefined)
+        throw new ParseError('E_EVENTLOG_FORMAT', `${at} has a digest of algorithm 0x${alg.toString(16)}, not declared by the Spec ID event`);
       if (digests.has(alg)) throw new ParseError('E_EVENTLOG_FORMAT', `${at} has two digests of algorithm 0x${alg.toString(16)}`);
       digests.set(alg, r.bytes(size, `${at} digest[${i}]`));
     }

@@ -151,7 +151,12 @@ export function decodeResponseCode(code: number): DecodedResponseCode {
   const c = code >>> 0;
   if (c > 0xfff) {
     // Bits above 11 are set by software layers (TSS/resource managers), never by the TPM itself.
-    return { rc: c, name: `LAYER_${(c >>> 16).toString(16).toUpperCase()}_RC_${(c & 0xffff).toString(16).toUpperCase()}`, description: 'an error from a software layer in front of the TPM (resource manager or driver)', format: 'layer' };
+    return {
+      rc: c,
+      name: `LAYER_${(c >>> 16).toString(16).toUpperCase()}_RC_${(c & 0xffff).toString(16).toUpperCase()}`,
+      description: 'an error from a software layer in front of the TPM (resource manager or driver)',
+      format: 'layer',
+    };
   }
   if (c & RC_FMT1) {
     const e = c & 0x3f;
@@ -163,7 +168,12 @@ export function decodeResponseCode(code: number): DecodedResponseCode {
     return n === 0 ? base : { ...base, handle: n };
   }
   if (!(c & RC_VER1)) {
-    return { rc: c, name: `TPM_1.2_RC_${c.toString(16).toUpperCase()}`, description: 'a TPM 1.2 style response code: the device does not speak TPM 2.0', format: 'tpm1.2' };
+    return {
+      rc: c,
+      name: `TPM_1.2_RC_${c.toString(16).toUpperCase()}`,
+      description: 'a TPM 1.2 style response code: the device does not speak TPM 2.0',
+      format: 'tpm1.2',
+    };
   }
   if (c & 0x400) {
     return { rc: c, name: `TPM_RC_VENDOR_${(c & 0x7f).toString(16).toUpperCase()}`, description: 'a vendor-defined error', format: 'vendor' };

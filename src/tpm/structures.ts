@@ -73,7 +73,8 @@ function decodeAttest(bytes: Uint8Array, quoteOnly: boolean): TpmsAttest {
   if (bytes.length > MAX_ATTEST) throw new ParseError('E_TPM_ATTEST', `TPMS_ATTEST is too large (${bytes.length} bytes, at most ${MAX_ATTEST})`);
   const r = new TpmReader(bytes, 'TPMS_ATTEST');
   const magic = r.u32('magic');
-  if (magic !== TPM_GENERATED_VALUE) throw new ParseError('E_TPM_ATTEST_MAGIC', `TPMS_ATTEST magic is 0x${magic.toString(16)}, not 0xff544347: not TPM-generated`);
+  if (magic !== TPM_GENERATED_VALUE)
+    throw new ParseError('E_TPM_ATTEST_MAGIC', `TPMS_ATTEST magic is 0x${magic.toString(16)}, not 0xff544347: not TPM-generated`);
   const type = r.u16('type');
   const isQuote = type === TPM_ST.ATTEST_QUOTE;
   if (quoteOnly && !isQuote) throw new ParseError('E_TPM_ATTEST_TYPE', `TPMS_ATTEST type is 0x${type.toString(16)}, not 0x8018 (quote)`);
@@ -157,8 +158,26 @@ export function rawQuoteSignature(sig: Uint8Array, modulusBytes: number): { sig:
 }
 
 export type TpmPublicKey =
-  | { readonly type: 'rsa'; readonly nameAlg: number; readonly attributes: number; readonly scheme: number; readonly schemeHash?: number; readonly bits: number; readonly exponent: number; readonly modulus: Uint8Array }
-  | { readonly type: 'ecc'; readonly nameAlg: number; readonly attributes: number; readonly scheme: number; readonly schemeHash?: number; readonly curve: number; readonly x: Uint8Array; readonly y: Uint8Array };
+  | {
+      readonly type: 'rsa';
+      readonly nameAlg: number;
+      readonly attributes: number;
+      readonly scheme: number;
+      readonly schemeHash?: number;
+      readonly bits: number;
+      readonly exponent: number;
+      readonly modulus: Uint8Array;
+    }
+  | {
+      readonly type: 'ecc';
+      readonly nameAlg: number;
+      readonly attributes: number;
+      readonly scheme: number;
+      readonly schemeHash?: number;
+      readonly curve: number;
+      readonly x: Uint8Array;
+      readonly y: Uint8Array;
+    };
 
 function readScheme(r: TpmReader, field: string): { scheme: number; schemeHash?: number } {
   const scheme = r.u16(`${field}.scheme`);
@@ -184,7 +203,16 @@ export function parsePublicArea(bytes: Uint8Array): TpmPublicKey {
     const exponent = r.u32('parameters.exponent');
     const modulus = r.tpm2b('unique.rsa', 512);
     r.done('TPMT_PUBLIC');
-    return { type: 'rsa', nameAlg, attributes, scheme, ...(schemeHash !== undefined ? { schemeHash } : {}), bits, exponent: exponent === 0 ? 65537 : exponent, modulus };
+    return {
+      type: 'rsa',
+      nameAlg,
+      attributes,
+      scheme,
+      ...(schemeHash !== undefined ? { schemeHash } : {}),
+      bits,
+      exponent: exponent === 0 ? 65537 : exponent,
+      modulus,
+    };
   }
   if (type === TPM_ALG.ECC) {
     const curve = r.u16('parameters.curveID');

@@ -87,13 +87,22 @@ function run(options: VerifyOptions, async: boolean): VerificationResult | Promi
   const now = options.now ?? new Date();
   if (!(now instanceof Date) || Number.isNaN(now.getTime())) throw new ParseError('E_OPTIONS', 'now must be a valid Date');
   const q = options.quote;
-  if (q !== undefined && (q === null || !(q.message instanceof Uint8Array) || !(q.signature instanceof Uint8Array) || !(q.nonce instanceof Uint8Array) || (q.pcrs !== undefined && (!Array.isArray(q.pcrs) || q.pcrs.length > 24 || !q.pcrs.every((x) => typeof x === 'string'))))) {
+  if (
+    q !== undefined &&
+    (q === null ||
+      !(q.message instanceof Uint8Array) ||
+      !(q.signature instanceof Uint8Array) ||
+      !(q.nonce instanceof Uint8Array) ||
+      (q.pcrs !== undefined && (!Array.isArray(q.pcrs) || q.pcrs.length > 24 || !q.pcrs.every((x) => typeof x === 'string'))))
+  ) {
     throw new ParseError('E_OPTIONS', 'quote must be { message, signature, nonce: Uint8Array; pcrs?: up to 24 hex strings }');
   }
   // An empty nonce would "match" a quote taken without qualifying data, proving no freshness at all;
   // TPM2B_DATA holds at most 64 bytes, so a longer one can never match.
-  if (q !== undefined && (q.nonce.length === 0 || q.nonce.length > 64)) throw new ParseError('E_OPTIONS', `quote nonce must be 1-64 bytes, got ${q.nonce.length}`);
-  if (options.nonce !== undefined && (!(options.nonce instanceof Uint8Array) || options.nonce.length === 0 || options.nonce.length > 64)) throw new ParseError('E_OPTIONS', 'nonce must be 1-64 bytes');
+  if (q !== undefined && (q.nonce.length === 0 || q.nonce.length > 64))
+    throw new ParseError('E_OPTIONS', `quote nonce must be 1-64 bytes, got ${q.nonce.length}`);
+  if (options.nonce !== undefined && (!(options.nonce instanceof Uint8Array) || options.nonce.length === 0 || options.nonce.length > 64))
+    throw new ParseError('E_OPTIONS', 'nonce must be 1-64 bytes');
   // A policy not made by parsePolicy (built by hand) is validated here.
   const p = options.policy;
   const policy = p === undefined ? defaultPolicy : isParsedPolicy(p) ? p : parsePolicy(p);
@@ -112,13 +121,27 @@ function run(options: VerifyOptions, async: boolean): VerificationResult | Promi
   return async && leaf ? store.preloadKey(leaf).then(finish) : finish();
 }
 
-function evaluate(options: VerifyOptions, ev: ParsedEvidence, bundle: CertificateBundle, crl: Crl | undefined, store: CertStore, now: Date, policy: Policy, summary: PolicySummary): VerificationResult {
+function evaluate(
+  options: VerifyOptions,
+  ev: ParsedEvidence,
+  bundle: CertificateBundle,
+  crl: Crl | undefined,
+  store: CertStore,
+  now: Date,
+  policy: Policy,
+  summary: PolicySummary,
+): VerificationResult {
   const checks: CheckResult[] = [];
   const r0 = ev.report;
   checks.push(
     r0.structureIssues.length
       ? { id: 'structure', group: 'structure', status: 'fail', reason: `malformed SNP report: ${r0.structureIssues.join('; ')}` }
-      : { id: 'structure', group: 'structure', status: 'pass', reason: `SNP report v${r0.version}, ECDSA P-384 SHA-384${ev.hcl ? `, in an HCL report (header v${ev.hcl.headerVersion})` : ''}` },
+      : {
+          id: 'structure',
+          group: 'structure',
+          status: 'pass',
+          reason: `SNP report v${r0.version}, ECDSA P-384 SHA-384${ev.hcl ? `, in an HCL report (header v${ev.hcl.headerVersion})` : ''}`,
+        },
   );
 
   const chain = checkChain({ bundle, signingKey: r0.signingKey, reportProduct: r0.product, now, store });
@@ -136,7 +159,13 @@ function evaluate(options: VerifyOptions, ev: ParsedEvidence, bundle: Certificat
   if (binding.status === 'fail' && !policy.requireRuntimeDataBinding) binding = { ...binding, status: 'warn', reason: `${binding.reason} (allowed by policy)` };
   checks.push(binding);
 
-  const fresh = checkFreshnessBy({ ...(options.quote ? { quote: options.quote } : {}), ...(options.nonce ? { nonce: options.nonce } : {}), ...(ev.hcl ? { hcl: ev.hcl } : {}), bindingOk, replayed: options.replayed === true });
+  const fresh = checkFreshnessBy({
+    ...(options.quote ? { quote: options.quote } : {}),
+    ...(options.nonce ? { nonce: options.nonce } : {}),
+    ...(ev.hcl ? { hcl: ev.hcl } : {}),
+    bindingOk,
+    replayed: options.replayed === true,
+  });
   checks.push(fresh.check);
   const guest = checkGuest({ options, ...(ev.hcl ? { runtimeData: ev.hcl.runtimeData } : {}), bindingOk, now, policy, attestedPcrs: fresh.attestedPcrs });
   checks.push(...guest.checks);
@@ -151,7 +180,18 @@ function evaluate(options: VerifyOptions, ev: ParsedEvidence, bundle: Certificat
     product,
     platform: 'SNP',
     checks,
-    claims: { ...buildClaims({ report, ...(ev.hcl ? { hcl: ev.hcl } : {}), product, runtimeBound: bindingOk, policyHash: summary.hash, ...(fresh.attestedPcrs ? { attestedPcrs: fresh.attestedPcrs } : {}) }), 'cvm-attest-fresh-by': fresh.check.status === 'pass' || fresh.check.status === 'warn' ? (fresh.freshBy ?? null) : null, ...guest.claims },
+    claims: {
+      ...buildClaims({
+        report,
+        ...(ev.hcl ? { hcl: ev.hcl } : {}),
+        product,
+        runtimeBound: bindingOk,
+        policyHash: summary.hash,
+        ...(fresh.attestedPcrs ? { attestedPcrs: fresh.attestedPcrs } : {}),
+      }),
+      'cvm-attest-fresh-by': fresh.check.status === 'pass' || fresh.check.status === 'warn' ? (fresh.freshBy ?? null) : null,
+      ...guest.claims,
+    },
     warnings: checks.filter((c) => c.status === 'warn').map((c) => `${c.id}: ${c.reason}`),
     verifiedAt: now.toISOString(),
     certificates: chain.certificates,
@@ -166,10 +206,28 @@ function evaluate(options: VerifyOptions, ev: ParsedEvidence, bundle: Certificat
 /** An Intel TDX HCL report: the TD quote is required (the TD report alone is only MAC'd). */
 function runTdx(options: VerifyOptions, policy: Policy, now: Date): VerificationResult {
   const hcl = tagged('evidence', () => parseTdxHclReport(options.evidence));
-  if (options.tdQuote === undefined) throw new ParseError('E_TDX_QUOTE_MISSING', 'this is an Intel TDX HCL report: give its TD quote (--td-quote FILE) and the collateral (--collateral)');
+  if (options.tdQuote === undefined)
+    throw new ParseError('E_TDX_QUOTE_MISSING', 'this is an Intel TDX HCL report: give its TD quote (--td-quote FILE) and the collateral (--collateral)');
   if (!(options.tdQuote instanceof Uint8Array)) throw new ParseError('E_OPTIONS', 'tdQuote must be bytes');
   const quote = tagged('td-quote', () => parseTdQuote(options.tdQuote!));
-  const collateral = options.collateral ? tagged('collateral', () => (options.cache === false ? parseCollateral : parseCollateralCached)(options.collateral!)) : EMPTY_COLLATERAL;
-  const guest = { ...(options.akCertificate !== undefined ? { akCertificate: options.akCertificate } : {}), ...(options.akIntermediates !== undefined ? { akIntermediates: options.akIntermediates } : {}), ...(options.eventLog !== undefined ? { eventLog: options.eventLog } : {}) };
-  return verifyTdx({ hcl, quote, collateral, policy, ...(options.quote ? { vtpmQuote: options.quote } : {}), ...(options.nonce ? { nonce: options.nonce } : {}), guest, now, cache: options.cache !== false, replayed: options.replayed === true });
+  const collateral = options.collateral
+    ? tagged('collateral', () => (options.cache === false ? parseCollateral : parseCollateralCached)(options.collateral!))
+    : EMPTY_COLLATERAL;
+  const guest = {
+    ...(options.akCertificate !== undefined ? { akCertificate: options.akCertificate } : {}),
+    ...(options.akIntermediates !== undefined ? { akIntermediates: options.akIntermediates } : {}),
+    ...(options.eventLog !== undefined ? { eventLog: options.eventLog } : {}),
+  };
+  return verifyTdx({
+    hcl,
+    quote,
+    collateral,
+    policy,
+    ...(options.quote ? { vtpmQuote: options.quote } : {}),
+    ...(options.nonce ? { nonce: options.nonce } : {}),
+    guest,
+    now,
+    cache: options.cache !== false,
+    replayed: options.replayed === true,
+  });
 }

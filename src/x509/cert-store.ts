@@ -97,7 +97,12 @@ export class CertStore {
     }
     let ok = false;
     try {
-      ok = verify(pss.hash, subject.tbs, { key: this.publicKey(issuer), padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: pss.saltLength }, subject.signature);
+      ok = verify(
+        pss.hash,
+        subject.tbs,
+        { key: this.publicKey(issuer), padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: pss.saltLength },
+        subject.signature,
+      );
     } catch {
       ok = false;
     }

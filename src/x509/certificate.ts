@@ -2,7 +2,21 @@
 // names, validity, serial, key, RSASSA-PSS parameters and the VCEK's AMD extensions (1.3.6.1.4.1.3704.1).
 import { createHash } from 'node:crypto';
 import { ParseError } from '../base/errors.js';
-import { children, content, decodeName, decodeOid, decodeSmallUint, decodeTime, expectTag, integerHex, readTlv, Tag, whole, type DistinguishedName, type Tlv } from './der.js';
+import {
+  children,
+  content,
+  decodeName,
+  decodeOid,
+  decodeSmallUint,
+  decodeTime,
+  expectTag,
+  integerHex,
+  readTlv,
+  Tag,
+  whole,
+  type DistinguishedName,
+  type Tlv,
+} from './der.js';
 
 export const OID = {
   rsassaPss: '1.2.840.113549.1.1.10',
@@ -111,18 +125,30 @@ function decodeAmdExtensions(b: Uint8Array, extsT: Tlv): AmdExtensions {
     const v = content(b, valT);
     const what = `AMD extension ${oid}`;
     switch (oid.slice(AMD_EXT.length + 1)) {
-      case '1': ext.structVersion = decodeAmdInt(v, what); break;
+      case '1':
+        ext.structVersion = decodeAmdInt(v, what);
+        break;
       case '2': {
         const t = readTlv(v, 0, v.length, what);
         if (t.tag !== Tag.Ia5String || t.end !== v.length) throw new ParseError('E_CERT_EXT', `${what}: productName is not an IA5String`);
         ext.productName = Buffer.from(content(v, t)).toString('latin1');
         break;
       }
-      case '3.1': ext.bootloader = decodeAmdInt(v, what); break;
-      case '3.2': ext.tee = decodeAmdInt(v, what); break;
-      case '3.3': ext.snp = decodeAmdInt(v, what); break;
-      case '3.8': ext.microcode = decodeAmdInt(v, what); break;
-      case '3.9': ext.fmc = decodeAmdInt(v, what); break;
+      case '3.1':
+        ext.bootloader = decodeAmdInt(v, what);
+        break;
+      case '3.2':
+        ext.tee = decodeAmdInt(v, what);
+        break;
+      case '3.3':
+        ext.snp = decodeAmdInt(v, what);
+        break;
+      case '3.8':
+        ext.microcode = decodeAmdInt(v, what);
+        break;
+      case '3.9':
+        ext.fmc = decodeAmdInt(v, what);
+        break;
       case '4': {
         // Raw bytes (KDS) or wrapped in an OCTET STRING (some tools).
         const wrapped = (v.length === 66 && v[0] === 0x04 && v[1] === 0x40) || (v.length === 10 && v[0] === 0x04 && v[1] === 0x08);
@@ -143,7 +169,8 @@ function decodeAmdExtensions(b: Uint8Array, extsT: Tlv): AmdExtensions {
         ext.cspId = Buffer.from(text).toString('latin1');
         break;
       }
-      default: break;
+      default:
+        break;
     }
   }
   return ext;

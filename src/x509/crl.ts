@@ -54,7 +54,16 @@ export function parseCrl(input: Uint8Array | string): Crl {
     const signatureAlgorithm = decodeSignatureAlgorithm(der, expectTag(algT, Tag.Sequence, 'CRL signature algorithm'));
     const sigBits = content(der, expectTag(sigT, Tag.BitString, 'CRL signature'));
     if (sigBits.length < 2 || sigBits[0] !== 0) throw new ParseError('E_CRL', 'CRL signature is malformed');
-    return { der, tbs: whole(der, tbsT!), issuer, thisUpdate, ...(nextUpdate ? { nextUpdate } : {}), revoked, signatureAlgorithm, signature: sigBits.subarray(1) };
+    return {
+      der,
+      tbs: whole(der, tbsT!),
+      issuer,
+      thisUpdate,
+      ...(nextUpdate ? { nextUpdate } : {}),
+      revoked,
+      signatureAlgorithm,
+      signature: sigBits.subarray(1),
+    };
   } catch (e) {
     if (e instanceof ParseError && e.code === 'E_CRL') throw e;
     throw new ParseError('E_CRL', `not a valid CRL: ${e instanceof Error ? e.message : String(e)}`, { cause: e });

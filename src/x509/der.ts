@@ -108,7 +108,8 @@ function decodeOidUncached(c: Uint8Array): string {
 /** A non-negative INTEGER as a number (small values: SPLs, versions, salt lengths). */
 export function decodeSmallUint(b: Uint8Array, t: Tlv, what: string): number {
   const c = content(b, t);
-  if (t.tag !== Tag.Integer || c.length === 0 || c.length > 6 || (c[0]! & 0x80) !== 0) throw new ParseError('E_DER', `${what}: not a small non-negative INTEGER`);
+  if (t.tag !== Tag.Integer || c.length === 0 || c.length > 6 || (c[0]! & 0x80) !== 0)
+    throw new ParseError('E_DER', `${what}: not a small non-negative INTEGER`);
   let v = 0;
   for (const x of c) v = v * 256 + x;
   return v;
@@ -120,7 +121,11 @@ export function integerHex(b: Uint8Array, t: Tlv): string {
   if (t.tag !== Tag.Integer || c.length === 0) throw new ParseError('E_DER', 'bad INTEGER');
   let i = 0;
   while (i < c.length - 1 && c[i] === 0) i++;
-  return Buffer.from(c.subarray(i)).toString('hex').replace(/^0(?=.)/, '') || '0';
+  return (
+    Buffer.from(c.subarray(i))
+      .toString('hex')
+      .replace(/^0(?=.)/, '') || '0'
+  );
 }
 
 export function decodeTime(b: Uint8Array, t: Tlv, what: string): Date {

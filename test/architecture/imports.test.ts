@@ -10,7 +10,22 @@ import { LAYERS, layerOf } from './layers.js';
 
 const SRC = join(dirname(fileURLToPath(import.meta.url)), '../../src');
 /** Node modules that touch files, the network, processes or threads: not for pure layers. */
-const IO_MODULES = new Set(['fs', 'fs/promises', 'net', 'http', 'https', 'http2', 'dgram', 'dns', 'child_process', 'worker_threads', 'cluster', 'tls', 'readline', 'os']);
+const IO_MODULES = new Set([
+  'fs',
+  'fs/promises',
+  'net',
+  'http',
+  'https',
+  'http2',
+  'dgram',
+  'dns',
+  'child_process',
+  'worker_threads',
+  'cluster',
+  'tls',
+  'readline',
+  'os',
+]);
 
 function walk(dir: string): string[] {
   return readdirSync(dir).flatMap((n) => {
@@ -19,7 +34,11 @@ function walk(dir: string): string[] {
   });
 }
 
-interface Import { readonly from: string; readonly spec: string; readonly typeOnly: boolean }
+interface Import {
+  readonly from: string;
+  readonly spec: string;
+  readonly typeOnly: boolean;
+}
 
 /** Static and dynamic imports (type-only ones count for layering, not for cycles: they vanish at run time). */
 export function importsOf(file: string, text: string): Import[] {
@@ -53,7 +72,10 @@ describe('import rule', () => {
         }
         const target = resolve(file, i.spec);
         const to = layerOf(target);
-        if (!to) { bad.push(`${file}: imports ${i.spec}, outside src/ layers`); continue; }
+        if (!to) {
+          bad.push(`${file}: imports ${i.spec}, outside src/ layers`);
+          continue;
+        }
         if (to === from) continue;
         if (to.rank >= from.rank) bad.push(`${file} (${from.folder}) imports ${target} (${to.folder}): ${to.rank === from.rank ? 'sideways' : 'upward'}`);
         else if (from.pure && !to.pure) bad.push(`${file}: pure layer ${from.folder} imports I/O layer ${to.folder}`);
@@ -67,7 +89,10 @@ describe('import rule', () => {
     const cycles: string[] = [];
     const visit = (f: string, path: string[]): void => {
       if (state.get(f) === 'done') return;
-      if (state.get(f) === 'open') { cycles.push([...path.slice(path.indexOf(f)), f].join(' -> ')); return; }
+      if (state.get(f) === 'open') {
+        cycles.push([...path.slice(path.indexOf(f)), f].join(' -> '));
+        return;
+      }
       state.set(f, 'open');
       for (const i of graph.get(f) ?? []) if (i.spec.startsWith('.') && !i.typeOnly) visit(resolve(f, i.spec), [...path, f]);
       state.set(f, 'done');
@@ -81,8 +106,22 @@ describe('import rule', () => {
     assert.equal(layerOf('collect/tpm/nv.ts')?.folder, 'collect');
     assert.equal(layerOf('index.ts')?.folder, '.');
     assert.equal(layerOf('nowhere/x.ts'), undefined);
-    const imps = importsOf('a.ts', "import type { A } from './b.js';\nimport { c } from '../c.js';\nexport { d } from './d.js';\nconst e = await import('./e.js');");
-    assert.deepEqual(imps.map((i) => [i.spec, i.typeOnly]), [['./b.js', true], ['../c.js', false], ['./d.js', false], ['./e.js', false]]);
-    assert.ok(LAYERS.every((l, k) => k === 0 || l.rank >= LAYERS[k - 1]!.rank), 'LAYERS is listed bottom first');
+    const imps = importsOf(
+      'a.ts',
+      "import type { A } from './b.js';\nimport { c } from '../c.js';\nexport { d } from './d.js';\nconst e = await import('./e.js');",
+    );
+    assert.deepEqual(
+      imps.map((i) => [i.spec, i.typeOnly]),
+      [
+        ['./b.js', true],
+        ['../c.js', false],
+        ['./d.js', false],
+        ['./e.js', false],
+      ],
+    );
+    assert.ok(
+      LAYERS.every((l, k) => k === 0 || l.rank >= LAYERS[k - 1]!.rank),
+      'LAYERS is listed bottom first',
+    );
   });
 });

@@ -38,7 +38,9 @@ function noRawControls(s: string): void {
 }
 
 let tmp: string;
-before(() => { tmp = mkdtempSync(join(tmpdir(), 'cvm-h9-inputs-')); });
+before(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'cvm-h9-inputs-'));
+});
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
 async function bundleOf(name: string, warnings: string[] = []): Promise<string> {
@@ -63,7 +65,12 @@ describe('item 4: bounded reads of every file input', () => {
     oneLine(await verify('--evidence', '/proc/self/pagemap', '--vcek', F(`${hcl}/vcek.pem`)), 2, 'pagemap', 'too large');
   });
   it('--policy /dev/urandom: refused (exit 2)', async () => {
-    oneLine(await verify('--evidence', F(`${hcl}/hcl-report.bin`), '--vcek', F(`${hcl}/vcek.pem`), '--policy', '/dev/urandom'), 2, '/dev/urandom', 'not a regular file');
+    oneLine(
+      await verify('--evidence', F(`${hcl}/hcl-report.bin`), '--vcek', F(`${hcl}/vcek.pem`), '--policy', '/dev/urandom'),
+      2,
+      '/dev/urandom',
+      'not a regular file',
+    );
   });
   it('a FIFO as --evidence or --vcek does not hang', async () => {
     const fifo = join(tmp, 'fifo');
@@ -117,12 +124,24 @@ describe('item 5: control characters never reach text output raw', () => {
   });
   it('the certificate CN comes from the parsed subject, not a CN= inside another attribute', () => {
     const r = hostileResult();
-    const out = renderText({ ...r, certificates: [{ ...r.certificates[0]!, subject: 'O=Evil CN=ARK-Milan, CN=SEV-VCEK', subjectCn: 'SEV-VCEK', pinned: false }] });
+    const out = renderText({
+      ...r,
+      certificates: [{ ...r.certificates[0]!, subject: 'O=Evil CN=ARK-Milan, CN=SEV-VCEK', subjectCn: 'SEV-VCEK', pinned: false }],
+    });
     assert.match(out, /VCEK +SEV-VCEK /);
     assert.doesNotMatch(out, /ARK-Milan/);
   });
   it('the IMDS identity lines are escaped', () => {
-    const out = renderIdentity({ vmId: ESC, name: ESC, vmSize: ESC, location: ESC, resourceId: ESC, subscriptionId: 's', resourceGroupName: 'g', boundToReport: false });
+    const out = renderIdentity({
+      vmId: ESC,
+      name: ESC,
+      vmSize: ESC,
+      location: ESC,
+      resourceId: ESC,
+      subscriptionId: 's',
+      resourceGroupName: 'g',
+      boundToReport: false,
+    });
     noRawControls(out);
   });
   it('bundle manifest warnings reach stdout escaped', async () => {
@@ -205,7 +224,9 @@ describe('item 15: collect --out is validated before collecting', () => {
   it('an existing file, a folder under a file, /proc, an unwritable place: exit 2 naming --out, never a hang', async () => {
     const file = join(tmp, 'a-file');
     writeFileSync(file, 'x');
-    const [f, under, proc, procSelf, sys] = await Promise.all([file, join(file, 'sub'), '/proc/cvm-attest-bundle', '/proc/self/cvm-attest/x', '/sys/cvm-attest-bundle'].map(collect));
+    const [f, under, proc, procSelf, sys] = await Promise.all(
+      [file, join(file, 'sub'), '/proc/cvm-attest-bundle', '/proc/self/cvm-attest/x', '/sys/cvm-attest-bundle'].map(collect),
+    );
     oneLine(f!, 2, '--out', 'a-file');
     oneLine(under!, 2, '--out');
     oneLine(proc!, 2, '--out');
@@ -217,8 +238,18 @@ describe('item 15: collect --out is validated before collecting', () => {
     oneLine(r, 3, 'E_TPM_NO_DEVICE');
   });
   it('writeBundle wraps a write error as an input error', async () => {
-    await assert.rejects(writeBundle('/proc/cvm-attest-x', { hclReport: new Uint8Array(4), vcekPem: '', chainPem: '', warnings: [], replayed: true, transport: 't', certificateSource: 'bundle' }),
-      (e: unknown) => isCvmAttestError(e) && e.exitCode === 2 && e.code === 'E_OUT');
+    await assert.rejects(
+      writeBundle('/proc/cvm-attest-x', {
+        hclReport: new Uint8Array(4),
+        vcekPem: '',
+        chainPem: '',
+        warnings: [],
+        replayed: true,
+        transport: 't',
+        certificateSource: 'bundle',
+      }),
+      (e: unknown) => isCvmAttestError(e) && e.exitCode === 2 && e.code === 'E_OUT',
+    );
   });
 });
 
@@ -316,10 +347,17 @@ describe('low items: wording', () => {
 
 describe('low item: high-S ECDSA signatures (documented, not refused)', () => {
   const N = 0xffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973n;
-  const sOf = (report: Buffer): bigint => BigInt(`0x${Buffer.from(report.subarray(0x2e8, 0x2e8 + 48)).reverse().toString('hex')}`);
+  const sOf = (report: Buffer): bigint =>
+    BigInt(
+      `0x${Buffer.from(report.subarray(0x2e8, 0x2e8 + 48))
+        .reverse()
+        .toString('hex')}`,
+    );
   function flipS(report: Buffer): Buffer {
     const out = Buffer.from(report);
-    Buffer.from((N - sOf(report)).toString(16).padStart(96, '0'), 'hex').reverse().copy(out, 0x2e8);
+    Buffer.from((N - sOf(report)).toString(16).padStart(96, '0'), 'hex')
+      .reverse()
+      .copy(out, 0x2e8);
     return out;
   }
   it('AMD signs high-S itself: a genuine high-S report passes, so refusing high-S would fail genuine evidence', () => {
@@ -365,7 +403,10 @@ describe('low item: E_IMDS_HTTP names the host and carries what IMDS said', () =
   it('a plain-text 4xx body with escapes: shown escaped and capped', async () => {
     const http = await import('node:http');
     const { imdsGet, THIM_PATH } = await import('../../src/collect/imds.js');
-    const server = http.createServer((_req, res) => { res.writeHead(400, { 'Content-Type': 'text/plain' }); res.end(`bad request \u001b[31mFAKE\u0007 ${'x'.repeat(5000)}`); });
+    const server = http.createServer((_req, res) => {
+      res.writeHead(400, { 'Content-Type': 'text/plain' });
+      res.end(`bad request \u001b[31mFAKE\u0007 ${'x'.repeat(5000)}`);
+    });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as { port: number }).port;
     try {
@@ -391,7 +432,16 @@ describe('item 4: the certificate cache reads its entries bounded too', () => {
     const dir = join(tmp, 'cache');
     const cache = new CertificateCache(dir);
     const t0 = new Date('2026-11-28T10:00:00Z');
-    await cache.put(key, { vcekPem: readFileSync(F('azure-hcl/genoa/vcek.pem'), 'utf8'), chainPem: readFileSync(F('amd/ask_ark_genoa.pem'), 'utf8'), tcbm: genoa.reportedTcb.raw, cacheControlSeconds: 3600 }, t0);
+    await cache.put(
+      key,
+      {
+        vcekPem: readFileSync(F('azure-hcl/genoa/vcek.pem'), 'utf8'),
+        chainPem: readFileSync(F('amd/ask_ark_genoa.pem'), 'utf8'),
+        tcbm: genoa.reportedTcb.raw,
+        cacheControlSeconds: 3600,
+      },
+      t0,
+    );
     assert.ok(await cache.get(key, t0), 'the real entry is a hit');
     const outside = join(tmp, 'outside-entry.json');
     copyFileSync(cache.fileFor(key), outside);

@@ -65,7 +65,19 @@ describe('attest against swtpm + IMDS emulator (foreign-VCEK dump: verdict must 
   test('collect --nonce via the CLI, then verify --bundle with that nonce: exit 1 for the same reasons', async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'b-')), 'bundle');
     const nonceHex = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
-    const c = await cli(['collect', '--tpm', sim.transport, '--imds-endpoint', imds.url, '--cache-dir', mkdtempSync(join(tmpdir(), 'c-')), '--nonce', nonceHex, '--out', out]);
+    const c = await cli([
+      'collect',
+      '--tpm',
+      sim.transport,
+      '--imds-endpoint',
+      imds.url,
+      '--cache-dir',
+      mkdtempSync(join(tmpdir(), 'c-')),
+      '--nonce',
+      nonceHex,
+      '--out',
+      out,
+    ]);
     assert.equal(c.code, 0, c.stderr);
     assert.equal(readFileSync(join(out, 'nonce.hex'), 'utf8').trim(), nonceHex);
     const v = await cli(['verify', '--bundle', out, '--nonce', nonceHex, '--format', 'json']);

@@ -49,10 +49,15 @@ describe('attest() in-process', () => {
     for (const [k, v] of Object.entries(vectors)) emulators[k] = await startImdsEmulator({ thim: v.thim, vmId: GENOA_VMID });
   });
   after(() => Promise.all(Object.values(emulators).map((e) => e.close())));
-  const run = (k: string, extra: Record<string, unknown> = {}) => attest({
-    tpm: vectors[k]?.tpm ?? '', imdsEndpoint: emulators[k]?.url ?? '', cacheDir: mkdtempSync(join(tmpdir(), 'cvm-attest-at-')), now,
-    imds: { attempts: 2, baseDelayMs: 5, maxDelayMs: 10, timeoutMs: 500 }, ...extra,
-  });
+  const run = (k: string, extra: Record<string, unknown> = {}) =>
+    attest({
+      tpm: vectors[k]?.tpm ?? '',
+      imdsEndpoint: emulators[k]?.url ?? '',
+      cacheDir: mkdtempSync(join(tmpdir(), 'cvm-attest-at-')),
+      now,
+      imds: { attempts: 2, baseDelayMs: 5, maxDelayMs: 10, timeoutMs: 500 },
+      ...extra,
+    });
 
   test('genoa vector (no quote), its VCEK served by IMDS: pass; identity bound', async () => {
     const o = await run('genoa', { quote: false });
@@ -73,7 +78,7 @@ describe('attest() in-process', () => {
     assert.equal(o.result.product, 'Milan');
     assert.equal(statusOf(o.result, 'freshness'), 'warn');
     assert.match(o.result.checks.find((c) => c.id === 'freshness')?.reason ?? '', /replayed.*quote signed by HCLAkPub over the expected nonce/);
-    assert.equal(o.identity?.boundToReport, false, 'the emulator\'s vmId is the genoa VM\'s, not this report\'s');
+    assert.equal(o.identity?.boundToReport, false, "the emulator's vmId is the genoa VM's, not this report's");
   });
 
   test('a stale-cache fallback shows up in the result warnings', async () => {
@@ -107,10 +112,13 @@ describe('attest() in-process', () => {
   });
 
   test('a policy is applied (a minimum TCB above the genoa report fails it)', async () => {
-    const strict = parsePolicy({ ...JSON.parse(JSON.stringify(defaultPolicy)) as Record<string, unknown>, minimumTcb: { bootloader: 11 } });
+    const strict = parsePolicy({ ...(JSON.parse(JSON.stringify(defaultPolicy)) as Record<string, unknown>), minimumTcb: { bootloader: 11 } });
     const o = await run('genoa', { quote: false, policy: strict });
     assert.equal(o.result.verdict, 'fail');
-    assert.ok(o.result.checks.some((c) => c.group === 'policy' && c.status === 'fail'), JSON.stringify(o.result.checks.filter((c) => c.group === 'policy')));
+    assert.ok(
+      o.result.checks.some((c) => c.group === 'policy' && c.status === 'fail'),
+      JSON.stringify(o.result.checks.filter((c) => c.group === 'policy')),
+    );
   });
 });
 
@@ -125,10 +133,25 @@ describe('cvm-attest attest / collect (CLI)', () => {
     milan = await startImdsEmulator({ thim: vectors.milan?.thim, vmId: '26f8bc30-774e-4290-8e7a-535f3b672aee' });
     foreign = await startImdsEmulator({ thim: vectors.foreign?.thim });
   });
-  after(async () => { await genoa.close(); await milan.close(); await foreign.close(); });
+  after(async () => {
+    await genoa.close();
+    await milan.close();
+    await foreign.close();
+  });
 
   test('attest --format json on the genoa vector: exit 0, the verify result plus identity', async () => {
-    const r = await cli(['attest', '--tpm', vectors.genoa?.tpm ?? '', '--imds-endpoint', genoa.url, '--cache-dir', mkdtempSync(join(tmpdir(), 'c-')), '--no-quote', '--format', 'json']);
+    const r = await cli([
+      'attest',
+      '--tpm',
+      vectors.genoa?.tpm ?? '',
+      '--imds-endpoint',
+      genoa.url,
+      '--cache-dir',
+      mkdtempSync(join(tmpdir(), 'c-')),
+      '--no-quote',
+      '--format',
+      'json',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const j = JSON.parse(r.stdout) as { verdict: string; checks: unknown[]; identity: { vmId: string; boundToReport: boolean } };
     assert.equal(j.verdict, 'pass');
@@ -138,7 +161,9 @@ describe('cvm-attest attest / collect (CLI)', () => {
   });
 
   test('attest on the foreign-VCEK vector: exit 1', async () => {
-    const r = await cli(['attest', '--tpm', vectors.foreign?.tpm ?? '', '--format', 'json', '--cache-dir', mkdtempSync(join(tmpdir(), 'c-'))], { CVM_ATTEST_IMDS_ENDPOINT: foreign.url });
+    const r = await cli(['attest', '--tpm', vectors.foreign?.tpm ?? '', '--format', 'json', '--cache-dir', mkdtempSync(join(tmpdir(), 'c-'))], {
+      CVM_ATTEST_IMDS_ENDPOINT: foreign.url,
+    });
     assert.equal(r.code, 1, r.stderr);
     assert.equal((JSON.parse(r.stdout) as { verdict: string }).verdict, 'fail');
   });
@@ -169,21 +194,50 @@ describe('cvm-attest attest / collect (CLI)', () => {
 
   test('collect --out writes a bundle; it replays (file:) and verifies offline (verify --bundle), tampering is exit 2', async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'b-')), 'bundle');
-    const r = await cli(['collect', '--tpm', vectors.milan?.tpm ?? '', '--imds-endpoint', milan.url, '--cache-dir', mkdtempSync(join(tmpdir(), 'c-')), '--out', out]);
+    const r = await cli([
+      'collect',
+      '--tpm',
+      vectors.milan?.tpm ?? '',
+      '--imds-endpoint',
+      milan.url,
+      '--cache-dir',
+      mkdtempSync(join(tmpdir(), 'c-')),
+      '--out',
+      out,
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /bundle written to/);
     const m = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { files: Record<string, unknown>; replayed: boolean };
-    assert.deepEqual(Object.keys(m.files).sort(), ['chain.pem', 'hcl-report.bin', 'instance.json', 'nonce.hex', 'pcrs.json', 'quote.msg', 'quote.sig', 'vcek.pem']);
+    assert.deepEqual(Object.keys(m.files).sort(), [
+      'chain.pem',
+      'hcl-report.bin',
+      'instance.json',
+      'nonce.hex',
+      'pcrs.json',
+      'quote.msg',
+      'quote.sig',
+      'vcek.pem',
+    ]);
     assert.equal(m.replayed, true);
     // the bundle replays through the file: transport too
-    const again = await cli(['attest', '--tpm', `file:${out}`, '--imds-endpoint', milan.url, '--cache-dir', mkdtempSync(join(tmpdir(), 'c-')), '--format', 'json']);
+    const again = await cli([
+      'attest',
+      '--tpm',
+      `file:${out}`,
+      '--imds-endpoint',
+      milan.url,
+      '--cache-dir',
+      mkdtempSync(join(tmpdir(), 'c-')),
+      '--format',
+      'json',
+    ]);
     assert.equal(again.code, 0, again.stderr);
 
     // verify --bundle, offline: no IMDS, no TPM.
     const v = await cli(['verify', '--bundle', out, '--format', 'json']);
     assert.equal(v.code, 0, v.stderr);
     const vj = JSON.parse(v.stdout) as { verdict: string; checks: { id: string; status: string }[] };
-    assert.equal(vj.checks.find((c) => c.id === 'freshness')?.status, 'warn', 'a recorded quote without the verifier\'s own nonce is only a warning');
+    assert.equal(vj.checks.find((c) => c.id === 'freshness')?.status, 'warn', "a recorded quote without the verifier's own nonce is only a warning");
     // The verifier's own nonce: the one the quote carries -> fresh; any other -> a stale/foreign quote, fail.
     const mine = await cli(['verify', '--bundle', out, '--nonce', '6368616c6c656e6765', '--format', 'json']);
     assert.equal(mine.code, 0, mine.stderr);

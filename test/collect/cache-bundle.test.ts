@@ -112,7 +112,16 @@ describe('evidence bundle', () => {
       pcrs: JSON.parse(fx('azure-hcl/genoa/pcrs.json').toString()) as string[],
       pcrSelection: [0, 1, 2, 3, 4, 5, 6, 7],
     },
-    instance: { vmId: '390cbcf5-6c67-4d9b-98ef-c3f1699cc8fc', resourceId: '/subscriptions/s/resourceGroups/g/providers/Microsoft.Compute/virtualMachines/n', subscriptionId: 's', resourceGroupName: 'g', name: 'n', location: 'westeurope', vmSize: 'Standard_DC2as_v5', securityProfile: { securityType: 'ConfidentialVM', secureBootEnabled: true } },
+    instance: {
+      vmId: '390cbcf5-6c67-4d9b-98ef-c3f1699cc8fc',
+      resourceId: '/subscriptions/s/resourceGroups/g/providers/Microsoft.Compute/virtualMachines/n',
+      subscriptionId: 's',
+      resourceGroupName: 'g',
+      name: 'n',
+      location: 'westeurope',
+      vmSize: 'Standard_DC2as_v5',
+      securityProfile: { securityType: 'ConfidentialVM', secureBootEnabled: true },
+    },
     warnings: ['a warning'],
     replayed: false,
     transport: 'swtpm:path=/x',
@@ -123,7 +132,17 @@ describe('evidence bundle', () => {
     const dir = join(tmp(), 'bundle');
     const ev = evidence();
     const m = await writeBundle(dir, ev);
-    assert.deepEqual(readdirSync(dir).sort(), ['chain.pem', 'hcl-report.bin', 'instance.json', 'manifest.json', 'nonce.hex', 'pcrs.json', 'quote.msg', 'quote.sig', 'vcek.pem']);
+    assert.deepEqual(readdirSync(dir).sort(), [
+      'chain.pem',
+      'hcl-report.bin',
+      'instance.json',
+      'manifest.json',
+      'nonce.hex',
+      'pcrs.json',
+      'quote.msg',
+      'quote.sig',
+      'vcek.pem',
+    ]);
     assert.equal(m.files['hcl-report.bin']?.size, ev.hclReport.length);
     const { evidence: back, manifest } = await readBundle(dir);
     assert.deepEqual(Buffer.from(back.hclReport), Buffer.from(ev.hclReport));
@@ -148,7 +167,7 @@ describe('evidence bundle', () => {
     assert.equal(back.quote, undefined);
   });
 
-  test('rewriting a folder drops the previous bundle\'s members this one lacks', async () => {
+  test("rewriting a folder drops the previous bundle's members this one lacks", async () => {
     const dir = join(tmp(), 'b');
     await writeBundle(dir, evidence());
     const { quote: _q, instance: _i, ...rest } = evidence();
@@ -163,7 +182,11 @@ describe('evidence bundle', () => {
       const b = readFileSync(join(dir, name));
       b.writeUInt8(b.readUInt8(b.length >> 1) ^ 1, b.length >> 1);
       writeFileSync(join(dir, name), b);
-      await assert.rejects(readBundle(dir), (e: unknown) => e instanceof InputError && e.code === 'E_BUNDLE_DIGEST' && e.exitCode === 2 && e.message.includes(name), name);
+      await assert.rejects(
+        readBundle(dir),
+        (e: unknown) => e instanceof InputError && e.code === 'E_BUNDLE_DIGEST' && e.exitCode === 2 && e.message.includes(name),
+        name,
+      );
     }
   });
 
@@ -180,7 +203,10 @@ describe('evidence bundle', () => {
     const b = readFileSync(join(dir, 'quote.sig'));
     b.writeUInt8(b.readUInt8(0) ^ 1, 0);
     writeFileSync(join(dir, 'quote.sig'), b);
-    await assert.rejects(readTpmEvidence({ transport: `file:${dir}` }), (e: unknown) => e instanceof InputError && e.code === 'E_BUNDLE_DIGEST' && e.message.includes('quote.sig'));
+    await assert.rejects(
+      readTpmEvidence({ transport: `file:${dir}` }),
+      (e: unknown) => e instanceof InputError && e.code === 'E_BUNDLE_DIGEST' && e.message.includes('quote.sig'),
+    );
   });
 
   test('missing files, broken manifests: clear InputErrors', async () => {
@@ -211,24 +237,41 @@ describe('fuzz: bundle and cache readers never throw anything but InputError / n
     const fc = (await import('fast-check')).default;
     const dir = join(tmp(), 'b');
     const evidence: Evidence = {
-      hclReport: fx('azure-hcl/genoa/hcl-report.bin'), vcekPem: genoaVcek, chainPem: genoaChain,
-      quote: { message: Buffer.from('m'), signature: Buffer.from('s'), nonce: Buffer.from('n'), pcrs: new Array<string>(24).fill('').map((_v, i) => (i < 8 ? 'ab'.repeat(32) : '')), pcrSelection: [0, 1, 2, 3, 4, 5, 6, 7] },
-      warnings: [], replayed: false, transport: 't', certificateSource: 'imds',
+      hclReport: fx('azure-hcl/genoa/hcl-report.bin'),
+      vcekPem: genoaVcek,
+      chainPem: genoaChain,
+      quote: {
+        message: Buffer.from('m'),
+        signature: Buffer.from('s'),
+        nonce: Buffer.from('n'),
+        pcrs: new Array<string>(24).fill('').map((_v, i) => (i < 8 ? 'ab'.repeat(32) : '')),
+        pcrSelection: [0, 1, 2, 3, 4, 5, 6, 7],
+      },
+      warnings: [],
+      replayed: false,
+      transport: 't',
+      certificateSource: 'imds',
     };
     await writeBundle(dir, evidence);
     const manifest = readFileSync(join(dir, 'manifest.json'), 'utf8');
-    await fc.assert(fc.asyncProperty(fc.oneof(
-      fc.json(),
-      fc.tuple(fc.nat(manifest.length - 1), fc.string({ maxLength: 8 })).map(([i, s]) => manifest.slice(0, i) + s + manifest.slice(i + 1)),
-    ), async (text) => {
-      writeFileSync(join(dir, 'manifest.json'), text);
-      try {
-        const { evidence: back } = await readBundle(dir);
-        assert.deepEqual(Buffer.from(back.hclReport), Buffer.from(evidence.hclReport));
-      } catch (e) {
-        if (!(e instanceof InputError)) throw e;
-      }
-    }), { numRuns: 150 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.json(),
+          fc.tuple(fc.nat(manifest.length - 1), fc.string({ maxLength: 8 })).map(([i, s]) => manifest.slice(0, i) + s + manifest.slice(i + 1)),
+        ),
+        async (text) => {
+          writeFileSync(join(dir, 'manifest.json'), text);
+          try {
+            const { evidence: back } = await readBundle(dir);
+            assert.deepEqual(Buffer.from(back.hclReport), Buffer.from(evidence.hclReport));
+          } catch (e) {
+            if (!(e instanceof InputError)) throw e;
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
   });
 
   test('random cache file contents: undefined or the stored certificates', async () => {
@@ -236,17 +279,23 @@ describe('fuzz: bundle and cache readers never throw anything but InputError / n
     const cache = new CertificateCache(tmp());
     await cache.put(key, certs);
     const good = readFileSync(cache.fileFor(key), 'utf8');
-    await fc.assert(fc.asyncProperty(fc.oneof(
-      fc.json(),
-      fc.tuple(fc.nat(good.length - 1), fc.string({ maxLength: 4 })).map(([i, s]) => good.slice(0, i) + s + good.slice(i + 1)),
-    ), async (text) => {
-      writeFileSync(cache.fileFor(key), text);
-      const hit = await cache.get(key);
-      if (hit) {
-        assert.equal(hit.entry.tcbm, key.reportedTcb);
-        assert.equal(pemCount(hit.entry.chainPem), 2);
-      }
-    }), { numRuns: 200 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.json(),
+          fc.tuple(fc.nat(good.length - 1), fc.string({ maxLength: 4 })).map(([i, s]) => good.slice(0, i) + s + good.slice(i + 1)),
+        ),
+        async (text) => {
+          writeFileSync(cache.fileFor(key), text);
+          const hit = await cache.get(key);
+          if (hit) {
+            assert.equal(hit.entry.tcbm, key.reportedTcb);
+            assert.equal(pemCount(hit.entry.chainPem), 2);
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });
 

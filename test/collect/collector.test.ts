@@ -43,7 +43,9 @@ async function collectionError(p: Promise<unknown>, code: string): Promise<CvmAt
 
 describe('collectEvidence: file: transport + IMDS emulator', () => {
   let imds: ImdsEmulator;
-  before(async () => { imds = await startImdsEmulator({ thim: genoaThim, vmId: '390cbcf5-6c67-4d9b-98ef-c3f1699cc8fc' }); });
+  before(async () => {
+    imds = await startImdsEmulator({ thim: genoaThim, vmId: '390cbcf5-6c67-4d9b-98ef-c3f1699cc8fc' });
+  });
   after(() => imds.close());
   const t0 = new Date('2026-11-28T12:00:00Z');
   const opts = (cacheDir: string, extra: Partial<CollectOptions> = {}): CollectOptions => ({
@@ -103,22 +105,31 @@ describe('collectEvidence: file: transport + IMDS emulator', () => {
     });
     test(`${label}: nothing cached -> CollectionError (exit 3)`, async () => {
       imds.setFault(fault, { path: 'thim' });
-      const code = fault.kind === 'status' ? ({ 500: 'E_IMDS_SERVER', 429: 'E_IMDS_THROTTLED', 404: 'E_IMDS_NOT_FOUND' } as Record<number, string>)[fault.status] ?? ''
-        : fault.kind === 'hang' ? 'E_IMDS_TIMEOUT'
-        : fault.kind === 'truncate' ? 'E_IMDS_UNREACHABLE'
-        : fault.kind === 'bad-json' ? 'E_IMDS_BAD_RESPONSE'
-        : 'E_THIM_TCBM_MISMATCH';
+      const code =
+        fault.kind === 'status'
+          ? (({ 500: 'E_IMDS_SERVER', 429: 'E_IMDS_THROTTLED', 404: 'E_IMDS_NOT_FOUND' } as Record<number, string>)[fault.status] ?? '')
+          : fault.kind === 'hang'
+            ? 'E_IMDS_TIMEOUT'
+            : fault.kind === 'truncate'
+              ? 'E_IMDS_UNREACHABLE'
+              : fault.kind === 'bad-json'
+                ? 'E_IMDS_BAD_RESPONSE'
+                : 'E_THIM_TCBM_MISMATCH';
       const dir = newCache();
       const e = await collectionError(collectEvidence(opts(dir)), code);
       if (code === 'E_THIM_TCBM_MISMATCH') {
         assert.match(e.message, /VCEK for TCB 7308000000000003 but the report's REPORTED_TCB is/);
-        assert.equal(existsSync(new CertificateCache(dir).fileFor({ product: genoaReport.product, chipId: genoaReport.chipId, reportedTcb: genoaReport.reportedTcb.raw })), false, 'wrong certificate not cached');
+        assert.equal(
+          existsSync(new CertificateCache(dir).fileFor({ product: genoaReport.product, chipId: genoaReport.chipId, reportedTcb: genoaReport.reportedTcb.raw })),
+          false,
+          'wrong certificate not cached',
+        );
       }
       imds.setFault(undefined);
     });
   }
 
-  test('another chip\'s VCEK (right tcbm): not cached, handed to the verifier with a warning', async () => {
+  test("another chip's VCEK (right tcbm): not cached, handed to the verifier with a warning", async () => {
     imds.setFault({ kind: 'wrong-cert', thim: foreignVcekThim }, { path: 'thim' });
     const dir = newCache();
     const ev = await collectEvidence(opts(dir));
@@ -137,7 +148,7 @@ describe('collectEvidence: file: transport + IMDS emulator', () => {
     imds.setFault(undefined);
   });
 
-  test('an identity that is not the report\'s vmUniqueId is flagged', async () => {
+  test("an identity that is not the report's vmUniqueId is flagged", async () => {
     const other = await startImdsEmulator({ thim: genoaThim, vmId: 'baefd3e1-184b-4c4c-ab88-0bdad260505f' });
     try {
       const ev = await collectEvidence({ ...opts(newCache()), imdsEndpoint: other.url });
@@ -158,14 +169,22 @@ describe('collectEvidence: file: transport + IMDS emulator', () => {
   test('when the TPM fails, the identity fetch still running is cancelled (no background retries)', async () => {
     imds.setFault({ kind: 'hang' }, { path: 'instance' });
     // A "TPM" that accepts the connection and drops it after 200 ms: by then the identity request hangs.
-    const tpm = net.createServer((s) => { setTimeout(() => s.destroy(), 200); });
+    const tpm = net.createServer((s) => {
+      setTimeout(() => s.destroy(), 200);
+    });
     await new Promise<void>((r) => tpm.listen(0, '127.0.0.1', r));
     const port = (tpm.address() as net.AddressInfo).port;
     try {
       const started = Date.now();
-      await assert.rejects(collectEvidence({ ...opts(newCache()), tpm: `swtpm:host=127.0.0.1,port=${port}`, imds: { timeoutMs: 30_000 } }), (e: unknown) => e instanceof CvmAttestError && e.exitCode === ExitCode.Collection);
+      await assert.rejects(
+        collectEvidence({ ...opts(newCache()), tpm: `swtpm:host=127.0.0.1,port=${port}`, imds: { timeoutMs: 30_000 } }),
+        (e: unknown) => e instanceof CvmAttestError && e.exitCode === ExitCode.Collection,
+      );
       assert.ok(Date.now() - started < 2000);
-      assert.ok(imds.requests.some((r) => r.path.startsWith('/metadata/instance') && r.status === 0), 'the identity request was hanging');
+      assert.ok(
+        imds.requests.some((r) => r.path.startsWith('/metadata/instance') && r.status === 0),
+        'the identity request was hanging',
+      );
       for (let i = 0; i < 50 && imds.openConnections > 0; i++) await new Promise((r) => setTimeout(r, 20));
       assert.equal(imds.openConnections, 0, 'the hanging identity request was closed by the collector');
     } finally {
@@ -177,7 +196,10 @@ describe('collectEvidence: file: transport + IMDS emulator', () => {
   test('an AbortSignal ends a hanging collection promptly', async () => {
     imds.setFault({ kind: 'hang' });
     const started = Date.now();
-    await assert.rejects(collectEvidence({ ...opts(newCache()), imds: { timeoutMs: 30_000 }, signal: AbortSignal.timeout(200) }), (e: unknown) => e instanceof CvmAttestError && e.code === 'E_IMDS_ABORTED');
+    await assert.rejects(
+      collectEvidence({ ...opts(newCache()), imds: { timeoutMs: 30_000 }, signal: AbortSignal.timeout(200) }),
+      (e: unknown) => e instanceof CvmAttestError && e.code === 'E_IMDS_ABORTED',
+    );
     assert.ok(Date.now() - started < 2000);
     imds.setFault(undefined);
   });

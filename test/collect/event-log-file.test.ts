@@ -30,7 +30,10 @@ describe('readEventLogFile', () => {
   it('a symlink, a folder, or more than the cap: CollectionError with its code', async () => {
     const d = mkdtempSync(join(tmpdir(), 'evlog-'));
     symlinkSync(LOG, join(d, 'link'));
-    await assert.rejects(readEventLogFile(join(d, 'link')), (e: unknown) => e instanceof CollectionError && e.code === 'E_EVENTLOG_READ' && /symbolic link/.test(e.message));
+    await assert.rejects(
+      readEventLogFile(join(d, 'link')),
+      (e: unknown) => e instanceof CollectionError && e.code === 'E_EVENTLOG_READ' && /symbolic link/.test(e.message),
+    );
     await assert.rejects(readEventLogFile(d), (e: unknown) => e instanceof CollectionError && e.code === 'E_EVENTLOG_READ' && /directory/.test(e.message));
     writeFileSync(join(d, 'big'), Buffer.alloc(101));
     await assert.rejects(readEventLogFile(join(d, 'big'), 100), (e: unknown) => e instanceof CollectionError && e.code === 'E_EVENTLOG_SIZE');

@@ -28,7 +28,8 @@ const blocks = chainPem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFIC
 const now = new Date('2026-11-28T12:00:00Z');
 const PCRS = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 14];
 /** What RHEL's grub measured into PCR 8 as `grub_kernel_cmdline ...` (its digest is checked against the event data). */
-const RHEL8_CMDLINE = '(hd0,gpt2)/boot/vmlinuz-4.18.0-240.22.1.el8_3.x86_64 root=UUID=f3948fb4-cce7-4193-940a-c50052e93bf3 ro net.ifnames=0 biosdevname=0 scsi_mod.use_blk_mq=Y crashkernel=auto console=ttyS0,38400n8';
+const RHEL8_CMDLINE =
+  '(hd0,gpt2)/boot/vmlinuz-4.18.0-240.22.1.el8_3.x86_64 root=UUID=f3948fb4-cce7-4193-940a-c50052e93bf3 ro net.ifnames=0 biosdevname=0 scsi_mod.use_blk_mq=Y crashkernel=auto console=ttyS0,38400n8';
 
 describe('event log replayed against a live quote (swtpm extended with a real log)', () => {
   let sim: Simulator;
@@ -43,7 +44,9 @@ describe('event log replayed against a live quote (swtpm extended with a real lo
     writeFileSync(f, Buffer.concat([derived, Buffer.alloc(2048 - derived.length)]));
     await sim.tpm2('tpm2_nvwrite', ['0x01400001', '-C', '0x01400001', '-P', sim.indexPassword, '-i', f]);
     // Extend the SHA-256 bank with every measured event's digest, in log order.
-    const specs = parseEventLog(log).events.filter((e) => e.type !== EV.NO_ACTION).map((e) => `${e.pcr}:sha256=${Buffer.from(e.digests.get(0x0b)!).toString('hex')}`);
+    const specs = parseEventLog(log)
+      .events.filter((e) => e.type !== EV.NO_ACTION)
+      .map((e) => `${e.pcr}:sha256=${Buffer.from(e.digests.get(0x0b)!).toString('hex')}`);
     for (let i = 0; i < specs.length; i += 25) await sim.tpm2('tpm2_pcrextend', specs.slice(i, i + 25));
     imds = await startImdsEmulator({ thim: { vcekPem: blocks[0] ?? '', chainPem: (blocks[1] ?? '') + (blocks[2] ?? ''), tcbm: '7308000000000003' } });
   });
@@ -52,7 +55,7 @@ describe('event log replayed against a live quote (swtpm extended with a real lo
     await sim?.stop();
   });
 
-  it('the simulator\'s PCRs now equal the real machine\'s (tpm2_pcrread)', async () => {
+  it("the simulator's PCRs now equal the real machine's (tpm2_pcrread)", async () => {
     const out = (await sim.tpm2('tpm2_pcrread', [`sha256:${PCRS.join(',')}`])).toString();
     for (const i of PCRS) assert.match(out, new RegExp(`\\b${i}\\s*: 0x${known.sha256Pcrs[i]!.toUpperCase()}`), `PCR ${i}`);
   });
@@ -65,7 +68,15 @@ describe('event log replayed against a live quote (swtpm extended with a real lo
       allowedPcrs: { 7: [known.sha256Pcrs['7']!] },
       allowedKernelCmdlines: [RHEL8_CMDLINE],
     });
-    const o = await attest({ tpm: sim.transport, imdsEndpoint: imds.url, cacheDir: mkdtempSync(join(tmpdir(), 'c-')), pcrs: PCRS, eventLog: logPath, policy, now });
+    const o = await attest({
+      tpm: sim.transport,
+      imdsEndpoint: imds.url,
+      cacheDir: mkdtempSync(join(tmpdir(), 'c-')),
+      pcrs: PCRS,
+      eventLog: logPath,
+      policy,
+      now,
+    });
     const st = (id: string) => o.result.checks.find((c) => c.id === id);
     assert.equal(st('freshness')?.status, 'pass', st('freshness')?.reason);
     assert.equal(o.result.claims['cvm-attest-fresh-by'], 'quote', 'no paravisor: the report does not carry the nonce');
@@ -79,7 +90,14 @@ describe('event log replayed against a live quote (swtpm extended with a real lo
     assert.equal(st('policy.boot-applications')?.status, 'pass');
     assert.equal(st('policy.pcrs')?.status, 'pass');
     assert.equal(st('policy.kernel-cmdline')?.status, 'pass');
-    assert.deepEqual(o.result.checks.filter((c) => c.status === 'fail').map((c) => c.id).sort(), ['chip-id', 'signature'], 'only the derived report\'s AMD signature and the foreign VCEK fail');
+    assert.deepEqual(
+      o.result.checks
+        .filter((c) => c.status === 'fail')
+        .map((c) => c.id)
+        .sort(),
+      ['chip-id', 'signature'],
+      "only the derived report's AMD signature and the foreign VCEK fail",
+    );
     bundleDir = mkdtempSync(join(tmpdir(), 'b-'));
     const m = await writeBundle(bundleDir, o.evidence);
     assert.ok(m.files['eventlog.bin'], 'the bundle carries eventlog.bin');

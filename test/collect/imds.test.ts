@@ -15,11 +15,15 @@ const fast = { attempts: 3, baseDelayMs: 10, maxDelayMs: 20, timeoutMs: 1000, co
 
 function rawGet(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    http.get(url, { headers, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (c) => { body += c; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    }).on('error', reject);
+    http
+      .get(url, { headers, agent: false }, (res) => {
+        let body = '';
+        res.on('data', (c) => {
+          body += c;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      })
+      .on('error', reject);
   });
 }
 
@@ -36,7 +40,9 @@ async function rejectsWith(p: Promise<unknown>, code: string): Promise<CvmAttest
 
 describe('IMDS emulator contract', () => {
   let imds: ImdsEmulator;
-  before(async () => { imds = await startImdsEmulator(); });
+  before(async () => {
+    imds = await startImdsEmulator();
+  });
   after(() => imds.close());
 
   test('400 with IMDS error JSON without the Metadata header', async () => {
@@ -62,7 +68,9 @@ describe('IMDS emulator contract', () => {
 
 describe('IMDS client', () => {
   let imds: ImdsEmulator;
-  before(async () => { imds = await startImdsEmulator({ vmId: '390CBCF5-6C67-4D9B-98EF-C3F1699CC8FC' }); });
+  before(async () => {
+    imds = await startImdsEmulator({ vmId: '390CBCF5-6C67-4D9B-98EF-C3F1699CC8FC' });
+  });
   after(() => imds.close());
   const opts = (): typeof fast & { endpoint: string } => ({ ...fast, endpoint: imds.url });
 
@@ -98,8 +106,10 @@ describe('IMDS client', () => {
     try {
       await fetchThimCertificates({ ...opts(), attempts: 1 });
     } finally {
-      if (saved.a === undefined) delete process.env.HTTP_PROXY; else process.env.HTTP_PROXY = saved.a;
-      if (saved.b === undefined) delete process.env.http_proxy; else process.env.http_proxy = saved.b;
+      if (saved.a === undefined) delete process.env.HTTP_PROXY;
+      else process.env.HTTP_PROXY = saved.a;
+      if (saved.b === undefined) delete process.env.http_proxy;
+      else process.env.http_proxy = saved.b;
     }
   });
 
@@ -107,7 +117,10 @@ describe('IMDS client', () => {
     imds.setFault({ kind: 'status', status: 500 }, { times: 1 });
     const n = imds.requests.length;
     await fetchThimCertificates(opts());
-    assert.deepEqual(imds.requests.slice(n).map((r) => r.status), [500, 200]);
+    assert.deepEqual(
+      imds.requests.slice(n).map((r) => r.status),
+      [500, 200],
+    );
   });
 
   test('500 always: bounded retries then E_IMDS_SERVER (exit 3)', async () => {
@@ -213,7 +226,10 @@ test('nothing listening: E_IMDS_UNREACHABLE after retries', async () => {
 
 test('responses above the size cap are refused', async () => {
   const big = 'x'.repeat(200_000);
-  const server = http.createServer((_req, res) => { res.writeHead(200); res.end(big); });
+  const server = http.createServer((_req, res) => {
+    res.writeHead(200);
+    res.end(big);
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
   try {
@@ -238,10 +254,12 @@ test('Retry-After parsing and backoff bounds', () => {
   assert.equal(parseRetryAfter('soon'), undefined);
   assert.equal(parseRetryAfter(new Date(10_000).toUTCString(), 4_000), 6_000);
   assert.equal(parseRetryAfter(new Date(1_000).toUTCString(), 4_000), 0);
-  fc.assert(fc.property(fc.integer({ min: 1, max: 20 }), fc.double({ min: 0, max: 0.999999, noNaN: true }), (n, r) => {
-    const d = backoffDelay(n, { baseDelayMs: 100, maxDelayMs: 1000, random: () => r });
-    return d >= 0 && d <= Math.min(1000, 100 * 2 ** (n - 1));
-  }));
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 20 }), fc.double({ min: 0, max: 0.999999, noNaN: true }), (n, r) => {
+      const d = backoffDelay(n, { baseDelayMs: 100, maxDelayMs: 1000, random: () => r });
+      return d >= 0 && d <= Math.min(1000, 100 * 2 ** (n - 1));
+    }),
+  );
 });
 
 describe('THIM body parser (strict)', () => {
@@ -250,7 +268,10 @@ describe('THIM body parser (strict)', () => {
     return { vcekCert: t.vcekPem, tcbm: t.tcbm, certificateChain: t.chainPem, cacheControl: '86400' };
   };
   const bad = (o: unknown, re: RegExp): void => {
-    assert.throws(() => parseThimResponse(JSON.stringify(o)), (e: unknown) => e instanceof ImdsResponseError && re.test(e.message));
+    assert.throws(
+      () => parseThimResponse(JSON.stringify(o)),
+      (e: unknown) => e instanceof ImdsResponseError && re.test(e.message),
+    );
   };
   test('the real body parses', () => {
     const c = parseThimResponse(JSON.stringify(good()));
@@ -272,14 +293,28 @@ describe('THIM body parser (strict)', () => {
   });
   test('fuzz: arbitrary bytes or mutated bodies only ever raise ImdsResponseError', () => {
     const body = JSON.stringify(good());
-    fc.assert(fc.property(fc.oneof(
-      fc.uint8Array({ maxLength: 3000 }).map((b) => Buffer.from(b)),
-      fc.tuple(fc.nat(body.length - 1), fc.nat(body.length)).map(([i, j]) => body.slice(0, i) + body.slice(i + 1, Math.max(i + 1, j))),
-      fc.json(),
-    ), (input) => {
-      try { parseThimResponse(input); } catch (e) { if (!(e instanceof ImdsResponseError)) throw e; }
-      try { parseInstanceMetadata(input); } catch (e) { if (!(e instanceof ImdsResponseError)) throw e; }
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 3000 }).map((b) => Buffer.from(b)),
+          fc.tuple(fc.nat(body.length - 1), fc.nat(body.length)).map(([i, j]) => body.slice(0, i) + body.slice(i + 1, Math.max(i + 1, j))),
+          fc.json(),
+        ),
+        (input) => {
+          try {
+            parseThimResponse(input);
+          } catch (e) {
+            if (!(e instanceof ImdsResponseError)) throw e;
+          }
+          try {
+            parseInstanceMetadata(input);
+          } catch (e) {
+            if (!(e instanceof ImdsResponseError)) throw e;
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });
 

@@ -40,7 +40,14 @@ describe('TDX collection', () => {
     await pcs.close();
     rmSync(tmp, { recursive: true, force: true });
   });
-  const base = () => ({ tpm: `file:${HCL}`, imdsEndpoint: imds.url, cacheDir: mkdtempSync(join(tmp, 'cache-')), now: TDX_NOW, imds: fast, pcs: { attempts: 2, baseDelayMs: 5 } });
+  const base = () => ({
+    tpm: `file:${HCL}`,
+    imdsEndpoint: imds.url,
+    cacheDir: mkdtempSync(join(tmp, 'cache-')),
+    now: TDX_NOW,
+    imds: fast,
+    pcs: { attempts: 2, baseDelayMs: 5 },
+  });
 
   test('attest: the guest parts are kept on TDX too: the event log goes to the evidence, the bundle and the event-log check', async () => {
     const log = fixturePath('eventlog/ubuntu-2404-amd-sevsnp.bin');
@@ -72,11 +79,17 @@ describe('TDX collection', () => {
     imds.setFault({ kind: 'status', status: 500 }, { path: 'tdquote', times: 1 });
     assert.equal((await attest({ ...base(), collateral: [colDir] })).result.verdict, 'pass');
     imds.setFault({ kind: 'status', status: 404 }, { path: 'tdquote' });
-    await assert.rejects(attest({ ...base(), collateral: [colDir] }), (e: unknown) => e instanceof CollectionError && e.code === 'E_IMDS_NOT_FOUND' && e.exitCode === 3);
+    await assert.rejects(
+      attest({ ...base(), collateral: [colDir] }),
+      (e: unknown) => e instanceof CollectionError && e.code === 'E_IMDS_NOT_FOUND' && e.exitCode === 3,
+    );
     imds.setFault({ kind: 'bad-json' }, { path: 'tdquote' });
     await assert.rejects(attest({ ...base(), collateral: [colDir] }), (e: unknown) => e instanceof CollectionError && e.code === 'E_IMDS_BAD_RESPONSE');
     imds.setFault(undefined);
-    await assert.rejects(attest({ ...base(), tpm: `file:${fixturePath('azure-tdx/hcl-report-tdx-noquote.bin')}`, collateral: [colDir] }), (e: unknown) => e instanceof CollectionError && e.code === 'E_IMDS_HTTP');
+    await assert.rejects(
+      attest({ ...base(), tpm: `file:${fixturePath('azure-tdx/hcl-report-tdx-noquote.bin')}`, collateral: [colDir] }),
+      (e: unknown) => e instanceof CollectionError && e.code === 'E_IMDS_HTTP',
+    );
   });
 
   test('collateral from PCS through the cache: fetched once, then served from the cache; stale cache kept when PCS fails', async () => {
@@ -85,8 +98,16 @@ describe('TDX collection', () => {
     const a = await attest({ ...base(), cacheDir, pcsEndpoint: pcs.url });
     assert.equal(a.result.verdict, 'pass', JSON.stringify(a.result.checks));
     assert.equal(a.evidence.certificateSource, 'pcs');
-    const paths = pcs.requests.slice(n0).map((r) => r.path).sort();
-    assert.deepEqual(paths, ['/sgx/certification/v4/pckcrl?ca=platform&encoding=der', '/sgx/certification/v4/rootcacrl', '/tdx/certification/v4/qe/identity', '/tdx/certification/v4/tcb?fmspc=00806f050000']);
+    const paths = pcs.requests
+      .slice(n0)
+      .map((r) => r.path)
+      .sort();
+    assert.deepEqual(paths, [
+      '/sgx/certification/v4/pckcrl?ca=platform&encoding=der',
+      '/sgx/certification/v4/rootcacrl',
+      '/tdx/certification/v4/qe/identity',
+      '/tdx/certification/v4/tcb?fmspc=00806f050000',
+    ]);
     assert.ok(existsSync(join(cacheDir, 'tdx', '00806f050000-platform', 'manifest.json')));
     const n1 = pcs.requests.length;
     const b = await attest({ ...base(), cacheDir, pcsEndpoint: pcs.url });
@@ -96,8 +117,14 @@ describe('TDX collection', () => {
     const c = await attest({ ...base(), cacheDir, pcsEndpoint: pcs.url, now: new Date('2025-03-16T00:00:00Z') });
     pcs.setStatus(200, 0);
     assert.equal(c.evidence.certificateSource, 'cache-stale');
-    assert.ok(c.result.warnings.some((w) => /PCS .* HTTP 503.*using the cached collateral/.test(w)), c.result.warnings.join('\n'));
-    await assert.rejects(attest({ ...base(), cacheDir: mkdtempSync(join(tmp, 'empty-')), pcsEndpoint: 'http://127.0.0.1:1' }), (e: unknown) => e instanceof CollectionError && e.code === 'E_PCS_UNREACHABLE');
+    assert.ok(
+      c.result.warnings.some((w) => /PCS .* HTTP 503.*using the cached collateral/.test(w)),
+      c.result.warnings.join('\n'),
+    );
+    await assert.rejects(
+      attest({ ...base(), cacheDir: mkdtempSync(join(tmp, 'empty-')), pcsEndpoint: 'http://127.0.0.1:1' }),
+      (e: unknown) => e instanceof CollectionError && e.code === 'E_PCS_UNREACHABLE',
+    );
   });
 
   test('a bundle holds td-quote.bin and the collateral; verify --bundle works on it offline', async () => {

@@ -13,8 +13,12 @@ import { parseSnpReport, type SnpReport } from '../../src/platform/snp/report.js
 import type { Product } from '../../src/result/result.js';
 
 const fx = (p: string): Buffer => readFileSync(new URL(`../fixtures/${p}`, import.meta.url));
-const der = (p: string): Uint8Array => (p.endsWith('.pem') ? pemDers(fx(p).toString('utf8'), 'CERTIFICATE', { what: p, code: 'E_CERT_INPUT' })[0]! : Uint8Array.from(fx(p)));
-const pem = (d: Uint8Array): string => `-----BEGIN CERTIFICATE-----\n${Buffer.from(d).toString('base64').replace(/.{1,64}/g, '$&\n')}-----END CERTIFICATE-----\n`;
+const der = (p: string): Uint8Array =>
+  p.endsWith('.pem') ? pemDers(fx(p).toString('utf8'), 'CERTIFICATE', { what: p, code: 'E_CERT_INPUT' })[0]! : Uint8Array.from(fx(p));
+const pem = (d: Uint8Array): string =>
+  `-----BEGIN CERTIFICATE-----\n${Buffer.from(d)
+    .toString('base64')
+    .replace(/.{1,64}/g, '$&\n')}-----END CERTIFICATE-----\n`;
 
 /** The extension's extnValue content, found by its encoded OID (independent of the DER walker). */
 function rawHwIdExtension(d: Uint8Array): Uint8Array {
@@ -58,7 +62,10 @@ describe('VCEK hwID: one reading for the collector and the verifier', () => {
   }
 
   it('real report and VCEK pairs: both checks pass', () => {
-    for (const [r, v, product] of [['snp/milan-v3-report.bin', 'snp/milan-v3-vcek.pem', 'Milan'], ['snp/genoa-v3-report.bin', 'snp/genoa-v3-vcek.pem', 'Genoa']] as const) {
+    for (const [r, v, product] of [
+      ['snp/milan-v3-report.bin', 'snp/milan-v3-vcek.pem', 'Milan'],
+      ['snp/genoa-v3-report.bin', 'snp/genoa-v3-vcek.pem', 'Genoa'],
+    ] as const) {
       const report = parseSnpReport(fx(r));
       const d = der(v);
       assert.equal(vcekChipMismatch(pem(d), report.chipId), undefined, v);

@@ -11,7 +11,9 @@ import { cvmAttestSync, ROOT as root, runNode, type Run as Exited } from '../hel
 
 const cli = join(root, 'dist/bundle/cli.mjs');
 
-interface Run extends Exited { ms: number }
+interface Run extends Exited {
+  ms: number;
+}
 
 async function runDemo(args: string[]): Promise<Run> {
   const t0 = Date.now();
@@ -64,7 +66,11 @@ describe('npm run demo', () => {
     };
     let p = at(/^1\. What was set up/m);
     p = at(/Logs Ingestion emulator https:\/\/127\.0\.0\.1:\d+/, p);
-    for (const [vm, final, verdict] of [['VM 1', 'Provisioning succeeded', 'PASS'], ['VM 2', 'Provisioning failed', 'FAIL'], ['VM 3', 'Provisioning succeeded', 'PASS']] as const) {
+    for (const [vm, final, verdict] of [
+      ['VM 1', 'Provisioning succeeded', 'PASS'],
+      ['VM 2', 'Provisioning failed', 'FAIL'],
+      ['VM 3', 'Provisioning succeeded', 'PASS'],
+    ] as const) {
       p = at(new RegExp(`^\\d+\\. ${vm}: install \\+ enable`, 'm'), p);
       p = at(/agent> bin\/handler\.sh enable\s+exit 0/, p);
       p = at(/Transitioning\s+code 0\s+Enable/, p);
@@ -78,7 +84,8 @@ describe('npm run demo', () => {
 
   test('VM 1 (real Azure HCL report, Genoa): PASS with every check that matters passing', () => {
     const s = section(run.stdout, /^\d+\. VM 1: verdict/);
-    for (const id of ['structure', 'signature', 'chain', 'tcb', 'chip-id', 'runtime-data', 'policy.debug']) assert.match(s, new RegExp(`\\[pass\\] ${id.replace('.', '\\.')}\\s`), id);
+    for (const id of ['structure', 'signature', 'chain', 'tcb', 'chip-id', 'runtime-data', 'policy.debug'])
+      assert.match(s, new RegExp(`\\[pass\\] ${id.replace('.', '\\.')}\\s`), id);
     assert.match(s, /pinned ARK-Genoa/);
     assert.match(s, /\[skip\] freshness\s+no quote given/, 'replayed evidence is never called fresh');
     assert.doesNotMatch(s, /\[FAIL\]/);
@@ -93,7 +100,19 @@ describe('npm run demo', () => {
 
   test('VM 3 (real Azure DCesv5 TDX HCL report, TD quote from IMDS, collateral from PCS): PASS, stale collateral and OutOfDate TCB as warnings', () => {
     const s = section(run.stdout, /^\d+\. VM 3: verdict/);
-    for (const id of ['structure', 'signature.quote', 'signature.qe-report', 'chain', 'collateral', 'tcb', 'tcb.qe-identity', 'runtime-data.td-report', 'runtime-data', 'policy.debug']) assert.match(s, new RegExp(`\\[pass\\] ${id.replace(/\./g, '\\.')}\\s`), id);
+    for (const id of [
+      'structure',
+      'signature.quote',
+      'signature.qe-report',
+      'chain',
+      'collateral',
+      'tcb',
+      'tcb.qe-identity',
+      'runtime-data.td-report',
+      'runtime-data',
+      'policy.debug',
+    ])
+      assert.match(s, new RegExp(`\\[pass\\] ${id.replace(/\./g, '\\.')}\\s`), id);
     assert.match(s, /pinned Intel SGX Root CA/);
     assert.match(s, /\[warn\] collateral\.freshness\s+stale collateral/);
     assert.match(s, /\[warn\] policy\.tcb-status\s+TCB status OutOfDate/);
@@ -136,7 +155,7 @@ describe('npm run demo', () => {
     assert.match(fail!, /policy\.debug/);
   });
 
-  test('cleans up: the workers are gone and the simulated VMs\' folder is removed', () => {
+  test("cleans up: the workers are gone and the simulated VMs' folder is removed", () => {
     const pids = [...run.stdout.matchAll(/worker detached: pid (\d+)/g)].map((m) => Number(m[1]));
     assert.equal(pids.length, 3);
     for (const pid of pids) assert.equal(isWorkerAlive(pid), false, `worker ${pid} still running`);
@@ -147,7 +166,7 @@ describe('npm run demo', () => {
   });
 });
 
-describe('cvm-attest status on the demo\'s VMs (--keep)', () => {
+describe("cvm-attest status on the demo's VMs (--keep)", () => {
   let run: Run;
   let dirs: string[] = [];
   let reports: string;
@@ -186,14 +205,27 @@ describe('cvm-attest status on the demo\'s VMs (--keep)', () => {
   test('json: the same facts, machine-readable', () => {
     const r = status(['--dir', dirs[0]!, '--format', 'json']);
     assert.equal(r.code, 0, r.stderr);
-    const v = JSON.parse(r.stdout) as { seq: number; result: { operation: string; message: string }; worker: { running: boolean }; sinks: { name: string; queueDepth: number }[]; lastRun: { at: string; nextRunAt: string } };
+    const v = JSON.parse(r.stdout) as {
+      seq: number;
+      result: { operation: string; message: string };
+      worker: { running: boolean };
+      sinks: { name: string; queueDepth: number }[];
+      lastRun: { at: string; nextRunAt: string };
+    };
     assert.equal(v.seq, 0);
     assert.equal(v.result.operation, 'Disable');
     assert.equal((v.result as unknown as { verdict: string }).verdict, 'pass', 'jq -r .result.verdict');
-    assert.match(dirs[0]!, new RegExp(`SnpAttestation-${JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version.replace(/\./g, '\\.')}$`), 'the folder carries package.json\'s version');
+    assert.match(
+      dirs[0]!,
+      new RegExp(`SnpAttestation-${JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version.replace(/\./g, '\\.')}$`),
+      "the folder carries package.json's version",
+    );
     assert.match(v.result.message, /Last result .*PASS: genuine AMD SEV-SNP \(Genoa\)/);
     assert.equal(v.worker.running, false);
-    assert.deepEqual(v.sinks.map((s) => [s.name, s.queueDepth]), [['azureMonitor', 0]]);
+    assert.deepEqual(
+      v.sinks.map((s) => [s.name, s.queueDepth]),
+      [['azureMonitor', 0]],
+    );
     assert.ok(Date.parse(v.lastRun.nextRunAt) > Date.parse(v.lastRun.at));
   });
 

@@ -22,13 +22,26 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 function ext(lib: string, version: string): string {
   const d = join(lib, `${HANDLER_NAME}-${version}`);
   mkdirSync(join(d, 'status'), { recursive: true });
-  writeFileSync(join(d, 'HandlerEnvironment.json'), JSON.stringify([{ name: HANDLER_NAME, version: 1.0, handlerEnvironment: {
-    logFolder: join(tmp, 'log'), configFolder: join(d, 'config'), statusFolder: join(d, 'status'), heartbeatFile: join(d, 'heartbeat.log') } }]));
+  writeFileSync(
+    join(d, 'HandlerEnvironment.json'),
+    JSON.stringify([
+      {
+        name: HANDLER_NAME,
+        version: 1.0,
+        handlerEnvironment: {
+          logFolder: join(tmp, 'log'),
+          configFolder: join(d, 'config'),
+          statusFolder: join(d, 'status'),
+          heartbeatFile: join(d, 'heartbeat.log'),
+        },
+      },
+    ]),
+  );
   return d;
 }
 
 describe('finding the installation', () => {
-  test('the newest version under the agent\'s folder, by version number, not by name', () => {
+  test("the newest version under the agent's folder, by version number, not by name", () => {
     const lib = join(tmp, 'lib1');
     ext(lib, '1.9.0');
     const newest = ext(lib, '1.10.0');
@@ -45,8 +58,14 @@ describe('finding the installation', () => {
     const b = ext(join(tmp, 'elsewhere'), '1.0.0');
     assert.equal(resolveExtensionDir(a, { AZURE_GUEST_AGENT_EXTENSION_PATH: b }, lib), a);
     assert.equal(resolveExtensionDir(undefined, { AZURE_GUEST_AGENT_EXTENSION_PATH: b }, lib), b);
-    assert.throws(() => resolveExtensionDir(join(tmp, 'nothing'), {}, lib), (e: unknown) => e instanceof InputError && e.code === 'E_NO_INSTALLATION');
-    assert.throws(() => resolveExtensionDir(undefined, {}, join(tmp, 'no-lib')), (e: unknown) => e instanceof InputError && e.code === 'E_NO_INSTALLATION' && /npm run demo/.test(e.message));
+    assert.throws(
+      () => resolveExtensionDir(join(tmp, 'nothing'), {}, lib),
+      (e: unknown) => e instanceof InputError && e.code === 'E_NO_INSTALLATION',
+    );
+    assert.throws(
+      () => resolveExtensionDir(undefined, {}, join(tmp, 'no-lib')),
+      (e: unknown) => e instanceof InputError && e.code === 'E_NO_INSTALLATION' && /npm run demo/.test(e.message),
+    );
   });
 });
 
@@ -67,7 +86,10 @@ describe('reading the state', () => {
     writeFileSync(join(d, 'state/worker.json'), JSON.stringify({ pid: Number(dead.stdout), startTime: 1, seq: 0, startedAt: '2026-01-01T00:00:00Z' }));
     assert.equal(readStatusView(d).worker.running, false);
     // This test process is alive, with its real start time, but it is not `handler worker`.
-    writeFileSync(join(d, 'state/worker.json'), JSON.stringify({ pid: process.pid, startTime: procStartTime(process.pid), seq: 0, startedAt: '2026-01-01T00:00:00Z' }));
+    writeFileSync(
+      join(d, 'state/worker.json'),
+      JSON.stringify({ pid: process.pid, startTime: procStartTime(process.pid), seq: 0, startedAt: '2026-01-01T00:00:00Z' }),
+    );
     const v = readStatusView(d);
     assert.equal(v.worker.running, false);
     assert.equal(v.worker.pid, process.pid);
@@ -86,7 +108,10 @@ describe('reading the state', () => {
     const v = readStatusView(d);
     assert.equal(v.seq, 3);
     assert.equal(v.result, undefined, 'an unreadable status is no result, not a crash');
-    assert.deepEqual(v.sinks.map((s) => [s.name, s.queueDepth, s.dropped, s.lastDeliveryAt]), [['azureMonitor', 3, 7, undefined]]);
+    assert.deepEqual(
+      v.sinks.map((s) => [s.name, s.queueDepth, s.dropped, s.lastDeliveryAt]),
+      [['azureMonitor', 3, 7, undefined]],
+    );
     assert.match(renderStatusText(v), /sink azureMonitor\s+queue 3, dropped 7; last delivery none recorded/);
   });
 });
@@ -95,8 +120,14 @@ describe('stale signs', () => {
   test('a heartbeat older than 10 minutes and a run overdue are called out', () => {
     const d = ext(join(tmp, 'lib6'), '1.0.0');
     mkdirSync(join(d, 'state'), { recursive: true });
-    writeFileSync(join(d, 'heartbeat.log'), JSON.stringify([{ version: 1, heartbeat: { status: 'Ready', code: 0, formattedMessage: { lang: 'en-US', message: 'last run ...' } } }]));
-    writeFileSync(join(d, 'state/last-run.json'), JSON.stringify({ seq: 0, at: '2026-01-01T00:00:00.000Z', nextRunAt: '2026-01-01T01:00:00.000Z', summary: 'x' }));
+    writeFileSync(
+      join(d, 'heartbeat.log'),
+      JSON.stringify([{ version: 1, heartbeat: { status: 'Ready', code: 0, formattedMessage: { lang: 'en-US', message: 'last run ...' } } }]),
+    );
+    writeFileSync(
+      join(d, 'state/last-run.json'),
+      JSON.stringify({ seq: 0, at: '2026-01-01T00:00:00.000Z', nextRunAt: '2026-01-01T01:00:00.000Z', summary: 'x' }),
+    );
     const v = readStatusView(d);
     assert.ok(v.heartbeat);
     const later = new Date(Date.parse(v.heartbeat.modifiedAt) + 11 * 60_000);
@@ -110,20 +141,50 @@ describe('stale signs', () => {
 });
 
 describe('sinks', () => {
-  test('the sinks\' own status.json wins over the last result; the queue is counted live', () => {
+  test("the sinks' own status.json wins over the last result; the queue is counted live", () => {
     const d = ext(join(tmp, 'lib7'), '1.0.0');
     writeFileSync(join(d, 'mrseq'), '0');
-    writeFileSync(join(d, 'status/0.status'), JSON.stringify([{ version: 1, timestampUTC: '2026-01-01T00:00:00Z', status: { name: HANDLER_NAME, operation: 'Enable', status: 'success', code: 0,
-      formattedMessage: { lang: 'en-US', message: 'PASS: ...' }, substatus: [] } }]));
+    writeFileSync(
+      join(d, 'status/0.status'),
+      JSON.stringify([
+        {
+          version: 1,
+          timestampUTC: '2026-01-01T00:00:00Z',
+          status: {
+            name: HANDLER_NAME,
+            operation: 'Enable',
+            status: 'success',
+            code: 0,
+            formattedMessage: { lang: 'en-US', message: 'PASS: ...' },
+            substatus: [],
+          },
+        },
+      ]),
+    );
     const sinks = join(d, 'state/sinks');
     mkdirSync(sinks, { recursive: true });
-    writeLastResult(join(d, 'state'), lastResult({ seq: 0, at: new Date('2026-01-01T00:00:00Z'), result: makeResult(), alerts: [],
-      deliveries: [{ name: 'azureMonitor', status: 'queued', message: '1 waiting: HTTP 503', queueDepth: 1 }] }));
+    writeLastResult(
+      join(d, 'state'),
+      lastResult({
+        seq: 0,
+        at: new Date('2026-01-01T00:00:00Z'),
+        result: makeResult(),
+        alerts: [],
+        deliveries: [{ name: 'azureMonitor', status: 'queued', message: '1 waiting: HTTP 503', queueDepth: 1 }],
+      }),
+    );
     mkdirSync(join(sinks, 'spool/azure-monitor'), { recursive: true });
-    writeFileSync(join(sinks, 'status.json'), JSON.stringify([{ name: 'azureMonitor', status: 'delivered', message: '1 record(s) delivered', queueDepth: 0, lastDeliveryAt: '2026-01-01T00:05:00.000Z' },
-      { name: 'syslog', status: 'disabled', message: 'not configured', queueDepth: 0 }]));
+    writeFileSync(
+      join(sinks, 'status.json'),
+      JSON.stringify([
+        { name: 'azureMonitor', status: 'delivered', message: '1 record(s) delivered', queueDepth: 0, lastDeliveryAt: '2026-01-01T00:05:00.000Z' },
+        { name: 'syslog', status: 'disabled', message: 'not configured', queueDepth: 0 },
+      ]),
+    );
     const v = readStatusView(d);
-    assert.deepEqual(v.sinks, [{ name: 'azureMonitor', queueDepth: 0, dropped: 0, status: 'delivered', message: '1 record(s) delivered', lastDeliveryAt: '2026-01-01T00:05:00.000Z' }]);
+    assert.deepEqual(v.sinks, [
+      { name: 'azureMonitor', queueDepth: 0, dropped: 0, status: 'delivered', message: '1 record(s) delivered', lastDeliveryAt: '2026-01-01T00:05:00.000Z' },
+    ]);
     rmSync(join(sinks, 'status.json'));
     const w = readStatusView(d);
     assert.equal(w.sinks[0]?.status, 'queued', 'without status.json: the last result');
@@ -143,13 +204,20 @@ describe('checks', () => {
     });
   }
 
-  test('each check of the last run, in the status\'s group order, as the portal substatus lists them', () => {
+  test("each check of the last run, in the status's group order, as the portal substatus lists them", () => {
     const d = ext(join(tmp, 'lib-checks'), '1.0.0');
     writeFileSync(join(d, 'mrseq'), '2');
-    const r = makeResult({ verdict: 'fail', failed: [{ id: 'policy.debug', group: 'policy', status: 'fail', reason: 'the guest policy allows debugging (POLICY.DEBUG = 1): the hypervisor can read' }] });
+    const r = makeResult({
+      verdict: 'fail',
+      failed: [
+        { id: 'policy.debug', group: 'policy', status: 'fail', reason: 'the guest policy allows debugging (POLICY.DEBUG = 1): the hypervisor can read' },
+      ],
+    });
     const result = { ...r, checks: [...r.checks, { id: 'crl', group: 'crl' as const, status: 'skip' as const, reason: 'no CRL given' }] };
     const now = new Date('2026-03-01T10:00:00Z');
-    const deliveries: SinkDelivery[] = [{ name: 'syslog', status: 'delivered', message: '1 record(s) delivered', queueDepth: 0, lastDeliveryAt: '2026-03-01T10:00:00.000Z' }];
+    const deliveries: SinkDelivery[] = [
+      { name: 'syslog', status: 'delivered', message: '1 record(s) delivered', queueDepth: 0, lastDeliveryAt: '2026-03-01T10:00:00.000Z' },
+    ];
     const alerts = [{ AlertName: 'DebugEnabled', AlertSeverity: 'High' as const, Description: 'debugging is allowed' }];
     mkdirSync(join(d, 'state'), { recursive: true });
     writeLastResult(join(d, 'state'), lastResult({ seq: 2, at: now, result, deliveries, alerts }));
@@ -170,13 +238,28 @@ describe('checks', () => {
     assert.match(text, /\n {2}alert {10}High DebugEnabled: debugging is allowed\n/);
   });
 
-  test('a new seq\'s first run shows no verdict, though the last result of the earlier seq is there', () => {
+  test("a new seq's first run shows no verdict, though the last result of the earlier seq is there", () => {
     const d = ext(join(tmp, 'lib-new-seq'), '1.0.0');
     writeFileSync(join(d, 'mrseq'), '5');
     mkdirSync(join(d, 'state'), { recursive: true });
     writeLastResult(join(d, 'state'), lastResult({ seq: 4, at: new Date('2026-03-01T10:00:00Z'), result: makeResult(), deliveries: [], alerts: [] }));
-    writeFileSync(join(d, 'status', '5.status'), JSON.stringify([{ version: 1, timestampUTC: '2026-03-01T11:00:00Z', status: { name: HANDLER_NAME, operation: 'Enable', status: 'transitioning', code: 0,
-      formattedMessage: { lang: 'en-US', message: 'cvm-attest starting: first attestation now' }, substatus: [] } }]));
+    writeFileSync(
+      join(d, 'status', '5.status'),
+      JSON.stringify([
+        {
+          version: 1,
+          timestampUTC: '2026-03-01T11:00:00Z',
+          status: {
+            name: HANDLER_NAME,
+            operation: 'Enable',
+            status: 'transitioning',
+            code: 0,
+            formattedMessage: { lang: 'en-US', message: 'cvm-attest starting: first attestation now' },
+            substatus: [],
+          },
+        },
+      ]),
+    );
     const v = readStatusView(d);
     assert.equal(v.result?.verdict, 'none');
     assert.deepEqual(v.result?.checks, []);
@@ -188,24 +271,45 @@ describe('checks', () => {
     writeFileSync(join(d, 'mrseq'), '0');
     mkdirSync(join(d, 'state'), { recursive: true });
     writeFileSync(join(d, 'state', 'last-result.json'), '{"v":1,"seq":0,"at":"2026-');
-    writeFileSync(join(d, 'status', '0.status'), JSON.stringify(outcomeStatus({ name: HANDLER_NAME, result: makeResult(), statusOnFailure: 'error', now: new Date('2026-03-01T10:00:00Z') })));
+    writeFileSync(
+      join(d, 'status', '0.status'),
+      JSON.stringify(outcomeStatus({ name: HANDLER_NAME, result: makeResult(), statusOnFailure: 'error', now: new Date('2026-03-01T10:00:00Z') })),
+    );
     const v = readStatusView(d);
     assert.equal(v.result?.verdict, 'none');
     assert.equal(v.result?.status, 'success');
   });
 });
 
-describe('after disable (the demo\'s --keep): the last verdict, the active alerts, the report, the version', () => {
+describe("after disable (the demo's --keep): the last verdict, the active alerts, the report, the version", () => {
   const statusDoc = (status: Record<string, unknown>): string => JSON.stringify([{ version: 1.0, timestampUTC: '2026-12-01T21:08:15Z', status }]);
 
-  test('a disabled VM whose last run failed reads FAIL, not the disable operation\'s success', () => {
+  test("a disabled VM whose last run failed reads FAIL, not the disable operation's success", () => {
     const d = ext(join(tmp, 'lib-disabled'), '0.1.0');
     writeFileSync(join(d, 'mrseq'), '0');
-    writeFileSync(join(d, 'status', '0.status'), statusDoc({ name: HANDLER_NAME, operation: 'Disable', status: 'success', code: 0,
-      formattedMessage: { lang: 'en-US', message: 'cvm-attest disabled: worker stopped; no further attestation runs. Last result (2026-12-01T21:08:13Z): FAIL: 1 check failed: policy.debug (debug) | product Milan' } }));
+    writeFileSync(
+      join(d, 'status', '0.status'),
+      statusDoc({
+        name: HANDLER_NAME,
+        operation: 'Disable',
+        status: 'success',
+        code: 0,
+        formattedMessage: {
+          lang: 'en-US',
+          message:
+            'cvm-attest disabled: worker stopped; no further attestation runs. Last result (2026-12-01T21:08:13Z): FAIL: 1 check failed: policy.debug (debug) | product Milan',
+        },
+      }),
+    );
     mkdirSync(join(d, 'state', 'sinks'), { recursive: true });
-    writeLastResult(join(d, 'state'), lastResult({ seq: 0, at: new Date('2026-12-01T21:08:13Z'), result: makeResult({ verdict: 'fail' }), deliveries: [], alerts: [] }));
-    writeFileSync(join(d, 'state', 'sinks', 'alerts-state.json'), JSON.stringify({ v: 1, active: { DebugEnabled: { fingerprint: 'x', since: '2026-12-01T21:08:12.795Z' } } }));
+    writeLastResult(
+      join(d, 'state'),
+      lastResult({ seq: 0, at: new Date('2026-12-01T21:08:13Z'), result: makeResult({ verdict: 'fail' }), deliveries: [], alerts: [] }),
+    );
+    writeFileSync(
+      join(d, 'state', 'sinks', 'alerts-state.json'),
+      JSON.stringify({ v: 1, active: { DebugEnabled: { fingerprint: 'x', since: '2026-12-01T21:08:12.795Z' } } }),
+    );
     writeFileSync(join(d, 'state', 'report.html'), '<!DOCTYPE html>');
     writeFileSync(join(d, 'state', 'last-report.html'), '<!DOCTYPE html>');
     const v = readStatusView(d);
@@ -226,7 +330,16 @@ describe('after disable (the demo\'s --keep): the last verdict, the active alert
   test('an enabled run: verdict from the last result; no alert anywhere says none', () => {
     const d = ext(join(tmp, 'lib-enabled'), '0.1.0');
     writeFileSync(join(d, 'mrseq'), '3');
-    writeFileSync(join(d, 'status', '3.status'), statusDoc({ name: HANDLER_NAME, operation: 'Enable', status: 'success', code: 0, formattedMessage: { lang: 'en-US', message: 'PASS: every check passed | product Genoa' } }));
+    writeFileSync(
+      join(d, 'status', '3.status'),
+      statusDoc({
+        name: HANDLER_NAME,
+        operation: 'Enable',
+        status: 'success',
+        code: 0,
+        formattedMessage: { lang: 'en-US', message: 'PASS: every check passed | product Genoa' },
+      }),
+    );
     mkdirSync(join(d, 'state'), { recursive: true });
     writeLastResult(join(d, 'state'), lastResult({ seq: 3, at: new Date('2026-12-01T21:08:15Z'), result: makeResult(), deliveries: [], alerts: [] }));
     const v = readStatusView(d);
@@ -236,7 +349,7 @@ describe('after disable (the demo\'s --keep): the last verdict, the active alert
     assert.equal(none.result, undefined);
   });
 
-  test('the help\'s jq example reads the verdict', () => {
+  test("the help's jq example reads the verdict", () => {
     const r = cvmAttestSync(['status', '--help'], { source: true });
     const help = r.stdout.replace(/\s+/g, ' '); // yargs may wrap an example
     assert.match(help, /jq -r .*\.result\.verdict/);

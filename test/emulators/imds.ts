@@ -22,7 +22,6 @@ import type { Socket } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { fixture, text } from '../helpers/fixtures.js';
 
-
 export interface ThimConfig {
   vcekPem: string;
   chainPem: string;
@@ -97,12 +96,43 @@ export interface ImdsEmulator {
 }
 
 export const IMDS_API_VERSIONS = [
-  '2017-03-01', '2017-04-02', '2017-08-01', '2017-10-01', '2017-12-01', '2018-02-01', '2018-04-02',
-  '2018-10-01', '2019-02-01', '2019-03-11', '2019-04-30', '2019-06-01', '2019-06-04', '2019-08-01',
-  '2019-08-15', '2019-11-01', '2020-06-01', '2020-07-15', '2020-09-01', '2020-10-01', '2020-12-01',
-  '2021-01-01', '2021-02-01', '2021-03-01', '2021-05-01', '2021-10-01', '2021-11-01', '2021-11-15',
-  '2021-12-13', '2022-02-01', '2022-03-01', '2022-07-01', '2022-08-01', '2023-07-01', '2023-11-15',
-  '2024-03-15', '2025-04-07',
+  '2017-03-01',
+  '2017-04-02',
+  '2017-08-01',
+  '2017-10-01',
+  '2017-12-01',
+  '2018-02-01',
+  '2018-04-02',
+  '2018-10-01',
+  '2019-02-01',
+  '2019-03-11',
+  '2019-04-30',
+  '2019-06-01',
+  '2019-06-04',
+  '2019-08-01',
+  '2019-08-15',
+  '2019-11-01',
+  '2020-06-01',
+  '2020-07-15',
+  '2020-09-01',
+  '2020-10-01',
+  '2020-12-01',
+  '2021-01-01',
+  '2021-02-01',
+  '2021-03-01',
+  '2021-05-01',
+  '2021-10-01',
+  '2021-11-01',
+  '2021-11-15',
+  '2021-12-13',
+  '2022-02-01',
+  '2022-03-01',
+  '2022-07-01',
+  '2022-08-01',
+  '2023-07-01',
+  '2023-11-15',
+  '2024-03-15',
+  '2025-04-07',
 ];
 
 export function defaultThim(): ThimConfig {
@@ -156,11 +186,13 @@ export function instanceDocument(vmId: string, overrides: Record<string, unknown
       ...overrides,
     },
     network: {
-      interface: [{
-        ipv4: { ipAddress: [{ privateIpAddress: '10.0.0.4', publicIpAddress: '' }], subnet: [{ address: '10.0.0.0', prefix: '24' }] },
-        ipv6: { ipAddress: [] },
-        macAddress: '000D3A5F1B2C',
-      }],
+      interface: [
+        {
+          ipv4: { ipAddress: [{ privateIpAddress: '10.0.0.4', publicIpAddress: '' }], subnet: [{ address: '10.0.0.0', prefix: '24' }] },
+          ipv6: { ipAddress: [] },
+          macAddress: '000D3A5F1B2C',
+        },
+      ],
     },
   };
 }
@@ -175,11 +207,22 @@ export async function startImdsEmulator(options: ImdsEmulatorOptions = {}): Prom
 
   const send = (res: http.ServerResponse, rec: ImdsRequestRecord, status: number, body: string, extra: Record<string, string> = {}): void => {
     rec.status = status;
-    res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': String(Buffer.byteLength(body)), Server: 'Microsoft-IIS/10.0', ...extra });
+    res.writeHead(status, {
+      'Content-Type': 'application/json; charset=utf-8',
+      'Content-Length': String(Buffer.byteLength(body)),
+      Server: 'Microsoft-IIS/10.0',
+      ...extra,
+    });
     res.end(body);
   };
-  const error = (res: http.ServerResponse, rec: ImdsRequestRecord, status: number, message: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}): void =>
-    send(res, rec, status, JSON.stringify({ error: message, ...extra }), headers);
+  const error = (
+    res: http.ServerResponse,
+    rec: ImdsRequestRecord,
+    status: number,
+    message: string,
+    extra: Record<string, unknown> = {},
+    headers: Record<string, string> = {},
+  ): void => send(res, rec, status, JSON.stringify({ error: message, ...extra }), headers);
 
   const tdQuotes = options.tdQuotes ?? defaultTdQuotes();
   const server = http.createServer((req, res) => {
@@ -199,8 +242,14 @@ export async function startImdsEmulator(options: ImdsEmulatorOptions = {}): Prom
 
     if (which === 'instance') {
       const v = url.searchParams.get('api-version');
-      if (!v) return error(res, rec, 400, 'Bad request. api-version was not specified in the request. For more information refer to aka.ms/azureimds', { 'newest-versions': IMDS_API_VERSIONS.slice(-3).reverse() });
-      if (!IMDS_API_VERSIONS.includes(v)) return error(res, rec, 400, 'Bad request. api-version is invalid or was not specified in the request. For more information refer to aka.ms/azureimds', { 'newest-versions': IMDS_API_VERSIONS.slice(-3).reverse() });
+      if (!v)
+        return error(res, rec, 400, 'Bad request. api-version was not specified in the request. For more information refer to aka.ms/azureimds', {
+          'newest-versions': IMDS_API_VERSIONS.slice(-3).reverse(),
+        });
+      if (!IMDS_API_VERSIONS.includes(v))
+        return error(res, rec, 400, 'Bad request. api-version is invalid or was not specified in the request. For more information refer to aka.ms/azureimds', {
+          'newest-versions': IMDS_API_VERSIONS.slice(-3).reverse(),
+        });
     }
 
     let active: ImdsFault | undefined;
@@ -208,9 +257,7 @@ export async function startImdsEmulator(options: ImdsEmulatorOptions = {}): Prom
       active = fault;
       scope.times -= 1;
     }
-    const body = which === 'thim'
-      ? thimBody(active?.kind === 'wrong-cert' ? active.thim : thim)
-      : JSON.stringify(instanceDocument(vmId, options.compute));
+    const body = which === 'thim' ? thimBody(active?.kind === 'wrong-cert' ? active.thim : thim) : JSON.stringify(instanceDocument(vmId, options.compute));
     switch (active?.kind) {
       case 'status': {
         const msg = active.status === 429 ? 'Too many requests' : active.status === 404 ? 'Not found' : 'Internal server error';
@@ -234,7 +281,8 @@ export async function startImdsEmulator(options: ImdsEmulatorOptions = {}): Prom
   function tdquote(req: http.IncomingMessage, res: http.ServerResponse, rec: ImdsRequestRecord): void {
     if (req.method !== 'POST') return error(res, rec, 405, `Http method not allowed: Path = "/acc/tdquote", Method = "${req.method}"`);
     if (String(req.headers.metadata).toLowerCase() !== 'true') return error(res, rec, 400, 'Bad request. Required metadata header not specified');
-    if (!String(req.headers['content-type']).toLowerCase().startsWith('application/json')) return error(res, rec, 400, 'Bad request. Content-Type must be application/json');
+    if (!String(req.headers['content-type']).toLowerCase().startsWith('application/json'))
+      return error(res, rec, 400, 'Bad request. Content-Type must be application/json');
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
@@ -247,7 +295,15 @@ export async function startImdsEmulator(options: ImdsEmulatorOptions = {}): Prom
         active = fault;
         scope.times -= 1;
       }
-      if (active?.kind === 'status') return error(res, rec, active.status, active.status === 429 ? 'Too many requests' : 'Internal server error', {}, active.retryAfter !== undefined ? { 'Retry-After': active.retryAfter } : {});
+      if (active?.kind === 'status')
+        return error(
+          res,
+          rec,
+          active.status,
+          active.status === 429 ? 'Too many requests' : 'Internal server error',
+          {},
+          active.retryAfter !== undefined ? { 'Retry-After': active.retryAfter } : {},
+        );
       if (active?.kind === 'hang') return;
       let report: unknown;
       try {
@@ -255,7 +311,8 @@ export async function startImdsEmulator(options: ImdsEmulatorOptions = {}): Prom
       } catch {
         return error(res, rec, 400, 'Bad request. Body is not JSON');
       }
-      if (typeof report !== 'string' || Buffer.from(report, 'base64url').length !== 1024) return error(res, rec, 400, 'Bad request. "report" must be a base64url TD report of 1024 bytes');
+      if (typeof report !== 'string' || Buffer.from(report, 'base64url').length !== 1024)
+        return error(res, rec, 400, 'Bad request. "report" must be a base64url TD report of 1024 bytes');
       const quote = tdQuotes.get(report);
       if (!quote) return error(res, rec, 400, 'Bad request. The TD report could not be quoted');
       const body = JSON.stringify({ quote: Buffer.from(quote).toString('base64url') });
@@ -281,8 +338,12 @@ export async function startImdsEmulator(options: ImdsEmulatorOptions = {}): Prom
       fault = f;
       scope = { path: s.path ?? 'all', times: s.times ?? Infinity };
     },
-    setThim(t) { thim = t; },
-    get openConnections() { return sockets.size; },
+    setThim(t) {
+      thim = t;
+    },
+    get openConnections() {
+      return sockets.size;
+    },
     close() {
       for (const s of sockets) s.destroy();
       return new Promise<void>((resolve) => server.close(() => resolve()));
@@ -313,7 +374,9 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   if (vmIdArg) opts.vmId = vmIdArg;
   const emu = await startImdsEmulator(opts);
   process.stdout.write(`${emu.url}\n`);
-  const stop = (): void => { void emu.close().then(() => process.exit(0)); };
+  const stop = (): void => {
+    void emu.close().then(() => process.exit(0));
+  };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 }

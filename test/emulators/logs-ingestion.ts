@@ -21,11 +21,22 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 
-export interface StreamColumn { readonly name: string; readonly type: string }
+export interface StreamColumn {
+  readonly name: string;
+  readonly type: string;
+}
 export type StreamDeclarations = Readonly<Record<string, { readonly columns: readonly StreamColumn[] }>>;
 
 export type IngestionFault =
-  | { readonly kind: 'status'; readonly status: number; readonly retryAfterSeconds?: number; readonly code?: string; readonly message?: string; readonly times?: number; readonly skip?: number }
+  | {
+      readonly kind: 'status';
+      readonly status: number;
+      readonly retryAfterSeconds?: number;
+      readonly code?: string;
+      readonly message?: string;
+      readonly times?: number;
+      readonly skip?: number;
+    }
   | { readonly kind: 'hang'; readonly times?: number; readonly skip?: number }
   | { readonly kind: 'reset'; readonly times?: number; readonly skip?: number }
   /** Ingests the records, then never answers (a crash or timeout after the service accepted them). */
@@ -48,7 +59,11 @@ export interface IngestionRequest {
   readonly at: number;
 }
 
-export interface TlsMaterial { readonly cert: string; readonly key: string; readonly ca: string }
+export interface TlsMaterial {
+  readonly cert: string;
+  readonly key: string;
+  readonly ca: string;
+}
 
 export interface LogsIngestionEmulatorOptions {
   /** Stream declarations; default: the DCR in extension/azure/azuredeploy.json. */
@@ -96,9 +111,25 @@ export async function streamsFromArmTemplate(path = ARM_TEMPLATE_PATH): Promise<
 export async function makeSelfSignedTls(): Promise<TlsMaterial> {
   const dir = await mkdtemp(join(tmpdir(), 'li-tls-'));
   try {
-    await promisify(execFile)('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2',
-      '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')]);
+    await promisify(execFile)('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+    ]);
     const cert = await readFile(join(dir, 'cert.pem'), 'utf8');
     return { cert, key: await readFile(join(dir, 'key.pem'), 'utf8'), ca: cert };
   } finally {
@@ -114,13 +145,20 @@ export function validateRecord(rec: unknown, columns: readonly StreamColumn[]): 
     const t = types.get(k);
     if (t === undefined) return `column ${k} is not declared in the stream`;
     if (v === null) continue;
-    const ok = t === 'string' ? typeof v === 'string'
-      : t === 'int' ? Number.isInteger(v) && (v as number) >= -(2 ** 31) && (v as number) < 2 ** 31
-      : t === 'long' ? Number.isInteger(v)
-      : t === 'real' ? typeof v === 'number'
-      : t === 'boolean' ? typeof v === 'boolean'
-      : t === 'datetime' ? typeof v === 'string' && Number.isFinite(Date.parse(v)) && /^\d{4}-\d{2}-\d{2}T/.test(v)
-      : t === 'dynamic';
+    const ok =
+      t === 'string'
+        ? typeof v === 'string'
+        : t === 'int'
+          ? Number.isInteger(v) && (v as number) >= -(2 ** 31) && (v as number) < 2 ** 31
+          : t === 'long'
+            ? Number.isInteger(v)
+            : t === 'real'
+              ? typeof v === 'number'
+              : t === 'boolean'
+                ? typeof v === 'boolean'
+                : t === 'datetime'
+                  ? typeof v === 'string' && Number.isFinite(Date.parse(v)) && /^\d{4}-\d{2}-\d{2}T/.test(v)
+                  : t === 'dynamic';
     if (!ok) return `column ${k}: ${JSON.stringify(v).slice(0, 80)} is not a ${t}`;
   }
   return undefined;
@@ -139,9 +177,9 @@ function tokenAudience(auth: string | undefined): string | undefined {
 }
 
 export async function startLogsIngestionEmulator(opts: LogsIngestionEmulatorOptions = {}): Promise<LogsIngestionEmulator> {
-  const streams = opts.streams ?? await streamsFromArmTemplate();
+  const streams = opts.streams ?? (await streamsFromArmTemplate());
   const dcrId = opts.dcrImmutableId ?? DEFAULT_DCR_ID;
-  const tls = opts.tls ?? await makeSelfSignedTls();
+  const tls = opts.tls ?? (await makeSelfSignedTls());
   const audience = (opts.audience ?? 'https://monitor.azure.com').replace(/\/+$/, '');
   const maxBytes = opts.maxBytes ?? 1024 * 1024;
   const received = new Map<string, Record<string, unknown>[]>();
@@ -159,7 +197,11 @@ export async function startLogsIngestionEmulator(opts: LogsIngestionEmulatorOpti
     const chunks: Buffer[] = [];
     let size = 0;
     let tooBig = false;
-    req.on('data', (c: Buffer) => { size += c.length; if (size > maxBytes) tooBig = true; else chunks.push(c); });
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > maxBytes) tooBig = true;
+      else chunks.push(c);
+    });
     req.on('end', () => {
       const u = new URL(req.url ?? '/', 'https://127.0.0.1');
       const m = /^\/dataCollectionRules\/([^/]+)\/streams\/([^/]+)$/.exec(u.pathname);
@@ -174,19 +216,32 @@ export async function startLogsIngestionEmulator(opts: LogsIngestionEmulatorOpti
       };
       let acceptThenHang = false;
       const rejecting = fault?.kind === 'reject-records' ? new Set(fault.ids) : undefined;
-      if (rejecting) { /* applied after validation, below */ } else if (fault && faultSkip > 0) faultSkip--;
-      else if (fault?.kind === 'accept-then-hang' && faultLeft > 0) { acceptThenHang = true; if (--faultLeft <= 0) fault = null; }
-      else if (fault && faultLeft > 0) {
+      if (rejecting) {
+        /* applied after validation, below */
+      } else if (fault && faultSkip > 0) faultSkip--;
+      else if (fault?.kind === 'accept-then-hang' && faultLeft > 0) {
+        acceptThenHang = true;
+        if (--faultLeft <= 0) fault = null;
+      } else if (fault && faultLeft > 0) {
         const f = fault;
         if (--faultLeft <= 0) fault = null;
-        if (f.kind === 'reset') { log(0, { fault: 'reset' }); req.socket.destroy(); return; }
-        if (f.kind === 'hang') { log(0, { fault: 'hang' }); hanging.add(res); return; }
+        if (f.kind === 'reset') {
+          log(0, { fault: 'reset' });
+          req.socket.destroy();
+          return;
+        }
+        if (f.kind === 'hang') {
+          log(0, { fault: 'hang' });
+          hanging.add(res);
+          return;
+        }
         if (f.kind === 'accept-then-hang' || f.kind === 'reject-records') return;
         const headers: Record<string, string> = f.retryAfterSeconds !== undefined ? { 'retry-after': String(f.retryAfterSeconds) } : {};
         return send(f.status, f.code ?? `Injected${f.status}`, f.message ?? 'emulator: injected fault', headers, { fault: `status ${f.status}` });
       }
       if (req.method !== 'POST' || !m) return send(404, 'NotFound', `no route ${req.method} ${u.pathname}`);
-      if (u.searchParams.get('api-version') !== '2023-01-01') return send(400, 'InvalidApiVersion', `unsupported api-version ${u.searchParams.get('api-version')}`);
+      if (u.searchParams.get('api-version') !== '2023-01-01')
+        return send(400, 'InvalidApiVersion', `unsupported api-version ${u.searchParams.get('api-version')}`);
       const aud = tokenAudience(req.headers.authorization)?.replace(/\/+$/, '');
       if (aud === undefined) return send(401, 'InvalidToken', 'missing, malformed or expired bearer token');
       if (aud !== audience) return send(401, 'InvalidToken', `token audience ${aud} is not ${audience}`);
@@ -196,34 +251,52 @@ export async function startLogsIngestionEmulator(opts: LogsIngestionEmulatorOpti
       if (tooBig) return send(413, 'ContentLengthLimitExceeded', `request body over ${maxBytes} bytes`);
       let json: Buffer = Buffer.concat(chunks);
       if ((req.headers['content-encoding'] ?? '').toLowerCase() === 'gzip') {
-        try { json = gunzipSync(json, { maxOutputLength: maxBytes + 1 }); } catch (e) {
-          if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || /Cannot create a Buffer larger|buffer.*too large/i.test(String(e))) return send(413, 'ContentLengthLimitExceeded', `uncompressed body over ${maxBytes} bytes`);
+        try {
+          json = gunzipSync(json, { maxOutputLength: maxBytes + 1 });
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || /Cannot create a Buffer larger|buffer.*too large/i.test(String(e)))
+            return send(413, 'ContentLengthLimitExceeded', `uncompressed body over ${maxBytes} bytes`);
           return send(400, 'InvalidContentEncoding', 'body is not valid gzip');
         }
       }
       if (json.length > maxBytes) return send(413, 'ContentLengthLimitExceeded', `uncompressed body over ${maxBytes} bytes`);
       let records: unknown;
-      try { records = JSON.parse(json.toString('utf8')); } catch { return send(400, 'InvalidPayload', 'body is not JSON'); }
+      try {
+        records = JSON.parse(json.toString('utf8'));
+      } catch {
+        return send(400, 'InvalidPayload', 'body is not JSON');
+      }
       if (!Array.isArray(records)) return send(400, 'InvalidPayload', 'body is not a JSON array');
       for (let i = 0; i < records.length; i++) {
         const problem = validateRecord(records[i], decl.columns);
         if (problem) return send(400, 'InvalidRecord', `record ${i}: ${problem}`, {}, { jsonBytes: json.length });
         const r = records[i] as Record<string, unknown>;
         const id = String(r.RecordId ?? r.SystemAlertId ?? '');
-        if (rejecting?.has(id)) return send(400, 'InvalidRecord', `record ${i}: rejected by the emulator (${id})`, {}, { jsonBytes: json.length, fault: 'reject-records' });
+        if (rejecting?.has(id))
+          return send(400, 'InvalidRecord', `record ${i}: rejected by the emulator (${id})`, {}, { jsonBytes: json.length, fault: 'reject-records' });
       }
       const list = received.get(stream) ?? [];
       list.push(...(records as Record<string, unknown>[]));
       received.set(stream, list);
-      if (acceptThenHang) { log(0, { fault: 'accept-then-hang', records: records.length, jsonBytes: json.length }); hanging.add(res); return; }
+      if (acceptThenHang) {
+        log(0, { fault: 'accept-then-hang', records: records.length, jsonBytes: json.length });
+        hanging.add(res);
+        return;
+      }
       send(204, undefined, undefined, {}, { records: records.length, jsonBytes: json.length });
     });
   };
 
   const server: Server = createServer({ cert: tls.cert, key: tls.key }, handle);
-  server.on('connection', (s: Socket) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
   server.on('tlsClientError', () => undefined);
-  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(opts.port ?? 0, '127.0.0.1', () => resolve()); });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
+  });
   const port = (server.address() as AddressInfo).port;
   return {
     endpoint: `https://127.0.0.1:${port}`,
@@ -233,7 +306,11 @@ export async function startLogsIngestionEmulator(opts: LogsIngestionEmulatorOpti
     streams,
     received: (s) => received.get(s) ?? [],
     requests,
-    setFault(f) { fault = f; faultLeft = f?.times ?? Infinity; faultSkip = f?.skip ?? 0; },
+    setFault(f) {
+      fault = f;
+      faultLeft = f?.times ?? Infinity;
+      faultSkip = f?.skip ?? 0;
+    },
     close: async () => {
       for (const s of sockets) s.destroy();
       hanging.clear();
@@ -246,8 +323,12 @@ export async function startLogsIngestionEmulator(opts: LogsIngestionEmulatorOpti
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const i = process.argv.indexOf('--port');
   const emu = await startLogsIngestionEmulator({ port: i > 0 ? Number(process.argv[i + 1]) : 0 });
-  process.stdout.write(`${JSON.stringify({ endpoint: emu.endpoint, caFile: emu.caFile, dcrImmutableId: emu.dcrImmutableId, streams: Object.keys(emu.streams) })}\n`);
-  const stop = (): void => { void emu.close().then(() => process.exit(0)); };
+  process.stdout.write(
+    `${JSON.stringify({ endpoint: emu.endpoint, caFile: emu.caFile, dcrImmutableId: emu.dcrImmutableId, streams: Object.keys(emu.streams) })}\n`,
+  );
+  const stop = (): void => {
+    void emu.close().then(() => process.exit(0));
+  };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }

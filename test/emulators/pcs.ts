@@ -10,7 +10,6 @@ import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { fixture as read } from '../helpers/fixtures.js';
 
-
 export interface PcsEmulator {
   readonly url: string;
   readonly requests: { method: string; path: string; status: number }[];
@@ -20,7 +19,10 @@ export interface PcsEmulator {
 }
 
 function pemOf(der: Buffer, label = 'CERTIFICATE'): string {
-  return `-----BEGIN ${label}-----\n${der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END ${label}-----\n`;
+  return `-----BEGIN ${label}-----\n${der
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .replace(/\n$/, '')}\n-----END ${label}-----\n`;
 }
 
 export async function startPcsEmulator(): Promise<PcsEmulator> {
@@ -51,19 +53,28 @@ export async function startPcsEmulator(): Promise<PcsEmulator> {
     const p = url.pathname;
     if (p === '/tdx/certification/v4/tcb') {
       const fmspc = url.searchParams.get('fmspc');
-      if (!fmspc || !/^[0-9a-fA-F]{12}$/.test(fmspc)) return send(400, '', { 'Error-Code': 'InvalidRequestSyntax', 'Error-Message': 'fmspc parameter is missing or invalid' });
+      if (!fmspc || !/^[0-9a-fA-F]{12}$/.test(fmspc))
+        return send(400, '', { 'Error-Code': 'InvalidRequestSyntax', 'Error-Message': 'fmspc parameter is missing or invalid' });
       const body = tcb[fmspc.toLowerCase()];
       if (!body) return send(404, '');
       return send(200, body, { 'Content-Type': 'application/json', 'TCB-Info-Issuer-Chain': encodeURIComponent(tcbChain), 'TCB-Evaluation-Data-Number': '17' });
     }
-    if (p === '/tdx/certification/v4/qe/identity') return send(200, read('intel/qeidentityv2_apiv4.json'), { 'Content-Type': 'application/json', 'SGX-Enclave-Identity-Issuer-Chain': encodeURIComponent(tcbChain) });
+    if (p === '/tdx/certification/v4/qe/identity')
+      return send(200, read('intel/qeidentityv2_apiv4.json'), {
+        'Content-Type': 'application/json',
+        'SGX-Enclave-Identity-Issuer-Chain': encodeURIComponent(tcbChain),
+      });
     if (p === '/sgx/certification/v4/pckcrl') {
       const ca = url.searchParams.get('ca');
-      if (ca !== 'platform' && ca !== 'processor') return send(400, '', { 'Error-Code': 'InvalidRequestSyntax', 'Error-Message': 'ca parameter is missing or invalid' });
+      if (ca !== 'platform' && ca !== 'processor')
+        return send(400, '', { 'Error-Code': 'InvalidRequestSyntax', 'Error-Message': 'ca parameter is missing or invalid' });
       if (ca === 'processor') return send(404, '');
       const der = read('intel/pck_platform_crl.der');
       const der2 = url.searchParams.get('encoding') === 'der';
-      return send(200, der2 ? der : pemOf(der, 'X509 CRL'), { 'Content-Type': der2 ? 'application/pkix-crl' : 'application/x-pem-file', 'SGX-PCK-CRL-Issuer-Chain': encodeURIComponent(crlChain) });
+      return send(200, der2 ? der : pemOf(der, 'X509 CRL'), {
+        'Content-Type': der2 ? 'application/pkix-crl' : 'application/x-pem-file',
+        'SGX-PCK-CRL-Issuer-Chain': encodeURIComponent(crlChain),
+      });
     }
     if (p === '/sgx/certification/v4/rootcacrl') return send(200, read('intel/intel_root_ca_crl.der'), { 'Content-Type': 'application/pkix-crl' });
     return send(404, '');
@@ -78,7 +89,9 @@ export async function startPcsEmulator(): Promise<PcsEmulator> {
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
-    setStatus(status, times) { forced = { status, times }; },
+    setStatus(status, times) {
+      forced = { status, times };
+    },
     close() {
       for (const s of sockets) s.destroy();
       return new Promise<void>((resolve) => server.close(() => resolve()));

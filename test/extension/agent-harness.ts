@@ -27,11 +27,18 @@ export function agentPythonPath(): string {
 export function buildPackage(version: string, outDir: string): Promise<string> {
   mkdirSync(outDir, { recursive: true });
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [join(root, 'scripts/package.mjs'), '--version', version, '--out', outDir], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [join(root, 'scripts/package.mjs'), '--version', version, '--out', outDir], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
-    p.stdout.on('data', (c) => { out += c; });
-    p.stderr.on('data', (c) => { err += c; });
+    p.stdout.on('data', (c) => {
+      out += c;
+    });
+    p.stderr.on('data', (c) => {
+      err += c;
+    });
     p.on('close', (code) => {
       const last = out.trim().split('\n').pop() ?? '';
       if (code === 0 && last.endsWith('.zip') && existsSync(last)) resolve(last);
@@ -52,11 +59,15 @@ export function startAgentHarness(pythonPath: string, env: NodeJS.ProcessEnv = {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stderr = '';
-  child.stderr.on('data', (c) => { stderr = (stderr + c).slice(-4000); });
+  child.stderr.on('data', (c) => {
+    stderr = (stderr + c).slice(-4000);
+  });
   const rl = createInterface({ input: child.stdout });
   const waiting: ((line: string) => void)[] = [];
   rl.on('line', (l) => waiting.shift()?.(l));
-  child.on('close', () => { for (const w of waiting.splice(0)) w(JSON.stringify({ ok: false, error: `harness exited: ${stderr}` })); });
+  child.on('close', () => {
+    for (const w of waiting.splice(0)) w(JSON.stringify({ ok: false, error: `harness exited: ${stderr}` }));
+  });
   return {
     child,
     call<T>(req: Record<string, unknown>): Promise<T> {
@@ -72,7 +83,16 @@ export function startAgentHarness(pythonPath: string, env: NodeJS.ProcessEnv = {
     async close() {
       if (child.exitCode === null) {
         child.stdin.write('{"op":"quit"}\n');
-        await new Promise((r) => { const t = setTimeout(() => { child.kill('SIGKILL'); r(undefined); }, 3000); child.once('close', () => { clearTimeout(t); r(undefined); }); });
+        await new Promise((r) => {
+          const t = setTimeout(() => {
+            child.kill('SIGKILL');
+            r(undefined);
+          }, 3000);
+          child.once('close', () => {
+            clearTimeout(t);
+            r(undefined);
+          });
+        });
       }
     },
   };
@@ -85,7 +105,18 @@ export interface HandlerAggregate {
   status: string;
   code: number;
   formattedMessage?: { message: string };
-  runtimeSettingsStatus?: { sequenceNumber: number; settingsStatus: { status: { status: string; code: number; operation?: string; formattedMessage?: { message: string }; substatus?: { name: string; status: string; formattedMessage?: { message: string } }[] } } };
+  runtimeSettingsStatus?: {
+    sequenceNumber: number;
+    settingsStatus: {
+      status: {
+        status: string;
+        code: number;
+        operation?: string;
+        formattedMessage?: { message: string };
+        substatus?: { name: string; status: string; formattedMessage?: { message: string } }[];
+      };
+    };
+  };
 }
 
 export function handlerStatus(upload: unknown): HandlerAggregate | undefined {

@@ -23,7 +23,9 @@ function killWorkers(under: string): void {
       const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
       const i = argv.indexOf('worker');
       if (i > 0 && argv[i - 1] === 'handler' && argv.some((a) => a.startsWith(under))) process.kill(Number(d), 'SIGKILL');
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
   }
 }
 
@@ -61,10 +63,16 @@ describe('VM extension verifier mode with the real Azure Linux agent', { timeout
     await agent.call({ op: 'run' });
     let st = (await settle(0)).runtimeSettingsStatus!.settingsStatus.status;
     assert.equal(st.status, 'success', st.formattedMessage?.message);
-    assert.match(st.formattedMessage!.message, /^REMOTE PASS \(127\.0\.0\.1:\d+, token jti [0-9a-f]{64}, not fresh\) \| local: PASS: genuine AMD SEV-SNP \(Genoa\)/);
+    assert.match(
+      st.formattedMessage!.message,
+      /^REMOTE PASS \(127\.0\.0\.1:\d+, token jti [0-9a-f]{64}, not fresh\) \| local: PASS: genuine AMD SEV-SNP \(Genoa\)/,
+    );
     const remoteSub = st.substatus!.find((s) => s.name === 'remote verifier')!;
     assert.equal(remoteSub.status, 'success');
-    assert.ok(st.substatus!.some((s) => s.name === 'check: signature'), 'the local checks are still shown');
+    assert.ok(
+      st.substatus!.some((s) => s.name === 'check: signature'),
+      'the local checks are still shown',
+    );
     const jti = /token jti ([0-9a-f]{64})/.exec(st.formattedMessage!.message)![1]!;
     assert.match(relaxed.stdout(), new RegExp(`"jti":"${jti}"`), 'the verifier issued that token');
 
@@ -76,7 +84,12 @@ describe('VM extension verifier mode with the real Azure Linux agent', { timeout
     assert.match(st.substatus!.find((s) => s.name === 'remote verifier')!.formattedMessage!.message, /failed: .*policy\.freshness/);
 
     const port = await freePort();
-    await agent.call({ op: 'goal_state', version: V1, seq: 2, public: { intervalMinutes: 60, freshness: false, statusOnFailure: 'warning', verifier: { endpoint: `http://127.0.0.1:${port}` } } });
+    await agent.call({
+      op: 'goal_state',
+      version: V1,
+      seq: 2,
+      public: { intervalMinutes: 60, freshness: false, statusOnFailure: 'warning', verifier: { endpoint: `http://127.0.0.1:${port}` } },
+    });
     await agent.call({ op: 'run' });
     st = (await settle(2)).runtimeSettingsStatus!.settingsStatus.status;
     assert.equal(st.status, 'warning');

@@ -12,7 +12,16 @@ import { legacyLockName } from '../../src/extension/lock.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
-import { agentPythonPath, buildPackage, startAgentHarness, handlerStatus, settleStatus, HANDLER, type AgentHarness, type HandlerAggregate } from './agent-harness.js';
+import {
+  agentPythonPath,
+  buildPackage,
+  startAgentHarness,
+  handlerStatus,
+  settleStatus,
+  HANDLER,
+  type AgentHarness,
+  type HandlerAggregate,
+} from './agent-harness.js';
 import { fixture, fixturePath, text as fx } from '../helpers/fixtures.js';
 import { startImdsEmulator, type ImdsEmulator } from '../emulators/imds.js';
 import { parsePolicy, policySummary } from '../../src/policy/policy.js';
@@ -35,7 +44,9 @@ function workers(under: string): { pid: number; argv: string[] }[] {
       if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z') continue;
       const i = argv.indexOf('worker');
       if (i > 0 && argv[i - 1] === 'handler' && argv.some((a) => a.startsWith(under))) out.push({ pid: Number(d), argv });
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
   }
   return out;
 }
@@ -70,7 +81,13 @@ describe('VM extension with the real Azure Linux agent', { timeout: 240_000 }, (
     const [z1, z2] = await Promise.all([buildPackage(V1, pkgDir), buildPackage(V2, pkgDir)]);
     for (const z of [z1, z2]) assert.ok(statSync(z).size < 50 * 1024 * 1024, `${z} under 50 MB`);
     genoa = await startImdsEmulator({ thim: { vcekPem: fx('azure-hcl/genoa/vcek.pem'), chainPem: fx('amd/ask_ark_genoa.pem'), tcbm: '541700000000000A' } });
-    debug = await startImdsEmulator({ thim: { vcekPem: new X509Certificate(fixture('negative/debug-enabled-vcek.der')).toString(), chainPem: fx('amd/ask_ark_milan.pem'), tcbm: '4405000000000002' } });
+    debug = await startImdsEmulator({
+      thim: {
+        vcekPem: new X509Certificate(fixture('negative/debug-enabled-vcek.der')).toString(),
+        chainPem: fx('amd/ask_ark_milan.pem'),
+        tcbm: '4405000000000002',
+      },
+    });
     // The heartbeat timer at 200 ms (instead of minutes) so a hung run's heartbeat can be watched.
     agent = startAgentHarness(py, { CVM_ATTEST_TPM: GENOA_TPM, CVM_ATTEST_IMDS_ENDPOINT: genoa.url, CVM_ATTEST_HEARTBEAT_MS: '200' });
     const init = await agent.call<{ thumbprint: string; certWritten: boolean }>({ op: 'init', work, handler: HANDLER, packages: { [V1]: z1, [V2]: z2 } });
@@ -81,7 +98,13 @@ describe('VM extension with the real Azure Linux agent', { timeout: 240_000 }, (
   after(async () => {
     squatter?.kill('SIGKILL');
     await agent?.close();
-    for (const w of workers(work)) { try { process.kill(w.pid, 'SIGKILL'); } catch { /* gone */ } }
+    for (const w of workers(work)) {
+      try {
+        process.kill(w.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
     await genoa?.close();
     await debug?.close();
     rmSync(work, { recursive: true, force: true });
@@ -102,13 +125,27 @@ describe('VM extension with the real Azure Linux agent', { timeout: 240_000 }, (
         }).map(Number);
         require('net').createServer((c) => { const w = workers(); c.end(JSON.stringify({ pid: w.length ? Math.max(...w) : process.pid, seq: 6 }) + '\\n'); })
           .listen('\\0' + process.env.LOCK, () => console.log('ready'));`;
-      const sq = spawn(process.execPath, ['-e', script, 'handler', 'worker'], { uid: 65534, gid: 65534, env: { LOCK: legacyLockName(lib, HANDLER).slice(1) }, stdio: ['ignore', 'pipe', 'inherit'] });
+      const sq = spawn(process.execPath, ['-e', script, 'handler', 'worker'], {
+        uid: 65534,
+        gid: 65534,
+        env: { LOCK: legacyLockName(lib, HANDLER).slice(1) },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       squatter = sq;
-      await new Promise<void>((res, rej) => { sq.stdout.once('data', () => res()); sq.once('exit', (c) => rej(new Error(`squatter exited ${c}`))); });
+      await new Promise<void>((res, rej) => {
+        sq.stdout.once('data', () => res());
+        sq.once('exit', (c) => rej(new Error(`squatter exited ${c}`)));
+      });
     }
 
     // --- install + enable, protected settings encrypted to the agent's certificate ---
-    await agent.call({ op: 'goal_state', version: V1, seq: 0, public: { intervalMinutes: 60, jitterPercent: 10, freshness: false }, protected: { policy: protectedPolicy } });
+    await agent.call({
+      op: 'goal_state',
+      version: V1,
+      seq: 0,
+      public: { intervalMinutes: 60, jitterPercent: 10, freshness: false },
+      protected: { policy: protectedPolicy },
+    });
     const run0 = await agent.call<{ seconds: number }>({ op: 'run' });
     assert.ok(existsSync(join(extDir(V1), 'HandlerEnvironment.json')));
     // the package as unzipped by the agent: manifest at the root, one bundle, its own runtime
@@ -128,7 +165,8 @@ describe('VM extension with the real Azure Linux agent', { timeout: 240_000 }, (
     const hash = policySummary(parsePolicy(protectedPolicy)).hash.slice(0, 12);
     assert.ok(st.formattedMessage!.message.includes(`policy ${hash}`), st.formattedMessage!.message);
     const names = (st.substatus ?? []).map((s) => s.name);
-    for (const g of ['check: signature', 'check: chain', 'check: tcb', 'check: runtime-data', 'claims']) assert.ok(names.includes(g), `substatus ${g} in ${names.join(', ')}`);
+    for (const g of ['check: signature', 'check: chain', 'check: tcb', 'check: runtime-data', 'claims'])
+      assert.ok(names.includes(g), `substatus ${g} in ${names.join(', ')}`);
     const claims = JSON.parse(st.substatus!.find((s) => s.name === 'claims')!.formattedMessage!.message) as Record<string, unknown>;
     assert.equal(claims['x-ms-sevsnpvm-is-debuggable'], false);
     keep(V1, 0, 'success');
@@ -138,7 +176,11 @@ describe('VM extension with the real Azure Linux agent', { timeout: 240_000 }, (
     assert.equal(w0.length, 1, 'one worker');
     // detached: its own session and process group, not the agent's (which the agent may kill)
     const stat = readFileSync(`/proc/${w0[0]!.pid}/stat`, 'utf8');
-    const [pgrp, sid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ').slice(2, 4).map(Number);
+    const [pgrp, sid] = stat
+      .slice(stat.lastIndexOf(')') + 2)
+      .split(' ')
+      .slice(2, 4)
+      .map(Number);
     assert.equal(pgrp, w0[0]!.pid, 'own process group');
     assert.equal(sid, w0[0]!.pid, 'own session');
     assert.notEqual(sid, agent.child.pid);
@@ -148,12 +190,22 @@ describe('VM extension with the real Azure Linux agent', { timeout: 240_000 }, (
     const sfile = join(extDir(V1), 'status', '0.status');
     const before0 = { text: readFileSync(sfile, 'utf8'), mtime: statSync(sfile).mtimeMs };
     await agent.call({ op: 'run', restart: true });
-    await agent.call({ op: 'goal_state', version: V1, seq: 0, public: { intervalMinutes: 60, jitterPercent: 10, freshness: false }, protected: { policy: protectedPolicy } });
+    await agent.call({
+      op: 'goal_state',
+      version: V1,
+      seq: 0,
+      public: { intervalMinutes: 60, jitterPercent: 10, freshness: false },
+      protected: { policy: protectedPolicy },
+    });
     await agent.call({ op: 'run' });
     await sleep(300);
     assert.equal(readFileSync(sfile, 'utf8'), before0.text, 'same seq: status untouched');
     assert.equal(statSync(sfile).mtimeMs, before0.mtime);
-    assert.deepEqual(workers(work).map((w) => w.pid), w0.map((w) => w.pid), 'same worker');
+    assert.deepEqual(
+      workers(work).map((w) => w.pid),
+      w0.map((w) => w.pid),
+      'same worker',
+    );
 
     // --- new seq: the debug-enabled vector, statusOnFailure warning ---
     await agent.call({ op: 'env', set: { CVM_ATTEST_TPM: DEBUG_TPM, CVM_ATTEST_IMDS_ENDPOINT: debug.url } });
@@ -167,7 +219,10 @@ describe('VM extension with the real Azure Linux agent', { timeout: 240_000 }, (
     assert.equal(st.substatus!.find((s) => s.name === 'check: policy')?.status, 'warning');
     // the sinks (none configured, alerts still evaluated) report in the status
     assert.match(st.substatus!.find((s) => s.name === 'sink: azureMonitor')?.formattedMessage?.message ?? '', /^disabled/);
-    assert.ok(st.substatus!.some((s) => s.name.startsWith('alert: ') && /debugging enabled/i.test(s.name)), JSON.stringify(st.substatus!.map((s) => s.name)));
+    assert.ok(
+      st.substatus!.some((s) => s.name.startsWith('alert: ') && /debugging enabled/i.test(s.name)),
+      JSON.stringify(st.substatus!.map((s) => s.name)),
+    );
     const w1 = workers(work);
     assert.equal(w1.length, 1);
     assert.notEqual(w1[0]!.pid, w0[0]!.pid, 'a new worker for the new settings');
@@ -213,7 +268,10 @@ describe('VM extension with the real Azure Linux agent', { timeout: 240_000 }, (
     await agent.call({ op: 'run' });
     let deadline = Date.now() + 5000;
     while (!genoa.requests.some((r) => r.status === 0) && Date.now() < deadline) await sleep(50);
-    assert.ok(genoa.requests.some((r) => r.status === 0), 'the worker is waiting on IMDS (mid-run)');
+    assert.ok(
+      genoa.requests.some((r) => r.status === 0),
+      'the worker is waiting on IMDS (mid-run)',
+    );
     const hung = workers(work);
     assert.equal(hung.length, 1, 'worker mid-run');
     // The heartbeat keeps beating during the run: made 11 minutes old, it is fresh again at once,
@@ -239,10 +297,11 @@ describe('VM extension with the real Azure Linux agent', { timeout: 240_000 }, (
 
     // --- two enables at once start one worker ---
     const enableEnv = { ...process.env, ConfigSequenceNumber: '6', CVM_ATTEST_TPM: GENOA_TPM, CVM_ATTEST_IMDS_ENDPOINT: genoa.url };
-    const runEnable = () => new Promise<number>((resolve) => {
-      const p = spawn(join(extDir(V1), 'bin/handler.sh'), ['enable'], { cwd: extDir(V1), env: enableEnv, stdio: 'ignore' });
-      p.on('close', (c) => resolve(c ?? -1));
-    });
+    const runEnable = () =>
+      new Promise<number>((resolve) => {
+        const p = spawn(join(extDir(V1), 'bin/handler.sh'), ['enable'], { cwd: extDir(V1), env: enableEnv, stdio: 'ignore' });
+        p.on('close', (c) => resolve(c ?? -1));
+      });
     for (const w of workers(work)) process.kill(w.pid, 'SIGKILL');
     await sleep(100);
     const logFile = join(work, 'log', HANDLER, 'cvm-attest.log');
@@ -262,8 +321,14 @@ describe('VM extension with the real Azure Linux agent', { timeout: 240_000 }, (
     deadline = Date.now() + 8000;
     while (genoa.requests.filter((r) => r.status === 0).length === hungBefore && Date.now() < deadline) await sleep(50);
     assert.ok(genoa.requests.filter((r) => r.status === 0).length > hungBefore, 'the one worker is mid-run (waiting on IMDS) after both enables returned');
-    const lost = readFileSync(logFile, 'utf8').slice(logBefore).split('\n')
-      .filter((l) => l.includes('another worker holds the lock') || (l.includes('"seq":6') && (l.includes('worker for this seq is already on its first run') || l.includes('same seq, worker running; nothing to do'))));
+    const lost = readFileSync(logFile, 'utf8')
+      .slice(logBefore)
+      .split('\n')
+      .filter(
+        (l) =>
+          l.includes('another worker holds the lock') ||
+          (l.includes('"seq":6') && (l.includes('worker for this seq is already on its first run') || l.includes('same seq, worker running; nothing to do'))),
+      );
     assert.ok(lost.length >= 1, 'the second enable or its worker saw the first worker');
     for (const w of workers(work)) process.kill(w.pid, 'SIGKILL');
     await sleep(100);
@@ -287,7 +352,10 @@ describe('VM extension with the real Azure Linux agent', { timeout: 240_000 }, (
     assert.equal(h.runtimeSettingsStatus!.settingsStatus.status.status, 'success');
     const w2 = workers(work);
     assert.equal(w2.length, 1);
-    assert.ok(w2[0]!.argv.some((a) => a.startsWith(extDir(V2))), 'the worker runs the new version');
+    assert.ok(
+      w2[0]!.argv.some((a) => a.startsWith(extDir(V2))),
+      'the worker runs the new version',
+    );
 
     // --- downgrade 1.0.1 -> 1.0.0: the agent runs the OLD (higher) version's update; state still carried ---
     await agent.call({ op: 'goal_state', version: V1, seq: 6, public: NOQ, protected: null });
@@ -328,13 +396,16 @@ describe('VM extension with the real Azure Linux agent', { timeout: 240_000 }, (
     assert.equal(existsSync(extDir(V2)), false);
     // logFile: the handler log, declared above
     assert.ok(existsSync(logFile), 'logs kept');
-    const lines = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = readFileSync(logFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.ok(lines.some((l) => l['message'] === 'uninstalled: state removed, logs kept'));
     assert.equal(workers(work).length, 0);
 
     // --- the protected settings' plaintext is nowhere on disk (logs, state, status) ---
     const plain = JSON.stringify(protectedPolicy).slice(1, -1);
-    const scan = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => e.isDirectory() ? scan(join(d, e.name)) : [join(d, e.name)]);
+    const scan = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? scan(join(d, e.name)) : [join(d, e.name)]));
     for (const f of [...scan(join(work, 'log')), ...scan(lib)]) {
       assert.ok(!readFileSync(f).toString('latin1').includes(plain), `protected settings in clear in ${f}`);
     }

@@ -13,8 +13,12 @@ const tpl = JSON.parse(readFileSync(join(root, 'extension/azure/azuredeploy.json
 const la = workspaceGlobals();
 
 // Resource Graph's Resources table (columns as documented for Azure Resource Graph).
-const RESOURCES = { name: 'Resources', columns: ['id', 'name', 'type', 'tenantId', 'kind', 'location', 'resourceGroup', 'subscriptionId', 'managedBy'].map((name) => ({ name, type: 'string' }))
-  .concat(['sku', 'plan', 'properties', 'tags', 'identity', 'zones', 'extendedLocation'].map((name) => ({ name, type: 'dynamic' }))) };
+const RESOURCES = {
+  name: 'Resources',
+  columns: ['id', 'name', 'type', 'tenantId', 'kind', 'location', 'resourceGroup', 'subscriptionId', 'managedBy']
+    .map((name) => ({ name, type: 'string' }))
+    .concat(['sku', 'plan', 'properties', 'tags', 'identity', 'zones', 'extendedLocation'].map((name) => ({ name, type: 'dynamic' }))),
+};
 const arg = globalsFor([RESOURCES]);
 
 const alertsDir = join(root, 'extension/azure/alerts');
@@ -28,11 +32,13 @@ describe('alert rule queries', () => {
     assert.ok(errors('CvmAttestation_CL | project Verdikt', la).length > 0);
     assert.ok(errors('Resources | project propertiez', arg).length > 0);
   });
-  const files = readdirSync(alertsDir).filter((f) => f.endsWith('.kql')).sort();
+  const files = readdirSync(alertsDir)
+    .filter((f) => f.endsWith('.kql'))
+    .sort();
   test('three queries, each used by one alert rule of the template', () => {
     assert.deepEqual(files, ['attestation-failed.kql', 'stale-reporter.kql', 'tcb-rollback-or-debug.kql']);
     const rules = tpl.resources.filter((r) => r.type === 'Microsoft.Insights/scheduledQueryRules');
-    const queries = rules.map((r) => String((((r.properties!['criteria'] as { allOf: { query: string }[] }).allOf)[0]!).query));
+    const queries = rules.map((r) => String((r.properties!['criteria'] as { allOf: { query: string }[] }).allOf[0]!.query));
     assert.ok(queries.includes(read(alertsDir, 'attestation-failed.kql')));
     assert.ok(queries.includes(read(alertsDir, 'tcb-rollback-or-debug.kql')));
     assert.equal(tpl.variables['staleQuery'], read(alertsDir, 'stale-reporter.kql'));
@@ -51,13 +57,16 @@ describe('alert rule queries', () => {
 });
 
 describe('Azure Resource Graph queries (extension/kql/arg)', () => {
-  const files = readdirSync(argDir).filter((f) => f.endsWith('.kql')).sort();
+  const files = readdirSync(argDir)
+    .filter((f) => f.endsWith('.kql'))
+    .sort();
   test('the inventory query covers every CVM with installed, version, provisioning state and status message', () => {
     assert.ok(files.length >= 4);
     const q = read(argDir, 'cvm-extension-status.kql');
     for (const c of ['extensionInstalled', 'extensionVersion', 'provisioningState', 'statusMessage']) assert.match(q, new RegExp(`\\b${c}\\b`));
     const manifest = (JSON.parse(readFileSync(join(root, 'HandlerManifest.json'), 'utf8')) as { name: string }[])[0]!.name;
-    for (const f of files) if (read(argDir, f).includes('properties.publisher')) assert.ok(read(argDir, f).includes(`"${manifest.replace(/\.[^.]+$/, '')}"`), f);
+    for (const f of files)
+      if (read(argDir, f).includes('properties.publisher')) assert.ok(read(argDir, f).includes(`"${manifest.replace(/\.[^.]+$/, '')}"`), f);
   });
   for (const f of files) {
     test(`${f} binds against Resources and names its az graph query`, () => {

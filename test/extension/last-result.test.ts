@@ -14,9 +14,13 @@ test('written atomically (no temp file left, owner-only) and read back as writte
   const d = dir();
   t.after(() => rmSync(d, { recursive: true, force: true }));
   const r = lastResult({
-    seq: 7, at: new Date('2026-03-01T10:00:00Z'), result: makeResult({ verdict: 'fail', debuggable: true }), warnings: ['w1'],
+    seq: 7,
+    at: new Date('2026-03-01T10:00:00Z'),
+    result: makeResult({ verdict: 'fail', debuggable: true }),
+    warnings: ['w1'],
     deliveries: [{ name: 'azureMonitor', status: 'queued', message: 'HTTP 503', queueDepth: 2, dropped: 1, lastDropAt: '2026-03-01T09:00:00.000Z' }],
-    alerts: [{ AlertName: 'DebugEnabled', AlertSeverity: 'High', Description: 'debug' }], nextRunAt: new Date('2026-03-01T11:00:00Z'),
+    alerts: [{ AlertName: 'DebugEnabled', AlertSeverity: 'High', Description: 'debug' }],
+    nextRunAt: new Date('2026-03-01T11:00:00Z'),
   });
   writeLastResult(d, r);
   assert.deepEqual(readdirSync(d), ['last-result.json']);
@@ -41,7 +45,10 @@ test('no file yet is no result; a torn, unknown or oversized file is LastResultE
   assert.equal(readLastResult(d), undefined);
   const refused = (content: string, why: RegExp) => {
     writeFileSync(lastResultPath(d), content);
-    assert.throws(() => readLastResult(d), (e: unknown) => e instanceof LastResultError && e instanceof ParseError && e.code === 'E_LAST_RESULT' && why.test(e.message));
+    assert.throws(
+      () => readLastResult(d),
+      (e: unknown) => e instanceof LastResultError && e instanceof ParseError && e.code === 'E_LAST_RESULT' && why.test(e.message),
+    );
   };
   refused('{"v":1,"seq":3,"at":"2026-', /not JSON/);
   refused(JSON.stringify({ ...lastResult({ seq: 1, at: new Date(), deliveries: [], alerts: [] }), v: 2 }), /unknown version 2/);

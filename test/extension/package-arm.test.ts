@@ -38,16 +38,39 @@ describe('HandlerManifest.json and handler.sh', () => {
 
 describe('settings schemas agree with the extension', () => {
   const good: Record<string, unknown>[] = [
-    {}, { intervalMinutes: 5, jitterPercent: 0, freshness: false, statusOnFailure: 'warning', logLevel: 'debug' },
+    {},
+    { intervalMinutes: 5, jitterPercent: 0, freshness: false, statusOnFailure: 'warning', logLevel: 'debug' },
     { minimumTcb: { bootloader: 10, snp: 23 }, tpm: 'swtpm:path=/run/s.sock', imdsEndpoint: 'http://127.0.0.1:8080' },
-    { pcsEndpoint: 'https://api.trustedservices.intel.com' }, { pcsEndpoint: 'http://127.0.0.1:8080/pcs' }, { pcsEndpoint: 'http://[::1]:9' },
+    { pcsEndpoint: 'https://api.trustedservices.intel.com' },
+    { pcsEndpoint: 'http://127.0.0.1:8080/pcs' },
+    { pcsEndpoint: 'http://[::1]:9' },
     { policy: { allowDebug: false, maxVmpl: 0 } },
-    { AttestationConfig: { MaaSettings: { maaEndpoint: '', maaTenantName: 'GuestAttestation' }, AscSettings: { ascReportingEndpoint: '', ascReportingFrequency: '' }, useCustomToken: 'false', disableAlerts: 'false' } },
+    {
+      AttestationConfig: {
+        MaaSettings: { maaEndpoint: '', maaTenantName: 'GuestAttestation' },
+        AscSettings: { ascReportingEndpoint: '', ascReportingFrequency: '' },
+        useCustomToken: 'false',
+        disableAlerts: 'false',
+      },
+    },
   ];
   const bad: Record<string, unknown>[] = [
-    { intervalMinutes: 0 }, { intervalMinutes: 1.5 }, { jitterPercent: 60 }, { statusOnFailure: 'fail' }, { freshness: 'true' },
-    { minimumTcb: {} }, { minimumTcb: { cpu: 1 } }, { tpm: 'tpm0' }, { imdsEndpoint: 'ftp://x' }, { imdsEndpoint: 'https://169.254.169.254' }, { imdsEndpoint: 'http://127.0.0.1:8080/metadata' }, { unknown: 1 }, { logLevel: 'trace' },
-    { pcsEndpoint: 'http://pcs.example' }, { pcsEndpoint: 'https://pcs.example/?q=1' }, { pcsEndpoint: 'https://u@pcs.example' },
+    { intervalMinutes: 0 },
+    { intervalMinutes: 1.5 },
+    { jitterPercent: 60 },
+    { statusOnFailure: 'fail' },
+    { freshness: 'true' },
+    { minimumTcb: {} },
+    { minimumTcb: { cpu: 1 } },
+    { tpm: 'tpm0' },
+    { imdsEndpoint: 'ftp://x' },
+    { imdsEndpoint: 'https://169.254.169.254' },
+    { imdsEndpoint: 'http://127.0.0.1:8080/metadata' },
+    { unknown: 1 },
+    { logLevel: 'trace' },
+    { pcsEndpoint: 'http://pcs.example' },
+    { pcsEndpoint: 'https://pcs.example/?q=1' },
+    { pcsEndpoint: 'https://u@pcs.example' },
   ];
   test('valid settings pass both; invalid fail both', () => {
     for (const s of good) {
@@ -65,9 +88,13 @@ describe('settings schemas agree with the extension', () => {
     assert.throws(() => validateProtectedSettings({ password: 'x' }), SettingsError);
   });
   test('every schema key is one the extension knows', () => {
-    const props = Object.keys((json('extension/settings.schema.json')['properties'] as object));
+    const props = Object.keys(json('extension/settings.schema.json')['properties'] as object);
     for (const k of props) {
-      try { validatePublicSettings({ [k]: null }); } catch (e) { assert.ok(!(e as Error).message.includes('unknown setting'), k); }
+      try {
+        validatePublicSettings({ [k]: null });
+      } catch (e) {
+        assert.ok(!(e as Error).message.includes('unknown setting'), k);
+      }
     }
   });
 });
@@ -78,7 +105,7 @@ describe('ARM template (extension/arm)', () => {
   const text = JSON.stringify({ resources: tpl['resources'], outputs: tpl['outputs'], variables: tpl['variables'] });
   test('every parameter and variable is used; the parameters file names only real parameters', () => {
     for (const p of Object.keys(tpl['parameters'] as object)) assert.ok(text.includes(`parameters('${p}')`), `parameter ${p} unused`);
-    for (const v of Object.keys((tpl['variables'] ?? {}))) assert.ok(text.includes(`variables('${v}')`), `variable ${v} unused`);
+    for (const v of Object.keys(tpl['variables'] ?? {})) assert.ok(text.includes(`variables('${v}')`), `variable ${v} unused`);
     const declared = tpl['parameters'] as Record<string, Record<string, unknown>>;
     for (const p of Object.keys(params['parameters'] as object)) assert.ok(p in declared, `unknown parameter ${p}`);
     for (const [p, d] of Object.entries(declared)) if (!('defaultValue' in d)) assert.ok(p in (params['parameters'] as object), `required ${p} not given`);
@@ -95,7 +122,10 @@ describe('ARM template (extension/arm)', () => {
     assert.equal(`${props['publisher']}.${props['type']}`, manifest[0]!.name);
     const declared = tpl['parameters'] as Record<string, { defaultValue?: unknown }>;
     const given = params['parameters'] as Record<string, { value: unknown }>;
-    for (const [name, schema] of [['settings', 'settings.schema.json'], ['protectedSettings', 'protected-settings.schema.json']] as const) {
+    for (const [name, schema] of [
+      ['settings', 'settings.schema.json'],
+      ['protectedSettings', 'protected-settings.schema.json'],
+    ] as const) {
       for (const v of [declared[name]?.defaultValue, given[name]?.value]) {
         if (v === undefined) continue;
         assert.deepEqual(schemas.validate(schema, v), [], `${name}: ${JSON.stringify(v)}`);

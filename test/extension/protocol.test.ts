@@ -4,15 +4,45 @@
 // every way the worker can fail to start, and the worker loop (clock steps, heartbeat during a run).
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, readFileSync, readdirSync, mkdirSync, rmSync, statSync, chmodSync, chownSync, symlinkSync, existsSync, utimesSync } from 'node:fs';
+import {
+  mkdtempSync,
+  writeFileSync,
+  readFileSync,
+  readdirSync,
+  mkdirSync,
+  rmSync,
+  statSync,
+  chmodSync,
+  chownSync,
+  symlinkSync,
+  existsSync,
+  utimesSync,
+} from 'node:fs';
 import { execFileSync, spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { parseHandlerEnvironment } from '../../src/extension/handler-environment.js';
-import { parseSettingsFile, validatePublicSettings, validateProtectedSettings, resolveSequenceNumber, SettingsError, deepMerge } from '../../src/extension/settings.js';
+import {
+  parseSettingsFile,
+  validatePublicSettings,
+  validateProtectedSettings,
+  resolveSequenceNumber,
+  SettingsError,
+  deepMerge,
+} from '../../src/extension/settings.js';
 import { decryptProtectedSettings } from '../../src/extension/protected-settings.js';
-import { outcomeStatus, errorStatus, transitioningStatus, statusFile, heartbeatFile, claimsJson, topMessage, sub, type OutcomeStatusInput } from '../../src/extension/status.js';
+import {
+  outcomeStatus,
+  errorStatus,
+  transitioningStatus,
+  statusFile,
+  heartbeatFile,
+  claimsJson,
+  topMessage,
+  sub,
+  type OutcomeStatusInput,
+} from '../../src/extension/status.js';
 import { writeFileAtomicSync } from '../../src/io/atomic-file.js';
 import { tryWorkerLock, workerLockDir, lockHolderRecord, legacyLockName, LockError } from '../../src/extension/lock.js';
 import { jitterMs } from '../../src/extension/state.js';
@@ -24,8 +54,14 @@ import { agentPythonPath, startAgentHarness, root, type AgentHarness } from './a
 import { cvmAttest, type Run } from '../helpers/cli.js';
 
 const made: string[] = [];
-const tmp = (p: string) => { const d = mkdtempSync(join(tmpdir(), `cvm-attest-ext-${p}`)); made.push(d); return d; };
-after(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
+const tmp = (p: string) => {
+  const d = mkdtempSync(join(tmpdir(), `cvm-attest-ext-${p}`));
+  made.push(d);
+  return d;
+};
+after(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
 
 function result(verdict: 'pass' | 'fail', extra: Partial<VerificationResult> = {}): VerificationResult {
   const checks: CheckResult[] = [
@@ -36,9 +72,21 @@ function result(verdict: 'pass' | 'fail', extra: Partial<VerificationResult> = {
     { id: 'freshness', group: 'freshness', status: 'skip', reason: 'no quote' },
   ];
   return {
-    verdict, product: 'Genoa', checks, warnings: [], verifiedAt: '2026-11-28T12:00:00.000Z', certificates: [],
+    verdict,
+    product: 'Genoa',
+    checks,
+    warnings: [],
+    verifiedAt: '2026-11-28T12:00:00.000Z',
+    certificates: [],
     policy: { hash: 'ab'.repeat(32) },
-    claims: { 'x-ms-sevsnpvm-bootloader-svn': 10, 'x-ms-sevsnpvm-tee-svn': 0, 'x-ms-sevsnpvm-snpfw-svn': 23, 'x-ms-sevsnpvm-microcode-svn': 84, 'x-ms-sevsnpvm-launchmeasurement': 'f5'.repeat(48), 'x-ms-sevsnpvm-is-debuggable': verdict !== 'pass' },
+    claims: {
+      'x-ms-sevsnpvm-bootloader-svn': 10,
+      'x-ms-sevsnpvm-tee-svn': 0,
+      'x-ms-sevsnpvm-snpfw-svn': 23,
+      'x-ms-sevsnpvm-microcode-svn': 84,
+      'x-ms-sevsnpvm-launchmeasurement': 'f5'.repeat(48),
+      'x-ms-sevsnpvm-is-debuggable': verdict !== 'pass',
+    },
     ...extra,
   };
 }
@@ -46,14 +94,26 @@ function result(verdict: 'pass' | 'fail', extra: Partial<VerificationResult> = {
 describe('HandlerEnvironment.json', () => {
   const doc = (he: unknown) => JSON.stringify([{ name: 'Pub.Type', version: 1.0, handlerEnvironment: he }]);
   test('paths come from the file; libDir is configFolder/../..', () => {
-    const e = parseHandlerEnvironment(doc({ logFolder: '/var/log/azure/Pub.Type', configFolder: '/lib/wa/Pub.Type-1.0.0/config', statusFolder: '/lib/wa/Pub.Type-1.0.0/status', heartbeatFile: '/lib/wa/Pub.Type-1.0.0/heartbeat.log' }), '/lib/wa/Pub.Type-1.0.0');
+    const e = parseHandlerEnvironment(
+      doc({
+        logFolder: '/var/log/azure/Pub.Type',
+        configFolder: '/lib/wa/Pub.Type-1.0.0/config',
+        statusFolder: '/lib/wa/Pub.Type-1.0.0/status',
+        heartbeatFile: '/lib/wa/Pub.Type-1.0.0/heartbeat.log',
+      }),
+      '/lib/wa/Pub.Type-1.0.0',
+    );
     assert.equal(e.name, 'Pub.Type');
     assert.equal(e.libDir, '/lib/wa');
     assert.equal(e.statusFolder, '/lib/wa/Pub.Type-1.0.0/status');
   });
   test('missing keys, bad JSON, huge input: ParseError, never a TypeError', () => {
     for (const t of ['', '{', '[]', '[{}]', doc({}), doc({ logFolder: 3 }), doc(null), 'x'.repeat(70_000)]) {
-      assert.throws(() => parseHandlerEnvironment(t, '/x'), (e: Error) => e.name === 'ParseError', t.slice(0, 30));
+      assert.throws(
+        () => parseHandlerEnvironment(t, '/x'),
+        (e: Error) => e.name === 'ParseError',
+        t.slice(0, 30),
+      );
     }
   });
 });
@@ -65,36 +125,73 @@ describe('settings', () => {
   });
   test('the settings file: empty (seq 0), nulls, protected settings', () => {
     assert.deepEqual(parseSettingsFile(''), { publicSettings: {}, protectedSettings: null, protectedSettingsCertThumbprint: null });
-    const n = parseSettingsFile(JSON.stringify({ runtimeSettings: [{ handlerSettings: { publicSettings: null, protectedSettings: null, protectedSettingsCertThumbprint: null } }] }));
+    const n = parseSettingsFile(
+      JSON.stringify({ runtimeSettings: [{ handlerSettings: { publicSettings: null, protectedSettings: null, protectedSettingsCertThumbprint: null } }] }),
+    );
     assert.equal(n.protectedSettings, null);
-    const p = parseSettingsFile(JSON.stringify({ runtimeSettings: [{ handlerSettings: { publicSettings: { intervalMinutes: 5 }, protectedSettings: 'MIIB', protectedSettingsCertThumbprint: 'ab'.repeat(20) } }] }));
+    const p = parseSettingsFile(
+      JSON.stringify({
+        runtimeSettings: [
+          { handlerSettings: { publicSettings: { intervalMinutes: 5 }, protectedSettings: 'MIIB', protectedSettingsCertThumbprint: 'ab'.repeat(20) } },
+        ],
+      }),
+    );
     assert.equal(p.protectedSettingsCertThumbprint, 'AB'.repeat(20));
     assert.equal(p.publicSettings['intervalMinutes'], 5);
   });
   test('every bad setting is a SettingsError naming it', () => {
     const cases: [Record<string, unknown>, string][] = [
-      [{ intervalMinutes: 0 }, 'publicSettings.intervalMinutes'], [{ intervalMinutes: '60' }, 'publicSettings.intervalMinutes'],
-      [{ jitterPercent: 51 }, 'publicSettings.jitterPercent'], [{ statusOnFailure: 'fail' }, 'publicSettings.statusOnFailure'],
-      [{ freshness: 'yes' }, 'publicSettings.freshness'], [{ tpm: '/dev/tpm0' }, 'publicSettings.tpm'],
+      [{ intervalMinutes: 0 }, 'publicSettings.intervalMinutes'],
+      [{ intervalMinutes: '60' }, 'publicSettings.intervalMinutes'],
+      [{ jitterPercent: 51 }, 'publicSettings.jitterPercent'],
+      [{ statusOnFailure: 'fail' }, 'publicSettings.statusOnFailure'],
+      [{ freshness: 'yes' }, 'publicSettings.freshness'],
+      [{ tpm: '/dev/tpm0' }, 'publicSettings.tpm'],
       [{ imdsEndpoint: 'ftp://x' }, 'publicSettings.imdsEndpoint'],
       // what the collector refuses is refused at enable, not found by the worker on every run
-      [{ imdsEndpoint: 'https://169.254.169.254' }, 'publicSettings.imdsEndpoint'], [{ imdsEndpoint: 'http://127.0.0.1:8080/metadata' }, 'publicSettings.imdsEndpoint'],
-      [{ imdsEndpoint: 'http://u:p@127.0.0.1' }, 'publicSettings.imdsEndpoint'], [{ imdsEndpoint: 'http://127.0.0.1/?x=1' }, 'publicSettings.imdsEndpoint'], [{ minimumTcb: { snp: 300 } }, 'publicSettings.minimumTcb.snp'],
+      [{ imdsEndpoint: 'https://169.254.169.254' }, 'publicSettings.imdsEndpoint'],
+      [{ imdsEndpoint: 'http://127.0.0.1:8080/metadata' }, 'publicSettings.imdsEndpoint'],
+      [{ imdsEndpoint: 'http://u:p@127.0.0.1' }, 'publicSettings.imdsEndpoint'],
+      [{ imdsEndpoint: 'http://127.0.0.1/?x=1' }, 'publicSettings.imdsEndpoint'],
+      [{ minimumTcb: { snp: 300 } }, 'publicSettings.minimumTcb.snp'],
       // the PCS endpoint: https, plain http only to loopback, no query or credentials
-      [{ pcsEndpoint: 'http://pcs.example' }, 'publicSettings.pcsEndpoint'], [{ pcsEndpoint: 'http://10.0.0.1:8080' }, 'publicSettings.pcsEndpoint'],
-      [{ pcsEndpoint: 'ftp://127.0.0.1' }, 'publicSettings.pcsEndpoint'], [{ pcsEndpoint: 'https://u:p@pcs.example' }, 'publicSettings.pcsEndpoint'],
-      [{ pcsEndpoint: 'https://pcs.example/?x=1' }, 'publicSettings.pcsEndpoint'], [{ pcsEndpoint: 'not a url' }, 'publicSettings.pcsEndpoint'], [{ pcsEndpoint: 1 }, 'publicSettings.pcsEndpoint'],
-      [{ minimumTcb: { cpu: 1 } }, 'publicSettings.minimumTcb.cpu'], [{ policy: [] }, 'publicSettings.policy'],
-      [{ sinks: 'x' }, 'publicSettings.sinks'], [{ intervalMinute: 5 }, 'publicSettings.intervalMinute'], [{ logLevel: 'trace' }, 'publicSettings.logLevel'],
+      [{ pcsEndpoint: 'http://pcs.example' }, 'publicSettings.pcsEndpoint'],
+      [{ pcsEndpoint: 'http://10.0.0.1:8080' }, 'publicSettings.pcsEndpoint'],
+      [{ pcsEndpoint: 'ftp://127.0.0.1' }, 'publicSettings.pcsEndpoint'],
+      [{ pcsEndpoint: 'https://u:p@pcs.example' }, 'publicSettings.pcsEndpoint'],
+      [{ pcsEndpoint: 'https://pcs.example/?x=1' }, 'publicSettings.pcsEndpoint'],
+      [{ pcsEndpoint: 'not a url' }, 'publicSettings.pcsEndpoint'],
+      [{ pcsEndpoint: 1 }, 'publicSettings.pcsEndpoint'],
+      [{ minimumTcb: { cpu: 1 } }, 'publicSettings.minimumTcb.cpu'],
+      [{ policy: [] }, 'publicSettings.policy'],
+      [{ sinks: 'x' }, 'publicSettings.sinks'],
+      [{ intervalMinute: 5 }, 'publicSettings.intervalMinute'],
+      [{ logLevel: 'trace' }, 'publicSettings.logLevel'],
     ];
     for (const [pub, name] of cases) {
-      assert.throws(() => validatePublicSettings(pub), (e: unknown) => e instanceof SettingsError && e.setting === name && e.message.includes(name), JSON.stringify(pub));
+      assert.throws(
+        () => validatePublicSettings(pub),
+        (e: unknown) => e instanceof SettingsError && e.setting === name && e.message.includes(name),
+        JSON.stringify(pub),
+      );
     }
-    assert.throws(() => validateProtectedSettings({ secret: 1 }), (e: unknown) => e instanceof SettingsError && e.setting === 'protectedSettings.secret');
-    assert.throws(() => parseSettingsFile('{"runtimeSettings":[{"handlerSettings":{"protectedSettings":"AAAA","protectedSettingsCertThumbprint":"xyz"}}]}'), SettingsError);
+    assert.throws(
+      () => validateProtectedSettings({ secret: 1 }),
+      (e: unknown) => e instanceof SettingsError && e.setting === 'protectedSettings.secret',
+    );
+    assert.throws(
+      () => parseSettingsFile('{"runtimeSettings":[{"handlerSettings":{"protectedSettings":"AAAA","protectedSettingsCertThumbprint":"xyz"}}]}'),
+      SettingsError,
+    );
   });
   test('pcsEndpoint: https, or http on a loopback address', () => {
-    for (const u of ['https://api.trustedservices.intel.com', 'https://cache.example:8443/pcs/', 'http://127.0.0.1:8080', 'http://localhost', 'http://[::1]:9']) {
+    for (const u of [
+      'https://api.trustedservices.intel.com',
+      'https://cache.example:8443/pcs/',
+      'http://127.0.0.1:8080',
+      'http://localhost',
+      'http://[::1]:9',
+    ]) {
       assert.equal(validatePublicSettings({ pcsEndpoint: u }).pcsEndpoint, u);
     }
     assert.equal(validatePublicSettings({}).pcsEndpoint, undefined);
@@ -104,15 +201,22 @@ describe('settings', () => {
     assert.match(s.notes[0] ?? '', /ignored/);
   });
   test('fuzz: any JSON yields settings or a SettingsError, nothing else', () => {
-    fc.assert(fc.property(fc.jsonValue(), fc.jsonValue(), (a, b) => {
-      for (const text of [JSON.stringify({ runtimeSettings: [{ handlerSettings: { publicSettings: a } }] }), JSON.stringify(a), JSON.stringify({ runtimeSettings: b })]) {
-        try {
-          validatePublicSettings(parseSettingsFile(text).publicSettings);
-        } catch (e) {
-          if (!(e instanceof SettingsError)) throw e;
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.jsonValue(), (a, b) => {
+        for (const text of [
+          JSON.stringify({ runtimeSettings: [{ handlerSettings: { publicSettings: a } }] }),
+          JSON.stringify(a),
+          JSON.stringify({ runtimeSettings: b }),
+        ]) {
+          try {
+            validatePublicSettings(parseSettingsFile(text).publicSettings);
+          } catch (e) {
+            if (!(e instanceof SettingsError)) throw e;
+          }
         }
-      }
-    }), { numRuns: 500 });
+      }),
+      { numRuns: 500 },
+    );
   });
   test('deepMerge: protected sinks over public', () => {
     assert.deepEqual(deepMerge({ a: { x: 1, y: 2 }, l: [1] }, { a: { y: 3 }, l: [2] }), { a: { x: 1, y: 3 }, l: [2] });
@@ -133,8 +237,15 @@ describe('protected settings (openssl cms, as the platform encrypts them)', () =
   let other = '';
   before(() => {
     const mk = (n: string) => {
-      execFileSync('openssl', ['req', '-x509', '-nodes', '-newkey', 'rsa:2048', '-subj', `/CN=${n}`, '-days', '2', '-keyout', join(lib, `${n}.key`), '-out', join(lib, `${n}.pem`)], { stdio: 'ignore' });
-      const t = execFileSync('openssl', ['x509', '-in', join(lib, `${n}.pem`), '-noout', '-fingerprint', '-sha1'], { encoding: 'utf8' }).trim().split('=')[1]!.replaceAll(':', '');
+      execFileSync(
+        'openssl',
+        ['req', '-x509', '-nodes', '-newkey', 'rsa:2048', '-subj', `/CN=${n}`, '-days', '2', '-keyout', join(lib, `${n}.key`), '-out', join(lib, `${n}.pem`)],
+        { stdio: 'ignore' },
+      );
+      const t = execFileSync('openssl', ['x509', '-in', join(lib, `${n}.pem`), '-noout', '-fingerprint', '-sha1'], { encoding: 'utf8' })
+        .trim()
+        .split('=')[1]!
+        .replaceAll(':', '');
       writeFileSync(join(lib, `${t}.crt`), readFileSync(join(lib, `${n}.pem`)));
       writeFileSync(join(lib, `${t}.prv`), readFileSync(join(lib, `${n}.key`)), { mode: 0o600 });
       return t;
@@ -142,7 +253,10 @@ describe('protected settings (openssl cms, as the platform encrypts them)', () =
     thumb = mk('tenant');
     other = mk('other');
   });
-  const encrypt = (obj: unknown, cert = 'tenant') => execFileSync('openssl', ['cms', '-encrypt', '-binary', '-outform', 'DER', '-aes256', join(lib, `${cert}.pem`)], { input: JSON.stringify(obj) }).toString('base64');
+  const encrypt = (obj: unknown, cert = 'tenant') =>
+    execFileSync('openssl', ['cms', '-encrypt', '-binary', '-outform', 'DER', '-aes256', join(lib, `${cert}.pem`)], { input: JSON.stringify(obj) }).toString(
+      'base64',
+    );
 
   test('decrypts with <thumbprint>.crt/.prv of the library folder', async () => {
     const v = await decryptProtectedSettings({ protectedSettings: encrypt({ policy: { allowDebug: false } }), thumbprint: thumb.toLowerCase(), libDir: lib });
@@ -150,17 +264,29 @@ describe('protected settings (openssl cms, as the platform encrypts them)', () =
   });
   test('wrong certificate, missing files, garbage: SettingsError without the plaintext', async () => {
     const secret = 'S3cr3t-value';
-    await assert.rejects(decryptProtectedSettings({ protectedSettings: encrypt({ secret }, 'other'), thumbprint: thumb, libDir: lib }),
-      (e: Error) => e instanceof SettingsError && !e.message.includes(secret) && /cannot be decrypted/.test(e.message));
+    await assert.rejects(
+      decryptProtectedSettings({ protectedSettings: encrypt({ secret }, 'other'), thumbprint: thumb, libDir: lib }),
+      (e: Error) => e instanceof SettingsError && !e.message.includes(secret) && /cannot be decrypted/.test(e.message),
+    );
     await assert.rejects(decryptProtectedSettings({ protectedSettings: encrypt({}), thumbprint: 'AB'.repeat(20), libDir: lib }), /is not in/);
-    await assert.rejects(decryptProtectedSettings({ protectedSettings: Buffer.from('not cms').toString('base64'), thumbprint: other, libDir: lib }), SettingsError);
+    await assert.rejects(
+      decryptProtectedSettings({ protectedSettings: Buffer.from('not cms').toString('base64'), thumbprint: other, libDir: lib }),
+      SettingsError,
+    );
     await assert.rejects(decryptProtectedSettings({ protectedSettings: '', thumbprint: other, libDir: lib }), SettingsError);
   });
   after(() => rmSync(lib, { recursive: true, force: true }));
 });
 
 describe('status files', () => {
-  const base: OutcomeStatusInput = { name: 'Pub.Type', result: result('pass'), statusOnFailure: 'error', now: new Date('2026-11-28T12:00:00Z'), nextRunAt: new Date('2026-11-28T13:03:00Z'), identity: { vmId: '390cbcf5-6c67-4d9b-98ef-c3f1699cc8fc' } };
+  const base: OutcomeStatusInput = {
+    name: 'Pub.Type',
+    result: result('pass'),
+    statusOnFailure: 'error',
+    now: new Date('2026-11-28T12:00:00Z'),
+    nextRunAt: new Date('2026-11-28T13:03:00Z'),
+    identity: { vmId: '390cbcf5-6c67-4d9b-98ef-c3f1699cc8fc' },
+  };
   test('verdict and key facts first, under 1024 characters', () => {
     const m = topMessage(base);
     assert.match(m, /^PASS: genuine AMD SEV-SNP \(Genoa\)/);
@@ -172,12 +298,27 @@ describe('status files', () => {
   });
   test('failure: the configured status, failed checks named, one substatus per group, claims JSON < 10 KiB', () => {
     const big = { ...result('fail').claims, 'x-ms-runtime': { blob: 'x'.repeat(50_000) }, other: 'y'.repeat(20_000) };
-    const [e] = outcomeStatus({ ...base, result: result('fail', { claims: big }), statusOnFailure: 'warning', deliveries: [{ name: 'azureMonitor', status: 'queued', message: '429, retrying', queueDepth: 3 }], alerts: [{ AlertName: 'DebugEnabled', AlertSeverity: 'High', Description: 'debug on' }] });
+    const [e] = outcomeStatus({
+      ...base,
+      result: result('fail', { claims: big }),
+      statusOnFailure: 'warning',
+      deliveries: [{ name: 'azureMonitor', status: 'queued', message: '429, retrying', queueDepth: 3 }],
+      alerts: [{ AlertName: 'DebugEnabled', AlertSeverity: 'High', Description: 'debug on' }],
+    });
     assert.equal(e.status.status, 'warning');
     assert.equal(e.status.code, 1);
     assert.match(e.status.formattedMessage.message, /^FAIL: 1 check failed: policy\.debug/);
     const names = e.status.substatus.map((s) => s.name);
-    assert.deepEqual(names, ['check: signature', 'check: chain', 'check: tcb', 'check: freshness', 'check: policy', 'sink: azureMonitor', 'alert: DebugEnabled', 'claims']);
+    assert.deepEqual(names, [
+      'check: signature',
+      'check: chain',
+      'check: tcb',
+      'check: freshness',
+      'check: policy',
+      'sink: azureMonitor',
+      'alert: DebugEnabled',
+      'claims',
+    ]);
     assert.equal(e.status.substatus.find((s) => s.name === 'check: policy')?.status, 'warning');
     assert.equal(e.status.substatus.find((s) => s.name === 'sink: azureMonitor')?.status, 'warning');
     const claims = e.status.substatus.at(-1)!.formattedMessage.message;
@@ -186,10 +327,14 @@ describe('status files', () => {
     assert.ok(claimsJson({ k: 'z'.repeat(100_000) }).length < 10 * 1024);
   });
 
-  describe('every kind passes the agent\'s own parse_ext_status', () => {
+  describe("every kind passes the agent's own parse_ext_status", () => {
     let agent: AgentHarness | undefined;
-    before(() => { agent = startAgentHarness(agentPythonPath()); });
-    after(async () => { await agent?.close(); });
+    before(() => {
+      agent = startAgentHarness(agentPythonPath());
+    });
+    after(async () => {
+      await agent?.close();
+    });
     test('transitioning, success, warning, error (settings, collection), disable, huge substatus', async () => {
       assert.ok(agent, 'the agent harness started');
       const h: AgentHarness = agent;
@@ -200,9 +345,25 @@ describe('status files', () => {
         warning: outcomeStatus({ ...base, result: result('fail'), statusOnFailure: 'warning' }),
         error: outcomeStatus({ ...base, result: result('fail') }),
         settings: errorStatus({ name: 'P.T', status: 'error', code: 2, message: 'setting publicSettings.x: bad', now }),
-        collection: errorStatus({ name: 'P.T', status: 'warning', code: 3, message: 'evidence could not be collected', nextRunAt: now, deliveries: [{ name: 'syslog', status: 'failed', message: 'no socket', queueDepth: 1 }], now }),
+        collection: errorStatus({
+          name: 'P.T',
+          status: 'warning',
+          code: 3,
+          message: 'evidence could not be collected',
+          nextRunAt: now,
+          deliveries: [{ name: 'syslog', status: 'failed', message: 'no socket', queueDepth: 1 }],
+          now,
+        }),
         disable: statusFile({ name: 'P.T', operation: 'Disable', status: 'success', code: 0, message: 'disabled', now }),
-        huge: statusFile({ name: 'P.T', operation: 'Enable', status: 'success', code: 0, message: 'm'.repeat(5000), substatus: Array.from({ length: 40 }, (_, i) => sub(`s${i}`, 'success', 'q'.repeat(20_000))), now }),
+        huge: statusFile({
+          name: 'P.T',
+          operation: 'Enable',
+          status: 'success',
+          code: 0,
+          message: 'm'.repeat(5000),
+          substatus: Array.from({ length: 40 }, (_, i) => sub(`s${i}`, 'success', 'q'.repeat(20_000))),
+          now,
+        }),
       };
       const dir = tmp('st-');
       for (const [k, d] of Object.entries(docs)) {
@@ -222,28 +383,54 @@ describe('status files', () => {
     });
   });
   test('fuzz: any checks, claims, warnings and sink messages keep the agent limits', () => {
-    const check = fc.record({ id: fc.string({ maxLength: 40 }), group: fc.constantFrom('structure', 'signature', 'chain', 'tcb', 'chip-id', 'crl', 'runtime-data', 'freshness', 'policy'), status: fc.constantFrom('pass', 'fail', 'skip', 'warn'), reason: fc.string({ maxLength: 3000 }) });
-    fc.assert(fc.property(fc.array(check, { maxLength: 60 }), fc.dictionary(fc.string({ maxLength: 30 }), fc.jsonValue(), { maxKeys: 40 }), fc.array(fc.string({ maxLength: 2000 }), { maxLength: 20 }), fc.array(fc.string({ maxLength: 20_000 }), { maxLength: 10 }), (checks, claims, warnings, sinkMsgs) => {
-      const r = result('pass', { checks: checks, claims, warnings, verdict: checks.some((c) => c.status === 'fail') ? 'fail' : 'pass' });
-      const [e] = outcomeStatus({ ...base, result: r, warnings, deliveries: sinkMsgs.map((m, i) => ({ name: `s${i}`, status: 'failed' as const, message: m, queueDepth: i })) });
-      const text = JSON.stringify([e]);
-      assert.deepEqual(JSON.parse(text), [e]);
-      assert.ok(e.status.formattedMessage.message.length <= 1024);
-      assert.ok(Buffer.byteLength(text, 'utf8') <= 128 * 1024);
-      for (const sub of e.status.substatus) {
-        assert.ok(sub.formattedMessage.message.length <= 10 * 1024 && sub.formattedMessage.lang === 'en-US');
-        assert.ok(['success', 'warning', 'error', 'transitioning'].includes(sub.status));
-      }
-      const claimsSub = e.status.substatus.find((x) => x.name === 'claims');
-      assert.ok(claimsSub, 'the claims always fit');
-      JSON.parse(claimsSub.formattedMessage.message);
-    }), { numRuns: 200 });
+    const check = fc.record({
+      id: fc.string({ maxLength: 40 }),
+      group: fc.constantFrom('structure', 'signature', 'chain', 'tcb', 'chip-id', 'crl', 'runtime-data', 'freshness', 'policy'),
+      status: fc.constantFrom('pass', 'fail', 'skip', 'warn'),
+      reason: fc.string({ maxLength: 3000 }),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(check, { maxLength: 60 }),
+        fc.dictionary(fc.string({ maxLength: 30 }), fc.jsonValue(), { maxKeys: 40 }),
+        fc.array(fc.string({ maxLength: 2000 }), { maxLength: 20 }),
+        fc.array(fc.string({ maxLength: 20_000 }), { maxLength: 10 }),
+        (checks, claims, warnings, sinkMsgs) => {
+          const r = result('pass', { checks: checks, claims, warnings, verdict: checks.some((c) => c.status === 'fail') ? 'fail' : 'pass' });
+          const [e] = outcomeStatus({
+            ...base,
+            result: r,
+            warnings,
+            deliveries: sinkMsgs.map((m, i) => ({ name: `s${i}`, status: 'failed' as const, message: m, queueDepth: i })),
+          });
+          const text = JSON.stringify([e]);
+          assert.deepEqual(JSON.parse(text), [e]);
+          assert.ok(e.status.formattedMessage.message.length <= 1024);
+          assert.ok(Buffer.byteLength(text, 'utf8') <= 128 * 1024);
+          for (const sub of e.status.substatus) {
+            assert.ok(sub.formattedMessage.message.length <= 10 * 1024 && sub.formattedMessage.lang === 'en-US');
+            assert.ok(['success', 'warning', 'error', 'transitioning'].includes(sub.status));
+          }
+          const claimsSub = e.status.substatus.find((x) => x.name === 'claims');
+          assert.ok(claimsSub, 'the claims always fit');
+          JSON.parse(claimsSub.formattedMessage.message);
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
   test('the 128 KiB bound counts the bytes of the file (JSON escapes, UTF-8), not characters', () => {
     const now = new Date();
     for (const unit of ['\u0001', '"', '\u00e9', '\u6f22', 'a']) {
-      const doc = statusFile({ name: 'P.T', operation: 'Enable', status: 'success', code: 0, message: unit.repeat(2000),
-        substatus: [...Array.from({ length: 30 }, (_, i) => sub(`s${i}`, 'success', unit.repeat(9000))), sub('claims', 'success', '{"a":1}')], now });
+      const doc = statusFile({
+        name: 'P.T',
+        operation: 'Enable',
+        status: 'success',
+        code: 0,
+        message: unit.repeat(2000),
+        substatus: [...Array.from({ length: 30 }, (_, i) => sub(`s${i}`, 'success', unit.repeat(9000))), sub('claims', 'success', '{"a":1}')],
+        now,
+      });
       const bytes = Buffer.byteLength(JSON.stringify(doc), 'utf8');
       assert.ok(bytes <= 128 * 1024, `${JSON.stringify(unit)}: ${bytes} bytes`);
       const names = doc[0].status.substatus.map((x) => x.name);
@@ -252,11 +439,13 @@ describe('status files', () => {
     }
   });
   test('wording: a group leads with its counts (no "PASS: PASS"); skipped checks are "not checked", not a success', () => {
-    const r = result('pass', { checks: [
-      { id: 'policy.debug', group: 'policy', status: 'pass', reason: 'debug off' },
-      { id: 'policy.vmpl', group: 'policy', status: 'pass', reason: 'VMPL 0' },
-      { id: 'crl', group: 'crl', status: 'skip', reason: 'CRL checking is off by policy' },
-    ] });
+    const r = result('pass', {
+      checks: [
+        { id: 'policy.debug', group: 'policy', status: 'pass', reason: 'debug off' },
+        { id: 'policy.vmpl', group: 'policy', status: 'pass', reason: 'VMPL 0' },
+        { id: 'crl', group: 'crl', status: 'skip', reason: 'CRL checking is off by policy' },
+      ],
+    });
     const [e] = outcomeStatus({ ...base, result: r });
     const pol = e.status.substatus.find((x) => x.name === 'check: policy')!;
     assert.equal(pol.formattedMessage.message, '2 checks: 2 pass | PASS policy.debug: debug off | PASS policy.vmpl: VMPL 0');
@@ -266,7 +455,9 @@ describe('status files', () => {
     assert.equal(crl.formattedMessage.message, 'NOT CHECKED crl: CRL checking is off by policy');
   });
   test('heartbeat shape', () => {
-    assert.deepEqual(heartbeatFile('Ready', 'ok'), [{ version: 1, heartbeat: { status: 'Ready', code: 0, formattedMessage: { lang: 'en-US', message: 'ok' } } }]);
+    assert.deepEqual(heartbeatFile('Ready', 'ok'), [
+      { version: 1, heartbeat: { status: 'Ready', code: 0, formattedMessage: { lang: 'en-US', message: 'ok' } } },
+    ]);
   });
 });
 
@@ -286,9 +477,16 @@ describe('files, lock, jitter', () => {
     writeFileAtomicSync(f, JSON.stringify({ gen: -1 }));
     let maxGen = -1;
     for (let round = 0; round < 8; round++) {
-      const child = spawn(process.execPath, ['--import', 'tsx', '-e',
-        `import(${JSON.stringify(atomic)}).then(({ writeFileAtomicSync }) => { let g = 0; console.log('go'); for (;;) writeFileAtomicSync(${JSON.stringify(f)}, JSON.stringify({ gen: g++, pad: 'x'.repeat(200000) })); })`],
-      { stdio: ['ignore', 'pipe', 'inherit'], cwd: root });
+      const child = spawn(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          '-e',
+          `import(${JSON.stringify(atomic)}).then(({ writeFileAtomicSync }) => { let g = 0; console.log('go'); for (;;) writeFileAtomicSync(${JSON.stringify(f)}, JSON.stringify({ gen: g++, pad: 'x'.repeat(200000) })); })`,
+        ],
+        { stdio: ['ignore', 'pipe', 'inherit'], cwd: root },
+      );
       await new Promise((r) => child.stdout.once('data', r));
       await new Promise((r) => setTimeout(r, 20 + Math.floor(Math.random() * 80)));
       child.kill('SIGKILL');
@@ -315,9 +513,16 @@ describe('files, lock, jitter', () => {
     assert.ok('lock' in b, 'released');
     b.lock.release();
     // a child process holds it; SIGKILL frees it (the kernel drops the flock), its stale record is not a holder
-    const child = spawn(process.execPath, ['--import', 'tsx', '-e',
-      `import(${JSON.stringify(join(root, 'src/extension/lock.ts'))}).then((l) => { const r = l.tryWorkerLock(${JSON.stringify(dir)}, { pid: process.pid, startTime: 1, seq: 7 }, 0); console.log('lock' in r ? 'held' : 'busy'); setInterval(() => {}, 1000); })`],
-    { stdio: ['ignore', 'pipe', 'inherit'], cwd: root });
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '-e',
+        `import(${JSON.stringify(join(root, 'src/extension/lock.ts'))}).then((l) => { const r = l.tryWorkerLock(${JSON.stringify(dir)}, { pid: process.pid, startTime: 1, seq: 7 }, 0); console.log('lock' in r ? 'held' : 'busy'); setInterval(() => {}, 1000); })`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'], cwd: root },
+    );
     const said = await new Promise<string>((r) => child.stdout.once('data', (c) => r(String(c).trim())));
     assert.equal(said, 'held');
     const busy = tryWorkerLock(dir, { pid: 1004, startTime: 14, seq: 7 }, 0);
@@ -334,7 +539,10 @@ describe('files, lock, jitter', () => {
     const target = tmp('lkt-');
     chmodSync(target, 0o700);
     symlinkSync(target, dir);
-    assert.throws(() => tryWorkerLock(dir, { pid: 1, startTime: 1, seq: 0 }, 0), (e: Error) => e instanceof LockError && /symbolic link/.test(e.message));
+    assert.throws(
+      () => tryWorkerLock(dir, { pid: 1, startTime: 1, seq: 0 }, 0),
+      (e: Error) => e instanceof LockError && /symbolic link/.test(e.message),
+    );
     rmSync(dir);
     writeFileSync(dir, '');
     assert.throws(() => tryWorkerLock(dir, { pid: 1, startTime: 1, seq: 0 }, 0), /is not a folder/);
@@ -367,7 +575,20 @@ describe('handler CLI errors: one line, an exit code, no stack trace', () => {
     assert.equal(none.code, 2);
     assert.match(none.stderr, /^cvm-attest: cannot read \/nonexistent-ext\/HandlerEnvironment\.json: ENOENT .*\[E_HANDLER_ENV\]\n$/);
     const ext = tmp('cli-');
-    writeFileSync(join(ext, 'HandlerEnvironment.json'), JSON.stringify([{ name: 'P.T', handlerEnvironment: { logFolder: join(ext, 'log'), configFolder: join(ext, 'config'), statusFolder: join(ext, 'status'), heartbeatFile: join(ext, 'hb') } }]));
+    writeFileSync(
+      join(ext, 'HandlerEnvironment.json'),
+      JSON.stringify([
+        {
+          name: 'P.T',
+          handlerEnvironment: {
+            logFolder: join(ext, 'log'),
+            configFolder: join(ext, 'config'),
+            statusFolder: join(ext, 'status'),
+            heartbeatFile: join(ext, 'hb'),
+          },
+        },
+      ]),
+    );
     const noSeq = await cli(['handler', 'worker', '--extension-dir', ext]);
     assert.equal(noSeq.code, 2);
     assert.match(noSeq.stderr, /needs --seq N \[E_USAGE\]/);
@@ -382,21 +603,50 @@ describe('handlers (real worker process)', () => {
     const lib = tmp('hl-');
     const ext = join(lib, 'P.T-1.0.0');
     for (const d of ['config', 'status']) mkdirSync(join(ext, d), { recursive: true });
-    writeFileSync(join(ext, 'HandlerEnvironment.json'), JSON.stringify([{ name: 'P.T', version: 1, handlerEnvironment: { logFolder: join(ext, 'log'), configFolder: join(ext, 'config'), statusFolder: join(ext, 'status'), heartbeatFile: join(ext, 'heartbeat.log') } }]));
+    writeFileSync(
+      join(ext, 'HandlerEnvironment.json'),
+      JSON.stringify([
+        {
+          name: 'P.T',
+          version: 1,
+          handlerEnvironment: {
+            logFolder: join(ext, 'log'),
+            configFolder: join(ext, 'config'),
+            statusFolder: join(ext, 'status'),
+            heartbeatFile: join(ext, 'heartbeat.log'),
+          },
+        },
+      ]),
+    );
     writeFileSync(join(ext, 'config', '0.settings'), JSON.stringify({ runtimeSettings: [{ handlerSettings: { publicSettings: { freshness: false } } }] }));
     return ext;
   };
-  const procs = (ext: string) => readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
-    try { const a = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0'); return a.includes('worker') && a.includes(ext); } catch { return false; }
-  });
+  const procs = (ext: string) =>
+    readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .filter((d) => {
+        try {
+          const a = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+          return a.includes('worker') && a.includes(ext);
+        } catch {
+          return false;
+        }
+      });
   test('disable right after enable (before the worker took its lock) leaves no worker running', async () => {
     const ext = setup();
     const { loadHandlerEnvironment } = await import('../../src/extension/handler-environment.js');
     const h = await import('../../src/extension/handlers.js');
     const logger = createExtLogger({ logFolder: join(ext, 'log'), operation: 'test' });
     const env = loadHandlerEnvironment(ext);
-    const ctx = { ...makeContext(env, logger, { ConfigSequenceNumber: '0', CVM_ATTEST_TPM: 'device:/dev/cvm-attest-no-such-tpm', CVM_ATTEST_IMDS_ENDPOINT: 'http://127.0.0.1:9', PATH: process.env['PATH'] ?? '' }),
-      self: { execPath: process.execPath, args: ['--import', import.meta.resolve('tsx'), join(root, 'src/cli/main.ts')] } }; // the worker's cwd is the extension folder
+    const ctx = {
+      ...makeContext(env, logger, {
+        ConfigSequenceNumber: '0',
+        CVM_ATTEST_TPM: 'device:/dev/cvm-attest-no-such-tpm',
+        CVM_ATTEST_IMDS_ENDPOINT: 'http://127.0.0.1:9',
+        PATH: process.env['PATH'] ?? '',
+      }),
+      self: { execPath: process.execPath, args: ['--import', import.meta.resolve('tsx'), join(root, 'src/cli/main.ts')] },
+    }; // the worker's cwd is the extension folder
     assert.equal(await h.enable(ctx), 0);
     assert.equal(JSON.parse(readFileSync(join(ext, 'status', '0.status'), 'utf8'))[0].status.status, 'transitioning');
     assert.equal(await h.disable(ctx), 0);
@@ -428,17 +678,39 @@ describe('enable when the worker cannot be started', () => {
     const lib = tmp('nospawn-');
     const ext = join(lib, 'P.T-1.0.0');
     for (const d of ['config', 'status']) mkdirSync(join(ext, d), { recursive: true });
-    writeFileSync(join(ext, 'HandlerEnvironment.json'), JSON.stringify([{ name: 'P.T', handlerEnvironment: { logFolder: join(ext, 'log'), configFolder: join(ext, 'config'), statusFolder: join(ext, 'status'), heartbeatFile: join(ext, 'hb') } }]));
+    writeFileSync(
+      join(ext, 'HandlerEnvironment.json'),
+      JSON.stringify([
+        {
+          name: 'P.T',
+          handlerEnvironment: {
+            logFolder: join(ext, 'log'),
+            configFolder: join(ext, 'config'),
+            statusFolder: join(ext, 'status'),
+            heartbeatFile: join(ext, 'hb'),
+          },
+        },
+      ]),
+    );
     writeFileSync(join(ext, 'config', '0.settings'), JSON.stringify({ runtimeSettings: [{ handlerSettings: { publicSettings: { freshness: false } } }] }));
     const { loadHandlerEnvironment } = await import('../../src/extension/handler-environment.js');
     const h = await import('../../src/extension/handlers.js');
     const logger = createExtLogger({ logFolder: join(ext, 'log'), operation: 'test' });
     // The runtime is missing (a broken package): spawn fails with ENOENT.
-    const ctx = { ...makeContext(loadHandlerEnvironment(ext), logger, { ConfigSequenceNumber: '0' }), self: { execPath: join(ext, 'runtime', 'no-such-node'), args: [] } };
+    const ctx = {
+      ...makeContext(loadHandlerEnvironment(ext), logger, { ConfigSequenceNumber: '0' }),
+      self: { execPath: join(ext, 'runtime', 'no-such-node'), args: [] },
+    };
     const t0 = Date.now();
     assert.equal(await h.enable(ctx), 0);
     assert.ok(Date.now() - t0 < 1000, `enable took ${Date.now() - t0} ms`);
-    const read = () => JSON.parse(readFileSync(join(ext, 'status', '0.status'), 'utf8'))[0].status as { operation: string; status: string; code: number; formattedMessage: { message: string } };
+    const read = () =>
+      JSON.parse(readFileSync(join(ext, 'status', '0.status'), 'utf8'))[0].status as {
+        operation: string;
+        status: string;
+        code: number;
+        formattedMessage: { message: string };
+      };
     let st = read();
     assert.equal(st.status, 'error');
     assert.equal(st.code, 4);
@@ -458,15 +730,36 @@ function mkExt(prefix: string, pub: Record<string, unknown> = { freshness: false
   const lib = tmp(prefix);
   const ext = join(lib, 'P.T-1.0.0');
   for (const d of ['config', 'status']) mkdirSync(join(ext, d), { recursive: true });
-  writeFileSync(join(ext, 'HandlerEnvironment.json'), JSON.stringify([{ name: 'P.T', version: 1, handlerEnvironment: { logFolder: join(ext, 'log'), configFolder: join(ext, 'config'), statusFolder: join(ext, 'status'), heartbeatFile: join(ext, 'hb') } }]));
+  writeFileSync(
+    join(ext, 'HandlerEnvironment.json'),
+    JSON.stringify([
+      {
+        name: 'P.T',
+        version: 1,
+        handlerEnvironment: {
+          logFolder: join(ext, 'log'),
+          configFolder: join(ext, 'config'),
+          statusFolder: join(ext, 'status'),
+          heartbeatFile: join(ext, 'hb'),
+        },
+      },
+    ]),
+  );
   writeFileSync(join(ext, 'config', '0.settings'), JSON.stringify({ runtimeSettings: [{ handlerSettings: { publicSettings: pub } }] }));
   writeFileSync(join(ext, 'mrseq'), '0');
   return { lib, ext };
 }
 const quiet = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined, close: async () => undefined };
 type St = { operation: string; status: string; code: number; formattedMessage: { message: string } };
-const readSt = (ext: string, seq = 0): St | undefined => { try { return JSON.parse(readFileSync(join(ext, 'status', `${seq}.status`), 'utf8'))[0].status as St; } catch { return undefined; } };
-const readHb = (ext: string) => JSON.parse(readFileSync(join(ext, 'hb'), 'utf8'))[0].heartbeat as { status: string; code: number; formattedMessage: { message: string } };
+const readSt = (ext: string, seq = 0): St | undefined => {
+  try {
+    return JSON.parse(readFileSync(join(ext, 'status', `${seq}.status`), 'utf8'))[0].status as St;
+  } catch {
+    return undefined;
+  }
+};
+const readHb = (ext: string) =>
+  JSON.parse(readFileSync(join(ext, 'hb'), 'utf8'))[0].heartbeat as { status: string; code: number; formattedMessage: { message: string } };
 async function until<T>(f: () => T | undefined, ms: number, what: string): Promise<T> {
   const deadline = performance.now() + ms; // not Date.now: a test below steps the wall clock
   for (;;) {
@@ -476,7 +769,18 @@ async function until<T>(f: () => T | undefined, ms: number, what: string): Promi
     await new Promise((r) => setTimeout(r, 20));
   }
 }
-const passEngine = (onRun?: () => void): Engine => ({ async attest() { onRun?.(); return { result: result('pass'), warnings: [] }; }, async buildPolicy() { return undefined; }, async createSinks() { return undefined; } });
+const passEngine = (onRun?: () => void): Engine => ({
+  async attest() {
+    onRun?.();
+    return { result: result('pass'), warnings: [] };
+  },
+  async buildPolicy() {
+    return undefined;
+  },
+  async createSinks() {
+    return undefined;
+  },
+});
 
 describe('worker lock: another local user cannot hold it or fake it', () => {
   // A process of another uid binds the abstract name earlier versions locked with and answers with
@@ -491,24 +795,49 @@ describe('worker lock: another local user cannot hold it or fake it', () => {
     const s = require('net').createServer((c) => { const w = workers(); c.end(JSON.stringify({ pid: w.length ? Math.max(...w) : process.pid, seq: 0 }) + '\\n'); });
     s.listen('\\0' + process.env.LOCK, () => console.log('ready'));`;
   const startSquatter = async (t: { after: (f: () => void) => void }, lib: string, ext: string) => {
-    const imp = spawn(process.execPath, ['-e', squatterScript, 'handler', 'worker', '--seq', '0'], { uid: 65534, gid: 65534, env: { LOCK: legacyLockName(lib, 'P.T').slice(1), EXT: ext }, stdio: ['ignore', 'pipe', 'inherit'] });
-    t.after(() => { imp.kill('SIGKILL'); });
-    await new Promise<void>((res, rej) => { imp.stdout.once('data', () => res()); imp.once('exit', (c) => rej(new Error(`squatter exited ${c}`))); });
+    const imp = spawn(process.execPath, ['-e', squatterScript, 'handler', 'worker', '--seq', '0'], {
+      uid: 65534,
+      gid: 65534,
+      env: { LOCK: legacyLockName(lib, 'P.T').slice(1), EXT: ext },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    t.after(() => {
+      imp.kill('SIGKILL');
+    });
+    await new Promise<void>((res, rej) => {
+      imp.stdout.once('data', () => res());
+      imp.once('exit', (c) => rej(new Error(`squatter exited ${c}`)));
+    });
     return imp;
   };
 
-  test('a squatter (uid 65534) on the old abstract name answering with the asking worker\'s own pid: the real worker runs anyway', async (t) => {
-    if (process.geteuid?.() !== 0) { t.skip('needs root to run the squatter as nobody'); return; }
+  test("a squatter (uid 65534) on the old abstract name answering with the asking worker's own pid: the real worker runs anyway", async (t) => {
+    if (process.geteuid?.() !== 0) {
+      t.skip('needs root to run the squatter as nobody');
+      return;
+    }
     const { lib, ext } = mkExt('squat-');
     const imp = await startSquatter(t, lib, ext);
     const { isOurWorker, procStartTime } = await import('../../src/extension/proc.js');
     assert.equal(isOurWorker(imp.pid!, procStartTime(imp.pid!)!), true, 'start time and command line alone are fooled');
     assert.equal(isOurWorker(imp.pid!, procStartTime(imp.pid!)!, 0), false, 'the uid is not');
     // the real worker process (no TPM here: it runs and reports the collection failure, code 3)
-    const w = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'handler', 'worker', '--extension-dir', ext, '--seq', '0'],
-      { cwd: root, env: { ...process.env, CVM_ATTEST_TPM: 'device:/dev/cvm-attest-no-such-tpm', CVM_ATTEST_IMDS_ENDPOINT: 'http://127.0.0.1:9' }, stdio: 'ignore' });
-    t.after(() => { w.kill('SIGKILL'); });
-    const st = await until(() => { const x = readSt(ext); return x && x.code === 3 ? x : undefined; }, 20_000, 'the worker\'s run status');
+    const w = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'handler', 'worker', '--extension-dir', ext, '--seq', '0'], {
+      cwd: root,
+      env: { ...process.env, CVM_ATTEST_TPM: 'device:/dev/cvm-attest-no-such-tpm', CVM_ATTEST_IMDS_ENDPOINT: 'http://127.0.0.1:9' },
+      stdio: 'ignore',
+    });
+    t.after(() => {
+      w.kill('SIGKILL');
+    });
+    const st = await until(
+      () => {
+        const x = readSt(ext);
+        return x && x.code === 3 ? x : undefined;
+      },
+      20_000,
+      "the worker's run status",
+    );
     assert.match(st.formattedMessage.message, /^evidence could not be collected/);
     assert.equal(w.exitCode, null, 'the worker keeps running');
     assert.equal(readHb(ext).status, 'Ready');
@@ -517,20 +846,42 @@ describe('worker lock: another local user cannot hold it or fake it', () => {
     const { loadHandlerEnvironment } = await import('../../src/extension/handler-environment.js');
     const h = await import('../../src/extension/handlers.js');
     const logged: string[] = [];
-    const logger = { ...quiet, info: (m: string) => { logged.push(m); } };
+    const logger = {
+      ...quiet,
+      info: (m: string) => {
+        logged.push(m);
+      },
+    };
     const ctx = { ...makeContext(loadHandlerEnvironment(ext), logger, { ConfigSequenceNumber: '0' }), self: { execPath: '/bin/true', args: [] } };
     assert.equal(await h.enable(ctx), 0);
-    assert.ok(logged.some((m) => /same seq, worker running/.test(m)), logged.join(' / '));
+    assert.ok(
+      logged.some((m) => /same seq, worker running/.test(m)),
+      logged.join(' / '),
+    );
     w.kill('SIGTERM');
     await new Promise((r) => w.once('close', r));
   });
 
-  test('the old abstract-socket lock of an earlier version\'s worker is still found and that worker stopped (update)', async (t) => {
+  test("the old abstract-socket lock of an earlier version's worker is still found and that worker stopped (update)", async (t) => {
     const { lib, ext } = mkExt('legacy-');
     // an earlier version's worker: our uid, `handler worker --seq 3`, binds the old name, answers its pid
-    const old = spawn(process.execPath, ['-e', `require('net').createServer((c) => c.end(JSON.stringify({ pid: process.pid, seq: 3 }) + '\\n')).listen('\\0' + process.env.LOCK, () => console.log('ready')); process.on('SIGTERM', () => process.exit(0))`, 'handler', 'worker', '--extension-dir', ext, '--seq', '3'],
-      { env: { LOCK: legacyLockName(lib, 'P.T').slice(1) }, stdio: ['ignore', 'pipe', 'inherit'] });
-    t.after(() => { old.kill('SIGKILL'); });
+    const old = spawn(
+      process.execPath,
+      [
+        '-e',
+        `require('net').createServer((c) => c.end(JSON.stringify({ pid: process.pid, seq: 3 }) + '\\n')).listen('\\0' + process.env.LOCK, () => console.log('ready')); process.on('SIGTERM', () => process.exit(0))`,
+        'handler',
+        'worker',
+        '--extension-dir',
+        ext,
+        '--seq',
+        '3',
+      ],
+      { env: { LOCK: legacyLockName(lib, 'P.T').slice(1) }, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    t.after(() => {
+      old.kill('SIGKILL');
+    });
     await new Promise((r) => old.stdout.once('data', r));
     const { loadHandlerEnvironment } = await import('../../src/extension/handler-environment.js');
     const h = await import('../../src/extension/worker-process.js');
@@ -540,20 +891,35 @@ describe('worker lock: another local user cannot hold it or fake it', () => {
     assert.equal(old.signalCode ?? old.exitCode, 0, 'stopped by SIGTERM');
     // The name now answers with a genuine worker of ANOTHER installation: never signalled.
     const otherExt = join(tmp('other-'), 'P.T-1.0.0');
-    const other = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', 'handler', 'worker', '--extension-dir', otherExt, '--seq', '0'], { stdio: 'ignore' });
-    t.after(() => { other.kill('SIGKILL'); });
-    const liar = spawn(process.execPath, ['-e', `require('net').createServer((c) => c.end(JSON.stringify({ pid: ${other.pid}, seq: 0 }) + '\\n')).listen('\\0' + process.env.LOCK, () => console.log('ready'))`],
-      { env: { LOCK: legacyLockName(lib, 'P.T').slice(1) }, stdio: ['ignore', 'pipe', 'inherit'] });
-    t.after(() => { liar.kill('SIGKILL'); });
+    const other = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', 'handler', 'worker', '--extension-dir', otherExt, '--seq', '0'], {
+      stdio: 'ignore',
+    });
+    t.after(() => {
+      other.kill('SIGKILL');
+    });
+    const liar = spawn(
+      process.execPath,
+      [
+        '-e',
+        `require('net').createServer((c) => c.end(JSON.stringify({ pid: ${other.pid}, seq: 0 }) + '\\n')).listen('\\0' + process.env.LOCK, () => console.log('ready'))`,
+      ],
+      { env: { LOCK: legacyLockName(lib, 'P.T').slice(1) }, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    t.after(() => {
+      liar.kill('SIGKILL');
+    });
     await new Promise((r) => liar.stdout.once('data', r));
     assert.equal(await h.stopWorker(ctx, 500), false, 'not a worker of this installation');
     await new Promise((r) => setTimeout(r, 100));
-    assert.equal(other.exitCode, null, 'the other installation\'s worker is untouched');
+    assert.equal(other.exitCode, null, "the other installation's worker is untouched");
     assert.equal(other.signalCode, null);
   });
 
   test('a lock folder another uid made (unsafe): error status code 4 + NotReady; once it is gone the worker takes the lock and attests, no new enable', async (t) => {
-    if (process.geteuid?.() !== 0) { t.skip('needs root to make the folder as nobody'); return; }
+    if (process.geteuid?.() !== 0) {
+      t.skip('needs root to make the folder as nobody');
+      return;
+    }
     const { lib, ext } = mkExt('unsafe-');
     const dir = workerLockDir(lib, 'P.T');
     // (the real library folder is root-only; here it is opened for a moment so nobody can make the folder)
@@ -564,8 +930,22 @@ describe('worker lock: another local user cannot hold it or fake it', () => {
     const { loadHandlerEnvironment } = await import('../../src/extension/handler-environment.js');
     let runs = 0;
     const stop = new AbortController();
-    const done = runWorker(makeContext(loadHandlerEnvironment(ext), quiet, {}), { seq: 0, engine: passEngine(() => { runs++; }), lockRetryMs: 100, signal: stop.signal });
-    const st = await until(() => { const x = readSt(ext); return x?.status === 'error' ? x : undefined; }, 5000, 'the error status');
+    const done = runWorker(makeContext(loadHandlerEnvironment(ext), quiet, {}), {
+      seq: 0,
+      engine: passEngine(() => {
+        runs++;
+      }),
+      lockRetryMs: 100,
+      signal: stop.signal,
+    });
+    const st = await until(
+      () => {
+        const x = readSt(ext);
+        return x?.status === 'error' ? x : undefined;
+      },
+      5000,
+      'the error status',
+    );
     assert.equal(st.code, 4);
     assert.match(st.formattedMessage.message, /^cvm-attest is not running: the worker lock folder .* is owned by uid 65534, not 0.*retrying/);
     assert.equal(readHb(ext).status, 'NotReady');
@@ -587,14 +967,35 @@ describe('worker lock: another local user cannot hold it or fake it', () => {
     // a root process holding the flock (not a cvm-attest worker), with a record pointing at us
     writeFileSync(join(dir, 'holder.json'), JSON.stringify({ pid: process.pid, startTime: 1, seq: 0 }));
     const holder = spawn('flock', [join(dir, 'worker.lock'), '-c', 'echo held; exec sleep 60'], { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
-    const killHolder = () => { try { process.kill(-holder.pid!, 'SIGKILL'); } catch { /* gone */ } };
+    const killHolder = () => {
+      try {
+        process.kill(-holder.pid!, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    };
     t.after(killHolder);
     await new Promise((r) => holder.stdout.once('data', r));
     const { loadHandlerEnvironment } = await import('../../src/extension/handler-environment.js');
     let runs = 0;
     const stop = new AbortController();
-    const done = runWorker(makeContext(loadHandlerEnvironment(ext), quiet, {}), { seq: 0, engine: passEngine(() => { runs++; }), lockWaitMs: 200, lockRetryMs: 100, signal: stop.signal });
-    const st = await until(() => { const x = readSt(ext); return x?.status === 'error' ? x : undefined; }, 5000, 'the error status');
+    const done = runWorker(makeContext(loadHandlerEnvironment(ext), quiet, {}), {
+      seq: 0,
+      engine: passEngine(() => {
+        runs++;
+      }),
+      lockWaitMs: 200,
+      lockRetryMs: 100,
+      signal: stop.signal,
+    });
+    const st = await until(
+      () => {
+        const x = readSt(ext);
+        return x?.status === 'error' ? x : undefined;
+      },
+      5000,
+      'the error status',
+    );
     assert.equal(st.code, 4);
     assert.match(st.formattedMessage.message, /held by a process that is not a live cvm-attest worker/);
     assert.equal(readHb(ext).status, 'NotReady');
@@ -616,7 +1017,14 @@ describe('worker: every "cannot run" is a status, never stuck', () => {
     const { loadHandlerEnvironment } = await import('../../src/extension/handler-environment.js');
     const stop = new AbortController();
     const done = runWorker(makeContext(loadHandlerEnvironment(ext), quiet, {}), { seq: 0, engine: passEngine(), lockRetryMs: 100, signal: stop.signal });
-    const st = await until(() => { const x = readSt(ext); return x?.status === 'error' ? x : undefined; }, 5000, 'the error status');
+    const st = await until(
+      () => {
+        const x = readSt(ext);
+        return x?.status === 'error' ? x : undefined;
+      },
+      5000,
+      'the error status',
+    );
     assert.equal(st.code, 4);
     assert.match(st.formattedMessage.message, /state folder .* cannot be written \(E/);
     assert.equal(readHb(ext).status, 'NotReady');
@@ -665,7 +1073,15 @@ describe('worker: every "cannot run" is a status, never stuck', () => {
     try {
       const ctx = { ...makeContext(loadHandlerEnvironment(ext), quiet, {}), now: () => new Date(Date.now()) };
       const stop = new AbortController();
-      const done = runWorker(ctx, { seq: 0, engine: passEngine(() => { runs++; if (runs === 1) step = 3_600_000; }), minuteMs: 50, signal: stop.signal });
+      const done = runWorker(ctx, {
+        seq: 0,
+        engine: passEngine(() => {
+          runs++;
+          if (runs === 1) step = 3_600_000;
+        }),
+        minuteMs: 50,
+        signal: stop.signal,
+      });
       await until(() => (runs >= 4 ? true : undefined), 3000, 'runs after the clock step');
       stop.abort();
       assert.equal(await done, 0);
@@ -679,10 +1095,19 @@ describe('worker: every "cannot run" is a status, never stuck', () => {
 
   test('pcsEndpoint reaches the collector; CVM_ATTEST_PCS_ENDPOINT set for the agent wins', async () => {
     const { loadHandlerEnvironment } = await import('../../src/extension/handler-environment.js');
-    for (const [env, want] of [[{}, 'https://pcs.example'], [{ CVM_ATTEST_PCS_ENDPOINT: 'http://127.0.0.1:9' }, 'http://127.0.0.1:9']] as const) {
+    for (const [env, want] of [
+      [{}, 'https://pcs.example'],
+      [{ CVM_ATTEST_PCS_ENDPOINT: 'http://127.0.0.1:9' }, 'http://127.0.0.1:9'],
+    ] as const) {
       const { ext } = mkExt('pcs-', { freshness: false, pcsEndpoint: 'https://pcs.example' });
       let seen: string | undefined | null = null;
-      const engine: Engine = { ...passEngine(), async attest(o) { seen = o.pcsEndpoint; return { result: result('pass'), warnings: [] }; } };
+      const engine: Engine = {
+        ...passEngine(),
+        async attest(o) {
+          seen = o.pcsEndpoint;
+          return { result: result('pass'), warnings: [] };
+        },
+      };
       const stop = new AbortController();
       const done = runWorker(makeContext(loadHandlerEnvironment(ext), quiet, { ...env }), { seq: 0, engine, signal: stop.signal });
       await until(() => (seen !== null ? true : undefined), 3000, 'the run');
@@ -698,8 +1123,17 @@ describe('worker: every "cannot run" is a status, never stuck', () => {
     const { loadHandlerEnvironment } = await import('../../src/extension/handler-environment.js');
     let started = false;
     const engine: Engine = {
-      async attest(o) { started = true; await new Promise((r) => o.signal.addEventListener('abort', r, { once: true })); throw new Error('aborted'); },
-      async buildPolicy() { return undefined; }, async createSinks() { return undefined; },
+      async attest(o) {
+        started = true;
+        await new Promise((r) => o.signal.addEventListener('abort', r, { once: true }));
+        throw new Error('aborted');
+      },
+      async buildPolicy() {
+        return undefined;
+      },
+      async createSinks() {
+        return undefined;
+      },
     };
     const stop = new AbortController();
     const done = runWorker(makeContext(loadHandlerEnvironment(ext), quiet, {}), { seq: 0, engine, heartbeatMs: 50, signal: stop.signal });
@@ -721,7 +1155,20 @@ describe('enable rejects a bad policy at once', () => {
     const lib = tmp('pol-');
     const ext = join(lib, 'P.T-1.0.0');
     for (const d of ['config', 'status']) mkdirSync(join(ext, d), { recursive: true });
-    writeFileSync(join(ext, 'HandlerEnvironment.json'), JSON.stringify([{ name: 'P.T', handlerEnvironment: { logFolder: join(ext, 'log'), configFolder: join(ext, 'config'), statusFolder: join(ext, 'status'), heartbeatFile: join(ext, 'hb') } }]));
+    writeFileSync(
+      join(ext, 'HandlerEnvironment.json'),
+      JSON.stringify([
+        {
+          name: 'P.T',
+          handlerEnvironment: {
+            logFolder: join(ext, 'log'),
+            configFolder: join(ext, 'config'),
+            statusFolder: join(ext, 'status'),
+            heartbeatFile: join(ext, 'hb'),
+          },
+        },
+      ]),
+    );
     const { loadHandlerEnvironment } = await import('../../src/extension/handler-environment.js');
     const h = await import('../../src/extension/handlers.js');
     const logger = createExtLogger({ logFolder: join(ext, 'log'), operation: 'test' });
@@ -760,7 +1207,11 @@ describe('log', () => {
       const text = readFileSync(join(dir, f), 'utf8');
       assert.ok(text.length <= 2 * 3000, `${f} ${text.length}`); // winston rotates once a write crosses maxsize
       assert.ok(!text.includes('hunter2') && !text.includes('"tok"'));
-      for (const l of text.trim().split('\n')) { const o = JSON.parse(l) as Record<string, unknown>; assert.equal(o['op'], 'enable'); lines++; }
+      for (const l of text.trim().split('\n')) {
+        const o = JSON.parse(l) as Record<string, unknown>;
+        assert.equal(o['op'], 'enable');
+        lines++;
+      }
     }
     assert.ok(lines > 0);
   });
@@ -770,17 +1221,42 @@ describe('publicSettings.logLevel', () => {
   test('the worker logs at the configured level (warn: no info lines once the settings are read)', async () => {
     const ext = tmp('lvl-');
     for (const d of ['config', 'status']) mkdirSync(join(ext, d), { recursive: true });
-    writeFileSync(join(ext, 'config', '0.settings'), JSON.stringify({ runtimeSettings: [{ handlerSettings: { publicSettings: { logLevel: 'warn', jitterPercent: 0 } } }] }));
+    writeFileSync(
+      join(ext, 'config', '0.settings'),
+      JSON.stringify({ runtimeSettings: [{ handlerSettings: { publicSettings: { logLevel: 'warn', jitterPercent: 0 } } }] }),
+    );
     writeFileSync(join(ext, 'mrseq'), '0');
-    writeFileSync(join(ext, 'HandlerEnvironment.json'), JSON.stringify([{ name: 'P.T', version: 1, handlerEnvironment: { logFolder: join(ext, 'log'), configFolder: join(ext, 'config'), statusFolder: join(ext, 'status'), heartbeatFile: join(ext, 'hb') } }]));
+    writeFileSync(
+      join(ext, 'HandlerEnvironment.json'),
+      JSON.stringify([
+        {
+          name: 'P.T',
+          version: 1,
+          handlerEnvironment: {
+            logFolder: join(ext, 'log'),
+            configFolder: join(ext, 'config'),
+            statusFolder: join(ext, 'status'),
+            heartbeatFile: join(ext, 'hb'),
+          },
+        },
+      ]),
+    );
     const { loadHandlerEnvironment } = await import('../../src/extension/handler-environment.js');
     const env = loadHandlerEnvironment(ext);
     const logger = createExtLogger({ logFolder: env.logFolder, operation: 'worker' });
     let runs = 0;
     const engine: Engine = {
-      async attest() { runs++; if (runs === 2) throw new Error('boom'); return { result: result('pass'), warnings: [] }; },
-      async buildPolicy() { return undefined; },
-      async createSinks() { return undefined; },
+      async attest() {
+        runs++;
+        if (runs === 2) throw new Error('boom');
+        return { result: result('pass'), warnings: [] };
+      },
+      async buildPolicy() {
+        return undefined;
+      },
+      async createSinks() {
+        return undefined;
+      },
     };
     const stop = new AbortController();
     const done = runWorker(makeContext(env, logger, {}), { seq: 0, engine, minuteMs: 1, signal: stop.signal });
@@ -789,9 +1265,15 @@ describe('publicSettings.logLevel', () => {
     stop.abort();
     assert.equal(await done, 0);
     await logger.close();
-    const lines = readFileSync(join(ext, 'log', 'cvm-attest.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = readFileSync(join(ext, 'log', 'cvm-attest.log'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.ok(!lines.some((l) => l['message'] === 'attestation run'), 'info lines after the settings were read');
-    assert.ok(lines.some((l) => l['message'] === 'attestation run failed' && l['level'] === 'warn'), 'warnings still logged');
+    assert.ok(
+      lines.some((l) => l['message'] === 'attestation run failed' && l['level'] === 'warn'),
+      'warnings still logged',
+    );
   });
 });
 
@@ -801,12 +1283,39 @@ describe('worker that cannot start', () => {
     for (const d of ['config', 'status']) mkdirSync(join(ext, d), { recursive: true });
     writeFileSync(join(ext, 'config', '0.settings'), JSON.stringify({ runtimeSettings: [{ handlerSettings: { publicSettings: {} } }] }));
     writeFileSync(join(ext, 'mrseq'), '0');
-    writeFileSync(join(ext, 'HandlerEnvironment.json'), JSON.stringify([{ name: 'P.T', version: 1, handlerEnvironment: { logFolder: join(ext, 'log'), configFolder: join(ext, 'config'), statusFolder: join(ext, 'status'), heartbeatFile: join(ext, 'hb') } }]));
+    writeFileSync(
+      join(ext, 'HandlerEnvironment.json'),
+      JSON.stringify([
+        {
+          name: 'P.T',
+          version: 1,
+          handlerEnvironment: {
+            logFolder: join(ext, 'log'),
+            configFolder: join(ext, 'config'),
+            statusFolder: join(ext, 'status'),
+            heartbeatFile: join(ext, 'hb'),
+          },
+        },
+      ]),
+    );
     const { loadHandlerEnvironment } = await import('../../src/extension/handler-environment.js');
     const env = loadHandlerEnvironment(ext);
     const logger = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined, close: async () => undefined };
-    for (const [err, code] of [[new Error('policy engine broke'), 4], [new SettingsError('publicSettings.policy', 'bad'), 2]] as const) {
-      const engine: Engine = { async attest() { throw new Error('must not run'); }, async buildPolicy() { throw err; }, async createSinks() { return undefined; } };
+    for (const [err, code] of [
+      [new Error('policy engine broke'), 4],
+      [new SettingsError('publicSettings.policy', 'bad'), 2],
+    ] as const) {
+      const engine: Engine = {
+        async attest() {
+          throw new Error('must not run');
+        },
+        async buildPolicy() {
+          throw err;
+        },
+        async createSinks() {
+          return undefined;
+        },
+      };
       assert.equal(await runWorker(makeContext(env, logger, {}), { seq: 0, engine }), 0);
       const st = JSON.parse(readFileSync(join(ext, 'status', '0.status'), 'utf8'))[0].status;
       const hb = JSON.parse(readFileSync(join(ext, 'hb'), 'utf8'))[0].heartbeat;
@@ -822,9 +1331,26 @@ describe('worker loop (in-process, engine double for timing only; real parts in 
     const ext = tmp('wk-');
     const lib = join(ext, '..');
     for (const d of ['config', 'status']) mkdirSync(join(ext, d), { recursive: true });
-    writeFileSync(join(ext, 'config', '0.settings'), JSON.stringify({ runtimeSettings: [{ handlerSettings: { publicSettings: { intervalMinutes: 1, jitterPercent: 0 } } }] }));
+    writeFileSync(
+      join(ext, 'config', '0.settings'),
+      JSON.stringify({ runtimeSettings: [{ handlerSettings: { publicSettings: { intervalMinutes: 1, jitterPercent: 0 } } }] }),
+    );
     writeFileSync(join(ext, 'mrseq'), '0');
-    writeFileSync(join(ext, 'HandlerEnvironment.json'), JSON.stringify([{ name: 'P.T', version: 1, handlerEnvironment: { logFolder: join(ext, 'log'), configFolder: join(ext, 'config'), statusFolder: join(ext, 'status'), heartbeatFile: join(ext, 'heartbeat.log') } }]));
+    writeFileSync(
+      join(ext, 'HandlerEnvironment.json'),
+      JSON.stringify([
+        {
+          name: 'P.T',
+          version: 1,
+          handlerEnvironment: {
+            logFolder: join(ext, 'log'),
+            configFolder: join(ext, 'config'),
+            statusFolder: join(ext, 'status'),
+            heartbeatFile: join(ext, 'heartbeat.log'),
+          },
+        },
+      ]),
+    );
     const { loadHandlerEnvironment } = await import('../../src/extension/handler-environment.js');
     const env = loadHandlerEnvironment(ext);
     assert.equal(env.libDir, lib);
@@ -833,16 +1359,27 @@ describe('worker loop (in-process, engine double for timing only; real parts in 
     let runs = 0;
     const seen: string[] = [];
     const engine: Engine = {
-      async attest() { runs++; return { result: result(runs % 2 ? 'pass' : 'fail'), warnings: [] }; },
-      async buildPolicy() { return undefined; },
-      async createSinks() { return undefined; },
+      async attest() {
+        runs++;
+        return { result: result(runs % 2 ? 'pass' : 'fail'), warnings: [] };
+      },
+      async buildPolicy() {
+        return undefined;
+      },
+      async createSinks() {
+        return undefined;
+      },
     };
     const stop = new AbortController();
     const done = runWorker(ctx, { seq: 0, engine, minuteMs: 40, signal: stop.signal });
     const deadline = Date.now() + 3000;
     while (runs < 4 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 10));
-      try { seen.push(JSON.parse(readFileSync(join(ext, 'status', '0.status'), 'utf8'))[0].status.status); } catch { /* not yet */ }
+      try {
+        seen.push(JSON.parse(readFileSync(join(ext, 'status', '0.status'), 'utf8'))[0].status.status);
+      } catch {
+        /* not yet */
+      }
     }
     stop.abort();
     assert.equal(await done, 0);
@@ -855,7 +1392,10 @@ describe('worker loop (in-process, engine double for timing only; real parts in 
     assert.equal(runs, after, 'no run after stop');
 
     // Between runs the worker sleeps on one timer that only refreshes the heartbeat (agent: 10 min rule).
-    writeFileSync(join(ext, 'config', '1.settings'), JSON.stringify({ runtimeSettings: [{ handlerSettings: { publicSettings: { intervalMinutes: 60, jitterPercent: 0 } } }] }));
+    writeFileSync(
+      join(ext, 'config', '1.settings'),
+      JSON.stringify({ runtimeSettings: [{ handlerSettings: { publicSettings: { intervalMinutes: 60, jitterPercent: 0 } } }] }),
+    );
     writeFileSync(join(ext, 'mrseq'), '1');
     const stop2 = new AbortController();
     const runsBefore = runs;
@@ -872,7 +1412,10 @@ describe('worker loop (in-process, engine double for timing only; real parts in 
     assert.ok(m2 > m1, 'heartbeat refreshed between runs');
     assert.match(JSON.parse(readFileSync(hbFile, 'utf8'))[0].heartbeat.formattedMessage.message, /^last run .*; next /);
     await logger.close();
-    const lines = readFileSync(join(ext, 'log', 'cvm-attest.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = readFileSync(join(ext, 'log', 'cvm-attest.log'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.ok(lines.some((l) => l['message'] === 'attestation run' && l['op'] === 'worker'));
   });
 });

@@ -17,7 +17,9 @@ import { runWorker, type Engine } from '../../src/extension/worker.js';
 import { makeResult } from '../sinks/helpers.js';
 
 const made: string[] = [];
-after(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
+after(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
 const HANDLER = 'CvmAttest.Security.SnpAttestation';
 const py = agentPythonPath(); // throws with the reason when the real agent cannot be found
 
@@ -25,12 +27,35 @@ function extDir(): { ext: string; env: HandlerEnvironment } {
   const ext = mkdtempSync(join(tmpdir(), 'cvm-attest-events-'));
   made.push(ext);
   for (const d of ['log', 'config', 'status', 'events']) mkdirSync(join(ext, d));
-  writeFileSync(join(ext, 'HandlerEnvironment.json'), JSON.stringify([{ name: HANDLER, version: 1, handlerEnvironment: { logFolder: join(ext, 'log'), configFolder: join(ext, 'config'), statusFolder: join(ext, 'status'), heartbeatFile: join(ext, 'heartbeat.log'), eventsFolder: join(ext, 'events') } }]));
+  writeFileSync(
+    join(ext, 'HandlerEnvironment.json'),
+    JSON.stringify([
+      {
+        name: HANDLER,
+        version: 1,
+        handlerEnvironment: {
+          logFolder: join(ext, 'log'),
+          configFolder: join(ext, 'config'),
+          statusFolder: join(ext, 'status'),
+          heartbeatFile: join(ext, 'heartbeat.log'),
+          eventsFolder: join(ext, 'events'),
+        },
+      },
+    ]),
+  );
   return { ext, env: loadHandlerEnvironment(ext) };
 }
-interface Collected { events: Record<string, string>[]; left: string[] }
+interface Collected {
+  events: Record<string, string>[];
+  left: string[];
+}
 function collect(folder: string): Collected {
-  const r = spawnSync('/usr/bin/python3', [join(root, 'test/agent/collect-events.py'), HANDLER, folder], { env: { PYTHONPATH: py, PATH: '/usr/bin:/bin' }, encoding: 'utf8', cwd: tmpdir(), timeout: 60_000 });
+  const r = spawnSync('/usr/bin/python3', [join(root, 'test/agent/collect-events.py'), HANDLER, folder], {
+    env: { PYTHONPATH: py, PATH: '/usr/bin:/bin' },
+    encoding: 'utf8',
+    cwd: tmpdir(),
+    timeout: 60_000,
+  });
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Collected;
 }
@@ -38,7 +63,14 @@ function collect(folder: string): Collected {
 describe('extension telemetry events (the real agent collects them)', () => {
   test('an event file is collected as the agent sends it: EventName handler-version, level, message, operation', () => {
     const { env } = extDir();
-    assert.equal(writeExtensionEvent(env, { taskName: 'Attestation', level: 'Warning', message: 'verdict fail (Genoa); failed: policy.debug', operationId: 'seq-3' }, '0.1.2'), true);
+    assert.equal(
+      writeExtensionEvent(
+        env,
+        { taskName: 'Attestation', level: 'Warning', message: 'verdict fail (Genoa); failed: policy.debug', operationId: 'seq-3' },
+        '0.1.2',
+      ),
+      true,
+    );
     const files = readdirSync(env.eventsFolder!);
     assert.equal(files.length, 1);
     assert.match(files[0]!, EVENT_FILE_RE);
@@ -86,14 +118,20 @@ describe('extension telemetry events (the real agent collects them)', () => {
     assert.equal(writeExtensionEvent(noEvents, { taskName: 'T', level: 'Informational', message: 'm', operationId: 'o' }, '1'), false);
     for (let i = 0; i < MAX_PENDING_FILES; i++) writeFileSync(join(env.eventsFolder!, eventFileName(new Date())), '{}');
     const warned: string[] = [];
-    assert.equal(writeExtensionEvent(env, { taskName: 'T', level: 'Informational', message: 'm', operationId: 'o' }, '1', { warn: (m) => warned.push(m) }), false);
+    assert.equal(
+      writeExtensionEvent(env, { taskName: 'T', level: 'Informational', message: 'm', operationId: 'o' }, '1', { warn: (m) => warned.push(m) }),
+      false,
+    );
     assert.match(warned.join('\n'), /not collecting/);
     assert.equal(readdirSync(env.eventsFolder!).length, MAX_PENDING_FILES);
   });
 
   test('each worker run writes its verdict: pass Informational, fail Warning (statusOnFailure warning), no evidence Error', async () => {
     const { ext, env } = extDir();
-    writeFileSync(join(ext, 'config', '0.settings'), JSON.stringify({ runtimeSettings: [{ handlerSettings: { publicSettings: { jitterPercent: 0, freshness: false, statusOnFailure: 'warning' } } }] }));
+    writeFileSync(
+      join(ext, 'config', '0.settings'),
+      JSON.stringify({ runtimeSettings: [{ handlerSettings: { publicSettings: { jitterPercent: 0, freshness: false, statusOnFailure: 'warning' } } }] }),
+    );
     writeFileSync(join(ext, 'mrseq'), '0');
     const logger = createExtLogger({ logFolder: env.logFolder, operation: 'worker' });
     let runs = 0;
@@ -104,8 +142,12 @@ describe('extension telemetry events (the real agent collects them)', () => {
         if (runs === 2) return { result: makeResult({ failed: [{ id: 'policy.debug', group: 'policy', status: 'fail', reason: 'DEBUG set' }] }), warnings: [] };
         throw new Error('boom');
       },
-      async buildPolicy() { return undefined; },
-      async createSinks() { return undefined; },
+      async buildPolicy() {
+        return undefined;
+      },
+      async createSinks() {
+        return undefined;
+      },
     };
     const stop = new AbortController();
     const done = runWorker(makeContext(env, logger, { AZURE_GUEST_AGENT_EXTENSION_VERSION: '0.1.9' }), { seq: 0, engine, minuteMs: 1, signal: stop.signal });
@@ -114,12 +156,20 @@ describe('extension telemetry events (the real agent collects them)', () => {
     stop.abort();
     assert.equal(await done, 0);
     await logger.close();
-    const runsSeen = collect(env.eventsFolder!).events.filter((e) => e['TaskName'] === 'Attestation').sort((a, b) => String(a['Context2']).localeCompare(String(b['Context2'])));
+    const runsSeen = collect(env.eventsFolder!)
+      .events.filter((e) => e['TaskName'] === 'Attestation')
+      .sort((a, b) => String(a['Context2']).localeCompare(String(b['Context2'])));
     assert.ok(runsSeen.length >= 3, JSON.stringify(runsSeen));
-    assert.deepEqual(runsSeen.slice(0, 3).map((e) => e['CapabilityUsed']), ['Informational', 'Warning', 'Error']);
+    assert.deepEqual(
+      runsSeen.slice(0, 3).map((e) => e['CapabilityUsed']),
+      ['Informational', 'Warning', 'Error'],
+    );
     assert.match(runsSeen[0]!['Context1']!, /^verdict pass/);
     assert.match(runsSeen[1]!['Context1']!, /^verdict fail.*failed: policy\.debug/);
     assert.match(runsSeen[2]!['Context1']!, /^no verdict: internal error: boom/);
-    for (const e of runsSeen) { assert.equal(e['EventName'], `${HANDLER}-0.1.9`); assert.equal(e['Context3'], 'seq-0'); }
+    for (const e of runsSeen) {
+      assert.equal(e['EventName'], `${HANDLER}-0.1.9`);
+      assert.equal(e['Context3'], 'seq-0');
+    }
   });
 });

@@ -33,8 +33,7 @@ export interface CliOptions extends RunOptions {
 }
 
 const envOf = (o: RunOptions): NodeJS.ProcessEnv => ({ ...process.env, NODE_NO_WARNINGS: '1', ...o.env });
-const cliArgv = (args: readonly string[], o: CliOptions): string[] =>
-  [...(o.nodeArgs ?? []), ...(o.source ? ['--import', 'tsx', MAIN] : [BIN]), ...args];
+const cliArgv = (args: readonly string[], o: CliOptions): string[] => [...(o.nodeArgs ?? []), ...(o.source ? ['--import', 'tsx', MAIN] : [BIN]), ...args];
 
 /** `node <argv>` to completion. */
 export function runNode(argv: readonly string[], o: RunOptions = {}): Promise<Run> {
@@ -43,18 +42,36 @@ export function runNode(argv: readonly string[], o: RunOptions = {}): Promise<Ru
     let stdout = '';
     let stderr = '';
     let killed = false;
-    const t = o.timeoutMs === undefined ? undefined : setTimeout(() => { killed = true; p.kill('SIGKILL'); }, o.timeoutMs);
+    const t =
+      o.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            killed = true;
+            p.kill('SIGKILL');
+          }, o.timeoutMs);
     p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.stdin.on('error', () => { /* the child may exit without reading stdin */ });
+    p.stdin.on('error', () => {
+      /* the child may exit without reading stdin */
+    });
     p.stdin.end(o.input);
-    p.on('close', (code) => { clearTimeout(t); resolve({ code, stdout, stderr, killed }); });
+    p.on('close', (code) => {
+      clearTimeout(t);
+      resolve({ code, stdout, stderr, killed });
+    });
   });
 }
 
 /** `node <argv>`, synchronously. */
 export function runNodeSync(argv: readonly string[], o: RunOptions = {}): Run {
-  const r = spawnSync(process.execPath, argv, { cwd: o.cwd ?? ROOT, env: envOf(o), input: o.input ?? '', encoding: 'utf8', timeout: o.timeoutMs, killSignal: 'SIGKILL' });
+  const r = spawnSync(process.execPath, argv, {
+    cwd: o.cwd ?? ROOT,
+    env: envOf(o),
+    input: o.input ?? '',
+    encoding: 'utf8',
+    timeout: o.timeoutMs,
+    killSignal: 'SIGKILL',
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, killed: r.error !== undefined && r.signal === 'SIGKILL' };
 }
 

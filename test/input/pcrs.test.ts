@@ -9,7 +9,10 @@ import { parsePcrValues } from '../../src/input/pcrs.js';
 const opts = { code: 'E_PCRS', what: 'test pcrs' } as const;
 const h = (c: string): string => c.repeat(64);
 const refused = (text: string, message: RegExp): void => {
-  assert.throws(() => parsePcrValues(text, opts), (e: unknown) => e instanceof InputError && e.code === 'E_PCRS' && message.test(e.message));
+  assert.throws(
+    () => parsePcrValues(text, opts),
+    (e: unknown) => e instanceof InputError && e.code === 'E_PCRS' && message.test(e.message),
+  );
 };
 
 describe('parsePcrValues', () => {
@@ -38,14 +41,21 @@ describe('parsePcrValues', () => {
 
   it('never throws anything but its InputError (fuzz)', () => {
     const hex = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('hex'));
-    const texts = fc.oneof(fc.string(), fc.json(), fc.array(fc.oneof(fc.string(), hex, fc.constant('')), { maxLength: 30 }).map((a) => JSON.stringify(a)));
-    fc.assert(fc.property(texts, (t) => {
-      try {
-        const v = parsePcrValues(t, opts);
-        assert.equal(v.pcrs.length, 24);
-      } catch (e) {
-        assert.ok(e instanceof InputError && e.code === 'E_PCRS', String(e));
-      }
-    }), { numRuns: 2000 });
+    const texts = fc.oneof(
+      fc.string(),
+      fc.json(),
+      fc.array(fc.oneof(fc.string(), hex, fc.constant('')), { maxLength: 30 }).map((a) => JSON.stringify(a)),
+    );
+    fc.assert(
+      fc.property(texts, (t) => {
+        try {
+          const v = parsePcrValues(t, opts);
+          assert.equal(v.pcrs.length, 24);
+        } catch (e) {
+          assert.ok(e instanceof InputError && e.code === 'E_PCRS', String(e));
+        }
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

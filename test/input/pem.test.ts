@@ -9,7 +9,10 @@ import { pemDer, pemDers, readPem } from '../../src/x509/pem.js';
 const fx = (p: string): string => readFileSync(new URL(`../fixtures/${p}`, import.meta.url), 'utf8');
 const o = { what: 'test PEM', code: 'E_CERT_INPUT' } as const;
 const refused = (text: string, message: RegExp): void => {
-  assert.throws(() => readPem(text, o), (e: unknown) => e instanceof ParseError && e.code === 'E_CERT_INPUT' && message.test(e.message));
+  assert.throws(
+    () => readPem(text, o),
+    (e: unknown) => e instanceof ParseError && e.code === 'E_CERT_INPUT' && message.test(e.message),
+  );
 };
 
 describe('readPem', () => {
@@ -23,14 +26,20 @@ describe('readPem', () => {
       assert.match(b.pem, /^-----BEGIN CERTIFICATE-----[\s\S]*-----END CERTIFICATE-----$/);
     }
     const crl = readPem(fx('amd/crl_milan.pem'), o);
-    assert.deepEqual(crl.blocks.map((b) => b.label), ['X509 CRL']);
+    assert.deepEqual(
+      crl.blocks.map((b) => b.label),
+      ['X509 CRL'],
+    );
   });
 
   it('keeps text outside the blocks apart and skips other labels in pemDers', () => {
     const cert = fx('snp/milan-v3-vcek.pem');
     const text = `subject=SEV-VCEK\n${cert}\n-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\ntrailer`;
     const r = readPem(text, o);
-    assert.deepEqual(r.blocks.map((b) => b.label), ['CERTIFICATE', 'X509 CRL']);
+    assert.deepEqual(
+      r.blocks.map((b) => b.label),
+      ['CERTIFICATE', 'X509 CRL'],
+    );
     assert.match(r.outside, /^subject=SEV-VCEK\s+trailer$/);
     assert.equal(pemDers(text, 'CERTIFICATE', o).length, 1);
   });
@@ -53,28 +62,42 @@ describe('readPem', () => {
   });
 
   it('round-trips any DER bytes, and never throws anything but its ParseError (fuzz)', () => {
-    fc.assert(fc.property(fc.uint8Array({ minLength: 1, maxLength: 300 }), (b) => {
-      const b64 = Buffer.from(b).toString('base64').replace(/.{1,64}/g, '$&\n');
-      const r = readPem(`-----BEGIN CERTIFICATE-----\n${b64}-----END CERTIFICATE-----\n`, o);
-      assert.deepEqual(r.blocks[0]!.der, b);
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 300 }), (b) => {
+        const b64 = Buffer.from(b)
+          .toString('base64')
+          .replace(/.{1,64}/g, '$&\n');
+        const r = readPem(`-----BEGIN CERTIFICATE-----\n${b64}-----END CERTIFICATE-----\n`, o);
+        assert.deepEqual(r.blocks[0]!.der, b);
+      }),
+      { numRuns: 300 },
+    );
     const piece = fc.oneof(fc.string(), fc.constantFrom('-----BEGIN ', '-----END ', 'CERTIFICATE', '-----', 'AAAA', '=', '\n', 'X509 CRL'));
-    fc.assert(fc.property(fc.array(piece, { maxLength: 12 }).map((a) => a.join('')), (t) => {
-      try {
-        readPem(t, { ...o, maxBlocks: 4 });
-      } catch (e) {
-        assert.ok(e instanceof ParseError && e.code === 'E_CERT_INPUT', String(e));
-      }
-    }), { numRuns: 3000 });
+    fc.assert(
+      fc.property(
+        fc.array(piece, { maxLength: 12 }).map((a) => a.join('')),
+        (t) => {
+          try {
+            readPem(t, { ...o, maxBlocks: 4 });
+          } catch (e) {
+            assert.ok(e instanceof ParseError && e.code === 'E_CERT_INPUT', String(e));
+          }
+        },
+      ),
+      { numRuns: 3000 },
+    );
   });
 });
 
 describe('pemDer', () => {
-  it('the DER of exactly one block with the label, else the caller\'s ParseError', () => {
+  it("the DER of exactly one block with the label, else the caller's ParseError", () => {
     const cert = fx('snp/milan-v3-vcek.pem');
     assert.deepEqual(pemDer(cert, 'CERTIFICATE', o), readPem(cert, o).blocks[0]!.der);
     for (const bad of [cert + cert, 'x' + cert, fx('amd/crl_milan.pem'), '']) {
-      assert.throws(() => pemDer(bad, 'CERTIFICATE', o), (e: unknown) => e instanceof ParseError && e.code === 'E_CERT_INPUT');
+      assert.throws(
+        () => pemDer(bad, 'CERTIFICATE', o),
+        (e: unknown) => e instanceof ParseError && e.code === 'E_CERT_INPUT',
+      );
     }
   });
 });
@@ -85,8 +108,15 @@ describe('THIM bodies read by the one THIM parser', () => {
     const thim = JSON.parse(fx('azure-hcl/thim-response.json')) as Record<string, string>;
     assert.ok(parseCertificateBundle(JSON.stringify(thim), { name: 'f.json' }).vcek);
     const bad = JSON.stringify({ ...thim, vcekCert: 'junk\n' + thim['vcekCert'] });
-    assert.throws(() => parseCertificateBundle(bad, { name: 'f.json' }), (e: unknown) => e instanceof ParseError && e.code === 'E_CERT_INPUT' && /^f\.json: THIM vcekCert: unexpected text outside/.test(e.message));
+    assert.throws(
+      () => parseCertificateBundle(bad, { name: 'f.json' }),
+      (e: unknown) => e instanceof ParseError && e.code === 'E_CERT_INPUT' && /^f\.json: THIM vcekCert: unexpected text outside/.test(e.message),
+    );
     const cut = JSON.stringify({ ...thim, vcekCert: thim['vcekCert']!.slice(0, 200) });
-    assert.throws(() => parseCertificateBundle(cut, { name: 'f.json' }), (e: unknown) => e instanceof ParseError && e.code === 'E_CERT_INPUT' && /^f\.json: THIM vcekCert: the PEM CERTIFICATE block has no END line/.test(e.message));
+    assert.throws(
+      () => parseCertificateBundle(cut, { name: 'f.json' }),
+      (e: unknown) =>
+        e instanceof ParseError && e.code === 'E_CERT_INPUT' && /^f\.json: THIM vcekCert: the PEM CERTIFICATE block has no END line/.test(e.message),
+    );
   });
 });

@@ -8,7 +8,13 @@ const H = 'ab'.repeat(32);
 
 describe('guest policy keys', () => {
   it('parses allowedPcrs, requireSecureBoot, allowedBootApplicationDigests, allowedKernelCmdlines, requireAkCertificate (hex lowercased)', () => {
-    const p = parsePolicy({ allowedPcrs: { 7: [H.toUpperCase()], '23': [H] }, requireSecureBoot: true, allowedBootApplicationDigests: [H.toUpperCase()], allowedKernelCmdlines: ['ro quiet'], requireAkCertificate: true });
+    const p = parsePolicy({
+      allowedPcrs: { 7: [H.toUpperCase()], '23': [H] },
+      requireSecureBoot: true,
+      allowedBootApplicationDigests: [H.toUpperCase()],
+      allowedKernelCmdlines: ['ro quiet'],
+      requireAkCertificate: true,
+    });
     assert.deepEqual(p.allowedPcrs, { 7: [H], 23: [H] });
     assert.deepEqual(p.allowedBootApplicationDigests, [H]);
     assert.equal(p.requireSecureBoot, true);
@@ -29,18 +35,44 @@ describe('guest policy keys', () => {
       [{ allowedKernelCmdlines: ['x'.repeat(4097)] }, /allowedKernelCmdlines/],
       [{ requireSecureBoot: 'yes' }, /requireSecureBoot/],
       [{ requireAkCertificate: 1 }, /requireAkCertificate/],
-    ] as const) assert.throws(() => parsePolicy(bad), re);
+    ] as const)
+      assert.throws(() => parsePolicy(bad), re);
   });
 
   it('rules fail closed when the data is missing or not proven', () => {
-    const p = parsePolicy({ allowedPcrs: { 7: [H] }, requireSecureBoot: true, allowedBootApplicationDigests: [H], allowedKernelCmdlines: ['ro'], requireAkCertificate: true });
+    const p = parsePolicy({
+      allowedPcrs: { 7: [H] },
+      requireSecureBoot: true,
+      allowedBootApplicationDigests: [H],
+      allowedKernelCmdlines: ['ro'],
+      requireAkCertificate: true,
+    });
     const none = evaluateGuestPolicy(p, { akCertificate: 'skip' });
-    assert.deepEqual(none.map((c) => [c.id, c.status]), [['policy.ak-certificate', 'fail'], ['policy.pcrs', 'fail'], ['policy.secure-boot', 'fail'], ['policy.boot-applications', 'fail'], ['policy.kernel-cmdline', 'fail']]);
+    assert.deepEqual(
+      none.map((c) => [c.id, c.status]),
+      [
+        ['policy.ak-certificate', 'fail'],
+        ['policy.pcrs', 'fail'],
+        ['policy.secure-boot', 'fail'],
+        ['policy.boot-applications', 'fail'],
+        ['policy.kernel-cmdline', 'fail'],
+      ],
+    );
     const boot = { secureBoot: true, secureBootVariables: {}, bootApplications: [H], kernelCmdline: 'ro', inconsistencies: [] };
     const all = evaluateGuestPolicy(p, { akCertificate: 'pass', attestedPcrs: { 7: H }, boot });
-    assert.ok(all.every((c) => c.status === 'pass'), JSON.stringify(all));
-    const other = evaluateGuestPolicy(p, { akCertificate: 'fail', attestedPcrs: { 7: 'cd'.repeat(32) }, boot: { ...boot, secureBoot: false, bootApplications: [H, 'ef'.repeat(32)], kernelCmdline: 'rw' } });
-    assert.ok(other.every((c) => c.status === 'fail'), JSON.stringify(other));
+    assert.ok(
+      all.every((c) => c.status === 'pass'),
+      JSON.stringify(all),
+    );
+    const other = evaluateGuestPolicy(p, {
+      akCertificate: 'fail',
+      attestedPcrs: { 7: 'cd'.repeat(32) },
+      boot: { ...boot, secureBoot: false, bootApplications: [H, 'ef'.repeat(32)], kernelCmdline: 'rw' },
+    });
+    assert.ok(
+      other.every((c) => c.status === 'fail'),
+      JSON.stringify(other),
+    );
   });
 });
 

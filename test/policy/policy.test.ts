@@ -41,7 +41,12 @@ describe('parsePolicy', () => {
       [[], /JSON object/],
       [null, /JSON object/],
     ];
-    for (const [j, re] of bad) assert.throws(() => parsePolicy(j), (e: unknown) => e instanceof ParseError && re.test(e.message), JSON.stringify(j));
+    for (const [j, re] of bad)
+      assert.throws(
+        () => parsePolicy(j),
+        (e: unknown) => e instanceof ParseError && re.test(e.message),
+        JSON.stringify(j),
+      );
   });
 
   it('hex allowlists are normalised to lowercase; $schema is accepted and not part of the hash', () => {
@@ -64,7 +69,8 @@ describe('parsePolicy', () => {
       if (k === '$schema') continue;
       const v = k === 'minimumTcb' ? {} : k.startsWith('allowed') ? undefined : schema.properties[k]!.default;
       if (v !== undefined) assert.doesNotThrow(() => parsePolicy({ [k]: v }), k);
-      if (schema.properties[k]!.default !== undefined) assert.deepEqual((defaultPolicy as unknown as Record<string, unknown>)[k], schema.properties[k]!.default, k);
+      if (schema.properties[k]!.default !== undefined)
+        assert.deepEqual((defaultPolicy as unknown as Record<string, unknown>)[k], schema.properties[k]!.default, k);
     }
     for (const k of Object.keys(defaultPolicy)) assert.ok(k in schema.properties, `schema lacks ${k}`);
     assert.throws(() => parsePolicy({ notInSchema: 1 }), ParseError);
@@ -130,7 +136,15 @@ describe('policy rules on real evidence (milan-v3-a: TCB bootloader 4, tee 0, sn
     assert.deepEqual(failed(withPolicy({ allowedFamilyIds: ['11'.repeat(16)] })), ['policy.family-id']);
     assert.deepEqual(failed(withPolicy({ allowedImageIds: ['11'.repeat(16)] })), ['policy.image-id']);
     const c = withPolicy({}).claims;
-    assert.equal(withPolicy({ allowedHostData: [c['x-ms-sevsnpvm-hostdata']], allowedFamilyIds: [c['x-ms-sevsnpvm-familyId']], allowedImageIds: [c['x-ms-sevsnpvm-imageId']], allowedIdKeyDigests: [c['x-ms-sevsnpvm-idkeydigest']] }).verdict, 'pass');
+    assert.equal(
+      withPolicy({
+        allowedHostData: [c['x-ms-sevsnpvm-hostdata']],
+        allowedFamilyIds: [c['x-ms-sevsnpvm-familyId']],
+        allowedImageIds: [c['x-ms-sevsnpvm-imageId']],
+        allowedIdKeyDigests: [c['x-ms-sevsnpvm-idkeydigest']],
+      }).verdict,
+      'pass',
+    );
   });
 
   it('products, firmware version, guest SVN, freshness required', () => {

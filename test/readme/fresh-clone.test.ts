@@ -11,21 +11,32 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './tables.js';
 
-interface Run { code: number; out: string; ms: number }
+interface Run {
+  code: number;
+  out: string;
+  ms: number;
+}
 
 function sh(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Run> {
   const t0 = Date.now();
   return new Promise((resolve) => {
     const p = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    p.stdout.on('data', (c) => { out += c; });
-    p.stderr.on('data', (c) => { out += c; });
+    p.stdout.on('data', (c) => {
+      out += c;
+    });
+    p.stderr.on('data', (c) => {
+      out += c;
+    });
     const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.on('close', (code) => { clearTimeout(timer); resolve({ code: code ?? -1, out, ms: Date.now() - t0 }); });
+    p.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, out, ms: Date.now() - t0 });
+    });
   });
 }
 
-describe('fresh clone: the README\'s Quick start', () => {
+describe("fresh clone: the README's Quick start", () => {
   let tmp: string;
   let clone: string;
   let env: NodeJS.ProcessEnv;
@@ -39,7 +50,7 @@ describe('fresh clone: the README\'s Quick start', () => {
   });
   after(() => rmSync(tmp, { recursive: true, force: true }));
 
-  test('the clone\'s README opens with the two commands, and both npm scripts exist', () => {
+  test("the clone's README opens with the two commands, and both npm scripts exist", () => {
     const lines = readFileSync(join(clone, 'README.md'), 'utf8').split('\n');
     const start = lines.findIndex((l) => l.startsWith('```'));
     assert.ok(start >= 0 && start <= 3, 'the Quick start block is at the top');
@@ -53,9 +64,13 @@ describe('fresh clone: the README\'s Quick start', () => {
 
   test('`npm ci` (offline, from the npm cache) then `npm run demo`: both verdicts, exit 0, nothing left behind', { timeout: 180_000 }, async () => {
     const ci = await sh('npm', ['ci', '--offline'], clone, env, 120_000);
-    assert.equal(ci.code, 0, /ENOTCACHED/.test(ci.out)
-      ? `npm's cache lacks packages of package-lock.json; run \`npm ci\` once with network access, then rerun:\n${ci.out.slice(-1500)}`
-      : `npm ci failed:\n${ci.out.slice(-3000)}`);
+    assert.equal(
+      ci.code,
+      0,
+      /ENOTCACHED/.test(ci.out)
+        ? `npm's cache lacks packages of package-lock.json; run \`npm ci\` once with network access, then rerun:\n${ci.out.slice(-1500)}`
+        : `npm ci failed:\n${ci.out.slice(-3000)}`,
+    );
     const demo = await sh('npm', ['run', 'demo'], clone, env, 120_000);
     process.stderr.write(`fresh clone: npm ci ${ci.ms} ms, npm run demo ${demo.ms} ms\n`);
     assert.equal(demo.code, 0, demo.out.slice(-4000));
@@ -67,7 +82,10 @@ describe('fresh clone: the README\'s Quick start', () => {
     assert.doesNotMatch(demo.out, /UNEXPECTED|WITH PROBLEMS/);
     // The demo ran the clone's own build, and removed its simulated VMs.
     assert.ok(existsSync(join(clone, 'dist/bundle/cli.mjs')));
-    assert.deepEqual(readdirSync(tmp).filter((n) => n.startsWith('cvm-attest-demo-') && n !== 'cvm-attest-demo-reports'), []);
+    assert.deepEqual(
+      readdirSync(tmp).filter((n) => n.startsWith('cvm-attest-demo-') && n !== 'cvm-attest-demo-reports'),
+      [],
+    );
     assert.equal(readdirSync(join(tmp, 'cvm-attest-demo-reports')).length, 3, 'the three HTML reports');
   });
 });

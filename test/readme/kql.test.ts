@@ -11,10 +11,13 @@ test('the checker rejects an unknown column (so a pass means something)', () => 
   assert.ok(errors('CvmAttestation_CL | project Verdikt').length > 0);
 });
 
-test('every query in the README\'s kusto blocks binds against the tables', () => {
+test("every query in the README's kusto blocks binds against the tables", () => {
   const blocks = [...readFileSync(README, 'utf8').matchAll(/```kusto\n([\s\S]*?)```/g)].map((m) => m[1]!);
   assert.ok(blocks.length > 0, 'the README has kusto blocks');
-  const queries = blocks.flatMap((b) => b.split(/\n\s*\n/)).map((q) => q.trim()).filter((q) => q.length > 0);
+  const queries = blocks
+    .flatMap((b) => b.split(/\n\s*\n/))
+    .map((q) => q.trim())
+    .filter((q) => q.length > 0);
   assert.ok(queries.length >= 2);
   for (const q of queries) assert.deepEqual(errors(q), [], q);
 });

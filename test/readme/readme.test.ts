@@ -63,12 +63,14 @@ describe('README', () => {
     assert.deepEqual([...families], [TPM_RC_CODE_PREFIX]);
   });
 
-  test('the `az vm extension set` example\'s settings are valid settings', () => {
+  test("the `az vm extension set` example's settings are valid settings", () => {
     const pub = /--settings '([^']+)'/.exec(readme)?.[1];
     const prot = /--protected-settings '([^']+)'/.exec(readme)?.[1];
     assert.ok(pub && prot, 'the example is there');
     // Placeholders the reader fills in, with values of the right shape.
-    const filled = prot.replace('https://<dcr-endpoint>', 'https://dcr-x-abcd.westeurope-1.ingest.monitor.azure.com').replace('dcr-<32 hex>', `dcr-${'0'.repeat(32)}`);
+    const filled = prot
+      .replace('https://<dcr-endpoint>', 'https://dcr-x-abcd.westeurope-1.ingest.monitor.azure.com')
+      .replace('dcr-<32 hex>', `dcr-${'0'.repeat(32)}`);
     const s = validatePublicSettings(JSON.parse(pub) as Record<string, unknown>);
     const p = validateProtectedSettings(JSON.parse(filled));
     const sinks = parseSinksSettings(deepMerge(s.sinks, p.sinks));
@@ -92,7 +94,12 @@ describe('README', () => {
     const paths = [...readme.matchAll(/`((?:extension|scripts|test|src|docs)\/[A-Za-z0-9_./-]+)`/g)].map((m) => m[1]!).filter((p) => !p.includes('<'));
     assert.ok(paths.length > 10);
     const missing = [...new Set(paths)].filter((p) => {
-      try { readFileSync(join(ROOT, p)); return false; } catch (e) { return (e as NodeJS.ErrnoException).code !== 'EISDIR'; }
+      try {
+        readFileSync(join(ROOT, p));
+        return false;
+      } catch (e) {
+        return (e as NodeJS.ErrnoException).code !== 'EISDIR';
+      }
     });
     assert.deepEqual(missing, []);
   });

@@ -48,7 +48,7 @@ function typeOf(s: Schema, root: Schema): string {
     if (it?.enum) return `array of ${it.enum.map((v) => `\`${JSON.stringify(v)}\``).join(' \\| ')}`;
     return `array of ${String(it?.type ?? 'any')}${it?.pattern ? ` (\`${it.pattern}\`)` : ''}`;
   }
-  let t = Array.isArray(r.type) ? r.type.join(' \\| ') : r.type ?? 'any';
+  let t = Array.isArray(r.type) ? r.type.join(' \\| ') : (r.type ?? 'any');
   if (r.minimum !== undefined || r.maximum !== undefined) t += ` ${r.minimum ?? ''}..${r.maximum ?? ''}`;
   return t;
 }
@@ -56,7 +56,8 @@ function typeOf(s: Schema, root: Schema): string {
 /** A pattern as a reader wants it: the common shapes in words, short ones as they are. */
 function patternText(p: string): string {
   if (p === '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$') return 'A GUID.';
-  if (/userassignedidentities/i.test(p.replace(/\[([a-zA-Z])[a-zA-Z]\]/g, '$1'))) return 'A user-assigned identity resource id (/subscriptions/.../providers/Microsoft.ManagedIdentity/userAssignedIdentities/NAME).';
+  if (/userassignedidentities/i.test(p.replace(/\[([a-zA-Z])[a-zA-Z]\]/g, '$1')))
+    return 'A user-assigned identity resource id (/subscriptions/.../providers/Microsoft.ManagedIdentity/userAssignedIdentities/NAME).';
   return `Pattern \`${p}\`.`;
 }
 
@@ -97,8 +98,18 @@ export function settingsTables(): string {
   return [
     table('Public settings (`settings`, `extension/settings.schema.json`)', cell(settings.description ?? ''), settings),
     table('Protected settings (`protectedSettings`, `extension/protected-settings.schema.json`)', cell(prot.description ?? ''), prot, 'protectedSettings.'),
-    table('Sinks (`settings.sinks`, deep-merged with `protectedSettings.sinks`; `extension/sinks.schema.json`)', cell(sinks.description ?? ''), sinks, 'sinks.'),
-    table('Policy (`settings.policy` or `protectedSettings.policy`, and `cvm-attest verify|attest --policy FILE`; `extension/policy.schema.json`)', cell(policy.description ?? ''), policy, 'policy.'),
+    table(
+      'Sinks (`settings.sinks`, deep-merged with `protectedSettings.sinks`; `extension/sinks.schema.json`)',
+      cell(sinks.description ?? ''),
+      sinks,
+      'sinks.',
+    ),
+    table(
+      'Policy (`settings.policy` or `protectedSettings.policy`, and `cvm-attest verify|attest --policy FILE`; `extension/policy.schema.json`)',
+      cell(policy.description ?? ''),
+      policy,
+      'policy.',
+    ),
   ].join('\n\n');
 }
 
@@ -140,7 +151,12 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     process.stdout.write('README.md: settings tables regenerated\n');
   } else if (process.argv.includes('--codes')) {
     const { codes, families } = errorCodesInSrc();
-    process.stdout.write([...codes].sort().concat([...families].map((f) => `${f}*`)).join('\n') + '\n');
+    process.stdout.write(
+      [...codes]
+        .sort()
+        .concat([...families].map((f) => `${f}*`))
+        .join('\n') + '\n',
+    );
   } else {
     process.stdout.write(settingsTables() + '\n');
   }

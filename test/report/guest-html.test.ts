@@ -17,14 +17,36 @@ const NONCE = Buffer.from('0123456789abcdef', 'hex');
 
 describe('HTML report: Guest section', () => {
   const hcl = withUserData(withAkPub(fixture('azure-hcl/genoa/hcl-report.bin'), jwk), padded(NONCE));
-  const r = verifyEvidenceSync({ evidence: hcl, vcek: fixture('azure-hcl/genoa/vcek.pem'), akCertificate: der, nonce: NONCE, now: new Date('2026-06-01T00:00:00Z') });
+  const r = verifyEvidenceSync({
+    evidence: hcl,
+    vcek: fixture('azure-hcl/genoa/vcek.pem'),
+    akCertificate: der,
+    nonce: NONCE,
+    now: new Date('2026-06-01T00:00:00Z'),
+  });
 
   it('shows fresh by report, the AK certificate subject/issuer/validity, and the event-log state', () => {
-    const withLog = { ...r, claims: { ...r.claims, 'x-ms-azurevm-attested-pcrs': [0, 7], 'cvm-attest-event-log': { secureBoot: true, firmwareDebugMode: false, secureBootVariables: { PK: 'aa'.repeat(32) }, bootApplications: ['bb'.repeat(32)], kernelCmdline: 'ro quiet' } } };
+    const withLog = {
+      ...r,
+      claims: {
+        ...r.claims,
+        'x-ms-azurevm-attested-pcrs': [0, 7],
+        'cvm-attest-event-log': {
+          secureBoot: true,
+          firmwareDebugMode: false,
+          secureBootVariables: { PK: 'aa'.repeat(32) },
+          bootApplications: ['bb'.repeat(32)],
+          kernelCmdline: 'ro quiet',
+        },
+      },
+    };
     const html = renderHtmlReport(withLog);
     // The derived report fails its AMD signature: the section says its values are unauthenticated.
     assert.match(html, /<h2>Guest <span class="tag-unauth">unauthenticated<\/span><\/h2>/);
-    assert.match(renderHtmlReport({ ...withLog, checks: withLog.checks.map((c) => (c.group === 'signature' ? { ...c, status: 'pass' as const } : c)) }), /<h2>Guest<\/h2>/);
+    assert.match(
+      renderHtmlReport({ ...withLog, checks: withLog.checks.map((c) => (c.group === 'signature' ? { ...c, status: 'pass' as const } : c)) }),
+      /<h2>Guest<\/h2>/,
+    );
     assert.match(html, /fresh by <strong>report<\/strong>/);
     assert.match(html, /AK subject<\/dt><dd><code>CN=66f962d2e762\.ConfidentialVM\.Azure\.windows\.net<\/code>/);
     assert.match(html, /AK issuer<\/dt><dd><code>CN=Global Virtual TPM CA - 03<\/code>/);
@@ -34,7 +56,15 @@ describe('HTML report: Guest section', () => {
   });
 
   it('escapes hostile evidence strings', () => {
-    const hostile = { ...r, claims: { ...r.claims, 'cvm-attest-fresh-by': '<img src=x>', 'cvm-attest-event-log': { secureBoot: false, bootApplications: ['<b>'], kernelCmdline: '</code><script>alert(1)</script>' }, 'cvm-attest-ak-certificate': { subject: '<svg onload=1>' } } };
+    const hostile = {
+      ...r,
+      claims: {
+        ...r.claims,
+        'cvm-attest-fresh-by': '<img src=x>',
+        'cvm-attest-event-log': { secureBoot: false, bootApplications: ['<b>'], kernelCmdline: '</code><script>alert(1)</script>' },
+        'cvm-attest-ak-certificate': { subject: '<svg onload=1>' },
+      },
+    };
     const html = renderHtmlReport(hostile);
     assert.doesNotMatch(html, /<script>alert|<img src=x>|<svg onload|<li><code class="hash"><b>/);
     assert.match(html, /&lt;\/code&gt;&lt;script&gt;/);

@@ -48,7 +48,11 @@ export function hostileResult(): VerificationResult {
         pinned: false,
       },
     ],
-    policy: { hash: HOSTILE.img, minimumTcb: { snp: 10 }, rules: { allowDebug: false, minimumTcb: { snp: 10 }, [HOSTILE.script]: [HOSTILE.attr], allowedProducts: [HOSTILE.link] } },
+    policy: {
+      hash: HOSTILE.img,
+      minimumTcb: { snp: 10 },
+      rules: { allowDebug: false, minimumTcb: { snp: 10 }, [HOSTILE.script]: [HOSTILE.attr], allowedProducts: [HOSTILE.link] },
+    },
     evidence: { sha256: HOSTILE.svg, nonce: HOSTILE.img },
   };
 }

@@ -16,7 +16,16 @@ import { hostileResult, HOSTILE } from './hostile-result.js';
 import { fixture } from '../helpers/fixtures.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 let dir: string;
 let context: BrowserContext;
@@ -57,8 +66,13 @@ async function open(html: string, name: string): Promise<Opened> {
   const csp: string[] = [];
   const dialogs: string[] = [];
   page.on('request', (r) => requests.push(r.url()));
-  page.on('console', (m) => { if (/Content Security Policy|Refused to/i.test(m.text())) csp.push(m.text()); });
-  page.on('dialog', (d) => { dialogs.push(d.message()); void d.dismiss(); });
+  page.on('console', (m) => {
+    if (/Content Security Policy|Refused to/i.test(m.text())) csp.push(m.text());
+  });
+  page.on('dialog', (d) => {
+    dialogs.push(d.message());
+    void d.dismiss();
+  });
   await page.goto(url, { waitUntil: 'load' });
   return { page, url, requests, csp, dialogs };
 }
@@ -88,7 +102,10 @@ test('a passing Genoa HCL report: PASS, every check, the chain with fingerprints
   assert.equal(result.verdict, 'pass', JSON.stringify(result.checks));
   const runtime = result.claims['x-ms-runtime'] as { 'vm-configuration': { vmUniqueId: string } };
   const vmId = runtime['vm-configuration'].vmUniqueId;
-  const o = await open(renderHtmlReport(result, { identity: { vmName: 'genoa-vector', vmId: vmId.toLowerCase() }, generatedAt: new Date('2026-11-28T12:00:01Z') }), 'pass');
+  const o = await open(
+    renderHtmlReport(result, { identity: { vmName: 'genoa-vector', vmId: vmId.toLowerCase() }, generatedAt: new Date('2026-11-28T12:00:01Z') }),
+    'pass',
+  );
   const { page } = o;
   assert.equal(await text(page, '.verdict-word'), 'PASS');
   assert.equal(await page.title(), 'Attestation report \u2014 PASS');
@@ -185,10 +202,16 @@ test('fresh evidence with a stale CRL and a minimum TCB: no freshness notice, th
   assert.match(await page.locator('table.checks tr.row-warn', { hasText: 'crl' }).innerText(), /WARN[\s\S]*stale/);
   assert.match(await text(page, '.warnings'), /crl: the CRL is stale/);
   // TCB: SNP firmware 24 in the reported column is marked below the minimum 25; microcode 219 is not.
-  const snp = await page.locator('table.tcb tr', { has: page.locator('th', { hasText: 'SNP firmware' }) }).locator('td').allInnerTexts();
+  const snp = await page
+    .locator('table.tcb tr', { has: page.locator('th', { hasText: 'SNP firmware' }) })
+    .locator('td')
+    .allInnerTexts();
   assert.match(snp[0] ?? '', /^24\s+below minimum$/i);
   assert.equal(snp[snp.length - 1], '25');
-  const mc = await page.locator('table.tcb tr', { has: page.locator('th', { hasText: 'Microcode' }) }).locator('td.below').count();
+  const mc = await page
+    .locator('table.tcb tr', { has: page.locator('th', { hasText: 'Microcode' }) })
+    .locator('td.below')
+    .count();
   assert.equal(mc, 0);
   assertOnlyItself(o);
   await page.close();
@@ -198,7 +221,10 @@ test('injected markup in evidence-derived strings renders as inert text, even wi
   const html = renderHtmlReport(hostileResult(), { title: HOSTILE.script, identity: { vmName: HOSTILE.img, vmId: HOSTILE.attr } });
   const noCsp = html.replace(/<meta http-equiv="Content-Security-Policy"[^>]*>/, '');
   assert.notEqual(noCsp, html, 'CSP removed for this variant');
-  for (const [name, doc] of [['hostile', html], ['hostile-nocsp', noCsp]] as const) {
+  for (const [name, doc] of [
+    ['hostile', html],
+    ['hostile-nocsp', noCsp],
+  ] as const) {
     const o = await open(doc, name);
     const { page } = o;
     // Runs in the page (a string: this project's TypeScript has no DOM types).
@@ -236,11 +262,19 @@ test('tampered evidence (the signature fails): a banner, and nothing derived fro
   // 0x180 + byte 6): what a forger would do to pass a minimum TCB. The chain is genuine, the signature is not.
   const forged = Buffer.from(fixture('azure-hcl/genoa/hcl-report.bin'));
   forged[0x20 + 0x180 + 6] = 99;
-  const result = await verifyEvidence({ evidence: forged, vcek: fixture('azure-hcl/genoa/vcek.pem'), policy: parsePolicy({ minimumTcb: { snp: 20 } }), now: new Date('2026-11-28T12:00:00Z') });
+  const result = await verifyEvidence({
+    evidence: forged,
+    vcek: fixture('azure-hcl/genoa/vcek.pem'),
+    policy: parsePolicy({ minimumTcb: { snp: 20 } }),
+    now: new Date('2026-11-28T12:00:00Z'),
+  });
   const status = (g: string): string[] => result.checks.filter((c) => c.group === g).map((c) => c.status);
   assert.deepEqual(status('signature'), ['fail']);
   assert.deepEqual(status('chain'), ['pass']);
-  assert.ok(result.checks.some((c) => c.group === 'policy' && c.status === 'pass'), 'policy checks passed on the forged values');
+  assert.ok(
+    result.checks.some((c) => c.group === 'policy' && c.status === 'pass'),
+    'policy checks passed on the forged values',
+  );
   const runtime = result.claims['x-ms-runtime'] as { 'vm-configuration': { vmUniqueId: string } };
   const vmId = runtime['vm-configuration'].vmUniqueId.toLowerCase();
   const o = await open(renderHtmlReport(result, { identity: { vmId } }), 'forged');
@@ -277,8 +311,15 @@ test('tampered evidence (the signature fails): a banner, and nothing derived fro
 });
 
 test('a VCEK that does not chain to the pinned AMD root: marked not verified, no pinned-root or validity badge in green', async () => {
-  const result = await verifyEvidence({ evidence: fixture('azure-hcl/genoa/hcl-report.bin'), vcek: fixture('negative/debug-enabled-vcek.der'), now: new Date('2026-11-28T12:00:00Z') });
-  assert.deepEqual(result.checks.filter((c) => c.group === 'chain').map((c) => c.status), ['fail']);
+  const result = await verifyEvidence({
+    evidence: fixture('azure-hcl/genoa/hcl-report.bin'),
+    vcek: fixture('negative/debug-enabled-vcek.der'),
+    now: new Date('2026-11-28T12:00:00Z'),
+  });
+  assert.deepEqual(
+    result.checks.filter((c) => c.group === 'chain').map((c) => c.status),
+    ['fail'],
+  );
   const o = await open(renderHtmlReport(result), 'bad-chain');
   const { page } = o;
   assert.match(await text(page, '.unauthenticated'), /certificate chain/i);
@@ -300,7 +341,12 @@ test('the evidence digest, the quote nonce, the policy rules and a warning count
     evidence,
     vcek: milan('vcek.pem'),
     crl: fixture('amd/crl_milan.pem'),
-    quote: { message: milan('quote.msg'), signature: milan('quote.sig'), nonce: Buffer.from(nonce, 'hex'), pcrs: JSON.parse(milan('pcrs.json').toString('utf8')) as string[] },
+    quote: {
+      message: milan('quote.msg'),
+      signature: milan('quote.sig'),
+      nonce: Buffer.from(nonce, 'hex'),
+      pcrs: JSON.parse(milan('pcrs.json').toString('utf8')) as string[],
+    },
     policy: parsePolicy({ minimumTcb: { snp: 20 }, allowedProducts: ['Milan'] }),
     now: new Date('2026-11-28T12:00:00Z'),
   });

@@ -31,7 +31,7 @@ test('hostile strings from the evidence never reach the markup unescaped', () =>
   const html = renderHtmlReport(hostileResult(), { title: HOSTILE.script, identity: { vmName: HOSTILE.img } });
   // Escaped text keeps words like `onerror=` but never a `<` that opens a tag.
   assertAbsent(html, /<(script|img|iframe|svg|a|object|embed|link|base|form)\b/i);
-  assert.equal(html.match(/<style\b/gi)?.length, 1, 'only the report\'s own style element');
+  assert.equal(html.match(/<style\b/gi)?.length, 1, "only the report's own style element");
   assertAbsent(html, /<[^>]*\son[a-z]+\s*=/i, 'an element with an event handler attribute');
   assert.ok(html.includes('&lt;script&gt;'), 'the script text is shown, escaped');
   assert.ok(html.includes('&quot;&gt;&lt;img'), 'the attribute break-out is shown, escaped');
@@ -53,7 +53,10 @@ test('the report is self-contained: a CSP that forbids everything but inline sty
 
 test('the shown verdict fails closed', () => {
   const base = hostileResult();
-  const authentic = [{ id: 'signature', group: 'signature', status: 'pass', reason: 'ok' }, { id: 'chain', group: 'chain', status: 'pass', reason: 'ok' }] as const;
+  const authentic = [
+    { id: 'signature', group: 'signature', status: 'pass', reason: 'ok' },
+    { id: 'chain', group: 'chain', status: 'pass', reason: 'ok' },
+  ] as const;
   assert.equal(shownVerdict({ ...base, verdict: 'pass', checks: authentic }), 'pass');
   // A "pass" without a passing signature and chain check is not shown as one.
   assert.equal(shownVerdict({ ...base, verdict: 'pass', checks: [authentic[0]] }), 'fail');
@@ -64,7 +67,11 @@ test('the shown verdict fails closed', () => {
   assert.ok(/<div class="verdict-word">FAIL<\/div>/.test(renderHtmlReport(inconsistent)), 'expected /<div class="verdict-word">FAIL</div>/');
   assert.equal(shownVerdict({ ...base, verdict: 'PASS' as unknown as 'pass', checks: [] }), 'fail');
   // An unknown check status counts as a failure, and inherited property names are not labels.
-  const odd: VerificationResult = { ...base, verdict: 'pass', checks: [{ id: 'x', group: '__proto__' as CheckGroup, status: 'ok' as CheckStatus, reason: 'r' }] };
+  const odd: VerificationResult = {
+    ...base,
+    verdict: 'pass',
+    checks: [{ id: 'x', group: '__proto__' as CheckGroup, status: 'ok' as CheckStatus, reason: 'r' }],
+  };
   assert.equal(shownVerdict(odd), 'fail');
   const oddHtml = renderHtmlReport(odd);
   assert.ok(oddHtml.includes('<div class="verdict-word">FAIL</div>'));
@@ -90,7 +97,10 @@ test('TCB table: components in report order, values below the minimum marked', (
     },
     { snp: 10, microcode: 200 },
   );
-  assert.deepEqual(t.columns.map((c) => c.name), ['reported', 'committed', 'launch']);
+  assert.deepEqual(
+    t.columns.map((c) => c.name),
+    ['reported', 'committed', 'launch'],
+  );
   assert.deepEqual(t.components, ['bootloader', 'tee', 'snp', 'microcode']);
   assert.equal(t.below.reported?.snp, false);
   assert.equal(t.below.launch?.snp, true);
@@ -108,7 +118,10 @@ test('the TCB section shows the minimum and marks the component below it', () =>
     policy: { hash: 'ab'.repeat(32), minimumTcb: { snp: 10 } },
   };
   const html = renderHtmlReport(r);
-  assert.ok(/<th scope="row">SNP firmware<\/th><td class="num below">.*8 <span class="tag">below minimum<\/span>.*<td class="num min">10<\/td>/.test(html), 'expected /<th scope="row">SNP firmware</th><td class="num below">.*8 <span class="tag">below minimum</span>.*<td class="num min">10</td>/');
+  assert.ok(
+    /<th scope="row">SNP firmware<\/th><td class="num below">.*8 <span class="tag">below minimum<\/span>.*<td class="num min">10<\/td>/.test(html),
+    'expected /<th scope="row">SNP firmware</th><td class="num below">.*8 <span class="tag">below minimum</span>.*<td class="num min">10</td>/',
+  );
   assert.ok(/<th scope="row">Boot loader<\/th><td class="num">3<\/td>/.test(html), 'expected /<th scope="row">Boot loader</th><td class="num">3</td>/');
 });
 
@@ -134,15 +147,39 @@ function resultWith(s: string): VerificationResult {
 }
 
 test('property: no string in the evidence changes the markup, only the text', () => {
-  const nasty = fc.constantFrom('<', '>', '&', '"', "'", '<script>', '</style>', '<!--', ']]>', '\u202E', '\u0000', '\uD800', '&amp;', '`', '=', ' on', '</td></tr></table>');
+  const nasty = fc.constantFrom(
+    '<',
+    '>',
+    '&',
+    '"',
+    "'",
+    '<script>',
+    '</style>',
+    '<!--',
+    ']]>',
+    '\u202E',
+    '\u0000',
+    '\uD800',
+    '&amp;',
+    '`',
+    '=',
+    ' on',
+    '</td></tr></table>',
+  );
   const piece = fc.oneof(fc.string({ unit: 'binary', maxLength: 12 }), nasty);
   const reference = tags(renderHtmlReport(resultWith('x'), { title: 'x', identity: { vmName: 'x' } }));
   fc.assert(
     // Non-empty: an empty policy hash or VM name is left out of the header, by design.
-    fc.property(fc.array(piece, { minLength: 1, maxLength: 8 }).map((a) => a.join('')).filter((x) => x !== ''), (s) => {
-      const html = renderHtmlReport(resultWith(s), { title: s, identity: { vmName: s } });
-      assert.deepEqual(tags(html), reference);
-    }),
+    fc.property(
+      fc
+        .array(piece, { minLength: 1, maxLength: 8 })
+        .map((a) => a.join(''))
+        .filter((x) => x !== ''),
+      (s) => {
+        const html = renderHtmlReport(resultWith(s), { title: s, identity: { vmName: s } });
+        assert.deepEqual(tags(html), reference);
+      },
+    ),
     { numRuns: 300 },
   );
 });
@@ -159,11 +196,15 @@ test('the verdict says whether freshness was established, and why not', () => {
 
 test('the VM id from IMDS is checked against the attested vmUniqueId; other identity fields are labels', () => {
   const base = hostileResult();
-  const authentic = [{ id: 'signature', group: 'signature', status: 'pass', reason: 'ok' }, { id: 'chain', group: 'chain', status: 'pass', reason: 'ok' }] as const;
-  const withRuntime = (vmId: string, checks: VerificationResult['checks'] = authentic): string => renderHtmlReport(
-    { ...base, checks, claims: { 'x-ms-runtime': { 'vm-configuration': { vmUniqueId: '390CBCF5-6C67-4D9B-98EF-C3F1699CC8FC' } } } },
-    { identity: { vmName: 'cvm-1', vmId } },
-  );
+  const authentic = [
+    { id: 'signature', group: 'signature', status: 'pass', reason: 'ok' },
+    { id: 'chain', group: 'chain', status: 'pass', reason: 'ok' },
+  ] as const;
+  const withRuntime = (vmId: string, checks: VerificationResult['checks'] = authentic): string =>
+    renderHtmlReport(
+      { ...base, checks, claims: { 'x-ms-runtime': { 'vm-configuration': { vmUniqueId: '390CBCF5-6C67-4D9B-98EF-C3F1699CC8FC' } } } },
+      { identity: { vmName: 'cvm-1', vmId } },
+    );
   // Evidence whose chain did not verify attests nothing: the id is compared, never called attested.
   const unauth = withRuntime('390cbcf5-6c67-4d9b-98ef-c3f1699cc8fc', [authentic[0], { id: 'chain', group: 'chain', status: 'fail', reason: 'no chain' }]);
   assert.ok(!unauth.includes('attested vmUniqueId'));

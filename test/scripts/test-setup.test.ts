@@ -12,36 +12,50 @@ import { fileURLToPath } from 'node:url';
 import { ensurePackages, parsePackageList, LIST } from '../../scripts/test-setup.mjs';
 
 const root = join(fileURLToPath(import.meta.url), '../../..');
-interface Result { ok: boolean; line?: string; installed?: string[] }
+interface Result {
+  ok: boolean;
+  line?: string;
+  installed?: string[];
+}
 const ensure = ensurePackages as (o: { pkgs?: string[]; env?: NodeJS.ProcessEnv; uid?: number; log?: (s: string) => void }) => Result;
 
 /** A PATH holding only sh and stubs. `installed` lines are "name<TAB>status"; apt-get logs its argv and DEBIAN_FRONTEND. */
-function stubs(opts: { installed: string[]; apt?: boolean; aptInstallExit?: number; aptInstalls?: boolean }): { env: NodeJS.ProcessEnv; dir: string; aptLog: () => string[] } {
+function stubs(opts: { installed: string[]; apt?: boolean; aptInstallExit?: number; aptInstalls?: boolean }): {
+  env: NodeJS.ProcessEnv;
+  dir: string;
+  aptLog: () => string[];
+} {
   const dir = mkdtempSync(join(tmpdir(), 'cvm-test-setup-'));
   chmodSync(dir, 0o755); // readable by the unprivileged user of the last tests
   symlinkSync('/bin/sh', join(dir, 'sh'));
   writeFileSync(join(dir, 'db'), opts.installed.map((l) => `${l}\n`).join(''));
   // Like dpkg-query -W -f: one line per known package, "no packages found" and exit 1 for unknown ones.
-  writeFileSync(join(dir, 'dpkg-query'), `#!/bin/sh
+  writeFileSync(
+    join(dir, 'dpkg-query'),
+    `#!/bin/sh
 shift 2; rc=0
 for p in "$@"; do
   l=$(/usr/bin/grep "^$p	" "${dir}/db" | /usr/bin/tail -n 1)
   if [ -n "$l" ]; then printf '%s\\n' "$l"; else echo "dpkg-query: no packages found matching $p" >&2; rc=1; fi
 done
 exit $rc
-`);
+`,
+  );
   if (opts.apt !== false) {
-    writeFileSync(join(dir, 'apt-get'), `#!/bin/sh
+    writeFileSync(
+      join(dir, 'apt-get'),
+      `#!/bin/sh
 echo "$DEBIAN_FRONTEND $*" >> "${dir}/apt.log"
 if [ "$1" = install ]; then :
   ${opts.aptInstallExit ? `echo "E: Unable to locate package" >&2; exit ${opts.aptInstallExit}` : ''}
   ${opts.aptInstalls === false ? '' : `for p in "$@"; do case "$p" in -*|install) ;; *) printf '%s\\tinstalled\\n' "$p" >> "${dir}/db";; esac; done`}
 fi
 exit 0
-`);
+`,
+    );
   }
   for (const f of ['dpkg-query', 'apt-get']) if (existsSync(join(dir, f))) chmodSync(join(dir, f), 0o755);
-  return { env: { PATH: dir }, dir, aptLog: () => existsSync(join(dir, 'apt.log')) ? readFileSync(join(dir, 'apt.log'), 'utf8').trim().split('\n') : [] };
+  return { env: { PATH: dir }, dir, aptLog: () => (existsSync(join(dir, 'apt.log')) ? readFileSync(join(dir, 'apt.log'), 'utf8').trim().split('\n') : []) };
 }
 
 const PKGS = ['openssl', 'rsyslog', 'chromium'];
@@ -77,7 +91,10 @@ describe('npm test set-up: the Debian packages of scripts/apt-packages.txt', () 
     t.after(() => rmSync(s.dir, { recursive: true, force: true }));
     const r = ensure({ pkgs: PKGS, env: s.env, uid: 1000, log: quiet });
     assert.equal(r.ok, false);
-    assert.equal(r.line, 'npm test: missing Debian packages: rsyslog chromium (not root, so not installed); install them with: sudo apt-get update && sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends rsyslog chromium');
+    assert.equal(
+      r.line,
+      'npm test: missing Debian packages: rsyslog chromium (not root, so not installed); install them with: sudo apt-get update && sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends rsyslog chromium',
+    );
     assert.deepEqual(s.aptLog(), []);
   });
 
@@ -85,7 +102,9 @@ describe('npm test set-up: the Debian packages of scripts/apt-packages.txt', () 
     const noApt = stubs({ installed: [], apt: false });
     const failing = stubs({ installed: [], aptInstallExit: 100 });
     const hollow = stubs({ installed: [], aptInstalls: false });
-    t.after(() => { for (const s of [noApt, failing, hollow]) rmSync(s.dir, { recursive: true, force: true }); });
+    t.after(() => {
+      for (const s of [noApt, failing, hollow]) rmSync(s.dir, { recursive: true, force: true });
+    });
     const cmd = 'install them with: apt-get update && env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openssl rsyslog chromium';
     const a = ensure({ pkgs: PKGS, env: noApt.env, uid: 0, log: quiet });
     assert.equal(a.line, `npm test: missing Debian packages: openssl rsyslog chromium (apt-get not found); ${cmd}`);
@@ -100,7 +119,10 @@ describe('npm test set-up: the Debian packages of scripts/apt-packages.txt', () 
   test('no dpkg-query at all (not Debian): one line, not a crash', () => {
     const r = ensure({ pkgs: PKGS, env: { PATH: '/nonexistent' }, uid: 0, log: quiet });
     assert.equal(r.ok, false);
-    assert.match(r.line ?? '', /^npm test: cannot check the Debian packages of scripts\/apt-packages\.txt: dpkg-query cannot be run \(ENOENT\); it needs a Debian machine with: openssl rsyslog chromium$/);
+    assert.match(
+      r.line ?? '',
+      /^npm test: cannot check the Debian packages of scripts\/apt-packages\.txt: dpkg-query cannot be run \(ENOENT\); it needs a Debian machine with: openssl rsyslog chromium$/,
+    );
   });
 
   test('the scripts as `npm test` runs them: test-setup.mjs and test.mjs stop at once with one line and exit 1, running no test', (t) => {
@@ -112,12 +134,19 @@ describe('npm test set-up: the Debian packages of scripts/apt-packages.txt', () 
       const r = spawnSync(process.execPath, [join(root, script), 'report'], { cwd: root, env: s.env, encoding: 'utf8', timeout: 30_000, ...asUser });
       assert.equal(r.status, 1, `${script}: ${r.stderr}`);
       assert.equal(r.stdout, '');
-      assert.match(r.stderr, /^npm test: missing Debian packages: openssl .*chromium .*; install them with: sudo apt-get update && sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openssl .*\n$/);
+      assert.match(
+        r.stderr,
+        /^npm test: missing Debian packages: openssl .*chromium .*; install them with: sudo apt-get update && sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openssl .*\n$/,
+      );
       assert.equal(r.stderr.split('\n').length, 2, 'exactly one line');
     }
     assert.deepEqual(s.aptLog(), []);
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-    assert.match(pkg.scripts['test'] ?? '', /^node scripts\/test-setup\.mjs && node scripts\/build\.mjs && node scripts\/test\.mjs$/, 'set-up before the build');
+    assert.match(
+      pkg.scripts['test'] ?? '',
+      /^node scripts\/test-setup\.mjs && node scripts\/build\.mjs && node scripts\/check\.mjs && node scripts\/test\.mjs$/,
+      'set-up before the build, the static checks (type-check, lint, format) before the suite',
+    );
   });
 
   test('on this machine (real dpkg-query): every package of the list is installed', () => {

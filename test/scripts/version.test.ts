@@ -15,7 +15,7 @@ const read = (p: string): string => readFileSync(join(root, p), 'utf8');
 const version = (JSON.parse(read('package.json')) as { version: string }).version;
 const majorMinor = version.split('.').slice(0, 2).join('.');
 
-test('package.json\'s version has the extension protocol\'s form a.b.c[.d]', () => {
+test("package.json's version has the extension protocol's form a.b.c[.d]", () => {
   assert.match(version, /^\d+\.\d+\.\d+(\.\d+)?$/);
 });
 
@@ -24,7 +24,7 @@ test('HandlerManifest.json carries it', () => {
   assert.equal(m[0]?.version, version);
 });
 
-test('README\'s az command and the ARM template use its major.minor', () => {
+test("README's az command and the ARM template use its major.minor", () => {
   const readme = read('README.md');
   const az = [...readme.matchAll(/az vm extension set[\s\S]*?--version (\S+)/g)].map((m) => m[1]);
   assert.ok(az.length > 0, 'an az vm extension set command');
@@ -34,7 +34,7 @@ test('README\'s az command and the ARM template use its major.minor', () => {
   assert.ok(readme.includes(`SnpAttestation-${version}`), 'README names the versioned folder/zip');
 });
 
-test('the demo\'s extension folder and `cvm-attest status` show it; the package script defaults to it', () => {
+test("the demo's extension folder and `cvm-attest status` show it; the package script defaults to it", () => {
   const tmp = mkdtempSync(join(tmpdir(), 'cvm-attest-version-'));
   try {
     const vm = layOutExtension({ root: tmp, repo: root }) as { extDir: string; version: string };

@@ -33,7 +33,8 @@ const RESOURCE_SCHEMAS: Record<string, [string, string]> = {
 
 function armValidator(): Ajv {
   const ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false });
-  const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : e.name.endsWith('.json') ? [join(d, e.name)] : []));
+  const walk = (d: string): string[] =>
+    readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : e.name.endsWith('.json') ? [join(d, e.name)] : []));
   for (const f of walk(join(ARM, 'schemas'))) {
     const s = load(f);
     if (f.endsWith('deploymentTemplate.json')) {
@@ -56,7 +57,12 @@ describe('serve deployment', () => {
       const entry = RESOURCE_SCHEMAS[`${r.type}@${r.apiVersion}`];
       assert.ok(entry, `no vendored schema for ${r.type}@${r.apiVersion}`);
       const [file, def] = entry;
-      const check = ajv.compile({ allOf: [{ $ref: 'https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#/definitions/resourceBase' }, { $ref: `https://schema.management.azure.com/schemas/${file}#/resourceDefinitions/${def}` }] });
+      const check = ajv.compile({
+        allOf: [
+          { $ref: 'https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#/definitions/resourceBase' },
+          { $ref: `https://schema.management.azure.com/schemas/${file}#/resourceDefinitions/${def}` },
+        ],
+      });
       assert.ok(check(r), `${r.type}: ${JSON.stringify(check.errors?.slice(0, 5))}`);
     }
     // The official schemas catch a wrong value: a misspelt transport or a string replica count.
@@ -104,7 +110,19 @@ describe('serve deployment', () => {
     const portFile = join(dir, 'port');
     const signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
     const proc = spawn(join(image, 'docker/entrypoint.sh'), [], {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, TMPDIR: dir, CVM_ATTEST_SIGNING_KEY_PEM: signingKey, CVM_ATTEST_TLS_CERT_PEM: tls.cert, CVM_ATTEST_TLS_KEY_PEM: tls.key, CVM_ATTEST_LISTEN: '127.0.0.1:0', CVM_ATTEST_PORT_FILE: portFile, CVM_ATTEST_ISSUER: 'https://verifier.example', CVM_ATTEST_POLICY_JSON: readFileSync(relaxedPolicy(dir), 'utf8'), CVM_ATTEST_WORKERS: '1' },
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOME: dir,
+        TMPDIR: dir,
+        CVM_ATTEST_SIGNING_KEY_PEM: signingKey,
+        CVM_ATTEST_TLS_CERT_PEM: tls.cert,
+        CVM_ATTEST_TLS_KEY_PEM: tls.key,
+        CVM_ATTEST_LISTEN: '127.0.0.1:0',
+        CVM_ATTEST_PORT_FILE: portFile,
+        CVM_ATTEST_ISSUER: 'https://verifier.example',
+        CVM_ATTEST_POLICY_JSON: readFileSync(relaxedPolicy(dir), 'utf8'),
+        CVM_ATTEST_WORKERS: '1',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

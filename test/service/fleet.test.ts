@@ -12,7 +12,13 @@ import { RECORD_STREAM } from '../../src/sinks/record.js';
 import { attestBody, challenge, post, relaxedPolicy, serve, tmp, vector, writeKey, type Served } from './helpers.js';
 
 const genoa = vector('genoa');
-const claimed = { vmId: '11111111-2222-3333-4444-555555555555', name: 'someone-else', resourceId: '/subscriptions/x/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/someone-else', subscriptionId: 'x', resourceGroupName: 'rg' };
+const claimed = {
+  vmId: '11111111-2222-3333-4444-555555555555',
+  name: 'someone-else',
+  resourceId: '/subscriptions/x/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/someone-else',
+  subscriptionId: 'x',
+  resourceGroupName: 'rg',
+};
 
 describe('serve --sinks: the verifier writes the fleet records', () => {
   let li: LogsIngestionEmulator;
@@ -23,7 +29,12 @@ describe('serve --sinks: the verifier writes the fleet records', () => {
     imds = await startImdsTokenEmulator();
     const dir = tmp();
     writeFileSync(join(dir, 'sinks.json'), JSON.stringify({ azureMonitor: { endpoint: li.endpoint, dcrImmutableId: li.dcrImmutableId, timeoutMs: 5000 } }));
-    const env: Record<string, string> = { NODE_EXTRA_CA_CERTS: li.caFile, AZURE_POD_IDENTITY_AUTHORITY_HOST: imds.url, NO_PROXY: '127.0.0.1,localhost', CVM_ATTEST_STATE_DIR: join(dir, 'state') };
+    const env: Record<string, string> = {
+      NODE_EXTRA_CA_CERTS: li.caFile,
+      AZURE_POD_IDENTITY_AUTHORITY_HOST: imds.url,
+      NO_PROXY: '127.0.0.1,localhost',
+      CVM_ATTEST_STATE_DIR: join(dir, 'state'),
+    };
     for (const k of ['AZURE_CLIENT_ID', 'IDENTITY_ENDPOINT', 'MSI_ENDPOINT', 'HTTPS_PROXY', 'HTTP_PROXY']) env[k] = '';
     s = await serve(['--signing-key', writeKey(join(dir, 'key.pem')), '--policy', relaxedPolicy(dir), '--sinks', join(dir, 'sinks.json')], env);
   });

@@ -32,15 +32,31 @@ describe('serve: fuzzed request bodies', () => {
   };
 
   it('arbitrary JSON values', async () => {
-    await fc.assert(fc.asyncProperty(fc.jsonValue({ maxDepth: 4 }), async (v) => typed(await send(JSON.stringify(v)))), { numRuns: 60 });
+    await fc.assert(
+      fc.asyncProperty(fc.jsonValue({ maxDepth: 4 }), async (v) => typed(await send(JSON.stringify(v)))),
+      { numRuns: 60 },
+    );
   });
 
   it('arbitrary bytes', async () => {
-    await fc.assert(fc.asyncProperty(fc.uint8Array({ maxLength: 2000 }), async (b) => typed(await send(b))), { numRuns: 60 });
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 2000 }), async (b) => typed(await send(b))),
+      { numRuns: 60 },
+    );
   });
 
   it('a valid request with one member replaced by an arbitrary value, or evidence bytes flipped', async () => {
-    const paths = ['nonce', 'evidence', 'evidence.hclReport', 'evidence.vcek', 'evidence.chain', 'evidence.quote', 'evidence.tdQuote', 'evidence.collateral', 'evidence.instance'];
+    const paths = [
+      'nonce',
+      'evidence',
+      'evidence.hclReport',
+      'evidence.vcek',
+      'evidence.chain',
+      'evidence.quote',
+      'evidence.tdQuote',
+      'evidence.collateral',
+      'evidence.instance',
+    ];
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...paths), fc.jsonValue({ maxDepth: 2 }), async (path, value) => {
         const body = attestBody(await challenge(s.url), genoa, { quote: true }) as Record<string, any>;
@@ -52,14 +68,18 @@ describe('serve: fuzzed request bodies', () => {
       { numRuns: 60 },
     );
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 32, max: 32 + 1184 - 1 }) /* the SNP report inside the HCL report */, fc.integer({ min: 1, max: 255 }), async (at, x) => {
-        const report = Buffer.from(genoa.hclReport);
-        report[at]! ^= x;
-        const r = await send(JSON.stringify(attestBody(await challenge(s.url), { ...genoa, hclReport: report })));
-        typed(r);
-        // A flipped bit never passes: either the bytes are unusable (400) or a check fails.
-        if (r.status === 200) assert.equal(r.json.verdict, 'fail', `byte ${at} ^ ${x} passed`);
-      }),
+      fc.asyncProperty(
+        fc.integer({ min: 32, max: 32 + 1184 - 1 }) /* the SNP report inside the HCL report */,
+        fc.integer({ min: 1, max: 255 }),
+        async (at, x) => {
+          const report = Buffer.from(genoa.hclReport);
+          report[at]! ^= x;
+          const r = await send(JSON.stringify(attestBody(await challenge(s.url), { ...genoa, hclReport: report })));
+          typed(r);
+          // A flipped bit never passes: either the bytes are unusable (400) or a check fails.
+          if (r.status === 200) assert.equal(r.json.verdict, 'fail', `byte ${at} ^ ${x} passed`);
+        },
+      ),
       { numRuns: 40 },
     );
     assert.equal((await fetch(s.url + '/healthz')).status, 200);

@@ -47,7 +47,10 @@ export interface Served {
 export async function serve(args: readonly string[], env: Record<string, string> = {}): Promise<Served> {
   const dir = tmp('serve-port-');
   const portFile = join(dir, 'port');
-  const proc = spawn(process.execPath, [BIN, 'serve', '--listen', '127.0.0.1:0', '--port-file', portFile, ...args], { env: { ...process.env, CVM_ATTEST_WORKERS: '2', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [BIN, 'serve', '--listen', '127.0.0.1:0', '--port-file', portFile, ...args], {
+    env: { ...process.env, CVM_ATTEST_WORKERS: '2', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   proc.stdout.on('data', (c) => (out += c));
@@ -88,7 +91,9 @@ export interface Redis {
 export async function startRedis(): Promise<Redis> {
   const port = await freePort();
   const dir = tmp('redis-');
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   proc.stdout.on('data', (c) => (out += c));
   const deadline = Date.now() + 10_000;
@@ -98,11 +103,12 @@ export async function startRedis(): Promise<Redis> {
   }
   return {
     url: `redis://127.0.0.1:${port}`,
-    stop: () => new Promise<void>((resolve) => {
-      if (proc.exitCode !== null) return resolve();
-      proc.on('exit', () => resolve());
-      proc.kill('SIGTERM');
-    }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (proc.exitCode !== null) return resolve();
+        proc.on('exit', () => resolve());
+        proc.kill('SIGTERM');
+      }),
   };
 }
 
@@ -124,7 +130,12 @@ export function vector(name: 'genoa' | 'milan-v3-a'): Vector {
     hclReport,
     vcek: fx(`${d}/vcek.pem`).toString('utf8'),
     chain: fx(`amd/ask_ark_${product}.pem`).toString('utf8'),
-    quote: { message: fx(`${d}/quote.msg`), signature: fx(`${d}/quote.sig`), pcrs: JSON.parse(fx(`${d}/pcrs.json`).toString('utf8')) as string[], nonce: Buffer.from(fx(`${d}/nonce.hex`).toString('utf8').trim(), 'hex') },
+    quote: {
+      message: fx(`${d}/quote.msg`),
+      signature: fx(`${d}/quote.sig`),
+      pcrs: JSON.parse(fx(`${d}/pcrs.json`).toString('utf8')) as string[],
+      nonce: Buffer.from(fx(`${d}/nonce.hex`).toString('utf8').trim(), 'hex'),
+    },
     vmUniqueId: m?.[1] ?? '',
   };
 }
@@ -136,13 +147,20 @@ export function attestBody(nonce: string, v: Vector, o: { quote?: boolean; insta
       hclReport: v.hclReport.toString('base64'),
       vcek: v.vcek,
       chain: v.chain,
-      ...(o.quote && v.quote ? { quote: { message: v.quote.message.toString('base64'), signature: v.quote.signature.toString('base64'), pcrs: v.quote.pcrs } } : {}),
+      ...(o.quote && v.quote
+        ? { quote: { message: v.quote.message.toString('base64'), signature: v.quote.signature.toString('base64'), pcrs: v.quote.pcrs } }
+        : {}),
       ...(o.instance ? { instance: o.instance } : {}),
     },
   };
 }
 
-export async function post(url: string, path: string, body: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }): Promise<{ status: number; json: any; headers: Headers }> {
+export async function post(
+  url: string,
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = { 'content-type': 'application/json' },
+): Promise<{ status: number; json: any; headers: Headers }> {
   const res = await fetch(url + path, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
   const text = await res.text();
   let json: unknown;

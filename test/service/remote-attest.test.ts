@@ -40,11 +40,20 @@ describe('attest --verifier (swtpm + IMDS emulator + serve)', () => {
 
   it('a fresh swtpm quote over the service nonce with a real HCL report: fail on freshness (AK not HCLAkPub), no token', async () => {
     const tokenOut = join(dir, 'token.jwt');
-    const r = await cvmAttest(['attest', '--verifier', strict.url, '--token-out', tokenOut, '--format', 'json', ...vmArgs()], { env: { NO_PROXY: '127.0.0.1,localhost' }, timeoutMs: 60_000 });
+    const r = await cvmAttest(['attest', '--verifier', strict.url, '--token-out', tokenOut, '--format', 'json', ...vmArgs()], {
+      env: { NO_PROXY: '127.0.0.1,localhost' },
+      timeoutMs: 60_000,
+    });
     assert.equal(r.code, 1, r.stderr);
-    const out = JSON.parse(r.stdout) as { remote: { verdict: string; jti: string | null; checks: { id: string; status: string; reason: string }[] }; local: { verdict: string } };
+    const out = JSON.parse(r.stdout) as {
+      remote: { verdict: string; jti: string | null; checks: { id: string; status: string; reason: string }[] };
+      local: { verdict: string };
+    };
     assert.equal(out.remote.verdict, 'fail');
-    const failed = out.remote.checks.filter((c) => c.status === 'fail').map((c) => c.id).sort();
+    const failed = out.remote.checks
+      .filter((c) => c.status === 'fail')
+      .map((c) => c.id)
+      .sort();
     assert.deepEqual(failed, ['chip-id', 'freshness', 'policy.freshness', 'signature']);
     assert.match(out.remote.checks.find((c) => c.id === 'freshness')!.reason, /does not verify with HCLAkPub/);
     for (const id of ['structure', 'chain', 'runtime-data']) assert.equal(out.remote.checks.find((c) => c.id === id)!.status, 'pass', id);

@@ -37,14 +37,18 @@ describe('serve: two replicas sharing redis-server', () => {
     assert.equal(atA.status, 400);
     assert.equal(atA.json.error.code, 'E_NONCE_USED');
     assert.equal((await post(b.url, '/v1/attest', attestBody(n, genoa))).json.error.code, 'E_NONCE_USED');
-    const h = await (await fetch(a.url + '/healthz')).json() as { replayStore: { kind: string; ok: boolean } };
+    const h = (await (await fetch(a.url + '/healthz')).json()) as { replayStore: { kind: string; ok: boolean } };
     assert.deepEqual(h.replayStore, { kind: 'redis', ok: true });
   });
 
   it('the same nonce raced at both replicas at once is accepted exactly once', async () => {
     for (let i = 0; i < 5; i++) {
       const n = await challenge(b.url);
-      const rs = await Promise.all([post(a.url, '/v1/attest', attestBody(n, genoa)), post(b.url, '/v1/attest', attestBody(n, genoa)), post(a.url, '/v1/attest', attestBody(n, genoa))]);
+      const rs = await Promise.all([
+        post(a.url, '/v1/attest', attestBody(n, genoa)),
+        post(b.url, '/v1/attest', attestBody(n, genoa)),
+        post(a.url, '/v1/attest', attestBody(n, genoa)),
+      ]);
       assert.equal(rs.filter((r) => r.status === 200).length, 1, JSON.stringify(rs.map((r) => r.json.error?.code ?? r.json.verdict)));
       assert.equal(rs.filter((r) => r.json.error?.code === 'E_NONCE_USED').length, 2);
     }
@@ -86,7 +90,7 @@ describe('serve: two replicas sharing redis-server', () => {
     const replays = await Promise.all(accepted.slice(0, 40).map((n) => post(b.url, '/v1/attest', attestBody(n, genoa))));
     assert.ok(replays.every((r) => r.json.error?.code === 'E_NONCE_USED'));
     // A nonce issued by the dead replica is still good at B (self-authenticating), once.
-    assert.equal((await (await fetch(b.url + '/healthz')).json() as { status: string }).status, 'ok');
+    assert.equal(((await (await fetch(b.url + '/healthz')).json()) as { status: string }).status, 'ok');
   });
 });
 

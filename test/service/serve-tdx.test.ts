@@ -23,11 +23,18 @@ function tdxBody(nonce: string, o: { collateral?: Record<string, string>; quote?
       hclReport: tdxHcl().toString('base64'),
       tdQuote: tdQuote().toString('base64'),
       ...(o.collateral ? { collateral: o.collateral } : {}),
-      ...(o.quote ? { quote: { message: Buffer.from(q.message).toString('base64'), signature: Buffer.from(q.signature).toString('base64'), pcrs: q.pcrs } } : {}),
+      ...(o.quote
+        ? { quote: { message: Buffer.from(q.message).toString('base64'), signature: Buffer.from(q.signature).toString('base64'), pcrs: q.pcrs } }
+        : {}),
     },
   };
 }
-const asMembers = (names: readonly string[]): Record<string, string> => Object.fromEntries(collateral().filter((f) => names.includes(f.name)).map((f) => [f.name, Buffer.from(f.bytes).toString('base64')]));
+const asMembers = (names: readonly string[]): Record<string, string> =>
+  Object.fromEntries(
+    collateral()
+      .filter((f) => names.includes(f.name))
+      .map((f) => [f.name, Buffer.from(f.bytes).toString('base64')]),
+  );
 const find = (checks: Check[], id: string): Check => checks.find((c) => c.id === id) ?? assert.fail(`no check ${id}`);
 
 describe('serve: Intel TDX evidence (relaxed policy, --collateral folder)', () => {
@@ -51,7 +58,8 @@ describe('serve: Intel TDX evidence (relaxed policy, --collateral folder)', () =
     assert.equal(r.status, 200, JSON.stringify(r.json));
     const checks = r.json.checks as Check[];
     assert.equal(r.json.verdict, 'pass', JSON.stringify(checks.filter((c) => c.status === 'fail')));
-    for (const id of ['signature.quote', 'chain', 'signature.qe-report', 'collateral', 'tcb', 'tcb.qe-identity', 'runtime-data.td-report', 'runtime-data']) assert.equal(find(checks, id).status, 'pass', id);
+    for (const id of ['signature.quote', 'chain', 'signature.qe-report', 'collateral', 'tcb', 'tcb.qe-identity', 'runtime-data.td-report', 'runtime-data'])
+      assert.equal(find(checks, id).status, 'pass', id);
     assert.equal(find(checks, 'collateral.freshness').status, 'warn', 'the real collateral is stale now: a warning by default');
     assert.equal(find(checks, 'freshness').status, 'skip');
     assert.equal(find(checks, 'ak-certificate').status, 'skip');
@@ -70,7 +78,11 @@ describe('serve: Intel TDX evidence (relaxed policy, --collateral folder)', () =
   });
 
   it("the request's collateral is used when it brings some: without the QE identity the TCB cannot be judged (fail, no token)", async () => {
-    const partial = await post(s.url, '/v1/attest', tdxBody(await challenge(s.url), { collateral: asMembers(COLLATERAL_NAMES.filter((n) => !n.startsWith('qeidentity'))) }));
+    const partial = await post(
+      s.url,
+      '/v1/attest',
+      tdxBody(await challenge(s.url), { collateral: asMembers(COLLATERAL_NAMES.filter((n) => !n.startsWith('qeidentity'))) }),
+    );
     assert.equal(partial.status, 200, JSON.stringify(partial.json));
     assert.equal(partial.json.verdict, 'fail');
     assert.equal(find(partial.json.checks as Check[], 'tcb.qe-identity').status, 'fail');
@@ -112,7 +124,9 @@ describe('serve: --collateral refuses a file that is no collateral at start-up',
     const col = join(dir, 'collateral');
     mkdirSync(col);
     writeFileSync(join(col, 'notes.txt'), 'not collateral');
-    const r = await cvmAttest(['serve', '--listen', '127.0.0.1:0', '--signing-key', writeKey(join(dir, 'key.pem')), '--collateral', col], { timeoutMs: 30_000 });
+    const r = await cvmAttest(['serve', '--listen', '127.0.0.1:0', '--signing-key', writeKey(join(dir, 'key.pem')), '--collateral', col], {
+      timeoutMs: 30_000,
+    });
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /--collateral .*notes\.txt/);
   });

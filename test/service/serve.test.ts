@@ -41,10 +41,10 @@ describe('serve: HTTP contract and tokens (relaxed policy, in-memory replay stor
   });
 
   it('OIDC discovery names the issuer and jwks_uri; /certs keys carry kid, alg and an x5c certificate for the same key', async () => {
-    const d = await (await fetch(s.url + '/.well-known/openid-configuration')).json() as Record<string, unknown>;
+    const d = (await (await fetch(s.url + '/.well-known/openid-configuration')).json()) as Record<string, unknown>;
     assert.equal(d.issuer, issuer);
     assert.equal(d.jwks_uri, `${issuer}/certs`);
-    const jwks = await (await fetch(String(d.jwks_uri))).json() as { keys: Record<string, any>[] };
+    const jwks = (await (await fetch(String(d.jwks_uri))).json()) as { keys: Record<string, any>[] };
     assert.equal(jwks.keys.length, 1);
     const k = jwks.keys[0]!;
     assert.equal(k.alg, 'RS256');
@@ -71,7 +71,7 @@ describe('serve: HTTP contract and tokens (relaxed policy, in-memory replay stor
     const { payload, protectedHeader } = await jwtVerify(token, JWKS, { issuer });
     assert.equal(protectedHeader.alg, 'RS256');
     assert.equal(protectedHeader.jku, `${issuer}/certs`);
-    const jwks = await (await fetch(`${issuer}/certs`)).json() as { keys: { kid: string }[] };
+    const jwks = (await (await fetch(`${issuer}/certs`)).json()) as { keys: { kid: string }[] };
     assert.equal(protectedHeader.kid, jwks.keys[0]!.kid);
     assert.equal(payload.nonce, nonce);
     assert.equal(payload['x-ms-cvm-attest-fresh'], false);
@@ -92,7 +92,12 @@ describe('serve: HTTP contract and tokens (relaxed policy, in-memory replay stor
     const JWKS = createRemoteJWKSet(new URL(`${issuer}/certs`));
     const { kid } = decodeProtectedHeader(token);
     const other = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
-    const forged = await new SignJWT({ nonce, 'x-ms-attestation-type': 'sevsnpvm' }).setProtectedHeader({ alg: 'RS256', kid: kid! }).setIssuer(issuer).setIssuedAt().setExpirationTime('1h').sign(other);
+    const forged = await new SignJWT({ nonce, 'x-ms-attestation-type': 'sevsnpvm' })
+      .setProtectedHeader({ alg: 'RS256', kid: kid! })
+      .setIssuer(issuer)
+      .setIssuedAt()
+      .setExpirationTime('1h')
+      .sign(other);
     await assert.rejects(jwtVerify(forged, JWKS, { issuer }), joseErrors.JWSSignatureVerificationFailed);
     const exp = (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { exp: number }).exp;
     await assert.rejects(jwtVerify(token, JWKS, { issuer, currentDate: new Date((exp + 1) * 1000) }), joseErrors.JWTExpired);
@@ -163,13 +168,18 @@ describe('serve: HTTP contract and tokens (relaxed policy, in-memory replay stor
       for (let i = 0; i < 20; i++) yield Buffer.alloc(64 * 1024, 0x41);
       yield Buffer.from('"}}');
     };
-    const res = await fetch(s.url + '/v1/attest', { method: 'POST', headers: { 'content-type': 'application/json' }, body: ReadableStream.from(chunks()), duplex: 'half' }).catch((e: Error) => e);
+    const res = await fetch(s.url + '/v1/attest', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: ReadableStream.from(chunks()),
+      duplex: 'half',
+    }).catch((e: Error) => e);
     if (res instanceof Error) return; // the server may close before the client finishes sending: also a refusal
     assert.equal(res.status, 413);
   });
 
   it('/healthz and /metrics (Prometheus text) report the traffic so far', async () => {
-    const h = await (await fetch(s.url + '/healthz')).json() as { status: string; replayStore: { kind: string } };
+    const h = (await (await fetch(s.url + '/healthz')).json()) as { status: string; replayStore: { kind: string } };
     assert.equal(h.status, 'ok');
     assert.equal(h.replayStore.kind, 'memory');
     const m = await (await fetch(s.url + '/metrics')).text();
@@ -279,18 +289,23 @@ describe('serve: keys', () => {
     utimesSync(join(keys, 'a-old.pem'), new Date(Date.now() - 7200_000), new Date(Date.now() - 7200_000));
     const s = await serve(['--signing-key', keys, '--policy', relaxedPolicy(dir)]);
     try {
-      const jwks = await (await fetch(s.url + '/certs')).json() as { keys: { kid: string }[] };
+      const jwks = (await (await fetch(s.url + '/certs')).json()) as { keys: { kid: string }[] };
       assert.equal(jwks.keys.length, 2);
       const r = await post(s.url, '/v1/attest', attestBody(await challenge(s.url), genoa));
       const { kid } = decodeProtectedHeader(r.json.token);
       const newest = createPublicKey(readFileSync(join(keys, 'b-new.pem'))).export({ format: 'jwk' });
-      const jwksFull = await (await fetch(s.url + '/certs')).json() as { keys: { kid: string; n: string }[] };
+      const jwksFull = (await (await fetch(s.url + '/certs')).json()) as { keys: { kid: string; n: string }[] };
       assert.equal(jwksFull.keys.find((k) => k.kid === kid)!.n, newest.n, 'the most recently modified key signs');
       const JWKS = createRemoteJWKSet(new URL(s.url + '/certs'));
       await jwtVerify(r.json.token, JWKS, { issuer: s.url });
       const old = await import('node:crypto').then((c) => c.createPrivateKey(readFileSync(join(keys, 'a-old.pem'))));
       const oldKid = jwksFull.keys.find((k) => k.kid !== kid)!.kid;
-      const before = await new SignJWT({ nonce: 'x' }).setProtectedHeader({ alg: 'RS256', kid: oldKid }).setIssuer(s.url).setIssuedAt().setExpirationTime('1h').sign(old);
+      const before = await new SignJWT({ nonce: 'x' })
+        .setProtectedHeader({ alg: 'RS256', kid: oldKid })
+        .setIssuer(s.url)
+        .setIssuedAt()
+        .setExpirationTime('1h')
+        .sign(old);
       await jwtVerify(before, JWKS, { issuer: s.url });
     } finally {
       await s.stop();
@@ -308,8 +323,11 @@ describe('serve: keys', () => {
       assert.equal(decodeProtectedHeader(r.json.token).alg, 'ES256');
       const { payload } = await jwtVerify(r.json.token, createRemoteJWKSet(new URL(s.url + '/certs')), { issuer: s.url, algorithms: ['ES256'] });
       assert.equal(payload['x-ms-attestation-type'], 'sevsnpvm');
-      const jwks = await (await fetch(s.url + '/certs')).json() as { keys: { alg: string; x5c: string[]; n?: string; x?: string }[] };
-      assert.deepEqual(jwks.keys.map((k) => k.alg), ['RS256', 'ES256']);
+      const jwks = (await (await fetch(s.url + '/certs')).json()) as { keys: { alg: string; x5c: string[]; n?: string; x?: string }[] };
+      assert.deepEqual(
+        jwks.keys.map((k) => k.alg),
+        ['RS256', 'ES256'],
+      );
       for (const k of jwks.keys) {
         const cert = new X509Certificate(Buffer.from(k.x5c[0]!, 'base64'));
         assert.ok(cert.verify(cert.publicKey));
@@ -319,7 +337,9 @@ describe('serve: keys', () => {
     } finally {
       await s.stop();
     }
-    const ps = await serve(['--signing-key', join(dir, 'k1.pem'), '--policy', relaxedPolicy(dir), '--issuer', 'https://verifier.example'], { CVM_ATTEST_TOKEN_ALG: 'PS256' });
+    const ps = await serve(['--signing-key', join(dir, 'k1.pem'), '--policy', relaxedPolicy(dir), '--issuer', 'https://verifier.example'], {
+      CVM_ATTEST_TOKEN_ALG: 'PS256',
+    });
     try {
       const r = await post(ps.url, '/v1/attest', attestBody(await challenge(ps.url), genoa));
       const h = decodeProtectedHeader(r.json.token);
@@ -344,7 +364,8 @@ describe('serve: SIGTERM drains in-flight requests', () => {
     const ok = answers.filter((a) => a.status === 'fulfilled' && a.value.json.verdict === 'pass').length;
     assert.equal(await s.exited, 0);
     assert.ok(ok >= 1, `${ok} of 6 answered`);
-    for (const a of answers) if (a.status === 'fulfilled') assert.ok(a.value.json.verdict === 'pass' || a.value.json.error?.code === 'E_SHUTTING_DOWN', JSON.stringify(a.value.json));
+    for (const a of answers)
+      if (a.status === 'fulfilled') assert.ok(a.value.json.verdict === 'pass' || a.value.json.error?.code === 'E_SHUTTING_DOWN', JSON.stringify(a.value.json));
     assert.match(s.stdout(), /"message":"draining"/);
   });
 });

@@ -23,7 +23,14 @@ function verifier(policy: unknown): { v: Verifier; jwks: ReturnType<typeof creat
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const jwk = createPublicKey(privateKey).export({ format: 'jwk' }) as Record<string, string>;
   const kid = jwkThumbprint(jwk);
-  const v = new Verifier({ policy, crls: {}, issuer: 'https://v.example', jwksUri: 'https://v.example/certs', tokenLifetimeSeconds: 600, key: { pem: privateKey.export({ format: 'pem', type: 'pkcs8' }) as string, kid, alg: 'RS256' } });
+  const v = new Verifier({
+    policy,
+    crls: {},
+    issuer: 'https://v.example',
+    jwksUri: 'https://v.example/certs',
+    tokenLifetimeSeconds: 600,
+    key: { pem: privateKey.export({ format: 'pem', type: 'pkcs8' }) as string, kid, alg: 'RS256' },
+  });
   return { v, jwks: createLocalJWKSet({ keys: [{ ...jwk, kid, alg: 'RS256' }] }) };
 }
 
@@ -110,16 +117,26 @@ describe('the VM side: the attest request body for TDX evidence', () => {
   it('carries hclReport, tdQuote and the collateral (base64 members), no empty vcek; the schema accepts it and the Verifier passes it', async () => {
     const q = vtpmQuote();
     const evidence: Evidence = {
-      hclReport: tdxHcl(), vcekPem: '', chainPem: '', tdQuote: tdQuote(), collateral: collateral(),
+      hclReport: tdxHcl(),
+      vcekPem: '',
+      chainPem: '',
+      tdQuote: tdQuote(),
+      collateral: collateral(),
       quote: { message: q.message, signature: q.signature, pcrs: q.pcrs!, nonce: q.nonce, pcrSelection: q.pcrs!.map((_, i) => i) },
-      warnings: [], replayed: false, transport: 'test', certificateSource: 'pcs',
+      warnings: [],
+      replayed: false,
+      transport: 'test',
+      certificateSource: 'pcs',
     };
     const nonceHex = Buffer.from(q.nonce).toString('hex');
     const body = attestRequestBody(nonceHex.padEnd(64, '0'), evidence) as { evidence: Record<string, unknown> };
     assert.equal(body.evidence.vcek, undefined);
     assert.equal(body.evidence.tdQuote, tdQuote().toString('base64'));
     const members = body.evidence.collateral as Record<string, string>;
-    assert.deepEqual(Object.values(members).map((v) => Buffer.from(v, 'base64')), collateral().map((f) => Buffer.from(f.bytes)));
+    assert.deepEqual(
+      Object.values(members).map((v) => Buffer.from(v, 'base64')),
+      collateral().map((f) => Buffer.from(f.bytes)),
+    );
     const validate = await requestValidator();
     const req = validate(Buffer.from(JSON.stringify(body)));
     const { v } = verifier({ requireFreshness: true });
@@ -130,14 +147,27 @@ describe('the VM side: the attest request body for TDX evidence', () => {
 });
 
 describe('the AK certificate and the event log travel with the request', () => {
-  it('the VM sends them; the verifier runs ak-certificate and event-log on them (here: another vTPM\'s certificate, another boot\'s log: both fail)', async () => {
+  it("the VM sends them; the verifier runs ak-certificate and event-log on them (here: another vTPM's certificate, another boot's log: both fail)", async () => {
     const q = vtpmQuote();
     const log = fixture('eventlog/ubuntu-2404-amd-sevsnp.bin');
-    const ak = Buffer.from(akCertificateDer(Buffer.from(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(fixture('azure-vtpm/azure_ak_certificates.txt').toString('utf8'))![0])));
+    const ak = Buffer.from(
+      akCertificateDer(
+        Buffer.from(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(fixture('azure-vtpm/azure_ak_certificates.txt').toString('utf8'))![0]),
+      ),
+    );
     const evidence: Evidence = {
-      hclReport: tdxHcl(), vcekPem: '', chainPem: '', tdQuote: tdQuote(), collateral: collateral(), akCertificate: ak, eventLog: log,
+      hclReport: tdxHcl(),
+      vcekPem: '',
+      chainPem: '',
+      tdQuote: tdQuote(),
+      collateral: collateral(),
+      akCertificate: ak,
+      eventLog: log,
       quote: { message: q.message, signature: q.signature, pcrs: q.pcrs!, nonce: q.nonce, pcrSelection: q.pcrs!.map((_, i) => i) },
-      warnings: [], replayed: false, transport: 'test', certificateSource: 'pcs',
+      warnings: [],
+      replayed: false,
+      transport: 'test',
+      certificateSource: 'pcs',
     };
     const nonceHex = Buffer.from(q.nonce).toString('hex');
     const body = attestRequestBody(nonceHex.padEnd(64, '0'), evidence) as { evidence: Record<string, unknown> };

@@ -35,8 +35,18 @@ describe('alerts', () => {
   });
 
   test('AttestationFailed fires once per change of the failed checks, again after recovery', () => {
-    const { types, alerts } = run([ok(), ok({ failed: [sigFail] }), ok({ failed: [sigFail] }), ok({ failed: [sigFail, dbgFail] }), ok(), ok({ failed: [sigFail] })]);
-    assert.deepEqual(types.map((t) => t.filter((x) => x === 'AttestationFailed').length), [0, 1, 0, 1, 0, 1]);
+    const { types, alerts } = run([
+      ok(),
+      ok({ failed: [sigFail] }),
+      ok({ failed: [sigFail] }),
+      ok({ failed: [sigFail, dbgFail] }),
+      ok(),
+      ok({ failed: [sigFail] }),
+    ]);
+    assert.deepEqual(
+      types.map((t) => t.filter((x) => x === 'AttestationFailed').length),
+      [0, 1, 0, 1, 0, 1],
+    );
     const a = alerts[1]![0]!;
     assert.equal(a.AlertSeverity, 'High');
     assert.equal(a.CompromisedEntity, 'cvm-01');
@@ -46,25 +56,52 @@ describe('alerts', () => {
   });
 
   test('DebugEnabled fires once while the guest stays debuggable', () => {
-    const { types } = run([ok({ debuggable: true, failed: [dbgFail] }), ok({ debuggable: true, failed: [dbgFail] }), ok(), ok({ debuggable: true, failed: [dbgFail] })]);
-    assert.deepEqual(types.map((t) => t.includes('DebugEnabled')), [true, false, false, true]);
+    const { types } = run([
+      ok({ debuggable: true, failed: [dbgFail] }),
+      ok({ debuggable: true, failed: [dbgFail] }),
+      ok(),
+      ok({ debuggable: true, failed: [dbgFail] }),
+    ]);
+    assert.deepEqual(
+      types.map((t) => t.includes('DebugEnabled')),
+      [true, false, false, true],
+    );
   });
 
   test('TcbBelowMinimum against the policy minimum', () => {
     const min = { bootloader: 3, tee: 0, snp: 10, microcode: 115 };
-    const { types, alerts } = run([ok({ minimumTcb: min }), ok({ minimumTcb: min }), ok({ minimumTcb: min, reportedTcb: { bootloader: 3, tee: 0, snp: 10, microcode: 115 } })]);
-    assert.deepEqual(types.map((t) => t.includes('TcbBelowMinimum')), [true, false, false]);
+    const { types, alerts } = run([
+      ok({ minimumTcb: min }),
+      ok({ minimumTcb: min }),
+      ok({ minimumTcb: min, reportedTcb: { bootloader: 3, tee: 0, snp: 10, microcode: 115 } }),
+    ]);
+    assert.deepEqual(
+      types.map((t) => t.includes('TcbBelowMinimum')),
+      [true, false, false],
+    );
     assert.deepEqual(alerts[0]![0]!.ExtendedProperties.components, ['snp']);
   });
 
   test('TcbRollback: lower reported TCB on the same chip; not on another chip', () => {
     const hi = { bootloader: 4, tee: 0, snp: 9, microcode: 120 };
     const lo = { bootloader: 4, tee: 0, snp: 8, microcode: 120 };
-    const { types, alerts } = run([ok({ reportedTcb: hi }), ok({ reportedTcb: lo }), ok({ reportedTcb: lo }), ok({ reportedTcb: hi, chipId: '22'.repeat(64) }), ok({ reportedTcb: lo, chipId: '33'.repeat(64) })]);
-    assert.deepEqual(types.map((t) => t.includes('TcbRollback')), [false, true, false, false, false]);
+    const { types, alerts } = run([
+      ok({ reportedTcb: hi }),
+      ok({ reportedTcb: lo }),
+      ok({ reportedTcb: lo }),
+      ok({ reportedTcb: hi, chipId: '22'.repeat(64) }),
+      ok({ reportedTcb: lo, chipId: '33'.repeat(64) }),
+    ]);
+    assert.deepEqual(
+      types.map((t) => t.includes('TcbRollback')),
+      [false, true, false, false, false],
+    );
     assert.deepEqual(alerts[1]!.find((a) => a.AlertType === 'CvmAttest_TcbRollback')!.ExtendedProperties.components, ['snp']);
     // Chip moves are informational and fire once per move.
-    assert.deepEqual(types.map((t) => t.includes('ChipChanged')), [false, false, false, true, true]);
+    assert.deepEqual(
+      types.map((t) => t.includes('ChipChanged')),
+      [false, false, false, true, true],
+    );
   });
 
   test('MeasurementChanged and ChipChanged fire once per change, not on the first run', () => {
@@ -82,7 +119,10 @@ describe('alerts', () => {
 
   test('EvidenceUnavailable after N failed collections in a row, once; reset by a success', () => {
     const { types, alerts } = run([down(), down(), down(), down(), ok(), down(), down(), down()]);
-    assert.deepEqual(types.map((t) => t.includes('EvidenceUnavailable')), [false, false, true, false, false, false, false, true]);
+    assert.deepEqual(
+      types.map((t) => t.includes('EvidenceUnavailable')),
+      [false, false, true, false, false, false, false, true],
+    );
     const a = alerts[2]![0]!;
     assert.equal(a.StartTime, NOW.toISOString(), 'starts at the first failure');
     assert.equal(a.ExtendedProperties.errorCode, 'E_TPM_NO_DEVICE');
@@ -91,7 +131,10 @@ describe('alerts', () => {
   test('CertificateExpiringSoon once per certificate, inside the configured window', () => {
     const soon = new Date(NOW.getTime() + 10 * 86_400_000).toISOString();
     const { types, alerts } = run([ok({ vcekNotAfter: soon }), ok({ vcekNotAfter: soon }), ok()]);
-    assert.deepEqual(types.map((t) => t.includes('CertificateExpiringSoon')), [true, false, false]);
+    assert.deepEqual(
+      types.map((t) => t.includes('CertificateExpiringSoon')),
+      [true, false, false],
+    );
     assert.equal(alerts[0]![0]!.ExtendedProperties.daysLeft, 10);
     assert.match(alerts[0]![0]!.Description, /expires on \S+ \(in 10 days\)\.$/);
     assert.deepEqual(run([ok({ vcekNotAfter: new Date(NOW.getTime() + 40 * 86_400_000).toISOString() })]).types, [[]]);
@@ -104,11 +147,17 @@ describe('alerts', () => {
     assert.match(a.Description, /expired on \S+ \(3 days ago\)\.$/);
     assert.equal(a.ExtendedProperties.daysLeft, 0);
     const hours = new Date(NOW.getTime() + 5 * 3_600_000 + 5_000).toISOString();
-    assert.match(run([ok({ vcekNotAfter: hours })]).alerts[0]!.find((x) => x.AlertType === 'CvmAttest_CertificateExpiringSoon')!.Description, /expires on \S+ \(in 5 hours\)\.$/);
+    assert.match(
+      run([ok({ vcekNotAfter: hours })]).alerts[0]!.find((x) => x.AlertType === 'CvmAttest_CertificateExpiringSoon')!.Description,
+      /expires on \S+ \(in 5 hours\)\.$/,
+    );
   });
 
   test('fromNow: days, hours, under an hour, either side of now', () => {
-    assert.deepEqual([fromNow(86_400_000), fromNow(2 * 86_400_000 + 1), fromNow(-3_600_000), fromNow(-7_200_000), fromNow(60_000), fromNow(-1)], ['in 1 day', 'in 2 days', '1 hour ago', '2 hours ago', 'in less than an hour', 'less than an hour ago']);
+    assert.deepEqual(
+      [fromNow(86_400_000), fromNow(2 * 86_400_000 + 1), fromNow(-3_600_000), fromNow(-7_200_000), fromNow(60_000), fromNow(-1)],
+      ['in 1 day', 'in 2 days', '1 hour ago', '2 hours ago', 'in less than an hour', 'less than an hour ago'],
+    );
   });
 
   test('alerts carry exactly the alert stream columns', () => {
@@ -130,7 +179,10 @@ describe('alerts', () => {
       const loaded = await loadAlertState(t.dir);
       assert.deepEqual(JSON.parse(JSON.stringify(loaded)), JSON.parse(JSON.stringify(first.state)));
       const next = evaluateAlerts(loaded, ok({ measurement: 'cc'.repeat(48) }), { settings, recordId: 'r' });
-      assert.deepEqual(next.alerts.map((a) => a.AlertType), ['CvmAttest_MeasurementChanged']);
+      assert.deepEqual(
+        next.alerts.map((a) => a.AlertType),
+        ['CvmAttest_MeasurementChanged'],
+      );
       const { writeFile } = await import('node:fs/promises');
       await writeFile(`${t.dir}/alerts-state.json`, '{"v":1,"collectionFail');
       assert.deepEqual(await loadAlertState(t.dir), EMPTY_ALERT_STATE);

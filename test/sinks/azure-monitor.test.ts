@@ -50,7 +50,21 @@ function countOf(stream: string, id: string): number {
 function alert(): LogRecord {
   n++;
   const t = new Date().toISOString();
-  return { TimeGenerated: t, SystemAlertId: crypto.randomUUID(), AlertName: `test ${n}`, AlertType: 'CvmAttest_Test', AlertSeverity: 'Low', Description: 'd', RemediationSteps: ['x'], CompromisedEntity: 'cvm-01', StartTime: t, EndTime: t, ProductName: 'cvm-attest', VendorName: 'cvm-attest', ExtendedProperties: {} };
+  return {
+    TimeGenerated: t,
+    SystemAlertId: crypto.randomUUID(),
+    AlertName: `test ${n}`,
+    AlertType: 'CvmAttest_Test',
+    AlertSeverity: 'Low',
+    Description: 'd',
+    RemediationSteps: ['x'],
+    CompromisedEntity: 'cvm-01',
+    StartTime: t,
+    EndTime: t,
+    ProductName: 'cvm-attest',
+    VendorName: 'cvm-attest',
+    ExtendedProperties: {},
+  };
 }
 
 describe('Azure Monitor sink with the real SDK', () => {
@@ -123,13 +137,21 @@ describe('Azure Monitor sink with the real SDK', () => {
     try {
       const t = await tempDir();
       cleanups.push(t.cleanup);
-      const s = await AzureMonitorSink.create(parseSinksSettings({ azureMonitor: { endpoint: small.endpoint, dcrImmutableId: small.dcrImmutableId } }).azureMonitor!, {
-        stateDir: t.dir, clientOptions: { tlsOptions: { ca: small.ca }, retryOptions: { maxRetries: 0 } } });
+      const s = await AzureMonitorSink.create(
+        parseSinksSettings({ azureMonitor: { endpoint: small.endpoint, dcrImmutableId: small.dcrImmutableId } }).azureMonitor!,
+        {
+          stateDir: t.dir,
+          clientOptions: { tlsOptions: { ca: small.ca }, retryOptions: { maxRetries: 0 } },
+        },
+      );
       const rs = records(40);
       await s.enqueue(rs, []);
       const st = await s.flush();
       assert.equal(st.status, 'delivered', st.message);
-      assert.ok(small.requests.some((r) => r.status === 413), 'the emulator did answer 413');
+      assert.ok(
+        small.requests.some((r) => r.status === 413),
+        'the emulator did answer 413',
+      );
       const got = small.received(RECORD_STREAM).map((r) => r.RecordId);
       assert.deepEqual([...got].sort(), ids(rs).sort());
     } finally {
@@ -175,8 +197,13 @@ describe('Azure Monitor sink with the real SDK', () => {
     try {
       const t = await tempDir();
       cleanups.push(t.cleanup);
-      const s = await AzureMonitorSink.create(parseSinksSettings({ azureMonitor: { endpoint: tiny.endpoint, dcrImmutableId: tiny.dcrImmutableId } }).azureMonitor!, {
-        stateDir: t.dir, clientOptions: { tlsOptions: { ca: tiny.ca }, retryOptions: { maxRetries: 0 } } });
+      const s = await AzureMonitorSink.create(
+        parseSinksSettings({ azureMonitor: { endpoint: tiny.endpoint, dcrImmutableId: tiny.dcrImmutableId } }).azureMonitor!,
+        {
+          stateDir: t.dir,
+          clientOptions: { tlsOptions: { ca: tiny.ca }, retryOptions: { maxRetries: 0 } },
+        },
+      );
       await s.enqueue(records(8), []);
       const st = await s.flush();
       assert.equal(st.status, 'failed', st.message);
@@ -247,7 +274,10 @@ describe('Azure Monitor sink with the real SDK', () => {
   });
 
   test('connection resets: retried by the SDK, or kept and re-sent', async () => {
-    const retrying = await sink({}, { clientOptions: { tlsOptions: { ca: li.ca }, retryOptions: { maxRetries: 3, retryDelayInMs: 5, maxRetryDelayInMs: 20 } } });
+    const retrying = await sink(
+      {},
+      { clientOptions: { tlsOptions: { ca: li.ca }, retryOptions: { maxRetries: 3, retryDelayInMs: 5, maxRetryDelayInMs: 20 } } },
+    );
     const a = records(2);
     await retrying.enqueue(a, []);
     li.setFault({ kind: 'reset', times: 2 });
@@ -313,7 +343,17 @@ describe('Azure Monitor sink with the real SDK', () => {
 
   test('a token for another audience is refused by the emulator', async () => {
     const { makeUnsignedJwt } = await import('../emulators/imds-token.js');
-    const s = await sink({}, { credential: { getToken: async () => ({ token: makeUnsignedJwt({ aud: 'https://management.azure.com', exp: Math.floor(Date.now() / 1000) + 3600 }), expiresOnTimestamp: Date.now() + 3600_000 }) } });
+    const s = await sink(
+      {},
+      {
+        credential: {
+          getToken: async () => ({
+            token: makeUnsignedJwt({ aud: 'https://management.azure.com', exp: Math.floor(Date.now() / 1000) + 3600 }),
+            expiresOnTimestamp: Date.now() + 3600_000,
+          }),
+        },
+      },
+    );
     await s.enqueue(records(1), []);
     const st = await s.flush();
     assert.equal(st.status, 'failed');

@@ -5,8 +5,14 @@ import { createSinks } from '../../src/sinks/index.js';
 import { makeResult, IDENTITY } from './helpers.js';
 
 const args = JSON.parse(process.argv[2]!) as { stateDir: string; endpoint: string; dcrImmutableId: string; mode: 'deliver' | 'flush'; count?: number };
-const sinks = await createSinks({ azureMonitor: { endpoint: args.endpoint, dcrImmutableId: args.dcrImmutableId, timeoutMs: 60_000 } },
-  { stateDir: args.stateDir, agentVersion: '0.1.0', azure: { clientOptions: { retryOptions: { maxRetries: 0 } }, credentialOptions: { retryOptions: { maxRetries: 0 } } } });
+const sinks = await createSinks(
+  { azureMonitor: { endpoint: args.endpoint, dcrImmutableId: args.dcrImmutableId, timeoutMs: 60_000 } },
+  {
+    stateDir: args.stateDir,
+    agentVersion: '0.1.0',
+    azure: { clientOptions: { retryOptions: { maxRetries: 0 } }, credentialOptions: { retryOptions: { maxRetries: 0 } } },
+  },
+);
 if (args.mode === 'deliver') {
   for (let i = 0; i < (args.count ?? 1); i++) {
     const failed = i % 2 === 0 ? [{ id: `signature.run${i}`, group: 'signature' as const, status: 'fail' as const, reason: 'bad signature' }] : [];

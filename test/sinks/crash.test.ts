@@ -18,21 +18,52 @@ before(async () => {
   li = await startLogsIngestionEmulator();
   state = await tempDir('crash-');
 });
-after(async () => { await li.close(); await imds.close(); await state.cleanup(); });
+after(async () => {
+  await li.close();
+  await imds.close();
+  await state.cleanup();
+});
 
-interface Child { lines: string[]; exit: Promise<number | null>; kill(): void }
+interface Child {
+  lines: string[];
+  exit: Promise<number | null>;
+  kill(): void;
+}
 function agent(mode: 'deliver' | 'flush', count = 0): Child {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, NODE_EXTRA_CA_CERTS: li.caFile, AZURE_POD_IDENTITY_AUTHORITY_HOST: imds.url, NO_PROXY: '127.0.0.1,localhost,169.254.169.254', NODE_NO_WARNINGS: '1' };
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./child-deliver.ts', import.meta.url)),
-    JSON.stringify({ stateDir: state.dir, endpoint: li.endpoint, dcrImmutableId: li.dcrImmutableId, mode, count })], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NODE_EXTRA_CA_CERTS: li.caFile,
+    AZURE_POD_IDENTITY_AUTHORITY_HOST: imds.url,
+    NO_PROXY: '127.0.0.1,localhost,169.254.169.254',
+    NODE_NO_WARNINGS: '1',
+  };
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      fileURLToPath(new URL('./child-deliver.ts', import.meta.url)),
+      JSON.stringify({ stateDir: state.dir, endpoint: li.endpoint, dcrImmutableId: li.dcrImmutableId, mode, count }),
+    ],
+    { env, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   const lines: string[] = [];
   let buf = '';
-  child.stdout.on('data', (d: Buffer) => { buf += d.toString(); const parts = buf.split('\n'); buf = parts.pop()!; lines.push(...parts); });
+  child.stdout.on('data', (d: Buffer) => {
+    buf += d.toString();
+    const parts = buf.split('\n');
+    buf = parts.pop()!;
+    lines.push(...parts);
+  });
   return { lines, exit: new Promise((r) => child.once('exit', (code) => r(code))), kill: () => child.kill('SIGKILL') };
 }
 async function until(fn: () => boolean, ms = 15_000): Promise<void> {
   const end = Date.now() + ms;
-  while (!fn()) { if (Date.now() > end) throw new Error('timed out'); await new Promise((r) => setTimeout(r, 10)); }
+  while (!fn()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 test('kill -9 during uploads, restart: every record arrives at least once with the same RecordId', async () => {

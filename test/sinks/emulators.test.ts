@@ -13,7 +13,9 @@ function post(li: LogsIngestionEmulator, path: string, body: Buffer, headers: Re
   return new Promise((resolve, reject) => {
     const req = request(`${li.endpoint}${path}`, { method: 'POST', ca: li.ca, headers }, (res) => {
       let b = '';
-      res.on('data', (d: Buffer) => { b += d.toString(); });
+      res.on('data', (d: Buffer) => {
+        b += d.toString();
+      });
       res.on('end', () => resolve({ status: res.statusCode!, body: b }));
     });
     req.on('error', reject);
@@ -28,12 +30,14 @@ describe('emulators', () => {
       for (const p of ['/metadata/identity/oauth2/token', '/metadata/identity/oauth2/token/']) {
         const r = await fetch(`${imds.url}${p}?api-version=2018-02-01&resource=https://monitor.azure.com`, { headers: { Metadata: 'true' } });
         assert.equal(r.status, 200);
-        const j = await r.json() as Record<string, string>;
+        const j = (await r.json()) as Record<string, string>;
         for (const k of ['access_token', 'expires_in', 'expires_on', 'resource', 'token_type']) assert.equal(typeof j[k], 'string', k);
         assert.equal(JSON.parse(Buffer.from(j.access_token!.split('.')[1]!, 'base64url').toString()).aud, 'https://monitor.azure.com');
       }
       assert.equal((await fetch(`${imds.url}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=x`)).status, 400);
-    } finally { await imds.close(); }
+    } finally {
+      await imds.close();
+    }
   });
 
   test('Logs Ingestion: token audience, DCR id, stream, gzip, 1 MB limit, record types', async () => {
@@ -60,11 +64,15 @@ describe('emulators', () => {
       assert.equal(r413.status, 413);
       assert.match(r413.body, /ContentLengthLimitExceeded/);
       assert.equal(li.received(RECORD_STREAM).length, 1);
-    } finally { await li.close(); }
+    } finally {
+      await li.close();
+    }
   });
 
   test('standalone mode prints its endpoint', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../emulators/logs-ingestion.ts', import.meta.url))], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../emulators/logs-ingestion.ts', import.meta.url))], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const line = await new Promise<string>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(d.toString())));
     const info = JSON.parse(line) as { endpoint: string; caFile: string; streams: string[] };
     assert.match(info.endpoint, /^https:\/\/127\.0\.0\.1:\d+$/);

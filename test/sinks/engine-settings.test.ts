@@ -15,31 +15,62 @@ import { ExitCode } from '../../src/base/errors.js';
 import { makeResult } from './helpers.js';
 
 const dirs: string[] = [];
-after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 const quiet = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined, close: async () => undefined };
 const BAD_SINKS = { syslog: { enabled: 'yes' } };
 
 test('the engine refuses bad sink settings with a SettingsError naming publicSettings.sinks', async () => {
   const d = mkdtempSync(join(tmpdir(), 'es-'));
   dirs.push(d);
-  await assert.rejects(realEngine.createSinks(BAD_SINKS, { stateDir: d, logger: quiet, signal: new AbortController().signal, agentVersion: 'test' }),
-    (e: unknown) => e instanceof SettingsError && e.setting === 'publicSettings.sinks' && /sinks\.syslog\.enabled/.test(e.message));
+  await assert.rejects(
+    realEngine.createSinks(BAD_SINKS, { stateDir: d, logger: quiet, signal: new AbortController().signal, agentVersion: 'test' }),
+    (e: unknown) => e instanceof SettingsError && e.setting === 'publicSettings.sinks' && /sinks\.syslog\.enabled/.test(e.message),
+  );
 });
 
 test('a worker with bad sink settings reports them (code 2, NotReady) and exits without a run', async () => {
   const ext = mkdtempSync(join(tmpdir(), 'es-'));
   dirs.push(ext);
   for (const sub of ['config', 'status']) mkdirSync(join(ext, sub), { recursive: true });
-  writeFileSync(join(ext, 'config', '0.settings'), JSON.stringify({ runtimeSettings: [{ handlerSettings: { publicSettings: { freshness: false, sinks: BAD_SINKS } } }] }));
+  writeFileSync(
+    join(ext, 'config', '0.settings'),
+    JSON.stringify({ runtimeSettings: [{ handlerSettings: { publicSettings: { freshness: false, sinks: BAD_SINKS } } }] }),
+  );
   writeFileSync(join(ext, 'mrseq'), '0');
-  writeFileSync(join(ext, 'HandlerEnvironment.json'), JSON.stringify([{ name: 'P.T', version: 1, handlerEnvironment: { logFolder: join(ext, 'log'), configFolder: join(ext, 'config'), statusFolder: join(ext, 'status'), heartbeatFile: join(ext, 'heartbeat.log') } }]));
+  writeFileSync(
+    join(ext, 'HandlerEnvironment.json'),
+    JSON.stringify([
+      {
+        name: 'P.T',
+        version: 1,
+        handlerEnvironment: {
+          logFolder: join(ext, 'log'),
+          configFolder: join(ext, 'config'),
+          statusFolder: join(ext, 'status'),
+          heartbeatFile: join(ext, 'heartbeat.log'),
+        },
+      },
+    ]),
+  );
   let runs = 0;
-  const engine: Engine = { async attest() { runs++; return { result: makeResult() }; }, buildPolicy: realEngine.buildPolicy, createSinks: realEngine.createSinks };
+  const engine: Engine = {
+    async attest() {
+      runs++;
+      return { result: makeResult() };
+    },
+    buildPolicy: realEngine.buildPolicy,
+    createSinks: realEngine.createSinks,
+  };
   assert.equal(await runWorker(makeContext(loadHandlerEnvironment(ext), quiet, {}), { seq: 0, engine, lockWaitMs: 100 }), 0);
   const st = JSON.parse(readFileSync(join(ext, 'status', '0.status'), 'utf8'))[0].status;
   assert.equal(st.status, 'error');
   assert.equal(st.code, ExitCode.Input);
-  assert.match(st.formattedMessage.message, /^cvm-attest is not running: setting publicSettings\.sinks: invalid setting sinks\.syslog\.enabled: must be true or false/);
+  assert.match(
+    st.formattedMessage.message,
+    /^cvm-attest is not running: setting publicSettings\.sinks: invalid setting sinks\.syslog\.enabled: must be true or false/,
+  );
   const hb = JSON.parse(readFileSync(join(ext, 'heartbeat.log'), 'utf8'))[0].heartbeat;
   assert.equal(hb.status, 'NotReady');
   assert.equal(hb.code, ExitCode.Input);

@@ -58,8 +58,26 @@ export function makeResult(o: ResultOptions = {}): VerificationResult {
     warnings: [],
     verifiedAt: o.verifiedAt ?? '2026-11-28T12:00:00.000Z',
     certificates: [
-      { role: 'VCEK', subject: 'CN=SEV-VCEK', issuer: 'CN=SEV-Genoa', serialNumber: '00', notBefore: '2025-01-01T00:00:00.000Z', notAfter: o.vcekNotAfter ?? '2032-01-01T00:00:00.000Z', sha256: 'ab'.repeat(32), pinned: false },
-      { role: 'ARK', subject: 'CN=ARK-Genoa', issuer: 'CN=ARK-Genoa', serialNumber: '01', notBefore: '2022-01-01T00:00:00.000Z', notAfter: '2047-01-01T00:00:00.000Z', sha256: 'cd'.repeat(32), pinned: true },
+      {
+        role: 'VCEK',
+        subject: 'CN=SEV-VCEK',
+        issuer: 'CN=SEV-Genoa',
+        serialNumber: '00',
+        notBefore: '2025-01-01T00:00:00.000Z',
+        notAfter: o.vcekNotAfter ?? '2032-01-01T00:00:00.000Z',
+        sha256: 'ab'.repeat(32),
+        pinned: false,
+      },
+      {
+        role: 'ARK',
+        subject: 'CN=ARK-Genoa',
+        issuer: 'CN=ARK-Genoa',
+        serialNumber: '01',
+        notBefore: '2022-01-01T00:00:00.000Z',
+        notAfter: '2047-01-01T00:00:00.000Z',
+        sha256: 'cd'.repeat(32),
+        pinned: true,
+      },
     ],
     policy: { hash: 'ef'.repeat(32), ...(o.minimumTcb ? { minimumTcb: o.minimumTcb } : {}) },
   };
@@ -72,9 +90,27 @@ export async function tempDir(prefix = 'sinks-'): Promise<{ dir: string; cleanup
 
 /** Clears everything that would make the Azure SDK pick another identity or a proxy. */
 export function isolateAzureEnv(imdsUrl?: string): void {
-  for (const k of ['AZURE_CLIENT_ID', 'AZURE_TENANT_ID', 'AZURE_CLIENT_SECRET', 'AZURE_CLIENT_CERTIFICATE_PATH', 'AZURE_FEDERATED_TOKEN_FILE',
-    'AZURE_USERNAME', 'AZURE_PASSWORD', 'IDENTITY_ENDPOINT', 'IDENTITY_HEADER', 'MSI_ENDPOINT', 'MSI_SECRET', 'IMDS_ENDPOINT', 'IDENTITY_SERVER_THUMBPRINT',
-    'HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy', 'AZURE_POD_IDENTITY_AUTHORITY_HOST']) delete process.env[k];
+  for (const k of [
+    'AZURE_CLIENT_ID',
+    'AZURE_TENANT_ID',
+    'AZURE_CLIENT_SECRET',
+    'AZURE_CLIENT_CERTIFICATE_PATH',
+    'AZURE_FEDERATED_TOKEN_FILE',
+    'AZURE_USERNAME',
+    'AZURE_PASSWORD',
+    'IDENTITY_ENDPOINT',
+    'IDENTITY_HEADER',
+    'MSI_ENDPOINT',
+    'MSI_SECRET',
+    'IMDS_ENDPOINT',
+    'IDENTITY_SERVER_THUMBPRINT',
+    'HTTP_PROXY',
+    'HTTPS_PROXY',
+    'http_proxy',
+    'https_proxy',
+    'AZURE_POD_IDENTITY_AUTHORITY_HOST',
+  ])
+    delete process.env[k];
   process.env.NO_PROXY = '127.0.0.1,localhost,169.254.169.254';
   if (imdsUrl) process.env.AZURE_POD_IDENTITY_AUTHORITY_HOST = imdsUrl;
 }

@@ -10,7 +10,9 @@ const root = new URL('../../extension/azure/', import.meta.url);
 const show = (q: string, ds: Diagnostic[]): string => ds.map((d) => describeDiagnostic(q, d)).join('\n');
 
 const files = (await readdir(new URL('queries/', root))).filter((f) => f.endsWith('.kql')).sort();
-const workbook = JSON.parse(await readFile(new URL('workbook.json', root), 'utf8')) as { items: { type: number; name?: string; content: { query?: string; items?: unknown[] } }[] };
+const workbook = JSON.parse(await readFile(new URL('workbook.json', root), 'utf8')) as {
+  items: { type: number; name?: string; content: { query?: string; items?: unknown[] } }[];
+};
 const workbookQueries = workbook.items.filter((i) => i.type === 3).map((i) => ({ name: i.name ?? '?', query: i.content.query! }));
 
 describe('KQL queries', () => {
@@ -22,7 +24,15 @@ describe('KQL queries', () => {
   });
 
   test('the required queries are shipped', () => {
-    for (const f of ['fleet-compliance.kql', 'failing-vms.kql', 'stale-reporters.kql', 'tcb-distribution.kql', 'measurement-distribution.kql', 'alerts-by-severity.kql']) assert.ok(files.includes(f), f);
+    for (const f of [
+      'fleet-compliance.kql',
+      'failing-vms.kql',
+      'stale-reporters.kql',
+      'tcb-distribution.kql',
+      'measurement-distribution.kql',
+      'alerts-by-severity.kql',
+    ])
+      assert.ok(files.includes(f), f);
   });
 
   for (const f of files) {
@@ -37,13 +47,19 @@ describe('KQL queries', () => {
     assert.ok(workbookQueries.length >= files.length);
     for (const f of files) {
       const q = await readFile(new URL(`queries/${f}`, root), 'utf8');
-      assert.ok(workbookQueries.some((w) => w.query === q), `workbook has ${f}`);
+      assert.ok(
+        workbookQueries.some((w) => w.query === q),
+        `workbook has ${f}`,
+      );
     }
     for (const w of workbookQueries) assert.equal(diagnostics(w.query).length, 0, `${w.name}: ${show(w.query, diagnostics(w.query))}`);
   });
 
   test('the ARM template deploys this very workbook', async () => {
-    const t = JSON.parse(await readFile(new URL('azuredeploy.json', root), 'utf8')) as { variables: { workbookContent: string }; resources: { type: string; properties: Record<string, unknown> }[] };
+    const t = JSON.parse(await readFile(new URL('azuredeploy.json', root), 'utf8')) as {
+      variables: { workbookContent: string };
+      resources: { type: string; properties: Record<string, unknown> }[];
+    };
     assert.deepEqual(JSON.parse(t.variables.workbookContent), workbook);
     const wb = t.resources.find((r) => r.type === 'Microsoft.Insights/workbooks')!;
     // The template makes its workspace the workbook's default one.

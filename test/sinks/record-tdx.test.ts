@@ -33,6 +33,9 @@ describe('TDX record', () => {
     const first = evaluateAlerts(EMPTY_ALERT_STATE, { result: a, identity: IDENTITY }, { settings, recordId: 'r1', now: new Date('2025-03-01T00:00:00Z') });
     const b = { ...a, claims: { ...a.claims, tdx_mrtd: 'ff'.repeat(48) } };
     const second = evaluateAlerts(first.state, { result: b, identity: IDENTITY }, { settings, recordId: 'r2', now: new Date('2025-03-01T01:00:00Z') });
-    assert.ok(second.alerts.some((x) => x.AlertType === 'CvmAttest_MeasurementChanged'), JSON.stringify(second.alerts.map((x) => x.AlertType)));
+    assert.ok(
+      second.alerts.some((x) => x.AlertType === 'CvmAttest_MeasurementChanged'),
+      JSON.stringify(second.alerts.map((x) => x.AlertType)),
+    );
   });
 });

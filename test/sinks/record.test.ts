@@ -22,18 +22,45 @@ describe('attestation record', () => {
   test('every column from a passing result', () => {
     const rec = buildRecord({ result: makeResult(), identity: IDENTITY, warnings: ['cached VCEK used'] }, { agentVersion: '0.1.0', recordId: 'r-1' });
     assert.deepEqual(rec, {
-      TimeGenerated: '2026-11-28T12:00:00.000Z', AttestedAt: '2026-11-28T12:00:00.000Z', RecordId: 'r-1',
-      VmId: IDENTITY.vmId, ResourceId: IDENTITY.resourceId, SubscriptionId: IDENTITY.subscriptionId, ResourceGroup: 'rg-cvm', VmName: 'cvm-01',
-      Location: 'westeurope', VmSize: 'Standard_DC4as_v5', Verdict: 'pass', FailedChecks: [], Warnings: ['cached VCEK used'], Product: 'Genoa',
-      ReportedTcb: { bootloader: 3, tee: 0, snp: 8, microcode: 115 }, CommittedTcb: { bootloader: 3, tee: 0, snp: 8, microcode: 115 }, LaunchTcb: { bootloader: 3, tee: 0, snp: 8, microcode: 115 },
-      Measurement: 'aa'.repeat(48), HostData: '00'.repeat(32), IdKeyDigest: 'cd'.repeat(48), ChipId: '11'.repeat(64), IsDebuggable: false, Vmpl: 0,
-      ReportVersion: 3, HclHeaderVersion: 2, Fresh: true, PolicyHash: 'ef'.repeat(32), AgentVersion: '0.1.0', Claims: makeResult().claims, Platform: 'SNP',
+      TimeGenerated: '2026-11-28T12:00:00.000Z',
+      AttestedAt: '2026-11-28T12:00:00.000Z',
+      RecordId: 'r-1',
+      VmId: IDENTITY.vmId,
+      ResourceId: IDENTITY.resourceId,
+      SubscriptionId: IDENTITY.subscriptionId,
+      ResourceGroup: 'rg-cvm',
+      VmName: 'cvm-01',
+      Location: 'westeurope',
+      VmSize: 'Standard_DC4as_v5',
+      Verdict: 'pass',
+      FailedChecks: [],
+      Warnings: ['cached VCEK used'],
+      Product: 'Genoa',
+      ReportedTcb: { bootloader: 3, tee: 0, snp: 8, microcode: 115 },
+      CommittedTcb: { bootloader: 3, tee: 0, snp: 8, microcode: 115 },
+      LaunchTcb: { bootloader: 3, tee: 0, snp: 8, microcode: 115 },
+      Measurement: 'aa'.repeat(48),
+      HostData: '00'.repeat(32),
+      IdKeyDigest: 'cd'.repeat(48),
+      ChipId: '11'.repeat(64),
+      IsDebuggable: false,
+      Vmpl: 0,
+      ReportVersion: 3,
+      HclHeaderVersion: 2,
+      Fresh: true,
+      PolicyHash: 'ef'.repeat(32),
+      AgentVersion: '0.1.0',
+      Claims: makeResult().claims,
+      Platform: 'SNP',
     });
     assert.equal(validateRecord(rec, RECORD_COLUMNS), undefined);
   });
 
   test('a failed collection is a record with Verdict error, its code and message', () => {
-    const rec = buildRecord({ error: new CollectionError('E_IMDS_UNREACHABLE', 'IMDS\n did not answer'), identity: IDENTITY }, { now: new Date('2026-01-02T03:04:05Z') });
+    const rec = buildRecord(
+      { error: new CollectionError('E_IMDS_UNREACHABLE', 'IMDS\n did not answer'), identity: IDENTITY },
+      { now: new Date('2026-01-02T03:04:05Z') },
+    );
     assert.equal(rec.Verdict, 'error');
     assert.equal(rec.ErrorCode, 'E_IMDS_UNREACHABLE');
     assert.equal(rec.ErrorMessage, 'IMDS did not answer');
@@ -72,7 +99,10 @@ describe('attestation record', () => {
   });
 
   test('real vector: Azure HCL report (Genoa) passes; the record carries its facts', async () => {
-    const result = await verifyEvidence({ evidence: await readFile(fx('azure-hcl/genoa/hcl-report.bin')), vcek: await readFile(fx('azure-hcl/genoa/vcek.pem'), 'utf8') });
+    const result = await verifyEvidence({
+      evidence: await readFile(fx('azure-hcl/genoa/hcl-report.bin')),
+      vcek: await readFile(fx('azure-hcl/genoa/vcek.pem'), 'utf8'),
+    });
     assert.equal(result.verdict, 'pass');
     const rec = buildRecord({ result, identity: IDENTITY }, { agentVersion: '0.1.0' });
     assert.equal(validateRecord(JSON.parse(JSON.stringify(rec)), RECORD_COLUMNS), undefined);
@@ -94,7 +124,10 @@ describe('attestation record', () => {
   });
 
   test('real vector: debug-enabled report fails; record and alerts say why', async () => {
-    const result = await verifyEvidence({ evidence: await readFile(fx('negative/debug-enabled-report.bin')), vcek: await readFile(fx('negative/debug-enabled-vcek.der')) });
+    const result = await verifyEvidence({
+      evidence: await readFile(fx('negative/debug-enabled-report.bin')),
+      vcek: await readFile(fx('negative/debug-enabled-vcek.der')),
+    });
     assert.equal(result.verdict, 'fail');
     const rec = buildRecord({ result, identity: IDENTITY });
     assert.equal(validateRecord(JSON.parse(JSON.stringify(rec)), RECORD_COLUMNS), undefined);
@@ -102,7 +135,11 @@ describe('attestation record', () => {
     assert.equal(rec.IsDebuggable, true);
     assert.ok((rec.FailedChecks as { id: string }[]).some((c) => c.id === 'policy.debug'));
     assert.equal(rec.HclHeaderVersion, undefined, 'a bare SNP report has no HCL header');
-    const { alerts } = evaluateAlerts(EMPTY_ALERT_STATE, { result, identity: IDENTITY }, { settings: { enabled: true, evidenceUnavailableAfter: 3, certificateExpiryDays: 30 }, recordId: String(rec.RecordId) });
+    const { alerts } = evaluateAlerts(
+      EMPTY_ALERT_STATE,
+      { result, identity: IDENTITY },
+      { settings: { enabled: true, evidenceUnavailableAfter: 3, certificateExpiryDays: 30 }, recordId: String(rec.RecordId) },
+    );
     assert.deepEqual(alerts.map((a) => a.AlertType).sort(), ['CvmAttest_AttestationFailed', 'CvmAttest_DebugEnabled']);
   });
 });

@@ -12,30 +12,49 @@ import { validateRecord } from '../emulators/logs-ingestion.js';
 import { IDENTITY, makeResult } from './helpers.js';
 import { tdxResult } from '../tdx/helpers.js';
 
-interface Resource { type: string; name: string; kind?: string; properties: Record<string, unknown>; scope?: string }
-const tpl = JSON.parse(await readFile(new URL('../../extension/azure/azuredeploy.json', import.meta.url), 'utf8')) as { resources: Resource[]; outputs: Record<string, { value: unknown }>; parameters: Record<string, unknown>; variables: Record<string, unknown> };
+interface Resource {
+  type: string;
+  name: string;
+  kind?: string;
+  properties: Record<string, unknown>;
+  scope?: string;
+}
+const tpl = JSON.parse(await readFile(new URL('../../extension/azure/azuredeploy.json', import.meta.url), 'utf8')) as {
+  resources: Resource[];
+  outputs: Record<string, { value: unknown }>;
+  parameters: Record<string, unknown>;
+  variables: Record<string, unknown>;
+};
 const dcr = tpl.resources.find((r) => r.type === 'Microsoft.Insights/dataCollectionRules')!;
 const decls = dcr.properties.streamDeclarations as Record<string, { columns: { name: string; type: string }[] }>;
 // The tables are deployed with the workspace (a nested deployment: it may be in another resource group).
-const nested = (rs: Resource[]): Resource[] => rs.flatMap((r) => [r, ...nested(((r.properties?.template as { resources?: Resource[] } | undefined)?.resources) ?? [])]);
+const nested = (rs: Resource[]): Resource[] =>
+  rs.flatMap((r) => [r, ...nested((r.properties?.template as { resources?: Resource[] } | undefined)?.resources ?? [])]);
 const tables = nested(tpl.resources).filter((r) => r.type === 'Microsoft.OperationalInsights/workspaces/tables');
 const tableCols = (name: string): { name: string; type: string }[] =>
-  ((tables.find((t) => t.name.includes(`'${name}'`))!.properties.schema as { name: string; columns: { name: string; type: string }[] }).columns);
+  (tables.find((t) => t.name.includes(`'${name}'`))!.properties.schema as { name: string; columns: { name: string; type: string }[] }).columns;
 const norm = (cols: readonly { name: string; type: string }[]): string[] => cols.map((c) => `${c.name}:${c.type.toLowerCase()}`);
 // Types that the Logs Ingestion service maps 1:1 from a stream column into a table column.
 const LA_TYPES = new Set(['string', 'int', 'long', 'real', 'boolean', 'datetime', 'dynamic', 'guid']);
 
 describe('schema agreement (code, DCR streams, tables)', () => {
-  for (const [stream, table, cols] of [[RECORD_STREAM, RECORD_TABLE, RECORD_COLUMNS], [ALERT_STREAM, ALERT_TABLE, ALERT_COLUMNS]] as const) {
+  for (const [stream, table, cols] of [
+    [RECORD_STREAM, RECORD_TABLE, RECORD_COLUMNS],
+    [ALERT_STREAM, ALERT_TABLE, ALERT_COLUMNS],
+  ] as const) {
     test(`${stream} == ${table} == code`, () => {
       assert.deepEqual(norm(decls[stream]!.columns), norm(cols));
       assert.deepEqual(norm(tableCols(table)), norm(cols));
       for (const c of tableCols(table)) assert.ok(LA_TYPES.has(c.type.toLowerCase()), `${c.name}: ${c.type}`);
-      assert.ok(cols.some((c: ColumnDef) => c.name === 'TimeGenerated' && c.type === 'datetime'), 'TimeGenerated datetime is mandatory');
+      assert.ok(
+        cols.some((c: ColumnDef) => c.name === 'TimeGenerated' && c.type === 'datetime'),
+        'TimeGenerated datetime is mandatory',
+      );
       for (const c of cols) assert.ok(c.name.length <= 45 && /^[A-Za-z][A-Za-z0-9_]*$/.test(c.name), `column name ${c.name}`);
       assert.equal(new Set(cols.map((c) => c.name)).size, cols.length, 'no duplicate column');
       // Names Log Analytics reserves for its own columns.
-      for (const c of cols) assert.ok(!['id', 'type', 'tenantid', 'title', 'uniqueid', 'date'].includes(c.name.toLowerCase()) && !c.name.startsWith('_'), `${c.name} is reserved`);
+      for (const c of cols)
+        assert.ok(!['id', 'type', 'tenantid', 'title', 'uniqueid', 'date'].includes(c.name.toLowerCase()) && !c.name.startsWith('_'), `${c.name} is reserved`);
       assert.ok(cols.length <= 500);
       const flow = (dcr.properties.dataFlows as { streams: string[]; outputStream: string; transformKql: string }[]).find((f) => f.streams.includes(stream))!;
       assert.equal(flow.outputStream, `Custom-${table}`);
@@ -55,14 +74,16 @@ describe('schema agreement (code, DCR streams, tables)', () => {
     assert.equal(tpl.variables.monitoringMetricsPublisher, '3913510d-42f4-4e42-8a64-420c390055eb');
     assert.match(String(ra.scope), /Microsoft\.Insights\/dataCollectionRules/);
     assert.equal(ra.properties.principalType, 'ServicePrincipal');
-    for (const o of ['logsIngestionEndpoint', 'dcrImmutableId', 'streamName', 'alertsStreamName', 'identityClientId', 'sinksSettings']) assert.ok(tpl.outputs[o], `output ${o}`);
+    for (const o of ['logsIngestionEndpoint', 'dcrImmutableId', 'streamName', 'alertsStreamName', 'identityClientId', 'sinksSettings'])
+      assert.ok(tpl.outputs[o], `output ${o}`);
   });
 
   test('the sinksSettings output is valid publicSettings.sinks once Azure fills in its values', async () => {
     const { parseSinksSettings } = await import('../../src/sinks/settings.js');
     const fill = (v: unknown): unknown => {
       if (typeof v === 'string' && v.startsWith('[')) {
-        if (v.includes('endpoints.logsIngestion') || v.includes('logsIngestion.endpoint')) return 'https://dcr-cvm-attest-abcd.westeurope-1.ingest.monitor.azure.com';
+        if (v.includes('endpoints.logsIngestion') || v.includes('logsIngestion.endpoint'))
+          return 'https://dcr-cvm-attest-abcd.westeurope-1.ingest.monitor.azure.com';
         if (v.includes('immutableId')) return 'dcr-0123456789abcdef0123456789abcdef';
         if (v.includes('.clientId')) return '11111111-2222-3333-4444-555555555555';
         if (v.includes("variables('recordStream')")) return tpl.variables.recordStream;
@@ -79,14 +100,37 @@ describe('schema agreement (code, DCR streams, tables)', () => {
   });
 
   test('template expressions are well formed and use known ARM functions', () => {
-    const known = new Set(['format', 'resourceId', 'parameters', 'variables', 'reference', 'guid', 'subscriptionResourceId', 'resourceGroup',
-      'if', 'empty', 'not', 'and', 'or', 'null', 'createArray', 'createObject', 'replace', 'string', 'mul']);
+    const known = new Set([
+      'format',
+      'resourceId',
+      'parameters',
+      'variables',
+      'reference',
+      'guid',
+      'subscriptionResourceId',
+      'resourceGroup',
+      'if',
+      'empty',
+      'not',
+      'and',
+      'or',
+      'null',
+      'createArray',
+      'createObject',
+      'replace',
+      'string',
+      'mul',
+    ]);
     const walk = (v: unknown): void => {
       if (typeof v === 'string' && v.startsWith('[') && !v.startsWith('[[')) {
         assert.ok(v.endsWith(']'), v);
         const body = v.slice(1, -1).replace(/'[^']*'/g, "''");
         let depth = 0;
-        for (const ch of body) { if (ch === '(') depth++; if (ch === ')') depth--; assert.ok(depth >= 0, v); }
+        for (const ch of body) {
+          if (ch === '(') depth++;
+          if (ch === ')') depth--;
+          assert.ok(depth >= 0, v);
+        }
         assert.equal(depth, 0, v);
         for (const m of body.matchAll(/([A-Za-z]+)\(/g)) assert.ok(known.has(m[1]!), `unknown function ${m[1]} in ${v}`);
       } else if (typeof v === 'object' && v !== null) Object.values(v).forEach(walk);
@@ -108,9 +152,19 @@ describe('schema agreement (code, DCR streams, tables)', () => {
       buildRecord({ error: new CollectionError('E_TPM_NO_DEVICE', 'no tpm'), identity: IDENTITY }),
       buildRecord({ result: tdxResult(), identity: IDENTITY }),
       // A record written by `cvm-attest serve`: attested VmId, the VM's claims in Claimed* columns.
-      buildRecord({ result: makeResult(), reporter: { by: 'verifier', attestedVmId: '3404EF27-32A2-4A07-A4C7-1A1171624C5D', tokenId: 'ab'.repeat(32), claimed: IDENTITY } }),
+      buildRecord({
+        result: makeResult(),
+        reporter: { by: 'verifier', attestedVmId: '3404EF27-32A2-4A07-A4C7-1A1171624C5D', tokenId: 'ab'.repeat(32), claimed: IDENTITY },
+      }),
       // Issue 11's guest columns: fresh by report, Secure Boot from the event log, the AK certificate check.
-      ((r) => buildRecord({ result: { ...r, claims: { ...r.claims, 'cvm-attest-fresh-by': 'report', secureboot: true }, checks: [...r.checks, { id: 'ak-certificate', group: 'ak-certificate', status: 'pass', reason: 'x' }] } }))(makeResult()),
+      ((r) =>
+        buildRecord({
+          result: {
+            ...r,
+            claims: { ...r.claims, 'cvm-attest-fresh-by': 'report', secureboot: true },
+            checks: [...r.checks, { id: 'ak-certificate', group: 'ak-certificate', status: 'pass', reason: 'x' }],
+          },
+        }))(makeResult()),
     ];
     const used = new Set<string>();
     for (const r of emitted) {
@@ -121,7 +175,11 @@ describe('schema agreement (code, DCR streams, tables)', () => {
     assert.deepEqual([...used].sort(), RECORD_COLUMNS.map((c) => c.name).sort(), 'every declared column is produced by some record');
     const ctx = { settings: { enabled: true, evidenceUnavailableAfter: 1, certificateExpiryDays: 30000 }, recordId: 'r' };
     const alerts = [
-      ...evaluateAlerts(EMPTY_ALERT_STATE, { result: makeResult({ debuggable: true, failed: [{ id: 'policy.debug', group: 'policy', status: 'fail', reason: 'd' }] }), identity: IDENTITY }, ctx).alerts,
+      ...evaluateAlerts(
+        EMPTY_ALERT_STATE,
+        { result: makeResult({ debuggable: true, failed: [{ id: 'policy.debug', group: 'policy', status: 'fail', reason: 'd' }] }), identity: IDENTITY },
+        ctx,
+      ).alerts,
       ...evaluateAlerts(EMPTY_ALERT_STATE, { error: new CollectionError('E_TPM_NO_DEVICE', 'no tpm') }, ctx).alerts,
     ];
     const usedA = new Set<string>();
@@ -138,7 +196,13 @@ describe('schema agreement (code, DCR streams, tables)', () => {
 describe('guest columns (issue 11)', () => {
   test('FreshBy, SecureBoot and AkCertificate come from the result; absent when not shown', () => {
     const r = makeResult();
-    const rec = buildRecord({ result: { ...r, claims: { ...r.claims, 'cvm-attest-fresh-by': 'report+quote', secureboot: false }, checks: [...r.checks, { id: 'ak-certificate', group: 'ak-certificate', status: 'skip', reason: 'none' }] } });
+    const rec = buildRecord({
+      result: {
+        ...r,
+        claims: { ...r.claims, 'cvm-attest-fresh-by': 'report+quote', secureboot: false },
+        checks: [...r.checks, { id: 'ak-certificate', group: 'ak-certificate', status: 'skip', reason: 'none' }],
+      },
+    });
     assert.equal(rec.FreshBy, 'report+quote');
     assert.equal(rec.SecureBoot, false);
     assert.equal(rec.AkCertificate, 'absent');

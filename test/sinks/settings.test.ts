@@ -10,12 +10,23 @@ import { fileURLToPath } from 'node:url';
 import { schemaValidator } from '../extension/json-schema.js';
 import { tempDir } from './helpers.js';
 
-interface Schema { properties?: Record<string, Schema>; default?: unknown; enum?: unknown[]; examples?: unknown[]; additionalProperties?: boolean; required?: string[] }
+interface Schema {
+  properties?: Record<string, Schema>;
+  default?: unknown;
+  enum?: unknown[];
+  examples?: unknown[];
+  additionalProperties?: boolean;
+  required?: string[];
+}
 const schema = JSON.parse(await readFile(new URL('../../extension/sinks.schema.json', import.meta.url), 'utf8')) as Schema;
 const AM = { endpoint: 'https://dcr-x.westeurope-1.ingest.monitor.azure.com/', dcrImmutableId: 'dcr-0123456789abcdef0123456789abcdef' };
 
 function rejects(raw: unknown, setting: string): void {
-  assert.throws(() => parseSinksSettings(raw), (e: unknown) => e instanceof InputError && e.code === 'E_SINKS_SETTINGS' && e.message.includes(`sinks.${setting}`), `expected an error naming sinks.${setting}`);
+  assert.throws(
+    () => parseSinksSettings(raw),
+    (e: unknown) => e instanceof InputError && e.code === 'E_SINKS_SETTINGS' && e.message.includes(`sinks.${setting}`),
+    `expected an error naming sinks.${setting}`,
+  );
 }
 
 describe('sinks settings', () => {
@@ -31,7 +42,11 @@ describe('sinks settings', () => {
     assert.equal(s.azureMonitor!.spool.maxBytes, am.spool!.properties!.maxBytes!.default);
     assert.equal(s.azureMonitor!.identity, undefined, 'system-assigned by default');
     const al = schema.properties!.alerts!.properties!;
-    assert.deepEqual(s.alerts, { enabled: al.enabled!.default, evidenceUnavailableAfter: al.evidenceUnavailableAfter!.default, certificateExpiryDays: al.certificateExpiryDays!.default });
+    assert.deepEqual(s.alerts, {
+      enabled: al.enabled!.default,
+      evidenceUnavailableAfter: al.evidenceUnavailableAfter!.default,
+      certificateExpiryDays: al.certificateExpiryDays!.default,
+    });
     const sy = schema.properties!.syslog!.properties!;
     assert.deepEqual(s.syslog, { socket: sy.socket!.default, target: undefined, facility: sy.facility!.default, appName: sy.appName!.default });
     assert.deepEqual(parseSinksSettings(undefined).azureMonitor, undefined);
@@ -47,12 +62,19 @@ describe('sinks settings', () => {
         const parts = path ? path.split('.') : [];
         const base: Record<string, unknown> = { azureMonitor: { ...AM }, syslog: { target: {} }, alerts: {} };
         let cur: Record<string, unknown> = base;
-        for (const p of parts) { cur[p] ??= {}; cur = cur[p] as Record<string, unknown>; }
+        for (const p of parts) {
+          cur[p] ??= {};
+          cur = cur[p] as Record<string, unknown>;
+        }
         if (path === 'azureMonitor.identity') cur.clientId = '11111111-2222-3333-4444-555555555555';
         cur[extra] = 1;
         rejects(base, `${path ? `${path}.` : ''}${extra}`);
         let msg = '';
-        try { parseSinksSettings(base); } catch (e) { msg = (e as Error).message; }
+        try {
+          parseSinksSettings(base);
+        } catch (e) {
+          msg = (e as Error).message;
+        }
         const allowed = /allowed: ([^)]*)\)/.exec(msg)![1]!.split(', ').sort();
         assert.deepEqual(allowed, Object.keys(node.properties!).sort(), `${path}: parser and schema keys`);
       };
@@ -70,8 +92,14 @@ describe('sinks settings', () => {
     rejects({ azureMonitor: { ...AM, dcrImmutableId: 'dcr-XYZ' } }, 'azureMonitor.dcrImmutableId');
     rejects({ azureMonitor: { ...AM, streamName: 'CvmAttestation' } }, 'azureMonitor.streamName');
     rejects({ azureMonitor: { ...AM, identity: { clientId: 'not-a-guid' } } }, 'azureMonitor.identity.clientId');
-    rejects({ azureMonitor: { ...AM, identity: { clientId: '11111111-2222-3333-4444-555555555555', objectId: '11111111-2222-3333-4444-555555555555' } } }, 'azureMonitor.identity');
-    rejects({ azureMonitor: { ...AM, identity: { resourceId: '/subscriptions/x/resourceGroups/y/providers/Microsoft.Compute/virtualMachines/z' } } }, 'azureMonitor.identity.resourceId');
+    rejects(
+      { azureMonitor: { ...AM, identity: { clientId: '11111111-2222-3333-4444-555555555555', objectId: '11111111-2222-3333-4444-555555555555' } } },
+      'azureMonitor.identity',
+    );
+    rejects(
+      { azureMonitor: { ...AM, identity: { resourceId: '/subscriptions/x/resourceGroups/y/providers/Microsoft.Compute/virtualMachines/z' } } },
+      'azureMonitor.identity.resourceId',
+    );
     rejects({ azureMonitor: { ...AM, timeoutMs: 5 } }, 'azureMonitor.timeoutMs');
     rejects({ azureMonitor: { ...AM, credential: 'secret' } }, 'azureMonitor.credential');
     rejects({ azureMonitor: { ...AM, spool: { maxRecords: -1 } } }, 'azureMonitor.spool.maxRecords');
@@ -89,8 +117,20 @@ describe('sinks settings', () => {
     const cases: [unknown, boolean][] = [
       [{}, true],
       [{ azureMonitor: AM }, true],
-      [{ azureMonitor: { ...AM, identity: { resourceId: '/subscriptions/0/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id' } }, syslog: { target: { port: 514, protocol: 'tcp' } } }, true],
-      [{ azureMonitor: { ...AM, credential: 'default', timeoutMs: 1000, spool: { maxRecords: 10, maxBytes: 4096 } }, alerts: { enabled: false, evidenceUnavailableAfter: 5, certificateExpiryDays: 10 } }, true],
+      [
+        {
+          azureMonitor: { ...AM, identity: { resourceId: '/subscriptions/0/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id' } },
+          syslog: { target: { port: 514, protocol: 'tcp' } },
+        },
+        true,
+      ],
+      [
+        {
+          azureMonitor: { ...AM, credential: 'default', timeoutMs: 1000, spool: { maxRecords: 10, maxBytes: 4096 } },
+          alerts: { enabled: false, evidenceUnavailableAfter: 5, certificateExpiryDays: 10 },
+        },
+        true,
+      ],
       [{ syslog: { socket: '/run/systemd/journal/syslog', facility: 'authpriv', appName: 'cvm' } }, true],
       ['nope', false],
       [{ azureMonitor: { ...AM, endpoint: 'http://insecure.example' } }, false],
@@ -116,7 +156,11 @@ describe('sinks settings', () => {
     for (const [raw, ok] of cases) {
       const errs = v.validate('sinks.schema.json', raw);
       let parsed = true;
-      try { parseSinksSettings(raw); } catch { parsed = false; }
+      try {
+        parseSinksSettings(raw);
+      } catch {
+        parsed = false;
+      }
       assert.equal(errs.length === 0, ok, `schema on ${JSON.stringify(raw)}: ${errs.join('; ')}`);
       assert.equal(parsed, ok, `parser on ${JSON.stringify(raw)}`);
     }
@@ -136,8 +180,19 @@ describe('sinks settings', () => {
       await assert.rejects(createSinks({ azureMonitor: { endpoint: 'x' } }, { stateDir: t.dir }), InputError);
       const sinks = await createSinks({}, { stateDir: t.dir });
       const r = await sinks.deliver({ error: Object.assign(new Error('no TPM'), { code: 'TPM_UNAVAILABLE' }) });
-      assert.deepEqual(r.deliveries.map((d) => [d.name, d.status]), [['azureMonitor', 'disabled'], ['syslog', 'disabled']]);
-      assert.deepEqual(sinks.state().map((d) => d.status), ['disabled', 'disabled']);
-    } finally { await t.cleanup(); }
+      assert.deepEqual(
+        r.deliveries.map((d) => [d.name, d.status]),
+        [
+          ['azureMonitor', 'disabled'],
+          ['syslog', 'disabled'],
+        ],
+      );
+      assert.deepEqual(
+        sinks.state().map((d) => d.status),
+        ['disabled', 'disabled'],
+      );
+    } finally {
+      await t.cleanup();
+    }
   });
 });

@@ -19,21 +19,33 @@ before(async () => {
   isolateAzureEnv(imds.url);
   li = await startLogsIngestionEmulator();
 });
-after(async () => { await li.close(); await imds.close(); for (const c of cleanups) await c(); });
+after(async () => {
+  await li.close();
+  await imds.close();
+  for (const c of cleanups) await c();
+});
 
 async function stateDir(): Promise<string> {
   const t = await tempDir();
   cleanups.push(t.cleanup);
   return t.dir;
 }
-const azure = (): AzureMonitorClientOptions => ({ clientOptions: { tlsOptions: { ca: li.ca }, retryOptions: { maxRetries: 0 } }, credentialOptions: { retryOptions: { maxRetries: 0 } } });
-const am = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({ azureMonitor: { endpoint: li.endpoint, dcrImmutableId: li.dcrImmutableId, timeoutMs: 20_000, ...extra } });
+const azure = (): AzureMonitorClientOptions => ({
+  clientOptions: { tlsOptions: { ca: li.ca }, retryOptions: { maxRetries: 0 } },
+  credentialOptions: { retryOptions: { maxRetries: 0 } },
+});
+const am = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  azureMonitor: { endpoint: li.endpoint, dcrImmutableId: li.dcrImmutableId, timeoutMs: 20_000, ...extra },
+});
 
 describe('SinkSet end to end', () => {
   test('a run: record and alerts delivered, linked by RecordId; another process sees the state', async () => {
     const dir = await stateDir();
     const sinks = await createSinks(am(), { stateDir: dir, agentVersion: '0.1.0', azure: azure() });
-    const r = await sinks.deliver({ result: makeResult({ failed: [{ id: 'signature', group: 'signature', status: 'fail', reason: 'bad' }] }), identity: IDENTITY });
+    const r = await sinks.deliver({
+      result: makeResult({ failed: [{ id: 'signature', group: 'signature', status: 'fail', reason: 'bad' }] }),
+      identity: IDENTITY,
+    });
     const d = r.deliveries.find((x) => x.name === 'azureMonitor')!;
     assert.equal(d.status, 'delivered', d.message);
     assert.equal(d.queueDepth, 0);
@@ -59,7 +71,10 @@ describe('SinkSet end to end', () => {
     assert.deepEqual((await sinks.deliver({ error: e })).alerts, []);
     li.setFault({ kind: 'status', status: 503 });
     const r2 = await sinks.deliver({ error: e });
-    assert.deepEqual(r2.alerts.map((a) => a.AlertType), ['CvmAttest_EvidenceUnavailable']);
+    assert.deepEqual(
+      r2.alerts.map((a) => a.AlertType),
+      ['CvmAttest_EvidenceUnavailable'],
+    );
     assert.equal(r2.deliveries[0]!.status, 'queued');
     assert.equal(r2.deliveries[0]!.queueDepth, 2);
     const other = await createSinks(am(), { stateDir: dir, azure: azure() });
@@ -74,7 +89,12 @@ describe('SinkSet end to end', () => {
 
   test('after a failed delivery the set retries by itself (backoff with jitter) until delivered; close() stops it', async () => {
     const changes: string[] = [];
-    const sinks = await createSinks(am(), { stateDir: await stateDir(), azure: azure(), retry: { baseMs: 40, maxMs: 200 }, onStateChange: (d) => changes.push(d[0]!.status) });
+    const sinks = await createSinks(am(), {
+      stateDir: await stateDir(),
+      azure: azure(),
+      retry: { baseMs: 40, maxMs: 200 },
+      onStateChange: (d) => changes.push(d[0]!.status),
+    });
     li.setFault({ kind: 'status', status: 503, times: 3 });
     const r = await sinks.deliver({ result: makeResult(), identity: IDENTITY });
     assert.equal(r.deliveries[0]!.status, 'queued');
@@ -105,7 +125,10 @@ describe('SinkSet end to end', () => {
     try {
       for (let i = 0; i < 5; i++) {
         // A different failed check each run: a new AttestationFailed alert each time.
-        const r = await sinks.deliver({ result: makeResult({ failed: [{ id: `check-${i}`, group: 'policy', status: 'fail', reason: 'x' }] }), identity: IDENTITY });
+        const r = await sinks.deliver({
+          result: makeResult({ failed: [{ id: `check-${i}`, group: 'policy', status: 'fail', reason: 'x' }] }),
+          identity: IDENTITY,
+        });
         raised.push(...r.alerts.filter((a) => a.AlertType === 'CvmAttest_AttestationFailed').map((a) => a.SystemAlertId));
         runs.push(r.recordId);
         const d = r.deliveries[0]!;
@@ -124,9 +147,15 @@ describe('SinkSet end to end', () => {
     for (const id of raised) assert.ok(got.has(id), 'every alert delivered despite the full record spool');
     const dropAlerts = li.received(ALERT_STREAM).filter((a) => a.AlertType === 'CvmAttest_DeliveryDropped' && a.VmId === IDENTITY.vmId);
     assert.ok(dropAlerts.length >= 1, 'the drop raised a DeliveryDropped alert');
-    const total = dropAlerts.reduce((n, a) => n + ((a.ExtendedProperties as { drops: { dropped: number }[] }).drops[0]!.dropped), 0);
+    const total = dropAlerts.reduce((n, a) => n + (a.ExtendedProperties as { drops: { dropped: number }[] }).drops[0]!.dropped, 0);
     assert.equal(total, 3, 'each dropped record alerted once');
-    assert.deepEqual(li.received(RECORD_STREAM).filter((x) => runs.includes(String(x.RecordId))).map((x) => x.RecordId), runs.slice(3));
+    assert.deepEqual(
+      li
+        .received(RECORD_STREAM)
+        .filter((x) => runs.includes(String(x.RecordId)))
+        .map((x) => x.RecordId),
+      runs.slice(3),
+    );
     await sinks.close();
   });
 
@@ -150,7 +179,11 @@ describe('SinkSet end to end', () => {
     const { mkdir: mk } = await import('node:fs/promises');
     await mk(spoolDir, { recursive: true });
     const again = await sinks.deliver(bad);
-    assert.deepEqual(again.alerts.map((a) => a.AlertType), ['CvmAttest_AttestationFailed'], 'alert state unchanged until the alert was spooled');
+    assert.deepEqual(
+      again.alerts.map((a) => a.AlertType),
+      ['CvmAttest_AttestationFailed'],
+      'alert state unchanged until the alert was spooled',
+    );
     assert.equal(again.deliveries[0]!.status, 'delivered', again.deliveries[0]!.message);
     await sinks.close();
   });
@@ -180,7 +213,10 @@ describe('SinkSet end to end', () => {
 
   test('wording: records and alerts are counted apart', async () => {
     const sinks = await createSinks(am(), { stateDir: await stateDir(), azure: azure(), retry: false });
-    const r = await sinks.deliver({ result: makeResult({ debuggable: true, failed: [{ id: 'policy.debug', group: 'policy', status: 'fail', reason: 'debug' }] }), identity: IDENTITY });
+    const r = await sinks.deliver({
+      result: makeResult({ debuggable: true, failed: [{ id: 'policy.debug', group: 'policy', status: 'fail', reason: 'debug' }] }),
+      identity: IDENTITY,
+    });
     assert.equal(r.alerts.length, 2);
     assert.equal(r.deliveries[0]!.message, '1 record and 2 alerts delivered');
     await sinks.close();
@@ -189,31 +225,65 @@ describe('SinkSet end to end', () => {
   const UAMI = '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-cvm';
   for (const [label, extra, check] of [
     ['user-assigned by resource id', { identity: { resourceId: UAMI } }, (q: ImdsTokenEmulator['requests'][number]) => q.msiResId === UAMI],
-    ['user-assigned by object id', { identity: { objectId: '55555555-5555-5555-5555-555555555555' } }, (q: ImdsTokenEmulator['requests'][number]) => q.objectId === '55555555-5555-5555-5555-555555555555'],
-    ['DefaultAzureCredential with a managed identity client id', { credential: 'default', identity: { clientId: '66666666-6666-6666-6666-666666666666' } }, (q: ImdsTokenEmulator['requests'][number]) => q.clientId === '66666666-6666-6666-6666-666666666666'],
+    [
+      'user-assigned by object id',
+      { identity: { objectId: '55555555-5555-5555-5555-555555555555' } },
+      (q: ImdsTokenEmulator['requests'][number]) => q.objectId === '55555555-5555-5555-5555-555555555555',
+    ],
+    [
+      'DefaultAzureCredential with a managed identity client id',
+      { credential: 'default', identity: { clientId: '66666666-6666-6666-6666-666666666666' } },
+      (q: ImdsTokenEmulator['requests'][number]) => q.clientId === '66666666-6666-6666-6666-666666666666',
+    ],
   ] as const) {
     test(`${label}: the token comes from IMDS with that selector`, async () => {
       const sinks = await createSinks(am(extra), { stateDir: await stateDir(), azure: azure() });
       const r = await sinks.deliver({ result: makeResult(), identity: IDENTITY });
       assert.equal(r.deliveries[0]!.status, 'delivered', r.deliveries[0]!.message);
-      assert.ok(imds.requests.some((q) => q.status === 200 && check(q)), JSON.stringify(imds.requests.slice(-3)));
+      assert.ok(
+        imds.requests.some((q) => q.status === 200 && check(q)),
+        JSON.stringify(imds.requests.slice(-3)),
+      );
     });
   }
 
   test('no token ever reaches a log line, a status or the spool', async () => {
     const lines: string[] = [];
-    const logger = { info: (m: string, meta?: object) => lines.push(m + JSON.stringify(meta ?? {})), warn: (m: string, meta?: object) => lines.push(m + JSON.stringify(meta ?? {})), error: (m: string, meta?: object) => lines.push(m + JSON.stringify(meta ?? {})) };
+    const logger = {
+      info: (m: string, meta?: object) => lines.push(m + JSON.stringify(meta ?? {})),
+      warn: (m: string, meta?: object) => lines.push(m + JSON.stringify(meta ?? {})),
+      error: (m: string, meta?: object) => lines.push(m + JSON.stringify(meta ?? {})),
+    };
     const dir = await stateDir();
-    const sinks = await createSinks(am({ identity: { clientId: '77777777-7777-7777-7777-777777777777' } }), { stateDir: dir, logger, azure: azure(), retry: false });
-    for (const fault of [{ kind: 'status', status: 401, code: 'InvalidAuthenticationToken' }, { kind: 'status', status: 403 }, { kind: 'status', status: 500 }, { kind: 'reset' }] as const) {
+    const sinks = await createSinks(am({ identity: { clientId: '77777777-7777-7777-7777-777777777777' } }), {
+      stateDir: dir,
+      logger,
+      azure: azure(),
+      retry: false,
+    });
+    for (const fault of [
+      { kind: 'status', status: 401, code: 'InvalidAuthenticationToken' },
+      { kind: 'status', status: 403 },
+      { kind: 'status', status: 500 },
+      { kind: 'reset' },
+    ] as const) {
       li.setFault(fault);
-      await sinks.deliver({ result: makeResult({ failed: [{ id: `c${lines.length}`, group: 'signature', status: 'fail', reason: 'x' }] }), identity: IDENTITY });
+      await sinks.deliver({
+        result: makeResult({ failed: [{ id: `c${lines.length}`, group: 'signature', status: 'fail', reason: 'x' }] }),
+        identity: IDENTITY,
+      });
     }
     li.setFault(null);
     await sinks.flush();
     const { readdir, readFile } = await import('node:fs/promises');
     const files: string[] = [];
-    const walk = async (d: string): Promise<void> => { for (const e of await readdir(d, { withFileTypes: true })) { const p = `${d}/${e.name}`; if (e.isDirectory()) await walk(p); else files.push(await readFile(p, 'utf8')); } };
+    const walk = async (d: string): Promise<void> => {
+      for (const e of await readdir(d, { withFileTypes: true })) {
+        const p = `${d}/${e.name}`;
+        if (e.isDirectory()) await walk(p);
+        else files.push(await readFile(p, 'utf8'));
+      }
+    };
     await walk(dir);
     const haystack = [...lines, JSON.stringify(sinks.state()), ...files].join('\n');
     assert.ok(lines.length > 0);

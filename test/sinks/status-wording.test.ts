@@ -20,7 +20,15 @@ describe('sink and alert substatus', () => {
   });
 
   test('a drop is a warning for a day, with when and why', () => {
-    const d = { name: 'azureMonitor', status: 'delivered', message: '3 records delivered; 1 dropped', queueDepth: 0, dropped: 1, lastDropAt: '2026-11-28T10:00:00.000Z', lastDropReason: 'HTTP 400 InvalidRecord' } as const;
+    const d = {
+      name: 'azureMonitor',
+      status: 'delivered',
+      message: '3 records delivered; 1 dropped',
+      queueDepth: 0,
+      dropped: 1,
+      lastDropAt: '2026-11-28T10:00:00.000Z',
+      lastDropReason: 'HTTP 400 InvalidRecord',
+    } as const;
     const s = sinkSubstatus(d, now);
     assert.equal(s.status, 'warning');
     assert.match(s.formattedMessage.message, /dropped 1 \(last 2026-11-28T10:00:00.000Z: HTTP 400 InvalidRecord\)/);
@@ -34,11 +42,24 @@ describe('sink and alert substatus', () => {
     assert.equal(a('Low').status, 'warning');
     assert.equal(a('Informational').status, 'success');
     assert.equal(a('High').formattedMessage.message, 'High: d');
-    const [e] = outcomeStatus({ name: 'P.T', result: makeResult(), statusOnFailure: 'error', now, alerts: [{ AlertName: 'Confidential VM launched with debugging enabled', AlertSeverity: 'High', Description: 'debug' }],
-      deliveries: [{ name: 'syslog', status: 'failed', message: 'cannot write the spool', queueDepth: 0 }] });
+    const [e] = outcomeStatus({
+      name: 'P.T',
+      result: makeResult(),
+      statusOnFailure: 'error',
+      now,
+      alerts: [{ AlertName: 'Confidential VM launched with debugging enabled', AlertSeverity: 'High', Description: 'debug' }],
+      deliveries: [{ name: 'syslog', status: 'failed', message: 'cannot write the spool', queueDepth: 0 }],
+    });
     assert.equal(e.status.substatus.find((s) => s.name.startsWith('alert: '))?.status, 'error');
     assert.equal(e.status.substatus.find((s) => s.name === 'sink: syslog')?.status, 'error');
-    const [f] = errorStatus({ name: 'P.T', status: 'error', code: 3, message: 'no evidence', now, alerts: [{ AlertName: 'n', AlertSeverity: 'High', Description: 'd' }] });
+    const [f] = errorStatus({
+      name: 'P.T',
+      status: 'error',
+      code: 3,
+      message: 'no evidence',
+      now,
+      alerts: [{ AlertName: 'n', AlertSeverity: 'High', Description: 'd' }],
+    });
     assert.equal(f.status.substatus[0]!.status, 'error');
   });
 });

@@ -30,23 +30,32 @@ async function freePort(): Promise<number> {
 
 async function startRsyslog(): Promise<void> {
   const conf = join(dir, 'rsyslog.conf');
-  await writeFile(conf, [
-    `global(workDirectory="${dir}")`,
-    'module(load="imuxsock" SysSock.Use="off")',
-    `input(type="imuxsock" Socket="${sock()}" UseSpecialParser="off" ParseHostname="on")`,
-    'module(load="imudp")',
-    `input(type="imudp" address="127.0.0.1" port="${udpPort}")`,
-    'module(load="imtcp")',
-    `input(type="imtcp" address="127.0.0.1" port="${tcpPort}")`,
-    'template(name="line" type="string" string="%syslogfacility-text%.%syslogseverity-text% app=%app-name% msgid=%msgid% %msg%\\n")',
-    `*.* action(type="omfile" file="${out()}" template="line" flushOnTXEnd="on" asyncWriting="off")`,
-  ].join('\n'));
+  await writeFile(
+    conf,
+    [
+      `global(workDirectory="${dir}")`,
+      'module(load="imuxsock" SysSock.Use="off")',
+      `input(type="imuxsock" Socket="${sock()}" UseSpecialParser="off" ParseHostname="on")`,
+      'module(load="imudp")',
+      `input(type="imudp" address="127.0.0.1" port="${udpPort}")`,
+      'module(load="imtcp")',
+      `input(type="imtcp" address="127.0.0.1" port="${tcpPort}")`,
+      'template(name="line" type="string" string="%syslogfacility-text%.%syslogseverity-text% app=%app-name% msgid=%msgid% %msg%\\n")',
+      `*.* action(type="omfile" file="${out()}" template="line" flushOnTXEnd="on" asyncWriting="off")`,
+    ].join('\n'),
+  );
   await rm(join(dir, 'rsyslogd.pid'), { force: true });
   await rm(sock(), { force: true });
   rsyslog = spawn('rsyslogd', ['-f', conf, '-i', join(dir, 'rsyslogd.pid'), '-n'], { stdio: ['ignore', 'ignore', 'pipe'] });
   rsyslog.stderr!.on('data', () => undefined);
   for (let i = 0; i < 100; i++) {
-    try { await readFile(join(dir, 'rsyslogd.pid')); await waitFor(async () => (await import('node:fs')).existsSync(sock()), 2000); return; } catch { /* not yet */ }
+    try {
+      await readFile(join(dir, 'rsyslogd.pid'));
+      await waitFor(async () => (await import('node:fs')).existsSync(sock()), 2000);
+      return;
+    } catch {
+      /* not yet */
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error('rsyslogd did not start');
@@ -59,11 +68,18 @@ async function stopRsyslog(): Promise<void> {
 }
 async function waitFor(fn: () => Promise<boolean>, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
-  while (Date.now() < end) { if (await fn()) return; await new Promise((r) => setTimeout(r, 25)); }
+  while (Date.now() < end) {
+    if (await fn()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
   throw new Error('timed out waiting');
 }
 async function lines(): Promise<string[]> {
-  try { return (await readFile(out(), 'utf8')).split('\n').filter(Boolean); } catch { return []; }
+  try {
+    return (await readFile(out(), 'utf8')).split('\n').filter(Boolean);
+  } catch {
+    return [];
+  }
 }
 
 before(async () => {
@@ -72,7 +88,10 @@ before(async () => {
   tcpPort = await freePort();
   await startRsyslog();
 });
-after(async () => { await stopRsyslog(); await cleanup(); });
+after(async () => {
+  await stopRsyslog();
+  await cleanup();
+});
 
 const sigFail = { id: 'signature', group: 'signature' as const, status: 'fail' as const, reason: 'report signature | does not verify = bad' };
 
@@ -90,7 +109,10 @@ describe('syslog sink with a real rsyslogd', () => {
       const got = (await lines()).filter((l) => l.includes('msgid=CvmAttest_AttestationFailed'));
       assert.equal(got.length, 1);
       const line = got[0]!;
-      assert.match(line, /^local4\.crit app=cvm-attest msgid=CvmAttest_AttestationFailed CEF:0\|cvm-attest\|cvm-attest\|0\.1\.0\|CvmAttest_AttestationFailed\|Confidential VM attestation failed\|8\|/);
+      assert.match(
+        line,
+        /^local4\.crit app=cvm-attest msgid=CvmAttest_AttestationFailed CEF:0\|cvm-attest\|cvm-attest\|0\.1\.0\|CvmAttest_AttestationFailed\|Confidential VM attestation failed\|8\|/,
+      );
       const alert = r1.alerts.find((a) => a.AlertType === 'CvmAttest_AttestationFailed')!;
       assert.ok(line.includes(`externalId=${alert.SystemAlertId}`));
       assert.ok(line.includes('cs1Label=VmId cs1=2dedc52a-6832-46ce-9910-e8c9980bf5a7'));
@@ -102,20 +124,29 @@ describe('syslog sink with a real rsyslogd', () => {
       await new Promise((r) => setTimeout(r, 200));
       assert.equal((await lines()).filter((l) => l.includes(alert.SystemAlertId)).length, 1);
       await sinks.close();
-    } finally { await t.cleanup(); }
+    } finally {
+      await t.cleanup();
+    }
   });
 
   test('UDP and TCP targets on loopback', async () => {
     for (const protocol of ['udp', 'tcp'] as const) {
       const t = await tempDir();
       try {
-        const sinks = await createSinks({ syslog: { target: { host: '127.0.0.1', port: protocol === 'udp' ? udpPort : tcpPort, protocol }, facility: 'authpriv', appName: `cvm-${protocol}` } }, { stateDir: t.dir });
+        const sinks = await createSinks(
+          {
+            syslog: { target: { host: '127.0.0.1', port: protocol === 'udp' ? udpPort : tcpPort, protocol }, facility: 'authpriv', appName: `cvm-${protocol}` },
+          },
+          { stateDir: t.dir },
+        );
         const r = await sinks.deliver({ result: makeResult({ failed: [sigFail] }), identity: IDENTITY });
         assert.equal(r.alerts.length, 1);
         await waitFor(async () => (await lines()).some((l) => l.includes(`app=cvm-${protocol}`) && l.includes(r.alerts[0]!.SystemAlertId)));
         const l = (await lines()).find((x) => x.includes(`app=cvm-${protocol}`))!;
         assert.match(l, /^authpriv\.crit app=cvm-(udp|tcp) msgid=CvmAttest_AttestationFailed CEF:0\|/);
-      } finally { await t.cleanup(); }
+      } finally {
+        await t.cleanup();
+      }
     }
   });
 
@@ -133,20 +164,28 @@ describe('syslog sink with a real rsyslogd', () => {
       assert.equal(after!.status, 'delivered', after!.message);
       assert.equal(after!.queueDepth, 0);
       await waitFor(async () => (await lines()).some((l) => l.includes(r.alerts[0]!.SystemAlertId)));
-    } finally { await t.cleanup(); }
+    } finally {
+      await t.cleanup();
+    }
   });
 
   test('a CEF message stays under 4 KiB whatever the alert carries', () => {
-    const { alerts } = evaluateAlerts(EMPTY_ALERT_STATE, { result: makeResult({ failed: Array.from({ length: 40 }, (_, i) => ({ ...sigFail, id: `c${i}`, reason: 'r'.repeat(300) })) }), identity: IDENTITY },
-      { settings: { enabled: true, evidenceUnavailableAfter: 3, certificateExpiryDays: 30 }, recordId: 'r' });
+    const { alerts } = evaluateAlerts(
+      EMPTY_ALERT_STATE,
+      { result: makeResult({ failed: Array.from({ length: 40 }, (_, i) => ({ ...sigFail, id: `c${i}`, reason: 'r'.repeat(300) })) }), identity: IDENTITY },
+      { settings: { enabled: true, evidenceUnavailableAfter: 3, certificateExpiryDays: 30 }, recordId: 'r' },
+    );
     const cef = formatCef(alerts[0]!, '0.1.0');
     assert.ok(Buffer.byteLength(formatRfc5424(alerts[0]!, { facility: 'local4', appName: 'cvm-attest' }, '0.1.0')) < 4096, `${cef.length}`);
     assert.match(cef, /cs6=\{"truncated":true/);
   });
 
   test('CEF header escapes | and \\, extension escapes = and newlines', () => {
-    const { alerts } = evaluateAlerts(EMPTY_ALERT_STATE, { result: makeResult({ failed: [{ ...sigFail, reason: 'a\\b\nc=d' }] }), identity: IDENTITY },
-      { settings: { enabled: true, evidenceUnavailableAfter: 3, certificateExpiryDays: 30 }, recordId: 'r' });
+    const { alerts } = evaluateAlerts(
+      EMPTY_ALERT_STATE,
+      { result: makeResult({ failed: [{ ...sigFail, reason: 'a\\b\nc=d' }] }), identity: IDENTITY },
+      { settings: { enabled: true, evidenceUnavailableAfter: 3, certificateExpiryDays: 30 }, recordId: 'r' },
+    );
     const cef = formatCef({ ...alerts[0]!, AlertName: 'x|y\\z' }, '1.0');
     assert.ok(cef.includes('|x\\|y\\\\z|'));
     assert.ok(cef.includes('a\\\\b\\nc\\=d'));
@@ -154,8 +193,11 @@ describe('syslog sink with a real rsyslogd', () => {
   });
 
   test('CEF: ESC, BEL and every other control character become visible text, never raw', () => {
-    const { alerts } = evaluateAlerts(EMPTY_ALERT_STATE, { result: makeResult({ failed: [{ ...sigFail, reason: 'ok\u001b[2J\u001b[32mPASS\u0007\u009b1m\u202eevil\u0000' }] }), identity: IDENTITY },
-      { settings: { enabled: true, evidenceUnavailableAfter: 3, certificateExpiryDays: 30 }, recordId: 'r' });
+    const { alerts } = evaluateAlerts(
+      EMPTY_ALERT_STATE,
+      { result: makeResult({ failed: [{ ...sigFail, reason: 'ok\u001b[2J\u001b[32mPASS\u0007\u009b1m\u202eevil\u0000' }] }), identity: IDENTITY },
+      { settings: { enabled: true, evidenceUnavailableAfter: 3, certificateExpiryDays: 30 }, recordId: 'r' },
+    );
     const cef = formatCef({ ...alerts[0]!, AlertName: 'n\u001b]0;x\u0007', CompromisedEntity: 'vm\u0008\u0008' }, 'v\u001b');
     assert.ok(!/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202e]/.test(cef), JSON.stringify(cef));
     assert.ok(cef.includes('ok\\\\x1b[2J\\\\x1b[32mPASS\\\\x07\\\\x9b1m\\\\u202eevil\\\\x00'), cef);

@@ -17,16 +17,35 @@ import { startImdsTokenEmulator } from '../emulators/imds-token.js';
 import { isolateAzureEnv, makeResult } from './helpers.js';
 
 const dirs: string[] = [];
-after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 const quiet = { error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined, close: async () => undefined };
 
 function extDir(): string {
   const ext = mkdtempSync(join(tmpdir(), 'wd-'));
   dirs.push(ext);
   for (const d of ['config', 'status']) mkdirSync(join(ext, d), { recursive: true });
-  writeFileSync(join(ext, 'config', '0.settings'), JSON.stringify({ runtimeSettings: [{ handlerSettings: { publicSettings: { intervalMinutes: 60, jitterPercent: 0, freshness: false, sinks: {} } } }] }));
+  writeFileSync(
+    join(ext, 'config', '0.settings'),
+    JSON.stringify({ runtimeSettings: [{ handlerSettings: { publicSettings: { intervalMinutes: 60, jitterPercent: 0, freshness: false, sinks: {} } } }] }),
+  );
   writeFileSync(join(ext, 'mrseq'), '0');
-  writeFileSync(join(ext, 'HandlerEnvironment.json'), JSON.stringify([{ name: 'P.T', version: 1, handlerEnvironment: { logFolder: join(ext, 'log'), configFolder: join(ext, 'config'), statusFolder: join(ext, 'status'), heartbeatFile: join(ext, 'heartbeat.log') } }]));
+  writeFileSync(
+    join(ext, 'HandlerEnvironment.json'),
+    JSON.stringify([
+      {
+        name: 'P.T',
+        version: 1,
+        handlerEnvironment: {
+          logFolder: join(ext, 'log'),
+          configFolder: join(ext, 'config'),
+          statusFolder: join(ext, 'status'),
+          heartbeatFile: join(ext, 'heartbeat.log'),
+        },
+      },
+    ]),
+  );
   return ext;
 }
 type Sub = { name: string; status: string; formattedMessage: { message: string } };
@@ -34,11 +53,16 @@ function sinkSub(ext: string): Sub | undefined {
   try {
     const doc = JSON.parse(readFileSync(join(ext, 'status', '0.status'), 'utf8')) as [{ status: { substatus: Sub[] } }];
     return doc[0].status.substatus.find((s) => s.name.startsWith('sink: '));
-  } catch { return undefined; }
+  } catch {
+    return undefined;
+  }
 }
 async function until(fn: () => boolean, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
-  while (!fn()) { assert.ok(Date.now() < end, 'timed out'); await new Promise((r) => setTimeout(r, 10)); }
+  while (!fn()) {
+    assert.ok(Date.now() < end, 'timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 describe('worker delivery status', () => {
@@ -46,11 +70,17 @@ describe('worker delivery status', () => {
     const ext = extDir();
     let tell: ((d: readonly SinkDelivery[]) => void) | undefined;
     const engine: Engine = {
-      async attest() { return { result: makeResult(), warnings: [] }; },
-      async buildPolicy() { return undefined; },
+      async attest() {
+        return { result: makeResult(), warnings: [] };
+      },
+      async buildPolicy() {
+        return undefined;
+      },
       async createSinks(_s, c): Promise<WorkerSinks> {
         tell = c.onStateChange;
-        return { deliver: async () => ({ deliveries: [{ name: 'azureMonitor', status: 'queued', message: '1 waiting: HTTP 503', queueDepth: 1 }], alerts: [] }) };
+        return {
+          deliver: async () => ({ deliveries: [{ name: 'azureMonitor', status: 'queued', message: '1 waiting: HTTP 503', queueDepth: 1 }], alerts: [] }),
+        };
       },
     };
     const stop = new AbortController();
@@ -72,9 +102,19 @@ describe('worker delivery status', () => {
   test('a delivery that throws leaves an error substatus for the sinks', async () => {
     const ext = extDir();
     const engine: Engine = {
-      async attest() { return { result: makeResult(), warnings: [] }; },
-      async buildPolicy() { return undefined; },
-      async createSinks(): Promise<WorkerSinks> { return { deliver: async () => { throw new Error('EROFS: read-only file system'); } }; },
+      async attest() {
+        return { result: makeResult(), warnings: [] };
+      },
+      async buildPolicy() {
+        return undefined;
+      },
+      async createSinks(): Promise<WorkerSinks> {
+        return {
+          deliver: async () => {
+            throw new Error('EROFS: read-only file system');
+          },
+        };
+      },
     };
     const stop = new AbortController();
     const done = runWorker(makeContext(loadHandlerEnvironment(ext), quiet, {}), { seq: 0, engine, signal: stop.signal });
@@ -97,14 +137,27 @@ describe('worker delivery status', () => {
     dirs.push(state);
     try {
       const signal = new AbortController().signal;
-      const err = await realEngine.attest({ tpm: 'device:/nonexistent/tpmrm0', imdsEndpoint: imds.url, cacheDir: join(state, 'cache'), quote: false, signal }).then(() => undefined, (e: unknown) => e);
+      const err = await realEngine
+        .attest({ tpm: 'device:/nonexistent/tpmrm0', imdsEndpoint: imds.url, cacheDir: join(state, 'cache'), quote: false, signal })
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       assert.ok(err instanceof CollectionError, String(err));
       // Azure Monitor unreachable (closed port): the record stays spooled, where we read it.
-      const sinks = await realEngine.createSinks({ azureMonitor: { endpoint: 'https://127.0.0.1:9', dcrImmutableId: 'dcr-00000000000000000000000000000001', timeoutMs: 1000 }, alerts: { evidenceUnavailableAfter: 1 } },
-        { stateDir: state, logger: quiet, signal, agentVersion: 'test' });
+      const sinks = await realEngine.createSinks(
+        {
+          azureMonitor: { endpoint: 'https://127.0.0.1:9', dcrImmutableId: 'dcr-00000000000000000000000000000001', timeoutMs: 1000 },
+          alerts: { evidenceUnavailableAfter: 1 },
+        },
+        { stateDir: state, logger: quiet, signal, agentVersion: 'test' },
+      );
       const r = await sinks!.deliver({ error: err, identity: undefined });
       await sinks!.close?.();
-      const read = (d: string): Record<string, unknown>[] => readdirSync(d).filter((f) => f.endsWith('.json') && f !== 'state.json').map((f) => (JSON.parse(readFileSync(join(d, f), 'utf8')) as { record: Record<string, unknown> }).record);
+      const read = (d: string): Record<string, unknown>[] =>
+        readdirSync(d)
+          .filter((f) => f.endsWith('.json') && f !== 'state.json')
+          .map((f) => (JSON.parse(readFileSync(join(d, f), 'utf8')) as { record: Record<string, unknown> }).record);
       const [rec] = read(join(state, 'sinks', 'spool', 'azure-monitor'));
       assert.equal(rec!.Verdict, 'error');
       assert.equal(rec!.VmId, '5a0c7b40-1e2f-4c6a-9d3e-0123456789ab');
@@ -122,7 +175,12 @@ describe('worker delivery status', () => {
   test('the real engine: bad sink settings are a settings error naming publicSettings.sinks', async () => {
     const state = mkdtempSync(join(tmpdir(), 'wd-state-'));
     dirs.push(state);
-    const e = await realEngine.createSinks({ azureMonitor: { endpoint: 'not a url' } }, { stateDir: state, logger: quiet, signal: new AbortController().signal, agentVersion: 'test' }).then(() => undefined, (x: unknown) => x);
+    const e = await realEngine
+      .createSinks({ azureMonitor: { endpoint: 'not a url' } }, { stateDir: state, logger: quiet, signal: new AbortController().signal, agentVersion: 'test' })
+      .then(
+        () => undefined,
+        (x: unknown) => x,
+      );
     const { SettingsError } = await import('../../src/extension/settings.js');
     assert.ok(e instanceof SettingsError, String(e));
     assert.match((e as Error).message, /sinks/);

@@ -3,7 +3,18 @@
 // against the value formats of a real MAA token.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseEvidence, parseSnpReport, parseCertificate, parseCertificateBundle, productFromCertificate, certificateRole, parseTpmsAttest, decodeTcb, verifyEvidenceSync, ParseError } from '../../src/index.js';
+import {
+  parseEvidence,
+  parseSnpReport,
+  parseCertificate,
+  parseCertificateBundle,
+  productFromCertificate,
+  certificateRole,
+  parseTpmsAttest,
+  decodeTcb,
+  verifyEvidenceSync,
+  ParseError,
+} from '../../src/index.js';
 import { checkChain } from '../../src/platform/snp/chain.js';
 import { checkChipId, checkTcb } from '../../src/platform/snp/tcb-chip.js';
 import { CertStore } from '../../src/x509/cert-store.js';
@@ -104,7 +115,10 @@ describe('AMD certificates', () => {
     assert.equal(productFromCertificate(c), 'Turin');
     const chain = checkChain({ bundle: { vcek: c }, signingKey: 'vcek', reportProduct: 'Turin', now: NOW, store: new CertStore(false) });
     assert.equal(chain.check.status, 'pass', chain.check.reason);
-    assert.deepEqual(chain.certificates.map((x) => x.issuer.match(/CN=([^,]+)/)![1]), ['SEV-Turin', 'ARK-Turin', 'ARK-Turin']);
+    assert.deepEqual(
+      chain.certificates.map((x) => x.issuer.match(/CN=([^,]+)/)![1]),
+      ['SEV-Turin', 'ARK-Turin', 'ARK-Turin'],
+    );
   });
 
   it('Turin TCB and chip id checks use the Turin layout (no Turin report is published: a synthetic one, unsigned)', () => {
@@ -126,7 +140,7 @@ describe('AMD certificates', () => {
   it('both hwID encodings of the broken trustee VCEKs decode to the same 64 bytes', () => {
     const expected = Uint8Array.from({ length: 64 }, (_, i) => i);
     for (const f of ['negative/invalid-vcek-legacy.der', 'negative/invalid-vcek-new.der']) {
-      assert.equal(Buffer.from(parseCertificate(fixture(f)).amd.hwId!).toString("hex"), Buffer.from(expected).toString("hex"), f);
+      assert.equal(Buffer.from(parseCertificate(fixture(f)).amd.hwId!).toString('hex'), Buffer.from(expected).toString('hex'), f);
     }
   });
 
@@ -163,11 +177,21 @@ describe('TPM quote', () => {
     const dir = 'azure-hcl/milan-v3-a';
     const raw = fixture(`${dir}/quote.sig`);
     const tpmt = Buffer.concat([Buffer.from([0x00, 0x14, 0x00, 0x0b, raw.length >> 8, raw.length & 0xff]), raw]);
-    const r = verifyEvidenceSync({ evidence: fixture(`${dir}/hcl-report.bin`), vcek: fixture(`${dir}/vcek.pem`), now: NOW, quote: { message: fixture(`${dir}/quote.msg`), signature: tpmt, nonce: Buffer.from('challenge') } });
+    const r = verifyEvidenceSync({
+      evidence: fixture(`${dir}/hcl-report.bin`),
+      vcek: fixture(`${dir}/vcek.pem`),
+      now: NOW,
+      quote: { message: fixture(`${dir}/quote.msg`), signature: tpmt, nonce: Buffer.from('challenge') },
+    });
     assert.equal(r.checks.find((c) => c.id === 'freshness')?.status, 'pass');
     const sha1 = Buffer.from(tpmt);
     sha1[3] = 0x04;
-    const r2 = verifyEvidenceSync({ evidence: fixture(`${dir}/hcl-report.bin`), vcek: fixture(`${dir}/vcek.pem`), now: NOW, quote: { message: fixture(`${dir}/quote.msg`), signature: sha1, nonce: Buffer.from('challenge') } });
+    const r2 = verifyEvidenceSync({
+      evidence: fixture(`${dir}/hcl-report.bin`),
+      vcek: fixture(`${dir}/vcek.pem`),
+      now: NOW,
+      quote: { message: fixture(`${dir}/quote.msg`), signature: sha1, nonce: Buffer.from('challenge') },
+    });
     assert.equal(r2.checks.find((c) => c.id === 'freshness')?.status, 'fail');
   });
 });
@@ -199,7 +223,8 @@ describe('claims', () => {
     assert.equal(c['cvm-attest-signing-key'], 'vcek');
     assert.equal(c['cvm-attest-hcl-header-version'], 2);
     assert.match(c['cvm-attest-chip-id'] as string, /^[0-9a-f]{128}$/);
-    for (const k of ['reported', 'current', 'committed', 'launch']) assert.deepEqual(Object.keys(c[`cvm-attest-${k}-tcb`] as object).sort(), ['bootloader', 'microcode', 'raw', 'snp', 'tee']);
+    for (const k of ['reported', 'current', 'committed', 'launch'])
+      assert.deepEqual(Object.keys(c[`cvm-attest-${k}-tcb`] as object).sort(), ['bootloader', 'microcode', 'raw', 'snp', 'tee']);
     assert.match(c['cvm-attest-firmware-version'] as string, /^\d+\.\d+\.\d+$/);
     assert.equal(c['cvm-attest-policy-hash'], r.policy.hash);
   });

@@ -21,7 +21,9 @@ x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoPro
 
 // A bare INTEGER / IA5String / OCTET STRING as @peculiar/asn1-schema types (one-alternative CHOICEs).
 function primitive<T>(type: AsnPropTypes, initial: T): new () => { value: T } {
-  class P { value = initial; }
+  class P {
+    value = initial;
+  }
   AsnType({ type: AsnTypeTypes.Choice })(P);
   AsnProp({ type })(P.prototype, 'value');
   return P;
@@ -38,9 +40,17 @@ function decodeExact<T>(bytes: ArrayBuffer, type: new () => { value: T }, what: 
 }
 
 const AMD = '1.3.6.1.4.1.3704.1';
-const HASHES: Record<string, string> = { '2.16.840.1.101.3.4.2.1': 'sha256', '2.16.840.1.101.3.4.2.2': 'sha384', '2.16.840.1.101.3.4.2.3': 'sha512', '1.3.14.3.2.26': 'sha1' };
+const HASHES: Record<string, string> = {
+  '2.16.840.1.101.3.4.2.1': 'sha256',
+  '2.16.840.1.101.3.4.2.2': 'sha384',
+  '2.16.840.1.101.3.4.2.3': 'sha512',
+  '1.3.14.3.2.26': 'sha1',
+};
 const hex = (b: ArrayBuffer | Uint8Array): string => Buffer.from(b instanceof Uint8Array ? b : new Uint8Array(b)).toString('hex');
-const sha256 = (b: ArrayBuffer | Uint8Array): string => createHash('sha256').update(b instanceof Uint8Array ? b : new Uint8Array(b)).digest('hex');
+const sha256 = (b: ArrayBuffer | Uint8Array): string =>
+  createHash('sha256')
+    .update(b instanceof Uint8Array ? b : new Uint8Array(b))
+    .digest('hex');
 const noLeadingZeros = (s: string): string => s.toLowerCase().replace(/^0+(?=.)/, '');
 
 /** Every certificate in every fixture file, read by each side on its own: [file, ours, theirs]. */
@@ -73,7 +83,11 @@ describe('DER reader vs @peculiar/x509', () => {
 
   it(`names, serial, validity, key and signature agree on ${pairs.length} real certificates`, () => {
     assert.ok(pairs.length >= 25, `${pairs.length} certificates`);
-    assert.ok(pairs.some(([f]) => f === 'snp/turin-vcek-no-report.der') && pairs.some(([f]) => f.startsWith('negative/invalid-vcek')) && pairs.some(([f]) => f.endsWith('thim-response.json')));
+    assert.ok(
+      pairs.some(([f]) => f === 'snp/turin-vcek-no-report.der') &&
+        pairs.some(([f]) => f.startsWith('negative/invalid-vcek')) &&
+        pairs.some(([f]) => f.endsWith('thim-response.json')),
+    );
     for (const [f, c, t] of pairs) {
       const name = `${f} ${c.subject.cn}`;
       assert.equal(c.subject.cn, t.subjectName.getField('CN')[0], name);
@@ -111,7 +125,11 @@ describe('DER reader vs @peculiar/x509', () => {
       assert.deepEqual(c.signatureAlgorithm.pss, { hash: HASHES[p.hashAlgorithm.algorithm], mgfHash: HASHES[mgfHash], saltLength: p.saltLength }, f);
       // @peculiar/x509's WebCrypto view of the same parameters.
       const w = t.signatureAlgorithm as { name: string; hash: { name: string }; saltLength: number };
-      assert.deepEqual([w.name, w.hash.name.replace('-', '').toLowerCase(), w.saltLength], ['RSA-PSS', c.signatureAlgorithm.pss.hash, c.signatureAlgorithm.pss.saltLength], f);
+      assert.deepEqual(
+        [w.name, w.hash.name.replace('-', '').toLowerCase(), w.saltLength],
+        ['RSA-PSS', c.signatureAlgorithm.pss.hash, c.signatureAlgorithm.pss.saltLength],
+        f,
+      );
     }
     assert.equal(pss, pairs.length, 'AMD signs every certificate RSASSA-PSS');
   });
@@ -135,8 +153,15 @@ describe('DER reader vs @peculiar/x509', () => {
       }
       const a = c.amd;
       const ours: Record<string, unknown> = {
-        '1': a.structVersion, '2': a.productName, '3.1': a.bootloader, '3.2': a.tee, '3.3': a.snp, '3.8': a.microcode, '3.9': a.fmc,
-        '4': a.hwId && hex(a.hwId), '5': a.cspId,
+        '1': a.structVersion,
+        '2': a.productName,
+        '3.1': a.bootloader,
+        '3.2': a.tee,
+        '3.3': a.snp,
+        '3.8': a.microcode,
+        '3.9': a.fmc,
+        '4': a.hwId && hex(a.hwId),
+        '5': a.cspId,
       };
       for (const [k, v] of Object.entries(ours)) assert.equal(v, theirs[k], `${name} ${AMD}.${k}`);
       assert.ok(theirs['4'] !== undefined || c.subject.cn === 'SEV-VLEK', `${name}: a VCEK has a hwID`);
@@ -161,10 +186,12 @@ describe('DER reader vs @peculiar/x509', () => {
 });
 
 describe('CRL reader vs @peculiar/x509 X509Crl', () => {
-  const arks = new Map(['milan', 'genoa'].map((p) => {
-    const b = parseCertificateBundle(fixture(`amd/ask_ark_${p}.pem`));
-    return [p, { ours: b.ark!, theirs: new x509.X509Certificate(b.ark!.der) }] as const;
-  }));
+  const arks = new Map(
+    ['milan', 'genoa'].map((p) => {
+      const b = parseCertificateBundle(fixture(`amd/ask_ark_${p}.pem`));
+      return [p, { ours: b.ark!, theirs: new x509.X509Certificate(b.ark!.der) }] as const;
+    }),
+  );
   const oursAccepts = (crlBytes: Uint8Array, ark: Certificate): boolean => {
     const r = checkCrl(parseCrl(crlBytes), 'warn', ark, [], new CertStore(false), NOW);
     assert.notEqual(r.status, 'skip');
@@ -198,7 +225,10 @@ describe('CRL reader vs @peculiar/x509 X509Crl', () => {
       const timeAt = Buffer.from(der).indexOf(Buffer.from(`${String(ours.thisUpdate.getUTCSeconds()).padStart(2, '0')}Z`, 'latin1'), tbsStart);
       const tbsFlip = Uint8Array.from(der);
       tbsFlip[timeAt]! ^= 0x01; // '0'<->'1', '2'<->'3', ...: still a valid time
-      for (const [what, bad] of [['signature', sigFlip], ['thisUpdate', tbsFlip]] as const) {
+      for (const [what, bad] of [
+        ['signature', sigFlip],
+        ['thisUpdate', tbsFlip],
+      ] as const) {
         const theirVerdict = await new x509.X509Crl(bad).verify({ publicKey: ark.theirs });
         assert.equal(theirVerdict, false, `@peculiar/x509 rejects a flipped bit in the ${what}`);
         assert.equal(oursAccepts(bad, ark.ours), false, `ours rejects a flipped bit in the ${what}`);

@@ -9,9 +9,15 @@ import { cvmAttest, ROOT, runNode, type Run } from '../helpers/cli.js';
 import { fixturePath as F } from '../helpers/fixtures.js';
 import { COLLATERAL_NAMES } from './helpers.js';
 
-const run = (fast: boolean, args: string[]): Promise<Run> => fast
-  ? runNode(['--import', 'tsx', '-e', `import(${JSON.stringify(join(ROOT, 'src/cli/commands/verify.ts'))}).then(async (m) => { const c = await m.fastVerify(${JSON.stringify(args)}); process.exitCode = c === undefined ? 99 : c; })`])
-  : cvmAttest(['verify', ...args], { source: true });
+const run = (fast: boolean, args: string[]): Promise<Run> =>
+  fast
+    ? runNode([
+        '--import',
+        'tsx',
+        '-e',
+        `import(${JSON.stringify(join(ROOT, 'src/cli/commands/verify.ts'))}).then(async (m) => { const c = await m.fastVerify(${JSON.stringify(args)}); process.exitCode = c === undefined ? 99 : c; })`,
+      ])
+    : cvmAttest(['verify', ...args], { source: true });
 
 function oneCleanLine(stderr: string, ...mustMention: string[]): void {
   const lines = stderr.trim().split('\n');

@@ -20,16 +20,49 @@ describe('TDX CRL check', () => {
   let ca: Certificate;
   let pck: Certificate;
   let caKeys: webcrypto.CryptoKeyPair;
-  const crl = async (serials: string[], next: Date, key = caKeys.privateKey) => parseCrl(new Uint8Array((await x509.X509CrlGenerator.create({ issuer: CA, thisUpdate: new Date('2025-01-01T00:00:00Z'), nextUpdate: next, signingAlgorithm: alg, signingKey: key, entries: serials.map((s) => ({ serialNumber: s, revocationDate: new Date('2025-01-02T00:00:00Z') })) })).rawData));
+  const crl = async (serials: string[], next: Date, key = caKeys.privateKey) =>
+    parseCrl(
+      new Uint8Array(
+        (
+          await x509.X509CrlGenerator.create({
+            issuer: CA,
+            thisUpdate: new Date('2025-01-01T00:00:00Z'),
+            nextUpdate: next,
+            signingAlgorithm: alg,
+            signingKey: key,
+            entries: serials.map((s) => ({ serialNumber: s, revocationDate: new Date('2025-01-02T00:00:00Z') })),
+          })
+        ).rawData,
+      ),
+    );
   before(async () => {
     caKeys = await gen();
     const pk = await gen();
     const when = { notBefore: new Date('2024-01-01T00:00:00Z'), notAfter: new Date('2030-01-01T00:00:00Z') };
-    ca = parseCertificate(new Uint8Array((await x509.X509CertificateGenerator.createSelfSigned({ serialNumber: '0a', name: CA, keys: caKeys, signingAlgorithm: alg, ...when })).rawData));
-    pck = parseCertificate(new Uint8Array((await x509.X509CertificateGenerator.create({ serialNumber: '0b1c', subject: 'CN=Intel SGX PCK Certificate, O=Test', issuer: CA, publicKey: pk.publicKey, signingKey: caKeys.privateKey, signingAlgorithm: alg, ...when })).rawData));
+    ca = parseCertificate(
+      new Uint8Array(
+        (await x509.X509CertificateGenerator.createSelfSigned({ serialNumber: '0a', name: CA, keys: caKeys, signingAlgorithm: alg, ...when })).rawData,
+      ),
+    );
+    pck = parseCertificate(
+      new Uint8Array(
+        (
+          await x509.X509CertificateGenerator.create({
+            serialNumber: '0b1c',
+            subject: 'CN=Intel SGX PCK Certificate, O=Test',
+            issuer: CA,
+            publicKey: pk.publicKey,
+            signingKey: caKeys.privateKey,
+            signingAlgorithm: alg,
+            ...when,
+          })
+        ).rawData,
+      ),
+    );
   });
   const now = new Date('2025-03-01T00:00:00Z');
-  const check = (crls: Awaited<ReturnType<typeof crl>>[], enforce = false) => checkTdxCrls(crls, pck, ca, undefined, new CertStore(false), now, enforce, false).check;
+  const check = (crls: Awaited<ReturnType<typeof crl>>[], enforce = false) =>
+    checkTdxCrls(crls, pck, ca, undefined, new CertStore(false), now, enforce, false).check;
 
   it('a revoked PCK fails, even from a stale CRL', async () => {
     const c = check([await crl(['0b1c'], new Date('2025-06-01T00:00:00Z'))]);

@@ -37,9 +37,14 @@ export function withTdxRuntime(hcl: Uint8Array, tdQuote: Uint8Array, mutate: (js
 }
 
 export const withTdxUserData = (hcl: Uint8Array, tdQuote: Uint8Array, userData: Uint8Array, rebindQuote = true): DerivedTdx =>
-  withTdxRuntime(hcl, tdQuote, (j) => {
-    j['user-data'] = Buffer.from(userData).toString('hex').toUpperCase();
-  }, rebindQuote);
+  withTdxRuntime(
+    hcl,
+    tdQuote,
+    (j) => {
+      j['user-data'] = Buffer.from(userData).toString('hex').toUpperCase();
+    },
+    rebindQuote,
+  );
 
 export const withTdxAkPub = (hcl: Uint8Array, tdQuote: Uint8Array, jwk: { n: string; e: string }): DerivedTdx =>
   withTdxRuntime(hcl, tdQuote, (j) => {

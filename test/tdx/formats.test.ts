@@ -18,13 +18,19 @@ import { collateral, intelQuote, tdQuote, tdxHcl } from './helpers.js';
 import { onlyParseError } from '../helpers/parse-error.js';
 
 const require = createRequire(import.meta.url);
- 
-const phala = require('@phala/dcap-qvl') as { Quote: { parse(b: Uint8Array): any }; verify(q: Uint8Array, c: unknown, now: number): { status: string; advisory_ids: string[] } };
+
+const phala = require('@phala/dcap-qvl') as {
+  Quote: { parse(b: Uint8Array): any };
+  verify(q: Uint8Array, c: unknown, now: number): { status: string; advisory_ids: string[] };
+};
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const pemDer = (p: string): Uint8Array => new Uint8Array(Buffer.from(p.replace(/-----[A-Z ]+-----|\s/g, ''), 'base64'));
 
 describe('TD quote parser', () => {
-  for (const [name, bytes] of [['Azure DCesv5', tdQuote()], ['non-Azure host', intelQuote()]] as const) {
+  for (const [name, bytes] of [
+    ['Azure DCesv5', tdQuote()],
+    ['non-Azure host', intelQuote()],
+  ] as const) {
     it(`${name}: every field equals @phala/dcap-qvl's`, () => {
       const ours = parseTdQuote(bytes);
       const theirs = phala.Quote.parse(bytes);
@@ -37,9 +43,21 @@ describe('TD quote parser', () => {
       assert.equal(hex(ours.header.userData), hex(theirs.header.userData));
       const td = theirs.report.asTd10();
       const pairs: [Uint8Array, Uint8Array][] = [
-        [ours.body.teeTcbSvn, td.teeTcbSvn], [ours.body.mrSeam, td.mrSeam], [ours.body.mrSignerSeam, td.mrSignerSeam], [ours.body.seamAttributes, td.seamAttributes],
-        [ours.body.tdAttributes, td.tdAttributes], [ours.body.xfam, td.xfam], [ours.body.mrTd, td.mrTd], [ours.body.mrConfigId, td.mrConfigId], [ours.body.mrOwner, td.mrOwner],
-        [ours.body.mrOwnerConfig, td.mrOwnerConfig], [ours.body.rtmr[0], td.rtMr0], [ours.body.rtmr[1], td.rtMr1], [ours.body.rtmr[2], td.rtMr2], [ours.body.rtmr[3], td.rtMr3], [ours.body.reportData, td.reportData],
+        [ours.body.teeTcbSvn, td.teeTcbSvn],
+        [ours.body.mrSeam, td.mrSeam],
+        [ours.body.mrSignerSeam, td.mrSignerSeam],
+        [ours.body.seamAttributes, td.seamAttributes],
+        [ours.body.tdAttributes, td.tdAttributes],
+        [ours.body.xfam, td.xfam],
+        [ours.body.mrTd, td.mrTd],
+        [ours.body.mrConfigId, td.mrConfigId],
+        [ours.body.mrOwner, td.mrOwner],
+        [ours.body.mrOwnerConfig, td.mrOwnerConfig],
+        [ours.body.rtmr[0], td.rtMr0],
+        [ours.body.rtmr[1], td.rtMr1],
+        [ours.body.rtmr[2], td.rtMr2],
+        [ours.body.rtmr[3], td.rtMr3],
+        [ours.body.reportData, td.reportData],
       ];
       for (const [a, b] of pairs) assert.equal(hex(a), hex(b));
       const auth = theirs.authData.intoV3();
@@ -58,7 +76,10 @@ describe('TD quote parser', () => {
   it('the v5 layout (body descriptor, TDX 1.0 and 1.5 bodies) parses to the same fields', () => {
     const v4 = tdQuote();
     const sig = v4.subarray(632);
-    for (const [type, extra] of [[2, 0], [3, 64]] as const) {
+    for (const [type, extra] of [
+      [2, 0],
+      [3, 64],
+    ] as const) {
       const head = Buffer.from(v4.subarray(0, 48));
       head.writeUInt16LE(5, 0);
       const desc = Buffer.alloc(6);
@@ -76,14 +97,18 @@ describe('TD quote parser', () => {
 
   it('refuses what does not add up, with E_TDX_QUOTE', () => {
     const q = tdQuote();
-    const bad = (f: (b: Buffer) => Buffer, re: RegExp): void => assert.throws(() => parseTdQuote(f(Buffer.from(q))), (e: unknown) => e instanceof ParseError && e.code === 'E_TDX_QUOTE' && re.test(e.message));
+    const bad = (f: (b: Buffer) => Buffer, re: RegExp): void =>
+      assert.throws(
+        () => parseTdQuote(f(Buffer.from(q))),
+        (e: unknown) => e instanceof ParseError && e.code === 'E_TDX_QUOTE' && re.test(e.message),
+      );
     bad((b) => (b.writeUInt16LE(3, 0), b), /version 3/);
     bad((b) => (b.writeUInt32LE(0, 4), b), /TEE type 0x0 is not TDX/);
     bad((b) => (b.writeUInt16LE(3, 2), b), /attestation key type 3/);
     bad((b) => (b.writeUInt32LE(4301, 632), b), /does not end|runs past|unexplained|non-zero/);
     bad((b) => (b.writeUInt32LE(0xffffffff, 632), b), /runs past the end/);
     bad((b) => b.subarray(0, 4000), /runs past the end/);
-    bad((b) => (b[b.length - 1] = 1, b), /non-zero bytes after/);
+    bad((b) => ((b[b.length - 1] = 1), b), /non-zero bytes after/);
     bad((b) => (b.writeUInt16LE(7, 764), b), /type 7 is not QE report/);
   });
 });
@@ -114,7 +139,10 @@ describe('TD report, HCL report and PCK extensions', () => {
     assert.equal(e.pceSvn, 11);
     assert.equal(e.ppid.length, 16);
     // The PCK CA has no SGX extensions.
-    assert.throws(() => parsePckExtensions(pemDer(q.pckChainPem[1]!)), (x: unknown) => x instanceof ParseError && x.code === 'E_PCK_EXT');
+    assert.throws(
+      () => parsePckExtensions(pemDer(q.pckChainPem[1]!)),
+      (x: unknown) => x instanceof ParseError && x.code === 'E_PCK_EXT',
+    );
   });
 });
 
@@ -124,7 +152,10 @@ describe('collateral', () => {
     assert.equal(c.tcbInfos.length, 1);
     assert.equal(c.qeIdentities.length, 1);
     assert.equal(c.crls.length, 2);
-    assert.deepEqual(c.certificates.map((x) => x.subject.cn), ['Intel SGX TCB Signing', 'Intel SGX Root CA']);
+    assert.deepEqual(
+      c.certificates.map((x) => x.subject.cn),
+      ['Intel SGX TCB Signing', 'Intel SGX Root CA'],
+    );
     const text = fixture('intel/tcbinfov3_00806f050000.json').toString('utf8');
     const raw = Buffer.from(c.tcbInfos[0]!.raw).toString('utf8');
     assert.ok(text.includes(`"tcbInfo":${raw}`));
@@ -147,12 +178,19 @@ describe('collateral', () => {
 });
 
 describe('fuzzing the TDX parsers', () => {
-  const seeds = { quote: tdQuote(), hcl: tdxHcl(), pck: pemDer(parseTdQuote(tdQuote()).pckChainPem[0]!), tcb: fixture('intel/tcbinfov3_00806f050000.json'), qe: fixture('intel/qeidentityv2_apiv4.json') };
-  const mutate = (seed: Uint8Array) => fc.array(fc.tuple(fc.nat(seed.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }).map((edits) => {
-    const b = Buffer.from(seed);
-    for (const [i, v] of edits) b[i] = v;
-    return b;
-  });
+  const seeds = {
+    quote: tdQuote(),
+    hcl: tdxHcl(),
+    pck: pemDer(parseTdQuote(tdQuote()).pckChainPem[0]!),
+    tcb: fixture('intel/tcbinfov3_00806f050000.json'),
+    qe: fixture('intel/qeidentityv2_apiv4.json'),
+  };
+  const mutate = (seed: Uint8Array) =>
+    fc.array(fc.tuple(fc.nat(seed.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }).map((edits) => {
+      const b = Buffer.from(seed);
+      for (const [i, v] of edits) b[i] = v;
+      return b;
+    });
   const parsers: Record<keyof typeof seeds, (b: Uint8Array) => unknown> = {
     quote: parseTdQuote,
     hcl: parseTdxHclReport,
@@ -162,18 +200,24 @@ describe('fuzzing the TDX parsers', () => {
   };
   for (const k of Object.keys(seeds) as (keyof typeof seeds)[]) {
     it(`${k}: mutated and truncated bytes throw only ParseError`, () => {
-      fc.assert(fc.property(mutate(seeds[k]), fc.nat(seeds[k].length), (b, cut) => {
-        onlyParseError(() => parsers[k](b));
-        onlyParseError(() => parsers[k](b.subarray(0, cut)));
-      }), { numRuns: 300 });
+      fc.assert(
+        fc.property(mutate(seeds[k]), fc.nat(seeds[k].length), (b, cut) => {
+          onlyParseError(() => parsers[k](b));
+          onlyParseError(() => parsers[k](b.subarray(0, cut)));
+        }),
+        { numRuns: 300 },
+      );
     });
   }
   it('arbitrary bytes and collateral files throw only ParseError', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 6000 }), (b) => {
-      onlyParseError(() => parseTdQuote(b));
-      onlyParseError(() => parseCollateral([{ name: 'x', bytes: b }]));
-      onlyParseError(() => parsePckExtensions(b));
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 6000 }), (b) => {
+        onlyParseError(() => parseTdQuote(b));
+        onlyParseError(() => parseCollateral([{ name: 'x', bytes: b }]));
+        onlyParseError(() => parsePckExtensions(b));
+      }),
+      { numRuns: 300 },
+    );
   });
   it('a huge quote is refused before any work', () => {
     assert.throws(() => parseTdQuote(new Uint8Array(20 * 1024 * 1024)), /too large/);
@@ -191,9 +235,15 @@ describe('cross-check of the verdict', () => {
     const qe = parseQeIdentity(c['qeidentityv2_apiv4.json']!);
     const chain = Buffer.from(c['tcb_signing_cert.pem']!).toString('utf8') + fixture('intel/Intel_SGX_Provisioning_Certification_RootCA.pem').toString('utf8');
     return {
-      pck_crl_issuer_chain: parseTdQuote(tdQuote()).pckChainPem.slice(1).join('\n'), root_ca_crl: hex(c['intel_root_ca_crl.der']!), pck_crl: hex(c['pck_platform_crl.der']!),
-      tcb_info_issuer_chain: chain, tcb_info: Buffer.from(tcb.raw).toString('utf8'), tcb_info_signature: hex(tcb.signature),
-      qe_identity_issuer_chain: chain, qe_identity: Buffer.from(qe.raw).toString('utf8'), qe_identity_signature: hex(qe.signature),
+      pck_crl_issuer_chain: parseTdQuote(tdQuote()).pckChainPem.slice(1).join('\n'),
+      root_ca_crl: hex(c['intel_root_ca_crl.der']!),
+      pck_crl: hex(c['pck_platform_crl.der']!),
+      tcb_info_issuer_chain: chain,
+      tcb_info: Buffer.from(tcb.raw).toString('utf8'),
+      tcb_info_signature: hex(tcb.signature),
+      qe_identity_issuer_chain: chain,
+      qe_identity: Buffer.from(qe.raw).toString('utf8'),
+      qe_identity_signature: hex(qe.signature),
     };
   };
   const now = Date.parse('2025-03-01T00:00:00Z') / 1000;
@@ -206,7 +256,7 @@ describe('cross-check of the verdict', () => {
     assert.equal(converge(m.level!.tcbStatus, m.moduleLevel!.tcbStatus), 'OutOfDate');
     assert.deepEqual([...new Set([...m.level!.advisoryIds, ...m.moduleLevel!.advisoryIds])].sort(), [...theirs.advisory_ids].sort());
   });
-  it('Azure quote: @phala/dcap-qvl finds no level (components 0-1 compared), Intel\'s rule finds OutOfDate', () => {
+  it("Azure quote: @phala/dcap-qvl finds no level (components 0-1 compared), Intel's rule finds OutOfDate", () => {
     assert.throws(() => phala.verify(tdQuote(), col(), now), /No matching TCB level/);
   });
 });

@@ -14,7 +14,8 @@ import { padded } from '../verify/derive-report.js';
 import { collateral, TDX_NOW, tdQuote, tdxHcl, vtpmQuote } from './helpers.js';
 import { withTdxAkPub, withTdxUserData } from './derive.js';
 
-const run = (o: Partial<VerifyOptions> = {}): VerificationResult => verifyEvidenceSync({ evidence: tdxHcl(), tdQuote: tdQuote(), collateral: collateral(), now: TDX_NOW, ...o });
+const run = (o: Partial<VerifyOptions> = {}): VerificationResult =>
+  verifyEvidenceSync({ evidence: tdxHcl(), tdQuote: tdQuote(), collateral: collateral(), now: TDX_NOW, ...o });
 const NONCE = Buffer.from('challenge'); // the nonce of the real vTPM quote
 const strict = parsePolicy({ requireFreshness: true });
 
@@ -86,7 +87,9 @@ describe('TDX: freshness by report and by quote', () => {
 /** The PEM members of the txtar of real AK certificates. */
 function akCertificates(): Buffer[] {
   const t = fixture('azure-vtpm/azure_ak_certificates.txt').toString('utf8');
-  return [...t.matchAll(/^-- \S+ --\n(-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----)/gm)].map((m) => Buffer.from(akCertificateDer(Buffer.from(m[1]!))));
+  return [...t.matchAll(/^-- \S+ --\n(-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----)/gm)].map((m) =>
+    Buffer.from(akCertificateDer(Buffer.from(m[1]!))),
+  );
 }
 const WHILE_VALID = new Date('2026-06-01T00:00:00Z'); // the real AK certificates and CA - 03 are valid then
 
@@ -99,18 +102,22 @@ describe('TDX: the vTPM AK certificate and the event log', () => {
     assert.equal(r.claims['cvm-attest-ak-certificate'], null);
     assert.equal(r.claims['cvm-attest-event-log'], null);
     assert.equal(r.verdict, 'fail');
-    assert.deepEqual(r.claims['x-ms-azurevm-attested-pcrs'], Array.from({ length: 24 }, (_, i) => i), 'the quoted PCRs, as on SNP');
+    assert.deepEqual(
+      r.claims['x-ms-azurevm-attested-pcrs'],
+      Array.from({ length: 24 }, (_, i) => i),
+      'the quoted PCRs, as on SNP',
+    );
   });
 
   const certs = akCertificates();
-  it('the real TDX report\'s HCLAkPub is another vTPM\'s key: a real AK certificate fails', () => {
+  it("the real TDX report's HCLAkPub is another vTPM's key: a real AK certificate fails", () => {
     assert.ok(certs.length >= 1);
     const r = run({ akCertificate: certs[0]!, now: WHILE_VALID });
     assert.equal(check(r, 'ak-certificate').status, 'fail');
     assert.match(check(r, 'ak-certificate').reason, /not the HCLAkPub/);
   });
 
-  it('derived evidence naming the certificate\'s key: ak-certificate passes, with its claim and requireAkCertificate', () => {
+  it("derived evidence naming the certificate's key: ak-certificate passes, with its claim and requireAkCertificate", () => {
     const der = certs[0]!;
     const jwk = new X509Certificate(der).publicKey.export({ format: 'jwk' }) as { n: string; e: string };
     const d = withTdxAkPub(tdxHcl(), tdQuote(), jwk);
@@ -124,7 +131,7 @@ describe('TDX: the vTPM AK certificate and the event log', () => {
     assert.equal(check(r, 'signature.quote').status, 'fail', 'the derived TD quote fails its signature, apart');
   });
 
-  it('an event log that is not this TD\'s boot fails against the quoted PCRs; without a quote nothing in it is trusted', () => {
+  it("an event log that is not this TD's boot fails against the quoted PCRs; without a quote nothing in it is trusted", () => {
     const log = fixture('eventlog/ubuntu-2404-amd-sevsnp.bin');
     const r = run({ quote: vtpmQuote(), eventLog: log });
     assert.equal(check(r, 'event-log').status, 'fail');

@@ -7,7 +7,13 @@ import { verifyEvidenceSync } from '../../src/verify/verify-evidence.js';
 
 /** Inside every collateral's validity (2025-02-13..2025-03-15) and the PCK chain's. */
 export const TDX_NOW = new Date('2025-03-01T00:00:00Z');
-export const COLLATERAL_NAMES = ['tcb_signing_cert.pem', 'tcbinfov3_00806f050000.json', 'qeidentityv2_apiv4.json', 'pck_platform_crl.der', 'intel_root_ca_crl.der'] as const;
+export const COLLATERAL_NAMES = [
+  'tcb_signing_cert.pem',
+  'tcbinfov3_00806f050000.json',
+  'qeidentityv2_apiv4.json',
+  'pck_platform_crl.der',
+  'intel_root_ca_crl.der',
+] as const;
 export const collateral = (): CollateralFile[] => COLLATERAL_NAMES.map((n) => ({ name: n, bytes: fixture(`intel/${n}`) }));
 export const tdxHcl = (): Buffer => fixture('azure-tdx/hcl-report.bin');
 export const tdQuote = (): Buffer => fixture('azure-tdx/td-quote.bin');

@@ -18,7 +18,8 @@ import { collateral, intelQuote, TDX_NOW, tdQuote, tdxHcl, vtpmQuote } from './h
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
-const run = (o: Partial<VerifyOptions> = {}): VerificationResult => verifyEvidenceSync({ evidence: tdxHcl(), tdQuote: tdQuote(), collateral: collateral(), now: TDX_NOW, quote: vtpmQuote(), ...o });
+const run = (o: Partial<VerifyOptions> = {}): VerificationResult =>
+  verifyEvidenceSync({ evidence: tdxHcl(), tdQuote: tdQuote(), collateral: collateral(), now: TDX_NOW, quote: vtpmQuote(), ...o });
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 describe('TDX: the real DCesv5 evidence', () => {
@@ -27,12 +28,30 @@ describe('TDX: the real DCesv5 evidence', () => {
     assert.equal(r.verdict, 'pass', JSON.stringify(r.checks, null, 1));
     assert.equal(r.platform, 'TDX');
     assert.deepEqual(failed(r), []);
-    for (const id of ['structure', 'signature.quote', 'chain', 'signature.qe-report', 'crl', 'collateral', 'collateral.freshness', 'tcb', 'tcb.qe-identity', 'runtime-data.td-report', 'runtime-data', 'freshness', 'policy.debug']) assert.equal(check(r, id).status, 'pass', id);
+    for (const id of [
+      'structure',
+      'signature.quote',
+      'chain',
+      'signature.qe-report',
+      'crl',
+      'collateral',
+      'collateral.freshness',
+      'tcb',
+      'tcb.qe-identity',
+      'runtime-data.td-report',
+      'runtime-data',
+      'freshness',
+      'policy.debug',
+    ])
+      assert.equal(check(r, id).status, 'pass', id);
     assert.equal(check(r, 'policy.tcb-status').status, 'warn');
     assert.match(check(r, 'policy.tcb-status').reason, /OutOfDate .*INTEL-SA-00960, INTEL-SA-00982, INTEL-SA-00986/);
     assert.equal(r.tdx?.tcbStatus, 'OutOfDate');
     assert.equal(r.tdx?.fmspc, '00806f050000');
-    assert.deepEqual(r.certificates.map((c) => c.role), ['PCK', 'PCK-CA', 'SGX-ROOT', 'TCB-SIGNING']);
+    assert.deepEqual(
+      r.certificates.map((c) => c.role),
+      ['PCK', 'PCK-CA', 'SGX-ROOT', 'TCB-SIGNING'],
+    );
     const q = parseTdQuote(tdQuote());
     const c = r.claims as Record<string, unknown>;
     assert.equal(c['x-ms-attestation-type'], 'tdxvm');
@@ -71,15 +90,27 @@ describe('TDX: the real DCesv5 evidence', () => {
   });
 
   it('without its TD quote a TDX HCL report is unusable input; without collateral the TCB cannot be judged', () => {
-    assert.throws(() => verifyEvidenceSync({ evidence: tdxHcl(), now: TDX_NOW }), (e: unknown) => e instanceof ParseError && e.code === 'E_TDX_QUOTE_MISSING' && /--td-quote/.test(e.message));
-    assert.throws(() => verifyEvidenceSync({ evidence: fixture('azure-tdx/hcl-report-tdx-noquote.bin'), now: TDX_NOW }), (e: unknown) => e instanceof ParseError && e.code === 'E_TDX_QUOTE_MISSING');
+    assert.throws(
+      () => verifyEvidenceSync({ evidence: tdxHcl(), now: TDX_NOW }),
+      (e: unknown) => e instanceof ParseError && e.code === 'E_TDX_QUOTE_MISSING' && /--td-quote/.test(e.message),
+    );
+    assert.throws(
+      () => verifyEvidenceSync({ evidence: fixture('azure-tdx/hcl-report-tdx-noquote.bin'), now: TDX_NOW }),
+      (e: unknown) => e instanceof ParseError && e.code === 'E_TDX_QUOTE_MISSING',
+    );
     const r = run({ collateral: [] });
     assert.equal(r.verdict, 'fail');
     assert.deepEqual(failed(r), ['collateral', 'policy.tcb-status', 'tcb', 'tcb.qe-identity']);
   });
 
   it('hex text of the HCL report is accepted as the bytes are', () => {
-    const r = run({ evidence: Buffer.from(tdxHcl().toString('hex').replace(/(.{64})/g, '$1\n')) });
+    const r = run({
+      evidence: Buffer.from(
+        tdxHcl()
+          .toString('hex')
+          .replace(/(.{64})/g, '$1\n'),
+      ),
+    });
     assert.equal(r.verdict, 'pass');
     assert.equal(r.platform, 'TDX');
   });
@@ -105,7 +136,7 @@ describe('TDX counterfeits', () => {
     assert.deepEqual(failed(run({ tdQuote: h })), ['signature.quote']);
   });
 
-  it('a QE report (and its signature) from another platform\'s quote fails the PCK signature', () => {
+  it("a QE report (and its signature) from another platform's quote fails the PCK signature", () => {
     const ours = Buffer.from(tdQuote());
     const other = intelQuote();
     other.copy(ours, 770, 770, 770 + 384 + 64);
@@ -113,7 +144,7 @@ describe('TDX counterfeits', () => {
     assert.deepEqual(failed(r), ['signature.qe-report']);
   });
 
-  it('a TD report whose MRTD differs from the quote\'s fails the binding only', () => {
+  it("a TD report whose MRTD differs from the quote's fails the binding only", () => {
     const h = Buffer.from(tdxHcl());
     h[0x20 + 528] = h[0x20 + 528]! ^ 0xff;
     const r = run({ evidence: h });
@@ -138,7 +169,9 @@ describe('TDX counterfeits', () => {
     const lifted = run({ collateral: swap(text.replace('"tcbStatus":"OutOfDate"', '"tcbStatus":"UpToDate"')) });
     assert.ok(failed(lifted).includes('collateral'));
     assert.match(check(lifted, 'collateral').reason, /not signed by Intel SGX TCB Signing/);
-    const qe = collateral().map((f) => (f.name.startsWith('qeidentity') ? { name: f.name, bytes: Buffer.from(Buffer.from(f.bytes).toString('utf8').replace('"isvsvn":4', '"isvsvn":9')) } : f));
+    const qe = collateral().map((f) =>
+      f.name.startsWith('qeidentity') ? { name: f.name, bytes: Buffer.from(Buffer.from(f.bytes).toString('utf8').replace('"isvsvn":4', '"isvsvn":9')) } : f,
+    );
     assert.match(check(run({ collateral: qe }), 'collateral').reason, /QE identity is not signed/);
   });
 
@@ -172,11 +205,40 @@ describe('TDX counterfeits', () => {
       const real = parseTdQuote(tdQuote());
       const realPck = new x509.X509Certificate(real.pckChainPem[0]!);
       const sgx = realPck.getExtension('1.2.840.113741.1.13.1')!;
-      const names = { root: 'CN=Intel SGX Root CA, O=Intel Corporation, L=Santa Clara, ST=CA, C=US', ca: 'CN=Intel SGX PCK Platform CA, O=Intel Corporation, L=Santa Clara, ST=CA, C=US', pck: 'CN=Intel SGX PCK Certificate, O=Intel Corporation, L=Santa Clara, ST=CA, C=US' };
+      const names = {
+        root: 'CN=Intel SGX Root CA, O=Intel Corporation, L=Santa Clara, ST=CA, C=US',
+        ca: 'CN=Intel SGX PCK Platform CA, O=Intel Corporation, L=Santa Clara, ST=CA, C=US',
+        pck: 'CN=Intel SGX PCK Certificate, O=Intel Corporation, L=Santa Clara, ST=CA, C=US',
+      };
       const when = { notBefore: new Date('2024-01-01T00:00:00Z'), notAfter: new Date('2030-01-01T00:00:00Z') };
-      const root = await x509.X509CertificateGenerator.createSelfSigned({ serialNumber: '01', name: names.root, keys: rootK, signingAlgorithm: alg, ...when, extensions: [new x509.BasicConstraintsExtension(true, 1, true)] });
-      const ca = await x509.X509CertificateGenerator.create({ serialNumber: '02', subject: names.ca, issuer: names.root, publicKey: caK.publicKey, signingKey: rootK.privateKey, signingAlgorithm: alg, ...when, extensions: [new x509.BasicConstraintsExtension(true, 0, true)] });
-      const pck = await x509.X509CertificateGenerator.create({ serialNumber: '03', subject: names.pck, issuer: names.ca, publicKey: pckK.publicKey, signingKey: caK.privateKey, signingAlgorithm: alg, ...when, extensions: [new x509.Extension(sgx.type, false, sgx.value)] });
+      const root = await x509.X509CertificateGenerator.createSelfSigned({
+        serialNumber: '01',
+        name: names.root,
+        keys: rootK,
+        signingAlgorithm: alg,
+        ...when,
+        extensions: [new x509.BasicConstraintsExtension(true, 1, true)],
+      });
+      const ca = await x509.X509CertificateGenerator.create({
+        serialNumber: '02',
+        subject: names.ca,
+        issuer: names.root,
+        publicKey: caK.publicKey,
+        signingKey: rootK.privateKey,
+        signingAlgorithm: alg,
+        ...when,
+        extensions: [new x509.BasicConstraintsExtension(true, 0, true)],
+      });
+      const pck = await x509.X509CertificateGenerator.create({
+        serialNumber: '03',
+        subject: names.pck,
+        issuer: names.ca,
+        publicKey: pckK.publicKey,
+        signingKey: caK.privateKey,
+        signingAlgorithm: alg,
+        ...when,
+        extensions: [new x509.Extension(sgx.type, false, sgx.value)],
+      });
       const pckPriv = KeyObject.from(pckK.privateKey);
       const att = generateKeyPairSync('ec', { namedCurve: 'P-256' });
       const jwk = att.publicKey.export({ format: 'jwk' });
@@ -215,8 +277,16 @@ function assemble(real: ReturnType<typeof parseTdQuote>, attRaw: Buffer, attPriv
   const sigData = Buffer.concat([sig, attRaw, u16(6), u32(inner.length), inner]);
   return Buffer.concat([signed, u32(sigData.length), sigData]);
 }
-const u16 = (n: number): Buffer => { const b = Buffer.alloc(2); b.writeUInt16LE(n); return b; };
-const u32 = (n: number): Buffer => { const b = Buffer.alloc(4); b.writeUInt32LE(n); return b; };
+const u16 = (n: number): Buffer => {
+  const b = Buffer.alloc(2);
+  b.writeUInt16LE(n);
+  return b;
+};
+const u32 = (n: number): Buffer => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n);
+  return b;
+};
 
 describe('TDX policy', () => {
   it('statuses, advisories, measurements, the TEE TCB SVN and keys of the other platform', () => {
@@ -226,10 +296,21 @@ describe('TDX policy', () => {
     assert.equal(check(denied, 'policy.advisories').status, 'fail');
     assert.match(check(denied, 'policy.advisories').reason, /INTEL-SA-00982/);
     assert.equal(check(run({ policy: parsePolicy({ deniedAdvisoryIds: ['INTEL-SA-00001'] }) }), 'policy.advisories').status, 'pass');
-    const good = run({ policy: parsePolicy({ allowedMrtd: [hex(q.body.mrTd).toUpperCase()], allowedRtmr0: [hex(q.body.rtmr[0])], allowedMrOwner: [hex(q.body.mrOwner)], allowedMrConfigId: [hex(q.body.mrConfigId)], minimumTeeTcbSvn: '02010600000000000000000000000000' }) });
+    const good = run({
+      policy: parsePolicy({
+        allowedMrtd: [hex(q.body.mrTd).toUpperCase()],
+        allowedRtmr0: [hex(q.body.rtmr[0])],
+        allowedMrOwner: [hex(q.body.mrOwner)],
+        allowedMrConfigId: [hex(q.body.mrConfigId)],
+        minimumTeeTcbSvn: '02010600000000000000000000000000',
+      }),
+    });
     assert.equal(good.verdict, 'pass');
-    for (const id of ['policy.mrtd', 'policy.rtmr0', 'policy.mrowner', 'policy.mrconfigid', 'policy.tee-tcb-svn']) assert.equal(check(good, id).status, 'pass', id);
-    const bad = run({ policy: parsePolicy({ allowedMrtd: ['00'.repeat(48)], allowedRtmr3: ['11'.repeat(48)], minimumTeeTcbSvn: '03000000000000000000000000000000' }) });
+    for (const id of ['policy.mrtd', 'policy.rtmr0', 'policy.mrowner', 'policy.mrconfigid', 'policy.tee-tcb-svn'])
+      assert.equal(check(good, id).status, 'pass', id);
+    const bad = run({
+      policy: parsePolicy({ allowedMrtd: ['00'.repeat(48)], allowedRtmr3: ['11'.repeat(48)], minimumTeeTcbSvn: '03000000000000000000000000000000' }),
+    });
     assert.deepEqual(failed(bad), ['policy.mrtd', 'policy.rtmr3', 'policy.tee-tcb-svn']);
     const note = run({ policy: parsePolicy({ maxVmpl: 2, allowedMeasurements: ['00'.repeat(48)] }) });
     assert.equal(note.verdict, 'pass');
@@ -237,7 +318,12 @@ describe('TDX policy', () => {
     assert.match(check(note, 'policy.other-platform').reason, /maxVmpl, allowedMeasurements/);
     // And a TDX key on SNP evidence: ignored with a note.
     const v = HCL_VECTORS[1]!;
-    const snp = verifyEvidenceSync({ evidence: fixture(`${v.dir}/hcl-report.bin`), vcek: fixture(`${v.dir}/${v.vcek}`), now: new Date('2026-11-28T12:00:00Z'), policy: parsePolicy({ allowedMrtd: ['00'.repeat(48)] }) });
+    const snp = verifyEvidenceSync({
+      evidence: fixture(`${v.dir}/hcl-report.bin`),
+      vcek: fixture(`${v.dir}/${v.vcek}`),
+      now: new Date('2026-11-28T12:00:00Z'),
+      policy: parsePolicy({ allowedMrtd: ['00'.repeat(48)] }),
+    });
     assert.equal(snp.verdict, 'pass');
     assert.match(check(snp, 'policy.other-platform').reason, /ignored on AMD SEV-SNP: allowedMrtd/);
     assert.throws(() => parsePolicy({ allowedTdxTcbStatuses: ['Fine'] }), /allowedTdxTcbStatuses/);

@@ -35,8 +35,14 @@ const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 describe('command encoding (byte-exact, per the TPM 2.0 spec)', () => {
   it('NV_ReadPublic, NV_Read with owner auth and a password session, Startup, GetCapability', () => {
     assert.equal(hex(encodeNvReadPublic(0x01400001)), '800100000' + '00e' + '00000169' + '01400001');
-    assert.equal(hex(encodeNvRead(0x40000001, 0x01400001, 1024, 0)), '8002' + '00000023' + '0000014e' + '40000001' + '01400001' + '00000009' + '40000009' + '0000' + '01' + '0000' + '0400' + '0000');
-    assert.equal(hex(encodeNvRead(0x01400001, 0x01400001, 16, 32, Buffer.from('pw'))), '8002' + '00000025' + '0000014e' + '01400001' + '01400001' + '0000000b' + '40000009' + '0000' + '01' + '0002' + '7077' + '0010' + '0020');
+    assert.equal(
+      hex(encodeNvRead(0x40000001, 0x01400001, 1024, 0)),
+      '8002' + '00000023' + '0000014e' + '40000001' + '01400001' + '00000009' + '40000009' + '0000' + '01' + '0000' + '0400' + '0000',
+    );
+    assert.equal(
+      hex(encodeNvRead(0x01400001, 0x01400001, 16, 32, Buffer.from('pw'))),
+      '8002' + '00000025' + '0000014e' + '01400001' + '01400001' + '0000000b' + '40000009' + '0000' + '01' + '0002' + '7077' + '0010' + '0020',
+    );
     assert.equal(hex(encodeStartup()), '8001' + '0000000c' + '00000144' + '0000');
     assert.equal(hex(encodeGetCapabilityProperties(0x117, 22)), '8001' + '00000016' + '0000017a' + '00000006' + '00000117' + '00000016');
   });
@@ -48,7 +54,10 @@ describe('command encoding (byte-exact, per the TPM 2.0 spec)', () => {
     assert.equal(hex(q), '8002' + (10 + body.length / 2).toString(16).padStart(8, '0') + '00000158' + body);
     assert.equal(hex(encodePcrRead([0, 7, 8, 23])), '8001' + '00000014' + '0000017e' + '00000001' + '000b' + '03' + '810180');
     assert.equal(hex(encodeReadPublic(0x81000003)), '8001' + '0000000e' + '00000173' + '81000003');
-    assert.throws(() => encodeQuote(0x81000003, new Uint8Array(65), [0]), (e: unknown) => e instanceof CvmAttestError);
+    assert.throws(
+      () => encodeQuote(0x81000003, new Uint8Array(65), [0]),
+      (e: unknown) => e instanceof CvmAttestError,
+    );
   });
 });
 
@@ -85,7 +94,10 @@ describe('response codes', () => {
     const resp = Buffer.from('80010000000a0000028b', 'hex');
     assert.throws(
       () => decodeNvRead(resp, nvReadCtx(0x40000001, 0x01400001)),
-      (e: unknown) => e instanceof TpmResponseError && e.code === 'E_TPM_RC_HANDLE' && /TPM2_NV_Read failed: TPM_RC_HANDLE \(0x28B\) on handle 2 \(nvIndex 0x01400001\)/.test(e.message),
+      (e: unknown) =>
+        e instanceof TpmResponseError &&
+        e.code === 'E_TPM_RC_HANDLE' &&
+        /TPM2_NV_Read failed: TPM_RC_HANDLE \(0x28B\) on handle 2 \(nvIndex 0x01400001\)/.test(e.message),
     );
     assert.throws(
       () => decodeQuote(Buffer.from('80010000000a000009a2', 'hex'), quoteCtx(0x81000003)),
@@ -100,7 +112,10 @@ describe('response codes', () => {
   });
 
   it('decodeResponseCode never throws for any 32-bit value', () => {
-    fc.assert(fc.property(fc.integer({ min: 0, max: 0xffffffff }), (rc) => typeof decodeResponseCode(rc).name === 'string'), { numRuns: 5000 });
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 0xffffffff }), (rc) => typeof decodeResponseCode(rc).name === 'string'),
+      { numRuns: 5000 },
+    );
   });
 });
 
@@ -126,10 +141,16 @@ describe('real vTPM quotes (Azure, test/fixtures/azure-hcl)', () => {
 
   it('a quote with trailing bytes or a wrong magic is refused', () => {
     const msg = fx('azure-hcl/genoa/quote.msg');
-    assert.throws(() => parseQuoteAttest(Buffer.concat([msg, Buffer.from([0])])), (e: unknown) => e instanceof CvmAttestError && e.code === 'E_TPM_TRAILING');
+    assert.throws(
+      () => parseQuoteAttest(Buffer.concat([msg, Buffer.from([0])])),
+      (e: unknown) => e instanceof CvmAttestError && e.code === 'E_TPM_TRAILING',
+    );
     const bad = Buffer.from(msg);
     bad[0] = 0;
-    assert.throws(() => parseQuoteAttest(bad), (e: unknown) => e instanceof CvmAttestError && e.code === 'E_TPM_ATTEST_MAGIC');
+    assert.throws(
+      () => parseQuoteAttest(bad),
+      (e: unknown) => e instanceof CvmAttestError && e.code === 'E_TPM_ATTEST_MAGIC',
+    );
   });
 });
 
@@ -141,24 +162,57 @@ describe('HCL header (minimal check)', () => {
   });
   it('refuses a missing signature and a report_size beyond the index', () => {
     const d = Buffer.from(fx('negative/hcl-report-foreign-vcek.bin'));
-    assert.throws(() => hclReportSize(d, 1000), (e: unknown) => e instanceof CvmAttestError && e.code === 'E_HCL_REPORT_SIZE');
+    assert.throws(
+      () => hclReportSize(d, 1000),
+      (e: unknown) => e instanceof CvmAttestError && e.code === 'E_HCL_REPORT_SIZE',
+    );
     d[0] = 0x48 ^ 1;
-    assert.throws(() => hclReportSize(d, 2048), (e: unknown) => e instanceof CvmAttestError && e.code === 'E_HCL_SIGNATURE');
-    assert.throws(() => hclReportSize(new Uint8Array(4), 2048), (e: unknown) => e instanceof CvmAttestError && e.code === 'E_HCL_HEADER');
+    assert.throws(
+      () => hclReportSize(d, 2048),
+      (e: unknown) => e instanceof CvmAttestError && e.code === 'E_HCL_SIGNATURE',
+    );
+    assert.throws(
+      () => hclReportSize(new Uint8Array(4), 2048),
+      (e: unknown) => e instanceof CvmAttestError && e.code === 'E_HCL_HEADER',
+    );
   });
 });
 
 describe('parseTransport', () => {
   it('accepts the four forms and canonicalises them', () => {
     assert.deepEqual(parseTransport('device:/dev/tpmrm0'), { kind: 'device', path: '/dev/tpmrm0', spec: 'device:/dev/tpmrm0' });
-    assert.deepEqual(parseTransport('swtpm:host=127.0.0.1,port=2321'), { kind: 'swtpm', host: '127.0.0.1', port: 2321, spec: 'swtpm:host=127.0.0.1,port=2321' });
+    assert.deepEqual(parseTransport('swtpm:host=127.0.0.1,port=2321'), {
+      kind: 'swtpm',
+      host: '127.0.0.1',
+      port: 2321,
+      spec: 'swtpm:host=127.0.0.1,port=2321',
+    });
     assert.deepEqual(parseTransport('swtpm:port=2400'), { kind: 'swtpm', host: '127.0.0.1', port: 2400, spec: 'swtpm:host=127.0.0.1,port=2400' });
     assert.deepEqual(parseTransport('swtpm:path=/tmp/s/tpm.sock'), { kind: 'swtpm', path: '/tmp/s/tpm.sock', spec: 'swtpm:path=/tmp/s/tpm.sock' });
     assert.deepEqual(parseTransport(' file:./x.bin '), { kind: 'file', path: './x.bin', spec: 'file:./x.bin' });
   });
   it('refuses anything else with an InputError', () => {
-    for (const s of ['', 'device', 'device:', 'file:', 'swtpm:', 'swtpm:port=0', 'swtpm:port=65536', 'swtpm:port=12a', 'swtpm:host=,port=1', 'swtpm:path=', 'swtpm:path=a,port=1', 'swtpm:port=1,port=2', 'tcp:1', 'mssim:host=a']) {
-      assert.throws(() => parseTransport(s), (e: unknown) => e instanceof InputError && e.code === 'E_TPM_TRANSPORT', JSON.stringify(s));
+    for (const s of [
+      '',
+      'device',
+      'device:',
+      'file:',
+      'swtpm:',
+      'swtpm:port=0',
+      'swtpm:port=65536',
+      'swtpm:port=12a',
+      'swtpm:host=,port=1',
+      'swtpm:path=',
+      'swtpm:path=a,port=1',
+      'swtpm:port=1,port=2',
+      'tcp:1',
+      'mssim:host=a',
+    ]) {
+      assert.throws(
+        () => parseTransport(s),
+        (e: unknown) => e instanceof InputError && e.code === 'E_TPM_TRANSPORT',
+        JSON.stringify(s),
+      );
     }
   });
 });
@@ -195,12 +249,36 @@ describe('fuzz: decoders take arbitrary bytes and throw only typed errors', () =
     });
   for (const [name, decode] of decoders) {
     it(name, () => {
-      fc.assert(fc.property(fc.uint8Array({ maxLength: 700 }), (b) => only(() => decode(b))), { numRuns: 2000 });
-      fc.assert(fc.property(fc.oneof(framed(0x8001), framed(0x8002)), (b) => only(() => decode(b))), { numRuns: 2000 });
+      fc.assert(
+        fc.property(fc.uint8Array({ maxLength: 700 }), (b) => only(() => decode(b))),
+        { numRuns: 2000 },
+      );
+      fc.assert(
+        fc.property(fc.oneof(framed(0x8001), framed(0x8002)), (b) => only(() => decode(b))),
+        { numRuns: 2000 },
+      );
     });
   }
   it('pcrs.json text (file: replay) parses or fails typed', () => {
-    fc.assert(fc.property(fc.oneof(fc.string(), fc.json(), fc.array(fc.oneof(fc.string(), fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('hex'))), { maxLength: 30 }).map((a) => JSON.stringify(a))), (t) => only(() => parsePcrsJson(t, 'pcrs.json'))), { numRuns: 2000 });
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.json(),
+          fc
+            .array(
+              fc.oneof(
+                fc.string(),
+                fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('hex')),
+              ),
+              { maxLength: 30 },
+            )
+            .map((a) => JSON.stringify(a)),
+        ),
+        (t) => only(() => parsePcrsJson(t, 'pcrs.json')),
+      ),
+      { numRuns: 2000 },
+    );
   });
 
   it('mutations of a real quote decode or fail typed', () => {

@@ -51,7 +51,10 @@ describe('device: transport through a character device', () => {
     process.kill(sim.pid, 'SIGSTOP');
     try {
       const t0 = Date.now();
-      await assert.rejects(readTpmEvidence({ transport: `device:${device}`, quote: false, timeoutMs: 300 }), (err: unknown) => (err as { code?: string }).code === 'E_TPM_TIMEOUT');
+      await assert.rejects(
+        readTpmEvidence({ transport: `device:${device}`, quote: false, timeoutMs: 300 }),
+        (err: unknown) => (err as { code?: string }).code === 'E_TPM_TIMEOUT',
+      );
       assert.ok(Date.now() - t0 < 2000);
     } finally {
       process.kill(sim.pid, 'SIGCONT');

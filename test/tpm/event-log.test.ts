@@ -11,7 +11,10 @@ import { EV, parseEventLog, replayEventLog } from '../../src/tpm/event-log.js';
 import { checkEventLog } from '../../src/guest/event-log-check.js';
 import { fixture } from '../helpers/fixtures.js';
 
-interface Known { sha256Pcrs: Record<string, string>; efiAppDigests: string[] }
+interface Known {
+  sha256Pcrs: Record<string, string>;
+  efiAppDigests: string[];
+}
 const LOGS = {
   'rhel8-uefi': { secureBoot: true },
   'ubuntu-1804-amd-sev': { secureBoot: false },
@@ -48,7 +51,10 @@ describe('TCG event log (real logs from google/go-tpm-tools)', () => {
 
     it(`${name}: parses (crypto-agile, SHA-1/256/384) and replays to the published SHA-256 PCRs`, () => {
       const log = parseEventLog(bin);
-      assert.deepEqual(log.algorithms.map((a) => a.alg), [0x04, 0x0b, 0x0c]);
+      assert.deepEqual(
+        log.algorithms.map((a) => a.alg),
+        [0x04, 0x0b, 0x0c],
+      );
       assert.ok(log.events.length > 50);
       const r = replayEventLog(log);
       for (const [k, v] of Object.entries(known.sha256Pcrs)) assert.equal(r.pcrs[Number(k)], v, `PCR ${k}`);
@@ -112,7 +118,7 @@ describe('TCG event log (real logs from google/go-tpm-tools)', () => {
     assert.match(r2.check.reason, /events in PCR 8,9,14 are not quoted and not used/);
   });
 
-  it('another boot\'s PCRs: fails', () => {
+  it("another boot's PCRs: fails", () => {
     const a = load('ubuntu-2104-no-secure-boot');
     const b = load('rhel8-uefi');
     const r = checkEventLog(a.bin, b.quoted);
@@ -139,18 +145,24 @@ describe('TCG event log (real logs from google/go-tpm-tools)', () => {
       return true;
     };
     fc.assert(fc.property(fc.uint8Array({ maxLength: 4096 }), onlyParseError), { numRuns: 300 });
-    fc.assert(fc.property(fc.nat({ max: seed.length }), (n) => onlyParseError(seed.subarray(0, n))), { numRuns: 200 });
+    fc.assert(
+      fc.property(fc.nat({ max: seed.length }), (n) => onlyParseError(seed.subarray(0, n))),
+      { numRuns: 200 },
+    );
     const mutated = fc.array(fc.tuple(fc.nat({ max: seed.length - 1 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }).map((edits) => {
       const b = Uint8Array.from(seed);
       for (const [i, v] of edits) b[i] = v;
       return b;
     });
-    fc.assert(fc.property(mutated, (b) => {
-      onlyParseError(b);
-      // The check never throws on hostile bytes either.
-      checkEventLog(b, { 0: '0'.repeat(64) });
-      return true;
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(mutated, (b) => {
+        onlyParseError(b);
+        // The check never throws on hostile bytes either.
+        checkEventLog(b, { 0: '0'.repeat(64) });
+        return true;
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('refuses oversized inputs before work', () => {
@@ -160,10 +172,15 @@ describe('TCG event log (real logs from google/go-tpm-tools)', () => {
 
   it('a PCR extended from a StartupLocality event starts at the locality', () => {
     // A minimal synthetic log: Spec ID (SHA-256 only), StartupLocality 3, one PCR 0 event.
-    const spec = Buffer.concat([Buffer.from('Spec ID Event03\0', 'latin1'), Buffer.from([0, 0, 0, 0, 0, 2, 0, 2]), Buffer.from([1, 0, 0, 0, 0x0b, 0, 32, 0, 0])]);
+    const spec = Buffer.concat([
+      Buffer.from('Spec ID Event03\0', 'latin1'),
+      Buffer.from([0, 0, 0, 0, 0, 2, 0, 2]),
+      Buffer.from([1, 0, 0, 0, 0x0b, 0, 32, 0, 0]),
+    ]);
     const first = Buffer.concat([Buffer.from([0, 0, 0, 0, 3, 0, 0, 0]), Buffer.alloc(20), u32(spec.length), spec]);
     const loc = Buffer.concat([Buffer.from('StartupLocality\0', 'latin1'), Buffer.from([3])]);
-    const ev2 = (pcr: number, type: number, digest: Buffer, data: Buffer): Buffer => Buffer.concat([u32(pcr), u32(type), u32(1), Buffer.from([0x0b, 0]), digest, u32(data.length), data]);
+    const ev2 = (pcr: number, type: number, digest: Buffer, data: Buffer): Buffer =>
+      Buffer.concat([u32(pcr), u32(type), u32(1), Buffer.from([0x0b, 0]), digest, u32(data.length), data]);
     const d = createHash('sha256').update('x').digest();
     const bin = Buffer.concat([first, ev2(0, EV.NO_ACTION, Buffer.alloc(32), loc), ev2(0, EV.POST_CODE, d, Buffer.alloc(0))]);
     const log = parseEventLog(bin);

@@ -55,7 +55,10 @@ describe('NV read of 0x01400001 from swtpm', () => {
       assert.equal(c.offset, i * 100, 'in order, no gaps');
       assert.ok(c.size <= 100 && c.size > 0);
     });
-    assert.deepEqual(seen, reads.map((c) => c.offset));
+    assert.deepEqual(
+      seen,
+      reads.map((c) => c.offset),
+    );
     assert.ok(Buffer.from(r.indexData!).equals(dump));
   });
 
@@ -64,7 +67,11 @@ describe('NV read of 0x01400001 from swtpm', () => {
     const r = await readHclNvIndex(transport, { maxChunk: 5 });
     const reads = commands.filter((c) => c.code === TPM_CC.NV_Read).map(nvReadArgs);
     assert.equal(reads.length, Math.ceil(1819 / 5));
-    assert.deepEqual(reads.slice(0, 3), [{ offset: 0, size: 5 }, { offset: 5, size: 5 }, { offset: 10, size: 5 }]);
+    assert.deepEqual(reads.slice(0, 3), [
+      { offset: 0, size: 5 },
+      { offset: 5, size: 5 },
+      { offset: 10, size: 5 },
+    ]);
     assert.ok(Buffer.from(r.hclReport).equals(dump.subarray(0, 1819)));
   });
 

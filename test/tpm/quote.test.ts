@@ -55,7 +55,13 @@ describe('TPM2_Quote by the AK at 0x81000003 (swtpm)', () => {
   before(async () => {
     sim = await startTestSimulator();
     // Non-trivial PCR values, as measured boot would leave them.
-    for (const [pcr, data] of [[0, 'firmware'], [4, 'bootloader'], [7, 'secure-boot'], [14, 'mok'], [23, 'app']] as const) {
+    for (const [pcr, data] of [
+      [0, 'firmware'],
+      [4, 'bootloader'],
+      [7, 'secure-boot'],
+      [14, 'mok'],
+      [23, 'app'],
+    ] as const) {
       const d = createHash('sha256').update(data).digest('hex');
       await sim.tpm2('tpm2_pcrextend', [`${pcr}:sha256=${d}`]);
     }
@@ -70,7 +76,9 @@ describe('TPM2_Quote by the AK at 0x81000003 (swtpm)', () => {
     assert.ok(verify('sha256', q.message, sim.akPublicPem, q.signature), 'node:crypto RSASSA-PKCS1-v1_5 SHA-256');
     const att = parseQuoteAttest(q.message);
     assert.ok(Buffer.from(att.extraData).equals(nonce));
-    const digest = createHash('sha256').update(Buffer.concat(q.pcrSelection.map((i) => Buffer.from(q.pcrs[i]!, 'hex')))).digest();
+    const digest = createHash('sha256')
+      .update(Buffer.concat(q.pcrSelection.map((i) => Buffer.from(q.pcrs[i]!, 'hex'))))
+      .digest();
     assert.ok(digest.equals(Buffer.from(att.quote.pcrDigest)), 'pcrDigest = SHA-256 of the PCR values we read');
     assert.equal(await checkquote(q, sim.akPublicPem, nonce.toString('hex'), 'sha256:0,1,2,3,4,5,6,7'), true);
     // Our ReadPublic of the AK gives the same key as tpm2_readpublic.
@@ -127,7 +135,10 @@ describe('TPM2_Quote by the AK at 0x81000003 (swtpm)', () => {
     assert.ok(e.quote);
     const dump = await readFile(DEFAULT_HCL_REPORT);
     assert.ok(Buffer.from(e.hclReport).equals(dump.subarray(0, 1819)));
-    const res = await verifyEvidence({ evidence: e.hclReport, quote: { message: e.quote.message, signature: e.quote.signature, nonce: e.quote.nonce, pcrs: e.quote.pcrs } });
+    const res = await verifyEvidence({
+      evidence: e.hclReport,
+      quote: { message: e.quote.message, signature: e.quote.signature, nonce: e.quote.nonce, pcrs: e.quote.pcrs },
+    });
     const binding = res.checks.find((c) => c.id === 'runtime-data');
     assert.equal(binding?.status, 'pass', 'the runtime data is bound, so its HCLAkPub is the AK the verifier trusts');
     const fresh = res.checks.find((c) => c.id === 'freshness');

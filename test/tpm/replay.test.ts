@@ -10,7 +10,6 @@ import { verifyEvidence } from '../../src/index.js';
 import { withTempDir } from './sim-helpers.js';
 import { FIXTURES as FX } from '../helpers/fixtures.js';
 
-
 describe('file: transport (replay)', () => {
   it('an NV dump file comes back byte for byte, without a quote', async () => {
     const path = join(FX, 'negative/hcl-report-foreign-vcek.bin');
@@ -38,7 +37,10 @@ describe('file: transport (replay)', () => {
     assert.equal(Buffer.from(e.quote.nonce).toString(), 'challenge');
     assert.equal(e.quote.pcrs.length, 24);
     assert.deepEqual(e.quote.pcrs, JSON.parse(await readFile(join(dir, 'pcrs.json'), 'utf8')));
-    assert.deepEqual(e.quote.pcrSelection, Array.from({ length: 24 }, (_, i) => i));
+    assert.deepEqual(
+      e.quote.pcrSelection,
+      Array.from({ length: 24 }, (_, i) => i),
+    );
     const res = await verifyEvidence({ evidence: e.hclReport, quote: e.quote, replayed: e.replayed });
     const fresh = res.checks.find((c) => c.id === 'freshness');
     assert.equal(fresh?.status, 'warn');
@@ -48,7 +50,10 @@ describe('file: transport (replay)', () => {
   it('milan-v2 (no pcrs.json): the selection comes from the quote, PCR values are empty strings', async () => {
     const e = await readTpmEvidence({ transport: `file:${join(FX, 'azure-hcl/milan-v2')}` });
     assert.deepEqual(e.quote?.pcrSelection, [0, 1, 2, 3, 4, 5, 6, 7, 14]);
-    assert.deepEqual(e.quote?.pcrs, Array.from({ length: 24 }, () => ''));
+    assert.deepEqual(
+      e.quote?.pcrs,
+      Array.from({ length: 24 }, () => ''),
+    );
   });
 
   it('broken folders are InputErrors naming the file', async () => {

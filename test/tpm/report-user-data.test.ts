@@ -10,7 +10,12 @@ const fx = (p: string): Buffer => readFileSync(new URL(`../fixtures/${p}`, impor
 const inJson = (b: Buffer): string => /"user-data":"([0-9A-Fa-f]+)"/.exec(b.toString('latin1'))![1]!.toUpperCase();
 
 describe('reportUserData', () => {
-  for (const f of ['azure-hcl/genoa/hcl-report.bin', 'azure-hcl/milan-v3-a/hcl-report.bin', 'azure-tdx/hcl-report.bin', 'azure-tdx/hcl-report-tdx-noquote.bin']) {
+  for (const f of [
+    'azure-hcl/genoa/hcl-report.bin',
+    'azure-hcl/milan-v3-a/hcl-report.bin',
+    'azure-tdx/hcl-report.bin',
+    'azure-tdx/hcl-report-tdx-noquote.bin',
+  ]) {
     it(`${f}: the runtime data's user-data`, () => {
       const b = fx(f);
       assert.equal(reportUserData(b), inJson(b));
@@ -21,7 +26,10 @@ describe('reportUserData', () => {
     const b = Buffer.from(fx('azure-tdx/hcl-report.bin'));
     assert.equal(b.readUInt32LE(HCL_REQ_OFFSET + 8), 4);
     const size = b.readUInt32LE(HCL_REQ_OFFSET + 16);
-    const text = b.subarray(HCL_RUNTIME_OFFSET, HCL_RUNTIME_OFFSET + size).toString('latin1').replace(/"user-data":"0{8}/, '"user-data":"ab12cd34');
+    const text = b
+      .subarray(HCL_RUNTIME_OFFSET, HCL_RUNTIME_OFFSET + size)
+      .toString('latin1')
+      .replace(/"user-data":"0{8}/, '"user-data":"ab12cd34');
     b.write(text, HCL_RUNTIME_OFFSET, 'latin1');
     assert.match(reportUserData(b) ?? '', /^AB12CD34/);
   });

@@ -56,7 +56,10 @@ describe('scripts/swtpm-sim.ts', () => {
     try {
       const { transport, commands } = recordingTransport(sim.transport);
       await assert.rejects(readHclNvIndex(transport), (e: unknown) => (e as { code?: string }).code === 'E_TPM_RC_HANDLE');
-      assert.deepEqual(commands.slice(0, 4).map((c) => c.code), [TPM_CC.GetCapability, TPM_CC.Startup, TPM_CC.GetCapability, TPM_CC.NV_ReadPublic]);
+      assert.deepEqual(
+        commands.slice(0, 4).map((c) => c.code),
+        [TPM_CC.GetCapability, TPM_CC.Startup, TPM_CC.GetCapability, TPM_CC.NV_ReadPublic],
+      );
     } finally {
       await sim.stop();
     }

@@ -28,7 +28,9 @@ async function toolsRead(sim: Simulator): Promise<Buffer> {
 
 describe('user data into NV 0x01400002 (swtpm)', () => {
   let sim: Simulator;
-  before(async () => { sim = await startTestSimulator(); });
+  before(async () => {
+    sim = await startTestSimulator();
+  });
   after(async () => sim?.stop());
 
   it('zero-pads the nonce to 64 bytes and refuses 0 or more than 64 bytes', () => {
@@ -42,7 +44,10 @@ describe('user data into NV 0x01400002 (swtpm)', () => {
     const { transport, commands } = recordingTransport(sim.transport);
     const w = await writeUserData(transport, NONCE);
     assert.equal(w.index, 'defined');
-    assert.deepEqual(commands.map((c) => c.code), [TPM_CC.NV_ReadPublic, TPM_CC.NV_DefineSpace, TPM_CC.NV_Write, TPM_CC.NV_ReadPublic]);
+    assert.deepEqual(
+      commands.map((c) => c.code),
+      [TPM_CC.NV_ReadPublic, TPM_CC.NV_DefineSpace, TPM_CC.NV_Write, TPM_CC.NV_ReadPublic],
+    );
     assert.equal(w.attributes & ~TPMA_NV.WRITTEN, USER_DATA_ATTRIBUTES);
     assert.ok(w.attributes & TPMA_NV.WRITTEN);
     const pub = await nvreadpublic(sim);

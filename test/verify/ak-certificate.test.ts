@@ -72,7 +72,13 @@ describe('vTPM AK certificate', () => {
     });
 
     it(`${c.name}: in verifyEvidence with a report naming its key: pass, claims and requireAkCertificate`, () => {
-      const r = verifyEvidenceSync({ evidence: withAkPub(hcl, jwk), vcek, akCertificate: der, policy: parsePolicy({ requireAkCertificate: true }), now: WHILE_VALID });
+      const r = verifyEvidenceSync({
+        evidence: withAkPub(hcl, jwk),
+        vcek,
+        akCertificate: der,
+        policy: parsePolicy({ requireAkCertificate: true }),
+        now: WHILE_VALID,
+      });
       assert.equal(check(r, 'ak-certificate').status, 'pass');
       assert.equal(check(r, 'policy.ak-certificate').status, 'pass');
       const claim = r.claims['cvm-attest-ak-certificate'] as Record<string, string>;
@@ -119,8 +125,26 @@ describe('vTPM AK certificate', () => {
       const alg = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', publicExponent: new Uint8Array([1, 0, 1]), modulusLength: 2048 };
       const caKeys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
       const akKeys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
-      fakeCa = await x509.X509CertificateGenerator.createSelfSigned({ serialNumber: '01', name: 'CN=Global Virtual TPM CA - 03', notBefore: new Date('2025-01-01'), notAfter: new Date('2030-01-01'), keys: caKeys, signingAlgorithm: alg, extensions: [new x509.BasicConstraintsExtension(true, 0, true)] });
-      const leaf = await x509.X509CertificateGenerator.create({ serialNumber: '02', subject: 'CN=000000000000.ConfidentialVM.Azure.windows.net', issuer: fakeCa.subjectName, notBefore: new Date('2025-01-01'), notAfter: new Date('2030-01-01'), publicKey: akKeys.publicKey, signingKey: caKeys.privateKey, signingAlgorithm: alg, extensions: [new x509.ExtendedKeyUsageExtension(['2.23.133.8.3'])] });
+      fakeCa = await x509.X509CertificateGenerator.createSelfSigned({
+        serialNumber: '01',
+        name: 'CN=Global Virtual TPM CA - 03',
+        notBefore: new Date('2025-01-01'),
+        notAfter: new Date('2030-01-01'),
+        keys: caKeys,
+        signingAlgorithm: alg,
+        extensions: [new x509.BasicConstraintsExtension(true, 0, true)],
+      });
+      const leaf = await x509.X509CertificateGenerator.create({
+        serialNumber: '02',
+        subject: 'CN=000000000000.ConfidentialVM.Azure.windows.net',
+        issuer: fakeCa.subjectName,
+        notBefore: new Date('2025-01-01'),
+        notAfter: new Date('2030-01-01'),
+        publicKey: akKeys.publicKey,
+        signingKey: caKeys.privateKey,
+        signingAlgorithm: alg,
+        extensions: [new x509.ExtendedKeyUsageExtension(['2.23.133.8.3'])],
+      });
       leafDer = Buffer.from(leaf.rawData);
       jwk = (await webcrypto.subtle.exportKey('jwk', akKeys.publicKey)) as { n: string; e: string };
     });
@@ -129,7 +153,13 @@ describe('vTPM AK certificate', () => {
       const rd = parseRuntimeData(Buffer.from(JSON.stringify({ keys: [{ kid: 'HCLAkPub', kty: 'RSA', n: jwk.n, e: jwk.e }] })));
       const alone = checkAkCertificate({ certificate: leafDer, runtimeData: rd, bindingOk: true, now: WHILE_VALID });
       assert.equal(alone.check.status, 'fail');
-      const supplied = verifyEvidenceSync({ evidence: withAkPub(hcl, jwk), vcek, akCertificate: leafDer, akIntermediates: fakeCa.toString('pem'), now: WHILE_VALID });
+      const supplied = verifyEvidenceSync({
+        evidence: withAkPub(hcl, jwk),
+        vcek,
+        akCertificate: leafDer,
+        akIntermediates: fakeCa.toString('pem'),
+        now: WHILE_VALID,
+      });
       assert.equal(check(supplied, 'ak-certificate').status, 'fail');
       assert.match(check(supplied, 'ak-certificate').reason, /does not verify/);
     });
@@ -137,7 +167,13 @@ describe('vTPM AK certificate', () => {
     it('a genuine intermediate supplied by the user is accepted (the root signed it)', () => {
       const der = Buffer.from(akCertificateDer(pemToDer(certs[0]!.pem)));
       const key = new X509Certificate(der).publicKey.export({ format: 'jwk' }) as { n: string; e: string };
-      const r = verifyEvidenceSync({ evidence: withAkPub(hcl, key), vcek, akCertificate: der, akIntermediates: fixture('azure-vtpm/azure_tpm_intermediate_01.pem'), now: WHILE_VALID });
+      const r = verifyEvidenceSync({
+        evidence: withAkPub(hcl, key),
+        vcek,
+        akCertificate: der,
+        akIntermediates: fixture('azure-vtpm/azure_tpm_intermediate_01.pem'),
+        now: WHILE_VALID,
+      });
       assert.equal(check(r, 'ak-certificate').status, 'pass');
     });
   });

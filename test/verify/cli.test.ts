@@ -20,15 +20,31 @@ function oneCleanLine(stderr: string, ...mustMention: string[]): void {
 
 describe('cvm-attest verify', () => {
   let tmp: string;
-  before(() => { tmp = mkdtempSync(join(tmpdir(), 'cvm-verify-')); });
+  before(() => {
+    tmp = mkdtempSync(join(tmpdir(), 'cvm-verify-'));
+  });
   after(() => rmSync(tmp, { recursive: true, force: true }));
   const hcl = 'azure-hcl/milan-v3-a';
 
   it('a genuine HCL report with its quote: exit 0 and a passing checklist', async () => {
-    const r = await cli('--evidence', F(`${hcl}/hcl-report.bin`), '--vcek', F(`${hcl}/vcek.pem`), '--quote-msg', F(`${hcl}/quote.msg`), '--quote-sig', F(`${hcl}/quote.sig`), '--nonce', '6368616c6c656e6765', '--pcrs', F(`${hcl}/pcrs.json`));
+    const r = await cli(
+      '--evidence',
+      F(`${hcl}/hcl-report.bin`),
+      '--vcek',
+      F(`${hcl}/vcek.pem`),
+      '--quote-msg',
+      F(`${hcl}/quote.msg`),
+      '--quote-sig',
+      F(`${hcl}/quote.sig`),
+      '--nonce',
+      '6368616c6c656e6765',
+      '--pcrs',
+      F(`${hcl}/pcrs.json`),
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^Verdict: PASS {3}Milan, HCL report v1, SNP report v3/);
-    for (const id of ['structure', 'signature', 'chain', 'tcb', 'chip-id', 'runtime-data', 'freshness']) assert.match(r.stdout, new RegExp(`\\[pass\\] ${id} `));
+    for (const id of ['structure', 'signature', 'chain', 'tcb', 'chip-id', 'runtime-data', 'freshness'])
+      assert.match(r.stdout, new RegExp(`\\[pass\\] ${id} `));
     assert.match(r.stdout, /ARK +ARK-Milan .*\(pinned AMD root\)/);
   });
 

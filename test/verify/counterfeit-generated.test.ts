@@ -19,10 +19,14 @@ type CryptoKeyPair = webcrypto.CryptoKeyPair;
 const subtle = webcrypto.subtle;
 
 // ASN.1 CHOICEs of one alternative: how @peculiar/asn1-schema encodes a bare INTEGER / IA5String.
-class AsnInt { value = 0; }
+class AsnInt {
+  value = 0;
+}
 AsnType({ type: AsnTypeTypes.Choice })(AsnInt);
 AsnProp({ type: AsnPropTypes.Integer })(AsnInt.prototype, 'value');
-class AsnIa5 { value = ''; }
+class AsnIa5 {
+  value = '';
+}
 AsnType({ type: AsnTypeTypes.Choice })(AsnIa5);
 AsnProp({ type: AsnPropTypes.IA5String })(AsnIa5.prototype, 'value');
 const derInt = (n: number): ArrayBuffer => AsnConvert.serialize(Object.assign(new AsnInt(), { value: n }));
@@ -142,7 +146,7 @@ describe('counterfeit AMD chain generated with @peculiar/x509', () => {
     assert.ok(await ask.verify({ publicKey: ark, signatureOnly: true }), 'ASK signed by the counterfeit ARK');
     assert.ok(await vcek.verify({ publicKey: ask, signatureOnly: true }), 'VCEK signed by the counterfeit ASK');
     assert.ok(await vcekByArk.verify({ publicKey: ark, signatureOnly: true }));
-    assert.equal(await vcek.verify({ publicKey: realAsk, signatureOnly: true }), false, 'not signed by AMD\'s ASK');
+    assert.equal(await vcek.verify({ publicKey: realAsk, signatureOnly: true }), false, "not signed by AMD's ASK");
     // AMD's names and signature algorithm, byte for byte.
     const eq = (a: ArrayBuffer, b: ArrayBuffer, what: string) => assert.ok(Buffer.from(a).equals(Buffer.from(b)), what);
     eq(ark.subjectName.toArrayBuffer(), realArk.subjectName.toArrayBuffer(), 'ARK subject');
@@ -151,7 +155,7 @@ describe('counterfeit AMD chain generated with @peculiar/x509', () => {
     eq(vcek.issuerName.toArrayBuffer(), realVcek.issuerName.toArrayBuffer(), 'VCEK issuer');
     eq(vcek.subjectName.toArrayBuffer(), realVcek.subjectName.toArrayBuffer(), 'VCEK subject');
     assert.deepEqual(vcek.signatureAlgorithm, realVcek.signatureAlgorithm);
-    assert.deepEqual(ark.publicKey.algorithm, realArk.publicKey.algorithm, 'same key type and size as AMD\'s ARK');
+    assert.deepEqual(ark.publicKey.algorithm, realArk.publicKey.algorithm, "same key type and size as AMD's ARK");
     // ...but not AMD's key: the pin is the one difference.
     const arkSpki = createHash('sha256').update(Buffer.from(ark.publicKey.rawData)).digest('hex');
     assert.notEqual(arkSpki, PINNED_ARK_SPKI_SHA256.Milan);
@@ -177,10 +181,10 @@ describe('counterfeit AMD chain generated with @peculiar/x509', () => {
     assert.equal(nodeVerify('sha384', report.subarray(0, 0x2a0), { key: realKey, dsaEncoding: 'ieee-p1363' }, sig), false);
     assert.ok(Buffer.from(report.subarray(0, 0x2a0)).equals(Buffer.from(original.subarray(0, 0x2a0))), 'only the signature changed');
     const genuine = await verifyEvidence({ evidence: original, vcek: fixture('snp/milan-v3-vcek.pem'), now: NOW });
-    assert.equal(genuine.verdict, 'pass', 'the original report and VCEK pass (so the failures below are the counterfeit\'s)');
+    assert.equal(genuine.verdict, 'pass', "the original report and VCEK pass (so the failures below are the counterfeit's)");
   });
 
-  it('counterfeit VCEK alone (PEM and DER): not signed by AMD\'s ASK', async () => {
+  it("counterfeit VCEK alone (PEM and DER): not signed by AMD's ASK", async () => {
     for (const input of [pem(vcek), bytes(vcek)]) {
       failsOnChainOnly(await run(input), /VCEK is not signed by ASK "SEV-Milan"/);
     }
@@ -209,7 +213,7 @@ describe('counterfeit AMD chain generated with @peculiar/x509', () => {
     failsOnChainOnly(await run(body), /not AMD's pinned ARK-Milan/);
   });
 
-  it('a VCEK signed directly by the counterfeit ARK, with AMD\'s genuine ASK and ARK supplied: the ASK did not sign it', async () => {
+  it("a VCEK signed directly by the counterfeit ARK, with AMD's genuine ASK and ARK supplied: the ASK did not sign it", async () => {
     failsOnChainOnly(await run(pem(vcekByArk), fixture('amd/ask_ark_milan.pem').toString('utf8')), /VCEK is not signed by ASK "SEV-Milan"/);
     failsOnChainOnly(await run(pem(vcekByArk), pem(ark)), /not AMD's pinned ARK-Milan|VCEK is not signed by ASK "SEV-Milan"/);
   });

@@ -26,7 +26,10 @@ function forge(der: Uint8Array, newKey: KeyObject, signer: KeyObject): Buffer {
   return tlv(0x30, Buffer.concat([tbs, Buffer.from(whole(der, algT!)), tlv(0x03, Buffer.concat([Buffer.from([0]), sig]))]));
 }
 
-const pem = (der: Uint8Array): string => `-----BEGIN CERTIFICATE-----\n${Buffer.from(der).toString('base64').replace(/(.{64})/g, '$1\n')}\n-----END CERTIFICATE-----\n`;
+const pem = (der: Uint8Array): string =>
+  `-----BEGIN CERTIFICATE-----\n${Buffer.from(der)
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')}\n-----END CERTIFICATE-----\n`;
 
 /** Re-signs a report's bytes 0..0x29F with an ECDSA P-384 key (R, S little-endian in 72-byte fields). */
 function resign(report: Uint8Array, key: KeyObject): Uint8Array {
@@ -81,7 +84,7 @@ describe('counterfeit AMD chain', () => {
     assert.match(check(r, 'chain').reason, /supplied ASK is not signed by the pinned ARK-Milan/);
   });
 
-  it('counterfeit VCEK alone: not signed by AMD\'s ASK', () => {
+  it("counterfeit VCEK alone: not signed by AMD's ASK", () => {
     const r = verifyEvidenceSync({ evidence: report, vcek: fakeVcek, now: NOW });
     assert.deepEqual(failed(r), ['chain']);
     assert.match(check(r, 'chain').reason, /VCEK is not signed by ASK "SEV-Milan"/);

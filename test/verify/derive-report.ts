@@ -40,7 +40,10 @@ export function withRuntime(hcl: Uint8Array, mutate: (json: Record<string, unkno
   head.writeUInt32LE(20 + rd.length, REQ);
   head.writeUInt32LE(rd.length, REQ + 16);
   head.fill(0, 0x20 + 0x50, 0x20 + 0x90);
-  createHash('sha256').update(rd).digest().copy(head, 0x20 + 0x50);
+  createHash('sha256')
+    .update(rd)
+    .digest()
+    .copy(head, 0x20 + 0x50);
   return Buffer.concat([head, rd]);
 }
 

@@ -34,5 +34,8 @@ export function check(r: VerificationResult, id: string): CheckResult {
 
 /** Ids of the failed checks, sorted. */
 export function failed(r: VerificationResult): string[] {
-  return r.checks.filter((c) => c.status === 'fail').map((c) => c.id).sort();
+  return r.checks
+    .filter((c) => c.status === 'fail')
+    .map((c) => c.id)
+    .sort();
 }

@@ -32,14 +32,15 @@ describe('freshness by report (user-data) and by quote', () => {
       assert.equal(r.verdict, 'fail');
     });
 
-    if (quoteOk) it(`${v.dir}: real report + real quote: fresh by quote, the zero user data is not an error`, () => {
-      const r = verifyEvidenceSync({ evidence: hcl, vcek, quote, policy: strict, now: NOW });
-      assert.equal(check(r, 'freshness').status, 'pass');
-      assert.match(check(r, 'freshness').reason, /^fresh by quote: .*not fresh by report/);
-      assert.equal(r.claims['cvm-attest-fresh-by'], 'quote');
-      assert.equal(check(r, 'policy.freshness').status, 'pass');
-      assert.equal(r.verdict, 'pass');
-    });
+    if (quoteOk)
+      it(`${v.dir}: real report + real quote: fresh by quote, the zero user data is not an error`, () => {
+        const r = verifyEvidenceSync({ evidence: hcl, vcek, quote, policy: strict, now: NOW });
+        assert.equal(check(r, 'freshness').status, 'pass');
+        assert.match(check(r, 'freshness').reason, /^fresh by quote: .*not fresh by report/);
+        assert.equal(r.claims['cvm-attest-fresh-by'], 'quote');
+        assert.equal(check(r, 'policy.freshness').status, 'pass');
+        assert.equal(r.verdict, 'pass');
+      });
 
     it(`${v.dir}: a derived report carrying the nonce is fresh by report without a quote (signature fails apart)`, () => {
       const derived = withUserData(hcl, padded(NONCE));
@@ -53,11 +54,12 @@ describe('freshness by report (user-data) and by quote', () => {
       assert.equal(r.verdict, 'fail');
     });
 
-    if (quoteOk) it(`${v.dir}: derived report + real quote over the same nonce: report+quote`, () => {
-      const r = verifyEvidenceSync({ evidence: withUserData(hcl, padded(qNonce)), vcek, quote, now: NOW });
-      assert.equal(check(r, 'freshness').status, 'pass');
-      assert.equal(r.claims['cvm-attest-fresh-by'], 'report+quote');
-    });
+    if (quoteOk)
+      it(`${v.dir}: derived report + real quote over the same nonce: report+quote`, () => {
+        const r = verifyEvidenceSync({ evidence: withUserData(hcl, padded(qNonce)), vcek, quote, now: NOW });
+        assert.equal(check(r, 'freshness').status, 'pass');
+        assert.equal(r.claims['cvm-attest-fresh-by'], 'report+quote');
+      });
   }
 
   const v = HCL_VECTORS[3]!;
@@ -87,7 +89,13 @@ describe('freshness by report (user-data) and by quote', () => {
   it('user data carrying the nonce but not bound to REPORT_DATA does not count', () => {
     const d = withUserData(hcl, padded(NONCE));
     d[0x20 + 0x50]! ^= 1; // break the binding
-    const r = verifyEvidenceSync({ evidence: d, vcek, nonce: NONCE, policy: parsePolicy({ requireFreshness: true, requireRuntimeDataBinding: false }), now: NOW });
+    const r = verifyEvidenceSync({
+      evidence: d,
+      vcek,
+      nonce: NONCE,
+      policy: parsePolicy({ requireFreshness: true, requireRuntimeDataBinding: false }),
+      now: NOW,
+    });
     assert.equal(check(r, 'freshness').status, 'fail');
     assert.match(check(r, 'freshness').reason, /not bound/);
     assert.equal(check(r, 'policy.freshness').status, 'fail');
@@ -96,7 +104,12 @@ describe('freshness by report (user-data) and by quote', () => {
   it('a bad quote fails freshness even when the report carries the nonce', () => {
     const sig = Buffer.from(fixture(`${v.dir}/quote.sig`));
     sig[sig.length - 1]! ^= 1;
-    const r = verifyEvidenceSync({ evidence: withUserData(hcl, padded(NONCE)), vcek, quote: { message: fixture(`${v.dir}/quote.msg`), signature: sig, nonce: NONCE }, now: NOW });
+    const r = verifyEvidenceSync({
+      evidence: withUserData(hcl, padded(NONCE)),
+      vcek,
+      quote: { message: fixture(`${v.dir}/quote.msg`), signature: sig, nonce: NONCE },
+      now: NOW,
+    });
     assert.equal(check(r, 'freshness').status, 'fail');
     assert.match(check(r, 'freshness').reason, /bad quote is not accepted/);
   });

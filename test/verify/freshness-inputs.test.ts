@@ -19,7 +19,14 @@ function withAk(bits: number) {
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: bits });
   const jwk = publicKey.export({ format: 'jwk' });
   const raw = Buffer.from(JSON.stringify({ keys: [{ kid: 'HCLAkPub', kty: 'RSA', e: jwk.e, n: jwk.n, key_ops: ['sign'] }] }));
-  const hcl: HclReport = { headerVersion: 1, reportSize: 0, requestType: 2, hashType: 'sha256', runtimeData: parseRuntimeData(raw), snpReportBytes: new Uint8Array(1184) };
+  const hcl: HclReport = {
+    headerVersion: 1,
+    reportSize: 0,
+    requestType: 2,
+    hashType: 'sha256',
+    runtimeData: parseRuntimeData(raw),
+    snpReportBytes: new Uint8Array(1184),
+  };
   const signature = sign('sha256', message, privateKey);
   return { hcl, quote: { message, signature, nonce: parseTpmsAttest(message).extraData } };
 }
@@ -41,7 +48,11 @@ describe('freshness inputs', () => {
     const base = { evidence: fixture(`${DIR}/hcl-report.bin`), vcek: fixture(`${DIR}/vcek.pem`), now: NOW };
     for (const nonce of [new Uint8Array(0), new Uint8Array(65)]) {
       const quote = { message, signature: fixture(`${DIR}/quote.sig`), nonce };
-      assert.throws(() => verifyEvidenceSync({ ...base, quote }), (e: unknown) => e instanceof ParseError && e.code === 'E_OPTIONS' && /nonce/.test(e.message), `nonce of ${nonce.length} bytes`);
+      assert.throws(
+        () => verifyEvidenceSync({ ...base, quote }),
+        (e: unknown) => e instanceof ParseError && e.code === 'E_OPTIONS' && /nonce/.test(e.message),
+        `nonce of ${nonce.length} bytes`,
+      );
       await assert.rejects(verifyEvidence({ ...base, quote }), (e: unknown) => e instanceof ParseError && e.code === 'E_OPTIONS');
     }
   });

@@ -34,19 +34,28 @@ describe('guest parsers under fuzzing', () => {
     };
     fc.assert(fc.property(fc.uint8Array({ maxLength: 2048 }), only), { numRuns: 200 });
     fc.assert(fc.property(mutate(der), only), { numRuns: 200 });
-    fc.assert(fc.property(fc.nat({ max: der.length }), (n) => only(der.subarray(0, n))), { numRuns: 100 });
+    fc.assert(
+      fc.property(fc.nat({ max: der.length }), (n) => only(der.subarray(0, n))),
+      { numRuns: 100 },
+    );
   });
 
   it('reportUserData and checkReportUserData never throw on mutated HCL reports and runtime data', () => {
-    fc.assert(fc.property(mutate(hcl), (b) => {
-      const u = reportUserData(b);
-      assert.ok(u === undefined || typeof u === 'string');
-      return true;
-    }), { numRuns: 300 });
-    fc.assert(fc.property(fc.string({ maxLength: 300 }), fc.uint8Array({ minLength: 1, maxLength: 64 }), (s, n) => {
-      const r = checkReportUserData(parseRuntimeData(Buffer.from(s)), n, true);
-      assert.equal(typeof r.ok, 'boolean');
-      return true;
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(mutate(hcl), (b) => {
+        const u = reportUserData(b);
+        assert.ok(u === undefined || typeof u === 'string');
+        return true;
+      }),
+      { numRuns: 300 },
+    );
+    fc.assert(
+      fc.property(fc.string({ maxLength: 300 }), fc.uint8Array({ minLength: 1, maxLength: 64 }), (s, n) => {
+        const r = checkReportUserData(parseRuntimeData(Buffer.from(s)), n, true);
+        assert.equal(typeof r.ok, 'boolean');
+        return true;
+      }),
+      { numRuns: 300 },
+    );
   });
 });

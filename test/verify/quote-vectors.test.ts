@@ -9,8 +9,16 @@ import { check, fixture, NOW } from './fixtures.js';
 /** bincode: u64 LE length + signature, u64 LE length + message, u64 LE count + count x 32-byte PCRs. */
 function unbincode(b: Buffer): { signature: Buffer; message: Buffer; pcrs: string[] } {
   let off = 0;
-  const u64 = (): number => { const v = Number(b.readBigUInt64LE(off)); off += 8; return v; };
-  const bytes = (n: number): Buffer => { const v = b.subarray(off, off + n); off += n; return v; };
+  const u64 = (): number => {
+    const v = Number(b.readBigUInt64LE(off));
+    off += 8;
+    return v;
+  };
+  const bytes = (n: number): Buffer => {
+    const v = b.subarray(off, off + n);
+    off += n;
+    return v;
+  };
   const signature = bytes(u64());
   const message = bytes(u64());
   const pcrs = Array.from({ length: u64() }, () => bytes(32).toString('hex'));
@@ -29,14 +37,21 @@ describe('stand-alone quote vectors', () => {
     assert.ok(verify('sha256', q.message, ak, q.signature));
     assert.equal(q.pcrs.length, 24);
     const sel = a.quote!.pcrSelect.flatMap((s) => s.pcrs);
-    const digest = createHash('sha256').update(Buffer.concat(sel.map((i) => Buffer.from(q.pcrs[i]!, 'hex')))).digest();
+    const digest = createHash('sha256')
+      .update(Buffer.concat(sel.map((i) => Buffer.from(q.pcrs[i]!, 'hex'))))
+      .digest();
     assert.ok(digest.equals(Buffer.from(a.quote!.pcrDigest)));
   });
 
   it('its AK is in no published runtime data: with any HCL report the quote fails freshness (AK not bound)', () => {
     for (const dir of ['azure-hcl/milan-v3-a', 'azure-hcl/genoa']) {
       const vcek = fixture(`${dir}/vcek.pem`);
-      const r = verifyEvidenceSync({ evidence: fixture(`${dir}/hcl-report.bin`), vcek, now: NOW, quote: { message: q.message, signature: q.signature, nonce: Buffer.from('challenge'), pcrs: q.pcrs } });
+      const r = verifyEvidenceSync({
+        evidence: fixture(`${dir}/hcl-report.bin`),
+        vcek,
+        now: NOW,
+        quote: { message: q.message, signature: q.signature, nonce: Buffer.from('challenge'), pcrs: q.pcrs },
+      });
       assert.equal(check(r, 'freshness').status, 'fail');
       assert.match(check(r, 'freshness').reason, /does not verify with HCLAkPub/);
     }

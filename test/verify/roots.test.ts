@@ -14,13 +14,18 @@ const ARK_DER_SHA256 = {
   Turin: '1f084161a44bb6d93778a904877d4819cafa5d05ef4193b2ded9dd9c73dd3f6a',
 } as const;
 
-const certs = (pem: string): X509Certificate[] => pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)!.map((p) => new X509Certificate(p));
+const certs = (pem: string): X509Certificate[] =>
+  pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)!.map((p) => new X509Certificate(p));
 
 describe('embedded AMD roots', () => {
   for (const product of ['Milan', 'Genoa', 'Turin'] as const) {
     it(`${product}: embedded chains equal the KDS files; ARK pinned; ASK and ASVK signed by it`, () => {
       const lower = product.toLowerCase();
-      const same = (a: string, b: string) => assert.deepEqual(certs(a).map((c) => c.raw.toString('hex')), certs(b).map((c) => c.raw.toString('hex')));
+      const same = (a: string, b: string) =>
+        assert.deepEqual(
+          certs(a).map((c) => c.raw.toString('hex')),
+          certs(b).map((c) => c.raw.toString('hex')),
+        );
       const embedded = AMD_CERTIFICATES[product];
       // One certificate per PEM; the KDS files are ASK then ARK and ASVK then ARK.
       for (const pem of Object.values(embedded)) assert.equal(certs(pem).length, 1);
@@ -32,7 +37,12 @@ describe('embedded AMD roots', () => {
       assert.equal(embedded.asvk + embedded.ark, lf(`amd/ask_ark_${lower}_vlek.pem`));
       const [ark, ask, asvk] = [embedded.ark, embedded.ask, embedded.asvk].map((p) => certs(p)[0]);
       assert.equal(createHash('sha256').update(ark!.raw).digest('hex'), ARK_DER_SHA256[product]);
-      assert.equal(createHash('sha256').update(ark!.publicKey.export({ type: 'spki', format: 'der' })).digest('hex'), PINNED_ARK_SPKI_SHA256[product]);
+      assert.equal(
+        createHash('sha256')
+          .update(ark!.publicKey.export({ type: 'spki', format: 'der' }))
+          .digest('hex'),
+        PINNED_ARK_SPKI_SHA256[product],
+      );
       assert.ok(ark!.verify(ark!.publicKey), 'ARK self-signature');
       assert.ok(ask!.verify(ark!.publicKey), 'ASK signed by ARK');
       assert.ok(asvk!.verify(ark!.publicKey), 'ASVK signed by ARK');

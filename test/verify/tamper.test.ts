@@ -19,12 +19,36 @@ function run(evidence: Uint8Array, vcek: Uint8Array, extra: object = {}): Outcom
 
 /** SNP report fields: [offset, size, name]. */
 const FIELDS: [number, number, string][] = [
-  [0x000, 4, 'VERSION'], [0x004, 4, 'GUEST_SVN'], [0x008, 8, 'POLICY'], [0x010, 16, 'FAMILY_ID'], [0x020, 16, 'IMAGE_ID'],
-  [0x030, 4, 'VMPL'], [0x034, 4, 'SIGNATURE_ALGO'], [0x038, 8, 'CURRENT_TCB'], [0x040, 8, 'PLATFORM_INFO'], [0x048, 4, 'KEY_INFO'],
-  [0x04c, 4, 'reserved'], [0x050, 64, 'REPORT_DATA'], [0x090, 48, 'MEASUREMENT'], [0x0c0, 32, 'HOST_DATA'], [0x0e0, 48, 'ID_KEY_DIGEST'],
-  [0x110, 48, 'AUTHOR_KEY_DIGEST'], [0x140, 32, 'REPORT_ID'], [0x160, 32, 'REPORT_ID_MA'], [0x180, 8, 'REPORTED_TCB'], [0x188, 24, 'CPUID/reserved'],
-  [0x1a0, 64, 'CHIP_ID'], [0x1e0, 8, 'COMMITTED_TCB'], [0x1e8, 4, 'CURRENT version'], [0x1ec, 4, 'COMMITTED version'], [0x1f0, 8, 'LAUNCH_TCB'],
-  [0x1f8, 168, 'reserved (v<5)'], [0x2a0, 48, 'SIGNATURE.R'], [0x2d0, 24, 'SIGNATURE.R unused'], [0x2e8, 48, 'SIGNATURE.S'], [0x318, 24, 'SIGNATURE.S unused'],
+  [0x000, 4, 'VERSION'],
+  [0x004, 4, 'GUEST_SVN'],
+  [0x008, 8, 'POLICY'],
+  [0x010, 16, 'FAMILY_ID'],
+  [0x020, 16, 'IMAGE_ID'],
+  [0x030, 4, 'VMPL'],
+  [0x034, 4, 'SIGNATURE_ALGO'],
+  [0x038, 8, 'CURRENT_TCB'],
+  [0x040, 8, 'PLATFORM_INFO'],
+  [0x048, 4, 'KEY_INFO'],
+  [0x04c, 4, 'reserved'],
+  [0x050, 64, 'REPORT_DATA'],
+  [0x090, 48, 'MEASUREMENT'],
+  [0x0c0, 32, 'HOST_DATA'],
+  [0x0e0, 48, 'ID_KEY_DIGEST'],
+  [0x110, 48, 'AUTHOR_KEY_DIGEST'],
+  [0x140, 32, 'REPORT_ID'],
+  [0x160, 32, 'REPORT_ID_MA'],
+  [0x180, 8, 'REPORTED_TCB'],
+  [0x188, 24, 'CPUID/reserved'],
+  [0x1a0, 64, 'CHIP_ID'],
+  [0x1e0, 8, 'COMMITTED_TCB'],
+  [0x1e8, 4, 'CURRENT version'],
+  [0x1ec, 4, 'COMMITTED version'],
+  [0x1f0, 8, 'LAUNCH_TCB'],
+  [0x1f8, 168, 'reserved (v<5)'],
+  [0x2a0, 48, 'SIGNATURE.R'],
+  [0x2d0, 24, 'SIGNATURE.R unused'],
+  [0x2e8, 48, 'SIGNATURE.S'],
+  [0x318, 24, 'SIGNATURE.S unused'],
   [0x330, 368, 'SIGNATURE reserved'],
 ];
 
@@ -97,7 +121,12 @@ describe('tamper matrix: HCL report', () => {
   const dir = 'azure-hcl/milan-v3-a';
   const orig = fixture(`${dir}/hcl-report.bin`);
   const vcek = fixture(`${dir}/vcek.pem`);
-  const quote = { message: fixture(`${dir}/quote.msg`), signature: fixture(`${dir}/quote.sig`), nonce: Buffer.from('challenge'), pcrs: JSON.parse(fixture(`${dir}/pcrs.json`).toString()) as string[] };
+  const quote = {
+    message: fixture(`${dir}/quote.msg`),
+    signature: fixture(`${dir}/quote.sig`),
+    nonce: Buffer.from('challenge'),
+    pcrs: JSON.parse(fixture(`${dir}/pcrs.json`).toString()) as string[],
+  };
   const dv = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
   const varSize = dv(orig).getUint32(0x4d0, true);
   const end = 0x4d4 + varSize;
@@ -108,7 +137,10 @@ describe('tamper matrix: HCL report', () => {
   });
 
   it('every bit of every header field (0x00-0x1f, 0x4c0-0x4d3) is rejected', () => {
-    for (const [start, stop] of [[0x00, 0x20], [0x4c0, 0x4d4]] as const) {
+    for (const [start, stop] of [
+      [0x00, 0x20],
+      [0x4c0, 0x4d4],
+    ] as const) {
       for (let i = start; i < stop; i++) {
         for (let bit = 0; bit < 8; bit++) {
           const b = Uint8Array.from(orig);
@@ -148,7 +180,16 @@ describe('tamper matrix: HCL report', () => {
   });
 
   it('lengths lied about: inconsistent sizes are ParseErrors; consistent lies fail the binding', () => {
-    for (const [off, delta] of [[0x08, 1], [0x08, -1], [0x4c0, 1], [0x4c0, -1], [0x4d0, 1], [0x4d0, -1], [0x08, 0x10000], [0x4d0, 0x7fffffff]] as const) {
+    for (const [off, delta] of [
+      [0x08, 1],
+      [0x08, -1],
+      [0x4c0, 1],
+      [0x4c0, -1],
+      [0x4d0, 1],
+      [0x4d0, -1],
+      [0x08, 0x10000],
+      [0x4d0, 0x7fffffff],
+    ] as const) {
       const b = Uint8Array.from(orig);
       dv(b).setUint32(off, (dv(b).getUint32(off, true) + delta) >>> 0, true);
       assert.ok('error' in run(b, vcek), `offset 0x${off.toString(16)} ${delta}`);

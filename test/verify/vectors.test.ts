@@ -19,7 +19,14 @@ function quoteOf(dir: string, nonce?: Uint8Array) {
 }
 
 function assertPass(r: VerificationResult): void {
-  assert.equal(r.verdict, 'pass', `failed: ${r.checks.filter((c) => c.status === 'fail').map((c) => `${c.id}: ${c.reason}`).join(' | ')}`);
+  assert.equal(
+    r.verdict,
+    'pass',
+    `failed: ${r.checks
+      .filter((c) => c.status === 'fail')
+      .map((c) => `${c.id}: ${c.reason}`)
+      .join(' | ')}`,
+  );
 }
 
 describe('Azure HCL vectors', () => {
@@ -28,13 +35,17 @@ describe('Azure HCL vectors', () => {
       const r = await verifyEvidence({ evidence: fixture(`${v.dir}/hcl-report.bin`), vcek: fixture(`${v.dir}/${v.vcek}`), now: NOW });
       assertPass(r);
       assert.equal(r.product, v.product);
-      for (const id of ['structure', 'signature', 'chain', 'tcb', 'chip-id', 'runtime-data', 'policy.debug', 'policy.vmpl']) assert.equal(check(r, id).status, 'pass', id);
+      for (const id of ['structure', 'signature', 'chain', 'tcb', 'chip-id', 'runtime-data', 'policy.debug', 'policy.vmpl'])
+        assert.equal(check(r, id).status, 'pass', id);
       assert.equal(check(r, 'freshness').status, 'skip');
       assert.equal(r.claims['x-ms-attestation-type'], 'sevsnpvm');
       assert.equal(r.claims['cvm-attest-evidence-kind'], 'hcl');
       const rt = r.claims['x-ms-runtime'] as { keys: { kid: string }[] };
       assert.ok(rt.keys.some((k) => k.kid === 'HCLAkPub'));
-      assert.deepEqual(r.certificates.map((c) => c.role), ['VCEK', 'ASK', 'ARK']);
+      assert.deepEqual(
+        r.certificates.map((c) => c.role),
+        ['VCEK', 'ASK', 'ARK'],
+      );
       assert.equal(r.certificates[2]!.pinned, true);
       assert.match(r.policy.hash, /^[0-9a-f]{64}$/);
     });
@@ -49,11 +60,22 @@ describe('Azure HCL vectors', () => {
       assert.match(check(r, 'freshness').reason, /pcrDigest matches PCRs 0,1,2/);
       assert.equal(Object.keys(r.claims['cvm-attest-pcrs'] as object).length, 24);
       // The same quote replayed from a capture is at best a warning.
-      const replayed = await verifyEvidence({ evidence: fixture(`${dir}/hcl-report.bin`), vcek: fixture(`${dir}/${v.vcek}`), quote: quoteOf(dir), now: NOW, replayed: true });
+      const replayed = await verifyEvidence({
+        evidence: fixture(`${dir}/hcl-report.bin`),
+        vcek: fixture(`${dir}/${v.vcek}`),
+        quote: quoteOf(dir),
+        now: NOW,
+        replayed: true,
+      });
       assert.equal(check(replayed, 'freshness').status, 'warn');
       assert.match(check(replayed, 'freshness').reason, /replayed/);
       // Wrong nonce, wrong PCR value: fail on freshness.
-      const wrongNonce = await verifyEvidence({ evidence: fixture(`${dir}/hcl-report.bin`), vcek: fixture(`${dir}/${v.vcek}`), quote: quoteOf(dir, Buffer.from('challengf')), now: NOW });
+      const wrongNonce = await verifyEvidence({
+        evidence: fixture(`${dir}/hcl-report.bin`),
+        vcek: fixture(`${dir}/${v.vcek}`),
+        quote: quoteOf(dir, Buffer.from('challengf')),
+        now: NOW,
+      });
       assert.deepEqual(failed(wrongNonce), ['freshness']);
       const q = quoteOf(dir);
       const pcrs = [...q.pcrs!];
@@ -65,7 +87,12 @@ describe('Azure HCL vectors', () => {
   }
 
   it('milan-v3-a quote against the genoa report: AK not bound -> freshness fails', async () => {
-    const r = await verifyEvidence({ evidence: fixture('azure-hcl/genoa/hcl-report.bin'), vcek: fixture('azure-hcl/genoa/vcek.pem'), quote: quoteOf('azure-hcl/milan-v3-a'), now: NOW });
+    const r = await verifyEvidence({
+      evidence: fixture('azure-hcl/genoa/hcl-report.bin'),
+      vcek: fixture('azure-hcl/genoa/vcek.pem'),
+      quote: quoteOf('azure-hcl/milan-v3-a'),
+      now: NOW,
+    });
     assert.deepEqual(failed(r), ['freshness']);
     assert.match(check(r, 'freshness').reason, /HCLAkPub/);
   });
@@ -140,7 +167,12 @@ describe('negative vectors', () => {
     assert.deepEqual(failed(r), ['policy.debug']);
     assert.equal(r.claims['x-ms-sevsnpvm-is-debuggable'], true);
     // A policy that allows debugging accepts it: the cryptography is sound.
-    const ok = await verifyEvidence({ evidence: fixture('negative/debug-enabled-report.bin'), vcek: fixture('negative/debug-enabled-vcek.der'), now: NOW, policy: parsePolicy({ allowDebug: true }) });
+    const ok = await verifyEvidence({
+      evidence: fixture('negative/debug-enabled-report.bin'),
+      vcek: fixture('negative/debug-enabled-vcek.der'),
+      now: NOW,
+      policy: parsePolicy({ allowDebug: true }),
+    });
     assert.equal(ok.verdict, 'pass');
   });
 
@@ -149,15 +181,27 @@ describe('negative vectors', () => {
     assert.deepEqual(failed(r), ['chain', 'policy.signing-key', 'policy.vmpl']);
     assert.match(check(r, 'chain').reason, /VLEK expired 2025-12-10/);
     assert.equal(check(r, 'chip-id').status, 'skip');
-    assert.deepEqual(r.certificates.map((c) => c.role), ['VLEK', 'ASVK', 'ARK']);
+    assert.deepEqual(
+      r.certificates.map((c) => c.role),
+      ['VLEK', 'ASVK', 'ARK'],
+    );
     // Within its validity, with a policy that accepts VLEK and VMPL 1: the VLEK -> ASVK -> ARK chain and signature are genuine.
-    const inValidity = await verifyEvidence({ evidence: fixture('negative/vmpl1-vlek-report.bin'), vcek: fixture('negative/vmpl1-vlek.der'), now: new Date('2025-06-01T00:00:00Z'), policy: parsePolicy({ allowVlek: true, maxVmpl: 1 }) });
+    const inValidity = await verifyEvidence({
+      evidence: fixture('negative/vmpl1-vlek-report.bin'),
+      vcek: fixture('negative/vmpl1-vlek.der'),
+      now: new Date('2025-06-01T00:00:00Z'),
+      policy: parsePolicy({ allowVlek: true, maxVmpl: 1 }),
+    });
     assert.equal(inValidity.verdict, 'pass', failed(inValidity).join());
     assert.equal(inValidity.claims['cvm-attest-signing-key'], 'vlek');
   });
 
   it('foreign VCEK: the runtime-data hash is right, the signature and chip id are not', async () => {
-    const r = await verifyEvidence({ evidence: fixture('negative/hcl-report-foreign-vcek.bin'), vcek: fixture('negative/hcl-report-foreign-vcek-chain.pem'), now: NOW });
+    const r = await verifyEvidence({
+      evidence: fixture('negative/hcl-report-foreign-vcek.bin'),
+      vcek: fixture('negative/hcl-report-foreign-vcek-chain.pem'),
+      now: NOW,
+    });
     assert.deepEqual(failed(r), ['chip-id', 'signature']);
     assert.equal(check(r, 'runtime-data').status, 'pass');
     assert.equal(check(r, 'chain').status, 'pass');
@@ -179,7 +223,12 @@ describe('negative vectors', () => {
   });
 
   it('a Genoa ARK supplied for Milan evidence is refused (not the pinned ARK-Milan)', async () => {
-    const r = await verifyEvidence({ evidence: fixture('snp/milan-v3-report.bin'), vcek: fixture('snp/milan-v3-vcek.pem'), chain: fixture('amd/ask_ark_genoa.pem'), now: NOW });
+    const r = await verifyEvidence({
+      evidence: fixture('snp/milan-v3-report.bin'),
+      vcek: fixture('snp/milan-v3-vcek.pem'),
+      chain: fixture('amd/ask_ark_genoa.pem'),
+      now: NOW,
+    });
     assert.ok(failed(r).includes('chain'));
     assert.match(check(r, 'chain').reason, /not AMD's pinned ARK-Milan/);
   });
@@ -194,7 +243,12 @@ describe('negative vectors', () => {
   });
 
   it('a VCEK for a VLEK-signed report (and the reverse) fails closed', async () => {
-    const r = await verifyEvidence({ evidence: fixture('negative/vmpl1-vlek-report.bin'), vcek: fixture('snp/milan-v3-vcek.pem'), now: NOW, policy: parsePolicy({ allowVlek: true, maxVmpl: 1 }) });
+    const r = await verifyEvidence({
+      evidence: fixture('negative/vmpl1-vlek-report.bin'),
+      vcek: fixture('snp/milan-v3-vcek.pem'),
+      now: NOW,
+      policy: parsePolicy({ allowVlek: true, maxVmpl: 1 }),
+    });
     assert.deepEqual(failed(r), ['chain', 'signature', 'tcb']);
     assert.match(check(r, 'chain').reason, /signed by a VLEK but a VCEK was given/);
     const r2 = await verifyEvidence({ evidence: fixture('snp/milan-v3-report.bin'), vcek: fixture('negative/vmpl1-vlek.der'), now: NOW });
@@ -208,17 +262,28 @@ describe('negative vectors', () => {
   });
 
   it('a VCEK valid only later / already expired fails the chain at that time', async () => {
-    const early = await verifyEvidence({ evidence: fixture('snp/milan-v3-report.bin'), vcek: fixture('snp/milan-v3-vcek.pem'), now: new Date('2025-01-01T00:00:00Z') });
+    const early = await verifyEvidence({
+      evidence: fixture('snp/milan-v3-report.bin'),
+      vcek: fixture('snp/milan-v3-vcek.pem'),
+      now: new Date('2025-01-01T00:00:00Z'),
+    });
     assert.deepEqual(failed(early), ['chain']);
     assert.match(check(early, 'chain').reason, /VCEK is not valid before/);
-    const late = await verifyEvidence({ evidence: fixture('snp/milan-v3-report.bin'), vcek: fixture('snp/milan-v3-vcek.pem'), now: new Date('2040-01-01T00:00:00Z') });
+    const late = await verifyEvidence({
+      evidence: fixture('snp/milan-v3-report.bin'),
+      vcek: fixture('snp/milan-v3-vcek.pem'),
+      now: new Date('2040-01-01T00:00:00Z'),
+    });
     assert.match(check(late, 'chain').reason, /VCEK expired/);
   });
 
   it('unusable bytes throw ParseError, never another error', async () => {
     await assert.rejects(verifyEvidence({ evidence: fixture('amd/crl_milan.pem'), vcek: fixture('snp/milan-v3-vcek.pem') }), ParseError);
     await assert.rejects(verifyEvidence({ evidence: fixture('snp/milan-v3-report.bin'), vcek: fixture('amd/crl_milan.pem') }), ParseError);
-    await assert.rejects(verifyEvidence({ evidence: fixture('snp/milan-v3-report.bin'), vcek: fixture('snp/milan-v3-vcek.pem'), crl: fixture('snp/milan-v3-vcek.pem') }), ParseError);
+    await assert.rejects(
+      verifyEvidence({ evidence: fixture('snp/milan-v3-report.bin'), vcek: fixture('snp/milan-v3-vcek.pem'), crl: fixture('snp/milan-v3-vcek.pem') }),
+      ParseError,
+    );
   });
 });
 
@@ -270,7 +335,12 @@ describe('CRL', () => {
     assert.match(check(r, 'crl').reason, /ARK-Genoa/);
   });
   it('the Genoa CRL verifies for Genoa evidence (its revoked ASK 0x020001 is not ours, 0x020002)', async () => {
-    const r = await verifyEvidence({ evidence: fixture('azure-hcl/genoa/hcl-report.bin'), vcek: fixture('azure-hcl/genoa/vcek.pem'), now: NOW, crl: fixture('amd/crl_genoa.pem') });
+    const r = await verifyEvidence({
+      evidence: fixture('azure-hcl/genoa/hcl-report.bin'),
+      vcek: fixture('azure-hcl/genoa/vcek.pem'),
+      now: NOW,
+      crl: fixture('amd/crl_genoa.pem'),
+    });
     assert.equal(check(r, 'crl').status, 'warn');
     assert.equal(r.certificates[1]!.serialNumber, '20002');
   });

@@ -4,19 +4,26 @@ import type { CliCommand } from '../command.js';
 import { ExitCode, InputError } from '../../base/errors.js';
 import { collectorOptions, collectOptionsFrom } from '../collector-options.js';
 
-
 const command: CliCommand = {
   command: 'attest',
   describe: 'Collect, verify and print the result on this VM',
-  builder: (y) => collectorOptions(y)
-    .option('policy', { type: 'string', describe: 'policy JSON file (default: the built-in policy)' })
-    .option('format', { choices: ['text', 'json'] as const, default: 'text', describe: 'output: text for people, json = the verify result object plus "identity"' })
-    .option('verifier', { type: 'string', describe: 'remote verifier (cvm-attest serve) URL: ask it for a nonce, quote over it, submit; exit code from its verdict' })
-    .option('token-out', { type: 'string', describe: 'with --verifier: write the token (on pass) to this file, mode 0600' })
-    .example('cvm-attest attest', 'on an Azure CVM: vTPM + IMDS, verified against pinned AMD roots')
-    .example('cvm-attest attest --policy policy.json --format json', 'machine-readable result with the VM identity')
-    .example('cvm-attest attest --tpm swtpm:path=/tmp/swtpm.sock --imds-endpoint http://127.0.0.1:8080', 'against a TPM simulator and an IMDS emulator')
-    .example('cvm-attest attest --tpm file:./evidence', 'replay captured evidence (not fresh)'),
+  builder: (y) =>
+    collectorOptions(y)
+      .option('policy', { type: 'string', describe: 'policy JSON file (default: the built-in policy)' })
+      .option('format', {
+        choices: ['text', 'json'] as const,
+        default: 'text',
+        describe: 'output: text for people, json = the verify result object plus "identity"',
+      })
+      .option('verifier', {
+        type: 'string',
+        describe: 'remote verifier (cvm-attest serve) URL: ask it for a nonce, quote over it, submit; exit code from its verdict',
+      })
+      .option('token-out', { type: 'string', describe: 'with --verifier: write the token (on pass) to this file, mode 0600' })
+      .example('cvm-attest attest', 'on an Azure CVM: vTPM + IMDS, verified against pinned AMD roots')
+      .example('cvm-attest attest --policy policy.json --format json', 'machine-readable result with the VM identity')
+      .example('cvm-attest attest --tpm swtpm:path=/tmp/swtpm.sock --imds-endpoint http://127.0.0.1:8080', 'against a TPM simulator and an IMDS emulator')
+      .example('cvm-attest attest --tpm file:./evidence', 'replay captured evidence (not fresh)'),
   async run(args) {
     const { parsePolicy } = await import('../../index.js');
     const policyPath = args['policy'];

@@ -9,12 +9,13 @@ import { escapeText as e } from '../../base/text-escape.js';
 const command: CliCommand = {
   command: 'collect',
   describe: 'Collect evidence from the vTPM and IMDS into a bundle folder',
-  builder: (y) => collectorOptions(y)
-    .option('out', { type: 'string', demandOption: true, describe: 'bundle folder to write (created if needed; bundle files in it are replaced)' })
-    .example('cvm-attest collect --out ./evidence', 'HCL report, a fresh quote, VCEK + chain and VM identity into ./evidence')
-    .example('cvm-attest collect --nonce 0a1b2c... --out ./evidence', 'quote over a nonce a remote verifier chose')
-    .example('cvm-attest collect --no-quote --out ./evidence', 'without a quote (the report alone is written at boot: not fresh)')
-    .example('cvm-attest verify --bundle ./evidence', 'then verify it offline, anywhere'),
+  builder: (y) =>
+    collectorOptions(y)
+      .option('out', { type: 'string', demandOption: true, describe: 'bundle folder to write (created if needed; bundle files in it are replaced)' })
+      .example('cvm-attest collect --out ./evidence', 'HCL report, a fresh quote, VCEK + chain and VM identity into ./evidence')
+      .example('cvm-attest collect --nonce 0a1b2c... --out ./evidence', 'quote over a nonce a remote verifier chose')
+      .example('cvm-attest collect --no-quote --out ./evidence', 'without a quote (the report alone is written at boot: not fresh)')
+      .example('cvm-attest verify --bundle ./evidence', 'then verify it offline, anywhere'),
   async run(args) {
     const out = args['out'];
     if (Array.isArray(out)) throw new InputError('E_USAGE', '--out is given twice: give it once');
@@ -28,8 +29,13 @@ const command: CliCommand = {
     const manifest = await writeBundle(dir, evidence);
     for (const w of evidence.warnings) process.stderr.write(`warning: ${e(w)}\n`);
     const files = Object.keys(manifest.files).join(', ');
-    process.stdout.write(`bundle written to ${e(dir)}\n  files: ${files}, manifest.json\n  tpm: ${e(evidence.transport)}${evidence.replayed ? ' (replayed, not fresh)' : ''}\n  certificates: ${e(evidence.certificateSource)}\n`);
-    if (evidence.instance) process.stdout.write(`  vm: ${e(evidence.instance.name)} (${e(evidence.instance.vmId)})${evidence.instance.boundToReport === false ? ' NOT the vmUniqueId in the report' : ''}\n`);
+    process.stdout.write(
+      `bundle written to ${e(dir)}\n  files: ${files}, manifest.json\n  tpm: ${e(evidence.transport)}${evidence.replayed ? ' (replayed, not fresh)' : ''}\n  certificates: ${e(evidence.certificateSource)}\n`,
+    );
+    if (evidence.instance)
+      process.stdout.write(
+        `  vm: ${e(evidence.instance.name)} (${e(evidence.instance.vmId)})${evidence.instance.boundToReport === false ? ' NOT the vmUniqueId in the report' : ''}\n`,
+      );
     return ExitCode.Pass;
   },
 };

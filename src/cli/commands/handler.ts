@@ -9,20 +9,27 @@ const OPERATIONS = ['install', 'enable', 'disable', 'uninstall', 'update', 'work
 type Operation = (typeof OPERATIONS)[number];
 
 function extensionDirFrom(args: Record<string, unknown>): string {
-  const fromArg = typeof args['extension-dir'] === 'string' ? (args['extension-dir']) : undefined;
+  const fromArg = typeof args['extension-dir'] === 'string' ? args['extension-dir'] : undefined;
   return resolve(fromArg ?? process.env['CVM_ATTEST_EXTENSION_DIR'] ?? process.env['AZURE_GUEST_AGENT_EXTENSION_PATH'] ?? process.cwd());
 }
 
 const command: CliCommand = {
   command: 'handler <operation>',
   describe: 'Azure VM extension handler entry point (run by the Azure VM agent through bin/handler.sh)',
-  builder: (y) => y
-    .positional('operation', { choices: OPERATIONS, describe: 'handler operation' })
-    .option('extension-dir', { type: 'string', describe: 'extension folder holding HandlerEnvironment.json (default: $AZURE_GUEST_AGENT_EXTENSION_PATH, else cwd)' })
-    .option('seq', { type: 'number', describe: 'worker: the configuration sequence number it serves' })
-    .example('bin/handler.sh enable', 'what the Azure VM agent runs (HandlerManifest.json), in the extension folder with ConfigSequenceNumber set')
-    .example('sudo ConfigSequenceNumber=0 cvm-attest handler enable --extension-dir "$EXT"', 'the same by hand (support); EXT = /var/lib/waagent/CvmAttest.Security.SnpAttestation-<version>')
-    .example('cvm-attest status', 'then see what the worker reported'),
+  builder: (y) =>
+    y
+      .positional('operation', { choices: OPERATIONS, describe: 'handler operation' })
+      .option('extension-dir', {
+        type: 'string',
+        describe: 'extension folder holding HandlerEnvironment.json (default: $AZURE_GUEST_AGENT_EXTENSION_PATH, else cwd)',
+      })
+      .option('seq', { type: 'number', describe: 'worker: the configuration sequence number it serves' })
+      .example('bin/handler.sh enable', 'what the Azure VM agent runs (HandlerManifest.json), in the extension folder with ConfigSequenceNumber set')
+      .example(
+        'sudo ConfigSequenceNumber=0 cvm-attest handler enable --extension-dir "$EXT"',
+        'the same by hand (support); EXT = /var/lib/waagent/CvmAttest.Security.SnpAttestation-<version>',
+      )
+      .example('cvm-attest status', 'then see what the worker reported'),
   async run(args) {
     const op = args['operation'] as Operation;
     const { loadHandlerEnvironment } = await import('../../extension/handler-environment.js');
@@ -35,11 +42,21 @@ const command: CliCommand = {
     let code: number = ExitCode.Internal;
     try {
       switch (op) {
-        case 'install': code = await h.install(ctx); break;
-        case 'enable': code = await h.enable(ctx); break;
-        case 'disable': code = await h.disable(ctx); break;
-        case 'uninstall': code = await h.uninstall(ctx); break;
-        case 'update': code = await h.update(ctx); break;
+        case 'install':
+          code = await h.install(ctx);
+          break;
+        case 'enable':
+          code = await h.enable(ctx);
+          break;
+        case 'disable':
+          code = await h.disable(ctx);
+          break;
+        case 'uninstall':
+          code = await h.uninstall(ctx);
+          break;
+        case 'update':
+          code = await h.update(ctx);
+          break;
         case 'worker': {
           const seq = args['seq'];
           if (typeof seq !== 'number' || !Number.isInteger(seq) || seq < 0) throw new CvmAttestError('E_USAGE', 'handler worker needs --seq N', ExitCode.Input);

@@ -112,7 +112,8 @@ export function findInstallation(lib = WAAGENT_LIB, handlerName = HANDLER_NAME):
     .filter((d) => existsSync(join(d, 'HandlerEnvironment.json')));
   const ver = (d: string) => basename(d).slice(prefix.length).split('.').map(Number);
   found.sort((a, b) => {
-    const va = ver(a), vb = ver(b);
+    const va = ver(a),
+      vb = ver(b);
     for (let i = 0; i < 4; i++) {
       const d = (va[i] ?? 0) - (vb[i] ?? 0);
       if (d !== 0) return d;
@@ -128,13 +129,19 @@ export function resolveExtensionDir(dir: string | undefined, env: NodeJS.Process
   if (given) {
     const d = resolve(given);
     if (!existsSync(join(d, 'HandlerEnvironment.json'))) {
-      throw new InputError('E_NO_INSTALLATION', `${d} is not a cvm-attest extension folder (no HandlerEnvironment.json); give the folder the Azure agent unpacked the extension into, e.g. --dir ${lib}/${HANDLER_NAME}-<version>`);
+      throw new InputError(
+        'E_NO_INSTALLATION',
+        `${d} is not a cvm-attest extension folder (no HandlerEnvironment.json); give the folder the Azure agent unpacked the extension into, e.g. --dir ${lib}/${HANDLER_NAME}-<version>`,
+      );
     }
     return d;
   }
   const found = findInstallation(lib);
   if (!found) {
-    throw new InputError('E_NO_INSTALLATION', `no cvm-attest extension installation found under ${lib}/${HANDLER_NAME}-*; is the extension installed on this VM? (give --dir EXTENSION_DIR, or run \`npm run demo\` to see one)`);
+    throw new InputError(
+      'E_NO_INSTALLATION',
+      `no cvm-attest extension installation found under ${lib}/${HANDLER_NAME}-*; is the extension installed on this VM? (give --dir EXTENSION_DIR, or run \`npm run demo\` to see one)`,
+    );
   }
   return found;
 }
@@ -143,12 +150,13 @@ function countSpool(dir: string): { depth: number; dropped: number } {
   let depth = 0;
   try {
     for (const n of readdirSync(dir)) if (/^\d{20}-[A-Za-z0-9-]{1,64}\.json$/.test(n)) depth++;
-  } catch { /* no spool yet */ }
+  } catch {
+    /* no spool yet */
+  }
   const st = readJsonFile(join(dir, 'state.json'));
   const dropped = isObject(st) && typeof st['dropped'] === 'number' ? st['dropped'] : 0;
   return { depth, dropped };
 }
-
 
 /** Reads everything `status` shows. Pure reads: safe while the worker runs. */
 export function readStatusView(extensionDir: string): StatusView {
@@ -164,9 +172,14 @@ export function readStatusView(extensionDir: string): StatusView {
   let seq = readMrseq(paths); // undefined: never enabled
   if (seq === undefined) {
     try {
-      const seqs = readdirSync(statusFolder).map((n) => /^(\d{1,9})\.status$/.exec(n)?.[1]).filter((s): s is string => !!s).map(Number);
+      const seqs = readdirSync(statusFolder)
+        .map((n) => /^(\d{1,9})\.status$/.exec(n)?.[1])
+        .filter((s): s is string => !!s)
+        .map(Number);
       if (seqs.length) seq = Math.max(...seqs);
-    } catch { /* no status yet */ }
+    } catch {
+      /* no status yet */
+    }
   }
 
   const stateDir = paths.stateDir;
@@ -196,22 +209,32 @@ export function readStatusView(extensionDir: string): StatusView {
       const shown = last !== undefined && last.seq === seq && operation === 'Enable' && portal !== 'transitioning' && portal !== '' ? last : undefined;
       const quoted = operation === 'Disable' ? last : undefined;
       if (shown) {
-        for (const d of shown.sinks) sinkFromStatus.set(d.name, { status: d.status, message: d.message, ...(d.lastDeliveryAt ? { lastDeliveryAt: d.lastDeliveryAt } : {}) });
+        for (const d of shown.sinks)
+          sinkFromStatus.set(d.name, { status: d.status, message: d.message, ...(d.lastDeliveryAt ? { lastDeliveryAt: d.lastDeliveryAt } : {}) });
         alerts.push(...shown.alerts);
       }
       const verdict = shown?.verdict ?? quoted?.verdict ?? 'none';
       result = {
         verdict,
         ...(verdict === 'none' ? {} : shown ? { verdictAt: at } : { verdictAt: utcSeconds(quoted!.at) }),
-        operation, status: portal, code: typeof s['code'] === 'number' ? s['code'] : -1,
-        at, message: str(fm, 'message') ?? '', checks: shown?.checks ?? [], ...(shown?.claims ? { claims: shown.claims } : {}),
+        operation,
+        status: portal,
+        code: typeof s['code'] === 'number' ? s['code'] : -1,
+        at,
+        message: str(fm, 'message') ?? '',
+        checks: shown?.checks ?? [],
+        ...(shown?.claims ? { claims: shown.claims } : {}),
       };
     }
   }
 
   const lr = readJsonFile(paths.lastRunFile);
   const lastRun = isObject(lr)
-    ? { ...(str(lr, 'at') ? { at: str(lr, 'at') } : {}), ...(str(lr, 'nextRunAt') ? { nextRunAt: str(lr, 'nextRunAt') } : {}), ...(str(lr, 'summary') ? { summary: str(lr, 'summary') } : {}) }
+    ? {
+        ...(str(lr, 'at') ? { at: str(lr, 'at') } : {}),
+        ...(str(lr, 'nextRunAt') ? { nextRunAt: str(lr, 'nextRunAt') } : {}),
+        ...(str(lr, 'summary') ? { summary: str(lr, 'summary') } : {}),
+      }
     : undefined;
 
   const wr = readJsonFile(paths.workerFile);
@@ -220,7 +243,10 @@ export function readStatusView(extensionDir: string): StatusView {
     const pid = wr['pid'] as number;
     const running = pid > 1 && isOurWorker(pid, wr['startTime'] as number); // the handlers' own test: same start time, `handler worker`
     worker = {
-      running, pid, ...(Number.isInteger(wr['seq']) ? { seq: wr['seq'] as number } : {}), ...(str(wr, 'startedAt') ? { startedAt: str(wr, 'startedAt') } : {}),
+      running,
+      pid,
+      ...(Number.isInteger(wr['seq']) ? { seq: wr['seq'] as number } : {}),
+      ...(str(wr, 'startedAt') ? { startedAt: str(wr, 'startedAt') } : {}),
       note: running ? 'running' : 'not running (recorded process is gone or is another process)',
     };
   } else {
@@ -234,7 +260,8 @@ export function readStatusView(extensionDir: string): StatusView {
     const h0 = Array.isArray(hb) && isObject(hb[0]) && isObject(hb[0]['heartbeat']) ? hb[0]['heartbeat'] : undefined;
     if (h0) {
       heartbeat = {
-        status: str(h0, 'status') ?? '', message: isObject(h0['formattedMessage']) ? str(h0['formattedMessage'], 'message') ?? '' : '',
+        status: str(h0, 'status') ?? '',
+        message: isObject(h0['formattedMessage']) ? (str(h0['formattedMessage'], 'message') ?? '') : '',
         modifiedAt: statSync(hp).mtime.toISOString(),
       };
     }
@@ -262,9 +289,12 @@ export function readStatusView(extensionDir: string): StatusView {
   }
 
   const as = readJsonFile(join(sinksDir, ALERT_STATE_FILE));
-  const activeAlertConditions = isObject(as) && isObject(as['active'])
-    ? Object.entries(as['active']).filter(([, v]) => isObject(v)).map(([key, v]) => ({ key, since: str(v as Record<string, unknown>, 'since') ?? '' }))
-    : [];
+  const activeAlertConditions =
+    isObject(as) && isObject(as['active'])
+      ? Object.entries(as['active'])
+          .filter(([, v]) => isObject(v))
+          .map(([key, v]) => ({ key, since: str(v as Record<string, unknown>, 'since') ?? '' }))
+      : [];
 
   // The worker writes state/report.html (src/extension/worker.ts), nothing else.
   const htmlPath = join(stateDir, 'report.html');
@@ -274,8 +304,18 @@ export function readStatusView(extensionDir: string): StatusView {
   const version = folder.startsWith(prefix) && /^\d+(\.\d+){1,3}$/.test(folder.slice(prefix.length)) ? folder.slice(prefix.length) : undefined;
 
   return {
-    extensionDir: dir, handlerName, ...(version ? { version } : {}), ...(seq !== undefined ? { seq } : {}), ...(result ? { result } : {}), ...(lastRun ? { lastRun } : {}),
-    worker, ...(heartbeat ? { heartbeat } : {}), sinks, alerts, activeAlertConditions, ...(htmlReport ? { htmlReport } : {}),
+    extensionDir: dir,
+    handlerName,
+    ...(version ? { version } : {}),
+    ...(seq !== undefined ? { seq } : {}),
+    ...(result ? { result } : {}),
+    ...(lastRun ? { lastRun } : {}),
+    worker,
+    ...(heartbeat ? { heartbeat } : {}),
+    sinks,
+    alerts,
+    activeAlertConditions,
+    ...(htmlReport ? { htmlReport } : {}),
   };
 }
 
@@ -286,11 +326,17 @@ export function guestSummary(checks: readonly CheckView[]): string | undefined {
   const ak = by('ak-certificate');
   const log = by('event-log');
   if (!f && !ak && !log) return undefined;
-  const fresh = f ? (/^fresh by (report\+quote|report|quote)\b/.exec(f.reason)?.[1] ?? (/fresh by (report\+quote|report|quote)\b/.exec(f.reason)?.[1])) : undefined;
+  const fresh = f
+    ? (/^fresh by (report\+quote|report|quote)\b/.exec(f.reason)?.[1] ?? /fresh by (report\+quote|report|quote)\b/.exec(f.reason)?.[1])
+    : undefined;
   const parts = [
     f ? (fresh ? `fresh by ${fresh}` : `freshness ${f.status}`) : 'freshness not checked',
     ak ? `AK certificate ${ak.status === 'skip' ? 'absent' : ak.status}` : undefined,
-    log ? (log.status === 'pass' ? `event log replays${/Secure Boot (on|OFF)/.exec(log.reason) ? `, Secure Boot ${/Secure Boot (on|OFF)/.exec(log.reason)![1]}` : ''}` : `event log ${log.status === 'skip' ? 'absent' : log.status}`) : undefined,
+    log
+      ? log.status === 'pass'
+        ? `event log replays${/Secure Boot (on|OFF)/.exec(log.reason) ? `, Secure Boot ${/Secure Boot (on|OFF)/.exec(log.reason)![1]}` : ''}`
+        : `event log ${log.status === 'skip' ? 'absent' : log.status}`
+      : undefined,
   ].filter(Boolean);
   return parts.join('; ');
 }
@@ -330,19 +376,25 @@ export function renderStatusText(v: StatusView, now: Date = new Date()): string 
   const next = v.lastRun?.nextRunAt;
   const overdue = next !== undefined && Date.parse(next) < now.getTime() - OVERDUE_MS ? ' (overdue: the worker may be stuck; see its log)' : '';
   out.push(`  next run       ${v.worker.running && next ? `${next}${overdue}` : v.worker.running ? 'after the first run' : 'none (worker not running)'}`);
-  out.push(`  worker         ${v.worker.note}${v.worker.pid !== undefined ? ` (pid ${v.worker.pid}${v.worker.startedAt ? `, started ${v.worker.startedAt}` : ''})` : ''}`);
+  out.push(
+    `  worker         ${v.worker.note}${v.worker.pid !== undefined ? ` (pid ${v.worker.pid}${v.worker.startedAt ? `, started ${v.worker.startedAt}` : ''})` : ''}`,
+  );
   if (v.heartbeat) {
-    const stale = now.getTime() - Date.parse(v.heartbeat.modifiedAt) > HEARTBEAT_STALE_MS ? ' (older than 10 minutes: the agent reports the extension Unresponsive)' : '';
+    const stale =
+      now.getTime() - Date.parse(v.heartbeat.modifiedAt) > HEARTBEAT_STALE_MS ? ' (older than 10 minutes: the agent reports the extension Unresponsive)' : '';
     out.push(`  heartbeat      ${v.heartbeat.status} at ${v.heartbeat.modifiedAt}${stale}: ${v.heartbeat.message}`);
   }
   if (v.sinks.length === 0) out.push('  sinks          none configured');
   for (const s of v.sinks) {
-    out.push(`  sink ${s.name.padEnd(13)} queue ${s.queueDepth}${s.dropped ? `, dropped ${s.dropped}` : ''}; last delivery ${s.lastDeliveryAt ?? 'none recorded'}${s.status ? `; ${s.status}: ${s.message ?? ''}` : ''}`);
+    out.push(
+      `  sink ${s.name.padEnd(13)} queue ${s.queueDepth}${s.dropped ? `, dropped ${s.dropped}` : ''}; last delivery ${s.lastDeliveryAt ?? 'none recorded'}${s.status ? `; ${s.status}: ${s.message ?? ''}` : ''}`,
+    );
   }
   for (const a of v.alerts) out.push(`  alert          ${a.severity} ${a.name}: ${a.description}`);
   // Alerts are raised once per condition: one still active is not repeated by later runs, so "none" is
   // only said when nothing was raised and nothing is active.
-  if (v.activeAlertConditions.length) out.push(`  active alerts  ${v.activeAlertConditions.map((c) => `${c.key} since ${c.since}`).join('; ')} (raised once, not repeated while active)`);
+  if (v.activeAlertConditions.length)
+    out.push(`  active alerts  ${v.activeAlertConditions.map((c) => `${c.key} since ${c.since}`).join('; ')} (raised once, not repeated while active)`);
   else if (v.alerts.length === 0) out.push('  alerts         none');
   if (v.htmlReport) out.push(`  HTML report    ${v.htmlReport}`);
   return out.join('\n') + '\n';
@@ -350,13 +402,21 @@ export function renderStatusText(v: StatusView, now: Date = new Date()): string 
 
 const command: CliCommand = {
   command: 'status',
-  describe: 'Show the last attestation result, the worker and the sinks of the extension on this VM (read-only; exit 0 when it could be read, the verdict is in the output)',
-  builder: (y) => y
-    .option('dir', { type: 'string', describe: `extension folder (default: $AZURE_GUEST_AGENT_EXTENSION_PATH, else the newest ${WAAGENT_LIB}/${HANDLER_NAME}-*)` })
-    .option('format', { choices: ['text', 'json'] as const, default: 'text', describe: 'output format' })
-    .example('sudo cvm-attest status', 'on a VM with the extension installed')
-    .example('cvm-attest status --dir /var/lib/waagent/CvmAttest.Security.SnpAttestation-0.1.0', 'a given extension folder (e.g. one kept by `node scripts/demo.mjs --keep`)')
-    .example('sudo cvm-attest status --format json | jq -r .result.verdict', 'machine-readable: pass, fail or none'),
+  describe:
+    'Show the last attestation result, the worker and the sinks of the extension on this VM (read-only; exit 0 when it could be read, the verdict is in the output)',
+  builder: (y) =>
+    y
+      .option('dir', {
+        type: 'string',
+        describe: `extension folder (default: $AZURE_GUEST_AGENT_EXTENSION_PATH, else the newest ${WAAGENT_LIB}/${HANDLER_NAME}-*)`,
+      })
+      .option('format', { choices: ['text', 'json'] as const, default: 'text', describe: 'output format' })
+      .example('sudo cvm-attest status', 'on a VM with the extension installed')
+      .example(
+        'cvm-attest status --dir /var/lib/waagent/CvmAttest.Security.SnpAttestation-0.1.0',
+        'a given extension folder (e.g. one kept by `node scripts/demo.mjs --keep`)',
+      )
+      .example('sudo cvm-attest status --format json | jq -r .result.verdict', 'machine-readable: pass, fail or none'),
   async run(args) {
     const dir = typeof args['dir'] === 'string' && args['dir'] !== '' ? args['dir'] : undefined;
     const view = readStatusView(resolveExtensionDir(dir));

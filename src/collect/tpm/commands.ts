@@ -2,19 +2,18 @@
 // in, bytes or values out. A non-success response code becomes a TpmResponseError naming the
 // command, the handle/parameter/session and a hint; a malformed response a ParseError.
 import { ParseError } from '../../base/errors.js';
-import {
-  MAX_RESPONSE_BYTES,
-  TPM_ALG,
-  TPM_CAP_TPM_PROPERTIES,
-  TPM_CC,
-  TPM_RS_PW,
-  TPM_ST,
-  TPM_SU_CLEAR,
-  hex32,
-} from '../../tpm/constants.js';
+import { MAX_RESPONSE_BYTES, TPM_ALG, TPM_CAP_TPM_PROPERTIES, TPM_CC, TPM_RS_PW, TPM_ST, TPM_SU_CLEAR, hex32 } from '../../tpm/constants.js';
 import { TpmReader, TpmWriter } from '../../tpm/marshal.js';
 import { RC_SUCCESS, TpmResponseError, type CommandContext } from '../../tpm/response-codes.js';
-import { readPcrSelection, readSignature, writePcrSelection, parsePublicArea, type PcrSelection, type TpmPublicKey, type TpmSignature } from '../../tpm/structures.js';
+import {
+  readPcrSelection,
+  readSignature,
+  writePcrSelection,
+  parsePublicArea,
+  type PcrSelection,
+  type TpmPublicKey,
+  type TpmSignature,
+} from '../../tpm/structures.js';
 
 export const HEADER_SIZE = 10;
 
@@ -22,12 +21,21 @@ function command(tag: number, cc: number, body: (w: TpmWriter) => void): Uint8Ar
   const w = new TpmWriter();
   body(w);
   const params = w.finish();
-  return new TpmWriter().u16(tag).u32(HEADER_SIZE + params.length).u32(cc).bytes(params).finish();
+  return new TpmWriter()
+    .u16(tag)
+    .u32(HEADER_SIZE + params.length)
+    .u32(cc)
+    .bytes(params)
+    .finish();
 }
 
 /** An authorization area holding one password session (TPM_RS_PW, empty nonce, continueSession). */
 function writePasswordSession(w: TpmWriter, password: Uint8Array): void {
-  w.u32(4 + 2 + 1 + 2 + password.length).u32(TPM_RS_PW).tpm2b(new Uint8Array(0)).u8(0x01).tpm2b(password);
+  w.u32(4 + 2 + 1 + 2 + password.length)
+    .u32(TPM_RS_PW)
+    .tpm2b(new Uint8Array(0))
+    .u8(0x01)
+    .tpm2b(password);
 }
 
 /** Reads the 10-byte header: the total size a response claims, for the transports' framing. */
@@ -217,7 +225,11 @@ export function encodeReadPublic(handle: number): Uint8Array {
   return command(TPM_ST.NO_SESSIONS, TPM_CC.ReadPublic, (w) => w.u32(handle));
 }
 
-export function decodeReadPublic(resp: Uint8Array, handle: number, hints?: Record<string, string>): { publicArea: Uint8Array; key: TpmPublicKey; name: Uint8Array } {
+export function decodeReadPublic(
+  resp: Uint8Array,
+  handle: number,
+  hints?: Record<string, string>,
+): { publicArea: Uint8Array; key: TpmPublicKey; name: Uint8Array } {
   const r = openResponse(resp, readPublicCtx(handle, hints), false);
   const publicArea = r.tpm2b('outPublic');
   const name = r.tpm2b('name', 68);
@@ -229,7 +241,12 @@ export function decodeReadPublic(resp: Uint8Array, handle: number, hints?: Recor
 // ---- TPM2_Quote ----
 
 export function quoteCtx(signHandle: number, hints?: Record<string, string>): CommandContext {
-  return { command: 'TPM2_Quote', handles: [{ name: 'signHandle', value: signHandle }], parameters: ['qualifyingData', 'inScheme', 'PCRselect'], ...(hints ? { hints } : {}) };
+  return {
+    command: 'TPM2_Quote',
+    handles: [{ name: 'signHandle', value: signHandle }],
+    parameters: ['qualifyingData', 'inScheme', 'PCRselect'],
+    ...(hints ? { hints } : {}),
+  };
 }
 
 export function encodeQuote(signHandle: number, qualifyingData: Uint8Array, pcrs: readonly number[], password: Uint8Array = new Uint8Array(0)): Uint8Array {
@@ -254,11 +271,23 @@ export function decodeQuote(resp: Uint8Array, ctx: CommandContext): { attest: Ui
 // ---- TPM2_NV_DefineSpace / TPM2_NV_UndefineSpace / TPM2_NV_Write (the user-data index 0x01400002) ----
 
 export function nvDefineCtx(authHandle: number, nvIndex: number, hints?: Record<string, string>): CommandContext {
-  return { command: 'TPM2_NV_DefineSpace', handles: [{ name: 'authHandle', value: authHandle }], parameters: ['auth', 'publicInfo'], hints: { TPM_RC_NV_DEFINED: `NV index ${hex32(nvIndex)} is already defined.`, ...hints } };
+  return {
+    command: 'TPM2_NV_DefineSpace',
+    handles: [{ name: 'authHandle', value: authHandle }],
+    parameters: ['auth', 'publicInfo'],
+    hints: { TPM_RC_NV_DEFINED: `NV index ${hex32(nvIndex)} is already defined.`, ...hints },
+  };
 }
 
 /** Defines an ordinary NV index with an empty auth value and no policy. */
-export function encodeNvDefineSpace(authHandle: number, nvIndex: number, attributes: number, dataSize: number, nameAlg: number = TPM_ALG.SHA256, password: Uint8Array = new Uint8Array(0)): Uint8Array {
+export function encodeNvDefineSpace(
+  authHandle: number,
+  nvIndex: number,
+  attributes: number,
+  dataSize: number,
+  nameAlg: number = TPM_ALG.SHA256,
+  password: Uint8Array = new Uint8Array(0),
+): Uint8Array {
   return command(TPM_ST.SESSIONS, TPM_CC.NV_DefineSpace, (w) => {
     w.u32(authHandle);
     writePasswordSession(w, password);
@@ -269,7 +298,14 @@ export function encodeNvDefineSpace(authHandle: number, nvIndex: number, attribu
 }
 
 export function nvUndefineCtx(authHandle: number, nvIndex: number, hints?: Record<string, string>): CommandContext {
-  return { command: 'TPM2_NV_UndefineSpace', handles: [{ name: 'authHandle', value: authHandle }, { name: 'nvIndex', value: nvIndex }], ...(hints ? { hints } : {}) };
+  return {
+    command: 'TPM2_NV_UndefineSpace',
+    handles: [
+      { name: 'authHandle', value: authHandle },
+      { name: 'nvIndex', value: nvIndex },
+    ],
+    ...(hints ? { hints } : {}),
+  };
 }
 
 export function encodeNvUndefineSpace(authHandle: number, nvIndex: number, password: Uint8Array = new Uint8Array(0)): Uint8Array {
@@ -280,7 +316,15 @@ export function encodeNvUndefineSpace(authHandle: number, nvIndex: number, passw
 }
 
 export function nvWriteCtx(authHandle: number, nvIndex: number, hints?: Record<string, string>): CommandContext {
-  return { command: 'TPM2_NV_Write', handles: [{ name: 'authHandle', value: authHandle }, { name: 'nvIndex', value: nvIndex }], parameters: ['data', 'offset'], ...(hints ? { hints } : {}) };
+  return {
+    command: 'TPM2_NV_Write',
+    handles: [
+      { name: 'authHandle', value: authHandle },
+      { name: 'nvIndex', value: nvIndex },
+    ],
+    parameters: ['data', 'offset'],
+    ...(hints ? { hints } : {}),
+  };
 }
 
 export function encodeNvWrite(authHandle: number, nvIndex: number, data: Uint8Array, offset: number, password: Uint8Array = new Uint8Array(0)): Uint8Array {

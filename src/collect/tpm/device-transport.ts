@@ -17,12 +17,18 @@ function deviceError(path: string, e: NodeJS.ErrnoException, tried: string[]): C
     case 'ENOENT':
     case 'ENXIO':
     case 'ENODEV':
-      return new CollectionError('E_TPM_NO_DEVICE', `no TPM device at ${tried.join(' or ')}: this VM has no (v)TPM, or its driver is not loaded. On Azure, use a Confidential VM with vTPM enabled; elsewhere pass --tpm swtpm:... or file:...`, { cause: e });
+      return new CollectionError(
+        'E_TPM_NO_DEVICE',
+        `no TPM device at ${tried.join(' or ')}: this VM has no (v)TPM, or its driver is not loaded. On Azure, use a Confidential VM with vTPM enabled; elsewhere pass --tpm swtpm:... or file:...`,
+        { cause: e },
+      );
     case 'EACCES':
     case 'EPERM':
       return new CollectionError('E_TPM_DEVICE_ACCESS', `no permission to open ${path}: run as root or as a member of the "tss" group`, { cause: e });
     case 'EBUSY':
-      return new CollectionError('E_TPM_DEVICE_BUSY', `${path} is in use by another process (e.g. tpm2-abrmd): use /dev/tpmrm0 or stop that process`, { cause: e });
+      return new CollectionError('E_TPM_DEVICE_BUSY', `${path} is in use by another process (e.g. tpm2-abrmd): use /dev/tpmrm0 or stop that process`, {
+        cause: e,
+      });
     default:
       return new CollectionError('E_TPM_IO', `cannot open ${path} (${e.code ?? e.message})`, { cause: e });
   }
@@ -99,7 +105,9 @@ class DeviceConnection implements TpmConnection {
             try {
               size = responseSizeFromHeader(buf.subarray(0, HEADER_SIZE));
             } catch (pe) {
-              return finish(new CollectionError('E_TPM_PROTOCOL', `TPM device ${this.path} answered ${what} with bytes that are not a TPM 2.0 response`, { cause: pe }));
+              return finish(
+                new CollectionError('E_TPM_PROTOCOL', `TPM device ${this.path} answered ${what} with bytes that are not a TPM 2.0 response`, { cause: pe }),
+              );
             }
             if (have < size) return more();
             finish(undefined, Uint8Array.from(buf.subarray(0, size)));

@@ -65,7 +65,17 @@ async function fromBundle(path: string): Promise<ReplayedEvidence> {
   const { evidence: e } = await readBundle(path);
   return {
     hclReport: e.hclReport,
-    ...(e.quote ? { quote: { message: e.quote.message, signature: e.quote.signature, nonce: e.quote.nonce, pcrs: [...e.quote.pcrs], pcrSelection: [...e.quote.pcrSelection] } } : {}),
+    ...(e.quote
+      ? {
+          quote: {
+            message: e.quote.message,
+            signature: e.quote.signature,
+            nonce: e.quote.nonce,
+            pcrs: [...e.quote.pcrs],
+            pcrSelection: [...e.quote.pcrSelection],
+          },
+        }
+      : {}),
     ...(e.akCertificate ? { akCertificate: e.akCertificate } : {}),
     ...(e.eventLog ? { eventLog: e.eventLog } : {}),
   };
@@ -76,7 +86,9 @@ export async function readReplay(path: string): Promise<ReplayedEvidence> {
   try {
     isDir = (await stat(path)).isDirectory();
   } catch (e) {
-    throw new InputError('E_REPLAY_MISSING', `file: transport: ${path} does not exist or cannot be read (${(e as NodeJS.ErrnoException).code ?? ''})`, { cause: e });
+    throw new InputError('E_REPLAY_MISSING', `file: transport: ${path} does not exist or cannot be read (${(e as NodeJS.ErrnoException).code ?? ''})`, {
+      cause: e,
+    });
   }
   if (!isDir) return { hclReport: await readBounded(path, MAX_EVIDENCE_BYTES, 'evidence file') };
   if (await exists(join(path, 'manifest.json'))) return fromBundle(path);

@@ -38,7 +38,11 @@ const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
     signal?.addEventListener('abort', done, { once: true });
   });
 
-export async function readFreshReport(transport: string | TransportSpec | TpmTransport, nonce: Uint8Array, opts: FreshReportOptions = {}): Promise<FreshReport> {
+export async function readFreshReport(
+  transport: string | TransportSpec | TpmTransport,
+  nonce: Uint8Array,
+  opts: FreshReportOptions = {},
+): Promise<FreshReport> {
   const io: IoOptions = { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}) };
   const write = await writeUserData(transport, nonce, io);
   const want = Buffer.from(write.data).toString('hex').toUpperCase();

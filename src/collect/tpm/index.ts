@@ -11,7 +11,15 @@ import { quote } from './quote.js';
 import { resolveTransportSpec } from './transport.js';
 
 import type { QuoteInput } from '../../guest/freshness.js';
-export { parseTransport, resolveTransportSpec, DEFAULT_TRANSPORT, TRANSPORT_ENV, type TransportSpec, type TpmTransport, type TpmConnection } from './transport.js';
+export {
+  parseTransport,
+  resolveTransportSpec,
+  DEFAULT_TRANSPORT,
+  TRANSPORT_ENV,
+  type TransportSpec,
+  type TpmTransport,
+  type TpmConnection,
+} from './transport.js';
 export { readHclNvIndex, type ReadNvOptions, type NvReadResult } from './nv.js';
 export { writeUserData, userDataFor, USER_DATA_ATTRIBUTES, type UserDataWrite } from './user-data.js';
 export { readNvBlob, MAX_NV_BLOB } from './nv-blob.js';
@@ -89,7 +97,15 @@ export async function readTpmEvidence(options: ReadTpmEvidenceOptions = {}): Pro
   if (spec.kind === 'file') {
     const r = await readReplay(spec.path);
     const withQuote = r.quote && options.quote !== false;
-    return { transport: spec.spec, hclReport: r.hclReport, ...(withQuote ? { quote: r.quote } : {}), ...(r.akCertificate ? { akCertificate: r.akCertificate } : {}), ...(r.eventLog ? { eventLog: r.eventLog } : {}), replayed: true, timings: { totalMs: performance.now() - t0 } };
+    return {
+      transport: spec.spec,
+      hclReport: r.hclReport,
+      ...(withQuote ? { quote: r.quote } : {}),
+      ...(r.akCertificate ? { akCertificate: r.akCertificate } : {}),
+      ...(r.eventLog ? { eventLog: r.eventLog } : {}),
+      replayed: true,
+      timings: { totalMs: performance.now() - t0 },
+    };
   }
   // One deadline for the whole collection; each operation opens and closes its own connection.
   const signal = operationSignal(options);
@@ -98,14 +114,21 @@ export async function readTpmEvidence(options: ReadTpmEvidenceOptions = {}): Pro
   let nv;
   if (options.reportNonce) {
     const waitMs = options.reportWaitMs ?? (spec.kind === 'device' ? 5000 : 0);
-    const fr = await readFreshReport(spec, options.reportNonce, { ...io, waitMs, ...(options.reportPollMs !== undefined ? { pollMs: options.reportPollMs } : {}) });
+    const fr = await readFreshReport(spec, options.reportNonce, {
+      ...io,
+      waitMs,
+      ...(options.reportPollMs !== undefined ? { pollMs: options.reportPollMs } : {}),
+    });
     nv = fr.nv;
     userData = { data: fr.write.data, matched: fr.matched, index: fr.write.index, attributes: fr.write.attributes, reads: fr.reads };
   } else {
     nv = await readHclNvIndex(spec, io);
   }
   const akCertificate = options.akCertificate === false ? undefined : await readNvBlob(spec, AK_CERT_NV_INDEX, io);
-  const q = options.quote === false ? undefined : await quote(spec, { ...io, ...(options.nonce ? { nonce: options.nonce } : {}), ...(options.pcrs ? { pcrs: options.pcrs } : {}) });
+  const q =
+    options.quote === false
+      ? undefined
+      : await quote(spec, { ...io, ...(options.nonce ? { nonce: options.nonce } : {}), ...(options.pcrs ? { pcrs: options.pcrs } : {}) });
   return {
     transport: spec.spec,
     hclReport: nv.hclReport,

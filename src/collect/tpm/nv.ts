@@ -97,8 +97,14 @@ export async function readHclNvIndex(transport: string | TransportSpec | TpmTran
           ? `NV index ${hex32(nvIndex)} has no OWNERREAD attribute (attributes 0x${pub.attributes.toString(16)}): it cannot be read with owner authorization.`
           : `NV index ${hex32(nvIndex)} (attributes 0x${pub.attributes.toString(16)}) does not allow this authorization.`,
       TPM_RC_NV_UNINITIALIZED: `NV index ${hex32(nvIndex)} exists but was never written: on Azure the paravisor writes the HCL report at boot.`,
-      TPM_RC_AUTH_FAIL: authHandle === TPM_RH_OWNER ? 'the owner authorization (password) is wrong: pass the owner password, or ask the VM admin.' : 'the NV index password is wrong.',
-      TPM_RC_BAD_AUTH: authHandle === TPM_RH_OWNER ? 'the owner authorization (password) is wrong: pass the owner password, or ask the VM admin.' : 'the NV index password is wrong.',
+      TPM_RC_AUTH_FAIL:
+        authHandle === TPM_RH_OWNER
+          ? 'the owner authorization (password) is wrong: pass the owner password, or ask the VM admin.'
+          : 'the NV index password is wrong.',
+      TPM_RC_BAD_AUTH:
+        authHandle === TPM_RH_OWNER
+          ? 'the owner authorization (password) is wrong: pass the owner password, or ask the VM admin.'
+          : 'the NV index password is wrong.',
     };
     const ctx = nvReadCtx(authHandle, nvIndex, hints);
     const out = new Uint8Array(size);

@@ -116,7 +116,9 @@ export async function quote(transport: string | TransportSpec | TpmTransport, op
       const ak = await c.run('TPM2_ReadPublic', encodeReadPublic(akHandle), (r) => decodeReadPublic(r, akHandle, akHints));
       let akPublicPem: string;
       try {
-        akPublicPem = createPublicKey({ key: publicKeyToJwk(ak.key), format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString();
+        akPublicPem = createPublicKey({ key: publicKeyToJwk(ak.key), format: 'jwk' })
+          .export({ type: 'spki', format: 'pem' })
+          .toString();
       } catch (e) {
         if (isCvmAttestError(e)) throw e;
         throw new CollectionError('E_TPM_PROTOCOL', `the AK public key at ${hex32(akHandle)} is not usable: ${(e as Error).message}`, { cause: e });

@@ -42,7 +42,11 @@ export class SocketTransport implements TpmTransport {
         signal.removeEventListener('abort', onAbort);
         sock.destroy();
         if (e.code === 'EAGAIN') return reject(new BusyError());
-        reject(new CollectionError('E_TPM_UNREACHABLE', `cannot connect to the TPM simulator at ${this.spec} (${e.code ?? e.message}): is swtpm running there?`, { cause: e }));
+        reject(
+          new CollectionError('E_TPM_UNREACHABLE', `cannot connect to the TPM simulator at ${this.spec} (${e.code ?? e.message}): is swtpm running there?`, {
+            cause: e,
+          }),
+        );
       });
       sock.once('connect', () => {
         signal.removeEventListener('abort', onAbort);
@@ -72,7 +76,11 @@ class SocketConnection implements TpmConnection {
       this.tryComplete();
     });
     const closed = (detail: string, cause?: Error): CollectionError =>
-      new CollectionError('E_TPM_CONNECTION_CLOSED', `the TPM at ${spec} closed the connection${detail}${this.during()}: did the TPM (swtpm) stop or crash?`, cause ? { cause } : undefined);
+      new CollectionError(
+        'E_TPM_CONNECTION_CLOSED',
+        `the TPM at ${spec} closed the connection${detail}${this.during()}: did the TPM (swtpm) stop or crash?`,
+        cause ? { cause } : undefined,
+      );
     sock.on('error', (e: NodeJS.ErrnoException) =>
       this.fail(
         e.code === 'EPIPE' || e.code === 'ECONNRESET'
@@ -108,7 +116,13 @@ class SocketConnection implements TpmConnection {
       size = responseSizeFromHeader(all.subarray(0, HEADER_SIZE));
     } catch (e) {
       this.sock.destroy();
-      this.fail(new CollectionError('E_TPM_PROTOCOL', `the TPM at ${this.spec} answered ${p.what} with bytes that are not a TPM 2.0 response: ${(e as ParseError).message}`, { cause: e }));
+      this.fail(
+        new CollectionError(
+          'E_TPM_PROTOCOL',
+          `the TPM at ${this.spec} answered ${p.what} with bytes that are not a TPM 2.0 response: ${(e as ParseError).message}`,
+          { cause: e },
+        ),
+      );
       return;
     }
     if (this.have < size) return;

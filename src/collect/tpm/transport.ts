@@ -91,6 +91,8 @@ export function abortError(signal: AbortSignal, spec: string, what: string): Col
   const timeout = reason instanceof Error && reason.name === 'TimeoutError';
   if (reason instanceof CollectionError) return reason;
   return timeout
-    ? new CollectionError('E_TPM_TIMEOUT', `no answer from the TPM at ${spec} during ${what} before the timeout: is the TPM (or swtpm) alive?`, { cause: reason })
+    ? new CollectionError('E_TPM_TIMEOUT', `no answer from the TPM at ${spec} during ${what} before the timeout: is the TPM (or swtpm) alive?`, {
+        cause: reason,
+      })
     : new CollectionError('E_TPM_ABORTED', `TPM operation at ${spec} aborted during ${what}`, { cause: reason });
 }

@@ -61,16 +61,26 @@ export async function writeUserData(transport: string | TransportSpec | TpmTrans
     let index: UserDataWrite['index'] = 'existing';
     const usable = pub && pub.dataSize === USER_DATA_SIZE && (pub.attributes & TPMA_NV.OWNERWRITE) !== 0 && (pub.attributes & TPMA_NV.PLATFORMCREATE) === 0;
     if (pub && !usable) {
-      await c.run('TPM2_NV_UndefineSpace', encodeNvUndefineSpace(TPM_RH_OWNER, idx), (r) => decodeNoParameters(r, nvUndefineCtx(TPM_RH_OWNER, idx, {
-        TPM_RC_NV_AUTHORIZATION: `NV index ${hex32(idx)} (attributes 0x${pub.attributes.toString(16)}, ${pub.dataSize} bytes) is not writable by the owner and cannot be redefined.`,
-      })));
+      await c.run('TPM2_NV_UndefineSpace', encodeNvUndefineSpace(TPM_RH_OWNER, idx), (r) =>
+        decodeNoParameters(
+          r,
+          nvUndefineCtx(TPM_RH_OWNER, idx, {
+            TPM_RC_NV_AUTHORIZATION: `NV index ${hex32(idx)} (attributes 0x${pub.attributes.toString(16)}, ${pub.dataSize} bytes) is not writable by the owner and cannot be redefined.`,
+          }),
+        ),
+      );
       index = 'redefined';
     }
     if (!usable) {
-      await c.run('TPM2_NV_DefineSpace', encodeNvDefineSpace(TPM_RH_OWNER, idx, USER_DATA_ATTRIBUTES, USER_DATA_SIZE, TPM_ALG.SHA256), (r) => decodeNoParameters(r, nvDefineCtx(TPM_RH_OWNER, idx, {
-        TPM_RC_AUTH_FAIL: 'the owner authorization is not empty: the user-data index cannot be defined.',
-        TPM_RC_BAD_AUTH: 'the owner authorization is not empty: the user-data index cannot be defined.',
-      })));
+      await c.run('TPM2_NV_DefineSpace', encodeNvDefineSpace(TPM_RH_OWNER, idx, USER_DATA_ATTRIBUTES, USER_DATA_SIZE, TPM_ALG.SHA256), (r) =>
+        decodeNoParameters(
+          r,
+          nvDefineCtx(TPM_RH_OWNER, idx, {
+            TPM_RC_AUTH_FAIL: 'the owner authorization is not empty: the user-data index cannot be defined.',
+            TPM_RC_BAD_AUTH: 'the owner authorization is not empty: the user-data index cannot be defined.',
+          }),
+        ),
+      );
       if (index === 'existing') index = 'defined';
     }
     await c.run('TPM2_NV_Write', encodeNvWrite(TPM_RH_OWNER, idx, data, 0), (r) => decodeNoParameters(r, nvWriteCtx(TPM_RH_OWNER, idx)));

@@ -98,7 +98,9 @@ export function checkChain(input: ChainInput): ChainOutcome {
   if (bundle.ark) {
     const arkProduct = productFromCertificate(bundle.ark);
     if (spkiSha256(bundle.ark) !== PINNED_ARK_SPKI_SHA256[product]) {
-      problems.push(`the supplied ARK ("${bundle.ark.subject.cn}", sha256 ${bundle.ark.sha256.slice(0, 16)}...) is not AMD's pinned ARK-${product}${arkProduct && arkProduct !== product ? ` (it is for ${arkProduct})` : ''}`);
+      problems.push(
+        `the supplied ARK ("${bundle.ark.subject.cn}", sha256 ${bundle.ark.sha256.slice(0, 16)}...) is not AMD's pinned ARK-${product}${arkProduct && arkProduct !== product ? ` (it is for ${arkProduct})` : ''}`,
+      );
     }
   }
   if (!leafKey) problems.push(`the ${leafRole} key is not an EC P-384 key`);
@@ -117,13 +119,22 @@ export function checkChain(input: ChainInput): ChainOutcome {
     const ok = store.signedBy(leaf, inter, AMD_PSS);
     if (ok !== true) problems.push(`the ${leafRole} is not signed by ${interRole} "${inter.subject.cn}": ${ok}`);
   }
-  for (const [c, role] of [[leaf, leafRole], [inter, interRole], [ark, 'ARK']] as const) {
+  for (const [c, role] of [
+    [leaf, leafRole],
+    [inter, interRole],
+    [ark, 'ARK'],
+  ] as const) {
     const v = validityProblem(c, role, now);
     if (v) problems.push(v);
   }
   if (problems.length) return { check: fail(problems.join('; ')), ...base, product, ark: ark, certificates };
   return {
-    check: { id: 'chain', group: 'chain', status: 'pass', reason: `${leafRole} -> ${interRole} ${inter.subject.cn} -> pinned ARK-${product}, all valid at ${now.toISOString()}` },
+    check: {
+      id: 'chain',
+      group: 'chain',
+      status: 'pass',
+      reason: `${leafRole} -> ${interRole} ${inter.subject.cn} -> pinned ARK-${product}, all valid at ${now.toISOString()}`,
+    },
     ...base,
     product,
     ark: ark,

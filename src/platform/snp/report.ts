@@ -192,7 +192,12 @@ export function parseSnpReport(input: Uint8Array): SnpReport {
     return decodeTcb(raw, product);
   };
   const reportedTcb = tcb(0x180);
-  for (const [o, name] of [[0x038, 'CURRENT_TCB'], [0x180, 'REPORTED_TCB'], [0x1e0, 'COMMITTED_TCB'], [0x1f0, 'LAUNCH_TCB']] as const) {
+  for (const [o, name] of [
+    [0x038, 'CURRENT_TCB'],
+    [0x180, 'REPORTED_TCB'],
+    [0x1e0, 'COMMITTED_TCB'],
+    [0x1f0, 'LAUNCH_TCB'],
+  ] as const) {
     if (tcbReservedNonZero(u64(o), product)) issues.push(`${name} reserved bytes must be zero`);
   }
 

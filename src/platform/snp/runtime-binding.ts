@@ -13,7 +13,11 @@ export function checkRuntimeBinding(report: SnpReport, hcl: HclReport | undefine
   const expected = new Uint8Array(64);
   expected.set(digest);
   if (!bytesEqual(expected, report.reportData)) {
-    return { ...base, status: 'fail', reason: `REPORT_DATA is not the ${hcl.hashType.toUpperCase()} of the ${hcl.runtimeData.raw.length}-byte runtime data (runtime data or report altered)` };
+    return {
+      ...base,
+      status: 'fail',
+      reason: `REPORT_DATA is not the ${hcl.hashType.toUpperCase()} of the ${hcl.runtimeData.raw.length}-byte runtime data (runtime data or report altered)`,
+    };
   }
   if (!hcl.runtimeData.json) return { ...base, status: 'fail', reason: `runtime data is bound but unusable: ${hcl.runtimeData.error}` };
   return { ...base, status: 'pass', reason: `REPORT_DATA = ${hcl.hashType.toUpperCase()}(${hcl.runtimeData.raw.length} bytes of runtime data)` };

@@ -7,7 +7,12 @@ import { tcbHex } from './tcb.js';
 import type { CheckResult, Product } from '../../result/result.js';
 
 type SplName = 'fmc' | 'bootloader' | 'tee' | 'snp' | 'microcode';
-const SPLS: readonly (readonly [SplName, string])[] = [['bootloader', 'blSPL'], ['tee', 'teeSPL'], ['snp', 'snpSPL'], ['microcode', 'ucodeSPL']];
+const SPLS: readonly (readonly [SplName, string])[] = [
+  ['bootloader', 'blSPL'],
+  ['tee', 'teeSPL'],
+  ['snp', 'snpSPL'],
+  ['microcode', 'ucodeSPL'],
+];
 const TURIN_SPLS: readonly (readonly [SplName, string])[] = [['fmc', 'fmcSPL'], ...SPLS];
 
 export function checkTcb(report: SnpReport, leaf: Certificate | undefined, role: string, product: Product | undefined, thimTcbm?: string): CheckResult {
@@ -41,6 +46,7 @@ export function checkChipId(report: SnpReport, leaf: Certificate | undefined, ro
   const hw = leaf.amd.hwId;
   if (!hw) return { ...base, status: 'fail', reason: `the ${role} has no hwID extension` };
   if (hw.length !== n) return { ...base, status: 'fail', reason: `the ${role} hwID is ${hw.length} bytes, expected ${n} for ${product ?? 'this product'}` };
-  if (!bytesEqual(hw, chip)) return { ...base, status: 'fail', reason: `the ${role} hwID ${toHex(hw.subarray(0, 8))}... is another chip's (CHIP_ID ${toHex(chip.subarray(0, 8))}...)` };
+  if (!bytesEqual(hw, chip))
+    return { ...base, status: 'fail', reason: `the ${role} hwID ${toHex(hw.subarray(0, 8))}... is another chip's (CHIP_ID ${toHex(chip.subarray(0, 8))}...)` };
   return { ...base, status: 'pass', reason: `${role} hwID equals CHIP_ID ${toHex(chip.subarray(0, 8))}...` };
 }

@@ -9,9 +9,17 @@ import type { TdMeasurements } from './td-report.js';
 import type { CheckResult } from '../../result/result.js';
 
 const FIELDS: readonly [keyof TdMeasurements, string][] = [
-  ['teeTcbSvn', 'TEE_TCB_SVN'], ['mrSeam', 'MRSEAM'], ['mrSignerSeam', 'MRSIGNERSEAM'], ['seamAttributes', 'SEAMATTRIBUTES'],
-  ['tdAttributes', 'TDATTRIBUTES'], ['xfam', 'XFAM'], ['mrTd', 'MRTD'], ['mrConfigId', 'MRCONFIGID'], ['mrOwner', 'MROWNER'],
-  ['mrOwnerConfig', 'MROWNERCONFIG'], ['reportData', 'REPORTDATA'],
+  ['teeTcbSvn', 'TEE_TCB_SVN'],
+  ['mrSeam', 'MRSEAM'],
+  ['mrSignerSeam', 'MRSIGNERSEAM'],
+  ['seamAttributes', 'SEAMATTRIBUTES'],
+  ['tdAttributes', 'TDATTRIBUTES'],
+  ['xfam', 'XFAM'],
+  ['mrTd', 'MRTD'],
+  ['mrConfigId', 'MRCONFIGID'],
+  ['mrOwner', 'MROWNER'],
+  ['mrOwnerConfig', 'MROWNERCONFIG'],
+  ['reportData', 'REPORTDATA'],
 ];
 
 export function checkTdReportBinding(body: TdQuoteBody, hcl: TdxHclReport): CheckResult {
@@ -20,7 +28,7 @@ export function checkTdReportBinding(body: TdQuoteBody, hcl: TdxHclReport): Chec
   const differ = FIELDS.filter(([k]) => !bytesEqual(body[k] as Uint8Array, td[k] as Uint8Array)).map(([, n]) => n);
   for (let i = 0; i < 4; i++) if (!bytesEqual(body.rtmr[i]!, td.rtmr[i]!)) differ.push(`RTMR${i}`);
   if (differ.length) return { ...base, status: 'fail', reason: `the TD quote is not about this HCL report's TD report: ${differ.join(', ')} differ` };
-  return { ...base, status: 'pass', reason: 'the signed quote body equals the HCL report\'s TD report (MRTD, RTMR0-3, REPORTDATA, ...)' };
+  return { ...base, status: 'pass', reason: "the signed quote body equals the HCL report's TD report (MRTD, RTMR0-3, REPORTDATA, ...)" };
 }
 
 export function checkTdxRuntimeData(body: TdQuoteBody, hcl: TdxHclReport): CheckResult {
@@ -28,7 +36,16 @@ export function checkTdxRuntimeData(body: TdQuoteBody, hcl: TdxHclReport): Check
   const digest = createHash(hcl.hashType).update(hcl.runtimeData.raw).digest();
   const expected = new Uint8Array(64);
   expected.set(digest);
-  if (!bytesEqual(expected, body.reportData)) return { ...base, status: 'fail', reason: `REPORTDATA is not the ${hcl.hashType.toUpperCase()} of the ${hcl.runtimeData.raw.length}-byte runtime data (runtime data or report altered)` };
+  if (!bytesEqual(expected, body.reportData))
+    return {
+      ...base,
+      status: 'fail',
+      reason: `REPORTDATA is not the ${hcl.hashType.toUpperCase()} of the ${hcl.runtimeData.raw.length}-byte runtime data (runtime data or report altered)`,
+    };
   if (!hcl.runtimeData.json) return { ...base, status: 'fail', reason: `runtime data is bound but unusable: ${hcl.runtimeData.error}` };
-  return { ...base, status: 'pass', reason: `REPORTDATA = ${hcl.hashType.toUpperCase()}(${hcl.runtimeData.raw.length} bytes of runtime data): the vTPM AK belongs to this TD` };
+  return {
+    ...base,
+    status: 'pass',
+    reason: `REPORTDATA = ${hcl.hashType.toUpperCase()}(${hcl.runtimeData.raw.length} bytes of runtime data): the vTPM AK belongs to this TD`,
+  };
 }

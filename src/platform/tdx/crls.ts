@@ -22,7 +22,16 @@ export interface CrlOutcome {
 const sameName = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(Buffer.from(a), Buffer.from(b)) === 0;
 const norm = (s: string): string => s.replace(/^0+(?=.)/, '').toLowerCase();
 
-export function checkTdxCrls(crls: readonly Crl[], pck: Certificate | undefined, pckCa: Certificate | undefined, tcbSigning: Certificate | undefined, store: CertStore, now: Date, enforce: boolean, cache: boolean): CrlOutcome {
+export function checkTdxCrls(
+  crls: readonly Crl[],
+  pck: Certificate | undefined,
+  pckCa: Certificate | undefined,
+  tcbSigning: Certificate | undefined,
+  store: CertStore,
+  now: Date,
+  enforce: boolean,
+  cache: boolean,
+): CrlOutcome {
   const base = { id: 'crl', group: 'crl' } as const;
   const root = pinnedIntelRoot();
   const dates: CrlDates[] = [];
@@ -36,18 +45,30 @@ export function checkTdxCrls(crls: readonly Crl[], pck: Certificate | undefined,
       return undefined;
     }
     // The newest one that verifies.
-    const signed = mine.filter((c) => ecdsaDerVerifies(store, c.tbs, c.signature, issuer, cache, `crl:${Buffer.from(c.signature).toString('hex')}`)).sort((a, b) => b.thisUpdate.getTime() - a.thisUpdate.getTime());
+    const signed = mine
+      .filter((c) => ecdsaDerVerifies(store, c.tbs, c.signature, issuer, cache, `crl:${Buffer.from(c.signature).toString('hex')}`))
+      .sort((a, b) => b.thisUpdate.getTime() - a.thisUpdate.getTime());
     const crl = signed[0];
     if (!crl) return `the CRL of ${issuer.subject.cn} is not signed by it`;
-    dates.push({ issuer: issuer.subject.cn ?? '', thisUpdate: crl.thisUpdate.toISOString(), ...(crl.nextUpdate ? { nextUpdate: crl.nextUpdate.toISOString() } : {}) });
-    for (const s of subjects) if (s && crl.revoked.has(norm(s.serialNumber))) return `${s.subject.cn} (serial 0x${s.serialNumber}) is revoked by ${issuer.subject.cn}'s CRL`;
+    dates.push({
+      issuer: issuer.subject.cn ?? '',
+      thisUpdate: crl.thisUpdate.toISOString(),
+      ...(crl.nextUpdate ? { nextUpdate: crl.nextUpdate.toISOString() } : {}),
+    });
+    for (const s of subjects)
+      if (s && crl.revoked.has(norm(s.serialNumber))) return `${s.subject.cn} (serial 0x${s.serialNumber}) is revoked by ${issuer.subject.cn}'s CRL`;
     if (now < crl.thisUpdate) soft.push(`${issuer.subject.cn}'s CRL is not valid before ${crl.thisUpdate.toISOString()}`);
-    else if (crl.nextUpdate && now > crl.nextUpdate) soft.push(`${issuer.subject.cn}'s CRL is stale (nextUpdate ${crl.nextUpdate.toISOString()}; its ${crl.revoked.size} revocations were applied)`);
+    else if (crl.nextUpdate && now > crl.nextUpdate)
+      soft.push(`${issuer.subject.cn}'s CRL is stale (nextUpdate ${crl.nextUpdate.toISOString()}; its ${crl.revoked.size} revocations were applied)`);
     else good.push(`${issuer.subject.cn} (${crl.revoked.size} revoked, none of ours)`);
     return undefined;
   };
   const hard = judge(pckCa, [pck]) ?? judge(root, [pckCa, tcbSigning]);
   if (hard) return { check: { ...base, status: 'fail', reason: hard }, dates };
-  if (soft.length) return { check: { ...base, status: enforce ? 'fail' : 'warn', reason: `stale collateral: ${soft.join('; ')}${enforce ? ' (policy collateral: enforce)' : ''}` }, dates };
+  if (soft.length)
+    return {
+      check: { ...base, status: enforce ? 'fail' : 'warn', reason: `stale collateral: ${soft.join('; ')}${enforce ? ' (policy collateral: enforce)' : ''}` },
+      dates,
+    };
   return { check: { ...base, status: 'pass', reason: `current CRLs of ${good.join(' and ')}` }, dates };
 }

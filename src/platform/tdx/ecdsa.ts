@@ -46,7 +46,8 @@ export function isP256(c: Certificate): boolean {
 export function ecdsaSignedBy(store: CertStore, subject: Certificate, issuer: Certificate, cache: boolean): true | string {
   const key = `${subject.sha256}/${issuer.sha256}`;
   if (cache && remembered.has(key)) return true;
-  if (Buffer.compare(Buffer.from(subject.issuer.der), Buffer.from(issuer.subject.der)) !== 0) return `issuer "${subject.issuer.cn}" is not "${issuer.subject.cn}"`;
+  if (Buffer.compare(Buffer.from(subject.issuer.der), Buffer.from(issuer.subject.der)) !== 0)
+    return `issuer "${subject.issuer.cn}" is not "${issuer.subject.cn}"`;
   if (subject.signatureAlgorithm.oid !== ECDSA_SHA256) return `signature algorithm ${subject.signatureAlgorithm.oid} is not ECDSA with SHA-256`;
   if (!isP256(issuer)) return `${issuer.subject.cn} has no P-256 key`;
   let ok = false;

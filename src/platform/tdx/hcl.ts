@@ -2,7 +2,17 @@
 // the first 1024 bytes of the report area are the TDREPORT_STRUCT, then the same runtime-data JSON.
 import { ParseError, type ErrorCode } from '../../base/errors.js';
 import { view } from '../../base/bytes.js';
-import { HCL_AK_CERT_REQUEST, HCL_HASH_TYPES, HCL_HEADER_SIZE, HCL_REPORT_AREA_SIZE, HCL_REPORT_TYPE_TDX, HCL_REQ_HEADER_SIZE, HCL_SIGNATURE, MAX_HCL_REPORT_SIZE, type HclEnvelope } from '../../hcl/header.js';
+import {
+  HCL_AK_CERT_REQUEST,
+  HCL_HASH_TYPES,
+  HCL_HEADER_SIZE,
+  HCL_REPORT_AREA_SIZE,
+  HCL_REPORT_TYPE_TDX,
+  HCL_REQ_HEADER_SIZE,
+  HCL_SIGNATURE,
+  MAX_HCL_REPORT_SIZE,
+  type HclEnvelope,
+} from '../../hcl/header.js';
 import { parseRuntimeData } from '../../hcl/runtime-data.js';
 import { parseTdReport, TD_REPORT_SIZE, type TdReport } from './td-report.js';
 
@@ -47,7 +57,8 @@ export function parseTdxHclReport(input: Uint8Array): TdxHclReport {
   if (headerVersion !== 1 && headerVersion !== 2) bad('E_HCL_VERSION', `unsupported HCL report header version ${headerVersion} (supported: 1, 2)`);
   const reportSize = u32(8);
   const requestType = u32(12);
-  if (requestType !== AK_CERT_REQUEST) bad('E_HCL_REQUEST_TYPE', `HCL report request type is ${requestType}, expected ${AK_CERT_REQUEST} (AK certificate request)`);
+  if (requestType !== AK_CERT_REQUEST)
+    bad('E_HCL_REQUEST_TYPE', `HCL report request type is ${requestType}, expected ${AK_CERT_REQUEST} (AK certificate request)`);
   for (let i = 0x10; i < 0x20; i++) if (input[i] !== 0) bad('E_HCL_STATUS', 'HCL report header status/reserved bytes are not zero');
   const dataSize = u32(REQ_OFFSET);
   const reqVersion = u32(REQ_OFFSET + 4);

@@ -25,7 +25,16 @@ export interface PckChainOutcome {
 }
 
 export function certInfo(c: Certificate, role: CertificateInfo['role'], pinned = false): CertificateInfo {
-  return { role, subject: c.subject.text, issuer: c.issuer.text, serialNumber: c.serialNumber, notBefore: c.notBefore.toISOString(), notAfter: c.notAfter.toISOString(), sha256: c.sha256, pinned };
+  return {
+    role,
+    subject: c.subject.text,
+    issuer: c.issuer.text,
+    serialNumber: c.serialNumber,
+    notBefore: c.notBefore.toISOString(),
+    notAfter: c.notAfter.toISOString(),
+    sha256: c.sha256,
+    pinned,
+  };
 }
 
 export function validityProblem(c: Certificate, what: string, at: Date): string | undefined {
@@ -37,7 +46,11 @@ export function validityProblem(c: Certificate, what: string, at: Date): string 
 const extensionMemo = new Map<string, PckExtensions>();
 
 export function checkPckChain(quote: TdQuote, store: CertStore, now: Date, cache: boolean): PckChainOutcome {
-  const fail = (reason: string, certificates: CertificateInfo[] = [], extra: Partial<PckChainOutcome> = {}): PckChainOutcome => ({ check: { id: 'chain', group: 'chain', status: 'fail', reason }, certificates, ...extra });
+  const fail = (reason: string, certificates: CertificateInfo[] = [], extra: Partial<PckChainOutcome> = {}): PckChainOutcome => ({
+    check: { id: 'chain', group: 'chain', status: 'fail', reason },
+    certificates,
+    ...extra,
+  });
   const root = pinnedIntelRoot();
   let certs: Certificate[];
   try {
@@ -56,7 +69,8 @@ export function checkPckChain(quote: TdQuote, store: CertStore, now: Date, cache
   if (!pckCa) return fail(`the PCK's issuer "${pck.issuer.cn}" is not in the quote's chain`, infos);
   infos.push(certInfo(pckCa, 'PCK-CA'));
   for (const r of roots) {
-    if (!isPinnedIntelRoot(r)) return fail(`the chain's root "${r.subject.cn}" is not the pinned Intel SGX Root CA (its key differs): refused as a trust anchor`, infos);
+    if (!isPinnedIntelRoot(r))
+      return fail(`the chain's root "${r.subject.cn}" is not the pinned Intel SGX Root CA (its key differs): refused as a trust anchor`, infos);
   }
   infos.push(certInfo(root, 'SGX-ROOT', true));
   if (certs.length !== 1 + 1 + roots.length) return fail(`the quote's PCK chain holds ${certs.length - 2 - roots.length} unexpected certificate(s)`, infos);
@@ -65,7 +79,11 @@ export function checkPckChain(quote: TdQuote, store: CertStore, now: Date, cache
   if (caSig !== true) return fail(`${pckCa.subject.cn} is not signed by the pinned Intel SGX Root CA: ${caSig}`, infos);
   const pckSig = ecdsaSignedBy(store, pck, pckCa, cache);
   if (pckSig !== true) return fail(`the PCK certificate is not signed by ${pckCa.subject.cn}: ${pckSig}`, infos);
-  for (const [c, what] of [[pck, 'the PCK certificate'], [pckCa, pckCa.subject.cn ?? 'the PCK CA'], [root, 'the Intel SGX Root CA']] as const) {
+  for (const [c, what] of [
+    [pck, 'the PCK certificate'],
+    [pckCa, pckCa.subject.cn ?? 'the PCK CA'],
+    [root, 'the Intel SGX Root CA'],
+  ] as const) {
     const p = validityProblem(c, what, now);
     if (p) return fail(p, infos, { pck, pckCa });
   }
@@ -80,7 +98,12 @@ export function checkPckChain(quote: TdQuote, store: CertStore, now: Date, cache
     return fail(e instanceof CvmAttestError ? e.message : 'unusable SGX extensions', infos, { pck, pckCa });
   }
   return {
-    check: { id: 'chain', group: 'chain', status: 'pass', reason: `PCK (FMSPC ${extensions.fmspc}) -> ${pckCa.subject.cn} -> pinned Intel SGX Root CA, valid at ${now.toISOString()}` },
+    check: {
+      id: 'chain',
+      group: 'chain',
+      status: 'pass',
+      reason: `PCK (FMSPC ${extensions.fmspc}) -> ${pckCa.subject.cn} -> pinned Intel SGX Root CA, valid at ${now.toISOString()}`,
+    },
     pck,
     pckCa,
     pckKey: certKey(store, pck, cache),

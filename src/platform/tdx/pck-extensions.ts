@@ -63,7 +63,16 @@ export function parsePckExtensions(der: Uint8Array): PckExtensions {
   try {
     const top = expectTag(readTlv(b, 0, b.length, 'SGX extensions'), Tag.Sequence, 'SGX extensions');
     if (top.end !== b.length) bad('trailing bytes');
-    const out: { ppid?: Uint8Array; tcb?: number[]; pceSvn?: number; cpuSvn?: Uint8Array; pceId?: string; fmspc?: string; sgxType?: number; platformInstanceId?: Uint8Array } = {};
+    const out: {
+      ppid?: Uint8Array;
+      tcb?: number[];
+      pceSvn?: number;
+      cpuSvn?: Uint8Array;
+      pceId?: string;
+      fmspc?: string;
+      sgxType?: number;
+      platformInstanceId?: Uint8Array;
+    } = {};
     const seen = new Set<string>();
     for (const item of children(b, top, 'SGX extensions')) {
       const [oidT, valT] = children(b, expectTag(item, Tag.Sequence, 'SGX extension'), 'SGX extension');
@@ -73,7 +82,9 @@ export function parsePckExtensions(der: Uint8Array): PckExtensions {
       if (seen.has(sub)) bad(`${oid} appears twice`);
       seen.add(sub);
       switch (sub) {
-        case '1': out.ppid = octets(b, valT, 16, 'PPID'); break;
+        case '1':
+          out.ppid = octets(b, valT, 16, 'PPID');
+          break;
         case '2': {
           const tcb = new Array<number>(16).fill(-1);
           for (const c of children(b, expectTag(valT, Tag.Sequence, 'TCB'), 'TCB')) {
@@ -92,8 +103,12 @@ export function parsePckExtensions(der: Uint8Array): PckExtensions {
           out.tcb = tcb;
           break;
         }
-        case '3': out.pceId = Buffer.from(octets(b, valT, 2, 'PCE-ID')).toString('hex'); break;
-        case '4': out.fmspc = Buffer.from(octets(b, valT, 6, 'FMSPC')).toString('hex'); break;
+        case '3':
+          out.pceId = Buffer.from(octets(b, valT, 2, 'PCE-ID')).toString('hex');
+          break;
+        case '4':
+          out.fmspc = Buffer.from(octets(b, valT, 6, 'FMSPC')).toString('hex');
+          break;
         case '5': {
           const t = valT;
           if (!t || t.tag !== ENUMERATED) bad('SGX type is not ENUMERATED');
@@ -102,8 +117,11 @@ export function parsePckExtensions(der: Uint8Array): PckExtensions {
           out.sgxType = c[0]!;
           break;
         }
-        case '6': out.platformInstanceId = octets(b, valT, 16, 'platform instance id'); break;
-        default: break; // configuration (.7) and later additions: not used for TCB matching
+        case '6':
+          out.platformInstanceId = octets(b, valT, 16, 'platform instance id');
+          break;
+        default:
+          break; // configuration (.7) and later additions: not used for TCB matching
       }
     }
     if (!out.tcb || out.pceSvn === undefined || !out.cpuSvn) bad('TCB (components, PCESVN, CPUSVN) is missing');

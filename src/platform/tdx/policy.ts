@@ -16,7 +16,14 @@ export interface TdxPolicyContext {
 }
 
 const check = (name: string, status: CheckStatus, reason: string): CheckResult => ({ id: `policy.${name}`, group: 'policy', status, reason });
-const DEFAULT_STATUSES: readonly TcbStatus[] = ['UpToDate', 'SWHardeningNeeded', 'ConfigurationNeeded', 'ConfigurationAndSWHardeningNeeded', 'OutOfDate', 'OutOfDateConfigurationNeeded'];
+const DEFAULT_STATUSES: readonly TcbStatus[] = [
+  'UpToDate',
+  'SWHardeningNeeded',
+  'ConfigurationNeeded',
+  'ConfigurationAndSWHardeningNeeded',
+  'OutOfDate',
+  'OutOfDateConfigurationNeeded',
+];
 
 /** Keys of `keys` that the policy sets to something other than the default. */
 export function keysSet(p: Policy, keys: readonly string[]): string[] {
@@ -29,32 +36,63 @@ export function keysSet(p: Policy, keys: readonly string[]): string[] {
 export function otherPlatformNote(p: Policy, platform: 'SNP' | 'TDX'): CheckResult | undefined {
   const ignored = keysSet(p, platform === 'TDX' ? SNP_ONLY_KEYS : TDX_ONLY_KEYS);
   if (ignored.length === 0) return undefined;
-  return check('other-platform', 'skip', `ignored on ${platform === 'TDX' ? 'Intel TDX' : 'AMD SEV-SNP'}: ${ignored.join(', ')} (they judge ${platform === 'TDX' ? 'SEV-SNP' : 'TDX'} evidence)`);
+  return check(
+    'other-platform',
+    'skip',
+    `ignored on ${platform === 'TDX' ? 'Intel TDX' : 'AMD SEV-SNP'}: ${ignored.join(', ')} (they judge ${platform === 'TDX' ? 'SEV-SNP' : 'TDX'} evidence)`,
+  );
 }
 
 function allow(name: string, label: string, list: readonly string[] | undefined, value: Uint8Array): CheckResult[] {
   if (!list) return [];
   const hex = toHex(value);
-  return [list.includes(hex) ? check(name, 'pass', `${label} ${hex.slice(0, 16)}... is allowed`) : check(name, 'fail', `${label} ${hex} is not in the policy's allowlist`)];
+  return [
+    list.includes(hex)
+      ? check(name, 'pass', `${label} ${hex.slice(0, 16)}... is allowed`)
+      : check(name, 'fail', `${label} ${hex} is not in the policy's allowlist`),
+  ];
 }
 
 export function evaluateTdxPolicy(p: Policy, ctx: TdxPolicyContext): CheckResult[] {
   const b = ctx.body;
   const debug = tdDebug(b.tdAttributes);
   const out: CheckResult[] = [
-    check('debug', !debug || p.allowDebug ? 'pass' : 'fail', debug ? (p.allowDebug ? 'the TD is debuggable (allowed by policy)' : 'the TD is debuggable (TD ATTRIBUTES.DEBUG = 1): the host can read and change its memory') : 'TD ATTRIBUTES.DEBUG is off'),
+    check(
+      'debug',
+      !debug || p.allowDebug ? 'pass' : 'fail',
+      debug
+        ? p.allowDebug
+          ? 'the TD is debuggable (allowed by policy)'
+          : 'the TD is debuggable (TD ATTRIBUTES.DEBUG = 1): the host can read and change its memory'
+        : 'TD ATTRIBUTES.DEBUG is off',
+    ),
   ];
   const allowed = p.allowedTdxTcbStatuses ?? DEFAULT_STATUSES;
   const adv = ctx.advisoryIds.length ? ` (advisories ${ctx.advisoryIds.join(', ')})` : '';
   if (ctx.tcbStatus === undefined) out.push(check('tcb-status', 'fail', 'the TCB status could not be determined (see the tcb checks)'));
-  else if (!allowed.includes(ctx.tcbStatus)) out.push(check('tcb-status', 'fail', `TCB status ${ctx.tcbStatus}${adv} is not allowed (allowed: ${allowed.join(', ')})`));
-  else if (ctx.tcbStatus !== 'UpToDate') out.push(check('tcb-status', 'warn', `TCB status ${ctx.tcbStatus}${adv}: allowed by policy, the platform needs Intel's updates`));
+  else if (!allowed.includes(ctx.tcbStatus))
+    out.push(check('tcb-status', 'fail', `TCB status ${ctx.tcbStatus}${adv} is not allowed (allowed: ${allowed.join(', ')})`));
+  else if (ctx.tcbStatus !== 'UpToDate')
+    out.push(check('tcb-status', 'warn', `TCB status ${ctx.tcbStatus}${adv}: allowed by policy, the platform needs Intel's updates`));
   else out.push(check('tcb-status', 'pass', 'TCB status UpToDate'));
   if (p.deniedAdvisoryIds) {
     const hit = ctx.advisoryIds.filter((a) => p.deniedAdvisoryIds!.includes(a.toUpperCase()));
-    out.push(hit.length ? check('advisories', 'fail', `the TCB level names denied advisories: ${hit.join(', ')}`) : check('advisories', 'pass', 'no denied advisory applies'));
+    out.push(
+      hit.length
+        ? check('advisories', 'fail', `the TCB level names denied advisories: ${hit.join(', ')}`)
+        : check('advisories', 'pass', 'no denied advisory applies'),
+    );
   }
-  if (p.requireFreshness) out.push(check('freshness', ctx.freshness === 'pass' ? 'pass' : 'fail', ctx.freshness === 'pass' ? 'freshness was verified (a report carrying the nonce, or a quote over it)' : 'policy requires freshness: neither a report carrying the nonce nor a quote over it was verified'));
+  if (p.requireFreshness)
+    out.push(
+      check(
+        'freshness',
+        ctx.freshness === 'pass' ? 'pass' : 'fail',
+        ctx.freshness === 'pass'
+          ? 'freshness was verified (a report carrying the nonce, or a quote over it)'
+          : 'policy requires freshness: neither a report carrying the nonce nor a quote over it was verified',
+      ),
+    );
   out.push(...allow('mrtd', 'MRTD', p.allowedMrtd, b.mrTd));
   for (let i = 0; i < 4; i++) out.push(...allow(`rtmr${i}`, `RTMR${i}`, p[`allowedRtmr${i}` as 'allowedRtmr0'], b.rtmr[i]!));
   out.push(...allow('mrconfigid', 'MRCONFIGID', p.allowedMrConfigId, b.mrConfigId));
@@ -62,7 +100,11 @@ export function evaluateTdxPolicy(p: Policy, ctx: TdxPolicyContext): CheckResult
   if (p.minimumTeeTcbSvn) {
     const want = Buffer.from(p.minimumTeeTcbSvn, 'hex');
     const below = [...want].map((w, i) => (b.teeTcbSvn[i]! < w ? `byte ${i}: ${b.teeTcbSvn[i]} < ${w}` : '')).filter(Boolean);
-    out.push(below.length ? check('tee-tcb-svn', 'fail', `TEE_TCB_SVN ${toHex(b.teeTcbSvn)} is below the minimum ${p.minimumTeeTcbSvn} (${below.join(', ')})`) : check('tee-tcb-svn', 'pass', `TEE_TCB_SVN ${toHex(b.teeTcbSvn)} meets the minimum`));
+    out.push(
+      below.length
+        ? check('tee-tcb-svn', 'fail', `TEE_TCB_SVN ${toHex(b.teeTcbSvn)} is below the minimum ${p.minimumTeeTcbSvn} (${below.join(', ')})`)
+        : check('tee-tcb-svn', 'pass', `TEE_TCB_SVN ${toHex(b.teeTcbSvn)} meets the minimum`),
+    );
   }
   const note = otherPlatformNote(p, 'TDX');
   if (note) out.push(note);

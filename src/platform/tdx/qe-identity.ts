@@ -51,7 +51,12 @@ export function parseQeIdentity(input: Uint8Array | string): QeIdentity {
     tcbLevels: f.arr(e.tcbLevels, 'tcbLevels', 256).map((l, i) => {
       const p = `tcbLevels[${i}]`;
       const lv = f.obj(l, p);
-      return { isvsvn: f.uint(f.obj(lv.tcb, `${p}.tcb`).isvsvn, `${p}.tcb.isvsvn`, 0xffff), tcbDate: f.str(lv.tcbDate, `${p}.tcbDate`, 64), tcbStatus: tcbStatus(f, lv.tcbStatus, `${p}.tcbStatus`), advisoryIds: advisoryIds(f, lv.advisoryIDs, `${p}.advisoryIDs`) };
+      return {
+        isvsvn: f.uint(f.obj(lv.tcb, `${p}.tcb`).isvsvn, `${p}.tcb.isvsvn`, 0xffff),
+        tcbDate: f.str(lv.tcbDate, `${p}.tcbDate`, 64),
+        tcbStatus: tcbStatus(f, lv.tcbStatus, `${p}.tcbStatus`),
+        advisoryIds: advisoryIds(f, lv.advisoryIDs, `${p}.advisoryIDs`),
+      };
     }),
   };
 }

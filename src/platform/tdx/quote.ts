@@ -65,7 +65,11 @@ const bad = (msg: string): never => {
 
 class Reader {
   off: number;
-  constructor(readonly b: Uint8Array, off: number, readonly end: number) {
+  constructor(
+    readonly b: Uint8Array,
+    off: number,
+    readonly end: number,
+  ) {
     this.off = off;
   }
   need(n: number, what: string): void {
@@ -144,7 +148,8 @@ export function parseTdQuote(input: Uint8Array): TdQuote {
   if (version === 5) {
     bodyType = r.u16('body type');
     bodySize = r.u32('body size');
-    if (!((bodyType === 2 && bodySize === BODY_TDX10) || (bodyType === 3 && bodySize === BODY_TDX15))) bad(`v5 body type ${bodyType} of ${bodySize} bytes is not a TDX 1.0 (2, ${BODY_TDX10}) or TDX 1.5 (3, ${BODY_TDX15}) body`);
+    if (!((bodyType === 2 && bodySize === BODY_TDX10) || (bodyType === 3 && bodySize === BODY_TDX15)))
+      bad(`v5 body type ${bodyType} of ${bodySize} bytes is not a TDX 1.0 (2, ${BODY_TDX10}) or TDX 1.5 (3, ${BODY_TDX15}) body`);
   }
   const body = parseBody(r, bodySize);
   const signedBytes = b.slice(0, r.off);
@@ -169,5 +174,20 @@ export function parseTdQuote(input: Uint8Array): TdQuote {
   if (certDataType !== CERT_PCK_CHAIN) bad(`PCK certification data type ${certDataType} is not a PEM PCK chain (5)`);
   const pckChainPem = splitPemChain(certData);
   if (!isAllZero(b, sigEnd)) bad(`non-zero bytes after the signature data (offset ${sigEnd})`);
-  return { bytes: b, header, bodyType, body, signedBytes, signature, attestationKey, qeReport, qeReportSignature, qeAuthData, certDataType, certData, pckChainPem, padding: b.length - sigEnd };
+  return {
+    bytes: b,
+    header,
+    bodyType,
+    body,
+    signedBytes,
+    signature,
+    attestationKey,
+    qeReport,
+    qeReportSignature,
+    qeAuthData,
+    certDataType,
+    certData,
+    pckChainPem,
+    padding: b.length - sigEnd,
+  };
 }

@@ -95,7 +95,8 @@ export function parseSignedJson(input: Uint8Array | string, member: string, code
   const raw = new Uint8Array(Buffer.from(text.slice(span![0], span![1]), 'utf8'));
   // The cut-out text must be the same value (guards the scanner): duplicate keys or odd layout fail here.
   try {
-    if (JSON.stringify(JSON.parse(Buffer.from(raw).toString('utf8'))) !== JSON.stringify(o[member])) bad(code, what, `"${member}" is ambiguous (duplicate keys?)`);
+    if (JSON.stringify(JSON.parse(Buffer.from(raw).toString('utf8'))) !== JSON.stringify(o[member]))
+      bad(code, what, `"${member}" is ambiguous (duplicate keys?)`);
   } catch (e) {
     if (e instanceof ParseError) throw e;
     bad(code, what, `cannot locate "${member}" in the text`);
@@ -105,7 +106,10 @@ export function parseSignedJson(input: Uint8Array | string, member: string, code
 
 // Field readers shared by the TCB info and QE identity parsers.
 export class Fields {
-  constructor(readonly code: ErrorCode, readonly what: string) {}
+  constructor(
+    readonly code: ErrorCode,
+    readonly what: string,
+  ) {}
   fail(msg: string): never {
     throw new ParseError(this.code, `${this.what}: ${msg}`);
   }

@@ -68,7 +68,11 @@ export function parseTcbInfo(input: Uint8Array | string): TcbInfo {
     pceId: Buffer.from(f.hex(t.pceId, 'pceId', 2)).toString('hex'),
     tcbType: f.uint(t.tcbType, 'tcbType', 255),
     tcbEvaluationDataNumber: f.uint(t.tcbEvaluationDataNumber, 'tcbEvaluationDataNumber'),
-    tdxModule: { mrsigner: f.hex(mod.mrsigner, 'tdxModule.mrsigner', 48), attributes: f.hex(mod.attributes, 'tdxModule.attributes', 8), attributesMask: f.hex(mod.attributesMask, 'tdxModule.attributesMask', 8) },
+    tdxModule: {
+      mrsigner: f.hex(mod.mrsigner, 'tdxModule.mrsigner', 48),
+      attributes: f.hex(mod.attributes, 'tdxModule.attributes', 8),
+      attributesMask: f.hex(mod.attributesMask, 'tdxModule.attributesMask', 8),
+    },
     tdxModuleIdentities: identities.map((x, i) => {
       const p = `tdxModuleIdentities[${i}]`;
       const m = f.obj(x, p);
@@ -82,7 +86,12 @@ export function parseTcbInfo(input: Uint8Array | string): TcbInfo {
         tcbLevels: f.arr(m.tcbLevels, `${p}.tcbLevels`, 256).map((l, j) => {
           const q = `${p}.tcbLevels[${j}]`;
           const lv = f.obj(l, q);
-          return { isvsvn: f.uint(f.obj(lv.tcb, `${q}.tcb`).isvsvn, `${q}.tcb.isvsvn`, 255), tcbDate: f.str(lv.tcbDate, `${q}.tcbDate`, 64), tcbStatus: tcbStatus(f, lv.tcbStatus, `${q}.tcbStatus`), advisoryIds: advisoryIds(f, lv.advisoryIDs, `${q}.advisoryIDs`) };
+          return {
+            isvsvn: f.uint(f.obj(lv.tcb, `${q}.tcb`).isvsvn, `${q}.tcb.isvsvn`, 255),
+            tcbDate: f.str(lv.tcbDate, `${q}.tcbDate`, 64),
+            tcbStatus: tcbStatus(f, lv.tcbStatus, `${q}.tcbStatus`),
+            advisoryIds: advisoryIds(f, lv.advisoryIDs, `${q}.advisoryIDs`),
+          };
         }),
       };
     }),

@@ -42,18 +42,25 @@ export function matchTdxTcb(info: TcbInfo, pck: PckExtensions, body: TdQuoteBody
       break;
     }
   }
-  if (!level) return { problem: `no TCB level of FMSPC ${info.fmspc} is met by the PCK TCB (${pck.tcbComponents.join('.')}, PCESVN ${pck.pceSvn}) and TEE_TCB_SVN ${hex(svn)}: TCB not supported` };
+  if (!level)
+    return {
+      problem: `no TCB level of FMSPC ${info.fmspc} is met by the PCK TCB (${pck.tcbComponents.join('.')}, PCESVN ${pck.pceSvn}) and TEE_TCB_SVN ${hex(svn)}: TCB not supported`,
+    };
   if (major === 0) {
     const m = info.tdxModule;
-    if (hex(body.mrSignerSeam) !== hex(m.mrsigner)) return { level, problem: `MRSIGNERSEAM ${hex(body.mrSignerSeam)} is not the TDX module signer of the TCB info` };
-    if (masked(body.seamAttributes, m.attributesMask) !== masked(m.attributes, m.attributesMask)) return { level, problem: 'SEAMATTRIBUTES do not match the TCB info (under its mask)' };
+    if (hex(body.mrSignerSeam) !== hex(m.mrsigner))
+      return { level, problem: `MRSIGNERSEAM ${hex(body.mrSignerSeam)} is not the TDX module signer of the TCB info` };
+    if (masked(body.seamAttributes, m.attributesMask) !== masked(m.attributes, m.attributesMask))
+      return { level, problem: 'SEAMATTRIBUTES do not match the TCB info (under its mask)' };
     return { level };
   }
   const moduleId = `TDX_${major.toString(16).toUpperCase().padStart(2, '0')}`;
   const id = info.tdxModuleIdentities.find((x) => x.id === moduleId);
   if (!id) return { level, moduleId, problem: `the TCB info has no TDX module identity ${moduleId}` };
-  if (hex(body.mrSignerSeam) !== hex(id.mrsigner)) return { level, moduleId, problem: `MRSIGNERSEAM ${hex(body.mrSignerSeam)} is not the signer of ${moduleId}` };
-  if (masked(body.seamAttributes, id.attributesMask) !== masked(id.attributes, id.attributesMask)) return { level, moduleId, problem: `SEAMATTRIBUTES do not match ${moduleId} (under its mask)` };
+  if (hex(body.mrSignerSeam) !== hex(id.mrsigner))
+    return { level, moduleId, problem: `MRSIGNERSEAM ${hex(body.mrSignerSeam)} is not the signer of ${moduleId}` };
+  if (masked(body.seamAttributes, id.attributesMask) !== masked(id.attributes, id.attributesMask))
+    return { level, moduleId, problem: `SEAMATTRIBUTES do not match ${moduleId} (under its mask)` };
   const moduleLevel = id.tcbLevels.find((l) => svn[0]! >= l.isvsvn);
   if (!moduleLevel) return { level, moduleId, problem: `TDX module SVN ${svn[0]} is below every level of ${moduleId}` };
   return { level, moduleId, moduleLevel };
@@ -67,8 +74,10 @@ export interface QeMatch {
 export function matchQeIdentity(qe: QeIdentity, r: EnclaveReport): QeMatch {
   if (hex(r.mrSigner) !== hex(qe.mrsigner)) return { problem: `QE MRSIGNER ${hex(r.mrSigner)} is not Intel's TD QE signer ${hex(qe.mrsigner)}` };
   if (r.isvProdId !== qe.isvProdId) return { problem: `QE ISVPRODID ${r.isvProdId} is not ${qe.isvProdId}` };
-  if (((r.miscSelect & qe.miscselectMask) >>> 0) !== ((qe.miscselect & qe.miscselectMask) >>> 0)) return { problem: 'QE MISCSELECT does not match the QE identity (under its mask)' };
-  if (masked(r.attributes, qe.attributesMask) !== masked(qe.attributes, qe.attributesMask)) return { problem: 'QE ATTRIBUTES do not match the QE identity (under its mask)' };
+  if ((r.miscSelect & qe.miscselectMask) >>> 0 !== (qe.miscselect & qe.miscselectMask) >>> 0)
+    return { problem: 'QE MISCSELECT does not match the QE identity (under its mask)' };
+  if (masked(r.attributes, qe.attributesMask) !== masked(qe.attributes, qe.attributesMask))
+    return { problem: 'QE ATTRIBUTES do not match the QE identity (under its mask)' };
   const level = qe.tcbLevels.find((l) => r.isvSvn >= l.isvsvn);
   if (!level) return { problem: `QE ISVSVN ${r.isvSvn} is below every level of the QE identity` };
   return { level };

@@ -46,15 +46,29 @@ export function verifyTdx(i: TdxInputs): VerificationResult {
   const checks: CheckResult[] = [];
   const h = quote.header;
   const vendor = toHex(h.qeVendorId);
-  checks.push(vendor === INTEL_QE_VENDOR_ID
-    ? { id: 'structure', group: 'structure', status: 'pass', reason: `TD quote v${h.version} (TDX ${quote.bodyType === 3 ? '1.5' : '1.0'} body), ECDSA P-256, Intel QE; TD report in an HCL report (header v${hcl.headerVersion})` }
-    : { id: 'structure', group: 'structure', status: 'fail', reason: `the quote's QE vendor id ${vendor} is not Intel's` });
+  checks.push(
+    vendor === INTEL_QE_VENDOR_ID
+      ? {
+          id: 'structure',
+          group: 'structure',
+          status: 'pass',
+          reason: `TD quote v${h.version} (TDX ${quote.bodyType === 3 ? '1.5' : '1.0'} body), ECDSA P-256, Intel QE; TD report in an HCL report (header v${hcl.headerVersion})`,
+        }
+      : { id: 'structure', group: 'structure', status: 'fail', reason: `the quote's QE vendor id ${vendor} is not Intel's` },
+  );
 
   const attKey = p256FromRaw(quote.attestationKey, cache);
   const quoteSigOk = attKey !== undefined && ecdsaRawVerifies(quote.signedBytes, quote.signature, attKey);
-  checks.push(quoteSigOk
-    ? { id: 'signature.quote', group: 'signature', status: 'pass', reason: 'quote header and body signed by its attestation key (ECDSA P-256)' }
-    : { id: 'signature.quote', group: 'signature', status: 'fail', reason: attKey ? 'the quote signature does not verify with its attestation key: header or body altered' : 'the attestation key is not a P-256 point' });
+  checks.push(
+    quoteSigOk
+      ? { id: 'signature.quote', group: 'signature', status: 'pass', reason: 'quote header and body signed by its attestation key (ECDSA P-256)' }
+      : {
+          id: 'signature.quote',
+          group: 'signature',
+          status: 'fail',
+          reason: attKey ? 'the quote signature does not verify with its attestation key: header or body altered' : 'the attestation key is not a P-256 point',
+        },
+  );
 
   const chain = checkPckChain(quote, store, now, cache);
   checks.push(chain.check);
@@ -63,13 +77,25 @@ export function verifyTdx(i: TdxInputs): VerificationResult {
   const qeData = createHash('sha256').update(quote.attestationKey).update(quote.qeAuthData).digest();
   const qeBound = bytesEqual(quote.qeReport.reportData.subarray(0, 32), qeData) && isAllZero(quote.qeReport.reportData, 32);
   const qeSigOk = chain.pckKey !== undefined && ecdsaRawVerifies(quote.qeReport.bytes, quote.qeReportSignature, chain.pckKey);
-  checks.push(!chain.pckKey
-    ? { id: 'signature.qe-report', group: 'signature', status: 'fail', reason: 'no verified PCK key to check the QE report with' }
-    : !qeSigOk
-      ? { id: 'signature.qe-report', group: 'signature', status: 'fail', reason: 'the QE report is not signed by the PCK key (a QE report from another quote or platform?)' }
-      : !qeBound
-        ? { id: 'signature.qe-report', group: 'signature', status: 'fail', reason: 'QE REPORTDATA is not SHA-256(attestation key || QE authentication data): the attestation key is not the QE\'s' }
-        : { id: 'signature.qe-report', group: 'signature', status: 'pass', reason: 'QE report signed by the PCK; its REPORTDATA binds the attestation key' });
+  checks.push(
+    !chain.pckKey
+      ? { id: 'signature.qe-report', group: 'signature', status: 'fail', reason: 'no verified PCK key to check the QE report with' }
+      : !qeSigOk
+        ? {
+            id: 'signature.qe-report',
+            group: 'signature',
+            status: 'fail',
+            reason: 'the QE report is not signed by the PCK key (a QE report from another quote or platform?)',
+          }
+        : !qeBound
+          ? {
+              id: 'signature.qe-report',
+              group: 'signature',
+              status: 'fail',
+              reason: "QE REPORTDATA is not SHA-256(attestation key || QE authentication data): the attestation key is not the QE's",
+            }
+          : { id: 'signature.qe-report', group: 'signature', status: 'pass', reason: 'QE report signed by the PCK; its REPORTDATA binds the attestation key' },
+  );
 
   const col = checkCollateral(i.collateral, chain.extensions?.fmspc, chain.extensions?.pceId, store, now, enforce, cache);
   const crl = checkTdxCrls(i.collateral.crls, chain.pck, chain.pckCa, col.tcbSigning, store, now, enforce, cache);
@@ -82,7 +108,12 @@ export function verifyTdx(i: TdxInputs): VerificationResult {
   let tcbDate: string | undefined;
   let moduleNote: string | undefined;
   if (!col.tcbInfo || !chain.extensions) {
-    checks.push({ id: 'tcb', group: 'tcb', status: 'fail', reason: 'the TCB status cannot be determined without a verified PCK certificate and verified TCB info' });
+    checks.push({
+      id: 'tcb',
+      group: 'tcb',
+      status: 'fail',
+      reason: 'the TCB status cannot be determined without a verified PCK certificate and verified TCB info',
+    });
   } else {
     const m = matchTdxTcb(col.tcbInfo, chain.extensions, quote.body);
     if (m.problem || !m.level) checks.push({ id: 'tcb', group: 'tcb', status: 'fail', reason: m.problem ?? 'no TCB level matches' });
@@ -106,15 +137,33 @@ export function verifyTdx(i: TdxInputs): VerificationResult {
     } else {
       qeStatus = q.level.tcbStatus;
       advisories.push(...q.level.advisoryIds);
-      checks.push({ id: 'tcb.qe-identity', group: 'tcb', status: 'pass', reason: `Intel TD QE (MRSIGNER, ISVPRODID ${quote.qeReport.isvProdId}, attributes), ISVSVN ${quote.qeReport.isvSvn}: ${qeStatus}` });
+      checks.push({
+        id: 'tcb.qe-identity',
+        group: 'tcb',
+        status: 'pass',
+        reason: `Intel TD QE (MRSIGNER, ISVPRODID ${quote.qeReport.isvProdId}, attributes), ISVSVN ${quote.qeReport.isvSvn}: ${qeStatus}`,
+      });
       if (status) status = converge(status, qeStatus);
     }
   }
   const advisoryIds = [...new Set(advisories)];
   if (status) {
-    checks.splice(checks.findIndex((c) => c.id === 'tcb.qe-identity'), 0, { id: 'tcb', group: 'tcb', status: 'pass', reason: `TCB status ${status} (FMSPC ${chain.extensions!.fmspc}, level of ${tcbDate}${moduleNote ? `, ${moduleNote}` : ''})${advisoryIds.length ? `; advisories ${advisoryIds.join(', ')}` : ''}` });
+    checks.splice(
+      checks.findIndex((c) => c.id === 'tcb.qe-identity'),
+      0,
+      {
+        id: 'tcb',
+        group: 'tcb',
+        status: 'pass',
+        reason: `TCB status ${status} (FMSPC ${chain.extensions!.fmspc}, level of ${tcbDate}${moduleNote ? `, ${moduleNote}` : ''})${advisoryIds.length ? `; advisories ${advisoryIds.join(', ')}` : ''}`,
+      },
+    );
   } else if (!checks.some((c) => c.id === 'tcb')) {
-    checks.splice(checks.findIndex((c) => c.id === 'tcb.qe-identity'), 0, { id: 'tcb', group: 'tcb', status: 'fail', reason: 'the TCB status cannot be determined: the QE identity does not match' });
+    checks.splice(
+      checks.findIndex((c) => c.id === 'tcb.qe-identity'),
+      0,
+      { id: 'tcb', group: 'tcb', status: 'fail', reason: 'the TCB status cannot be determined: the QE identity does not match' },
+    );
   }
 
   checks.push(checkTdReportBinding(quote.body, hcl));
@@ -124,7 +173,13 @@ export function verifyTdx(i: TdxInputs): VerificationResult {
   checks.push(binding);
 
   // Freshness and the guest checks: exactly the SNP code path (it reads only the runtime data, the same on TDX).
-  const fresh = checkFreshnessBy({ ...(i.vtpmQuote ? { quote: i.vtpmQuote } : {}), ...(i.nonce ? { nonce: i.nonce } : {}), hcl, bindingOk, replayed: i.replayed });
+  const fresh = checkFreshnessBy({
+    ...(i.vtpmQuote ? { quote: i.vtpmQuote } : {}),
+    ...(i.nonce ? { nonce: i.nonce } : {}),
+    hcl,
+    bindingOk,
+    replayed: i.replayed,
+  });
   checks.push(fresh.check);
   const guest = checkGuest({ options: { ...i.guest, cache }, runtimeData: hcl.runtimeData, bindingOk, now, policy, attestedPcrs: fresh.attestedPcrs });
   checks.push(...guest.checks);
@@ -141,8 +196,18 @@ export function verifyTdx(i: TdxInputs): VerificationResult {
     ...(moduleNote ? { tdxModule: moduleNote } : {}),
     ...(qeStatus ? { qeTcbStatus: qeStatus } : {}),
     collateral: [
-      ...(col.tcbInfo ? [{ what: `TCB info (FMSPC ${col.tcbInfo.fmspc}, evaluation data ${col.tcbInfo.tcbEvaluationDataNumber})`, issueDate: col.tcbInfo.issueDate.toISOString(), nextUpdate: col.tcbInfo.nextUpdate.toISOString() }] : []),
-      ...(col.qeIdentity ? [{ what: 'TD QE identity', issueDate: col.qeIdentity.issueDate.toISOString(), nextUpdate: col.qeIdentity.nextUpdate.toISOString() }] : []),
+      ...(col.tcbInfo
+        ? [
+            {
+              what: `TCB info (FMSPC ${col.tcbInfo.fmspc}, evaluation data ${col.tcbInfo.tcbEvaluationDataNumber})`,
+              issueDate: col.tcbInfo.issueDate.toISOString(),
+              nextUpdate: col.tcbInfo.nextUpdate.toISOString(),
+            },
+          ]
+        : []),
+      ...(col.qeIdentity
+        ? [{ what: 'TD QE identity', issueDate: col.qeIdentity.issueDate.toISOString(), nextUpdate: col.qeIdentity.nextUpdate.toISOString() }]
+        : []),
       ...crl.dates.map((d) => ({ what: `CRL of ${d.issuer}`, issueDate: d.thisUpdate, ...(d.nextUpdate ? { nextUpdate: d.nextUpdate } : {}) })),
     ],
   };
@@ -151,7 +216,20 @@ export function verifyTdx(i: TdxInputs): VerificationResult {
     product: undefined,
     platform: 'TDX',
     checks,
-    claims: { ...buildTdxClaims({ quote, hcl, runtimeBound: bindingOk, policyHash: summary.hash, ...(status ? { tcbStatus: status } : {}), advisoryIds, ...(chain.extensions ? { fmspc: chain.extensions.fmspc } : {}), ...(fresh.attestedPcrs ? { attestedPcrs: fresh.attestedPcrs } : {}) }), 'cvm-attest-fresh-by': fresh.check.status === 'pass' || fresh.check.status === 'warn' ? (fresh.freshBy ?? null) : null, ...guest.claims },
+    claims: {
+      ...buildTdxClaims({
+        quote,
+        hcl,
+        runtimeBound: bindingOk,
+        policyHash: summary.hash,
+        ...(status ? { tcbStatus: status } : {}),
+        advisoryIds,
+        ...(chain.extensions ? { fmspc: chain.extensions.fmspc } : {}),
+        ...(fresh.attestedPcrs ? { attestedPcrs: fresh.attestedPcrs } : {}),
+      }),
+      'cvm-attest-fresh-by': fresh.check.status === 'pass' || fresh.check.status === 'warn' ? (fresh.freshBy ?? null) : null,
+      ...guest.claims,
+    },
     warnings: checks.filter((c) => c.status === 'warn').map((c) => `${c.id}: ${c.reason}`),
     verifiedAt: now.toISOString(),
     certificates: [...chain.certificates, ...col.certificates],
