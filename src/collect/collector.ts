@@ -210,14 +210,7 @@ async function collectWith(options: CollectOptions & { signal: AbortSignal }): P
 
   const instance = await identityP;
   const identity = instance ? bindIdentity(instance, vmUniqueId(parsed)) : undefined;
-  if (identity?.boundToReport === false) {
-    warnings.push(`IMDS vmId ${identity.vmId} differs from the vmUniqueId signed into the report: the identity does not belong to this evidence`);
-  }
-  if (tpm.userData && !tpm.userData.matched)
-    warnings.push(
-      'the HCL report read after writing the nonce to NV 0x01400002 does not carry it (no paravisor answered in time): freshness rests on the quote',
-    );
-  if (wantQuote && !tpm.quote) warnings.push(tpm.replayed ? 'replayed evidence carries no quote: freshness cannot be shown' : 'the TPM returned no quote');
+  warnAboutParts(warnings, tpm, identity, wantQuote);
   const evidence: Evidence = {
     hclReport: tpm.hclReport,
     vcekPem: certs.vcekPem,
@@ -232,6 +225,17 @@ async function collectWith(options: CollectOptions & { signal: AbortSignal }): P
     certificateSource: source,
   };
   return { evidence, parsed, tpmMs, certificatesMs };
+}
+
+/** The collection warnings both platforms give: an IMDS identity not of this report, a nonce the report does not carry, no quote. */
+function warnAboutParts(warnings: string[], tpm: TpmEvidence, identity: ReturnType<typeof bindIdentity> | undefined, wantQuote: boolean): void {
+  if (identity?.boundToReport === false)
+    warnings.push(`IMDS vmId ${identity.vmId} differs from the vmUniqueId signed into the report: the identity does not belong to this evidence`);
+  if (tpm.userData && !tpm.userData.matched)
+    warnings.push(
+      'the HCL report read after writing the nonce to NV 0x01400002 does not carry it (no paravisor answered in time): freshness rests on the quote',
+    );
+  if (wantQuote && !tpm.quote) warnings.push(tpm.replayed ? 'replayed evidence carries no quote: freshness cannot be shown' : 'the TPM returned no quote');
 }
 
 /** Reads the vTPM and IMDS. Throws CollectionError (exit 3) when evidence cannot be had. */
@@ -258,13 +262,7 @@ async function collectTdx(
   const vc = parseTdxHclReport(tpm.hclReport).runtimeData.json?.['vm-configuration'];
   const id = vc && typeof vc === 'object' ? (vc as Record<string, unknown>).vmUniqueId : undefined;
   const identity = instance ? bindIdentity(instance, typeof id === 'string' ? id : undefined) : undefined;
-  if (identity?.boundToReport === false)
-    warnings.push(`IMDS vmId ${identity.vmId} differs from the vmUniqueId signed into the report: the identity does not belong to this evidence`);
-  if (tpm.userData && !tpm.userData.matched)
-    warnings.push(
-      'the HCL report read after writing the nonce to NV 0x01400002 does not carry it (no paravisor answered in time): freshness rests on the quote',
-    );
-  if (wantQuote && !tpm.quote) warnings.push(tpm.replayed ? 'replayed evidence carries no quote: freshness cannot be shown' : 'the TPM returned no quote');
+  warnAboutParts(warnings, tpm, identity, wantQuote);
   const evidence: Evidence = {
     hclReport: tpm.hclReport,
     vcekPem: '',

@@ -235,3 +235,10 @@ export function parseCertificate(der: Uint8Array): Certificate {
     throw new ParseError('E_CERT', 'not a valid X.509 certificate', { cause: e });
   }
 }
+
+/** Why `c` is not valid at `at` ("VCEK is not valid before ...", "... expired ..."), or undefined when it is. */
+export function validityProblem(c: Certificate, what: string, at: Date): string | undefined {
+  if (at < c.notBefore) return `${what} is not valid before ${c.notBefore.toISOString()}`;
+  if (at > c.notAfter) return `${what} expired ${c.notAfter.toISOString()}`;
+  return undefined;
+}

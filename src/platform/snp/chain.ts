@@ -3,7 +3,8 @@
 import type { KeyObject } from 'node:crypto';
 import type { CertificateBundle } from '../../input/certificates.js';
 import { productFromCertificate } from '../../input/certificates.js';
-import { OID, type Certificate } from '../../x509/certificate.js';
+import { OID, validityProblem, type Certificate } from '../../x509/certificate.js';
+import { certificateInfo } from '../../result/certificate-info.js';
 import type { SigningKey } from './report.js';
 import { spkiSha256, type CertStore } from '../../x509/cert-store.js';
 import { AMD_PSS, embeddedIntermediate, pinnedArk } from './amd-certificates.js';
@@ -23,32 +24,6 @@ export interface ChainOutcome {
 }
 
 const fail = (reason: string): CheckResult => ({ id: 'chain', group: 'chain', status: 'fail', reason });
-
-const infos = new WeakMap<Certificate, CertificateInfo>();
-
-function info(c: Certificate, role: CertificateInfo['role'], pinned: boolean): CertificateInfo {
-  const cached = infos.get(c);
-  if (cached && cached.role === role && cached.pinned === pinned) return cached;
-  const i: CertificateInfo = {
-    role,
-    subject: c.subject.text,
-    ...(c.subject.cn !== undefined ? { subjectCn: c.subject.cn } : {}),
-    issuer: c.issuer.text,
-    serialNumber: c.serialNumber,
-    notBefore: c.notBefore.toISOString(),
-    notAfter: c.notAfter.toISOString(),
-    sha256: c.sha256,
-    pinned,
-  };
-  infos.set(c, i);
-  return i;
-}
-
-function validityProblem(c: Certificate, role: string, now: Date): string | undefined {
-  if (now < c.notBefore) return `${role} is not valid before ${c.notBefore.toISOString()}`;
-  if (now > c.notAfter) return `${role} expired ${c.notAfter.toISOString()}`;
-  return undefined;
-}
 
 export interface ChainInput {
   readonly bundle: CertificateBundle;
@@ -82,7 +57,7 @@ export function checkChain(input: ChainInput): ChainOutcome {
   const base = { leaf, leafRole, ...(leafKey ? { leafKey } : {}) } as const;
   const certProduct = productFromCertificate(leaf);
   const product = input.reportProduct ?? certProduct;
-  certificates.push(info(leaf, leafRole, false));
+  certificates.push(certificateInfo(leaf, leafRole, false));
   if (!product || !certProduct) return { check: fail(`cannot tell the AMD product of ${leafRole} issuer "${leaf.issuer.cn}"`), ...base, product, certificates };
   if (input.reportProduct && certProduct !== input.reportProduct) {
     return { check: fail(`the report is from a ${input.reportProduct} CPU but the ${leafRole} is issued for ${certProduct}`), ...base, product, certificates };
@@ -92,8 +67,8 @@ export function checkChain(input: ChainInput): ChainOutcome {
   const supplied = wantVlek ? bundle.asvk : bundle.ask;
   const interRole = wantVlek ? 'ASVK' : 'ASK';
   const inter = supplied ?? embeddedIntermediate(product, wantVlek);
-  certificates.push(info(inter, interRole, false));
-  certificates.push(info(ark, 'ARK', true));
+  certificates.push(certificateInfo(inter, interRole, false));
+  certificates.push(certificateInfo(ark, 'ARK', true));
   const problems: string[] = [];
   if (bundle.ark) {
     const arkProduct = productFromCertificate(bundle.ark);

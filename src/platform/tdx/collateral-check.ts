@@ -10,7 +10,8 @@ import type { TcbInfo } from './tcb-info.js';
 import type { CertStore } from '../../x509/cert-store.js';
 import type { CertificateInfo, CheckResult } from '../../result/result.js';
 import { certKey, ecdsaRawVerifies, ecdsaSignedBy, isPinnedIntelRoot, pinnedIntelRoot } from './ecdsa.js';
-import { certInfo, validityProblem } from './pck-chain.js';
+import { certificateInfo } from '../../result/certificate-info.js';
+import { validityProblem } from '../../x509/certificate.js';
 
 export const TCB_SIGNING_CN = 'Intel SGX TCB Signing';
 
@@ -51,7 +52,7 @@ export function checkCollateral(
     why = r;
   }
   if (!signer) return fail(`the ${TCB_SIGNING_CN} certificate is not signed by the pinned Intel SGX Root CA: ${why}`);
-  const certificates = [certInfo(signer, 'TCB-SIGNING')];
+  const certificates = [certificateInfo(signer, 'TCB-SIGNING')];
   const id = (what: string, raw: Uint8Array, sig: Uint8Array): string | undefined =>
     cache ? `${what}:${signer.sha256}:${Buffer.from(sig).toString('hex')}:${Buffer.from(raw).toString('latin1')}` : undefined;
   if (!fmspc)

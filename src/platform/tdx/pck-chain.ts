@@ -3,7 +3,8 @@
 // quote is accepted only when its key is the pinned one. Every certificate must be valid at `now`.
 import type { KeyObject } from 'node:crypto';
 import { CvmAttestError } from '../../base/errors.js';
-import type { Certificate } from '../../x509/certificate.js';
+import { validityProblem, type Certificate } from '../../x509/certificate.js';
+import { certificateInfo } from '../../result/certificate-info.js';
 import { parsePckExtensions, type PckExtensions } from './pck-extensions.js';
 import type { TdQuote } from './quote.js';
 import type { CertStore } from '../../x509/cert-store.js';
@@ -22,25 +23,6 @@ export interface PckChainOutcome {
   readonly pckKey?: KeyObject;
   readonly extensions?: PckExtensions;
   readonly certificates: CertificateInfo[];
-}
-
-export function certInfo(c: Certificate, role: CertificateInfo['role'], pinned = false): CertificateInfo {
-  return {
-    role,
-    subject: c.subject.text,
-    issuer: c.issuer.text,
-    serialNumber: c.serialNumber,
-    notBefore: c.notBefore.toISOString(),
-    notAfter: c.notAfter.toISOString(),
-    sha256: c.sha256,
-    pinned,
-  };
-}
-
-export function validityProblem(c: Certificate, what: string, at: Date): string | undefined {
-  if (at < c.notBefore) return `${what} is not valid before ${c.notBefore.toISOString()}`;
-  if (at > c.notAfter) return `${what} expired ${c.notAfter.toISOString()}`;
-  return undefined;
 }
 
 const extensionMemo = new Map<string, PckExtensions>();
@@ -64,15 +46,15 @@ export function checkPckChain(quote: TdQuote, store: CertStore, now: Date, cache
   const infos: CertificateInfo[] = [];
   if (pcks.length !== 1) return fail(`the quote's PCK chain has ${pcks.length} PCK certificates ("${PCK_CN}"), expected 1`);
   const pck = pcks[0]!;
-  infos.push(certInfo(pck, 'PCK'));
+  infos.push(certificateInfo(pck, 'PCK'));
   const pckCa = cas.find((c) => Buffer.compare(Buffer.from(c.subject.der), Buffer.from(pck.issuer.der)) === 0);
   if (!pckCa) return fail(`the PCK's issuer "${pck.issuer.cn}" is not in the quote's chain`, infos);
-  infos.push(certInfo(pckCa, 'PCK-CA'));
+  infos.push(certificateInfo(pckCa, 'PCK-CA'));
   for (const r of roots) {
     if (!isPinnedIntelRoot(r))
       return fail(`the chain's root "${r.subject.cn}" is not the pinned Intel SGX Root CA (its key differs): refused as a trust anchor`, infos);
   }
-  infos.push(certInfo(root, 'SGX-ROOT', true));
+  infos.push(certificateInfo(root, 'SGX-ROOT', true));
   if (certs.length !== 1 + 1 + roots.length) return fail(`the quote's PCK chain holds ${certs.length - 2 - roots.length} unexpected certificate(s)`, infos);
   if (!isP256(pck)) return fail('the PCK certificate has no P-256 key', infos);
   const caSig = ecdsaSignedBy(store, pckCa, root, cache);

@@ -1,7 +1,7 @@
 // Check 11 on TDX: judge verified TD evidence against the policy, one `policy.<name>` check per rule.
 // Keys that judge only SEV-SNP are ignored here, with a note naming them.
 import { toHex } from '../../base/bytes.js';
-import type { TcbStatus } from './signed-json.js';
+import { TCB_STATUSES, type TcbStatus } from '../../result/tdx-tcb-status.js';
 import type { TdQuoteBody } from './quote.js';
 import { tdDebug } from './td-report.js';
 import type { CheckResult, CheckStatus } from '../../result/result.js';
@@ -16,14 +16,8 @@ export interface TdxPolicyContext {
 }
 
 const check = (name: string, status: CheckStatus, reason: string): CheckResult => ({ id: `policy.${name}`, group: 'policy', status, reason });
-const DEFAULT_STATUSES: readonly TcbStatus[] = [
-  'UpToDate',
-  'SWHardeningNeeded',
-  'ConfigurationNeeded',
-  'ConfigurationAndSWHardeningNeeded',
-  'OutOfDate',
-  'OutOfDateConfigurationNeeded',
-];
+/** Every status but Revoked: what a policy allows unless it says otherwise. */
+const DEFAULT_STATUSES: readonly TcbStatus[] = TCB_STATUSES.filter((s) => s !== 'Revoked');
 
 /** Keys of `keys` that the policy sets to something other than the default. */
 export function keysSet(p: Policy, keys: readonly string[]): string[] {
