@@ -8,7 +8,6 @@ import { certificateInfo } from '../../result/certificate-info.js';
 import { parsePckExtensions, type PckExtensions } from './pck-extensions.js';
 import type { TdQuote } from './quote.js';
 import type { CertStore } from '../../x509/cert-store.js';
-import { pemDer } from '../../x509/pem.js';
 import type { CertificateInfo, CheckResult } from '../../result/result.js';
 import { certKey, ecdsaSignedBy, isP256, isPinnedIntelRoot, pinnedIntelRoot } from './ecdsa.js';
 
@@ -36,7 +35,7 @@ export function checkPckChain(quote: TdQuote, store: CertStore, now: Date, cache
   const root = pinnedIntelRoot();
   let certs: Certificate[];
   try {
-    certs = quote.pckChainPem.map((p) => store.parse(pemDer(p, 'CERTIFICATE', { what: 'a PCK chain certificate', code: 'E_TDX_QUOTE' })));
+    certs = quote.pckChainDer.map((der) => store.parse(der));
   } catch (e) {
     return fail(`a certificate of the quote's PCK chain is unusable: ${e instanceof CvmAttestError ? e.message : String(e)}`);
   }

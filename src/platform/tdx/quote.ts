@@ -55,6 +55,8 @@ export interface TdQuote {
   readonly certData: Uint8Array;
   /** The PEM certificates of the PCK chain (type 5), in quote order. */
   readonly pckChainPem: readonly string[];
+  /** The same certificates as DER, decoded once here (verification parses these, not the PEM again). */
+  readonly pckChainDer: readonly Uint8Array[];
   /** Zero bytes after the signature data. */
   readonly padding: number;
 }
@@ -117,13 +119,17 @@ function parseBody(r: Reader, size: number): TdQuoteBody {
 
 /** Splits the PEM certificates out of type-5 certification data (a NUL terminator may follow). */
 export function splitPemChain(data: Uint8Array): string[] {
+  return splitChain(data).map((b) => b.pem);
+}
+
+function splitChain(data: Uint8Array): readonly { readonly pem: string; readonly der: Uint8Array }[] {
   let end = data.length;
   while (end > 0 && data[end - 1] === 0) end--;
   const text = utf8.decode(data.subarray(0, end));
   const pem = readPem(text, { what: 'the PCK certificate chain', code: 'E_TDX_QUOTE', maxBlocks: 9 });
   if (pem.outside !== '' || pem.blocks.some((b) => b.label !== 'CERTIFICATE')) bad('the PCK certificate chain holds something other than PEM certificates');
   if (pem.blocks.length === 0 || pem.blocks.length > 8) bad(`the PCK certificate chain has ${pem.blocks.length} certificates`);
-  return pem.blocks.map((b) => b.pem);
+  return pem.blocks;
 }
 
 /** Parses a DCAP v4 or v5 TD quote. Throws ParseError (E_TDX_QUOTE) on anything that does not add up. */
@@ -172,7 +178,9 @@ export function parseTdQuote(input: Uint8Array): TdQuote {
   const certData = s.bytes(certSize, 'PCK certification data');
   if (s.off !== sigEnd) bad(`${sigEnd - s.off} unexplained bytes at the end of the signature data`);
   if (certDataType !== CERT_PCK_CHAIN) bad(`PCK certification data type ${certDataType} is not a PEM PCK chain (5)`);
-  const pckChainPem = splitPemChain(certData);
+  const chain = splitChain(certData);
+  const pckChainPem = chain.map((b) => b.pem);
+  const pckChainDer = chain.map((b) => b.der);
   if (!isAllZero(b, sigEnd)) bad(`non-zero bytes after the signature data (offset ${sigEnd})`);
   return {
     bytes: b,
@@ -188,6 +196,7 @@ export function parseTdQuote(input: Uint8Array): TdQuote {
     certDataType,
     certData,
     pckChainPem,
+    pckChainDer,
     padding: b.length - sigEnd,
   };
 }
