@@ -210,11 +210,26 @@ async function collectWith(options: CollectOptions & { signal: AbortSignal }): P
 
   const instance = await identityP;
   const identity = instance ? bindIdentity(instance, vmUniqueId(parsed)) : undefined;
-  warnAboutParts(warnings, tpm, identity, wantQuote);
   const evidence: Evidence = {
-    hclReport: tpm.hclReport,
+    ...commonEvidence(warnings, tpm, identity, wantQuote, guest),
     vcekPem: certs.vcekPem,
     chainPem: certs.chainPem,
+    certificateSource: source,
+  };
+  return { evidence, parsed, tpmMs, certificatesMs };
+}
+
+/** What both platforms' evidence holds beside the certificates: the vTPM parts, the identity, the warnings. */
+function commonEvidence(
+  warnings: string[],
+  tpm: TpmEvidence,
+  identity: ReturnType<typeof bindIdentity> | undefined,
+  wantQuote: boolean,
+  guest: Pick<Evidence, 'userData' | 'akCertificate' | 'eventLog'>,
+): Omit<Evidence, 'vcekPem' | 'chainPem' | 'certificateSource'> {
+  warnAboutParts(warnings, tpm, identity, wantQuote);
+  return {
+    hclReport: tpm.hclReport,
     // --no-quote also drops a replayed capture's recorded quote: the user asked for none.
     ...(tpm.quote && wantQuote ? { quote: quoteEvidence(tpm.quote) } : {}),
     ...guest,
@@ -222,9 +237,7 @@ async function collectWith(options: CollectOptions & { signal: AbortSignal }): P
     warnings,
     replayed: tpm.replayed,
     transport: tpm.transport,
-    certificateSource: source,
   };
-  return { evidence, parsed, tpmMs, certificatesMs };
 }
 
 /** The collection warnings both platforms give: an IMDS identity not of this report, a nonce the report does not carry, no quote. */
@@ -262,19 +275,12 @@ async function collectTdx(
   const vc = parseTdxHclReport(tpm.hclReport).runtimeData.json?.['vm-configuration'];
   const id = vc && typeof vc === 'object' ? (vc as Record<string, unknown>).vmUniqueId : undefined;
   const identity = instance ? bindIdentity(instance, typeof id === 'string' ? id : undefined) : undefined;
-  warnAboutParts(warnings, tpm, identity, wantQuote);
   const evidence: Evidence = {
-    hclReport: tpm.hclReport,
+    ...commonEvidence(warnings, tpm, identity, wantQuote, guest),
     vcekPem: '',
     chainPem: '',
     tdQuote: tdx.tdQuote,
     collateral: tdx.collateral,
-    ...(tpm.quote && wantQuote ? { quote: quoteEvidence(tpm.quote) } : {}),
-    ...guest,
-    ...(identity ? { instance: identity } : {}),
-    warnings,
-    replayed: tpm.replayed,
-    transport: tpm.transport,
     certificateSource: tdx.collateralSource === 'files' ? 'files' : tdx.collateralSource === 'pcs' ? 'pcs' : tdx.collateralSource,
   };
   return { evidence, tpmMs, certificatesMs };

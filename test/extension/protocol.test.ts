@@ -21,6 +21,7 @@ import {
 import { execFileSync, spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { makeExtensionDir } from '../helpers/extension-dir.js';
 import fc from 'fast-check';
 import { parseHandlerEnvironment } from '../../src/extension/handler-environment.js';
 import {
@@ -602,23 +603,7 @@ describe('handlers (real worker process)', () => {
   const setup = () => {
     const lib = tmp('hl-');
     const ext = join(lib, 'P.T-1.0.0');
-    for (const d of ['config', 'status']) mkdirSync(join(ext, d), { recursive: true });
-    writeFileSync(
-      join(ext, 'HandlerEnvironment.json'),
-      JSON.stringify([
-        {
-          name: 'P.T',
-          version: 1,
-          handlerEnvironment: {
-            logFolder: join(ext, 'log'),
-            configFolder: join(ext, 'config'),
-            statusFolder: join(ext, 'status'),
-            heartbeatFile: join(ext, 'heartbeat.log'),
-          },
-        },
-      ]),
-    );
-    writeFileSync(join(ext, 'config', '0.settings'), JSON.stringify({ runtimeSettings: [{ handlerSettings: { publicSettings: { freshness: false } } }] }));
+    makeExtensionDir(ext, { publicSettings: { freshness: false }, mrseq: false });
     return ext;
   };
   const procs = (ext: string) =>

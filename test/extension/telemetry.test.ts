@@ -4,9 +4,10 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { makeExtensionDir } from '../helpers/extension-dir.js';
 import { agentPythonPath, root } from './agent-harness.js';
 import { EVENT_FILE_RE, EVENT_LIMITS, MAX_PENDING_FILES, formatEvent, writeExtensionEvent, eventFileName } from '../../src/extension/telemetry.js';
 import { loadHandlerEnvironment, type HandlerEnvironment } from '../../src/extension/handler-environment.js';
@@ -26,23 +27,7 @@ const py = agentPythonPath(); // throws with the reason when the real agent cann
 function extDir(): { ext: string; env: HandlerEnvironment } {
   const ext = mkdtempSync(join(tmpdir(), 'cvm-attest-events-'));
   made.push(ext);
-  for (const d of ['log', 'config', 'status', 'events']) mkdirSync(join(ext, d));
-  writeFileSync(
-    join(ext, 'HandlerEnvironment.json'),
-    JSON.stringify([
-      {
-        name: HANDLER,
-        version: 1,
-        handlerEnvironment: {
-          logFolder: join(ext, 'log'),
-          configFolder: join(ext, 'config'),
-          statusFolder: join(ext, 'status'),
-          heartbeatFile: join(ext, 'heartbeat.log'),
-          eventsFolder: join(ext, 'events'),
-        },
-      },
-    ]),
-  );
+  makeExtensionDir(ext, { name: HANDLER, events: true });
   return { ext, env: loadHandlerEnvironment(ext) };
 }
 interface Collected {

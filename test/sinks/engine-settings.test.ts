@@ -3,9 +3,10 @@
 // (2), not an internal error (4), and the heartbeat is NotReady.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { makeExtensionDir } from '../helpers/extension-dir.js';
 import { runWorker, type Engine } from '../../src/extension/worker.js';
 import { makeContext } from '../../src/extension/handler-context.js';
 import { loadHandlerEnvironment } from '../../src/extension/handler-environment.js';
@@ -33,27 +34,7 @@ test('the engine refuses bad sink settings with a SettingsError naming publicSet
 test('a worker with bad sink settings reports them (code 2, NotReady) and exits without a run', async () => {
   const ext = mkdtempSync(join(tmpdir(), 'es-'));
   dirs.push(ext);
-  for (const sub of ['config', 'status']) mkdirSync(join(ext, sub), { recursive: true });
-  writeFileSync(
-    join(ext, 'config', '0.settings'),
-    JSON.stringify({ runtimeSettings: [{ handlerSettings: { publicSettings: { freshness: false, sinks: BAD_SINKS } } }] }),
-  );
-  writeFileSync(join(ext, 'mrseq'), '0');
-  writeFileSync(
-    join(ext, 'HandlerEnvironment.json'),
-    JSON.stringify([
-      {
-        name: 'P.T',
-        version: 1,
-        handlerEnvironment: {
-          logFolder: join(ext, 'log'),
-          configFolder: join(ext, 'config'),
-          statusFolder: join(ext, 'status'),
-          heartbeatFile: join(ext, 'heartbeat.log'),
-        },
-      },
-    ]),
-  );
+  makeExtensionDir(ext, { publicSettings: { freshness: false, sinks: BAD_SINKS } });
   let runs = 0;
   const engine: Engine = {
     async attest() {

@@ -3,9 +3,10 @@
 // the real engine puts the VM identity IMDS gave on a run whose evidence could not be collected.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { makeExtensionDir } from '../helpers/extension-dir.js';
 import { runWorker, type Engine, type WorkerSinks } from '../../src/extension/worker.js';
 import { makeContext } from '../../src/extension/handler-context.js';
 import { loadHandlerEnvironment } from '../../src/extension/handler-environment.js';
@@ -25,27 +26,7 @@ const quiet = { error: () => undefined, warn: () => undefined, info: () => undef
 function extDir(): string {
   const ext = mkdtempSync(join(tmpdir(), 'wd-'));
   dirs.push(ext);
-  for (const d of ['config', 'status']) mkdirSync(join(ext, d), { recursive: true });
-  writeFileSync(
-    join(ext, 'config', '0.settings'),
-    JSON.stringify({ runtimeSettings: [{ handlerSettings: { publicSettings: { intervalMinutes: 60, jitterPercent: 0, freshness: false, sinks: {} } } }] }),
-  );
-  writeFileSync(join(ext, 'mrseq'), '0');
-  writeFileSync(
-    join(ext, 'HandlerEnvironment.json'),
-    JSON.stringify([
-      {
-        name: 'P.T',
-        version: 1,
-        handlerEnvironment: {
-          logFolder: join(ext, 'log'),
-          configFolder: join(ext, 'config'),
-          statusFolder: join(ext, 'status'),
-          heartbeatFile: join(ext, 'heartbeat.log'),
-        },
-      },
-    ]),
-  );
+  makeExtensionDir(ext, { publicSettings: { intervalMinutes: 60, jitterPercent: 0, freshness: false, sinks: {} } });
   return ext;
 }
 type Sub = { name: string; status: string; formattedMessage: { message: string } };
