@@ -1,11 +1,11 @@
 // state/last-result.json: the worker's last run as data (verdict, checks, claims, warnings, sink and
 // alert state, time, seq). The ONE reader and writer: `cvm-attest status` and the demo read this
 // instead of parsing back the portal strings that status.ts formats from the same run.
-import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ParseError } from '../base/errors.js';
 import { parseJsonBounded } from '../base/bounded-json.js';
 import { writeFileAtomicSync } from '../io/atomic-file.js';
+import { readFileBoundedSync } from '../io/bounded-read.js';
 import type { CheckStatus, VerificationResult } from '../result/result.js';
 import { checkGroupIndex } from '../result/check-groups.js';
 import { claimsJson, MAX_ALERTS, type StatusAlert } from './status.js';
@@ -109,13 +109,11 @@ export function readLastResult(stateDir: string): LastResult | undefined {
   const path = lastResultPath(stateDir);
   let text: string;
   try {
-    const st = statSync(path);
-    if (!st.isFile() || st.size > MAX_LAST_RESULT_BYTES) throw new LastResultError(`${path} is not a file of at most ${MAX_LAST_RESULT_BYTES} bytes`);
-    text = readFileSync(path, 'utf8');
+    // The one way a file is read here too: no symlink followed, regular file, capped from the descriptor.
+    text = readFileBoundedSync(path, { max: MAX_LAST_RESULT_BYTES, what: 'last result', noFollow: true }).toString('utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    if (e instanceof LastResultError) throw e;
-    throw new LastResultError(`${path} cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
+    if (((e as Error).cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return undefined;
+    throw new LastResultError((e as Error).message, { cause: e });
   }
   let doc: unknown;
   try {

@@ -1,7 +1,7 @@
 // state/last-result.json: written atomically by the worker, read back by `status` and the demo.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lastResult, lastResultPath, readLastResult, writeLastResult, LastResultError, MAX_LAST_RESULT_BYTES } from '../../src/extension/last-result.js';
@@ -54,5 +54,14 @@ test('no file yet is no result; a torn, unknown or oversized file is LastResultE
   refused(JSON.stringify({ ...lastResult({ seq: 1, at: new Date(), deliveries: [], alerts: [] }), v: 2 }), /unknown version 2/);
   refused(JSON.stringify({ v: 1, seq: 1, at: 'x', verdict: 'maybe', checks: [], sinks: [], alerts: [], warnings: [] }), /verdict/);
   refused(JSON.stringify({ v: 1, seq: 1, at: 'x', verdict: 'pass', checks: [{ id: 'a' }], sinks: [], alerts: [], warnings: [] }), /check is malformed/);
-  refused(' '.repeat(MAX_LAST_RESULT_BYTES + 1), /at most/);
+  refused(' '.repeat(MAX_LAST_RESULT_BYTES + 1), /too large/);
+  // A symlink in its place is refused, not followed.
+  rmSync(lastResultPath(d));
+  const elsewhere = join(d, 'elsewhere.json');
+  writeFileSync(elsewhere, JSON.stringify(lastResult({ seq: 1, at: new Date(), deliveries: [], alerts: [] })));
+  symlinkSync(elsewhere, lastResultPath(d));
+  assert.throws(
+    () => readLastResult(d),
+    (e: unknown) => e instanceof LastResultError && /symbolic link/.test(e.message),
+  );
 });
