@@ -1,7 +1,8 @@
 // Parsed certificates, their public keys and verified issuer->subject signatures, cached by the
 // certificate's bytes (the `cache` option). Platform-independent: the AMD and Intel chains both use it.
-import { constants, createHash, createPublicKey, KeyObject, verify, webcrypto } from 'node:crypto';
+import { constants, createHash, KeyObject, verify, webcrypto } from 'node:crypto';
 import { OID, parseCertificate, type Certificate } from './certificate.js';
+import { importSpki } from './public-key.js';
 
 const MAX_ENTRIES = 256;
 
@@ -77,7 +78,7 @@ export class CertStore {
 
   publicKey(c: Certificate): KeyObject {
     const e = this.entry(c);
-    e.key ??= createPublicKey({ key: Buffer.from(c.spki), format: 'der', type: 'spki' });
+    e.key ??= importSpki(c.spki);
     return e.key;
   }
 

@@ -2,12 +2,13 @@
 // quote, QE report and collateral (raw r || s). Verified issuer->subject pairs and collateral
 // signatures are remembered (bounded) when the verification caches, so a repeated quote pays only for
 // the two signatures that change with every quote.
-import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { createHash, verify, type KeyObject } from 'node:crypto';
 import { OID, type Certificate } from '../../x509/certificate.js';
 import type { CertStore } from '../../x509/cert-store.js';
 import { INTEL_SGX_ROOT_CA_PEM, INTEL_SGX_ROOT_SPKI_SHA256 } from './intel-root.js';
 import { rootStore } from '../../x509/cert-store.js';
 import { pemDer } from '../../x509/pem.js';
+import { importP256 } from '../../x509/public-key.js';
 
 const ECDSA_SHA256 = '1.2.840.10045.4.3.2';
 const P256 = '1.2.840.10045.3.1.7';
@@ -89,9 +90,6 @@ export function ecdsaRawVerifies(data: Uint8Array, signature: Uint8Array, key: K
   return ok;
 }
 
-/** SubjectPublicKeyInfo of an uncompressed P-256 point, up to the point's 0x04. */
-const P256_SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
-
 const rawKeys = new Map<string, KeyObject>();
 /**
  * A P-256 public key from its raw x || y (the quote's attestation key); undefined when not on the
@@ -104,7 +102,7 @@ export function p256FromRaw(xy: Uint8Array, cache = false): KeyObject | undefine
   const hit = cache ? rawKeys.get(id) : undefined;
   if (hit) return hit;
   try {
-    const k = createPublicKey({ key: Buffer.concat([P256_SPKI_PREFIX, Buffer.from([4]), xy]), format: 'der', type: 'spki' });
+    const k = importP256(xy);
     if (cache) {
       if (rawKeys.size >= MAX_REMEMBERED) rawKeys.clear();
       rawKeys.set(id, k);
