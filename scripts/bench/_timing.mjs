@@ -27,3 +27,27 @@ export async function medianAsync(fn, { warmup = 200, runs = 2000 } = {}) {
 }
 
 export const ms = (x) => `${x.toFixed(3)} ms`;
+
+/**
+ * Medians of two functions measured in alternation, one call of each per round, so that both see the
+ * same machine (a noisy neighbour or a clock change slows both): for figures that are a ratio of the two.
+ */
+export function pairedMedians(fa, fb, { warmup = 200, runs = 2000 } = {}) {
+  for (let i = 0; i < warmup; i++) {
+    fa();
+    fb();
+  }
+  const a = new Float64Array(runs);
+  const b = new Float64Array(runs);
+  for (let i = 0; i < runs; i++) {
+    let t0 = process.hrtime.bigint();
+    fa();
+    a[i] = Number(process.hrtime.bigint() - t0) / 1e6;
+    t0 = process.hrtime.bigint();
+    fb();
+    b[i] = Number(process.hrtime.bigint() - t0) / 1e6;
+  }
+  a.sort();
+  b.sort();
+  return [a[runs >> 1], b[runs >> 1]];
+}

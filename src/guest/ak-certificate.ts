@@ -170,7 +170,7 @@ function leafFacts(der: Uint8Array, useCache: boolean): LeafFacts {
 }
 
 export function checkAkCertificate(i: AkCertificateInput): AkCertificateOutcome {
-  if (i.certificate === undefined) return { check: { ...base, status: 'skip', reason: 'no AK certificate given (vTPM NV 0x01C101D0)' } };
+  if (i.certificate === undefined) return { check: { id: base.id, group: base.group, status: 'skip', reason: 'no AK certificate given (vTPM NV 0x01C101D0)' } };
   const fail = (reason: string, info?: AkCertificateInfo): AkCertificateOutcome => ({ check: { ...base, status: 'fail', reason }, ...(info ? { info } : {}) });
   const useCache = i.cache !== false;
   let f: LeafFacts;

@@ -4,6 +4,7 @@ import { createPublicKey, type KeyObject, type JsonWebKey } from 'node:crypto';
 import { ParseError } from '../base/errors.js';
 import { isUtf8 } from 'node:buffer';
 import { parseJsonBounded } from '../base/bounded-json.js';
+import { bytesEqual } from '../base/bytes.js';
 
 export interface RuntimeData {
   /** Exactly the bytes the hash covers. */
@@ -16,7 +17,31 @@ export interface RuntimeData {
 
 export const AK_KID = 'HCLAkPub';
 
+/** Parsed runtime data by its exact bytes (bounded): a VM's runtime data changes only with its user data. */
+const memo: RuntimeData[] = [];
+const MEMO_MAX = 32;
+
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === 'object' && !ArrayBuffer.isView(v) && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v as object)) deepFreeze(x);
+  }
+  return v;
+}
+
+/**
+ * The runtime data in `raw`. The result is shared by every later call with the same bytes, so it is
+ * frozen, JSON included (it goes into claims as x-ms-runtime): a consumer cannot change another's.
+ */
 export function parseRuntimeData(raw: Uint8Array): RuntimeData {
+  for (const m of memo) if (bytesEqual(m.raw, raw)) return m;
+  const rd = deepFreeze(parseRuntimeDataUncached(raw.slice()));
+  if (memo.length >= MEMO_MAX) memo.shift();
+  memo.push(rd);
+  return rd;
+}
+
+function parseRuntimeDataUncached(raw: Uint8Array): RuntimeData {
   const buf = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
   if (!isUtf8(buf)) return { raw, error: 'runtime data is not valid UTF-8' };
   const text = buf.toString('utf8');

@@ -209,7 +209,7 @@ function runTdx(options: VerifyOptions, policy: Policy, now: Date): Verification
   if (options.tdQuote === undefined)
     throw new ParseError('E_TDX_QUOTE_MISSING', 'this is an Intel TDX HCL report: give its TD quote (--td-quote FILE) and the collateral (--collateral)');
   if (!(options.tdQuote instanceof Uint8Array)) throw new ParseError('E_OPTIONS', 'tdQuote must be bytes');
-  const quote = tagged('td-quote', () => parseTdQuote(options.tdQuote!));
+  const quote = tagged('td-quote', () => parseTdQuote(options.tdQuote!, { cache: options.cache !== false }));
   const collateral = options.collateral
     ? tagged('collateral', () => (options.cache === false ? parseCollateral : parseCollateralCached)(options.collateral!))
     : EMPTY_COLLATERAL;

@@ -77,6 +77,6 @@ export function parseHclReport(input: Uint8Array): { hcl: HclReport; report: Snp
   if (reportSize > input.length) throw new ParseError('E_HCL_TRUNCATED', `HCL report says ${reportSize} bytes but only ${input.length} were given`);
   const report = parseSnpReport(input.subarray(HCL_HEADER_SIZE, REQ_OFFSET));
   const snpReportBytes = report.bytes;
-  const runtimeData = parseRuntimeData(input.slice(RUNTIME_OFFSET, RUNTIME_OFFSET + varSize));
+  const runtimeData = parseRuntimeData(input.subarray(RUNTIME_OFFSET, RUNTIME_OFFSET + varSize)); // it copies
   return { hcl: { headerVersion, reportSize, requestType, hashType, runtimeData, snpReportBytes }, report };
 }

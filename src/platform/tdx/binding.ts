@@ -23,29 +23,25 @@ const FIELDS: readonly [keyof TdMeasurements, string][] = [
 ];
 
 export function checkTdReportBinding(body: TdQuoteBody, hcl: TdxHclReport): CheckResult {
-  const base = { id: 'runtime-data.td-report', group: 'runtime-data' } as const;
+  const result = (status: 'pass' | 'fail', reason: string): CheckResult => ({ id: 'runtime-data.td-report', group: 'runtime-data', status, reason });
   const td = hcl.tdReport;
   const differ = FIELDS.filter(([k]) => !bytesEqual(body[k] as Uint8Array, td[k] as Uint8Array)).map(([, n]) => n);
   for (let i = 0; i < 4; i++) if (!bytesEqual(body.rtmr[i]!, td.rtmr[i]!)) differ.push(`RTMR${i}`);
-  if (differ.length) return { ...base, status: 'fail', reason: `the TD quote is not about this HCL report's TD report: ${differ.join(', ')} differ` };
-  return { ...base, status: 'pass', reason: "the signed quote body equals the HCL report's TD report (MRTD, RTMR0-3, REPORTDATA, ...)" };
+  if (differ.length) return result('fail', `the TD quote is not about this HCL report's TD report: ${differ.join(', ')} differ`);
+  return result('pass', "the signed quote body equals the HCL report's TD report (MRTD, RTMR0-3, REPORTDATA, ...)");
 }
 
 export function checkTdxRuntimeData(body: TdQuoteBody, hcl: TdxHclReport): CheckResult {
-  const base = { id: 'runtime-data', group: 'runtime-data' } as const;
+  // Literals, not `{ ...base, status, reason }`: V8 adds keys to a spread copy slowly, on every verification.
+  const result = (status: 'pass' | 'fail', reason: string): CheckResult => ({ id: 'runtime-data', group: 'runtime-data', status, reason });
   const digest = createHash(hcl.hashType).update(hcl.runtimeData.raw).digest();
   const expected = new Uint8Array(64);
   expected.set(digest);
   if (!bytesEqual(expected, body.reportData))
-    return {
-      ...base,
-      status: 'fail',
-      reason: `REPORTDATA is not the ${hcl.hashType.toUpperCase()} of the ${hcl.runtimeData.raw.length}-byte runtime data (runtime data or report altered)`,
-    };
-  if (!hcl.runtimeData.json) return { ...base, status: 'fail', reason: `runtime data is bound but unusable: ${hcl.runtimeData.error}` };
-  return {
-    ...base,
-    status: 'pass',
-    reason: `REPORTDATA = ${hcl.hashType.toUpperCase()}(${hcl.runtimeData.raw.length} bytes of runtime data): the vTPM AK belongs to this TD`,
-  };
+    return result(
+      'fail',
+      `REPORTDATA is not the ${hcl.hashType.toUpperCase()} of the ${hcl.runtimeData.raw.length}-byte runtime data (runtime data or report altered)`,
+    );
+  if (!hcl.runtimeData.json) return result('fail', `runtime data is bound but unusable: ${hcl.runtimeData.error}`);
+  return result('pass', `REPORTDATA = ${hcl.hashType.toUpperCase()}(${hcl.runtimeData.raw.length} bytes of runtime data): the vTPM AK belongs to this TD`);
 }

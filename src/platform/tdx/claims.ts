@@ -5,7 +5,6 @@ import { toHex } from '../../base/bytes.js';
 import type { TdxHclReport } from './hcl.js';
 import type { TdQuote } from './quote.js';
 import { tdDebug } from './td-report.js';
-import type { Claims } from '../../result/result.js';
 
 export interface TdxClaimsInput {
   readonly quote: TdQuote;
@@ -18,8 +17,22 @@ export interface TdxClaimsInput {
   readonly attestedPcrs?: Readonly<Record<number, string>>;
 }
 
-export function buildTdxClaims(i: TdxClaimsInput): Claims {
+/**
+ * Hex of the body fields from one encoding of the signed quote: the parser returns every field as a
+ * view of the quote's bytes, so a field is a substring (any other bytes are encoded on their own).
+ */
+function bodyHex(signed: Uint8Array): (field: Uint8Array) => string {
+  const all = toHex(signed);
+  return (f) => {
+    const off = f.byteOffset - signed.byteOffset;
+    return f.buffer === signed.buffer && off >= 0 && off + f.length <= signed.length ? all.substring(2 * off, 2 * (off + f.length)) : toHex(f);
+  };
+}
+
+/** The claims, as a new object the caller may add its own claims to. */
+export function buildTdxClaims(i: TdxClaimsInput): Record<string, unknown> {
   const b = i.quote.body;
+  const toHex = bodyHex(i.quote.signedBytes);
   const tee: Record<string, unknown> = {
     'x-ms-attestation-type': 'tdxvm',
     tdx_mrseam: toHex(b.mrSeam),
@@ -41,16 +54,17 @@ export function buildTdxClaims(i: TdxClaimsInput): Claims {
     attester_tcb_status: i.tcbStatus ?? null,
     attester_advisory_ids: [...i.advisoryIds],
   };
-  const c: Record<string, unknown> = { ...tee, 'x-ms-isolation-tee': { ...tee } };
+  // Keys are added to the literal, never to a spread copy: V8 adds a property to a spread copy
+  // through its slow path (~2 us each), which made the claims the costliest step of a cached verification.
+  const c = tee;
+  c['x-ms-isolation-tee'] = { ...tee };
   if (i.runtimeBound && i.hcl.runtimeData.json) c['x-ms-runtime'] = i.hcl.runtimeData.json;
-  Object.assign(c, {
-    'cvm-attest-evidence-kind': 'hcl',
-    'cvm-attest-platform': 'TDX',
-    'cvm-attest-hcl-header-version': i.hcl.headerVersion,
-    'cvm-attest-quote-version': i.quote.header.version,
-    ...(i.fmspc ? { 'cvm-attest-fmspc': i.fmspc } : {}),
-    'cvm-attest-policy-hash': i.policyHash,
-  });
+  c['cvm-attest-evidence-kind'] = 'hcl';
+  c['cvm-attest-platform'] = 'TDX';
+  c['cvm-attest-hcl-header-version'] = i.hcl.headerVersion;
+  c['cvm-attest-quote-version'] = i.quote.header.version;
+  if (i.fmspc) c['cvm-attest-fmspc'] = i.fmspc;
+  c['cvm-attest-policy-hash'] = i.policyHash;
   if (i.attestedPcrs) c['cvm-attest-pcrs'] = i.attestedPcrs;
   return c;
 }

@@ -1,7 +1,7 @@
 // TDX collateral files recognised by their content, whatever their names: TCB info JSON, QE identity
 // JSON, CRLs (DER or PEM) and PEM certificates (issuer chains, as PCS sends them, raw or URL-encoded).
 import { ParseError } from '../../base/errors.js';
-import { utf8 } from '../../base/bytes.js';
+import { bytesEqual, utf8 } from '../../base/bytes.js';
 import { parseCertificate, type Certificate } from '../../x509/certificate.js';
 import { parseCrl, type Crl } from '../../x509/crl.js';
 import { readPem } from '../../x509/pem.js';
@@ -89,18 +89,22 @@ export function parseCollateral(files: readonly CollateralFile[]): TdxCollateral
 }
 
 /** Parsed collateral sets by their exact bytes (bounded): a verifier sees the same set for hours. */
-const memo = new Map<string, TdxCollateral>();
+const memo: { readonly files: readonly Uint8Array[]; readonly collateral: TdxCollateral }[] = [];
 const MEMO_MAX = 16;
 
-/** parseCollateral, remembered by the files' exact bytes (names aside: content decides). */
+const sameFiles = (a: readonly Uint8Array[], b: readonly CollateralFile[]): boolean => a.length === b.length && a.every((x, i) => bytesEqual(x, b[i]!.bytes));
+
+/**
+ * parseCollateral, remembered by the files' exact bytes (names aside: content decides). The bytes are
+ * compared, not hashed: a compare of the ~20 KiB of a set costs a few microseconds, a hash ten times that.
+ * The same bytes give the same object, which the endorsement memo is keyed by.
+ */
 export function parseCollateralCached(files: readonly CollateralFile[]): TdxCollateral {
   if (files.length > MAX_COLLATERAL_FILES) return parseCollateral(files);
-  let key = '';
-  for (const f of files) key += `${f.bytes.length}:${Buffer.from(f.bytes.buffer, f.bytes.byteOffset, f.bytes.byteLength).toString('latin1')}`;
-  const hit = memo.get(key);
-  if (hit) return hit;
-  const c = parseCollateral(files);
-  if (memo.size >= MEMO_MAX) memo.clear();
-  memo.set(key, c);
-  return c;
+  const hit = memo.find((m) => sameFiles(m.files, files));
+  if (hit) return hit.collateral;
+  const collateral = parseCollateral(files);
+  if (memo.length >= MEMO_MAX) memo.shift();
+  memo.push({ files: files.map((f) => f.bytes.slice()), collateral });
+  return collateral;
 }

@@ -70,7 +70,7 @@ export function parseTdxHclReport(input: Uint8Array): TdxHclReport {
   if (dataSize !== REQ_HEADER_SIZE + varSize) bad('E_HCL_LENGTH', `HCL data size ${dataSize} does not match runtime data size ${varSize} + ${REQ_HEADER_SIZE}`);
   if (reportSize !== REQ_OFFSET + dataSize) bad('E_HCL_LENGTH', `HCL report size ${reportSize} does not match ${REQ_OFFSET} + data size ${dataSize}`);
   if (reportSize > input.length) bad('E_HCL_TRUNCATED', `HCL report says ${reportSize} bytes but only ${input.length} were given`);
-  const tdReport = parseTdReport(input.slice(HCL_HEADER_SIZE, HCL_HEADER_SIZE + TD_REPORT_SIZE));
-  const runtimeData = parseRuntimeData(input.slice(RUNTIME_OFFSET, RUNTIME_OFFSET + varSize));
+  const tdReport = parseTdReport(input.subarray(HCL_HEADER_SIZE, HCL_HEADER_SIZE + TD_REPORT_SIZE)); // it copies
+  const runtimeData = parseRuntimeData(input.subarray(RUNTIME_OFFSET, RUNTIME_OFFSET + varSize)); // it copies
   return { headerVersion, reportSize, requestType, hashType: hashType!, runtimeData, tdReport };
 }

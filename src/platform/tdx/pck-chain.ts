@@ -26,6 +26,11 @@ export interface PckChainOutcome {
 
 const extensionMemo = new Map<string, PckExtensions>();
 
+/** The reason of a chain that verified at `now`. */
+export function chainPassReason(extensions: PckExtensions, pckCa: Certificate, now: Date): string {
+  return `PCK (FMSPC ${extensions.fmspc}) -> ${pckCa.subject.cn} -> pinned Intel SGX Root CA, valid at ${now.toISOString()}`;
+}
+
 export function checkPckChain(quote: TdQuote, store: CertStore, now: Date, cache: boolean): PckChainOutcome {
   const fail = (reason: string, certificates: CertificateInfo[] = [], extra: Partial<PckChainOutcome> = {}): PckChainOutcome => ({
     check: { id: 'chain', group: 'chain', status: 'fail', reason },
@@ -83,7 +88,7 @@ export function checkPckChain(quote: TdQuote, store: CertStore, now: Date, cache
       id: 'chain',
       group: 'chain',
       status: 'pass',
-      reason: `PCK (FMSPC ${extensions.fmspc}) -> ${pckCa.subject.cn} -> pinned Intel SGX Root CA, valid at ${now.toISOString()}`,
+      reason: chainPassReason(extensions, pckCa, now),
     },
     pck,
     pckCa,

@@ -27,7 +27,18 @@ export function keysSet(p: Policy, keys: readonly string[]): string[] {
 }
 
 /** The note a policy gets on the platform its keys do not apply to (undefined when there is nothing to note). */
+const notes = { SNP: new WeakMap<Policy, CheckResult | null>(), TDX: new WeakMap<Policy, CheckResult | null>() };
+
 export function otherPlatformNote(p: Policy, platform: 'SNP' | 'TDX'): CheckResult | undefined {
+  // A parsed policy is frozen: its note is computed once (a copy is returned, results are the caller's).
+  const known = notes[platform].get(p);
+  if (known !== undefined) return known ? { ...known } : undefined;
+  const note = computeNote(p, platform);
+  if (Object.isFrozen(p)) notes[platform].set(p, note ?? null);
+  return note ? { ...note } : undefined;
+}
+
+function computeNote(p: Policy, platform: 'SNP' | 'TDX'): CheckResult | undefined {
   const ignored = keysSet(p, platform === 'TDX' ? SNP_ONLY_KEYS : TDX_ONLY_KEYS);
   if (ignored.length === 0) return undefined;
   return check(

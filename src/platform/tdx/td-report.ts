@@ -44,11 +44,13 @@ export function tdDebug(tdAttributes: Uint8Array): boolean {
 export function parseTdReport(b: Uint8Array): TdReport {
   if (!(b instanceof Uint8Array)) throw new ParseError('E_TD_REPORT', 'TD report must be bytes');
   if (b.length !== TD_REPORT_SIZE) throw new ParseError('E_TD_REPORT', `TD report must be ${TD_REPORT_SIZE} bytes, got ${b.length}`);
-  const f = (off: number, len: number): Uint8Array => b.slice(off, off + len);
+  // Every field is a view of one private copy: nothing aliases the caller's bytes.
+  const bytes = b.slice();
+  const f = (off: number, len: number): Uint8Array => bytes.subarray(off, off + len);
   const reportType = { type: b[0]!, subType: b[1]!, version: b[2]! };
   if (reportType.type !== TDX_REPORT_TYPE) throw new ParseError('E_TD_REPORT', `TD report type 0x${reportType.type.toString(16)} is not TDX (0x81)`);
   return {
-    bytes: b.slice(),
+    bytes,
     reportType,
     cpuSvn: f(16, 16),
     teeTcbInfoHash: f(32, 48),

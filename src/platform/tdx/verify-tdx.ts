@@ -18,10 +18,8 @@ import { checkGuest, type GuestInput } from '../../guest/guest.js';
 import type { CheckResult, TdxDetails, VerificationResult } from '../../result/result.js';
 import { checkTdReportBinding, checkTdxRuntimeData } from './binding.js';
 import { buildTdxClaims } from './claims.js';
-import { checkCollateral } from './collateral-check.js';
-import { checkTdxCrls } from './crls.js';
 import { ecdsaRawVerifies, p256FromRaw } from './ecdsa.js';
-import { checkPckChain } from './pck-chain.js';
+import { checkEndorsements } from './endorsements.js';
 import { converge, matchQeIdentity, matchTdxTcb } from './tcb-status.js';
 
 export interface TdxInputs {
@@ -70,7 +68,7 @@ export function verifyTdx(i: TdxInputs): VerificationResult {
         },
   );
 
-  const chain = checkPckChain(quote, store, now, cache);
+  const { chain, collateral: col, crl, dates } = checkEndorsements(quote, i.collateral, store, now, enforce, cache);
   checks.push(chain.check);
 
   // QE report: signed by the PCK; its REPORTDATA binds the attestation key and QE authentication data.
@@ -97,8 +95,6 @@ export function verifyTdx(i: TdxInputs): VerificationResult {
           : { id: 'signature.qe-report', group: 'signature', status: 'pass', reason: 'QE report signed by the PCK; its REPORTDATA binds the attestation key' },
   );
 
-  const col = checkCollateral(i.collateral, chain.extensions?.fmspc, chain.extensions?.pceId, store, now, enforce, cache);
-  const crl = checkTdxCrls(i.collateral.crls, chain.pck, chain.pckCa, col.tcbSigning, store, now, enforce, cache);
   checks.push(crl.check, ...col.checks);
 
   // TCB status (6) and QE identity (7).
@@ -181,7 +177,14 @@ export function verifyTdx(i: TdxInputs): VerificationResult {
     replayed: i.replayed,
   });
   checks.push(fresh.check);
-  const guest = checkGuest({ options: { ...i.guest, cache }, runtimeData: hcl.runtimeData, bindingOk, now, policy, attestedPcrs: fresh.attestedPcrs });
+  const guest = checkGuest({
+    options: i.guest ? Object.assign({}, i.guest, { cache }) : { cache },
+    runtimeData: hcl.runtimeData,
+    bindingOk,
+    now,
+    policy,
+    attestedPcrs: fresh.attestedPcrs,
+  });
   checks.push(...guest.checks);
   checks.push(...evaluateTdxPolicy(policy, { body: quote.body, tcbStatus: status, advisoryIds, freshness: fresh.check.status }));
   checks.push(...guest.policyChecks);
@@ -195,41 +198,26 @@ export function verifyTdx(i: TdxInputs): VerificationResult {
     ...(tcbDate ? { tcbDate } : {}),
     ...(moduleNote ? { tdxModule: moduleNote } : {}),
     ...(qeStatus ? { qeTcbStatus: qeStatus } : {}),
-    collateral: [
-      ...(col.tcbInfo
-        ? [
-            {
-              what: `TCB info (FMSPC ${col.tcbInfo.fmspc}, evaluation data ${col.tcbInfo.tcbEvaluationDataNumber})`,
-              issueDate: col.tcbInfo.issueDate.toISOString(),
-              nextUpdate: col.tcbInfo.nextUpdate.toISOString(),
-            },
-          ]
-        : []),
-      ...(col.qeIdentity
-        ? [{ what: 'TD QE identity', issueDate: col.qeIdentity.issueDate.toISOString(), nextUpdate: col.qeIdentity.nextUpdate.toISOString() }]
-        : []),
-      ...crl.dates.map((d) => ({ what: `CRL of ${d.issuer}`, issueDate: d.thisUpdate, ...(d.nextUpdate ? { nextUpdate: d.nextUpdate } : {}) })),
-    ],
+    collateral: dates,
   };
+  const claims = buildTdxClaims({
+    quote,
+    hcl,
+    runtimeBound: bindingOk,
+    policyHash: summary.hash,
+    ...(status ? { tcbStatus: status } : {}),
+    advisoryIds,
+    ...(chain.extensions ? { fmspc: chain.extensions.fmspc } : {}),
+    ...(fresh.attestedPcrs ? { attestedPcrs: fresh.attestedPcrs } : {}),
+  });
+  claims['cvm-attest-fresh-by'] = fresh.check.status === 'pass' || fresh.check.status === 'warn' ? (fresh.freshBy ?? null) : null;
+  Object.assign(claims, guest.claims);
   return {
     verdict: checks.some((c) => c.status === 'fail') ? 'fail' : 'pass',
     product: undefined,
     platform: 'TDX',
     checks,
-    claims: {
-      ...buildTdxClaims({
-        quote,
-        hcl,
-        runtimeBound: bindingOk,
-        policyHash: summary.hash,
-        ...(status ? { tcbStatus: status } : {}),
-        advisoryIds,
-        ...(chain.extensions ? { fmspc: chain.extensions.fmspc } : {}),
-        ...(fresh.attestedPcrs ? { attestedPcrs: fresh.attestedPcrs } : {}),
-      }),
-      'cvm-attest-fresh-by': fresh.check.status === 'pass' || fresh.check.status === 'warn' ? (fresh.freshBy ?? null) : null,
-      ...guest.claims,
-    },
+    claims,
     warnings: checks.filter((c) => c.status === 'warn').map((c) => `${c.id}: ${c.reason}`),
     verifiedAt: now.toISOString(),
     certificates: [...chain.certificates, ...col.certificates],
