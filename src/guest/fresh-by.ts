@@ -35,6 +35,8 @@ export function paddedNonce(nonce: Uint8Array): Uint8Array {
 export interface ReportFreshness {
   readonly ok: boolean;
   readonly reason: string;
+  /** The report carries no user data at all (absent or zero): it was made before any challenge, which is normal. */
+  readonly predates?: boolean;
 }
 
 /** Does the runtime data's `user-data` equal the zero-padded nonce (and is it bound to the signed report)? */
@@ -43,13 +45,14 @@ export function checkReportUserData(rd: RuntimeData | undefined, nonce: Uint8Arr
   const want = paddedNonce(nonce);
   if (want.every((b) => b === 0)) return { ok: false, reason: 'the nonce is all zeros: it would match a report whose user data was never written' };
   const u = rd.json?.['user-data'];
-  if (typeof u !== 'string') return { ok: false, reason: 'the runtime data has no user-data' };
+  if (typeof u !== 'string') return { ok: false, reason: 'the runtime data has no user-data', predates: true };
   if (!/^[0-9a-fA-F]{128}$/.test(u)) return { ok: false, reason: `the runtime data's user-data is not 64 bytes of hex` };
   const got = Uint8Array.from(Buffer.from(u, 'hex'));
   if (!bytesEqual(got, want)) {
     const zero = got.every((b) => b === 0);
     return {
       ok: false,
+      predates: zero,
       reason: zero
         ? "the report's user-data is zero (the guest wrote no nonce to NV 0x01400002 before this report)"
         : `the report's user-data ${toHex(got).slice(0, 32)}... is not the nonce ${toHex(want).slice(0, 32)}...`,
@@ -78,7 +81,12 @@ export function checkFreshnessBy(i: FreshByInput): FreshByOutcome {
       },
     };
   const freshBy: FreshBy | undefined = report?.ok && quoteOk ? 'report+quote' : report?.ok ? 'report' : quoteOk ? 'quote' : undefined;
-  if (!freshBy) return { check: { ...base, status: 'fail', reason: `not fresh: ${report!.reason}, and no quote was given` } };
+  // No quote, and the report was made before any challenge (no user data): not fresh, which is normal
+  // (policy requireFreshness decides, as without a nonce). User data that is something else fails.
+  if (!freshBy)
+    return {
+      check: { id: base.id, group: base.group, status: report!.predates ? 'skip' : 'fail', reason: `not fresh: ${report!.reason}, and no quote was given` },
+    };
   const parts = [
     report?.ok ? report.reason : undefined,
     quoteOk ? quote.check.reason : undefined,
@@ -86,7 +94,8 @@ export function checkFreshnessBy(i: FreshByInput): FreshByOutcome {
   ].filter(Boolean);
   const reason = `fresh by ${freshBy}: ${parts.join('; ')}`;
   const check = {
-    ...base,
+    id: base.id,
+    group: base.group,
     status: i.replayed ? 'warn' : 'pass',
     reason: i.replayed ? `evidence replayed from a capture: ${reason} (fresh when captured, not now)` : reason,
   } as const;
