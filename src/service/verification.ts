@@ -47,17 +47,6 @@ export class EvidenceError extends CvmAttestError {}
 const b64 = (s: string): Buffer => Buffer.from(s, 'base64');
 const certInput = (s: string): string | Buffer => (s.includes('-----BEGIN') || s.trimStart().startsWith('{') ? s : b64(s));
 
-/** The report's user data carries the nonce when the VM refreshed its HCL report with it (NV 0x01400002). */
-function userDataCheck(claims: Claims, nonce: string): CheckResult {
-  const runtime = claims['x-ms-runtime'] as Record<string, unknown> | undefined;
-  const ud = typeof runtime?.['user-data'] === 'string' ? runtime['user-data'].toLowerCase() : undefined;
-  const base = { id: 'freshness.user-data', group: 'freshness' } as const;
-  if (ud === undefined) return { ...base, status: 'skip', reason: 'the report carries no bound user data' };
-  if (ud.startsWith(nonce) && /^0*$/.test(ud.slice(nonce.length)))
-    return { ...base, status: 'pass', reason: "the report's user data is this nonce: the HCL report itself was made for this challenge" };
-  return { ...base, status: 'skip', reason: "the report's user data is not this nonce: the report predates the challenge (the quote proves freshness)" };
-}
-
 function attestedVmId(claims: Claims): string | undefined {
   const runtime = claims['x-ms-runtime'] as Record<string, unknown> | undefined;
   const conf = runtime?.['vm-configuration'] as Record<string, unknown> | undefined;
@@ -106,6 +95,9 @@ export class Verifier {
         ...(ev.chain ? { chain: certInput(ev.chain) } : {}),
         ...(ev.tdQuote !== undefined ? { tdQuote: b64(ev.tdQuote), collateral: collateral! } : {}),
         ...(quote ? { quote } : {}),
+        // The same nonce for the report: fresh by report when the VM wrote it to NV 0x01400002 and
+        // the HCL report came back with it as user-data (the freshness check says which: report, quote or both).
+        nonce,
         ...(ev.akCertificate !== undefined ? { akCertificate: b64(ev.akCertificate) } : {}),
         ...(ev.eventLog !== undefined ? { eventLog: b64(ev.eventLog) } : {}),
         ...(crl ? { crl } : {}),
@@ -123,12 +115,11 @@ export class Verifier {
       throw e;
     }
     const fresh = result.checks.some((c) => c.id === 'freshness' && c.status === 'pass');
-    const checks = [...result.checks, userDataCheck(result.claims, req.nonce)];
     const id = attestedVmId(result.claims);
     const base = {
       verdict: result.verdict,
       platform: result.platform === 'TDX' ? ('tdx' as const) : ('sevsnp' as const),
-      checks,
+      checks: result.checks,
       claims: result.claims,
       fresh,
       ...(id ? { attestedVmId: id } : {}),

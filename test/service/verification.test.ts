@@ -18,6 +18,7 @@ import { requestValidator } from '../../src/service/request.js';
 import type { Evidence } from '../../src/collect/evidence.js';
 import { akCertificateDer } from '../../src/guest/ak-certificate.js';
 import { fixture } from '../verify/fixtures.js';
+import { padded, withUserData } from '../verify/derive-report.js';
 
 function verifier(policy: unknown): { v: Verifier; jwks: ReturnType<typeof createLocalJWKSet> } {
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -181,5 +182,48 @@ describe('the AK certificate and the event log travel with the request', () => {
     assert.equal(o.checks.find((c) => c.id === 'event-log')!.status, 'fail');
     assert.equal(o.verdict, 'fail');
     assert.equal(o.token, undefined);
+  });
+});
+
+describe('Verifier: the nonce in the report (fresh by report, one code path with verify --nonce)', () => {
+  // The service's nonce goes to verifyEvidence for the report as well as for the quote: guest/fresh-by.ts
+  // judges both. A derived report (user-data rewritten, REPORT_DATA re-bound) fails its AMD signature, so
+  // the verdict is fail; what is shown is the freshness check alone, with no quote given.
+  const genoa = vector('genoa');
+  const nonce = new NonceAuthority(Buffer.alloc(32, 2)).issue().nonce;
+  const body = (hcl: Buffer): AttestRequest => attestBody(nonce, { ...genoa, hclReport: hcl }) as unknown as AttestRequest;
+
+  it('a report whose user-data is the service nonce (zero-padded): freshness passes, by report', async () => {
+    const { v } = verifier({ requireFreshness: true });
+    const o = await v.attest(body(withUserData(genoa.hclReport, padded(Buffer.from(nonce, 'hex')))));
+    const f = o.checks.find((c) => c.id === 'freshness')!;
+    assert.equal(f.status, 'pass', f.reason);
+    assert.match(f.reason, /^fresh by report/);
+    assert.equal(o.claims['cvm-attest-fresh-by'], 'report');
+    assert.equal(o.fresh, true);
+    assert.ok(
+      o.checks.some((c) => c.id === 'signature' && c.status === 'fail'),
+      'the derived report is not AMD-signed',
+    );
+    assert.equal(o.verdict, 'fail');
+    assert.equal(o.checks.filter((c) => c.id.startsWith('freshness')).length, 1, 'one freshness check, not a second service-only one');
+  });
+
+  it("a report carrying another nonce, or the real report's zero user-data, is not fresh", async () => {
+    const { v } = verifier({ requireFreshness: true });
+    const other = await v.attest(body(withUserData(genoa.hclReport, padded(Buffer.alloc(32, 9)))));
+    assert.equal(other.checks.find((c) => c.id === 'freshness')!.status, 'fail');
+    assert.equal(other.fresh, false);
+    const real = await v.attest(body(genoa.hclReport));
+    const f = real.checks.find((c) => c.id === 'freshness')!;
+    assert.equal(f.status, 'skip', 'made before any challenge: not fresh, and normal');
+    assert.match(f.reason, /user-data is zero/);
+    assert.equal(real.checks.find((c) => c.id === 'policy.freshness')!.status, 'fail');
+    assert.equal(real.verdict, 'fail');
+    // A policy that relaxes freshness passes the genuine report, not fresh.
+    const relaxed = await verifier({ requireFreshness: false }).v.attest(body(genoa.hclReport));
+    assert.equal(relaxed.verdict, 'pass', JSON.stringify(relaxed.checks.filter((c) => c.status === 'fail')));
+    assert.equal(relaxed.fresh, false);
+    assert.ok(relaxed.token);
   });
 });
