@@ -8,7 +8,7 @@ import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
 import { ParseError } from '../base/errors.js';
 import { readTlv } from '../x509/der.js';
 import { pemDers } from '../x509/pem.js';
-import { AK_KID, akPublicKey, findRuntimeKey, type RuntimeData } from '../hcl/runtime-data.js';
+import { akPublicKey, type RuntimeData } from '../hcl/runtime-data.js';
 import { AZURE_VTPM_INTERMEDIATES, AZURE_VTPM_ROOT_2023, AZURE_VTPM_ROOT_SPKI_SHA256 } from './azure-vtpm-roots.js';
 import type { CheckResult } from '../result/result.js';
 
@@ -72,20 +72,32 @@ export function parseIntermediates(input: Uint8Array | string): X509Certificate[
   return out;
 }
 
-let anchors: { root: X509Certificate; shipped: X509Certificate[] } | undefined;
+let anchors: { root: X509Certificate; rootKey: KeyObject; shipped: X509Certificate[] } | undefined;
 const spki = (k: KeyObject): string =>
   createHash('sha256')
     .update(k.export({ type: 'spki', format: 'der' }))
     .digest('hex');
 
-function trustAnchors(): { root: X509Certificate; shipped: X509Certificate[] } {
+function trustAnchors(): { root: X509Certificate; rootKey: KeyObject; shipped: X509Certificate[] } {
   if (!anchors) {
     const root = new X509Certificate(AZURE_VTPM_ROOT_2023);
     // Fail closed if the embedded root was ever swapped: its key must be the pinned one.
-    if (spki(root.publicKey) !== AZURE_VTPM_ROOT_SPKI_SHA256) throw new Error('embedded Azure vTPM root does not match its pinned key');
-    anchors = { root, shipped: AZURE_VTPM_INTERMEDIATES.map((p) => new X509Certificate(p)) };
+    const rootKey = root.publicKey;
+    if (spki(rootKey) !== AZURE_VTPM_ROOT_SPKI_SHA256) throw new Error('embedded Azure vTPM root does not match its pinned key');
+    anchors = { root, rootKey, shipped: AZURE_VTPM_INTERMEDIATES.map((p) => new X509Certificate(p)) };
   }
   return anchors;
+}
+
+// X509Certificate.publicKey makes a new KeyObject (an OpenSSL key import) on every access.
+const issuerKeys = new WeakMap<X509Certificate, KeyObject>();
+function keyOf(c: X509Certificate): KeyObject {
+  let k = issuerKeys.get(c);
+  if (!k) {
+    k = c.publicKey;
+    issuerKeys.set(c, k);
+  }
+  return k;
 }
 
 // Certificates whose signatures (leaf by intermediate, intermediate by the pinned root) verified, by
@@ -93,19 +105,6 @@ function trustAnchors(): { root: X509Certificate; shipped: X509Certificate[] } {
 // key match are still checked on every call. Bounded.
 const verifiedChains = new Map<string, X509Certificate>();
 const MAX_CACHED = 64;
-const keyIds = new Map<string, string>();
-
-/** SPKI SHA-256 of an RSA JWK (cached by modulus and exponent: the same AK is checked on every run). */
-function jwkSpki(k: KeyObject, n: string): string {
-  let v = keyIds.get(n);
-  if (!v) {
-    if (keyIds.size >= MAX_CACHED) keyIds.clear();
-    v = spki(k);
-    keyIds.set(n, v);
-  }
-  return v;
-}
-
 const validAt = (c: X509Certificate, now: Date): boolean => new Date(c.validFrom).getTime() <= now.getTime() && now.getTime() <= new Date(c.validTo).getTime();
 const cn = (dn: string): string => /(?:^|\n)CN=([^\n]*)/.exec(dn)?.[1] ?? dn.replace(/\n/g, ', ');
 const iso = (d: string): string => new Date(d).toISOString();
@@ -138,7 +137,7 @@ export interface AkCertificateInput {
 interface LeafFacts {
   readonly info: AkCertificateInfo;
   readonly leaf: X509Certificate;
-  readonly spki: string;
+  readonly key: KeyObject;
   readonly from: number;
   readonly to: number;
   readonly ca: boolean;
@@ -156,7 +155,7 @@ function leafFacts(der: Uint8Array, useCache: boolean): LeafFacts {
   const f: LeafFacts = {
     info: infoOf(leaf, der),
     leaf,
-    spki: spki(leaf.publicKey),
+    key: leaf.publicKey,
     from: new Date(leaf.validFrom).getTime(),
     to: new Date(leaf.validTo).getTime(),
     ca: leaf.ca,
@@ -180,14 +179,14 @@ export function checkAkCertificate(i: AkCertificateInput): AkCertificateOutcome 
     return fail(`the AK certificate is malformed: ${e instanceof ParseError ? e.message : 'not an X.509 certificate'}`);
   }
   const { info, leaf } = f;
-  const { root, shipped } = trustAnchors();
+  const { root, rootKey, shipped } = trustAnchors();
   if (f.ca) return fail(`the AK certificate ${cn(leaf.subject)} is a CA certificate`, info);
   // The issuing intermediate: named by the leaf, signed by the pinned root, a CA, and its signature on the leaf verifies.
   const candidates = [...shipped, ...(i.intermediates ?? [])].filter((c) => c.subject === leaf.issuer);
   const cacheKey = `${info.sha256}:${candidates.map((c) => c.fingerprint256).join(',')}`;
   let issuer = useCache ? verifiedChains.get(cacheKey) : undefined;
   if (!issuer) {
-    issuer = candidates.find((c) => c.ca && c.issuer === root.subject && c.verify(root.publicKey) && leaf.verify(c.publicKey));
+    issuer = candidates.find((c) => c.ca && c.issuer === root.subject && c.verify(rootKey) && leaf.verify(keyOf(c)));
     if (issuer && useCache) {
       if (verifiedChains.size >= MAX_CACHED) verifiedChains.clear();
       verifiedChains.set(cacheKey, issuer);
@@ -214,15 +213,13 @@ export function checkAkCertificate(i: AkCertificateInput): AkCertificateOutcome 
     return fail(`the AK certificate is not for attestation keys (extended key usage ${eku.join(', ')} lacks ${OID_TCG_KP_AIK_CERTIFICATE})`, info);
   if (!i.runtimeData) return fail('no runtime data names the attestation key (HCLAkPub) this certificate should be for', info);
   let ak: KeyObject;
-  let n: string;
   try {
     ak = akPublicKey(i.runtimeData);
-    const jwk = findRuntimeKey(i.runtimeData, AK_KID) as { n?: unknown; e?: unknown } | undefined;
-    n = `${String(jwk?.n)}.${String(jwk?.e)}`;
   } catch (e) {
     return fail(e instanceof ParseError ? e.message : 'no usable HCLAkPub key', info);
   }
-  if (jwkSpki(ak, n) !== f.spki) return fail("the AK certificate's public key is not the HCLAkPub of the runtime data: a certificate for another vTPM", info);
+  // KeyObject.equals compares the keys themselves (no SPKI export and hash on every call).
+  if (!ak.equals(f.key)) return fail("the AK certificate's public key is not the HCLAkPub of the runtime data: a certificate for another vTPM", info);
   if (!i.bindingOk) return fail('the AK certificate is for HCLAkPub, but the runtime data is not bound to the signed report', info);
   return {
     check: {
