@@ -98,9 +98,21 @@ const requests = [
 ];
 const run = (o) => new Promise((resolve, reject) => autocannon({ url, requests, duration: DURATION, ...o }, (e, r) => (e ? reject(e) : resolve(r))));
 
+/** CPU seconds used so far by the service process (all its threads), from /proc (clock ticks of 10 ms). */
+const serviceCpu = () => {
+  const f = readFileSync(`/proc/${proc.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+};
 await run({ connections: 4, duration: 2 }); // warm-up
+const cpu0 = serviceCpu();
+const own0 = process.cpuUsage();
 const sat = await run({ connections: 16 });
 const satPairs = sat.requests.average / 2;
+const own = process.cpuUsage(own0);
+const pairs = satPairs * DURATION;
+console.log(
+  `CPU at saturation: service ${((1000 * (serviceCpu() - cpu0)) / pairs).toFixed(2)} ms per pair (crypto ${(verifyMs + signMs).toFixed(2)} ms of it), load generator ${((own.user + own.system) / 1000 / pairs).toFixed(2)} ms per pair`,
+);
 console.log(
   `saturation: ${satPairs.toFixed(0)} challenge+attest pairs/s (${sat.requests.average.toFixed(0)} req/s, 16 connections, ${DURATION} s), ratio to crypto limit ${(satPairs / limit).toFixed(2)} ${atLeast('serve saturation / crypto limit', Number((satPairs / limit).toFixed(2)), 0.5)}; errors ${sat.errors + sat.non2xx}, bad attest answers ${failures}`,
 );
