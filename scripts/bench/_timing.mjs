@@ -51,3 +51,24 @@ export function pairedMedians(fa, fb, { warmup = 200, runs = 2000 } = {}) {
   b.sort();
   return [a[runs >> 1], b[runs >> 1]];
 }
+
+/** pairedMedians for an async `fb` (awaited), against a sync or async `fa`. */
+export async function pairedMediansAsync(fa, fb, { warmup = 200, runs = 2000 } = {}) {
+  for (let i = 0; i < warmup; i++) {
+    await fa();
+    await fb();
+  }
+  const a = new Float64Array(runs);
+  const b = new Float64Array(runs);
+  for (let i = 0; i < runs; i++) {
+    let t0 = process.hrtime.bigint();
+    await fa();
+    a[i] = Number(process.hrtime.bigint() - t0) / 1e6;
+    t0 = process.hrtime.bigint();
+    await fb();
+    b[i] = Number(process.hrtime.bigint() - t0) / 1e6;
+  }
+  a.sort();
+  b.sort();
+  return [a[runs >> 1], b[runs >> 1]];
+}

@@ -170,7 +170,10 @@ function leafFacts(der: Uint8Array, useCache: boolean): LeafFacts {
 
 export function checkAkCertificate(i: AkCertificateInput): AkCertificateOutcome {
   if (i.certificate === undefined) return { check: { id: base.id, group: base.group, status: 'skip', reason: 'no AK certificate given (vTPM NV 0x01C101D0)' } };
-  const fail = (reason: string, info?: AkCertificateInfo): AkCertificateOutcome => ({ check: { ...base, status: 'fail', reason }, ...(info ? { info } : {}) });
+  const fail = (reason: string, info?: AkCertificateInfo): AkCertificateOutcome => ({
+    check: { id: base.id, group: base.group, status: 'fail', reason },
+    ...(info ? { info } : {}),
+  });
   const useCache = i.cache !== false;
   let f: LeafFacts;
   try {
@@ -223,7 +226,8 @@ export function checkAkCertificate(i: AkCertificateInput): AkCertificateOutcome 
   if (!i.bindingOk) return fail('the AK certificate is for HCLAkPub, but the runtime data is not bound to the signed report', info);
   return {
     check: {
-      ...base,
+      id: base.id,
+      group: base.group,
       status: 'pass',
       reason: `${cn(leaf.subject)} -> ${cn(issuer.subject)} -> pinned Azure Virtual TPM Root CA 2023, valid until ${info.notAfter}, key = HCLAkPub`,
     },

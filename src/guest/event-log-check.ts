@@ -53,13 +53,16 @@ function evaluate(log: Uint8Array, attestedPcrs: Readonly<Record<number, string>
     parsed = parseEventLog(log);
     replay = replayEventLog(parsed);
   } catch (e) {
-    return { check: { ...base, status: 'fail', reason: `the event log is unusable: ${e instanceof ParseError ? e.message : 'malformed'}` } };
+    return {
+      check: { id: base.id, group: base.group, status: 'fail', reason: `the event log is unusable: ${e instanceof ParseError ? e.message : 'malformed'}` },
+    };
   }
   const events = parsed.events.length;
   if (!attestedPcrs || Object.keys(attestedPcrs).length === 0) {
     return {
       check: {
-        ...base,
+        id: base.id,
+        group: base.group,
         status: 'warn',
         reason: `event log of ${events} events not checked: no verified quote with PCR values to replay it against, so nothing in it is trusted`,
       },
@@ -73,7 +76,10 @@ function evaluate(log: Uint8Array, attestedPcrs: Readonly<Record<number, string>
     .filter((i) => i <= 7 || replay.pcrs[i] !== '')
     .sort((a, b) => a - b);
   if (quoted.length === 0)
-    return { check: { ...base, status: 'warn', reason: `the quote covers no PCR this event log extends: nothing in it is trusted` }, events };
+    return {
+      check: { id: base.id, group: base.group, status: 'warn', reason: `the quote covers no PCR this event log extends: nothing in it is trusted` },
+      events,
+    };
   const mismatch = quoted.filter((i) => {
     const want = attestedPcrs[i]!.toLowerCase();
     const got = replay.pcrs[i] || (i === 0 && parsed.startupLocality ? `${'0'.repeat(62)}${parsed.startupLocality.toString(16).padStart(2, '0')}` : ZERO);
@@ -82,7 +88,8 @@ function evaluate(log: Uint8Array, attestedPcrs: Readonly<Record<number, string>
   if (mismatch.length)
     return {
       check: {
-        ...base,
+        id: base.id,
+        group: base.group,
         status: 'fail',
         reason: `the event log does not replay to the quoted PCR${mismatch.length > 1 ? 's' : ''} ${mismatch.join(',')}: it is not this boot's log, or it was altered`,
       },
@@ -91,13 +98,17 @@ function evaluate(log: Uint8Array, attestedPcrs: Readonly<Record<number, string>
   const trusted = new Set(quoted);
   const boot = deriveBootState(parsed, trusted);
   if (boot.inconsistencies.length)
-    return { check: { ...base, status: 'fail', reason: `the event log replays, but ${boot.inconsistencies.join('; ')}: its data was altered` }, events };
+    return {
+      check: { id: base.id, group: base.group, status: 'fail', reason: `the event log replays, but ${boot.inconsistencies.join('; ')}: its data was altered` },
+      events,
+    };
   const outside = [...new Set(parsed.events.filter((e) => e.type !== 3 && !trusted.has(e.pcr)).map((e) => e.pcr))].sort((a, b) => a - b);
   const sb = boot.secureBoot === undefined ? 'Secure Boot state not measured' : `Secure Boot ${boot.secureBoot ? 'on' : 'OFF'}`;
   const note = outside.length ? `; events in PCR ${outside.join(',')} are not quoted and not used` : '';
   return {
     check: {
-      ...base,
+      id: base.id,
+      group: base.group,
       status: 'pass',
       reason: `${events} events replay to quoted PCRs ${quoted.join(',')}; ${sb}; ${boot.bootApplications.length} boot application(s)${boot.kernelCmdline !== undefined ? '; kernel command line measured' : ''}${note}`,
     },

@@ -75,7 +75,8 @@ export function checkFreshnessBy(i: FreshByInput): FreshByOutcome {
   if (quote && !quoteOk)
     return {
       check: {
-        ...base,
+        id: base.id,
+        group: base.group,
         status: 'fail',
         reason: `${quote.check.reason}${report?.ok ? ' (the report does carry the nonce, but a bad quote is not accepted)' : ''}`,
       },

@@ -95,7 +95,8 @@ export function checkFreshness(quote: QuoteInput | undefined, hcl: HclEnvelope |
   const reason = `quote signed by HCLAkPub over the expected nonce; ${pcrNote}`;
   const out: FreshnessOutcome = {
     check: {
-      ...base,
+      id: base.id,
+      group: base.group,
       status: replayed ? 'warn' : 'pass',
       reason: replayed ? `evidence replayed from a capture: ${reason} (fresh when captured, not now)` : reason,
     },

@@ -4,7 +4,7 @@ import { toHex } from '../../base/bytes.js';
 import type { HclReport } from './hcl.js';
 import type { SnpReport } from './report.js';
 import { tcbComponents, tcbHex, type TcbVersion } from './tcb.js';
-import type { Claims, Product } from '../../result/result.js';
+import type { Product } from '../../result/result.js';
 
 export interface ClaimsInput {
   readonly report: SnpReport;
@@ -18,7 +18,8 @@ export interface ClaimsInput {
 
 const tcb = (t: TcbVersion): Record<string, unknown> => ({ raw: tcbHex(t.raw), ...tcbComponents(t) });
 
-export function buildClaims(i: ClaimsInput): Claims {
+/** The claims, as a new object the caller may add its own claims to. */
+export function buildClaims(i: ClaimsInput): Record<string, unknown> {
   const r = i.report;
   const t = r.reportedTcb;
   const c: Record<string, unknown> = {

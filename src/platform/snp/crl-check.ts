@@ -18,14 +18,14 @@ export function checkCrl(
   store: CertStore,
   now: Date,
 ): CheckResult {
-  if (mode === 'off') return { ...base, status: 'skip', reason: 'CRL checking is off by policy' };
+  if (mode === 'off') return { id: base.id, group: base.group, status: 'skip', reason: 'CRL checking is off by policy' };
   if (!crl)
     return mode === 'enforce'
-      ? { ...base, status: 'fail', reason: 'policy requires a CRL (crl: enforce) and none was given' }
-      : { ...base, status: 'skip', reason: 'no CRL given' };
-  if (!ark) return { ...base, status: 'fail', reason: "cannot check the CRL: the product's ARK is unknown" };
+      ? { id: base.id, group: base.group, status: 'fail', reason: 'policy requires a CRL (crl: enforce) and none was given' }
+      : { id: base.id, group: base.group, status: 'skip', reason: 'no CRL given' };
+  if (!ark) return { id: base.id, group: base.group, status: 'fail', reason: "cannot check the CRL: the product's ARK is unknown" };
   if (Buffer.compare(Buffer.from(crl.issuer.der), Buffer.from(ark.subject.der)) !== 0) {
-    return { ...base, status: 'fail', reason: `the CRL is issued by "${crl.issuer.cn}", not ${ark.subject.cn}` };
+    return { id: base.id, group: base.group, status: 'fail', reason: `the CRL is issued by "${crl.issuer.cn}", not ${ark.subject.cn}` };
   }
   const p = crl.signatureAlgorithm.pss;
   let ok = false;
@@ -36,22 +36,34 @@ export function checkCrl(
       ok = false;
     }
   }
-  if (!ok) return { ...base, status: 'fail', reason: `the CRL's signature does not verify with the pinned ${ark.subject.cn}` };
+  if (!ok) return { id: base.id, group: base.group, status: 'fail', reason: `the CRL's signature does not verify with the pinned ${ark.subject.cn}` };
   const revoked = certs.filter((c) => c.role !== 'ARK' && crl.revoked.has(c.serialNumber.replace(/^0+(?=.)/, '')));
   if (revoked.length)
-    return { ...base, status: 'fail', reason: `revoked by ${ark.subject.cn}'s CRL: ${revoked.map((c) => `${c.role} serial 0x${c.serialNumber}`).join(', ')}` };
+    return {
+      id: base.id,
+      group: base.group,
+      status: 'fail',
+      reason: `revoked by ${ark.subject.cn}'s CRL: ${revoked.map((c) => `${c.role} serial 0x${c.serialNumber}`).join(', ')}`,
+    };
   if (now < crl.thisUpdate)
-    return { ...base, status: mode === 'enforce' ? 'fail' : 'warn', reason: `the CRL is not valid before ${crl.thisUpdate.toISOString()}` };
+    return {
+      id: base.id,
+      group: base.group,
+      status: mode === 'enforce' ? 'fail' : 'warn',
+      reason: `the CRL is not valid before ${crl.thisUpdate.toISOString()}`,
+    };
   if (crl.nextUpdate && now > crl.nextUpdate) {
     const reason = `the CRL is stale (nextUpdate ${crl.nextUpdate.toISOString()}); its ${crl.revoked.size} revocation(s) were applied and none matches`;
     return {
-      ...base,
+      id: base.id,
+      group: base.group,
       status: mode === 'enforce' ? 'fail' : 'warn',
       reason: mode === 'enforce' ? `${reason}; policy requires a current CRL` : `${reason}; fetch a current CRL from AMD KDS`,
     };
   }
   return {
-    ...base,
+    id: base.id,
+    group: base.group,
     status: 'pass',
     reason: `signed by ${ark.subject.cn}, current until ${crl.nextUpdate?.toISOString() ?? 'unspecified'}; no certificate of the chain is revoked`,
   };

@@ -8,17 +8,23 @@ import type { CheckResult } from '../../result/result.js';
 
 export function checkRuntimeBinding(report: SnpReport, hcl: HclReport | undefined): CheckResult {
   const base = { id: 'runtime-data', group: 'runtime-data' } as const;
-  if (!hcl) return { ...base, status: 'skip', reason: 'a bare SNP report carries no runtime data' };
+  if (!hcl) return { id: base.id, group: base.group, status: 'skip', reason: 'a bare SNP report carries no runtime data' };
   const digest = createHash(hcl.hashType).update(hcl.runtimeData.raw).digest();
   const expected = new Uint8Array(64);
   expected.set(digest);
   if (!bytesEqual(expected, report.reportData)) {
     return {
-      ...base,
+      id: base.id,
+      group: base.group,
       status: 'fail',
       reason: `REPORT_DATA is not the ${hcl.hashType.toUpperCase()} of the ${hcl.runtimeData.raw.length}-byte runtime data (runtime data or report altered)`,
     };
   }
-  if (!hcl.runtimeData.json) return { ...base, status: 'fail', reason: `runtime data is bound but unusable: ${hcl.runtimeData.error}` };
-  return { ...base, status: 'pass', reason: `REPORT_DATA = ${hcl.hashType.toUpperCase()}(${hcl.runtimeData.raw.length} bytes of runtime data)` };
+  if (!hcl.runtimeData.json) return { id: base.id, group: base.group, status: 'fail', reason: `runtime data is bound but unusable: ${hcl.runtimeData.error}` };
+  return {
+    id: base.id,
+    group: base.group,
+    status: 'pass',
+    reason: `REPORT_DATA = ${hcl.hashType.toUpperCase()}(${hcl.runtimeData.raw.length} bytes of runtime data)`,
+  };
 }

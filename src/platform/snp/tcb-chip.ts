@@ -17,7 +17,7 @@ const TURIN_SPLS: readonly (readonly [SplName, string])[] = [['fmc', 'fmcSPL'], 
 
 export function checkTcb(report: SnpReport, leaf: Certificate | undefined, role: string, product: Product | undefined, thimTcbm?: string): CheckResult {
   const base = { id: 'tcb', group: 'tcb' } as const;
-  if (!leaf) return { ...base, status: 'fail', reason: `no ${role} to compare REPORTED_TCB with` };
+  if (!leaf) return { id: base.id, group: base.group, status: 'fail', reason: `no ${role} to compare REPORTED_TCB with` };
   const t = report.reportedTcb;
   const names = product === 'Turin' ? TURIN_SPLS : SPLS;
   const bad: string[] = [];
@@ -28,25 +28,32 @@ export function checkTcb(report: SnpReport, leaf: Certificate | undefined, role:
     else if (got !== want) bad.push(`${ext} ${got} != ${k} ${want}`);
   }
   const hex = tcbHex(t.raw);
-  if (bad.length) return { ...base, status: 'fail', reason: `${role} TCB does not match REPORTED_TCB 0x${hex}: ${bad.join(', ')}` };
+  if (bad.length) return { id: base.id, group: base.group, status: 'fail', reason: `${role} TCB does not match REPORTED_TCB 0x${hex}: ${bad.join(', ')}` };
   const reason = `${role} SPLs equal REPORTED_TCB 0x${hex} (${product === 'Turin' ? `fmc ${t.fmc}, ` : ''}bootloader ${t.bootloader}, tee ${t.tee}, snp ${t.snp}, microcode ${t.microcode})`;
   if (thimTcbm !== undefined && thimTcbm !== hex) {
-    return { ...base, status: 'warn', reason: `${reason}; but IMDS tcbm ${thimTcbm} differs from REPORTED_TCB` };
+    return { id: base.id, group: base.group, status: 'warn', reason: `${reason}; but IMDS tcbm ${thimTcbm} differs from REPORTED_TCB` };
   }
-  return { ...base, status: 'pass', reason };
+  return { id: base.id, group: base.group, status: 'pass', reason };
 }
 
 export function checkChipId(report: SnpReport, leaf: Certificate | undefined, role: string, product: Product | undefined): CheckResult {
   const base = { id: 'chip-id', group: 'chip-id' } as const;
-  if (role === 'VLEK') return { ...base, status: 'skip', reason: 'a VLEK is not bound to one chip (no hwID)' };
+  if (role === 'VLEK') return { id: base.id, group: base.group, status: 'skip', reason: 'a VLEK is not bound to one chip (no hwID)' };
   const n = product === 'Turin' ? 8 : 64;
   const chip = report.chipId.subarray(0, n);
-  if (isAllZero(report.chipId)) return { ...base, status: 'warn', reason: 'CHIP_ID is masked (all zero): the VCEK cannot be tied to this chip' };
-  if (!leaf) return { ...base, status: 'fail', reason: `no ${role} to compare CHIP_ID with` };
+  if (isAllZero(report.chipId))
+    return { id: base.id, group: base.group, status: 'warn', reason: 'CHIP_ID is masked (all zero): the VCEK cannot be tied to this chip' };
+  if (!leaf) return { id: base.id, group: base.group, status: 'fail', reason: `no ${role} to compare CHIP_ID with` };
   const hw = leaf.amd.hwId;
-  if (!hw) return { ...base, status: 'fail', reason: `the ${role} has no hwID extension` };
-  if (hw.length !== n) return { ...base, status: 'fail', reason: `the ${role} hwID is ${hw.length} bytes, expected ${n} for ${product ?? 'this product'}` };
+  if (!hw) return { id: base.id, group: base.group, status: 'fail', reason: `the ${role} has no hwID extension` };
+  if (hw.length !== n)
+    return { id: base.id, group: base.group, status: 'fail', reason: `the ${role} hwID is ${hw.length} bytes, expected ${n} for ${product ?? 'this product'}` };
   if (!bytesEqual(hw, chip))
-    return { ...base, status: 'fail', reason: `the ${role} hwID ${toHex(hw.subarray(0, 8))}... is another chip's (CHIP_ID ${toHex(chip.subarray(0, 8))}...)` };
-  return { ...base, status: 'pass', reason: `${role} hwID equals CHIP_ID ${toHex(chip.subarray(0, 8))}...` };
+    return {
+      id: base.id,
+      group: base.group,
+      status: 'fail',
+      reason: `the ${role} hwID ${toHex(hw.subarray(0, 8))}... is another chip's (CHIP_ID ${toHex(chip.subarray(0, 8))}...)`,
+    };
+  return { id: base.id, group: base.group, status: 'pass', reason: `${role} hwID equals CHIP_ID ${toHex(chip.subarray(0, 8))}...` };
 }

@@ -33,7 +33,10 @@ export function checkCollateral(
   cache: boolean,
 ): CollateralOutcome {
   const base = { id: 'collateral', group: 'collateral' } as const;
-  const fail = (reason: string, certificates: CertificateInfo[] = []): CollateralOutcome => ({ checks: [{ ...base, status: 'fail', reason }], certificates });
+  const fail = (reason: string, certificates: CertificateInfo[] = []): CollateralOutcome => ({
+    checks: [{ id: base.id, group: base.group, status: 'fail', reason }],
+    certificates,
+  });
   const root = pinnedIntelRoot();
   for (const c of col.certificates) {
     if (c.subject.cn === 'Intel SGX Root CA' && !isPinnedIntelRoot(c))
@@ -56,7 +59,11 @@ export function checkCollateral(
   const id = (what: string, raw: Uint8Array, sig: Uint8Array): string | undefined =>
     cache ? `${what}:${signer.sha256}:${Buffer.from(sig).toString('hex')}:${Buffer.from(raw).toString('latin1')}` : undefined;
   if (!fmspc)
-    return { checks: [{ ...base, status: 'skip', reason: 'no verified PCK certificate: its FMSPC selects the TCB info' }], certificates, tcbSigning: signer };
+    return {
+      checks: [{ id: base.id, group: base.group, status: 'skip', reason: 'no verified PCK certificate: its FMSPC selects the TCB info' }],
+      certificates,
+      tcbSigning: signer,
+    };
   // Several versions may be given (a cache and a newer download): the newest one Intel signed wins.
   const newest = <T extends { tcbEvaluationDataNumber: number; issueDate: Date; raw: Uint8Array; signature: Uint8Array }>(
     xs: readonly T[],
@@ -84,7 +91,8 @@ export function checkCollateral(
   if (!ecdsaRawVerifies(qeIdentity.raw, qeIdentity.signature, key, id('qe', qeIdentity.raw, qeIdentity.signature)))
     return fail(`the TD QE identity is not signed by ${TCB_SIGNING_CN}`, certificates);
   const signed: CheckResult = {
-    ...base,
+    id: base.id,
+    group: base.group,
     status: 'pass',
     reason: `TCB info (FMSPC ${fmspc}, evaluation data ${tcbInfo.tcbEvaluationDataNumber}) and TD QE identity signed by ${TCB_SIGNING_CN} under the pinned root`,
   };
@@ -121,7 +129,8 @@ export function checkCollateral(
     ['QE identity', qeIdentity],
   ] as const) {
     const p = validityProblem(signer, TCB_SIGNING_CN, doc.issueDate);
-    if (p) return { checks: [{ ...base, status: 'fail', reason: `${what} issued ${doc.issueDate.toISOString()} but ${p}` }], certificates };
+    if (p)
+      return { checks: [{ id: base.id, group: base.group, status: 'fail', reason: `${what} issued ${doc.issueDate.toISOString()} but ${p}` }], certificates };
   }
   const reason = `stale collateral: ${stale.join('; ')}${enforce ? ' (policy collateral: enforce)' : "; signatures checked at the collateral's issue time"}`;
   return { checks: [signed, { ...fresh, status: enforce ? 'fail' : 'warn', reason }], tcbInfo, qeIdentity, tcbSigning: signer, certificates };

@@ -35,7 +35,7 @@ export function checkTdxCrls(
   const base = { id: 'crl', group: 'crl' } as const;
   const root = pinnedIntelRoot();
   const dates: CrlDates[] = [];
-  if (!pckCa) return { check: { ...base, status: 'skip', reason: 'no verified PCK CA to check CRLs against' }, dates };
+  if (!pckCa) return { check: { id: base.id, group: base.group, status: 'skip', reason: 'no verified PCK CA to check CRLs against' }, dates };
   const soft: string[] = [];
   const good: string[] = [];
   const judge = (issuer: Certificate, subjects: readonly (Certificate | undefined)[]): string | undefined => {
@@ -64,11 +64,16 @@ export function checkTdxCrls(
     return undefined;
   };
   const hard = judge(pckCa, [pck]) ?? judge(root, [pckCa, tcbSigning]);
-  if (hard) return { check: { ...base, status: 'fail', reason: hard }, dates };
+  if (hard) return { check: { id: base.id, group: base.group, status: 'fail', reason: hard }, dates };
   if (soft.length)
     return {
-      check: { ...base, status: enforce ? 'fail' : 'warn', reason: `stale collateral: ${soft.join('; ')}${enforce ? ' (policy collateral: enforce)' : ''}` },
+      check: {
+        id: base.id,
+        group: base.group,
+        status: enforce ? 'fail' : 'warn',
+        reason: `stale collateral: ${soft.join('; ')}${enforce ? ' (policy collateral: enforce)' : ''}`,
+      },
       dates,
     };
-  return { check: { ...base, status: 'pass', reason: `current CRLs of ${good.join(' and ')}` }, dates };
+  return { check: { id: base.id, group: base.group, status: 'pass', reason: `current CRLs of ${good.join(' and ')}` }, dates };
 }
