@@ -26,10 +26,13 @@ export function serviceLogger(level = process.env.CVM_ATTEST_LOG_LEVEL ?? 'info'
   });
   // A line logged after close (a late timer during shutdown) is dropped, not a crash.
   let open = true;
+  // winston runs a filtered line through its whole stream pipeline before dropping it: ask first
+  // (the level is fixed for the logger's life), so `info` per attestation costs nothing at level warn.
+  const on = { error: logger.isErrorEnabled(), warn: logger.isWarnEnabled(), info: logger.isInfoEnabled() };
   return {
-    error: (m, meta) => void (open && logger.error(m, meta)),
-    warn: (m, meta) => void (open && logger.warn(m, meta)),
-    info: (m, meta) => void (open && logger.info(m, meta)),
+    error: (m, meta) => void (open && on.error && logger.error(m, meta)),
+    warn: (m, meta) => void (open && on.warn && logger.warn(m, meta)),
+    info: (m, meta) => void (open && on.info && logger.info(m, meta)),
     close: () =>
       new Promise((resolve) => {
         if (!open) return resolve();

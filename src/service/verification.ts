@@ -129,7 +129,7 @@ export class Verifier {
       verifiedAt: result.verifiedAt,
     };
     if (result.verdict !== 'pass') return base;
-    const t = await signToken(this.#key, {
+    const t = signToken(this.#key, {
       result,
       nonce: req.nonce,
       fresh,
