@@ -8,6 +8,7 @@ import type { CertificateInfo, CheckGroup, CheckResult, CheckStatus, Claims, Ver
 import { escapeHtml as esc } from './escape.js';
 import { tcbTable } from './tcb.js';
 import { renderGuest } from './guest-html.js';
+import { compareText } from '../base/text-order.js';
 
 /** Who the report is about; shown under the title. Keys beyond the known ones are shown as given. */
 export interface ReportIdentity {
@@ -522,7 +523,7 @@ function claimRank(k: string): number {
 }
 
 function renderClaims(claims: Claims, auth: Authenticity): string {
-  const keys = Object.keys(claims).sort((a, b) => claimRank(a) - claimRank(b) || a.localeCompare(b));
+  const keys = Object.keys(claims).sort((a, b) => claimRank(a) - claimRank(b) || compareText(a, b));
   if (keys.length === 0) return '';
   const rows = keys.map((k) => `<tr><th scope="row"><code>${esc(k)}</code></th><td>${claimValue(claims[k])}</td></tr>`).join('\n');
   return `<section aria-label="Claims"${auth.ok ? '' : ' class="unauth-section"'}>

@@ -1,6 +1,7 @@
 // Pulls the TCB of each component out of the claims and lines it up against the policy's minimum, for
 // reports. Pure; tolerant of claims from other versions (anything that is not a number is ignored).
 import type { Claims, TcbComponents } from '../result/result.js';
+import { compareText } from '../base/text-order.js';
 
 /** One TCB_VERSION of the report (reported, committed, launch, current). */
 export interface TcbColumn {
@@ -55,7 +56,7 @@ export function tcbColumns(claims: Claims): TcbColumn[] {
     }
   }
   return [...found.entries()]
-    .sort(([a], [b]) => rank(COLUMN_ORDER, a) - rank(COLUMN_ORDER, b) || a.localeCompare(b))
+    .sort(([a], [b]) => rank(COLUMN_ORDER, a) - rank(COLUMN_ORDER, b) || compareText(a, b))
     .map(([name, values]) => ({ name, values }));
 }
 
@@ -65,7 +66,7 @@ export function tcbTable(claims: Claims, minimum: TcbComponents | undefined): Tc
   const names = new Set<string>();
   for (const c of columns) for (const k of Object.keys(c.values)) names.add(k);
   for (const k of Object.keys(minimum ?? {})) names.add(k);
-  const components = [...names].sort((a, b) => rank(COMPONENT_ORDER, a) - rank(COMPONENT_ORDER, b) || a.localeCompare(b));
+  const components = [...names].sort((a, b) => rank(COMPONENT_ORDER, a) - rank(COMPONENT_ORDER, b) || compareText(a, b));
   const below: Record<string, Record<string, boolean>> = {};
   for (const c of columns) {
     const row: Record<string, boolean> = {};

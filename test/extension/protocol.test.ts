@@ -596,6 +596,20 @@ describe('handler CLI errors: one line, an exit code, no stack trace', () => {
     assert.doesNotMatch(noSeq.stderr, /\n\s+at /);
     const bad = await cli(['handler', 'reset', '--extension-dir', ext]);
     assert.equal(bad.code, 2);
+    // The fast path (no yargs) takes only the exact forms; anything else still gets yargs' explanation.
+    for (const args of [
+      ['handler', 'worker', '--extension-dir', ext, '--seq', 'x'],
+      ['handler', 'worker', '--extension-dir', ext, '--seq', '1', '--seq', '2'],
+      ['handler', 'worker', '--extension-dir', ext, '--sequence', '1'],
+      ['handler', 'worker', '--extension-dir'],
+    ]) {
+      const r = await cli(args);
+      assert.equal(r.code, 2, args.join(' '));
+      assert.doesNotMatch(r.stderr, /\n\s+at /);
+    }
+    const eq = await cli(['handler', 'worker', `--extension-dir=${ext}`]);
+    assert.equal(eq.code, 2);
+    assert.match(eq.stderr, /needs --seq N \[E_USAGE\]/, 'the --flag=value form reaches the handler');
   });
 });
 

@@ -78,4 +78,25 @@ const command: CliCommand = {
   },
 };
 
+/**
+ * Without yargs for the exact forms the agent and the worker spawn use (`<operation> [--extension-dir DIR]
+ * [--seq N]`): yargs costs the long-lived worker ~5 MB of resident memory and every handler call its
+ * load time. Anything else (help, a typo) returns undefined and goes to yargs, which explains it.
+ */
+export async function fast(argv: readonly string[]): Promise<number | undefined> {
+  const [op, ...rest] = argv;
+  if (!OPERATIONS.includes(op as Operation)) return undefined;
+  const args: Record<string, unknown> = { operation: op };
+  for (let i = 0; i < rest.length; i++) {
+    const [flag, inline] = rest[i]!.split(/=(.*)/s, 2) as [string, string | undefined];
+    const value = inline ?? rest[++i];
+    if (value === undefined || (flag !== '--extension-dir' && flag !== '--seq') || flag.slice(2) in args) return undefined;
+    if (flag === '--seq') {
+      if (!/^\d{1,9}$/.test(value)) return undefined;
+      args['seq'] = Number(value);
+    } else args['extension-dir'] = value;
+  }
+  return command.run(args);
+}
+
 export default command;
