@@ -83,6 +83,15 @@ describe('event log replayed against a live quote (swtpm extended with a real lo
     assert.equal(st('event-log')?.status, 'pass', st('event-log')?.reason);
     assert.equal(o.result.claims['secureboot'], true);
     assert.deepEqual(o.result.claims['x-ms-azurevm-attested-pcrs'], PCRS);
+    // The guest claims named after MAA's are MAA's: the same names, at the top level, with the same JSON
+    // types as in a real MAA Guest Attestation token (test/fixtures/maa/, see PROVENANCE.md).
+    const maa = JSON.parse(readFileSync(join(FIXTURES, 'maa/sampleAttestationToken.json'), 'utf8')) as Record<string, unknown>;
+    for (const k of ['secureboot', 'x-ms-azurevm-attested-pcrs']) {
+      assert.ok(k in maa, `${k} is a claim of the real MAA token`);
+      assert.equal(Array.isArray(o.result.claims[k]), Array.isArray(maa[k]), k);
+      assert.equal(typeof o.result.claims[k], typeof maa[k], k);
+    }
+    assert.ok((maa['x-ms-azurevm-attested-pcrs'] as unknown[]).every((x) => typeof x === 'number'));
     const el = o.result.claims['cvm-attest-event-log'] as { bootApplications: string[]; kernelCmdline: string | null };
     assert.deepEqual(el.bootApplications, known.efiAppDigests);
     assert.equal(el.kernelCmdline, RHEL8_CMDLINE);
