@@ -25,7 +25,8 @@ const evidence = fx('azure-tdx/hcl-report.bin');
 const tdQuote = fx('azure-tdx/td-quote.bin');
 const now = new Date('2025-03-01T00:00:00Z');
 
-// What must be done again for every quote: two P-256 verifies and the SHA-256s (QE REPORTDATA, runtime data).
+// What must be done again for every quote: two P-256 verifies and the SHA-256s (QE REPORTDATA, the
+// quote's digest in the result, runtime data). The HCL report's own digest is left on the measured side.
 const q = parseTdQuote(tdQuote);
 const hcl = parseTdxHclReport(evidence);
 const att = createPublicKey({
@@ -42,6 +43,7 @@ const remaining = () => {
   verify('sha256', q.signedBytes, { key: att, dsaEncoding: 'ieee-p1363' }, q.signature);
   verify('sha256', q.qeReport.bytes, { key: pck, dsaEncoding: 'ieee-p1363' }, q.qeReportSignature);
   createHash('sha256').update(q.attestationKey).update(q.qeAuthData).digest();
+  createHash('sha256').update(tdQuote).digest('hex');
   createHash('sha256').update(hcl.runtimeData.raw).digest();
 };
 

@@ -235,6 +235,7 @@ function renderHeader(result: VerificationResult, options: HtmlReportOptions, au
     typeof ev?.sha256 === 'string' ? `<code class="hash">${esc(ev.sha256)}</code>` : '<span class="muted">not recorded in this result</span>',
     true,
   ]);
+  if (typeof ev?.tdQuoteSha256 === 'string') rows.push(['TD quote (SHA-256)', `<code class="hash">${esc(ev.tdQuoteSha256)}</code>`, true]);
   rows.push([
     'Quote nonce',
     typeof ev?.nonce === 'string'

@@ -44,6 +44,8 @@ export interface EvidenceSummary {
   readonly sha256: string;
   /** The vTPM quote's expected nonce (lowercase hex), when a quote was given. */
   readonly nonce?: string;
+  /** Intel TDX: SHA-256 (lowercase hex) of the TD quote bytes as given (`sha256sum td-quote.bin`). */
+  readonly tdQuoteSha256?: string;
 }
 
 export type Platform = 'SNP' | 'TDX';

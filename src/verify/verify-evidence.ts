@@ -108,7 +108,7 @@ function run(options: VerifyOptions, async: boolean): VerificationResult | Promi
   const policy = p === undefined ? defaultPolicy : isParsedPolicy(p) ? p : parsePolicy(p);
   const summary = policySummary(policy);
   const tdxEvidence = options.evidence instanceof Uint8Array ? tdxHclBytes(options.evidence) : undefined;
-  if (tdxEvidence) return runTdx({ ...options, evidence: tdxEvidence }, policy, now);
+  if (tdxEvidence) return runTdx(options, tdxEvidence, policy, now);
   const store = new CertStore(options.cache !== false);
 
   const ev = tagged('evidence', () => parseEvidence(options.evidence));
@@ -204,8 +204,8 @@ function evaluate(
 }
 
 /** An Intel TDX HCL report: the TD quote is required (the TD report alone is only MAC'd). */
-function runTdx(options: VerifyOptions, policy: Policy, now: Date): VerificationResult {
-  const hcl = tagged('evidence', () => parseTdxHclReport(options.evidence));
+function runTdx(options: VerifyOptions, evidence: Uint8Array, policy: Policy, now: Date): VerificationResult {
+  const hcl = tagged('evidence', () => parseTdxHclReport(evidence));
   if (options.tdQuote === undefined)
     throw new ParseError('E_TDX_QUOTE_MISSING', 'this is an Intel TDX HCL report: give its TD quote (--td-quote FILE) and the collateral (--collateral)');
   if (!(options.tdQuote instanceof Uint8Array)) throw new ParseError('E_OPTIONS', 'tdQuote must be bytes');
@@ -229,5 +229,10 @@ function runTdx(options: VerifyOptions, policy: Policy, now: Date): Verification
     now,
     cache: options.cache !== false,
     replayed: options.replayed === true,
+    evidence: {
+      sha256: createHash('sha256').update(options.evidence).digest('hex'),
+      ...(options.quote ? { nonce: toHex(options.quote.nonce) } : {}),
+      tdQuoteSha256: createHash('sha256').update(options.tdQuote).digest('hex'),
+    },
   });
 }

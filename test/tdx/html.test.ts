@@ -16,6 +16,9 @@ describe('HTML report, Intel TDX', () => {
     assert.match(html, /TCB info \(FMSPC 00806f050000, evaluation data 17\)<\/th><td>2025-02-13T03:50:41.000Z<\/td><td>2025-03-15T03:50:41.000Z/);
     assert.match(html, /Pinned Intel root/);
     assert.match(html, /Intel Xeon \(TDX\)/);
+    assert.ok(html.includes(`TD quote (SHA-256)</dt><dd><code class="hash">${r.evidence!.tdQuoteSha256}</code>`));
+    assert.ok(html.includes(`<code class="hash">${r.evidence!.sha256}</code>`));
+    assert.doesNotMatch(html, /not recorded in this result/);
   });
   it('escapes what comes from evidence', () => {
     const r = tdxResult();

@@ -65,6 +65,12 @@ describe('TDX: the real DCesv5 evidence', () => {
     assert.equal(typeof (c['x-ms-runtime'] as Record<string, unknown>)['vm-configuration'], 'object');
     assert.equal(c['cvm-attest-policy-hash'], r.policy.hash);
     for (const v of Object.values(c)) if (typeof v === 'string' && /^[0-9a-fA-F]{16,}$/.test(v)) assert.equal(v, v.toLowerCase());
+    // What the result is about, as on SNP: the digests of the bytes as given (sha256sum of the files), the quote's nonce.
+    assert.deepEqual(r.evidence, {
+      sha256: createHash('sha256').update(tdxHcl()).digest('hex'),
+      nonce: Buffer.from('challenge').toString('hex'),
+      tdQuoteSha256: createHash('sha256').update(tdQuote()).digest('hex'),
+    });
   });
 
   it('the same without the vTPM quote, or with a quote over another nonce', () => {

@@ -88,11 +88,11 @@ function window(quote: TdQuote, collateral: TdxCollateral, store: CertStore, now
 }
 
 /** A fresh copy of a remembered outcome, with the time it was verified at in its reasons. */
-function reuse(e: Endorsements, now: Date): Endorsements {
+function reuse(e: Endorsements, nowIso: string): Endorsements {
   const copy = (c: CheckResult): CheckResult => ({ ...c });
   const chainCheck =
     e.chain.check.status === 'pass' && e.chain.extensions && e.chain.pckCa
-      ? { ...e.chain.check, reason: chainPassReason(e.chain.extensions, e.chain.pckCa, now) }
+      ? { ...e.chain.check, reason: chainPassReason(e.chain.extensions, e.chain.pckCa, nowIso) }
       : copy(e.chain.check);
   return {
     chain: { ...e.chain, check: chainCheck, certificates: [...e.chain.certificates] },
@@ -102,13 +102,22 @@ function reuse(e: Endorsements, now: Date): Endorsements {
   };
 }
 
-export function checkEndorsements(quote: TdQuote, collateral: TdxCollateral, store: CertStore, now: Date, enforce: boolean, cache: boolean): Endorsements {
+/** `nowIso` is now.toISOString() when the caller has it already (Date#toISOString costs microseconds). */
+export function checkEndorsements(
+  quote: TdQuote,
+  collateral: TdxCollateral,
+  store: CertStore,
+  now: Date,
+  enforce: boolean,
+  cache: boolean,
+  nowIso: string = now.toISOString(),
+): Endorsements {
   if (!cache) return compute(quote, collateral, store, now, enforce, cache);
   const t = now.getTime();
   let byCollateral = memo.get(quote.pckChainDer);
   const list = byCollateral?.get(collateral);
   const hit = list?.find((r) => r.enforce === enforce && r.from <= t && t < r.until);
-  if (hit) return reuse(hit.value, now);
+  if (hit) return reuse(hit.value, nowIso);
   const value = compute(quote, collateral, store, now, enforce, cache);
   let w: { from: number; until: number };
   try {
@@ -124,5 +133,5 @@ export function checkEndorsements(quote: TdQuote, collateral: TdxCollateral, sto
   if (entries.length >= MAX_PER_PAIR) entries.shift();
   entries.push({ enforce, ...w, value });
   byCollateral.set(collateral, entries);
-  return reuse(value, now);
+  return reuse(value, nowIso);
 }

@@ -27,8 +27,8 @@ export interface PckChainOutcome {
 const extensionMemo = new Map<string, PckExtensions>();
 
 /** The reason of a chain that verified at `now`. */
-export function chainPassReason(extensions: PckExtensions, pckCa: Certificate, now: Date): string {
-  return `PCK (FMSPC ${extensions.fmspc}) -> ${pckCa.subject.cn} -> pinned Intel SGX Root CA, valid at ${now.toISOString()}`;
+export function chainPassReason(extensions: PckExtensions, pckCa: Certificate, nowIso: string): string {
+  return `PCK (FMSPC ${extensions.fmspc}) -> ${pckCa.subject.cn} -> pinned Intel SGX Root CA, valid at ${nowIso}`;
 }
 
 export function checkPckChain(quote: TdQuote, store: CertStore, now: Date, cache: boolean): PckChainOutcome {
@@ -88,7 +88,7 @@ export function checkPckChain(quote: TdQuote, store: CertStore, now: Date, cache
       id: 'chain',
       group: 'chain',
       status: 'pass',
-      reason: chainPassReason(extensions, pckCa, now),
+      reason: chainPassReason(extensions, pckCa, now.toISOString()),
     },
     pck,
     pckCa,

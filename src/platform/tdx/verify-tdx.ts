@@ -15,7 +15,7 @@ import { CertStore } from '../../x509/cert-store.js';
 import type { QuoteInput } from '../../guest/freshness.js';
 import { checkFreshnessBy } from '../../guest/fresh-by.js';
 import { checkGuest, type GuestInput } from '../../guest/guest.js';
-import type { CheckResult, TdxDetails, VerificationResult } from '../../result/result.js';
+import type { CheckResult, EvidenceSummary, TdxDetails, VerificationResult } from '../../result/result.js';
 import { checkTdReportBinding, checkTdxRuntimeData } from './binding.js';
 import { buildTdxClaims } from './claims.js';
 import { ecdsaRawVerifies, p256FromRaw } from './ecdsa.js';
@@ -35,6 +35,8 @@ export interface TdxInputs {
   readonly now: Date;
   readonly cache: boolean;
   readonly replayed: boolean;
+  /** What the result says it is about (digests of the bytes as given, the quote's nonce). */
+  readonly evidence?: EvidenceSummary;
 }
 
 export function verifyTdx(i: TdxInputs): VerificationResult {
@@ -68,7 +70,8 @@ export function verifyTdx(i: TdxInputs): VerificationResult {
         },
   );
 
-  const { chain, collateral: col, crl, dates } = checkEndorsements(quote, i.collateral, store, now, enforce, cache);
+  const verifiedAt = now.toISOString();
+  const { chain, collateral: col, crl, dates } = checkEndorsements(quote, i.collateral, store, now, enforce, cache, verifiedAt);
   checks.push(chain.check);
 
   // QE report: signed by the PCK; its REPORTDATA binds the attestation key and QE authentication data.
@@ -219,9 +222,10 @@ export function verifyTdx(i: TdxInputs): VerificationResult {
     checks,
     claims,
     warnings: checks.filter((c) => c.status === 'warn').map((c) => `${c.id}: ${c.reason}`),
-    verifiedAt: now.toISOString(),
+    verifiedAt,
     certificates: [...chain.certificates, ...col.certificates],
     policy: summary,
+    ...(i.evidence ? { evidence: i.evidence } : {}),
     tdx,
   };
 }
