@@ -2,7 +2,7 @@
 // (the ones a verified quote covers and the log replays to). A digest in the log is what the PCR
 // proves; an event's data is only believed where its digest is a hash of that data, and that is
 // checked here (an attacker can edit data freely and keep the digest). Pure.
-import { createHash } from 'node:crypto';
+import { digest } from '../base/digest.js';
 import { TPM_ALG } from './constants.js';
 import { EV, type EventLog, type TcgEvent } from './event-log.js';
 
@@ -21,7 +21,7 @@ export interface BootState {
   readonly inconsistencies: readonly string[];
 }
 
-const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+const sha256 = (b: Uint8Array): string => digest('sha256', b).toString('hex');
 const hex = (b: Uint8Array | undefined): string | undefined => (b ? Buffer.from(b).toString('hex') : undefined);
 
 /** UEFI_VARIABLE_DATA: VariableName GUID, UnicodeNameLength u64, VariableDataLength u64, name (UTF-16), data. */

@@ -4,7 +4,7 @@
 // pcrIndex u32, eventType u32, TPML_DIGEST_VALUES (count u32, {hashAlg u16, digest}), eventSize u32,
 // event. All little-endian. Pure and bounds-checked: every malformed byte is a ParseError naming the
 // event and field, never a RangeError; sizes are capped before anything is allocated.
-import { createHash } from 'node:crypto';
+import { digest } from '../base/digest.js';
 import { ParseError } from '../base/errors.js';
 import { TPM_ALG } from './constants.js';
 
@@ -194,6 +194,8 @@ export function replayEventLog(log: EventLog, alg: number = TPM_ALG.SHA256): Rep
   if (!name || size === undefined) throw new ParseError('E_EVENTLOG_BANK', `the event log has no ${name ?? `0x${alg.toString(16)}`} digests`);
   const pcrs = new Array<Buffer | undefined>(24).fill(undefined);
   const counts = new Array<number>(24).fill(0);
+  // PCR || digest, hashed in one shot from one reused buffer (hundreds of extends per log).
+  const joined = Buffer.alloc(2 * size);
   for (const e of log.events) {
     if (e.type === EV.NO_ACTION) continue; // never extended
     const d = e.digests.get(alg);
@@ -203,7 +205,9 @@ export function replayEventLog(log: EventLog, alg: number = TPM_ALG.SHA256): Rep
       cur = Buffer.alloc(size);
       if (e.pcr === 0 && log.startupLocality !== undefined) cur[size - 1] = log.startupLocality;
     }
-    pcrs[e.pcr] = createHash(name).update(cur).update(d).digest();
+    joined.set(cur, 0);
+    joined.set(d, size);
+    pcrs[e.pcr] = digest(name, joined);
     counts[e.pcr]!++;
   }
   return { pcrs: pcrs.map((p) => (p ? p.toString('hex') : '')), extends: counts };
