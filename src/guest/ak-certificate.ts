@@ -4,10 +4,14 @@
 // for the TCG AIK purpose, and for the very key the runtime data names HCLAkPub. The certificate adds
 // Microsoft's statement that this AK lives in an Azure vTPM; the AK is still trusted through the
 // hardware-signed runtime data, never for its certificate alone. Pure; platform-independent.
-import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
+import { constants, createHash, verify, type KeyObject } from 'node:crypto';
 import { ParseError } from '../base/errors.js';
+import { bytesEqual } from '../base/bytes.js';
 import { readTlv } from '../x509/der.js';
 import { pemDers } from '../x509/pem.js';
+import { parseCertificate, type Certificate } from '../x509/certificate.js';
+import { chainExtensions } from '../x509/extensions.js';
+import { importSpki } from '../x509/public-key.js';
 import { akPublicKey, type RuntimeData } from '../hcl/runtime-data.js';
 import { AZURE_VTPM_INTERMEDIATES, AZURE_VTPM_ROOT_2023, AZURE_VTPM_ROOT_SPKI_SHA256 } from './azure-vtpm-roots.js';
 import type { CheckResult } from '../result/result.js';
@@ -57,12 +61,12 @@ export function akCertificateDer(input: Uint8Array): Uint8Array {
 }
 
 /** Extra intermediates given by the user (PEM bundle): used only when the pinned root signed them. */
-export function parseIntermediates(input: Uint8Array | string): X509Certificate[] {
+export function parseIntermediates(input: Uint8Array | string): Certificate[] {
   const text = typeof input === 'string' ? input : Buffer.from(input).toString('latin1');
-  const out: X509Certificate[] = [];
+  const out: Certificate[] = [];
   for (const der of pemDers(text, 'CERTIFICATE', { what: 'the AK intermediates', code: 'E_AK_CHAIN' })) {
     try {
-      out.push(new X509Certificate(der));
+      out.push(parseCertificate(der));
     } catch (e) {
       throw new ParseError('E_AK_CHAIN', 'an AK intermediate certificate is malformed', { cause: e });
     }
@@ -72,51 +76,83 @@ export function parseIntermediates(input: Uint8Array | string): X509Certificate[
   return out;
 }
 
-let anchors: { root: X509Certificate; rootKey: KeyObject; shipped: X509Certificate[] } | undefined;
-const spki = (k: KeyObject): string =>
-  createHash('sha256')
-    .update(k.export({ type: 'spki', format: 'der' }))
-    .digest('hex');
+const pemCert = (pem: string): Certificate => {
+  const [der] = pemDers(pem, 'CERTIFICATE', { what: 'an embedded Azure vTPM certificate', code: 'E_INTERNAL' });
+  return parseCertificate(der!);
+};
 
-function trustAnchors(): { root: X509Certificate; rootKey: KeyObject; shipped: X509Certificate[] } {
+let anchors: { root: Certificate; shipped: Certificate[] } | undefined;
+
+function trustAnchors(): { root: Certificate; shipped: Certificate[] } {
   if (!anchors) {
-    const root = new X509Certificate(AZURE_VTPM_ROOT_2023);
+    const root = pemCert(AZURE_VTPM_ROOT_2023);
     // Fail closed if the embedded root was ever swapped: its key must be the pinned one.
-    const rootKey = root.publicKey;
-    if (spki(rootKey) !== AZURE_VTPM_ROOT_SPKI_SHA256) throw new Error('embedded Azure vTPM root does not match its pinned key');
-    anchors = { root, rootKey, shipped: AZURE_VTPM_INTERMEDIATES.map((p) => new X509Certificate(p)) };
+    if (createHash('sha256').update(root.spki).digest('hex') !== AZURE_VTPM_ROOT_SPKI_SHA256)
+      throw new Error('embedded Azure vTPM root does not match its pinned key');
+    // The shipped intermediates are constants too: checked against the pinned root once per process,
+    // as the embedded AMD ASK is against its ARK (a supplied intermediate is checked on every call).
+    const shipped = AZURE_VTPM_INTERMEDIATES.map(pemCert);
+    for (const c of shipped)
+      if (!chainExtensions(c).ca || !signedBy(c, root))
+        throw new Error(`embedded ${c.subject.cn ?? 'intermediate'} is not a CA signed by the pinned Azure vTPM root`);
+    anchors = { root, shipped };
   }
   return anchors;
 }
 
-// X509Certificate.publicKey makes a new KeyObject (an OpenSSL key import) on every access.
-const issuerKeys = new WeakMap<X509Certificate, KeyObject>();
-function keyOf(c: X509Certificate): KeyObject {
+// Issuer keys by certificate (the anchors', and intermediates' while they are in use).
+const issuerKeys = new WeakMap<Certificate, KeyObject>();
+function keyOf(c: Certificate): KeyObject {
   let k = issuerKeys.get(c);
   if (!k) {
-    k = c.publicKey;
+    k = importSpki(c.spki);
     issuerKeys.set(c, k);
   }
   return k;
 }
 
+const RSA_PKCS1_HASH: Readonly<Record<string, string>> = {
+  '1.2.840.113549.1.1.11': 'sha256',
+  '1.2.840.113549.1.1.12': 'sha384',
+  '1.2.840.113549.1.1.13': 'sha512',
+};
+const ECDSA_HASH: Readonly<Record<string, string>> = { '1.2.840.10045.4.3.2': 'sha256', '1.2.840.10045.4.3.3': 'sha384' };
+
+/** `issuer` signed `subject`: the names chain and the signature over the TBS verifies with the issuer's key. */
+function signedBy(subject: Certificate, issuer: Certificate): boolean {
+  if (!bytesEqual(subject.issuer.der, issuer.subject.der)) return false;
+  const alg = subject.signatureAlgorithm;
+  try {
+    const key = keyOf(issuer);
+    const rsa = RSA_PKCS1_HASH[alg.oid];
+    if (rsa) return verify(rsa, subject.tbs, { key, padding: constants.RSA_PKCS1_PADDING }, subject.signature);
+    const ec = ECDSA_HASH[alg.oid];
+    if (ec) return verify(ec, subject.tbs, key, subject.signature);
+    if (alg.pss && alg.pss.hash === alg.pss.mgfHash)
+      return verify(alg.pss.hash, subject.tbs, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: alg.pss.saltLength }, subject.signature);
+  } catch {
+    return false; // a key of another type than the algorithm, or an unusable key
+  }
+  return false;
+}
+
 // Certificates whose signatures (leaf by intermediate, intermediate by the pinned root) verified, by
 // the SHA-256 of the leaf and of the intermediates offered: signatures never change, validity and the
 // key match are still checked on every call. Bounded.
-const verifiedChains = new Map<string, X509Certificate>();
+const verifiedChains = new Map<string, Certificate>();
 const MAX_CACHED = 64;
-const validAt = (c: X509Certificate, now: Date): boolean => new Date(c.validFrom).getTime() <= now.getTime() && now.getTime() <= new Date(c.validTo).getTime();
-const cn = (dn: string): string => /(?:^|\n)CN=([^\n]*)/.exec(dn)?.[1] ?? dn.replace(/\n/g, ', ');
-const iso = (d: string): string => new Date(d).toISOString();
 
-function infoOf(c: X509Certificate, der: Uint8Array): AkCertificateInfo {
+const validAt = (c: Certificate, now: Date): boolean => c.notBefore.getTime() <= now.getTime() && now.getTime() <= c.notAfter.getTime();
+const cn = (c: Certificate, which: 'subject' | 'issuer'): string => c[which].cn ?? c[which].text;
+
+function infoOf(c: Certificate): AkCertificateInfo {
   return {
-    subject: c.subject.replace(/\n/g, ', '),
-    issuer: c.issuer.replace(/\n/g, ', '),
-    serialNumber: c.serialNumber.toLowerCase(),
-    notBefore: iso(c.validFrom),
-    notAfter: iso(c.validTo),
-    sha256: createHash('sha256').update(der).digest('hex'),
+    subject: c.subject.text,
+    issuer: c.issuer.text,
+    serialNumber: c.serialNumber,
+    notBefore: c.notBefore.toISOString(),
+    notAfter: c.notAfter.toISOString(),
+    sha256: c.sha256,
   };
 }
 
@@ -125,7 +161,7 @@ const base = { id: 'ak-certificate', group: 'ak-certificate' } as const;
 export interface AkCertificateInput {
   /** NV 0x01C101D0 contents, a DER or a PEM certificate; undefined = none collected. */
   readonly certificate?: Uint8Array;
-  readonly intermediates?: readonly X509Certificate[];
+  readonly intermediates?: readonly Certificate[];
   readonly runtimeData?: RuntimeData;
   /** The runtime data is bound to the hardware-signed report (else its HCLAkPub proves nothing). */
   readonly bindingOk: boolean;
@@ -136,34 +172,25 @@ export interface AkCertificateInput {
 
 interface LeafFacts {
   readonly info: AkCertificateInfo;
-  readonly leaf: X509Certificate;
+  readonly leaf: Certificate;
   readonly key: KeyObject;
-  readonly from: number;
-  readonly to: number;
   readonly ca: boolean;
   readonly eku: readonly string[] | undefined;
 }
 
-// Parsed leaves by the SHA-256 of their DER: the worker checks the same certificate on every run.
+// Parsed leaves by their DER: the worker checks the same certificate on every run.
 const leaves = new Map<string, LeafFacts>();
 
 function leafFacts(der: Uint8Array, useCache: boolean): LeafFacts {
-  const h = createHash('sha256').update(der).digest('hex');
-  const hit = useCache ? leaves.get(h) : undefined;
+  const k = useCache ? Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('latin1') : '';
+  const hit = useCache ? leaves.get(k) : undefined;
   if (hit) return hit;
-  const leaf = new X509Certificate(der);
-  const f: LeafFacts = {
-    info: infoOf(leaf, der),
-    leaf,
-    key: leaf.publicKey,
-    from: new Date(leaf.validFrom).getTime(),
-    to: new Date(leaf.validTo).getTime(),
-    ca: leaf.ca,
-    eku: leaf.keyUsage,
-  };
+  const leaf = parseCertificate(der);
+  const ext = chainExtensions(leaf);
+  const f: LeafFacts = { info: infoOf(leaf), leaf, key: importSpki(leaf.spki), ca: ext.ca, eku: ext.extendedKeyUsage };
   if (useCache) {
     if (leaves.size >= MAX_CACHED) leaves.clear();
-    leaves.set(h, f);
+    leaves.set(k, f);
   }
   return f;
 }
@@ -182,14 +209,20 @@ export function checkAkCertificate(i: AkCertificateInput): AkCertificateOutcome 
     return fail(`the AK certificate is malformed: ${e instanceof ParseError ? e.message : 'not an X.509 certificate'}`);
   }
   const { info, leaf } = f;
-  const { root, rootKey, shipped } = trustAnchors();
-  if (f.ca) return fail(`the AK certificate ${cn(leaf.subject)} is a CA certificate`, info);
+  const { root, shipped } = trustAnchors();
+  if (f.ca) return fail(`the AK certificate ${cn(leaf, 'subject')} is a CA certificate`, info);
   // The issuing intermediate: named by the leaf, signed by the pinned root, a CA, and its signature on the leaf verifies.
-  const candidates = [...shipped, ...(i.intermediates ?? [])].filter((c) => c.subject === leaf.issuer);
-  const cacheKey = `${info.sha256}:${candidates.map((c) => c.fingerprint256).join(',')}`;
+  const candidates = [...shipped, ...(i.intermediates ?? [])].filter((c) => bytesEqual(c.subject.der, leaf.issuer.der));
+  const cacheKey = `${info.sha256}:${candidates.map((c) => c.sha256).join(',')}`;
   let issuer = useCache ? verifiedChains.get(cacheKey) : undefined;
   if (!issuer) {
-    issuer = candidates.find((c) => c.ca && c.issuer === root.subject && c.verify(rootKey) && leaf.verify(keyOf(c)));
+    issuer = candidates.find((c) => {
+      try {
+        return (shipped.includes(c) || (chainExtensions(c).ca && signedBy(c, root))) && signedBy(leaf, c);
+      } catch {
+        return false; // an intermediate with malformed extensions is no issuer
+      }
+    });
     if (issuer && useCache) {
       if (verifiedChains.size >= MAX_CACHED) verifiedChains.clear();
       verifiedChains.set(cacheKey, issuer);
@@ -198,18 +231,18 @@ export function checkAkCertificate(i: AkCertificateInput): AkCertificateOutcome 
   if (!issuer) {
     return fail(
       candidates.length
-        ? `the AK certificate's issuer "${cn(leaf.issuer)}" is known, but its signature (or the issuer's, by the pinned Azure Virtual TPM root) does not verify`
-        : `the AK certificate is issued by "${cn(leaf.issuer)}", which is not a Global Virtual TPM CA signed by the pinned Azure Virtual TPM Root Certificate Authority 2023`,
+        ? `the AK certificate's issuer "${cn(leaf, 'issuer')}" is known, but its signature (or the issuer's, by the pinned Azure Virtual TPM root) does not verify`
+        : `the AK certificate is issued by "${cn(leaf, 'issuer')}", which is not a Global Virtual TPM CA signed by the pinned Azure Virtual TPM Root Certificate Authority 2023`,
       info,
     );
   }
-  const t = i.now.getTime();
-  if (!(f.from <= t && t <= f.to)) return fail(`the AK certificate is not valid at ${i.now.toISOString()} (${info.notBefore} .. ${info.notAfter})`, info);
+  if (!validAt(leaf, i.now)) return fail(`the AK certificate is not valid at ${i.now.toISOString()} (${info.notBefore} .. ${info.notAfter})`, info);
   for (const [what, c] of [
-    [`intermediate ${cn(issuer.subject)}`, issuer],
+    [`intermediate ${cn(issuer, 'subject')}`, issuer],
     ['Azure Virtual TPM root', root],
   ] as const) {
-    if (!validAt(c, i.now)) return fail(`the ${what} is not valid at ${i.now.toISOString()} (${iso(c.validFrom)} .. ${iso(c.validTo)})`, info);
+    if (!validAt(c, i.now))
+      return fail(`the ${what} is not valid at ${i.now.toISOString()} (${c.notBefore.toISOString()} .. ${c.notAfter.toISOString()})`, info);
   }
   const eku = f.eku;
   if (eku && eku.length > 0 && !eku.includes(OID_TCG_KP_AIK_CERTIFICATE))
@@ -229,7 +262,7 @@ export function checkAkCertificate(i: AkCertificateInput): AkCertificateOutcome 
       id: base.id,
       group: base.group,
       status: 'pass',
-      reason: `${cn(leaf.subject)} -> ${cn(issuer.subject)} -> pinned Azure Virtual TPM Root CA 2023, valid until ${info.notAfter}, key = HCLAkPub`,
+      reason: `${cn(leaf, 'subject')} -> ${cn(issuer, 'subject')} -> pinned Azure Virtual TPM Root CA 2023, valid until ${info.notAfter}, key = HCLAkPub`,
     },
     info,
   };

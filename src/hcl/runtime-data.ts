@@ -64,8 +64,23 @@ export function findRuntimeKey(rd: RuntimeData, kid: string): JsonWebKey | undef
   return matches.length === 1 ? matches[0] : undefined;
 }
 
-/** The vTPM attestation key (HCLAkPub) as a public KeyObject; ParseError when absent or not an RSA key. */
+const akKeys = new WeakMap<RuntimeData, KeyObject>();
+
+/**
+ * The vTPM attestation key (HCLAkPub) as a public KeyObject; ParseError when absent or not an RSA key.
+ * Remembered per runtime data object (frozen, shared for the same bytes): freshness and the AK
+ * certificate check both need it.
+ */
 export function akPublicKey(rd: RuntimeData): KeyObject {
+  let k = akKeys.get(rd);
+  if (!k) {
+    k = importAkPublicKey(rd);
+    akKeys.set(rd, k);
+  }
+  return k;
+}
+
+function importAkPublicKey(rd: RuntimeData): KeyObject {
   const jwk = findRuntimeKey(rd, AK_KID);
   if (!jwk) throw new ParseError('E_RUNTIME_AK', `runtime data has no single ${AK_KID} key`);
   if (jwk.kty !== 'RSA' || typeof jwk.n !== 'string' || typeof jwk.e !== 'string') throw new ParseError('E_RUNTIME_AK', `${AK_KID} is not an RSA public key`);

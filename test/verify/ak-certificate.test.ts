@@ -8,6 +8,9 @@ import { webcrypto, X509Certificate } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { parsePolicy } from '../../src/policy/policy.js';
 import { akCertificateDer, checkAkCertificate } from '../../src/guest/ak-certificate.js';
+import { AZURE_VTPM_INTERMEDIATES, AZURE_VTPM_ROOT_2023 } from '../../src/guest/azure-vtpm-roots.js';
+import { parseCertificate } from '../../src/x509/certificate.js';
+import { chainExtensions } from '../../src/x509/extensions.js';
 import { verifyEvidenceSync } from '../../src/verify/verify-evidence.js';
 import { parseRuntimeData } from '../../src/hcl/runtime-data.js';
 import { check, fixture } from './fixtures.js';
@@ -42,6 +45,29 @@ describe('vTPM AK certificate', () => {
     const leaf = new X509Certificate(der);
     const jwk = leaf.publicKey.export({ format: 'jwk' }) as { n: string; e: string };
     const own = parseRuntimeData(Buffer.from(JSON.stringify({ keys: [{ kid: 'HCLAkPub', kty: 'RSA', ...jwk }] })));
+
+    it(`${c.name}: what the check reports equals what node's X509Certificate (OpenSSL) reads from it`, () => {
+      const r = checkAkCertificate({ certificate: der, runtimeData: own, bindingOk: true, now: WHILE_VALID, cache: false });
+      assert.equal(r.check.status, 'pass', r.check.reason);
+      assert.deepEqual(r.info, {
+        subject: leaf.subject.replace(/\n/g, ', '),
+        issuer: leaf.issuer.replace(/\n/g, ', '),
+        serialNumber: leaf.serialNumber.toLowerCase().replace(/^0+(?=.)/, ''),
+        notBefore: new Date(leaf.validFrom).toISOString(),
+        notAfter: new Date(leaf.validTo).toISOString(),
+        sha256: leaf.fingerprint256.replace(/:/g, '').toLowerCase(),
+      });
+      const ours = chainExtensions(parseCertificate(der));
+      assert.equal(ours.ca, leaf.ca);
+      assert.deepEqual(ours.extendedKeyUsage, leaf.keyUsage);
+      // The shipped intermediates and the root, read both ways.
+      for (const pem of [AZURE_VTPM_ROOT_2023, ...AZURE_VTPM_INTERMEDIATES]) {
+        const x = new X509Certificate(pem);
+        const c2 = parseCertificate(new Uint8Array(x.raw));
+        assert.equal(chainExtensions(c2).ca, x.ca);
+        assert.equal(c2.subject.text, x.subject.replace(/\n/g, ', '));
+      }
+    });
 
     it(`${c.name}: NV contents with trailing padding give the DER by its own length`, () => {
       const nv = Buffer.concat([der, Buffer.alloc(4096 - der.length, 0xff)]);
