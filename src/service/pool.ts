@@ -1,6 +1,6 @@
 // A fixed pool of worker threads for verification and signing, so one process uses every core and
 // the HTTP front stays responsive. Bounded queue (overload is a 503, never unbounded memory), a
-// deadline per task (a stuck worker is replaced), and a crashed worker fails only its own tasks.
+// deadline per task (a stuck worker is replaced), and a crashed worker fails only the task it was on.
 // Each worker holds up to IN_FLIGHT tasks, so the next one is already in its message queue when it
 // finishes one: with one at a time a worker waited for the busy main thread half of the time under load.
 import { existsSync } from 'node:fs';
@@ -40,6 +40,8 @@ export interface PoolOptions {
   readonly maxQueue?: number;
   readonly taskTimeoutMs?: number;
   readonly onEvent?: (msg: string, meta: object) => void;
+  /** The worker script (default: the verification worker of this build); tests give their own. */
+  readonly workerUrl?: URL;
 }
 
 export class VerificationPool {
@@ -56,7 +58,7 @@ export class VerificationPool {
 
   constructor(config: VerifierConfig, o: PoolOptions = {}) {
     this.#config = config;
-    this.#url = workerUrl();
+    this.#url = o.workerUrl ?? workerUrl();
     this.size = Math.max(1, o.size ?? availableParallelism());
     this.#maxQueue = o.maxQueue ?? 256;
     this.#timeoutMs = o.taskTimeoutMs ?? 15_000;
@@ -96,11 +98,13 @@ export class VerificationPool {
     const i = this.#slots.indexOf(slot);
     if (i < 0 || this.#closed) return;
     this.#onEvent('verification worker replaced', { reason: e.message });
-    for (const t of slot.tasks.values()) {
-      clearTimeout(t.timer);
-      t.reject(new ServiceError('E_INTERNAL', 'internal error during verification', 500, { cause: e }));
-    }
+    // A worker runs its tasks in the order given: the oldest is the one it was on. Only that one
+    // fails; the others had not started and go back to the front of the queue.
+    const [running, ...waiting] = [...slot.tasks.values()].sort((a, b) => a.id - b.id);
+    for (const t of slot.tasks.values()) clearTimeout(t.timer);
     slot.tasks.clear();
+    running?.reject(new ServiceError('E_INTERNAL', 'internal error during verification', 500, { cause: e }));
+    this.#queue.unshift(...waiting);
     this.#slots.splice(i, 1);
     void slot.worker.terminate();
     if (!this.#closed) {
