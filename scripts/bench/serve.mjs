@@ -27,10 +27,17 @@ const time = (n, f) => {
   for (let i = 0; i < n; i++) f();
   return Number(process.hrtime.bigint() - t0) / 1e6 / n;
 };
-const verifyMs = time(1000, () => verify('sha384', msg, p384.publicKey, ecSig));
-const signMs = time(300, () => sign('sha256', msg, rsa.privateKey));
-const limit = (cores * 1000) / (verifyMs + signMs);
-console.log(`crypto: ECDSA P-384 verify ${verifyMs.toFixed(3)} ms, RS256 sign ${signMs.toFixed(3)} ms; ${cores} cores -> limit ${limit.toFixed(0)} pairs/s`);
+const cryptoMs = () => {
+  const v = time(1000, () => verify('sha384', msg, p384.publicKey, ecSig));
+  const s = time(300, () => sign('sha256', msg, rsa.privateKey));
+  return { v, s };
+};
+// Measured again after the load, and the faster of the two used: this machine's speed drifts by 20 %
+// over a minute, and the faster figure gives the higher (stricter) limit.
+const before = cryptoMs();
+let verifyMs = before.v;
+let signMs = before.s;
+let limit = (cores * 1000) / (verifyMs + signMs);
 void createSign;
 
 // 2. The service.
@@ -110,6 +117,15 @@ const sat = await run({ connections: 16 });
 const satPairs = sat.requests.average / 2;
 const own = process.cpuUsage(own0);
 const pairs = satPairs * DURATION;
+const after = cryptoMs();
+if (after.v + after.s < verifyMs + signMs) {
+  verifyMs = after.v;
+  signMs = after.s;
+  limit = (cores * 1000) / (verifyMs + signMs);
+}
+console.log(
+  `crypto: ECDSA P-384 verify ${verifyMs.toFixed(3)} ms, RS256 sign ${signMs.toFixed(3)} ms (before the load ${(before.v + before.s).toFixed(2)} ms, after ${(after.v + after.s).toFixed(2)} ms: the faster used); ${cores} cores -> limit ${limit.toFixed(0)} pairs/s`,
+);
 console.log(
   `CPU at saturation: service ${((1000 * (serviceCpu() - cpu0)) / pairs).toFixed(2)} ms per pair (crypto ${(verifyMs + signMs).toFixed(2)} ms of it), load generator ${((own.user + own.system) / 1000 / pairs).toFixed(2)} ms per pair`,
 );
