@@ -21,6 +21,17 @@ const check = (name: string, ok: boolean, pass: string, fail: string): CheckResu
 });
 const short = (h: string): string => `${h.slice(0, 16)}...`;
 
+/** requireFreshness, judged alike on both platforms: the freshness check passed (by report, quote or both). */
+export function freshnessRule(p: Policy, freshness: CheckStatus): CheckResult | undefined {
+  if (!p.requireFreshness) return undefined;
+  return check(
+    'freshness',
+    freshness === 'pass',
+    'freshness was verified (a report carrying the nonce, or a quote over it)',
+    'policy requires freshness: neither a report carrying the nonce nor a quote over it was verified',
+  );
+}
+
 /** The PCRs a quote must cover for this policy to be judged: 0-7 plus allowedPcrs' and, for the kernel command line, 8 (grub) and 9. */
 export function pcrsForPolicy(p: Policy | undefined, base: readonly number[] = [0, 1, 2, 3, 4, 5, 6, 7]): number[] {
   const out = new Set(base);

@@ -5,6 +5,7 @@ import type { SnpReport } from './report.js';
 import type { TcbVersion } from './tcb.js';
 import type { CheckResult, CheckStatus, Product } from '../../result/result.js';
 import { TCB_COMPONENT_NAMES, type Policy } from '../../policy/policy.js';
+import { freshnessRule } from '../../policy/guest.js';
 
 export interface PolicyContext {
   readonly report: SnpReport;
@@ -69,15 +70,8 @@ export function evaluatePolicy(p: Policy, ctx: PolicyContext): CheckResult[] {
         : `signing key ${r.signingKey ?? 'reserved value'} is not accepted`,
     ),
   ];
-  if (p.requireFreshness)
-    out.push(
-      check(
-        'freshness',
-        ctx.freshness === 'pass',
-        'freshness was verified (a report carrying the nonce, or a quote over it)',
-        'policy requires freshness: neither a report carrying the nonce nor a quote over it was verified',
-      ),
-    );
+  const fresh = freshnessRule(p, ctx.freshness);
+  if (fresh) out.push(fresh);
   if (p.minimumTcb) {
     const below = tcbBelow(r.reportedTcb, p.minimumTcb, ctx.product);
     out.push(check('minimum-tcb', below.length === 0, 'REPORTED_TCB meets the minimum TCB', `REPORTED_TCB is below the minimum: ${below.join(', ')}`));

@@ -6,6 +6,7 @@ import type { TdQuoteBody } from './quote.js';
 import { tdDebug } from './td-report.js';
 import type { CheckResult, CheckStatus } from '../../result/result.js';
 import { defaultPolicy, SNP_ONLY_KEYS, TDX_ONLY_KEYS, type Policy } from '../../policy/policy.js';
+import { freshnessRule } from '../../policy/guest.js';
 
 export interface TdxPolicyContext {
   readonly body: TdQuoteBody;
@@ -88,16 +89,8 @@ export function evaluateTdxPolicy(p: Policy, ctx: TdxPolicyContext): CheckResult
         : check('advisories', 'pass', 'no denied advisory applies'),
     );
   }
-  if (p.requireFreshness)
-    out.push(
-      check(
-        'freshness',
-        ctx.freshness === 'pass' ? 'pass' : 'fail',
-        ctx.freshness === 'pass'
-          ? 'freshness was verified (a report carrying the nonce, or a quote over it)'
-          : 'policy requires freshness: neither a report carrying the nonce nor a quote over it was verified',
-      ),
-    );
+  const fresh = freshnessRule(p, ctx.freshness);
+  if (fresh) out.push(fresh);
   out.push(...allow('mrtd', 'MRTD', p.allowedMrtd, b.mrTd));
   for (let i = 0; i < 4; i++) out.push(...allow(`rtmr${i}`, `RTMR${i}`, p[`allowedRtmr${i}` as 'allowedRtmr0'], b.rtmr[i]!));
   out.push(...allow('mrconfigid', 'MRCONFIGID', p.allowedMrConfigId, b.mrConfigId));
