@@ -35,6 +35,23 @@ function verifier(policy: unknown): { v: Verifier; jwks: ReturnType<typeof creat
   return { v, jwks: createLocalJWKSet({ keys: [{ ...jwk, kid, alg: 'RS256' }] }) };
 }
 
+/** What a TDX VM's collector hands the verifier client: the real DCesv5 evidence with its vTPM quote. */
+function tdxEvidence(q: ReturnType<typeof vtpmQuote>, extra: Partial<Evidence> = {}): Evidence {
+  return {
+    hclReport: tdxHcl(),
+    vcekPem: '',
+    chainPem: '',
+    tdQuote: tdQuote(),
+    collateral: collateral(),
+    ...extra,
+    quote: { message: q.message, signature: q.signature, pcrs: q.pcrs!, nonce: q.nonce, pcrSelection: q.pcrs!.map((_, i) => i) },
+    warnings: [],
+    replayed: false,
+    transport: 'test',
+    certificateSource: 'pcs',
+  };
+}
+
 describe('Verifier (the worker step)', () => {
   it('milan-v3-a with its real quote over its recorded nonce: fresh pass, token x-ms-cvm-attest-fresh true', async () => {
     const milan = vector('milan-v3-a');
@@ -117,18 +134,7 @@ describe('NonceAuthority', () => {
 describe('the VM side: the attest request body for TDX evidence', () => {
   it('carries hclReport, tdQuote and the collateral (base64 members), no empty vcek; the schema accepts it and the Verifier passes it', async () => {
     const q = vtpmQuote();
-    const evidence: Evidence = {
-      hclReport: tdxHcl(),
-      vcekPem: '',
-      chainPem: '',
-      tdQuote: tdQuote(),
-      collateral: collateral(),
-      quote: { message: q.message, signature: q.signature, pcrs: q.pcrs!, nonce: q.nonce, pcrSelection: q.pcrs!.map((_, i) => i) },
-      warnings: [],
-      replayed: false,
-      transport: 'test',
-      certificateSource: 'pcs',
-    };
+    const evidence = tdxEvidence(q);
     const nonceHex = Buffer.from(q.nonce).toString('hex');
     const body = attestRequestBody(nonceHex.padEnd(64, '0'), evidence) as { evidence: Record<string, unknown> };
     assert.equal(body.evidence.vcek, undefined);
@@ -156,20 +162,7 @@ describe('the AK certificate and the event log travel with the request', () => {
         Buffer.from(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(fixture('azure-vtpm/azure_ak_certificates.txt').toString('utf8'))![0]),
       ),
     );
-    const evidence: Evidence = {
-      hclReport: tdxHcl(),
-      vcekPem: '',
-      chainPem: '',
-      tdQuote: tdQuote(),
-      collateral: collateral(),
-      akCertificate: ak,
-      eventLog: log,
-      quote: { message: q.message, signature: q.signature, pcrs: q.pcrs!, nonce: q.nonce, pcrSelection: q.pcrs!.map((_, i) => i) },
-      warnings: [],
-      replayed: false,
-      transport: 'test',
-      certificateSource: 'pcs',
-    };
+    const evidence = tdxEvidence(q, { akCertificate: ak, eventLog: log });
     const nonceHex = Buffer.from(q.nonce).toString('hex');
     const body = attestRequestBody(nonceHex.padEnd(64, '0'), evidence) as { evidence: Record<string, unknown> };
     assert.equal(body.evidence.akCertificate, ak.toString('base64'));
