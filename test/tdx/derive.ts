@@ -2,10 +2,9 @@
 // lengths updated and the TD report's REPORTDATA (in the HCL report) re-bound to the new JSON's hash;
 // with `rebindQuote` the TD quote body's REPORTDATA is set to the same value, so the quote is again
 // about this TD report, and its signature then fails (as it must): tests judge the guest checks apart.
-import { createHash } from 'node:crypto';
 import { parseTdQuote } from '../../src/platform/tdx/quote.js';
+import { rebindRuntime } from '../verify/derive-report.js';
 
-const REQ = 0x20 + 1184;
 const TD_REPORTDATA = 0x20 + 128; // REPORTMACSTRUCT.REPORTDATA in the HCL report area
 
 export interface DerivedTdx {
@@ -14,18 +13,7 @@ export interface DerivedTdx {
 }
 
 export function withTdxRuntime(hcl: Uint8Array, tdQuote: Uint8Array, mutate: (json: Record<string, unknown>) => void, rebindQuote = true): DerivedTdx {
-  const b = Buffer.from(hcl);
-  const varSize = b.readUInt32LE(REQ + 16);
-  const json = JSON.parse(b.subarray(REQ + 20, REQ + 20 + varSize).toString('utf8')) as Record<string, unknown>;
-  mutate(json);
-  const rd = Buffer.from(JSON.stringify(json));
-  const head = Buffer.from(b.subarray(0, REQ + 20));
-  head.writeUInt32LE(REQ + 20 + rd.length, 8); // report_size
-  head.writeUInt32LE(20 + rd.length, REQ); // data_size
-  head.writeUInt32LE(rd.length, REQ + 16); // variable_data_size
-  const reportData = Buffer.alloc(64);
-  createHash('sha256').update(rd).digest().copy(reportData);
-  reportData.copy(head, TD_REPORTDATA);
+  const { head, runtime, reportData } = rebindRuntime(hcl, mutate, TD_REPORTDATA);
   const q = Buffer.from(tdQuote);
   if (rebindQuote) {
     const old = Buffer.from(parseTdQuote(q).body.reportData);
@@ -33,7 +21,7 @@ export function withTdxRuntime(hcl: Uint8Array, tdQuote: Uint8Array, mutate: (js
     if (at < 0 || q.indexOf(old, at + 1) >= 0) throw new Error('the quote body REPORTDATA is not found exactly once');
     reportData.copy(q, at);
   }
-  return { hcl: Buffer.concat([head, rd]), tdQuote: q };
+  return { hcl: Buffer.concat([head, runtime]), tdQuote: q };
 }
 
 export const withTdxUserData = (hcl: Uint8Array, tdQuote: Uint8Array, userData: Uint8Array, rebindQuote = true): DerivedTdx =>
