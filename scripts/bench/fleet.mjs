@@ -16,6 +16,7 @@ import { gzipSync } from 'node:zlib';
 import { jitterMs } from '../../src/extension/state.ts';
 import { DEFAULTS } from '../../src/extension/settings.ts';
 import { verifyEvidence } from '../../src/index.ts';
+import { IDENTITY } from '../../test/sinks/helpers.ts';
 import { buildRecord, RECORD_STREAM, ALERT_STREAM } from '../../src/sinks/record.ts';
 import { evaluateAlerts } from '../../src/sinks/alert-rules.ts';
 import { EMPTY_ALERT_STATE } from '../../src/sinks/alert-state.ts';
@@ -142,15 +143,7 @@ const result = await verifyEvidence({
   evidence: readFileSync(new URL('azure-hcl/genoa/hcl-report.bin', fx)),
   vcek: readFileSync(new URL('azure-hcl/genoa/vcek.pem', fx), 'utf8'),
 });
-const identity = {
-  vmId: '2dedc52a-6832-46ce-9910-e8c9980bf5a7',
-  resourceId: '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-cvm/providers/Microsoft.Compute/virtualMachines/cvm-01',
-  subscriptionId: '00000000-0000-0000-0000-000000000001',
-  resourceGroupName: 'rg-cvm',
-  name: 'cvm-01',
-  location: 'westeurope',
-  vmSize: 'Standard_DC4as_v5',
-};
+const identity = IDENTITY; // the sink tests' VM identity
 const rec = buildRecord({ result, identity }, { agentVersion: '0.1.0' });
 const json = Buffer.from(JSON.stringify([rec]));
 const failing = {
