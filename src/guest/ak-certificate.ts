@@ -4,7 +4,7 @@
 // for the TCG AIK purpose, and for the very key the runtime data names HCLAkPub. The certificate adds
 // Microsoft's statement that this AK lives in an Azure vTPM; the AK is still trusted through the
 // hardware-signed runtime data, never for its certificate alone. Pure; platform-independent.
-import { constants, createHash, verify, type KeyObject } from 'node:crypto';
+import { constants, verify, type KeyObject } from 'node:crypto';
 import { ParseError } from '../base/errors.js';
 import { bytesEqual } from '../base/bytes.js';
 import { readTlv } from '../x509/der.js';
@@ -12,6 +12,7 @@ import { pemDers } from '../x509/pem.js';
 import { parseCertificate, type Certificate } from '../x509/certificate.js';
 import { chainExtensions } from '../x509/extensions.js';
 import { importSpki } from '../x509/public-key.js';
+import { spkiSha256 } from '../x509/cert-store.js';
 import { akPublicKey, type RuntimeData } from '../hcl/runtime-data.js';
 import { AZURE_VTPM_INTERMEDIATES, AZURE_VTPM_ROOT_2023, AZURE_VTPM_ROOT_SPKI_SHA256 } from './azure-vtpm-roots.js';
 import type { CheckResult } from '../result/result.js';
@@ -87,8 +88,7 @@ function trustAnchors(): { root: Certificate; shipped: Certificate[] } {
   if (!anchors) {
     const root = pemCert(AZURE_VTPM_ROOT_2023);
     // Fail closed if the embedded root was ever swapped: its key must be the pinned one.
-    if (createHash('sha256').update(root.spki).digest('hex') !== AZURE_VTPM_ROOT_SPKI_SHA256)
-      throw new Error('embedded Azure vTPM root does not match its pinned key');
+    if (spkiSha256(root) !== AZURE_VTPM_ROOT_SPKI_SHA256) throw new Error('embedded Azure vTPM root does not match its pinned key');
     // The shipped intermediates are constants too: checked against the pinned root once per process,
     // as the embedded AMD ASK is against its ARK (a supplied intermediate is checked on every call).
     const shipped = AZURE_VTPM_INTERMEDIATES.map(pemCert);

@@ -7,6 +7,7 @@ import { ParseError } from '../base/errors.js';
 import { deriveBootState, type BootState } from '../tpm/boot-state.js';
 import { parseEventLog, replayEventLog } from '../tpm/event-log.js';
 import type { CheckResult } from '../result/result.js';
+import { deepFreeze } from '../base/freeze.js';
 
 export interface EventLogOutcome {
   readonly check: CheckResult;
@@ -36,14 +37,6 @@ export function checkEventLog(log: Uint8Array | undefined, attestedPcrs: Readonl
     outcomes.set(key, out);
   }
   return out;
-}
-
-function deepFreeze<T>(v: T): T {
-  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
-    Object.freeze(v);
-    for (const x of Object.values(v as object)) deepFreeze(x);
-  }
-  return v;
 }
 
 function evaluate(log: Uint8Array, attestedPcrs: Readonly<Record<number, string>> | undefined): EventLogOutcome {

@@ -5,6 +5,7 @@ import { ParseError } from '../base/errors.js';
 import { isUtf8 } from 'node:buffer';
 import { parseJsonBounded } from '../base/bounded-json.js';
 import { bytesEqual } from '../base/bytes.js';
+import { deepFreeze } from '../base/freeze.js';
 
 export interface RuntimeData {
   /** Exactly the bytes the hash covers. */
@@ -20,14 +21,6 @@ export const AK_KID = 'HCLAkPub';
 /** Parsed runtime data by its exact bytes (bounded): a VM's runtime data changes only with its user data. */
 const memo: RuntimeData[] = [];
 const MEMO_MAX = 32;
-
-function deepFreeze<T>(v: T): T {
-  if (v !== null && typeof v === 'object' && !ArrayBuffer.isView(v) && !Object.isFrozen(v)) {
-    Object.freeze(v);
-    for (const x of Object.values(v as object)) deepFreeze(x);
-  }
-  return v;
-}
 
 /**
  * The runtime data in `raw`. The result is shared by every later call with the same bytes, so it is

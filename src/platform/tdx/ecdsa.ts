@@ -2,11 +2,11 @@
 // quote, QE report and collateral (raw r || s). Verified issuer->subject pairs and collateral
 // signatures are remembered (bounded) when the verification caches, so a repeated quote pays only for
 // the two signatures that change with every quote.
-import { createHash, verify, type KeyObject } from 'node:crypto';
+import { verify, type KeyObject } from 'node:crypto';
 import { OID, type Certificate } from '../../x509/certificate.js';
 import type { CertStore } from '../../x509/cert-store.js';
 import { INTEL_SGX_ROOT_CA_PEM, INTEL_SGX_ROOT_SPKI_SHA256 } from './intel-root.js';
-import { rootStore } from '../../x509/cert-store.js';
+import { rootStore, spkiSha256 } from '../../x509/cert-store.js';
 import { pemDer } from '../../x509/pem.js';
 import { importP256 } from '../../x509/public-key.js';
 
@@ -20,23 +20,19 @@ function remember(key: string): void {
   remembered.add(key);
 }
 
-export function spkiHash(c: Certificate): string {
-  return createHash('sha256').update(c.spki).digest('hex');
-}
-
 let root: Certificate | undefined;
 /** The embedded Intel SGX Root CA; its key must hash to the pinned value. */
 export function pinnedIntelRoot(): Certificate {
   if (root) return root;
   const c = rootStore.parse(pemDer(INTEL_SGX_ROOT_CA_PEM, 'CERTIFICATE', { what: 'the embedded Intel SGX Root CA', code: 'E_INTERNAL' }));
-  if (spkiHash(c) !== INTEL_SGX_ROOT_SPKI_SHA256) throw new Error('embedded Intel SGX Root CA does not match its pinned key');
+  if (spkiSha256(c) !== INTEL_SGX_ROOT_SPKI_SHA256) throw new Error('embedded Intel SGX Root CA does not match its pinned key');
   root = c;
   return c;
 }
 
 /** True when the certificate's key is the pinned Intel SGX Root CA key. */
 export function isPinnedIntelRoot(c: Certificate): boolean {
-  return c.sha256 === pinnedIntelRoot().sha256 || spkiHash(c) === INTEL_SGX_ROOT_SPKI_SHA256;
+  return c.sha256 === pinnedIntelRoot().sha256 || spkiSha256(c) === INTEL_SGX_ROOT_SPKI_SHA256;
 }
 
 export function isP256(c: Certificate): boolean {
