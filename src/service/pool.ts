@@ -9,13 +9,13 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { ServiceError } from './errors.js';
 import type { AttestRequest } from './request.js';
-import type { AttestOutcome, VerifierConfig } from './verification.js';
+import type { AttestAnswer, VerifierConfig } from './verification.js';
 
-type Reply = { id: number; ok: true; outcome: AttestOutcome } | { id: number; ok: false; code: string; message: string; evidence: boolean };
+type Reply = { id: number; ok: true; answer: AttestAnswer } | { id: number; ok: false; code: string; message: string; evidence: boolean };
 interface Task {
   id: number;
   request: AttestRequest;
-  resolve(o: AttestOutcome): void;
+  resolve(a: AttestAnswer): void;
   reject(e: Error): void;
   timer?: NodeJS.Timeout;
 }
@@ -77,7 +77,7 @@ export class VerificationPool {
       const t = slot.tasks.get(r.id);
       if (!t) return;
       this.#finish(slot, t);
-      if (r.ok) t.resolve(r.outcome);
+      if (r.ok) t.resolve(r.answer);
       else
         t.reject(
           new ServiceError(
@@ -130,7 +130,7 @@ export class VerificationPool {
     }
   }
 
-  run(request: AttestRequest): Promise<AttestOutcome> {
+  run(request: AttestRequest): Promise<AttestAnswer> {
     if (this.#closed) return Promise.reject(new ServiceError('E_SHUTTING_DOWN', 'the verifier is shutting down', 503));
     if (this.#queue.length >= this.#maxQueue) return Promise.reject(new ServiceError('E_OVERLOADED', 'the verifier is overloaded: retry later', 503));
     return new Promise((resolve, reject) => {

@@ -9,7 +9,7 @@ import { InputError } from '../base/errors.js';
 import { writeFileAtomic } from '../io/atomic-file.js';
 import { loadCollateral, loadServicePolicy, parseListen } from './config.js';
 import { ServiceError } from './errors.js';
-import { isLoopback, readBody, requireJson, requireMethod, sendError, sendJson } from './http.js';
+import { isLoopback, readBody, requireJson, requireMethod, sendError, sendJson, sendJsonText } from './http.js';
 import { loadSigningKeys, nonceKeyMaterial, type KeySet } from './keys.js';
 import { serviceLogger, type ServiceLogger } from './log.js';
 import { Metrics } from './metrics.js';
@@ -120,24 +120,26 @@ export async function startService(o: ServeOptions, onVerdict?: VerdictListener)
       throw new ServiceError('E_NONCE_USED', 'nonce was already used: ask for a new challenge', 400);
     }
     metrics.nonce('accepted');
-    const outcome = await pool!.run(body);
-    metrics.verification(outcome.verdict, outcome.platform);
+    const answer = await pool!.run(body);
+    metrics.verification(answer.verdict, answer.platform);
     metrics.latency((performance.now() - t0) / 1000);
     log.info('attestation', {
-      verdict: outcome.verdict,
-      platform: outcome.platform,
-      fresh: outcome.fresh,
-      vmId: outcome.attestedVmId ?? null,
-      jti: outcome.jti ?? null,
-      failed: outcome.checks.filter((c) => c.status === 'fail').map((c) => c.id),
+      verdict: answer.verdict,
+      platform: answer.platform,
+      fresh: answer.fresh,
+      vmId: answer.attestedVmId ?? null,
+      jti: answer.jti ?? null,
+      failed: answer.failed,
       ms: Math.round(performance.now() - t0),
     });
-    try {
-      onVerdict?.(outcome, body);
-    } catch (e) {
-      log.warn('verdict listener failed', { error: (e as Error).message });
+    if (onVerdict && answer.outcome) {
+      try {
+        onVerdict(answer.outcome, body);
+      } catch (e) {
+        log.warn('verdict listener failed', { error: (e as Error).message });
+      }
     }
-    sendJson(res, 200, { verdict: outcome.verdict, checks: outcome.checks, claims: outcome.claims, ...(outcome.token ? { token: outcome.token } : {}) });
+    sendJsonText(res, 200, answer.body);
   }
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -247,6 +249,7 @@ export async function startService(o: ServeOptions, onVerdict?: VerdictListener)
       jwksUri,
       tokenLifetimeSeconds: lifetime,
       key: { pem: current.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string, kid: current.kid, alg: current.alg },
+      withOutcome: onVerdict !== undefined,
     },
     { ...(workers ? { size: workers } : {}), onEvent: (m, meta) => log.warn(m, meta) },
   );

@@ -23,6 +23,8 @@ export interface VerifierConfig {
   readonly tokenLifetimeSeconds: number;
   /** The signing key (PKCS#8 PEM; it stays in this process) and its published identity. */
   readonly key: { readonly pem: string; readonly kid: string; readonly alg: TokenAlg };
+  /** Send the whole outcome back with each answer (the service has a verdict listener). */
+  readonly withOutcome?: boolean;
 }
 
 export interface AttestOutcome {
@@ -39,6 +41,46 @@ export interface AttestOutcome {
   readonly warnings: readonly string[];
   readonly policyHash: string;
   readonly verifiedAt: string;
+}
+
+/**
+ * What a worker hands back to the HTTP thread: the 200 body, already serialised here (a string crosses
+ * threads as one copy; the outcome's object graph cost ~0.1 ms a request to clone across and serialise
+ * again on the busy thread), the few fields the metrics and the log need, and the whole outcome only
+ * for a verdict listener (the fleet records) when the service has one.
+ */
+export interface AttestAnswer {
+  /** `{"verdict", "checks", "claims", "token"?}` as JSON: the 200 response of POST /v1/attest. */
+  readonly body: string;
+  readonly verdict: AttestOutcome['verdict'];
+  readonly platform: AttestOutcome['platform'];
+  readonly fresh: boolean;
+  readonly attestedVmId?: string;
+  readonly jti?: string;
+  /** The ids of the failed checks. */
+  readonly failed: readonly string[];
+  readonly outcome?: AttestOutcome;
+}
+
+/** The answer to a request from its outcome; `withOutcome` keeps the outcome for a verdict listener. */
+export function answerOf(o: AttestOutcome, withOutcome: boolean): AttestAnswer {
+  const body = JSON.stringify(
+    o.token === undefined
+      ? { verdict: o.verdict, checks: o.checks, claims: o.claims }
+      : { verdict: o.verdict, checks: o.checks, claims: o.claims, token: o.token },
+  );
+  const failed: string[] = [];
+  for (const c of o.checks) if (c.status === 'fail') failed.push(c.id);
+  return {
+    body,
+    verdict: o.verdict,
+    platform: o.platform,
+    fresh: o.fresh,
+    ...(o.attestedVmId !== undefined ? { attestedVmId: o.attestedVmId } : {}),
+    ...(o.jti !== undefined ? { jti: o.jti } : {}),
+    failed,
+    ...(withOutcome ? { outcome: o } : {}),
+  };
 }
 
 /** A request whose evidence cannot be used at all (not a failed verification). */

@@ -1,14 +1,16 @@
 // Worker thread entry (bundled as dist/bundle/verify-worker.mjs): runs Verifier.attest for the pool.
-// Messages in: {id, request}; out: {id, ok: true, outcome} | {id, ok: false, code, message, evidence}.
+// Messages in: {id, request}; out: {id, ok: true, answer} (an AttestAnswer) | {id, ok: false, code, message, evidence}.
 import { parentPort, workerData } from 'node:worker_threads';
 import { CvmAttestError } from '../base/errors.js';
-import { EvidenceError, Verifier, type VerifierConfig } from './verification.js';
+import { answerOf, EvidenceError, Verifier, type VerifierConfig } from './verification.js';
 import type { AttestRequest } from './request.js';
 
-const verifier = new Verifier(workerData as VerifierConfig);
+const config = workerData as VerifierConfig;
+const verifier = new Verifier(config);
+const withOutcome = config.withOutcome === true;
 parentPort!.on('message', (m: { id: number; request: AttestRequest }) => {
   verifier.attest(m.request).then(
-    (outcome) => parentPort!.postMessage({ id: m.id, ok: true, outcome }),
+    (outcome) => parentPort!.postMessage({ id: m.id, ok: true, answer: answerOf(outcome, withOutcome) }),
     (e: unknown) =>
       parentPort!.postMessage({
         id: m.id,

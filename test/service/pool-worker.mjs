@@ -1,5 +1,5 @@
 // A stand-in verification worker for test/service/pool.test.ts: it speaks the pool's message contract
-// ({id, request} in; {id, ok, outcome} out) and does what the request's nonce says: "crash" exits the
+// ({id, request} in; {id, ok, answer} out) and does what the request's nonce says: "crash" exits the
 // thread, "hang" never answers, anything else answers after `ms` milliseconds with the nonce echoed.
 import { parentPort } from 'node:worker_threads';
 
@@ -9,7 +9,17 @@ parentPort.on('message', ({ id, request }) => {
   else
     setTimeout(
       () =>
-        parentPort.postMessage({ id, ok: true, outcome: { verdict: 'pass', platform: 'sevsnp', checks: [], claims: { nonce: request.nonce }, fresh: false } }),
+        parentPort.postMessage({
+          id,
+          ok: true,
+          answer: {
+            body: JSON.stringify({ verdict: 'pass', checks: [], claims: { nonce: request.nonce } }),
+            verdict: 'pass',
+            platform: 'sevsnp',
+            fresh: false,
+            failed: [],
+          },
+        }),
       request.ms ?? 10,
     );
 });

@@ -20,7 +20,7 @@ const pool = (o: { size?: number; taskTimeoutMs?: number } = {}): { p: Verificat
   });
   return { p, events };
 };
-const echoed = async (x: Promise<unknown>): Promise<unknown> => ((await x) as { claims: { nonce: string } }).claims.nonce;
+const echoed = async (x: Promise<{ body: string }>): Promise<unknown> => (JSON.parse((await x).body) as { claims: { nonce: string } }).claims.nonce;
 
 describe('verification pool', () => {
   it('a worker that crashes fails only the task it was on; the task queued behind it is run by the replacement', async () => {

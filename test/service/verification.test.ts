@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, createPublicKey } from 'node:crypto';
 import { jwtVerify, createLocalJWKSet } from 'jose';
-import { Verifier } from '../../src/service/verification.js';
+import { answerOf, Verifier } from '../../src/service/verification.js';
 import { jwkThumbprint } from '../../src/service/keys.js';
 import { NonceAuthority } from '../../src/service/nonce.js';
 import { attestBody, vector } from './helpers.js';
@@ -67,6 +67,12 @@ describe('Verifier (the worker step)', () => {
     assert.equal(payload['x-ms-cvm-attest-fresh'], true);
     assert.equal(payload.nonce, nonceHex);
     assert.equal(payload.jti, o.jti);
+    // The answer the worker sends: the response body serialised, the log's fields, the outcome only when asked.
+    const a = answerOf(o, false);
+    assert.deepEqual(JSON.parse(a.body), { verdict: 'pass', checks: o.checks, claims: o.claims, token: o.token });
+    assert.deepEqual([a.verdict, a.platform, a.fresh, a.jti, a.attestedVmId, a.failed], ['pass', 'sevsnp', true, o.jti, milan.vmUniqueId, []]);
+    assert.equal(a.outcome, undefined);
+    assert.equal(answerOf(o, true).outcome, o);
   });
 
   it('the same quote against any other nonce fails freshness, and no token is made', async () => {
@@ -77,6 +83,14 @@ describe('Verifier (the worker step)', () => {
     assert.equal(o.verdict, 'fail');
     assert.match(o.checks.find((c) => c.id === 'freshness')!.reason, /replayed or foreign quote/);
     assert.equal(o.token, undefined);
+    const a = answerOf(o, false);
+    assert.deepEqual(JSON.parse(a.body), { verdict: 'fail', checks: o.checks, claims: o.claims }, 'no token member on a fail');
+    assert.deepEqual(
+      a.failed,
+      o.checks.filter((c) => c.status === 'fail').map((c) => c.id),
+    );
+    assert.ok(a.failed.includes('freshness'));
+    assert.equal(a.jti, undefined);
   });
 
   it('TDX: the real DCesv5 evidence with its collateral and its vTPM quote over its recorded nonce: fresh pass, tdx claims in the token', async () => {
