@@ -190,7 +190,8 @@ describe('serve: HTTP contract and tokens (relaxed policy, in-memory replay stor
     assert.match(m, /# TYPE cvm_attest_attest_duration_seconds histogram/);
   });
 
-  it('logs are JSON lines without tokens or evidence', () => {
+  it('logs are JSON lines without tokens or evidence; nothing else is printed (no library warnings on stderr)', () => {
+    assert.equal(s.stderr(), '');
     const lines = s.stdout().trim().split('\n');
     for (const l of lines) JSON.parse(l);
     assert.ok(lines.some((l) => JSON.parse(l).message === 'attestation'));
