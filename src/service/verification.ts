@@ -64,11 +64,10 @@ export interface AttestAnswer {
 
 /** The answer to a request from its outcome; `withOutcome` keeps the outcome for a verdict listener. */
 export function answerOf(o: AttestOutcome, withOutcome: boolean): AttestAnswer {
-  const body = JSON.stringify(
-    o.token === undefined
-      ? { verdict: o.verdict, checks: o.checks, claims: o.claims }
-      : { verdict: o.verdict, checks: o.checks, claims: o.claims, token: o.token },
-  );
+  const json = JSON.stringify({ verdict: o.verdict, checks: o.checks, claims: o.claims });
+  // The token is a compact JWS we made (base64url and dots only): nothing in it needs escaping, and
+  // JSON.stringify would scan all ~10 KB of it for escapes (~30 us) to copy it unchanged.
+  const body = o.token === undefined ? json : `${json.slice(0, -1)},"token":"${o.token}"}`;
   const failed: string[] = [];
   for (const c of o.checks) if (c.status === 'fail') failed.push(c.id);
   return {
