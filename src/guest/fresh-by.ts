@@ -3,7 +3,7 @@
 // paravisor and bound into the hardware-signed report data) or when a vTPM quote over the nonce verifies
 // (freshness.ts), or both: the check says which. Platform-independent: it looks only at the runtime
 // data, whether that is bound to the signed report, and the quote.
-import { bytesEqual, toHex } from '../base/bytes.js';
+import { bytesEqual, isAllZero, toHex } from '../base/bytes.js';
 import type { HclEnvelope } from '../hcl/header.js';
 import type { RuntimeData } from '../hcl/runtime-data.js';
 import { checkFreshness, type FreshnessOutcome, type QuoteInput } from './freshness.js';
@@ -43,13 +43,13 @@ export interface ReportFreshness {
 export function checkReportUserData(rd: RuntimeData | undefined, nonce: Uint8Array, bindingOk: boolean): ReportFreshness {
   if (!rd) return { ok: false, reason: 'no HCL runtime data to carry the nonce' };
   const want = paddedNonce(nonce);
-  if (want.every((b) => b === 0)) return { ok: false, reason: 'the nonce is all zeros: it would match a report whose user data was never written' };
+  if (isAllZero(want)) return { ok: false, reason: 'the nonce is all zeros: it would match a report whose user data was never written' };
   const u = rd.json?.['user-data'];
   if (typeof u !== 'string') return { ok: false, reason: 'the runtime data has no user-data', predates: true };
   if (!/^[0-9a-fA-F]{128}$/.test(u)) return { ok: false, reason: `the runtime data's user-data is not 64 bytes of hex` };
-  const got = Uint8Array.from(Buffer.from(u, 'hex'));
+  const got = Buffer.from(u, 'hex');
   if (!bytesEqual(got, want)) {
-    const zero = got.every((b) => b === 0);
+    const zero = isAllZero(got);
     return {
       ok: false,
       predates: zero,

@@ -116,6 +116,14 @@ export class CertStore {
 /** Process-wide store for compiled-in certificates (always cached: they are constants). */
 export const rootStore = new CertStore(true);
 
+const spkiDigests = new WeakMap<Certificate, string>();
+
+/** SHA-256 (hex) of the certificate's SubjectPublicKeyInfo; remembered per parsed certificate (the store hands out the same one for the same bytes). */
 export function spkiSha256(c: Certificate): string {
-  return createHash('sha256').update(c.spki).digest('hex');
+  let h = spkiDigests.get(c);
+  if (h === undefined) {
+    h = createHash('sha256').update(c.spki).digest('hex');
+    spkiDigests.set(c, h);
+  }
+  return h;
 }
