@@ -132,8 +132,10 @@ export async function startService(o: ServeOptions, onVerdict?: VerdictListener)
       failed: answer.failed,
       ms: Math.round(performance.now() - t0),
     });
-    if (onVerdict && answer.outcome) {
+    if (onVerdict) {
       try {
+        // The pool was told to send the outcome whenever there is a listener: a record never goes missing quietly.
+        if (!answer.outcome) throw new Error('the verification worker sent no outcome');
         onVerdict(answer.outcome, body);
       } catch (e) {
         log.warn('verdict listener failed', { error: (e as Error).message });
