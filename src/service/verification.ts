@@ -129,9 +129,10 @@ export class Verifier {
         : ev.collateral && Object.keys(ev.collateral).length
           ? Object.entries(ev.collateral).map(([name, v]) => ({ name, bytes: b64(v) }))
           : (this.#config.tdxCollateral ?? []);
-    const run = (crl?: string): Promise<VerificationResult> =>
-      verifyEvidence({
-        evidence: b64(ev.hclReport!),
+    let result: VerificationResult;
+    try {
+      result = await verifyEvidence({
+        evidence: b64(ev.hclReport),
         ...(ev.vcek !== undefined ? { vcek: certInput(ev.vcek) } : {}),
         ...(ev.chain ? { chain: certInput(ev.chain) } : {}),
         ...(ev.tdQuote !== undefined ? { tdQuote: b64(ev.tdQuote), collateral: collateral! } : {}),
@@ -141,16 +142,11 @@ export class Verifier {
         nonce,
         ...(ev.akCertificate !== undefined ? { akCertificate: b64(ev.akCertificate) } : {}),
         ...(ev.eventLog !== undefined ? { eventLog: b64(ev.eventLog) } : {}),
-        ...(crl ? { crl } : {}),
+        // The CRL is per product, known once the chain is checked: verifyEvidence picks it.
+        crls: this.#config.crls,
         policy: this.#policy,
         now,
       });
-    let result: VerificationResult;
-    try {
-      result = await run();
-      // The CRL is per product, known once the chain is checked: judge again with it.
-      const crl = result.product ? this.#config.crls[result.product] : undefined;
-      if (crl) result = await run(crl);
     } catch (e) {
       if (e instanceof CvmAttestError) throw new EvidenceError('E_REQUEST_EVIDENCE', `evidence: ${e.message}`);
       throw e;

@@ -18,7 +18,7 @@ import { checkCrl } from '../platform/snp/crl-check.js';
 import type { QuoteInput } from '../guest/freshness.js';
 import { checkFreshnessBy } from '../guest/fresh-by.js';
 import { checkGuest } from '../guest/guest.js';
-import type { CheckResult, PolicySummary, VerificationResult } from '../result/result.js';
+import type { CheckResult, PolicySummary, Product, VerificationResult } from '../result/result.js';
 import { checkRuntimeBinding } from '../platform/snp/runtime-binding.js';
 import { checkSignature } from '../platform/snp/signature.js';
 import { checkChipId, checkTcb } from '../platform/snp/tcb-chip.js';
@@ -37,6 +37,11 @@ export interface VerifyOptions {
   readonly chain?: Uint8Array | string;
   /** An AMD CRL (PEM or DER), signed by the product's ARK. */
   readonly crl?: Uint8Array | string;
+  /**
+   * AMD CRLs by product, for a verifier that serves every product (`serve`): the one for the product the
+   * certificate chain establishes is checked. Ignored when `crl` is given.
+   */
+  readonly crls?: Readonly<Partial<Record<Product, Uint8Array | string>>>;
   /** Already parsed with parsePolicy; default: defaultPolicy. */
   readonly policy?: Policy;
   /** A vTPM quote for freshness. */
@@ -115,6 +120,8 @@ function run(options: VerifyOptions, async: boolean): VerificationResult | Promi
   let bundle: CertificateBundle = {};
   if (options.vcek !== undefined) bundle = tagged('vcek', () => certificateBundle(store, options.vcek!, 'VCEK'));
   if (options.chain !== undefined) bundle = tagged('chain', () => mergeBundles(bundle, certificateBundle(store, options.chain!, 'certificate chain')));
+  if (options.crls !== undefined && (options.crls === null || typeof options.crls !== 'object'))
+    throw new ParseError('E_OPTIONS', 'crls must be an object of CRLs by product');
   const crl = options.crl !== undefined ? tagged('crl', () => parseCrl(options.crl!)) : undefined;
   const leaf = ev.report.signingKey === 'vlek' ? bundle.vlek : bundle.vcek;
   const finish = (): VerificationResult => evaluate(options, ev, bundle, crl, store, now, policy, summary);
@@ -152,7 +159,9 @@ function evaluate(
   checks.push(chain.check);
   checks.push(checkTcb(report, chain.leaf, role, product, bundle.thim?.tcbm));
   checks.push(checkChipId(report, chain.leaf, role, product));
-  checks.push(checkCrl(crl, policy.crl, chain.ark, chain.certificates, store, now));
+  const productCrl = crl === undefined && product !== undefined ? options.crls?.[product] : undefined;
+  const crlFor = productCrl !== undefined ? tagged('crl', () => parseCrl(productCrl)) : crl;
+  checks.push(checkCrl(crlFor, policy.crl, chain.ark, chain.certificates, store, now));
 
   let binding = checkRuntimeBinding(report, ev.hcl);
   const bindingOk = binding.status === 'pass';

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, createPublicKey } from 'node:crypto';
 import { jwtVerify, createLocalJWKSet } from 'jose';
-import { answerOf, Verifier } from '../../src/service/verification.js';
+import { answerOf, Verifier, type VerifierConfig } from '../../src/service/verification.js';
 import { jwkThumbprint } from '../../src/service/keys.js';
 import { NonceAuthority } from '../../src/service/nonce.js';
 import { attestBody, vector } from './helpers.js';
@@ -18,15 +18,17 @@ import { requestValidator } from '../../src/service/request.js';
 import type { Evidence } from '../../src/collect/evidence.js';
 import { akCertificateDer } from '../../src/guest/ak-certificate.js';
 import { fixture } from '../verify/fixtures.js';
+import { verifyEvidence } from '../../src/verify/verify-evidence.js';
+import { parsePolicy } from '../../src/policy/policy.js';
 import { padded, withUserData } from '../verify/derive-report.js';
 
-function verifier(policy: unknown): { v: Verifier; jwks: ReturnType<typeof createLocalJWKSet> } {
+function verifier(policy: unknown, crls: VerifierConfig['crls'] = {}): { v: Verifier; jwks: ReturnType<typeof createLocalJWKSet> } {
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const jwk = createPublicKey(privateKey).export({ format: 'jwk' }) as Record<string, string>;
   const kid = jwkThumbprint(jwk);
   const v = new Verifier({
     policy,
-    crls: {},
+    crls,
     issuer: 'https://v.example',
     jwksUri: 'https://v.example/certs',
     tokenLifetimeSeconds: 600,
@@ -189,6 +191,34 @@ describe('the AK certificate and the event log travel with the request', () => {
     assert.equal(o.checks.find((c) => c.id === 'event-log')!.status, 'fail');
     assert.equal(o.verdict, 'fail');
     assert.equal(o.token, undefined);
+  });
+});
+
+describe("Verifier: the service's AMD CRLs (--collateral)", () => {
+  it("the CRL of the product the chain establishes is checked as verify --crl checks it; another product's CRL is never used", async () => {
+    const genoa = vector('genoa');
+    const now = new Date('2026-11-28T12:00:00Z');
+    const crls = { Milan: fixture('amd/crl_milan.pem').toString('latin1'), Genoa: fixture('amd/crl_genoa.pem').toString('latin1') };
+    const o = await verifier({ requireFreshness: false }, crls).v.attest(attestBody('ab'.repeat(32), genoa) as unknown as AttestRequest, now);
+    const direct = await verifyEvidence({
+      evidence: genoa.hclReport,
+      vcek: genoa.vcek,
+      chain: genoa.chain,
+      crl: crls.Genoa,
+      now,
+      policy: parsePolicy({ requireFreshness: false }),
+    });
+    assert.deepEqual(
+      o.checks.find((c) => c.id === 'crl'),
+      direct.checks.find((c) => c.id === 'crl'),
+    );
+    assert.match(o.checks.find((c) => c.id === 'crl')!.reason, /stale/, 'the Genoa CRL was checked');
+    assert.equal(o.verdict, 'pass');
+    const none = await verifier({ requireFreshness: false }, { Milan: crls.Milan }).v.attest(
+      attestBody('ab'.repeat(32), genoa) as unknown as AttestRequest,
+      now,
+    );
+    assert.equal(none.checks.find((c) => c.id === 'crl')!.reason, 'no CRL given', 'no Genoa CRL: none checked (not the Milan one)');
   });
 });
 

@@ -329,6 +329,24 @@ describe('CRL', () => {
     assert.equal(check(await verifyEvidence({ ...milan, policy: enforce }), 'crl').status, 'fail');
     assert.equal(check(await verifyEvidence({ ...milan, crl: fixture('amd/crl_milan.pem'), policy: parsePolicy({ crl: 'off' }) }), 'crl').status, 'skip');
   });
+  it('crls by product (as serve gives them): the CRL of the product the chain establishes is checked, as if given alone; crl wins over crls', async () => {
+    const genoa = { evidence: fixture('azure-hcl/genoa/hcl-report.bin'), vcek: fixture('azure-hcl/genoa/vcek.pem'), now: NOW };
+    const crls = { Milan: fixture('amd/crl_milan.pem'), Genoa: fixture('amd/crl_genoa.pem').toString('latin1') };
+    for (const [o, crl] of [
+      [milan, crls.Milan],
+      [genoa, crls.Genoa],
+    ] as const) {
+      const picked = await verifyEvidence({ ...o, crls });
+      assert.deepEqual(picked, await verifyEvidence({ ...o, crl }));
+      assert.notEqual(check(picked, 'crl').reason, 'no CRL given');
+    }
+    // None for this product: as without a CRL (and under enforce, a fail).
+    assert.deepEqual(check(await verifyEvidence({ ...milan, crls: { Genoa: crls.Genoa } }), 'crl'), check(await verifyEvidence(milan), 'crl'));
+    assert.equal(check(await verifyEvidence({ ...milan, crls: { Genoa: crls.Genoa }, policy: parsePolicy({ crl: 'enforce' }) }), 'crl').status, 'fail');
+    assert.match(check(await verifyEvidence({ ...milan, crl: crls.Genoa, crls }), 'crl').reason, /ARK-Genoa/);
+    await assert.rejects(verifyEvidence({ ...milan, crls: { Milan: 'junk' } }), (e: unknown) => e instanceof ParseError && e.input === 'crl');
+    await assert.rejects(verifyEvidence({ ...milan, crls: 'junk' } as unknown as Parameters<typeof verifyEvidence>[0]), { code: 'E_OPTIONS' });
+  });
   it("another product's CRL fails", async () => {
     const r = await verifyEvidence({ ...milan, crl: fixture('amd/crl_genoa.pem') });
     assert.equal(check(r, 'crl').status, 'fail');
