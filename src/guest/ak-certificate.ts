@@ -16,6 +16,7 @@ import { spkiSha256 } from '../x509/cert-store.js';
 import { akPublicKey, type RuntimeData } from '../hcl/runtime-data.js';
 import { AZURE_VTPM_INTERMEDIATES, AZURE_VTPM_ROOT_2023, AZURE_VTPM_ROOT_SPKI_SHA256 } from './azure-vtpm-roots.js';
 import type { CheckResult } from '../result/result.js';
+import { perObject } from '../base/object-memo.js';
 
 /** Far above a real AK certificate (~1 KiB); the NV index is a few KiB at most. */
 export const MAX_AK_CERT_INPUT = 16 * 1024;
@@ -101,15 +102,7 @@ function trustAnchors(): { root: Certificate; shipped: Certificate[] } {
 }
 
 // Issuer keys by certificate (the anchors', and intermediates' while they are in use).
-const issuerKeys = new WeakMap<Certificate, KeyObject>();
-function keyOf(c: Certificate): KeyObject {
-  let k = issuerKeys.get(c);
-  if (!k) {
-    k = importSpki(c.spki);
-    issuerKeys.set(c, k);
-  }
-  return k;
-}
+const keyOf = perObject((c: Certificate): KeyObject => importSpki(c.spki));
 
 const RSA_PKCS1_HASH: Readonly<Record<string, string>> = {
   '1.2.840.113549.1.1.11': 'sha256',

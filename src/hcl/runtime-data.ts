@@ -6,6 +6,7 @@ import { isUtf8 } from 'node:buffer';
 import { parseJsonBounded } from '../base/bounded-json.js';
 import { bytesEqual } from '../base/bytes.js';
 import { deepFreeze } from '../base/freeze.js';
+import { perObject } from '../base/object-memo.js';
 
 export interface RuntimeData {
   /** Exactly the bytes the hash covers. */
@@ -57,21 +58,12 @@ export function findRuntimeKey(rd: RuntimeData, kid: string): JsonWebKey | undef
   return matches.length === 1 ? matches[0] : undefined;
 }
 
-const akKeys = new WeakMap<RuntimeData, KeyObject>();
-
 /**
  * The vTPM attestation key (HCLAkPub) as a public KeyObject; ParseError when absent or not an RSA key.
  * Remembered per runtime data object (frozen, shared for the same bytes): freshness and the AK
  * certificate check both need it.
  */
-export function akPublicKey(rd: RuntimeData): KeyObject {
-  let k = akKeys.get(rd);
-  if (!k) {
-    k = importAkPublicKey(rd);
-    akKeys.set(rd, k);
-  }
-  return k;
-}
+export const akPublicKey: (rd: RuntimeData) => KeyObject = perObject(importAkPublicKey);
 
 function importAkPublicKey(rd: RuntimeData): KeyObject {
   const jwk = findRuntimeKey(rd, AK_KID);

@@ -3,6 +3,7 @@
 import { constants, createHash, KeyObject, verify, webcrypto } from 'node:crypto';
 import { OID, parseCertificate, type Certificate } from './certificate.js';
 import { importSpki } from './public-key.js';
+import { perObject } from '../base/object-memo.js';
 
 const MAX_ENTRIES = 256;
 
@@ -116,14 +117,5 @@ export class CertStore {
 /** Process-wide store for compiled-in certificates (always cached: they are constants). */
 export const rootStore = new CertStore(true);
 
-const spkiDigests = new WeakMap<Certificate, string>();
-
 /** SHA-256 (hex) of the certificate's SubjectPublicKeyInfo; remembered per parsed certificate (the store hands out the same one for the same bytes). */
-export function spkiSha256(c: Certificate): string {
-  let h = spkiDigests.get(c);
-  if (h === undefined) {
-    h = createHash('sha256').update(c.spki).digest('hex');
-    spkiDigests.set(c, h);
-  }
-  return h;
-}
+export const spkiSha256: (c: Certificate) => string = perObject((c) => createHash('sha256').update(c.spki).digest('hex'));

@@ -4,6 +4,7 @@
 import { ParseError } from '../base/errors.js';
 import { children, content, decodeOid, expectTag, readTlv, Tag } from './der.js';
 import type { Certificate } from './certificate.js';
+import { perObject } from '../base/object-memo.js';
 
 const BASIC_CONSTRAINTS = '2.5.29.19';
 const EXTENDED_KEY_USAGE = '2.5.29.37';
@@ -14,8 +15,6 @@ export interface ChainExtensions {
   /** extendedKeyUsage OIDs; undefined when the extension is absent (any use). */
   readonly extendedKeyUsage?: readonly string[];
 }
-
-const memo = new WeakMap<Certificate, ChainExtensions>();
 
 function read(c: Certificate): ChainExtensions {
   const b = c.tbs;
@@ -44,11 +43,4 @@ function read(c: Certificate): ChainExtensions {
 }
 
 /** basicConstraints and extendedKeyUsage of a parsed certificate (remembered per certificate object). */
-export function chainExtensions(c: Certificate): ChainExtensions {
-  let x = memo.get(c);
-  if (!x) {
-    x = read(c);
-    memo.set(c, x);
-  }
-  return x;
-}
+export const chainExtensions: (c: Certificate) => ChainExtensions = perObject(read);
